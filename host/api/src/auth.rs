@@ -1,0 +1,90 @@
+//! Who is calling the admin API. Handlers see only a [`Principal`]; the
+//! [`Authenticator`] behind it is replaceable (real multi-tenant auth).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// An authenticated caller, acting for one tenant.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The tenant every query is confined to.
+    pub tenant_id: String,
+    /// Who, for audit (alarm acknowledgements, ...).
+    pub actor: String,
+}
+
+/// Turns request headers into a principal.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Authenticates a request, or says why not.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError>;
+}
+
+/// One shared admin bearer token (`NEXUS_ADMIN_TOKEN`); the tenant is chosen
+/// with the `X-Nexus-Tenant` header (default `default`). Stands in until
+/// per-user, per-tenant credentials land.
+pub struct StaticToken {
+    token: String,
+}
+
+impl StaticToken {
+    /// Accepts `Authorization: Bearer <token>`.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self { token: token.into() }
+    }
+}
+
+/// The tenant used when a request names none.
+pub const DEFAULT_TENANT: &str = "default";
+
+impl Authenticator for StaticToken {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send `Authorization: Bearer <admin token>`")
+            })?;
+        if !constant_time_eq(presented.as_bytes(), self.token.as_bytes()) {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the admin token is not valid"));
+        }
+        let tenant_id = match headers.get("x-nexus-tenant") {
+            None => DEFAULT_TENANT.to_string(),
+            Some(value) => {
+                let tenant = value.to_str().unwrap_or_default();
+                let ok = !tenant.is_empty()
+                    && tenant.len() <= 64
+                    && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !ok {
+                    return Err(ApiError::bad_request(
+                        "X-Nexus-Tenant must be 1-64 characters of a-z, 0-9, '-' and '_'",
+                    ));
+                }
+                tenant.to_string()
+            }
+        };
+        Ok(Principal { tenant_id, actor: "admin".into() })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = state.auth.authenticate(&parts.headers)?;
+        let known = state.tenants.lock().unwrap_or_else(|e| e.into_inner()).contains(&principal.tenant_id);
+        if !known {
+            state.pipeline.storage().ensure_tenant(&principal.tenant_id, &principal.tenant_id).await?;
+            state.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(principal.tenant_id.clone());
+        }
+        Ok(principal)
+    }
+}

@@ -1,0 +1,44 @@
+//! The ThingsBoard device API: `POST /api/v1/{accessToken}/telemetry`.
+
+use axum::Json as JsonResponse;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use nexus_model::{Frame, SourceKind};
+use nexus_pipeline::IngestReport;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::json::body_bytes;
+
+/// Accepts a telemetry frame from a device. Answers once the readings are
+/// durable: 200 with what was accepted and rejected, 400 when the decoder
+/// rejects the frame, 401 for an unknown token.
+pub(crate) async fn post_telemetry(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Result<JsonResponse<IngestReport>, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let topic = request.uri().path().to_string();
+    let device = state.pipeline.storage().device_by_token(&token).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unknown-access-token", "no device has this access token")
+    })?;
+    let payload = body_bytes(request, &()).await?;
+    let frame = Frame {
+        source: SourceKind::Http,
+        device_id: device.id.clone(),
+        // The token is a credential: keep it out of stored frames.
+        topic: topic.replace(&token, "{accessToken}"),
+        content_type,
+        payload: payload.to_vec(),
+        received_at: nexus_model::now_ms(),
+        metadata: Vec::new(),
+    };
+    let report = state.pipeline.ingest_frame(&device, frame).await?;
+    Ok(JsonResponse(report))
+}

@@ -1,0 +1,50 @@
+//! JSON bodies and query strings whose rejections are problem documents.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body; malformed JSON is a 400 `malformed-json`.
+pub(crate) struct Json<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        serde_json::from_slice(&bytes).map(Json).map_err(|e| {
+            let code = if e.is_data() { "invalid-request" } else { "malformed-json" };
+            ApiError::new(StatusCode::BAD_REQUEST, code, format!("request body: {e}"))
+        })
+    }
+}
+
+/// The raw body, with a too-large body as a 413 problem.
+pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "payload-too-large", "the request body is over the limit of this endpoint")
+        } else {
+            ApiError::new(status, "unreadable-body", rejection.body_text())
+        }
+    })
+}
+
+/// A query string; bad parameters are a 400 `invalid-query`.
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid-query", rejection.body_text()))
+    }
+}

@@ -1,0 +1,80 @@
+//! # nexus-api
+//!
+//! The HTTP edge, and the only crate that knows HTTP:
+//!
+//! - the ThingsBoard device API, `POST /api/v1/{accessToken}/telemetry`;
+//! - the admin REST API under `/api/` (plugins, devices, wells, bindings,
+//!   alarms, recommendations, telemetry, failed runs and dead letters),
+//!   behind an [`Authenticator`] and confined to the caller's tenant.
+//!
+//! Every error is `application/problem+json` with a stable `code`
+//! ([`ApiError`]).
+
+mod alarms;
+mod auth;
+mod device;
+mod entities;
+mod error;
+mod json;
+mod plugins;
+mod records;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use nexus_pipeline::Pipeline;
+
+pub use auth::{Authenticator, DEFAULT_TENANT, Principal, StaticToken};
+pub use error::ApiError;
+
+/// Largest telemetry request body (1 MiB).
+pub const MAX_TELEMETRY_BYTES: usize = 1 << 20;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pipeline: Pipeline,
+    auth: Arc<dyn Authenticator>,
+    tenants: Arc<Mutex<HashSet<String>>>,
+}
+
+impl AppState {
+    /// State over a pipeline with an authenticator.
+    pub fn new(pipeline: Pipeline, auth: Arc<dyn Authenticator>) -> Self {
+        Self { pipeline, auth, tenants: Arc::default() }
+    }
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = nexus_registry::DEFAULT_MAX_COMPONENT_BYTES;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/v1/{token}/telemetry",
+            post(device::post_telemetry).layer(DefaultBodyLimit::max(MAX_TELEMETRY_BYTES)),
+        )
+        .route("/api/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
+        .route("/api/plugins/{id}", get(plugins::get_one))
+        .route("/api/bindings", post(plugins::bind).get(plugins::list_bindings))
+        .route("/api/bindings/{id}/run", post(plugins::run_binding))
+        .route("/api/wellpads", post(entities::create_wellpad))
+        .route("/api/wells", post(entities::create_well).get(entities::list_wells))
+        .route("/api/devices", post(entities::create_device).get(entities::list_devices))
+        .route("/api/devices/{id}", get(entities::get_device))
+        .route("/api/devices/{id}/telemetry/latest", get(records::latest))
+        .route("/api/devices/{id}/telemetry", get(records::history))
+        .route("/api/alarms", get(alarms::list))
+        .route("/api/alarms/{id}", get(alarms::get_one))
+        .route("/api/alarms/{id}/events", get(alarms::events))
+        .route("/api/alarms/{id}/ack", post(alarms::acknowledge))
+        .route("/api/alarms/{id}/clear", post(alarms::clear))
+        .route("/api/recommendations", get(records::recommendations))
+        .route("/api/plugin-runs", get(records::plugin_runs))
+        .route("/api/dead-letters", get(records::dead_letters))
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no-route", "no such endpoint") })
+        .with_state(state)
+}

@@ -1,0 +1,130 @@
+//! Plugins: kinds, identities, what they produce and what they report.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Reading, TimestampMs};
+
+/// The three kinds of plugin; each is a WIT world of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// Frame → readings.
+    Decoder,
+    /// Readings → alarm signals.
+    AlarmRule,
+    /// Well context → recommendations.
+    Optimizer,
+}
+
+impl PluginKind {
+    /// The WIT world name, also used in storage and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Decoder => "decoder",
+            PluginKind::AlarmRule => "alarm-rule",
+            PluginKind::Optimizer => "optimizer",
+        }
+    }
+
+    /// Parses a world name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Decoder, Self::AlarmRule, Self::Optimizer].into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Names a plugin version as seen by one tenant, for errors and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRef {
+    /// The tenant that runs it.
+    pub tenant_id: String,
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+}
+
+impl std::fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} (tenant {})", self.name, self.version, self.tenant_id)
+    }
+}
+
+/// What a plugin says about itself (its `describe` export).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// One-line description.
+    pub description: String,
+    /// JSON Schema of its binding configuration.
+    pub config_schema: serde_json::Value,
+}
+
+/// An error a plugin reports for its input (not a crash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct PluginError {
+    /// Stable code chosen by the plugin.
+    pub code: String,
+    /// Human-readable reason.
+    pub message: String,
+}
+
+/// A setpoint an optimizer proposes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Device whose setpoint it is.
+    pub device_id: String,
+    /// Setpoint name.
+    pub parameter: String,
+    /// Value now.
+    pub current_value: f64,
+    /// Proposed value.
+    pub proposed_value: f64,
+    /// Unit of both values.
+    pub unit: String,
+    /// Expected gain.
+    pub expected_gain: f64,
+    /// Unit of the gain.
+    pub gain_unit: String,
+    /// Confidence 0..1.
+    pub confidence: f32,
+    /// Why.
+    pub rationale: String,
+}
+
+/// A current setpoint of a well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Setpoint {
+    /// Setpoint name.
+    pub parameter: String,
+    /// Value.
+    pub value: f64,
+    /// Unit.
+    pub unit: String,
+}
+
+/// What an optimizer sees of one well.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WellContext {
+    /// Well id.
+    pub well_id: String,
+    /// Device carrying the well's telemetry.
+    pub device_id: String,
+    /// Recent readings, oldest first.
+    pub readings: Vec<Reading>,
+    /// Current setpoints.
+    pub setpoints: Vec<Setpoint>,
+    /// Static well data as JSON text.
+    pub static_data: String,
+    /// Time of the run.
+    pub now: TimestampMs,
+}

@@ -1,0 +1,96 @@
+//! # nexus
+//!
+//! Wiring: builds storage, runtime and pipeline from a [`ServerConfig`],
+//! serves the API, runs the optimizer scheduler, and (with `--demo`) sets
+//! up and feeds a simulated field. `main.rs` is only the command line.
+
+pub mod demo;
+pub mod plugin_files;
+mod sim;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nexus_api::{AppState, StaticToken};
+use nexus_pipeline::Pipeline;
+use nexus_runtime::{Runtime, RuntimeConfig};
+use nexus_storage::Storage;
+
+/// What `nexus serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the database and the compile cache live.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The admin bearer token.
+    pub admin_token: String,
+    /// How often the scheduler looks for due optimizers.
+    pub scheduler_tick: Duration,
+}
+
+/// A running server.
+pub struct Server {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The pipeline it serves.
+    pub pipeline: Pipeline,
+    /// How long loading the active plugins took at start-up.
+    pub preload: Duration,
+    /// How many bindings' plugins were loaded at start-up.
+    pub preloaded: usize,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Opens storage, loads active plugins, binds the listener and serves.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<Self> {
+        let storage = Storage::open(&config.data_dir).await.context("opening storage")?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(config.data_dir.join("compiled")),
+            ..RuntimeConfig::default()
+        })
+        .context("starting the plugin runtime")?;
+        let pipeline = Pipeline::new(storage, runtime);
+        let started = Instant::now();
+        let preloaded = pipeline.preload().await.context("loading active plugins")?;
+        let preload = started.elapsed();
+        if preloaded > 0 {
+            tracing::info!(bindings = preloaded, elapsed_ms = preload.as_millis() as u64, "Active plugins loaded.");
+        }
+        let state = AppState::new(pipeline.clone(), Arc::new(StaticToken::new(config.admin_token.clone())));
+        let app = nexus_api::router(state);
+        let listener =
+            tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+        let scheduler = tokio::spawn(pipeline.clone().run_scheduler(config.scheduler_tick));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                })
+                .await
+                .context("serving HTTP")?;
+            scheduler.abort();
+            Ok(())
+        });
+        tracing::info!(%addr, "Nexus is serving.");
+        Ok(Self { addr, pipeline, preload, preloaded, shutdown, task })
+    }
+
+    /// Stops accepting requests and waits for the server to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task")?
+    }
+
+    /// Runs until the server task ends (it does not by itself).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task")?
+    }
+}

@@ -1,0 +1,96 @@
+//! `nexus`: the Nexus server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use nexus::demo::{self, DemoOptions};
+use nexus::{Server, ServerConfig};
+
+/// Nexus: production telemetry with sandboxed WebAssembly plugins.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the device and admin APIs.
+    Serve {
+        /// Where the database and compiled plugins live (default: a new temporary directory with --demo, else ./nexus-data).
+        #[arg(long, env = "NEXUS_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// The admin API bearer token (generated and printed with --demo when unset).
+        #[arg(long, env = "NEXUS_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// Set up a simulated ESP field and feed it.
+        #[arg(long)]
+        demo: bool,
+        /// Directory of the built plugin components (demo).
+        #[arg(long, env = "NEXUS_PLUGIN_DIR")]
+        plugin_dir: Option<PathBuf>,
+        /// Number of simulated wells (demo).
+        #[arg(long, default_value_t = 4)]
+        wells: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let Command::Serve { data_dir, listen, admin_token, demo, plugin_dir, wells } = Cli::parse().command;
+    let admin_token = match (admin_token, demo) {
+        (Some(token), _) if token.len() >= 16 => token,
+        (Some(_), _) => anyhow::bail!("NEXUS_ADMIN_TOKEN must be at least 16 characters"),
+        (None, true) => {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            println!("\nNEXUS_ADMIN_TOKEN={token}\n");
+            token
+        }
+        (None, false) => anyhow::bail!("set NEXUS_ADMIN_TOKEN (at least 16 characters) or pass --admin-token"),
+    };
+    let data_dir = match data_dir {
+        Some(dir) => dir,
+        None if demo => std::env::temp_dir().join(format!("nexus-demo-{}", std::process::id())),
+        None => PathBuf::from("nexus-data"),
+    };
+    tracing::info!(data_dir = %data_dir.display(), "Starting Nexus.");
+    let server = Server::start(ServerConfig {
+        data_dir,
+        listen,
+        admin_token: admin_token.clone(),
+        scheduler_tick: Duration::from_secs(1),
+    })
+    .await?;
+    let base = format!("http://{}", server.addr);
+    if demo {
+        let mut options = DemoOptions { wells, ..DemoOptions::default() };
+        if let Some(dir) = plugin_dir {
+            options.plugin_dir = dir;
+        }
+        tokio::spawn(async move {
+            if let Err(error) = demo::run(base, admin_token, options).await {
+                tracing::error!("Demo stopped: {error:#}");
+            }
+        });
+    }
+    tokio::select! {
+        result = server.wait() => result.context("server"),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("Interrupted; stopping.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Pipeline errors: what the API turns into problem details.
+
+use nexus_registry::RegistryError;
+use nexus_runtime::{CallError, LoadError};
+use nexus_storage::StorageError;
+
+/// Why a pipeline operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// Storage failed, or a row was missing or conflicting.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The upload failed validation.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The component does not load as the declared kind.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The component loaded but its `describe` failed.
+    #[error("the component's describe call failed: {0}")]
+    Describe(CallError),
+    /// The decoder rejected the frame; it is kept as a dead letter.
+    #[error("the frame was rejected by the decoder: {message}")]
+    Rejected {
+        /// The decoder's code.
+        code: String,
+        /// The decoder's reason.
+        message: String,
+    },
+    /// A plugin misbehaved while handling the request; the input is kept
+    /// as a dead letter.
+    #[error(transparent)]
+    Fault(CallError),
+    /// The device has no decoder bound.
+    #[error("device `{0}` has no decoder bound; bind one with POST /api/bindings")]
+    NoDecoder(String),
+    /// A request that makes no sense.
+    #[error("{0}")]
+    Invalid(String),
+    /// A worker thread failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,315 @@
+//! The engine, the linker, the epoch ticker and the compiled-plugin cache.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nexus_model::PluginKind;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::{alarm_rule, decoder, optimizer};
+use crate::error::LoadError;
+use crate::host_state::HostState;
+
+/// How the runtime is set up; the defaults suit a production host.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// How often the epoch advances; deadlines are whole ticks.
+    pub epoch_tick: Duration,
+    /// Count fuel on every call (needed for fuel budgets and metering).
+    pub fuel_metering: bool,
+    /// Interrupt calls at their deadline (epoch interruption).
+    pub epoch_interruption: bool,
+    /// Use the pooling allocator (fast instantiation, bounded slots).
+    pub pooling: bool,
+    /// Concurrent instances the pool holds.
+    pub pool_instances: u32,
+    /// Largest linear memory any plugin may be given.
+    pub max_memory_bytes: u64,
+    /// Where compiled components are cached; `None` keeps them in memory only.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            epoch_tick: Duration::from_millis(2),
+            fuel_metering: true,
+            epoch_interruption: true,
+            pooling: true,
+            pool_instances: 256,
+            max_memory_bytes: 256 << 20,
+            cache_dir: None,
+        }
+    }
+}
+
+/// A compiled plugin of one kind, ready to instantiate.
+pub struct Plugin {
+    kind: PluginKind,
+    hash: String,
+    pub(crate) pre: PluginPre,
+}
+
+impl Plugin {
+    /// The kind (world) it implements.
+    pub fn kind(&self) -> PluginKind {
+        self.kind
+    }
+
+    /// The sha256 of its bytes, hex.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+pub(crate) enum PluginPre {
+    Decoder(decoder::DecoderPre<HostState>),
+    AlarmRule(alarm_rule::AlarmRulePre<HostState>),
+    Optimizer(optimizer::OptimizerPre<HostState>),
+}
+
+/// The plugin runtime. Cheap to clone; clones share the engine and cache.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    linker: Linker<HostState>,
+    cache: Mutex<HashMap<(String, PluginKind), Arc<Plugin>>>,
+    pub(crate) config: RuntimeConfig,
+    compat: String,
+}
+
+/// Interface prefixes a plugin may import: our host interface, and the WASI
+/// subset a Rust std guest needs to instantiate (stdio that goes nowhere, no
+/// environment, deterministic randomness). No files, sockets, clocks or HTTP.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "nexus:plugin/types@0.1",
+    "nexus:plugin/host@0.1",
+    "wasi:io/",
+    "wasi:cli/environment@",
+    "wasi:cli/exit@",
+    "wasi:cli/stdin@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/terminal-",
+    "wasi:random/",
+];
+
+impl Runtime {
+    /// Builds the engine and linker and starts the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true);
+        wasm.epoch_interruption(config.epoch_interruption);
+        wasm.consume_fuel(config.fuel_metering);
+        // Below the 2 MiB stack of the threads that run calls, so that
+        // unbounded recursion traps instead of aborting the process.
+        wasm.max_wasm_stack(512 << 10);
+        if config.pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(config.pool_instances)
+                .total_core_instances(config.pool_instances * 4)
+                .total_memories(config.pool_instances * 2)
+                .total_tables(config.pool_instances * 4)
+                .max_memory_size(config.max_memory_bytes as usize)
+                .max_component_instance_size(1 << 20)
+                .max_core_instances_per_component(16)
+                .max_memories_per_component(4)
+                .max_tables_per_component(8)
+                .table_elements(20_000)
+                .linear_memory_keep_resident(64 << 10)
+                .table_keep_resident(64 << 10);
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let linker = build_linker(&engine).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        if config.epoch_interruption {
+            spawn_ticker(&engine, config.epoch_tick);
+        }
+        let compat = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| LoadError::Cache(format!("{}: {e}", dir.display())))?;
+        }
+        Ok(Self { inner: Arc::new(Inner { engine, linker, cache: Mutex::new(HashMap::new()), config, compat }) })
+    }
+
+    /// The sha256 of component bytes, hex: the identity of a plugin version.
+    pub fn content_hash(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    /// Compiles (or finds in the cache) a component as a plugin of `kind`,
+    /// checking its imports and that it implements the world.
+    pub fn load(&self, kind: PluginKind, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
+        let hash = Self::content_hash(bytes);
+        if let Some(plugin) = self.cached(&hash, kind) {
+            return Ok(plugin);
+        }
+        let component = self.compile(&hash, bytes)?;
+        self.prepare(kind, hash, &component)
+    }
+
+    /// Loads a plugin whose bytes were stored under `hash` before, from the
+    /// compile cache when possible (no recompilation after a restart).
+    pub fn load_stored(
+        &self,
+        kind: PluginKind,
+        hash: &str,
+        bytes: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        if let Some(plugin) = self.cached(hash, kind) {
+            return Ok(plugin);
+        }
+        let component = match self.read_cache(hash) {
+            Some(component) => component,
+            None => self.compile(hash, &bytes())?,
+        };
+        self.prepare(kind, hash.to_string(), &component)
+    }
+
+    /// Whether a compiled artifact for `hash` is in the on-disk cache.
+    pub fn is_cached_on_disk(&self, hash: &str) -> bool {
+        self.cache_path(hash).is_some_and(|p| p.exists())
+    }
+
+    fn cached(&self, hash: &str, kind: PluginKind) -> Option<Arc<Plugin>> {
+        let cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(&(hash.to_string(), kind)).cloned()
+    }
+
+    fn cache_path(&self, hash: &str) -> Option<PathBuf> {
+        let dir = self.inner.config.cache_dir.as_ref()?;
+        Some(dir.join(format!("{hash}-{}.cwasm", self.inner.compat)))
+    }
+
+    fn read_cache(&self, hash: &str) -> Option<Component> {
+        let path = self.cache_path(hash)?;
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `Component::serialize` of an engine
+        // with the same compatibility hash (it is in the name) into the host's
+        // own data directory; tenants cannot write there.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize_file(&self.inner.engine, &path) };
+        match component {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "Ignoring unreadable compile cache entry.");
+                None
+            }
+        }
+    }
+
+    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        if !wasmparser::Parser::is_component(bytes) {
+            return Err(LoadError::NotAComponent(if wasmparser::Parser::is_core_wasm(bytes) {
+                "this is a core module; build for wasm32-wasip2 or wrap it with `wasm-tools component new`".into()
+            } else {
+                "the bytes do not start with the component header `\\0asm\\x0d\\0\\x01\\0`".into()
+            }));
+        }
+        let started = Instant::now();
+        let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        tracing::debug!(hash, elapsed_ms = started.elapsed().as_millis() as u64, "Compiled component.");
+        if let Some(path) = self.cache_path(hash) {
+            let serialized = component.serialize().map_err(|e| LoadError::Cache(format!("{e:#}")))?;
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, serialized)
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| LoadError::Cache(format!("{}: {e}", path.display())))?;
+        }
+        Ok(component)
+    }
+
+    fn prepare(&self, kind: PluginKind, hash: String, component: &Component) -> Result<Arc<Plugin>, LoadError> {
+        let engine = &self.inner.engine;
+        for (name, item) in component.component_type().imports(engine) {
+            if !ALLOWED_IMPORTS.iter().any(|allowed| name.starts_with(allowed)) {
+                return Err(LoadError::ForbiddenImport { kind, import: name.to_string() });
+            }
+            if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+                return Err(LoadError::ForbiddenImport { kind, import: name.to_string() });
+            }
+        }
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld { kind, reason: format!("{e:#}") };
+        let instance_pre = self.inner.linker.instantiate_pre(component).map_err(wrong_world)?;
+        let pre = match kind {
+            PluginKind::Decoder => PluginPre::Decoder(decoder::DecoderPre::new(instance_pre).map_err(wrong_world)?),
+            PluginKind::AlarmRule => {
+                PluginPre::AlarmRule(alarm_rule::AlarmRulePre::new(instance_pre).map_err(wrong_world)?)
+            }
+            PluginKind::Optimizer => {
+                PluginPre::Optimizer(optimizer::OptimizerPre::new(instance_pre).map_err(wrong_world)?)
+            }
+        };
+        let plugin = Arc::new(Plugin { kind, hash: hash.clone(), pre });
+        let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert((hash, kind), plugin.clone());
+        Ok(plugin)
+    }
+}
+
+fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::p2::bindings::{cli, random, sync};
+    use wasmtime_wasi::random::WasiRandom;
+
+    struct HasTable;
+    impl wasmtime::component::HasData for HasTable {
+        type Data<'a> = &'a mut wasmtime::component::ResourceTable;
+    }
+    fn table(state: &mut HostState) -> &mut wasmtime::component::ResourceTable {
+        wasmtime_wasi::WasiView::ctx(state).table
+    }
+
+    let mut linker = Linker::new(engine);
+    decoder::Decoder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    let l = &mut linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<HostState, HasTable>(l, table)?;
+    sync::io::poll::add_to_linker::<HostState, HasTable>(l, table)?;
+    sync::io::streams::add_to_linker::<HostState, HasTable>(l, table)?;
+    cli::exit::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::environment::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::stdin::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::stdout::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::stderr::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::terminal_input::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::terminal_output::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+    random::random::add_to_linker::<HostState, WasiRandom>(l, |s| wasmtime_wasi::random::WasiRandomView::random(s))?;
+    random::insecure::add_to_linker::<HostState, WasiRandom>(l, |s| wasmtime_wasi::random::WasiRandomView::random(s))?;
+    random::insecure_seed::add_to_linker::<HostState, WasiRandom>(l, |s| {
+        wasmtime_wasi::random::WasiRandomView::random(s)
+    })?;
+    Ok(linker)
+}
+
+/// Advances the epoch every `tick` until the engine is dropped.
+fn spawn_ticker(engine: &Engine, tick: Duration) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new().name("nexus-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(tick);
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "Could not start the epoch ticker; deadlines will not fire.");
+    }
+}

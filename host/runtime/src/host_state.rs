@@ -1,0 +1,274 @@
+//! The state of one store: the call's context, its limiter and the host
+//! interface implementation (log, time, config, state, telemetry).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nexus_model::{Limits, PluginRef, TimestampMs};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{host, types};
+use crate::convert::reading_to_wit;
+
+/// Most keys one (binding, device) state may hold.
+const MAX_STATE_KEYS: usize = 256;
+
+/// Why telemetry could not be read for a plugin.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TelemetryError {
+    /// The device is not the calling tenant's.
+    #[error("{0}")]
+    Denied(String),
+    /// Storage failed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Read-only telemetry, confined to one tenant, that plugins may query.
+/// Implemented by the pipeline over storage; called from inside a plugin call.
+pub trait TelemetryReader: Send + Sync {
+    /// The latest reading of a key of a device of `tenant_id`.
+    fn latest(
+        &self,
+        tenant_id: &str,
+        device_id: &str,
+        key: &str,
+    ) -> Result<Option<nexus_model::Reading>, TelemetryError>;
+    /// Readings of a key in `[start, end)`, oldest first, at most `limit`.
+    fn history(
+        &self,
+        tenant_id: &str,
+        device_id: &str,
+        key: &str,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<nexus_model::Reading>, TelemetryError>;
+}
+
+/// A reader that sees nothing (for validation calls and tests).
+pub struct NoTelemetry;
+
+impl TelemetryReader for NoTelemetry {
+    fn latest(&self, _: &str, _: &str, _: &str) -> Result<Option<nexus_model::Reading>, TelemetryError> {
+        Ok(None)
+    }
+    fn history(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: u32,
+    ) -> Result<Vec<nexus_model::Reading>, TelemetryError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Everything one plugin call may see: the host hands it in, the plugin
+/// reaches it only through the `host` interface.
+pub struct CallContext {
+    /// Which plugin, for which tenant.
+    pub plugin: PluginRef,
+    /// The binding being run.
+    pub binding_id: String,
+    /// The device this call is about; state is scoped to it.
+    pub device_id: String,
+    /// The time `host.now` returns (virtual during replay).
+    pub now: TimestampMs,
+    /// The binding's configuration JSON.
+    pub config: String,
+    /// The (binding, device) state before the call.
+    pub state: BTreeMap<String, Vec<u8>>,
+    /// The call's limits.
+    pub limits: Limits,
+    /// Telemetry the plugin may read.
+    pub telemetry: Arc<dyn TelemetryReader>,
+}
+
+/// Memory and table limiter that remembers which limit it enforced.
+pub(crate) struct Limiter {
+    pub(crate) limits: Limits,
+    pub(crate) memory_exceeded: bool,
+    pub(crate) table_exceeded: bool,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limits.memory_bytes {
+            self.memory_exceeded = true;
+            return Ok(false);
+        }
+        Ok(maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limits.table_elements as usize {
+            self.table_exceeded = true;
+            return Ok(false);
+        }
+        Ok(maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances as usize
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables as usize
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories as usize
+    }
+}
+
+/// The data of one store.
+pub(crate) struct HostState {
+    pub(crate) ctx: CallContext,
+    pub(crate) state_dirty: bool,
+    pub(crate) logs_left: u32,
+    pub(crate) logs_dropped: u32,
+    pub(crate) host_limit_hit: Option<String>,
+    pub(crate) limiter: Limiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    pub(crate) fn new(ctx: CallContext) -> Self {
+        let limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false };
+        // Deny-all WASI for std guests: no args, env, preopens or sockets; stdio
+        // goes nowhere; randomness is a fixed sequence so replays repeat.
+        let wasi = WasiCtx::builder()
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![7, 31, 73, 127]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![11, 37, 79, 131]))
+            .insecure_random_seed(0x4e65_7875_73)
+            .build();
+        Self {
+            logs_left: ctx.limits.log_lines,
+            ctx,
+            state_dirty: false,
+            logs_dropped: 0,
+            host_limit_hit: None,
+            limiter,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    fn cap(&self) -> usize {
+        self.ctx.limits.host_call_bytes as usize
+    }
+
+    fn refuse(&mut self, reason: String) -> host::HostError {
+        self.host_limit_hit = Some(reason.clone());
+        host::HostError::LimitExceeded(reason)
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::LogLevel, message: String) {
+        if self.logs_left == 0 {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.logs_left -= 1;
+        let cap = self.cap();
+        let message = if message.len() > cap {
+            self.host_limit_hit = Some(format!("log line of {} bytes over the {cap}-byte cap", message.len()));
+            let mut end = cap;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}… (truncated)", &message[..end])
+        } else {
+            message
+        };
+        let plugin = &self.ctx.plugin;
+        let binding = &self.ctx.binding_id;
+        match level {
+            host::LogLevel::Trace => tracing::trace!(target: "nexus::plugin", %plugin, binding, "{message}"),
+            host::LogLevel::Debug => tracing::debug!(target: "nexus::plugin", %plugin, binding, "{message}"),
+            host::LogLevel::Info => tracing::info!(target: "nexus::plugin", %plugin, binding, "{message}"),
+            host::LogLevel::Warn => tracing::warn!(target: "nexus::plugin", %plugin, binding, "{message}"),
+            host::LogLevel::Error => tracing::error!(target: "nexus::plugin", %plugin, binding, "{message}"),
+        }
+    }
+
+    fn now(&mut self) -> TimestampMs {
+        self.ctx.now
+    }
+
+    fn config(&mut self) -> String {
+        self.ctx.config.clone()
+    }
+
+    fn state_get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.ctx.state.get(&key).cloned()
+    }
+
+    fn state_set(&mut self, key: String, value: Vec<u8>) -> Result<(), host::HostError> {
+        let cap = self.cap();
+        if key.len() + value.len() > cap {
+            return Err(
+                self.refuse(format!("state value of {} bytes over the {cap}-byte cap", key.len() + value.len()))
+            );
+        }
+        if !self.ctx.state.contains_key(&key) && self.ctx.state.len() >= MAX_STATE_KEYS {
+            return Err(self.refuse(format!("state holds {MAX_STATE_KEYS} keys already")));
+        }
+        self.ctx.state.insert(key, value);
+        self.state_dirty = true;
+        Ok(())
+    }
+
+    fn state_delete(&mut self, key: String) {
+        if self.ctx.state.remove(&key).is_some() {
+            self.state_dirty = true;
+        }
+    }
+
+    fn latest(&mut self, device_id: String, key: String) -> Result<Option<types::Reading>, host::HostError> {
+        self.ctx
+            .telemetry
+            .latest(&self.ctx.plugin.tenant_id, &device_id, &key)
+            .map(|r| r.as_ref().map(reading_to_wit))
+            .map_err(telemetry_error)
+    }
+
+    fn history(
+        &mut self,
+        device_id: String,
+        key: String,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<types::Reading>, host::HostError> {
+        // A reading is well under 128 bytes on the wire; cap the count so the
+        // answer stays within the host-call cap.
+        let limit = limit.min((self.ctx.limits.host_call_bytes / 64).max(1));
+        self.ctx
+            .telemetry
+            .history(&self.ctx.plugin.tenant_id, &device_id, &key, start, end, limit)
+            .map(|rs| rs.iter().map(reading_to_wit).collect())
+            .map_err(telemetry_error)
+    }
+}
+
+fn telemetry_error(e: TelemetryError) -> host::HostError {
+    match e {
+        TelemetryError::Denied(m) => host::HostError::Denied(m),
+        TelemetryError::Unavailable(m) => host::HostError::Unavailable(m),
+    }
+}

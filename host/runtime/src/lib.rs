@@ -1,0 +1,25 @@
+//! # nexus-runtime
+//!
+//! The plugin runtime, and the only crate that knows wasmtime.
+//!
+//! One [`Runtime`] per process owns one `Engine` (component model, pooling
+//! allocator, epoch interruption driven by a ticker thread, fuel metering),
+//! one `Linker` that offers the `nexus:plugin/host` interface and a deny-all
+//! WASI subset, and a cache of compiled plugins keyed by content hash.
+//! Every call gets a fresh `Store` with the binding's [`Limits`]: memory,
+//! tables, instances, a wall-clock deadline, optional fuel, host-call and
+//! output caps. A violated limit becomes a typed [`CallError`].
+//!
+//! [`Limits`]: nexus_model::Limits
+
+mod bindings;
+mod calls;
+mod convert;
+mod engine;
+mod error;
+mod host_state;
+
+pub use calls::CallOutcome;
+pub use engine::{Plugin, Runtime, RuntimeConfig};
+pub use error::{CallError, LoadError};
+pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

@@ -1,0 +1,72 @@
+//! Safe helpers over the host interface: logging, time, configuration,
+//! state and telemetry. Everything here is scoped by the host to the
+//! calling tenant, binding and device.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::decoder::nexus::plugin::host as raw;
+use crate::{PluginError, Reading};
+pub use raw::{HostError, LogLevel};
+
+/// Logs a line at `info` level.
+pub fn info(message: &str) {
+    raw::log(LogLevel::Info, message);
+}
+
+/// Logs a line at `warn` level.
+pub fn warn(message: &str) {
+    raw::log(LogLevel::Warn, message);
+}
+
+/// Logs a line at `debug` level.
+pub fn debug(message: &str) {
+    raw::log(LogLevel::Debug, message);
+}
+
+/// The time of this call in ms since the Unix epoch (virtual during replay).
+pub fn now() -> i64 {
+    raw::now()
+}
+
+/// The binding's configuration parsed into `T`; a bad configuration is a
+/// `PluginError` with code `invalid-config`.
+pub fn config<T: DeserializeOwned>() -> Result<T, PluginError> {
+    let text = raw::config();
+    let text = if text.trim().is_empty() { "{}".to_string() } else { text };
+    serde_json::from_str(&text).map_err(|e| PluginError::new("invalid-config", e.to_string()))
+}
+
+/// Reads a JSON value of this binding's state for the current device.
+/// A missing or unreadable value reads as `None`.
+pub fn state_get<T: DeserializeOwned>(key: &str) -> Option<T> {
+    raw::state_get(key).and_then(|bytes| serde_json::from_slice(&bytes).ok())
+}
+
+/// Writes a JSON value of this binding's state for the current device.
+pub fn state_set<T: Serialize>(key: &str, value: &T) -> Result<(), PluginError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| PluginError::new("state-encode", e.to_string()))?;
+    raw::state_set(key, &bytes).map_err(host_error)
+}
+
+/// Deletes a value of this binding's state for the current device.
+pub fn state_delete(key: &str) {
+    raw::state_delete(key);
+}
+
+/// The latest stored reading of a device key (same tenant only).
+pub fn latest(device_id: &str, key: &str) -> Result<Option<Reading>, PluginError> {
+    raw::latest(device_id, key).map_err(host_error)
+}
+
+/// Stored readings of a device key in `[start, end)`, oldest first.
+pub fn history(device_id: &str, key: &str, start: i64, end: i64, limit: u32) -> Result<Vec<Reading>, PluginError> {
+    raw::history(device_id, key, start, end, limit).map_err(host_error)
+}
+
+fn host_error(error: HostError) -> PluginError {
+    match error {
+        HostError::LimitExceeded(m) => PluginError::new("host-limit-exceeded", m),
+        HostError::Denied(m) => PluginError::new("host-denied", m),
+        HostError::Unavailable(m) => PluginError::new("host-unavailable", m),
+    }
+}

@@ -11,6 +11,53 @@
 //!
 //! The [`host`] module wraps the capabilities the host grants: logging,
 //! virtual time, configuration, per-device state and read-only telemetry.
+//!
+//! ## Alarm rules
+//!
+//! An alarm rule is called once per device with the batch in columns:
+//! `evaluate(device_id: String, batch: Vec<Series>)`, one [`Series`] per key
+//! present in the batch, its [`Sample`]s sorted by `ts` (oldest first). Passing
+//! a batch this way costs a handful of guest allocations, not two per reading.
+//! Helpers: [`series`] finds a key's series, [`Sample::as_f64`] reads a
+//! sample as a number, [`AlarmSignal::raise_at`] / [`AlarmSignal::clear_at`]
+//! build signals from a device and a timestamp, and [`readings`] flattens a
+//! batch back into [`Reading`] rows for rules that prefer them.
+//!
+//! ```
+//! use nexus_plugin_sdk::{AlarmRule, AlarmSignal, PluginError, PluginInfo, Series, Severity, host};
+//!
+//! struct HighPressure;
+//!
+//! impl AlarmRule for HighPressure {
+//!     fn describe() -> PluginInfo {
+//!         PluginInfo {
+//!             name: "high-pressure".into(),
+//!             version: "0.1.0".into(),
+//!             description: "Raises HighPressure while intake_pressure is above 500.".into(),
+//!             config_schema: r#"{"type":"object"}"#.into(),
+//!         }
+//!     }
+//!
+//!     fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
+//!         let Some(pressure) = nexus_plugin_sdk::series(&batch, "intake_pressure") else {
+//!             return Ok(Vec::new());
+//!         };
+//!         host::debug(&format!("{} samples", pressure.samples.len()));
+//!         Ok(pressure
+//!             .samples
+//!             .iter()
+//!             .filter_map(|s| Some((s.ts, s.as_f64()?)))
+//!             .filter(|&(_, v)| v > 500.0)
+//!             .map(|(ts, v)| {
+//!                 AlarmSignal::raise_at(&device_id, ts, "HighPressure", Severity::Major, serde_json::json!({ "value": v }))
+//!             })
+//!             .collect())
+//!     }
+//! }
+//!
+//! #[cfg(target_arch = "wasm32")]
+//! nexus_plugin_sdk::export_alarm_rule!(HighPressure);
+//! ```
 // Generated bindings are neither documented nor safe, and their raw ABI
 // functions take many arguments.
 #![allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
@@ -61,8 +108,8 @@ pub mod host;
 pub use alarm_rule::Guest as AlarmRule;
 pub use decoder::Guest as Decoder;
 pub use decoder::nexus::plugin::types::{
-    AlarmAction, AlarmSignal, Frame, PluginError, PluginInfo, Reading, Recommendation, Setpoint, Severity, SourceKind,
-    Value, WellContext,
+    AlarmAction, AlarmSignal, Frame, PluginError, PluginInfo, Reading, Recommendation, Sample, Series, Setpoint,
+    Severity, SourceKind, Value, WellContext,
 };
 pub use optimizer::Guest as Optimizer;
 // The export macros live in the world modules; re-export them at the root so
@@ -90,29 +137,79 @@ impl Value {
     }
 }
 
+impl Sample {
+    /// The sample's value as a number, if it is numeric (see [`Value::as_f64`]).
+    pub fn as_f64(&self) -> Option<f64> {
+        self.value.as_f64()
+    }
+}
+
+/// The series of `key` in an alarm rule's batch, if the batch has one.
+pub fn series<'a>(batch: &'a [Series], key: &str) -> Option<&'a Series> {
+    batch.iter().find(|s| s.key == key)
+}
+
+/// Flattens an alarm rule's batch into readings of `device_id`, sorted by
+/// `ts` (readings with equal `ts` keep the batch's order). For rules that
+/// prefer rows to columns; it allocates two strings per reading.
+pub fn readings(device_id: &str, batch: &[Series]) -> Vec<Reading> {
+    let mut rows = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+    for series in batch {
+        rows.extend(series.samples.iter().map(|sample| Reading {
+            device_id: device_id.to_string(),
+            key: series.key.clone(),
+            ts: sample.ts,
+            value: sample.value.clone(),
+            quality: sample.quality,
+        }));
+    }
+    if !rows.is_sorted_by_key(|r| r.ts) {
+        rows.sort_by_key(|r| r.ts);
+    }
+    rows
+}
+
 impl AlarmSignal {
-    /// Asks the host to raise (or update the severity of) an alarm.
-    pub fn raise(reading: &Reading, alarm_type: &str, severity: Severity, details: serde_json::Value) -> Self {
+    /// Asks the host to raise (or update the severity of) the alarm
+    /// `alarm_type` of `device_id`, caused by the sample at `ts`.
+    pub fn raise_at(
+        device_id: &str,
+        ts: i64,
+        alarm_type: &str,
+        severity: Severity,
+        details: serde_json::Value,
+    ) -> Self {
         Self {
             action: AlarmAction::Raise,
-            device_id: reading.device_id.clone(),
+            device_id: device_id.to_string(),
             alarm_type: alarm_type.to_string(),
             severity,
-            ts: reading.ts,
+            ts,
             details: details.to_string(),
         }
     }
 
-    /// Asks the host to clear an alarm.
-    pub fn clear(reading: &Reading, alarm_type: &str, details: serde_json::Value) -> Self {
+    /// Asks the host to clear the alarm `alarm_type` of `device_id`, because
+    /// of the sample at `ts`.
+    pub fn clear_at(device_id: &str, ts: i64, alarm_type: &str, details: serde_json::Value) -> Self {
         Self {
             action: AlarmAction::Clear,
-            device_id: reading.device_id.clone(),
+            device_id: device_id.to_string(),
             alarm_type: alarm_type.to_string(),
             severity: Severity::Indeterminate,
-            ts: reading.ts,
+            ts,
             details: details.to_string(),
         }
+    }
+
+    /// Asks the host to raise (or update the severity of) an alarm, caused by `reading`.
+    pub fn raise(reading: &Reading, alarm_type: &str, severity: Severity, details: serde_json::Value) -> Self {
+        Self::raise_at(&reading.device_id, reading.ts, alarm_type, severity, details)
+    }
+
+    /// Asks the host to clear an alarm, because of `reading`.
+    pub fn clear(reading: &Reading, alarm_type: &str, details: serde_json::Value) -> Self {
+        Self::clear_at(&reading.device_id, reading.ts, alarm_type, details)
     }
 }
 
@@ -127,5 +224,61 @@ impl Severity {
             "indeterminate" => Some(Severity::Indeterminate),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ts: i64, value: f64) -> Sample {
+        Sample { ts, value: Value::Number(value), quality: 1.0 }
+    }
+
+    fn batch() -> Vec<Series> {
+        vec![
+            Series { key: "a".into(), samples: vec![sample(1, 1.0), sample(3, 3.0)] },
+            Series { key: "b".into(), samples: vec![sample(2, 2.0), sample(3, 30.0)] },
+        ]
+    }
+
+    #[test]
+    fn series_finds_a_key() {
+        let batch = batch();
+        assert_eq!(series(&batch, "b").map(|s| s.samples.len()), Some(2));
+        assert!(series(&batch, "c").is_none());
+        assert!(series(&[], "a").is_none());
+    }
+
+    #[test]
+    fn sample_as_f64_delegates_to_value() {
+        assert_eq!(sample(0, 2.5).as_f64(), Some(2.5));
+        assert_eq!(Sample { ts: 0, value: Value::Integer(7), quality: 1.0 }.as_f64(), Some(7.0));
+        assert_eq!(Sample { ts: 0, value: Value::Text("x".into()), quality: 1.0 }.as_f64(), None);
+    }
+
+    #[test]
+    fn readings_are_flattened_in_ts_order() {
+        let rows = readings("dev", &batch());
+        let summary: Vec<(&str, i64, Option<f64>)> =
+            rows.iter().map(|r| (r.key.as_str(), r.ts, r.value.as_f64())).collect();
+        assert_eq!(summary, vec![("a", 1, Some(1.0)), ("b", 2, Some(2.0)), ("a", 3, Some(3.0)), ("b", 3, Some(30.0))]);
+        assert!(rows.iter().all(|r| r.device_id == "dev" && r.quality == 1.0));
+        assert!(readings("dev", &[]).is_empty());
+    }
+
+    #[test]
+    fn signals_from_a_reading_match_signals_at() {
+        let reading =
+            Reading { device_id: "dev".into(), key: "a".into(), ts: 42, value: Value::Number(1.0), quality: 1.0 };
+        let raised = AlarmSignal::raise(&reading, "High", Severity::Minor, serde_json::json!({ "v": 1 }));
+        assert_eq!(raised.action, AlarmAction::Raise);
+        assert_eq!((raised.device_id.as_str(), raised.ts, raised.alarm_type.as_str()), ("dev", 42, "High"));
+        assert_eq!(raised.severity, Severity::Minor);
+        assert_eq!(raised.details, r#"{"v":1}"#);
+        let cleared = AlarmSignal::clear_at("dev", 43, "High", serde_json::json!({}));
+        assert_eq!(cleared.action, AlarmAction::Clear);
+        assert_eq!(cleared.severity, Severity::Indeterminate);
+        assert_eq!((cleared.device_id.as_str(), cleared.ts), ("dev", 43));
     }
 }

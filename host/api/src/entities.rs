@@ -90,15 +90,10 @@ pub(crate) async fn create_device(
     Json(body): Json<NewDevice>,
 ) -> Result<(StatusCode, JsonResponse<Device>), ApiError> {
     check_name(&body.name)?;
-    if let Some(token) = &body.access_token {
-        if token.len() < 8
-            || token.len() > 128
-            || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(ApiError::bad_request(
-                "access_token must be 8 to 128 characters of a-z, A-Z, 0-9, '-' and '_'",
-            ));
-        }
+    let valid_token =
+        |t: &str| (8..=128).contains(&t.len()) && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if body.access_token.as_deref().is_some_and(|t| !valid_token(t)) {
+        return Err(ApiError::bad_request("access_token must be 8 to 128 characters of a-z, A-Z, 0-9, '-' and '_'"));
     }
     let device = state
         .pipeline

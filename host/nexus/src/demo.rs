@@ -206,7 +206,7 @@ pub async fn run(base: String, admin_token: String, options: DemoOptions) -> any
                 Err(error) => tracing::warn!(%error, "Demo frame not sent."),
             }
         }
-        if step % 15 == 0 {
+        if step.is_multiple_of(15) {
             summarize(&admin).await;
         }
     }

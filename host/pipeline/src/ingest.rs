@@ -100,9 +100,7 @@ impl Pipeline {
             return Ok(0);
         }
         let storage = &self.inner.storage;
-        let mut batch = readings.to_vec();
-        batch.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.key.cmp(&b.key)));
-        let batch = std::sync::Arc::new(batch);
+        let batch = std::sync::Arc::new(readings.to_vec());
         let mut transitions = 0;
         for binding in storage.bindings_for_device(tenant_id, device_id, PluginKind::AlarmRule).await? {
             let loaded = self.loaded(tenant_id, &binding.plugin_id).await?;
@@ -129,11 +127,10 @@ impl Pipeline {
                     tracing::warn!(binding = %binding.id, device = device_id, signal_device = %signal.device_id, alarm_type = %signal.alarm_type, "Ignoring an alarm signal for another device or without a type.");
                     continue;
                 }
-                if let Some(transition) = storage.apply_alarm_signal(tenant_id, &binding.id, &signal).await? {
-                    if transition.action != "UPDATED" {
-                        transitions += 1;
-                        self.publish(Event::Alarm(transition));
-                    }
+                let transition = storage.apply_alarm_signal(tenant_id, &binding.id, &signal).await?;
+                if let Some(transition) = transition.filter(|t| t.action != "UPDATED") {
+                    transitions += 1;
+                    self.publish(Event::Alarm(transition));
                 }
             }
         }

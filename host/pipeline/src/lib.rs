@@ -74,6 +74,11 @@ impl Pipeline {
         &self.inner.storage
     }
 
+    /// The plugin runtime it calls.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
     /// Subscribes to events.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()

@@ -71,7 +71,8 @@ impl Runtime {
         }))
     }
 
-    /// Runs an alarm rule on a batch of one device's readings.
+    /// Runs an alarm rule on a batch of readings of the context's device
+    /// (passed as one series per key).
     pub fn evaluate(
         &self,
         plugin: &Plugin,
@@ -83,9 +84,11 @@ impl Runtime {
         };
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
-        let batch: Vec<_> = readings.iter().map(convert::reading_to_wit).collect();
-        let outcome =
-            self.call(plugin, ctx, |store, _| pre.instantiate(&mut *store)?.call_evaluate(&mut *store, &batch))?;
+        let batch = convert::batch_to_wit(readings);
+        let device_id = ctx.device_id.clone();
+        let outcome = self.call(plugin, ctx, |store, _| {
+            pre.instantiate(&mut *store)?.call_evaluate(&mut *store, &device_id, &batch)
+        })?;
         Ok(guest_result(outcome, &plugin_ref, max)?.map(|s| s.into_iter().map(convert::signal_from_wit).collect()))
     }
 
@@ -119,6 +122,9 @@ impl Runtime {
         let limits = ctx.limits;
         let mut store = Store::new(&inner.engine, HostState::new(ctx));
         store.limiter(|state| &mut state.limiter);
+        // Data the host lifts out of the guest in one call (arguments of
+        // host calls, results) is bounded by the guest's own memory limit.
+        store.set_hostcall_fuel(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX));
         if inner.config.epoch_interruption {
             let tick = inner.config.epoch_tick.as_millis().max(1) as u64;
             store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick).max(1));
@@ -203,6 +209,13 @@ fn classify(error: wasmtime::Error, state: &HostState, fuel: u64) -> CallError {
             Some(reason) => CallError::HostCallLimit { plugin, reason: format!("{reason}; then {trap}") },
             None => CallError::Trap { plugin, code: trap.to_string() },
         },
-        None => CallError::Trap { plugin, code: format!("{error:#}") },
+        None => {
+            let message = format!("{error:#}");
+            if message.contains("hostcall") {
+                CallError::HostCallLimit { plugin, reason: message }
+            } else {
+                CallError::Trap { plugin, code: message }
+            }
+        }
     }
 }

@@ -32,6 +32,27 @@ pub(crate) fn reading_to_wit(reading: &model::Reading) -> wit::Reading {
     }
 }
 
+/// Groups one device's readings into one series per key, each in ts order.
+pub(crate) fn batch_to_wit(readings: &[model::Reading]) -> Vec<wit::Series> {
+    let mut by_key: std::collections::BTreeMap<&str, Vec<wit::Sample>> = std::collections::BTreeMap::new();
+    for r in readings {
+        by_key.entry(r.key.as_str()).or_default().push(wit::Sample {
+            ts: r.ts,
+            value: value_to_wit(&r.value),
+            quality: r.quality,
+        });
+    }
+    by_key
+        .into_iter()
+        .map(|(key, mut samples)| {
+            if !samples.is_sorted_by_key(|s| s.ts) {
+                samples.sort_by_key(|s| s.ts);
+            }
+            wit::Series { key: key.to_string(), samples }
+        })
+        .collect()
+}
+
 pub(crate) fn reading_from_wit(reading: wit::Reading) -> model::Reading {
     model::Reading {
         device_id: reading.device_id,

@@ -78,8 +78,19 @@ pub struct Runtime {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// What the runtime has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeStats {
+    /// Components compiled with Cranelift.
+    pub compiled: u64,
+    /// Components loaded from the on-disk compile cache.
+    pub from_cache: u64,
+}
+
 pub(crate) struct Inner {
     pub(crate) engine: Engine,
+    compiled: std::sync::atomic::AtomicU64,
+    from_cache: std::sync::atomic::AtomicU64,
     linker: Linker<HostState>,
     cache: Mutex<HashMap<(String, PluginKind), Arc<Plugin>>>,
     pub(crate) config: RuntimeConfig,
@@ -142,7 +153,17 @@ impl Runtime {
         if let Some(dir) = &config.cache_dir {
             std::fs::create_dir_all(dir).map_err(|e| LoadError::Cache(format!("{}: {e}", dir.display())))?;
         }
-        Ok(Self { inner: Arc::new(Inner { engine, linker, cache: Mutex::new(HashMap::new()), config, compat }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                compiled: 0.into(),
+                from_cache: 0.into(),
+                linker,
+                cache: Mutex::new(HashMap::new()),
+                config,
+                compat,
+            }),
+        })
     }
 
     /// The sha256 of component bytes, hex: the identity of a plugin version.
@@ -179,6 +200,12 @@ impl Runtime {
         self.prepare(kind, hash.to_string(), &component)
     }
 
+    /// Counters of compilations and cache loads.
+    pub fn stats(&self) -> RuntimeStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        RuntimeStats { compiled: self.inner.compiled.load(Relaxed), from_cache: self.inner.from_cache.load(Relaxed) }
+    }
+
     /// Whether a compiled artifact for `hash` is in the on-disk cache.
     pub fn is_cached_on_disk(&self, hash: &str) -> bool {
         self.cache_path(hash).is_some_and(|p| p.exists())
@@ -205,7 +232,10 @@ impl Runtime {
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize_file(&self.inner.engine, &path) };
         match component {
-            Ok(component) => Some(component),
+            Ok(component) => {
+                self.inner.from_cache.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(component)
+            }
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "Ignoring unreadable compile cache entry.");
                 None
@@ -223,6 +253,7 @@ impl Runtime {
         }
         let started = Instant::now();
         let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        self.inner.compiled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(hash, elapsed_ms = started.elapsed().as_millis() as u64, "Compiled component.");
         if let Some(path) = self.cache_path(hash) {
             let serialized = component.serialize().map_err(|e| LoadError::Cache(format!("{e:#}")))?;
@@ -281,18 +312,18 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<HostState, HasTable>(l, table)?;
     sync::io::poll::add_to_linker::<HostState, HasTable>(l, table)?;
     sync::io::streams::add_to_linker::<HostState, HasTable>(l, table)?;
-    cli::exit::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::environment::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::stdin::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::stdout::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::stderr::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::terminal_input::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::terminal_output::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-    random::random::add_to_linker::<HostState, WasiRandom>(l, |s| wasmtime_wasi::random::WasiRandomView::random(s))?;
-    random::insecure::add_to_linker::<HostState, WasiRandom>(l, |s| wasmtime_wasi::random::WasiRandomView::random(s))?;
+    cli::exit::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::environment::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::stdin::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::stdout::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::stderr::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::terminal_input::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::terminal_output::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(l, wasmtime_wasi::cli::WasiCliView::cli)?;
+    random::random::add_to_linker::<HostState, WasiRandom>(l, wasmtime_wasi::random::WasiRandomView::random)?;
+    random::insecure::add_to_linker::<HostState, WasiRandom>(l, wasmtime_wasi::random::WasiRandomView::random)?;
     random::insecure_seed::add_to_linker::<HostState, WasiRandom>(l, |s| {
         wasmtime_wasi::random::WasiRandomView::random(s)
     })?;

@@ -145,7 +145,7 @@ impl HostState {
         let wasi = WasiCtx::builder()
             .secure_random(wasmtime_wasi::Deterministic::new(vec![7, 31, 73, 127]))
             .insecure_random(wasmtime_wasi::Deterministic::new(vec![11, 37, 79, 131]))
-            .insecure_random_seed(0x4e65_7875_73)
+            .insecure_random_seed(0x004e_6578_7573)
             .build();
         Self {
             logs_left: ctx.limits.log_lines,

@@ -20,6 +20,6 @@ mod error;
 mod host_state;
 
 pub use calls::CallOutcome;
-pub use engine::{Plugin, Runtime, RuntimeConfig};
+pub use engine::{Plugin, Runtime, RuntimeConfig, RuntimeStats};
 pub use error::{CallError, LoadError};
 pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

@@ -6,12 +6,13 @@
 //! back inside the limits narrowed by a deadband (hysteresis).
 //!
 //! The logic is the pure function [`evaluate_batch`] over a
-//! [`ThresholdConfig`] (from [`parse_config`]) and a [`ThresholdState`], so
-//! it runs natively too (tests, the host's benchmark). The component export
-//! only loads the configuration and the per-device state from the host,
+//! [`ThresholdConfig`] (from [`parse_config`]), a [`ThresholdState`] and the
+//! samples of the watched key, so it runs natively too (tests, the host's
+//! benchmark). The component export only picks the key's series out of the
+//! batch, loads the configuration and the per-device state from the host,
 //! calls it and saves the state.
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, Reading, Severity};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, Sample, Series, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -162,70 +163,97 @@ impl ThresholdConfig {
     }
 }
 
-/// Runs the rule over one device's batch of readings, updating `state`, and
-/// returns the raise and clear signals in time order.
+/// Runs the rule over the samples of `config.key` of one device, updating
+/// `state`, and returns the raise and clear signals (for `device_id`) in time
+/// order.
 ///
-/// Only readings whose key is `config.key` and whose value is a finite
-/// number (see `Value::as_f64`: booleans count as 0/1) are considered; the
-/// batch is expected sorted by `ts` (it is sorted here if it is not).
-pub fn evaluate_batch(config: &ThresholdConfig, state: &mut ThresholdState, readings: &[Reading]) -> Vec<AlarmSignal> {
-    let mut relevant: Vec<(&Reading, f64)> = readings
-        .iter()
-        .filter(|r| r.key == config.key)
-        .filter_map(|r| r.value.as_f64().filter(|v| v.is_finite()).map(|v| (r, v)))
-        .collect();
-    if !relevant.is_sorted_by_key(|(r, _)| r.ts) {
-        relevant.sort_by_key(|(r, _)| r.ts);
-    }
-    let min_duration = i64::try_from(config.min_duration_ms).unwrap_or(i64::MAX);
-
+/// Only samples whose value is a finite number (see `Sample::as_f64`:
+/// booleans count as 0/1) are considered; the samples are expected sorted by
+/// `ts` (they are sorted here if they are not). Nothing is allocated per
+/// sample, only per signal (and once for an unsorted input).
+pub fn evaluate_batch(
+    config: &ThresholdConfig,
+    state: &mut ThresholdState,
+    device_id: &str,
+    samples: &[Sample],
+) -> Vec<AlarmSignal> {
+    let numeric = samples.iter().filter_map(|s| s.as_f64().filter(|v| v.is_finite()).map(|v| (s.ts, v)));
     let mut signals = Vec::new();
-    for (reading, value) in relevant {
-        if state.active {
-            if config.clears(value) {
-                signals.push(AlarmSignal::clear(
-                    reading,
-                    &config.alarm_type,
-                    json!({
-                        "key": config.key,
-                        "value": value,
-                        "high": config.high,
-                        "low": config.low,
-                        "deadband": config.deadband,
-                    }),
-                ));
-                *state = ThresholdState::default();
-            }
-            continue;
+    if samples.is_sorted_by_key(|s| s.ts) {
+        for (ts, value) in numeric {
+            step(config, state, device_id, ts, value, &mut signals);
         }
-        let Some(crossed) = config.violation(value) else {
-            state.pending_since = None;
-            continue;
-        };
-        let since = *state.pending_since.get_or_insert(reading.ts);
-        let lasted = reading.ts.saturating_sub(since);
-        if lasted >= min_duration {
-            let (direction, limit) = match crossed {
-                Crossed::High(limit) => ("high", limit),
-                Crossed::Low(limit) => ("low", limit),
-            };
-            signals.push(AlarmSignal::raise(
-                reading,
-                &config.alarm_type,
-                config.severity,
-                json!({
-                    "key": config.key,
-                    "value": value,
-                    "limit": limit,
-                    "crossed": direction,
-                    "since": since,
-                    "duration_ms": lasted,
-                }),
-            ));
-            state.active = true;
+    } else {
+        let mut sorted: Vec<(i64, f64)> = numeric.collect();
+        // Stable: samples with equal timestamps keep their order.
+        sorted.sort_by_key(|&(ts, _)| ts);
+        for (ts, value) in sorted {
+            step(config, state, device_id, ts, value, &mut signals);
         }
     }
     signals
+}
+
+/// Applies one numeric sample to `state`, pushing the signal it causes, if any.
+fn step(
+    config: &ThresholdConfig,
+    state: &mut ThresholdState,
+    device_id: &str,
+    ts: i64,
+    value: f64,
+    signals: &mut Vec<AlarmSignal>,
+) {
+    if state.active {
+        if config.clears(value) {
+            signals.push(AlarmSignal::clear_at(
+                device_id,
+                ts,
+                &config.alarm_type,
+                json!({
+                    "key": config.key,
+                    "value": value,
+                    "high": config.high,
+                    "low": config.low,
+                    "deadband": config.deadband,
+                }),
+            ));
+            *state = ThresholdState::default();
+        }
+        return;
+    }
+    let Some(crossed) = config.violation(value) else {
+        state.pending_since = None;
+        return;
+    };
+    let since = *state.pending_since.get_or_insert(ts);
+    let lasted = ts.saturating_sub(since);
+    let min_duration = i64::try_from(config.min_duration_ms).unwrap_or(i64::MAX);
+    if lasted >= min_duration {
+        let (direction, limit) = match crossed {
+            Crossed::High(limit) => ("high", limit),
+            Crossed::Low(limit) => ("low", limit),
+        };
+        signals.push(AlarmSignal::raise_at(
+            device_id,
+            ts,
+            &config.alarm_type,
+            config.severity,
+            json!({
+                "key": config.key,
+                "value": value,
+                "limit": limit,
+                "crossed": direction,
+                "since": since,
+                "duration_ms": lasted,
+            }),
+        ));
+        state.active = true;
+    }
+}
+
+/// The samples of `config.key` in a batch, if there are any.
+pub fn watched_samples<'a>(config: &ThresholdConfig, batch: &'a [Series]) -> Option<&'a [Sample]> {
+    nexus_plugin_sdk::series(batch, &config.key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
 }
 
 /// The JSON Schema (draft 2020-12) of the binding configuration.
@@ -298,15 +326,15 @@ impl nexus_plugin_sdk::AlarmRule for ThresholdRule {
         }
     }
 
-    fn evaluate(readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
+    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
         let config = config_from_value(nexus_plugin_sdk::host::config()?)?;
-        if !readings.iter().any(|r| r.key == config.key) {
+        let Some(samples) = watched_samples(&config, &batch) else {
             // Nothing to look at: spare the state round trip.
             return Ok(Vec::new());
-        }
+        };
         let before: ThresholdState = nexus_plugin_sdk::host::state_get(STATE_KEY).unwrap_or_default();
         let mut state = before;
-        let signals = evaluate_batch(&config, &mut state, &readings);
+        let signals = evaluate_batch(&config, &mut state, &device_id, samples);
         if state != before {
             nexus_plugin_sdk::host::state_set(STATE_KEY, &state)?;
         }
@@ -322,12 +350,14 @@ mod tests {
     use super::*;
     use nexus_plugin_sdk::{AlarmAction, Value};
 
-    fn reading(key: &str, ts: i64, value: f64) -> Reading {
-        Reading { device_id: "esp-1".into(), key: key.into(), ts, value: Value::Number(value), quality: 1.0 }
+    const DEVICE: &str = "esp-1";
+
+    fn sample(ts: i64, value: f64) -> Sample {
+        Sample { ts, value: Value::Number(value), quality: 1.0 }
     }
 
-    fn temps(points: &[(i64, f64)]) -> Vec<Reading> {
-        points.iter().map(|&(ts, v)| reading("motor_temperature", ts, v)).collect()
+    fn samples(points: &[(i64, f64)]) -> Vec<Sample> {
+        points.iter().map(|&(ts, v)| sample(ts, v)).collect()
     }
 
     fn config(json: &str) -> ThresholdConfig {
@@ -390,7 +420,7 @@ mod tests {
     fn raises_once_on_high_violation() {
         let cfg = high_config();
         let mut state = ThresholdState::default();
-        let signals = evaluate_batch(&cfg, &mut state, &temps(&[(1, 140.0), (2, 151.0), (3, 160.0)]));
+        let signals = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(1, 140.0), (2, 151.0), (3, 160.0)]));
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 2)]);
         let raise = &signals[0];
         assert_eq!(raise.alarm_type, "motor_temperature_out_of_range");
@@ -408,7 +438,7 @@ mod tests {
     fn value_equal_to_limit_does_not_violate() {
         let cfg = high_config();
         let mut state = ThresholdState::default();
-        assert!(evaluate_batch(&cfg, &mut state, &temps(&[(1, 150.0)])).is_empty());
+        assert!(evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(1, 150.0)])).is_empty());
         assert_eq!(state, ThresholdState::default());
     }
 
@@ -419,7 +449,8 @@ mod tests {
         let signals = evaluate_batch(
             &cfg,
             &mut state,
-            &temps(&[(1, 155.0), (2, 149.0), (3, 146.0), (4, 152.0), (5, 145.0), (6, 140.0)]),
+            DEVICE,
+            &samples(&[(1, 155.0), (2, 149.0), (3, 146.0), (4, 152.0), (5, 145.0), (6, 140.0)]),
         );
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 1), (AlarmAction::Clear, 5)]);
         assert_eq!(signals[1].alarm_type, "motor_temperature_out_of_range");
@@ -430,14 +461,14 @@ mod tests {
     fn state_carries_across_batches() {
         let cfg = high_config();
         let mut state = ThresholdState::default();
-        let first = evaluate_batch(&cfg, &mut state, &temps(&[(1, 151.0)]));
+        let first = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(1, 151.0)]));
         assert_eq!(summary(&first), vec![(AlarmAction::Raise, 1)]);
         // Round-trip through JSON as the host state does.
         let text = serde_json::to_string(&state).expect("encode");
         let mut state: ThresholdState = serde_json::from_str(&text).expect("decode");
-        let second = evaluate_batch(&cfg, &mut state, &temps(&[(2, 160.0), (3, 148.0)]));
+        let second = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(2, 160.0), (3, 148.0)]));
         assert!(second.is_empty(), "still inside the deadband");
-        let third = evaluate_batch(&cfg, &mut state, &temps(&[(4, 120.0)]));
+        let third = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(4, 120.0)]));
         assert_eq!(summary(&third), vec![(AlarmAction::Clear, 4)]);
     }
 
@@ -446,14 +477,15 @@ mod tests {
         let cfg = config(r#"{"key": "motor_temperature", "high": 150, "min_duration_ms": 60000}"#);
         let mut state = ThresholdState::default();
         // A 30 s spike, then back to normal: nothing.
-        let spike = evaluate_batch(&cfg, &mut state, &temps(&[(0, 151.0), (30_000, 152.0), (40_000, 140.0)]));
+        let spike = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(0, 151.0), (30_000, 152.0), (40_000, 140.0)]));
         assert!(spike.is_empty());
         assert_eq!(state.pending_since, None);
         // A sustained violation starting at 100 s raises at 160 s, not earlier.
         let sustained = evaluate_batch(
             &cfg,
             &mut state,
-            &temps(&[(100_000, 151.0), (130_000, 155.0), (159_999, 153.0), (160_000, 152.0), (170_000, 158.0)]),
+            DEVICE,
+            &samples(&[(100_000, 151.0), (130_000, 155.0), (159_999, 153.0), (160_000, 152.0), (170_000, 158.0)]),
         );
         assert_eq!(summary(&sustained), vec![(AlarmAction::Raise, 160_000)]);
         let details: serde_json::Value = serde_json::from_str(&sustained[0].details).expect("json");
@@ -465,9 +497,9 @@ mod tests {
     fn pending_violation_survives_batches() {
         let cfg = config(r#"{"key": "motor_temperature", "high": 150, "min_duration_ms": 1000}"#);
         let mut state = ThresholdState::default();
-        assert!(evaluate_batch(&cfg, &mut state, &temps(&[(0, 151.0)])).is_empty());
+        assert!(evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(0, 151.0)])).is_empty());
         assert_eq!(state.pending_since, Some(0));
-        let signals = evaluate_batch(&cfg, &mut state, &temps(&[(1000, 151.0)]));
+        let signals = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(1000, 151.0)]));
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 1000)]);
     }
 
@@ -477,11 +509,8 @@ mod tests {
             r#"{"key": "intake_pressure", "low": 100, "deadband": 10, "severity": "warning", "alarm_type": "LowPip"}"#,
         );
         let mut state = ThresholdState::default();
-        let readings: Vec<Reading> = [(1, 120.0), (2, 99.0), (3, 105.0), (4, 110.0)]
-            .iter()
-            .map(|&(ts, v)| reading("intake_pressure", ts, v))
-            .collect();
-        let signals = evaluate_batch(&cfg, &mut state, &readings);
+        let signals =
+            evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(1, 120.0), (2, 99.0), (3, 105.0), (4, 110.0)]));
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 2), (AlarmAction::Clear, 4)]);
         assert_eq!(signals[0].severity, Severity::Warning);
         assert_eq!(signals[0].alarm_type, "LowPip");
@@ -494,8 +523,12 @@ mod tests {
     fn band_with_both_limits() {
         let cfg = config(r#"{"key": "motor_temperature", "high": 100, "low": 0, "deadband": 5}"#);
         let mut state = ThresholdState::default();
-        let signals =
-            evaluate_batch(&cfg, &mut state, &temps(&[(1, -1.0), (2, 3.0), (3, 101.0), (4, 96.0), (5, 50.0)]));
+        let signals = evaluate_batch(
+            &cfg,
+            &mut state,
+            DEVICE,
+            &samples(&[(1, -1.0), (2, 3.0), (3, 101.0), (4, 96.0), (5, 50.0)]),
+        );
         // Raised on the low side; 101 keeps it active (no second raise); 96 is
         // inside the deadband of the high side; 50 clears.
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 1), (AlarmAction::Clear, 5)]);
@@ -505,19 +538,48 @@ mod tests {
     fn ignores_other_keys_text_values_and_non_finite_numbers() {
         let cfg = high_config();
         let mut state = ThresholdState::default();
-        let mut readings = vec![reading("motor_current", 1, 999.0), reading("motor_temperature", 2, f64::NAN)];
-        readings.push(Reading { value: Value::Text("hot".into()), ..reading("motor_temperature", 3, 0.0) });
-        readings.push(Reading { value: Value::Integer(151), ..reading("motor_temperature", 4, 0.0) });
-        let signals = evaluate_batch(&cfg, &mut state, &readings);
-        assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 4)]);
+        let batch = vec![
+            Series { key: "motor_current".into(), samples: samples(&[(1, 999.0)]) },
+            Series {
+                key: "motor_temperature".into(),
+                samples: vec![
+                    sample(2, f64::NAN),
+                    Sample { value: Value::Text("hot".into()), ..sample(3, 0.0) },
+                    Sample { value: Value::Number(f64::INFINITY), ..sample(4, 0.0) },
+                    Sample { value: Value::Integer(151), ..sample(5, 0.0) },
+                ],
+            },
+        ];
+        let watched = watched_samples(&cfg, &batch).expect("series of the key");
+        let signals = evaluate_batch(&cfg, &mut state, DEVICE, watched);
+        assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 5)]);
+    }
+
+    #[test]
+    fn batch_without_the_key_has_nothing_to_watch() {
+        let cfg = high_config();
+        let other = vec![Series { key: "motor_current".into(), samples: samples(&[(1, 999.0)]) }];
+        assert!(watched_samples(&cfg, &other).is_none());
+        let empty = vec![Series { key: "motor_temperature".into(), samples: Vec::new() }];
+        assert!(watched_samples(&cfg, &empty).is_none());
+        assert!(watched_samples(&cfg, &[]).is_none());
+    }
+
+    #[test]
+    fn empty_samples_change_nothing() {
+        let cfg = high_config();
+        let mut state = ThresholdState { active: false, pending_since: Some(7) };
+        assert!(evaluate_batch(&cfg, &mut state, DEVICE, &[]).is_empty());
+        assert_eq!(state, ThresholdState { active: false, pending_since: Some(7) });
     }
 
     #[test]
     fn unsorted_batch_is_processed_in_ts_order() {
         let cfg = high_config();
         let mut state = ThresholdState::default();
-        let signals = evaluate_batch(&cfg, &mut state, &temps(&[(3, 140.0), (1, 151.0), (2, 152.0)]));
+        let signals = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(3, 140.0), (1, 151.0), (2, 152.0)]));
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 1), (AlarmAction::Clear, 3)]);
+        assert!(signals.iter().all(|s| s.device_id == DEVICE));
     }
 
     #[test]

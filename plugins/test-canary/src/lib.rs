@@ -2,17 +2,17 @@
 //!
 //! An alarm rule for the host's sandbox tests that checks whether guest
 //! memory leaks from one call (or tenant) to the next. `describe` answers
-//! normally; `evaluate` looks at the first reading's key:
+//! normally; `evaluate` looks at the first series' key:
 //!
 //! * `write`: fills a 4 MiB buffer with the byte pattern `C0 FF EE`
 //!   repeated, then frees it (the bytes stay in linear memory) and returns
 //!   `Ok([])`;
 //! * `scan`: reads the whole linear memory, from address 8 to
-//!   `memory.size`, and returns one raise signal (alarm type `canary`) whose
-//!   details are `{"found": true|false, "scanned_bytes": N}`: found means a
+//!   `memory.size`, and returns one raise signal (alarm type `canary`, for
+//!   the given device, at the first sample's `ts` or 0) whose details are `{"found": true|false, "scanned_bytes": N}`: found means a
 //!   run of at least [`MIN_RUN_BYTES`] bytes of the pattern, which nothing
 //!   but an earlier `write` in the same memory leaves behind;
-//! * any other key is a `PluginError` `unknown-command`; no readings, `Ok([])`.
+//! * any other key is a `PluginError` `unknown-command`; no series, `Ok([])`.
 //!
 //! A host that gives every call (or every tenant) a fresh instance must see
 //! `found: false` after a `write` in another call (or tenant).
@@ -24,7 +24,7 @@
 
 use core::hint::black_box;
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Reading, Severity};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, Severity};
 use serde_json::json;
 
 /// The canary byte pattern, repeated.
@@ -120,8 +120,8 @@ impl nexus_plugin_sdk::AlarmRule for Canary {
         }
     }
 
-    fn evaluate(readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let Some(first) = readings.first() else {
+    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
+        let Some(first) = batch.first() else {
             return Ok(Vec::new());
         };
         match first.key.as_str() {
@@ -133,8 +133,10 @@ impl nexus_plugin_sdk::AlarmRule for Canary {
             }
             "scan" => {
                 let (found, scanned) = scan()?;
-                Ok(vec![AlarmSignal::raise(
-                    first,
+                let ts = first.samples.first().map_or(0, |s| s.ts);
+                Ok(vec![AlarmSignal::raise_at(
+                    &device_id,
+                    ts,
                     "canary",
                     Severity::Indeterminate,
                     json!({ "found": found, "scanned_bytes": scanned }),
@@ -142,7 +144,7 @@ impl nexus_plugin_sdk::AlarmRule for Canary {
             }
             other => Err(PluginError::new(
                 "unknown-command",
-                format!("first reading's key must be `write` or `scan`, got {other:?}"),
+                format!("first series' key must be `write` or `scan`, got {other:?}"),
             )),
         }
     }

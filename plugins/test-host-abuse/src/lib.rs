@@ -11,7 +11,7 @@
 
 use nexus_plugin_sdk::decoder::nexus::plugin::host as raw;
 use nexus_plugin_sdk::host::HostError;
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Reading};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series};
 
 /// Size of the state value written.
 pub const STATE_BYTES: usize = 64 << 20;
@@ -42,7 +42,7 @@ impl nexus_plugin_sdk::AlarmRule for HostAbuse {
         }
     }
 
-    fn evaluate(_readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
+    fn evaluate(_device_id: String, _batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
         let value = vec![0xA5u8; STATE_BYTES];
         let stored = raw::state_set(STATE_KEY, &value);
         drop(value);

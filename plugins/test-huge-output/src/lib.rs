@@ -6,7 +6,7 @@
 //! lowering the list needs roughly 100–150 MiB of guest memory, so a lower
 //! memory limit stops it first, as an out-of-memory trap.
 
-use nexus_plugin_sdk::{AlarmAction, AlarmSignal, PluginError, PluginInfo, Reading, Severity};
+use nexus_plugin_sdk::{AlarmAction, AlarmSignal, PluginError, PluginInfo, Series, Severity};
 
 /// How many signals `evaluate` returns.
 pub const SIGNALS: usize = 1_000_000;
@@ -40,8 +40,8 @@ impl nexus_plugin_sdk::AlarmRule for HugeOutput {
         }
     }
 
-    fn evaluate(readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let (device_id, ts) = readings.first().map_or((String::new(), 0), |r| (r.device_id.clone(), r.ts));
+    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
+        let ts = batch.first().and_then(|s| s.samples.first()).map_or(0, |s| s.ts);
         Ok(flood(&device_id, ts, SIGNALS))
     }
 }

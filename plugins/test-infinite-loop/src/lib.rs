@@ -6,7 +6,7 @@
 //! effect and remove it. Only the host's CPU limit (fuel or epoch deadline)
 //! can end the call.
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Reading};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series};
 
 /// Spins forever.
 pub fn spin_forever() -> ! {
@@ -29,7 +29,7 @@ impl nexus_plugin_sdk::AlarmRule for InfiniteLoop {
         }
     }
 
-    fn evaluate(_readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
+    fn evaluate(_device_id: String, _batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
         spin_forever()
     }
 }

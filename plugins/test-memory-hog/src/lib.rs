@@ -8,7 +8,7 @@
 
 use core::hint::black_box;
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Reading};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series};
 
 /// Size of each block.
 pub const BLOCK: usize = 1 << 20;
@@ -47,7 +47,7 @@ impl nexus_plugin_sdk::AlarmRule for MemoryHog {
         }
     }
 
-    fn evaluate(_readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
+    fn evaluate(_device_id: String, _batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
         hog_forever()
     }
 }

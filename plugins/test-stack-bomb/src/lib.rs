@@ -9,7 +9,7 @@
 
 use core::hint::black_box;
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Reading};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series};
 
 /// Recurses until the stack runs out; returns only if `depth` reaches
 /// `u64::MAX`, which the optimizer cannot rule out but never happens.
@@ -35,7 +35,7 @@ impl nexus_plugin_sdk::AlarmRule for StackBomb {
         }
     }
 
-    fn evaluate(_readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
+    fn evaluate(_device_id: String, _batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
         let depth = recurse(black_box(0));
         Err(PluginError::new("not-trapped", format!("recursion returned at depth {depth}")))
     }

@@ -3,7 +3,7 @@
 //! A misbehaving alarm rule for the host's sandbox tests: `describe` answers
 //! normally, `evaluate` traps.
 //!
-//! * If the first reading's key is `divide`, it divides two integers that
+//! * If the first series' key is `divide`, it divides two integers that
 //!   [`core::hint::black_box`] hides from the optimizer, the divisor being
 //!   zero. Rust checks integer division, so in wasm this is a panic, which
 //!   under `panic = "abort"` (the plugin profile) ends in an `unreachable`
@@ -13,7 +13,7 @@
 
 use core::hint::black_box;
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Reading};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series};
 
 /// Divides `numerator` by `denominator`, opaque to the optimizer, so a zero
 /// divisor fails at run time rather than at compile time.
@@ -37,15 +37,15 @@ impl nexus_plugin_sdk::AlarmRule for Trap {
         PluginInfo {
             name: "test-trap".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Sandbox test: evaluate traps (division by zero if the first reading's \
+            description: "Sandbox test: evaluate traps (division by zero if the first series' \
                           key is `divide`, else `unreachable`)."
                 .into(),
             config_schema: r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object"}"#.into(),
         }
     }
 
-    fn evaluate(readings: Vec<Reading>) -> Result<Vec<AlarmSignal>, PluginError> {
-        if readings.first().is_some_and(|r| r.key == "divide") {
+    fn evaluate(_device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
+        if batch.first().map(|s| s.key.as_str()) == Some("divide") {
             let quotient = opaque_divide(1, 0);
             // Not reached: the division traps.
             return Err(PluginError::new("not-trapped", format!("1 / 0 = {quotient}")));

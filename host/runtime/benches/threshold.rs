@@ -1,0 +1,175 @@
+//! Benchmark: the threshold rule on a batch of 1024 readings, native Rust vs
+//! the wasm component, plus instantiation with and without the pooling
+//! allocator and the overhead of the limits (none, epoch, fuel).
+//!
+//! Run: `cargo bench -p nexus-runtime --bench threshold` after
+//! `.ci/build-plugins`. Every figure is measured in the same run; the ratios
+//! are what to compare across machines.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nexus_model::{Limits, PluginKind, PluginRef, Reading, Value};
+use nexus_runtime::{CallContext, NoTelemetry, Plugin, Runtime, RuntimeConfig};
+
+const BATCH: usize = 1024;
+const CONFIG: &str = r#"{"key":"motor_temperature","high":120.0,"deadband":5.0,"severity":"major"}"#;
+
+fn plugin_dir() -> std::path::PathBuf {
+    std::env::var_os("NEXUS_PLUGIN_DIR").map(Into::into).unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+        target.join("wasm32-wasip2/plugin")
+    })
+}
+
+/// A temperature trace that crosses the limit a few times.
+fn readings() -> Vec<Reading> {
+    (0..BATCH)
+        .map(|i| Reading {
+            device_id: "dev-1".into(),
+            key: "motor_temperature".into(),
+            ts: 1_700_000_000_000 + i as i64 * 1000,
+            value: Value::Number(100.0 + 30.0 * ((i as f64) / 40.0).sin()),
+            quality: 1.0,
+        })
+        .collect()
+}
+
+/// The same batch as the samples the rule sees natively.
+fn samples(readings: &[Reading]) -> Vec<nexus_plugin_sdk::Sample> {
+    readings
+        .iter()
+        .map(|r| nexus_plugin_sdk::Sample {
+            ts: r.ts,
+            value: nexus_plugin_sdk::Value::Number(r.value.as_f64().unwrap_or_default()),
+            quality: r.quality,
+        })
+        .collect()
+}
+
+fn ctx() -> CallContext {
+    CallContext {
+        plugin: PluginRef { tenant_id: "bench".into(), name: "alarm-rule-threshold".into(), version: "0.1.0".into() },
+        binding_id: "bench".into(),
+        device_id: "dev-1".into(),
+        now: 1_700_000_000_000,
+        config: CONFIG.into(),
+        state: BTreeMap::new(),
+        limits: Limits { deadline_ms: 1_000, ..Limits::default() },
+        telemetry: Arc::new(NoTelemetry),
+    }
+}
+
+/// Median time per iteration over `rounds` rounds of `iterations`.
+fn measure(rounds: usize, iterations: usize, mut f: impl FnMut()) -> Duration {
+    for _ in 0..iterations.min(50) {
+        f();
+    }
+    let mut per_round: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..iterations {
+                f();
+            }
+            started.elapsed() / iterations as u32
+        })
+        .collect();
+    per_round.sort();
+    per_round[rounds / 2]
+}
+
+fn load(config: RuntimeConfig, bytes: &[u8]) -> (Runtime, Arc<Plugin>) {
+    let runtime = Runtime::new(config).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, bytes).expect("load");
+    (runtime, plugin)
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    let bytes = std::fs::read(plugin_dir().join("alarm_rule_threshold.wasm"))
+        .expect("alarm_rule_threshold.wasm: run .ci/build-plugins first");
+    let batch = readings();
+    let native_batch = samples(&batch);
+
+    // Native: the same rule logic, compiled for the host.
+    let native_logic = measure(15, 200, || {
+        let config = alarm_rule_threshold::parse_config(CONFIG).expect("config");
+        let mut state = alarm_rule_threshold::ThresholdState::default();
+        black_box(alarm_rule_threshold::evaluate_batch(&config, &mut state, "dev-1", black_box(&native_batch)));
+    });
+
+    // Wasm: fresh store + instantiate + copy 1024 readings in + evaluate + copy out.
+    let (pooled, plugin) = load(RuntimeConfig::default(), &bytes);
+    let wasm = measure(15, 100, || {
+        black_box(pooled.evaluate(&plugin, ctx(), black_box(&batch)).expect("evaluate"));
+    });
+    // The same batch under a key the rule ignores: instantiation + copying
+    // the batch in, with the rule returning at once.
+    let other_key: Vec<Reading> = batch.iter().map(|r| Reading { key: "other".into(), ..r.clone() }).collect();
+    let copy_in = measure(15, 100, || {
+        black_box(pooled.evaluate(&plugin, ctx(), black_box(&other_key)).expect("evaluate"));
+    });
+    let empty: [Reading; 0] = [];
+    let instantiate_pooled = measure(15, 500, || {
+        black_box(pooled.evaluate(&plugin, ctx(), &empty).expect("evaluate"));
+    });
+    let (on_demand, plugin_on_demand) = load(RuntimeConfig { pooling: false, ..RuntimeConfig::default() }, &bytes);
+    let instantiate_on_demand = measure(15, 500, || {
+        black_box(on_demand.evaluate(&plugin_on_demand, ctx(), &empty).expect("evaluate"));
+    });
+
+    // Limits overhead on the same batch.
+    let configs = [
+        (
+            "no epoch, no fuel",
+            RuntimeConfig { epoch_interruption: false, fuel_metering: false, ..RuntimeConfig::default() },
+        ),
+        (
+            "epoch deadline",
+            RuntimeConfig { epoch_interruption: true, fuel_metering: false, ..RuntimeConfig::default() },
+        ),
+        ("fuel metering", RuntimeConfig { epoch_interruption: false, fuel_metering: true, ..RuntimeConfig::default() }),
+        ("epoch + fuel (default)", RuntimeConfig::default()),
+    ];
+    let limits: Vec<(&str, Duration)> = configs
+        .into_iter()
+        .map(|(name, config)| {
+            let (runtime, plugin) = load(config, &bytes);
+            (
+                name,
+                measure(15, 100, || {
+                    black_box(runtime.evaluate(&plugin, ctx(), &batch).expect("call"));
+                }),
+            )
+        })
+        .collect();
+
+    println!("threshold rule, batch of {BATCH} readings (median of 15 rounds)");
+    println!(
+        "  native logic                       {:>9.1} µs/batch  {:>7.1} ns/reading",
+        us(native_logic),
+        us(native_logic) * 1e3 / BATCH as f64
+    );
+    println!(
+        "  wasm component (instantiate+call)  {:>9.1} µs/batch  {:>7.1} ns/reading",
+        us(wasm),
+        us(wasm) * 1e3 / BATCH as f64
+    );
+    println!("  ratio wasm / native                {:>9.2}x", wasm.as_secs_f64() / native_logic.as_secs_f64());
+    println!("  of which instantiate + copy-in     {:>9.1} µs/batch", us(copy_in));
+    println!("instantiation + empty call");
+    println!("  pooling allocator                  {:>9.1} µs", us(instantiate_pooled));
+    println!("  on-demand allocator                {:>9.1} µs", us(instantiate_on_demand));
+    println!("limits overhead on the batch");
+    let base = limits[0].1.as_secs_f64();
+    for (name, d) in &limits {
+        println!("  {name:<33}  {:>9.1} µs/batch  {:>5.2}x", us(*d), d.as_secs_f64() / base);
+    }
+}

@@ -1,0 +1,211 @@
+//! The sandbox against misbehaving guests built from `plugins/test-*`:
+//! each fault becomes its typed error, and a healthy plugin of another
+//! tenant keeps working right after it.
+//!
+//! Needs the plugins built first: `.ci/build-plugins` (the test command
+//! does it).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use nexus_model::{AlarmAction, Limits, PluginKind, PluginRef, Reading, Value};
+use nexus_runtime::{CallContext, CallError, LoadError, NoTelemetry, Plugin, Runtime, RuntimeConfig};
+
+fn plugin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NEXUS_PLUGIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("wasm32-wasip2/plugin")
+}
+
+fn component(name: &str) -> Vec<u8> {
+    let path = plugin_dir().join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `.ci/build-plugins` first", path.display()))
+}
+
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("runtime"))
+}
+
+fn load(name: &str) -> Arc<Plugin> {
+    runtime().load(PluginKind::AlarmRule, &component(name)).expect("load")
+}
+
+fn ctx(tenant: &str, plugin: &str, config: &str, limits: Limits) -> CallContext {
+    CallContext {
+        plugin: PluginRef { tenant_id: tenant.into(), name: plugin.into(), version: "0.1.0".into() },
+        binding_id: format!("{tenant}-binding"),
+        device_id: "dev-1".into(),
+        now: 1_700_000_000_000,
+        config: config.into(),
+        state: BTreeMap::new(),
+        limits,
+        telemetry: Arc::new(NoTelemetry),
+    }
+}
+
+fn reading(key: &str, value: f64) -> Reading {
+    Reading {
+        device_id: "dev-1".into(),
+        key: key.into(),
+        ts: 1_700_000_000_000,
+        value: Value::Number(value),
+        quality: 1.0,
+    }
+}
+
+/// A healthy threshold rule of another tenant still raises its alarm.
+fn healthy_plugin_still_works() {
+    let plugin = load("alarm-rule-threshold");
+    let config = r#"{"key":"motor_temperature","high":100.0}"#;
+    let outcome = runtime()
+        .evaluate(
+            &plugin,
+            ctx("healthy-tenant", "alarm-rule-threshold", config, Limits::default()),
+            &[reading("motor_temperature", 130.0)],
+        )
+        .expect("healthy plugin call");
+    assert_eq!(outcome.output.len(), 1);
+    assert_eq!(outcome.output[0].action, AlarmAction::Raise);
+}
+
+fn run(name: &str, limits: Limits, key: &str) -> Result<(), CallError> {
+    let plugin = load(name);
+    runtime().evaluate(&plugin, ctx("bad-tenant", name, "{}", limits), &[reading(key, 1.0)]).map(|_| ())
+}
+
+#[test]
+fn infinite_loop_ends_with_a_timeout_within_twice_its_deadline() {
+    let limits = Limits { deadline_ms: 50, ..Limits::default() };
+    let started = Instant::now();
+    let error = run("test-infinite-loop", limits, "x").expect_err("must not finish");
+    let elapsed = started.elapsed();
+    assert!(matches!(error, CallError::Timeout { deadline_ms: 50, .. }), "{error:?}");
+    assert!(elapsed < Duration::from_millis(100), "took {elapsed:?}");
+    assert!(error.to_string().contains("test-infinite-loop@0.1.0 (tenant bad-tenant)"), "{error}");
+    healthy_plugin_still_works();
+}
+
+#[test]
+fn fuel_budget_stops_an_infinite_loop_deterministically() {
+    let limits = Limits { deadline_ms: 10_000, fuel: Some(5_000_000), ..Limits::default() };
+    let error = run("test-infinite-loop", limits, "x").expect_err("must not finish");
+    assert!(matches!(error, CallError::OutOfFuel { fuel: 5_000_000, .. }), "{error:?}");
+    healthy_plugin_still_works();
+}
+
+#[test]
+fn memory_hog_is_stopped_by_the_memory_limit() {
+    let limits = Limits { memory_bytes: 16 << 20, deadline_ms: 5_000, ..Limits::default() };
+    let error = run("test-memory-hog", limits, "x").expect_err("must not finish");
+    assert!(matches!(error, CallError::MemoryLimit { limit_bytes: 16_777_216, .. }), "{error:?}");
+    healthy_plugin_still_works();
+}
+
+#[test]
+fn trap_becomes_a_typed_error() {
+    for key in ["unreachable", "divide"] {
+        let error = run("test-trap", Limits::default(), key).expect_err("must trap");
+        let CallError::Trap { code, .. } = &error else { panic!("{error:?}") };
+        assert!(code.contains("unreachable"), "{code}");
+        healthy_plugin_still_works();
+    }
+}
+
+#[test]
+fn stack_bomb_traps_and_the_process_survives() {
+    let limits = Limits { deadline_ms: 5_000, ..Limits::default() };
+    let error = run("test-stack-bomb", limits, "x").expect_err("must overflow");
+    assert!(matches!(error, CallError::StackOverflow { .. }), "{error:?}");
+    healthy_plugin_still_works();
+}
+
+#[test]
+fn huge_output_is_refused() {
+    // Enough memory to build a million signals, but only 1000 may be returned.
+    let limits = Limits { memory_bytes: 256 << 20, deadline_ms: 20_000, max_output: 1000, ..Limits::default() };
+    let error = run("test-huge-output", limits, "x").expect_err("must be refused");
+    assert!(
+        matches!(
+            error,
+            CallError::OutputTooLarge { count: 1_000_000, max: 1000, .. } | CallError::HostCallLimit { .. }
+        ),
+        "{error:?}"
+    );
+    // With the default 16 MiB the plugin cannot even build it.
+    let error = run("test-huge-output", Limits { deadline_ms: 5_000, ..Limits::default() }, "x").expect_err("refused");
+    assert!(matches!(error, CallError::MemoryLimit { .. }), "{error:?}");
+    healthy_plugin_still_works();
+}
+
+#[test]
+fn host_call_abuse_is_refused_by_the_host() {
+    let limits = Limits { memory_bytes: 128 << 20, deadline_ms: 5_000, ..Limits::default() };
+    let error = run("test-host-abuse", limits, "x").expect_err("must be refused");
+    let CallError::HostCallLimit { reason, .. } = &error else { panic!("{error:?}") };
+    assert!(reason.contains("cap"), "{reason}");
+    healthy_plugin_still_works();
+}
+
+#[test]
+fn reused_pool_slots_do_not_leak_memory_between_tenants() {
+    let plugin = load("test-canary");
+    let limits = Limits { memory_bytes: 32 << 20, deadline_ms: 5_000, ..Limits::default() };
+    for _ in 0..8 {
+        runtime()
+            .evaluate(&plugin, ctx("tenant-a", "test-canary", "{}", limits), &[reading("write", 1.0)])
+            .expect("write canary");
+    }
+    for _ in 0..8 {
+        let outcome = runtime()
+            .evaluate(&plugin, ctx("tenant-b", "test-canary", "{}", limits), &[reading("scan", 1.0)])
+            .expect("scan");
+        let details: serde_json::Value = serde_json::from_str(&outcome.output[0].details).expect("json");
+        assert_eq!(details["found"], false, "tenant-b saw tenant-a's canary: {details}");
+        assert!(details["scanned_bytes"].as_u64().unwrap_or(0) > 0);
+    }
+}
+
+#[test]
+fn state_changes_are_returned_only_on_success() {
+    let plugin = load("alarm-rule-threshold");
+    let config = r#"{"key":"t","high":10.0}"#;
+    let outcome = runtime()
+        .evaluate(&plugin, ctx("t1", "alarm-rule-threshold", config, Limits::default()), &[reading("t", 20.0)])
+        .expect("call");
+    let state = outcome.state.expect("state written");
+    assert!(state.contains_key("threshold"));
+    // Fed its own state back, the rule does not raise twice.
+    let mut context = ctx("t1", "alarm-rule-threshold", config, Limits::default());
+    context.state = state;
+    let outcome = runtime().evaluate(&plugin, context, &[reading("t", 21.0)]).expect("call");
+    assert!(outcome.output.is_empty());
+}
+
+#[test]
+fn loading_checks_the_declared_world() {
+    let threshold = component("alarm-rule-threshold");
+    let error = runtime().load(PluginKind::Decoder, &threshold).err().expect("wrong world");
+    assert!(matches!(error, LoadError::WrongWorld { kind: PluginKind::Decoder, .. }), "{error:?}");
+    assert!(error.to_string().contains("decode"), "{error}");
+    let error = runtime().load(PluginKind::AlarmRule, b"\0asm\x01\0\0\0").err().expect("core module");
+    assert!(matches!(error, LoadError::NotAComponent(_)), "{error:?}");
+}
+
+#[test]
+fn every_test_plugin_has_a_test() {
+    let here = include_str!("sandbox.rs");
+    let plugins = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins")).expect("plugins dir");
+    for entry in plugins {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        if name.starts_with("test-") {
+            assert!(here.contains(&format!("\"{name}\"")), "plugins/{name} has no sandbox test");
+        }
+    }
+}

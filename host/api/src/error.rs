@@ -118,8 +118,17 @@ impl From<PipelineError> for ApiError {
             }
             PipelineError::Fault(e) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string())
                 .with("note", "the frame is kept as a dead letter"),
+            PipelineError::Quarantined { binding_id, reason } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "binding-quarantined",
+                format!("the decoder binding is quarantined: {reason}; the frame is kept as a dead letter"),
+            )
+            .with("binding_id", binding_id),
             e @ PipelineError::NoDecoder(_) => Self::new(StatusCode::CONFLICT, "no-decoder", e.to_string()),
             PipelineError::Invalid(detail) => Self::bad_request(detail),
+            e @ PipelineError::CompileTimeout(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "compile-timeout", e.to_string())
+            }
             e => Self::internal(&e),
         }
     }

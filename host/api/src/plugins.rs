@@ -4,7 +4,7 @@ use axum::Json as JsonResponse;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use nexus_model::PluginKind;
-use nexus_pipeline::{BindingRequest, Upload};
+use nexus_pipeline::{BindingMetrics, BindingRequest, Upload};
 use nexus_storage::{Binding, StoredPlugin, StoredRecommendation};
 use serde::Deserialize;
 
@@ -90,4 +90,44 @@ pub(crate) async fn run_binding(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<Vec<StoredRecommendation>>, ApiError> {
     Ok(JsonResponse(state.pipeline.run_optimizer_binding(&principal.tenant_id, &id).await?))
+}
+
+/// `GET /api/bindings/{id}`
+pub(crate) async fn get_binding(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<Binding>, ApiError> {
+    Ok(JsonResponse(state.pipeline.storage().binding(&principal.tenant_id, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Swap {
+    plugin_id: String,
+}
+
+/// `PUT /api/bindings/{id}/plugin` `{"plugin_id"}`: hot swap to another
+/// version; the batch in flight finishes on the old one.
+pub(crate) async fn swap(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<Swap>,
+) -> Result<JsonResponse<Binding>, ApiError> {
+    Ok(JsonResponse(state.pipeline.swap_binding_plugin(&principal.tenant_id, &id, &body.plugin_id).await?))
+}
+
+/// `POST /api/bindings/{id}/enable`: re-enables a quarantined binding.
+pub(crate) async fn enable(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<Binding>, ApiError> {
+    Ok(JsonResponse(state.pipeline.enable_binding(&principal.tenant_id, &id).await?))
+}
+
+/// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.
+pub(crate) async fn metering(State(state): State<AppState>, principal: Principal) -> JsonResponse<Vec<BindingMetrics>> {
+    JsonResponse(state.pipeline.metrics(&principal.tenant_id))
 }

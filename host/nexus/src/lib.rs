@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nexus_api::{AppState, StaticToken};
-use nexus_pipeline::Pipeline;
+use nexus_pipeline::{Pipeline, PipelineConfig};
 use nexus_runtime::{Runtime, RuntimeConfig};
 use nexus_storage::Storage;
 
@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub admin_token: String,
     /// How often the scheduler looks for due optimizers.
     pub scheduler_tick: Duration,
+    /// Upload compile bounds.
+    pub pipeline: PipelineConfig,
 }
 
 /// A running server.
@@ -55,7 +57,7 @@ impl Server {
             ..RuntimeConfig::default()
         })
         .context("starting the plugin runtime")?;
-        let pipeline = Pipeline::new(storage, runtime);
+        let pipeline = Pipeline::with_config(storage, runtime, config.pipeline.clone());
         let started = Instant::now();
         let preloaded = pipeline.preload().await.context("loading active plugins")?;
         let preload = started.elapsed();

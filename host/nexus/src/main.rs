@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         listen,
         admin_token: admin_token.clone(),
         scheduler_tick: Duration::from_secs(1),
+        pipeline: nexus_pipeline::PipelineConfig::default(),
     })
     .await?;
     let base = format!("http://{}", server.addr);

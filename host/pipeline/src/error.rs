@@ -17,6 +17,9 @@ pub enum PipelineError {
     /// The component does not load as the declared kind.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Compiling the upload took longer than allowed.
+    #[error("compiling the component took longer than {0:?}; it is refused")]
+    CompileTimeout(std::time::Duration),
     /// The component loaded but its `describe` failed.
     #[error("the component's describe call failed: {0}")]
     Describe(CallError),
@@ -35,6 +38,15 @@ pub enum PipelineError {
     /// The device has no decoder bound.
     #[error("device `{0}` has no decoder bound; bind one with POST /api/bindings")]
     NoDecoder(String),
+    /// The device's decoder binding is quarantined; the frame is kept as a
+    /// dead letter.
+    #[error("the decoder binding `{binding_id}` of this device is quarantined: {reason}")]
+    Quarantined {
+        /// The binding.
+        binding_id: String,
+        /// Why the breaker opened.
+        reason: String,
+    },
     /// A request that makes no sense.
     #[error("{0}")]
     Invalid(String),

@@ -5,7 +5,7 @@ use nexus_runtime::CallError;
 use nexus_storage::Device;
 use serde::Serialize;
 
-use crate::{Event, Pipeline, PipelineError, Result, blocking};
+use crate::{Event, Pipeline, PipelineError, Result};
 
 /// What happened to a frame.
 #[derive(Debug, Clone, Serialize)]
@@ -45,18 +45,27 @@ impl Pipeline {
         let storage = &self.inner.storage;
         let decoders = storage.bindings_for_device(&device.tenant_id, &device.id, PluginKind::Decoder).await?;
         let Some(binding) = decoders.first() else {
-            return Err(PipelineError::NoDecoder(device.id.clone()));
+            return Err(self.no_decoder(device, frame).await?);
         };
         let loaded = self.loaded(&device.tenant_id, &binding.plugin_id).await?;
         let ctx = self.call_context(&loaded, binding, &device.id, frame.received_at).await?;
         let runtime = self.inner.runtime.clone();
         let plugin = loaded.plugin.clone();
         let call_frame = frame.clone();
-        let result = blocking(move || runtime.decode(&plugin, ctx, &call_frame)).await?;
+        let payload = || frame.payload.clone();
+        let result = self
+            .run_call(
+                binding,
+                &loaded,
+                &device.id,
+                "decode",
+                move || runtime.decode(&plugin, ctx, &call_frame),
+                payload,
+            )
+            .await?;
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(error) => {
-                self.record_failure(binding, &loaded, &device.id, "decode", &error, frame.payload).await?;
                 return Err(match error {
                     CallError::Plugin { error, .. } => {
                         PipelineError::Rejected { code: error.code, message: error.message }
@@ -108,14 +117,12 @@ impl Pipeline {
             let runtime = self.inner.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_batch = batch.clone();
-            let outcome = match blocking(move || runtime.evaluate(&plugin, ctx, &call_batch)).await? {
-                Ok(outcome) => outcome,
-                Err(error) => {
-                    let payload = serde_json::to_vec(&*batch).unwrap_or_default();
-                    self.record_failure(&binding, &loaded, device_id, "evaluate", &error, payload).await?;
-                    continue;
-                }
+            let payload = || serde_json::to_vec(&*batch).unwrap_or_default();
+            let call = move || runtime.evaluate(&plugin, ctx, &call_batch);
+            let Ok(outcome) = self.run_call(&binding, &loaded, device_id, "evaluate", call, payload).await? else {
+                continue;
             };
+            let actor = Self::actor(&binding, &loaded);
             if let Some(state) = &outcome.state {
                 storage.save_plugin_state(&binding.id, device_id, state).await?;
             }
@@ -127,7 +134,7 @@ impl Pipeline {
                     tracing::warn!(binding = %binding.id, device = device_id, signal_device = %signal.device_id, alarm_type = %signal.alarm_type, "Ignoring an alarm signal for another device or without a type.");
                     continue;
                 }
-                let transition = storage.apply_alarm_signal(tenant_id, &binding.id, &signal).await?;
+                let transition = storage.apply_alarm_signal(tenant_id, &binding.id, &actor, &signal).await?;
                 if let Some(transition) = transition.filter(|t| t.action != "UPDATED") {
                     transitions += 1;
                     self.publish(Event::Alarm(transition));
@@ -135,6 +142,33 @@ impl Pipeline {
             }
         }
         Ok(transitions)
+    }
+}
+
+impl Pipeline {
+    /// A device without a running decoder: if the breaker quarantined it,
+    /// keep the frame as a dead letter and say so.
+    async fn no_decoder(&self, device: &Device, frame: Frame) -> Result<PipelineError> {
+        let storage = &self.inner.storage;
+        let quarantined =
+            storage.quarantined_bindings_for_device(&device.tenant_id, &device.id, PluginKind::Decoder).await?;
+        let Some(binding) = quarantined.into_iter().next() else {
+            return Ok(PipelineError::NoDecoder(device.id.clone()));
+        };
+        let reason = binding.quarantine_reason.unwrap_or_default();
+        storage
+            .insert_dead_letter(&nexus_storage::DeadLetter {
+                tenant_id: device.tenant_id.clone(),
+                binding_id: Some(binding.id.clone()),
+                device_id: Some(device.id.clone()),
+                stage: "decode".into(),
+                error_code: "binding-quarantined".into(),
+                error: reason.clone(),
+                payload: frame.payload,
+                ts: nexus_model::now_ms(),
+            })
+            .await?;
+        Ok(PipelineError::Quarantined { binding_id: binding.id, reason })
     }
 }
 

@@ -10,6 +10,7 @@
 //! bounded by their deadline); the async side only awaits storage.
 
 mod error;
+mod health;
 mod ingest;
 mod plugins;
 mod reader;
@@ -24,6 +25,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 pub use error::PipelineError;
+
+pub use health::BindingMetrics;
 pub use ingest::IngestReport;
 pub use plugins::{BindingRequest, Upload};
 
@@ -46,24 +49,52 @@ pub struct Pipeline {
     inner: Arc<Inner>,
 }
 
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// How long compiling and checking an upload may take before it is
+    /// refused with `compile-timeout` (the compile still finishes on its
+    /// worker, which stays busy until then).
+    pub compile_timeout: std::time::Duration,
+    /// Uploads compiled at once; more wait.
+    pub compile_workers: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self { compile_timeout: std::time::Duration::from_secs(20), compile_workers: 1 }
+    }
+}
+
 struct Inner {
     storage: Storage,
     runtime: Runtime,
+    config: PipelineConfig,
+    compile_slots: Arc<tokio::sync::Semaphore>,
     loaded: Mutex<HashMap<String, plugins::Loaded>>,
     device_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    meters: Mutex<HashMap<String, health::BindingMetrics>>,
     events: broadcast::Sender<Event>,
 }
 
 impl Pipeline {
     /// A pipeline over a storage and a runtime.
     pub fn new(storage: Storage, runtime: Runtime) -> Self {
+        Self::with_config(storage, runtime, PipelineConfig::default())
+    }
+
+    /// A pipeline with explicit settings.
+    pub fn with_config(storage: Storage, runtime: Runtime, config: PipelineConfig) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
             inner: Arc::new(Inner {
                 storage,
                 runtime,
+                compile_slots: Arc::new(tokio::sync::Semaphore::new(config.compile_workers.max(1))),
+                config,
                 loaded: Mutex::new(HashMap::new()),
                 device_locks: Mutex::new(HashMap::new()),
+                meters: Mutex::new(HashMap::new()),
                 events,
             }),
         }

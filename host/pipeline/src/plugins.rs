@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nexus_model::{Limits, PluginKind, PluginRef, TimestampMs};
-use nexus_runtime::{CallContext, CallError, NoTelemetry, Plugin};
+use nexus_runtime::{CallContext, CallError, CallOutcome, NoTelemetry, Plugin};
 use nexus_storage::{Binding, NewBinding, NewPlugin, StoredPlugin};
 use serde::Deserialize;
 
@@ -74,7 +74,18 @@ impl Pipeline {
         let kind = upload.kind;
         let bytes = Arc::new(upload.bytes);
         let component = bytes.clone();
-        let (plugin, info) = blocking(move || -> Result<_> {
+        // A bounded worker: the permit is held until the compile really ends,
+        // even when the request has given up on it.
+        let permit = self
+            .inner
+            .compile_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| PipelineError::Internal(e.to_string()))?;
+        let timeout = self.inner.config.compile_timeout;
+        let work = blocking(move || -> Result<_> {
+            let _permit = permit;
             let plugin = runtime.load(kind, &component)?;
             let ctx = CallContext {
                 plugin: plugin_ref,
@@ -88,8 +99,9 @@ impl Pipeline {
             };
             let info = runtime.describe(&plugin, ctx).map_err(PipelineError::Describe)?.output;
             Ok((plugin, info))
-        })
-        .await??;
+        });
+        let (plugin, info) =
+            tokio::time::timeout(timeout, work).await.map_err(|_| PipelineError::CompileTimeout(timeout))???;
         let meta = self
             .inner
             .storage
@@ -179,6 +191,11 @@ impl Pipeline {
         map.insert(loaded.meta.id.clone(), loaded);
     }
 
+    /// Who caused an alarm transition: the binding and the plugin version.
+    pub(crate) fn actor(binding: &Binding, loaded: &Loaded) -> String {
+        format!("binding:{}/{}@{}", binding.id, loaded.meta.name, loaded.meta.version)
+    }
+
     /// The context of one call of a binding about one device.
     pub(crate) async fn call_context(
         &self,
@@ -204,8 +221,34 @@ impl Pipeline {
         })
     }
 
+    /// Runs a plugin call of a binding on a blocking thread and meters it;
+    /// a failed call is recorded and its input (`payload`) kept as a dead
+    /// letter before the error is handed back.
+    pub(crate) async fn run_call<T: Send + 'static>(
+        &self,
+        binding: &Binding,
+        loaded: &Loaded,
+        device_id: &str,
+        stage: &str,
+        call: impl FnOnce() -> Result<CallOutcome<T>, CallError> + Send + 'static,
+        payload: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Result<CallOutcome<T>, CallError>> {
+        let started = std::time::Instant::now();
+        let result = blocking(call).await?;
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(outcome) => self.observe(binding, elapsed, outcome.fuel_used, None).await?,
+            Err(error) => {
+                self.record_failure(binding, loaded, device_id, stage, error, payload(), elapsed).await?;
+                self.observe(binding, elapsed, 0, Some(error)).await?;
+            }
+        }
+        Ok(result)
+    }
+
     /// Records a failed call and keeps its input as a dead letter.
-    pub(crate) async fn record_failure(
+    #[allow(clippy::too_many_arguments)]
+    async fn record_failure(
         &self,
         binding: &Binding,
         loaded: &Loaded,
@@ -213,6 +256,7 @@ impl Pipeline {
         stage: &str,
         error: &CallError,
         payload: Vec<u8>,
+        elapsed: std::time::Duration,
     ) -> Result<()> {
         let now = nexus_model::now_ms();
         let storage = &self.inner.storage;
@@ -226,7 +270,7 @@ impl Pipeline {
                     version: loaded.meta.version.clone(),
                     error_code: error.code().into(),
                     error: error.to_string(),
-                    duration_us: 0,
+                    duration_us: elapsed.as_micros() as i64,
                     fuel_used: 0,
                     ts: now,
                 })

@@ -6,7 +6,7 @@ use std::time::Duration;
 use nexus_model::{PluginKind, WellContext};
 use nexus_storage::{Binding, StoredRecommendation};
 
-use crate::{Event, Pipeline, PipelineError, Result, blocking};
+use crate::{Event, Pipeline, PipelineError, Result};
 
 /// Readings of the device an optimizer sees.
 const CONTEXT_READINGS: u32 = 500;
@@ -81,13 +81,10 @@ impl Pipeline {
             let runtime = self.inner.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_context = context.clone();
-            let outcome = match blocking(move || runtime.optimize(&plugin, ctx, &call_context)).await? {
-                Ok(outcome) => outcome,
-                Err(error) => {
-                    let payload = serde_json::to_vec(&context.readings).unwrap_or_default();
-                    self.record_failure(binding, &loaded, &device.id, "optimize", &error, payload).await?;
-                    continue;
-                }
+            let payload = || serde_json::to_vec(&context.readings).unwrap_or_default();
+            let call = move || runtime.optimize(&plugin, ctx, &call_context);
+            let Ok(outcome) = self.run_call(binding, &loaded, &device.id, "optimize", call, payload).await? else {
+                continue;
             };
             if let Some(state) = &outcome.state {
                 storage.save_plugin_state(&binding.id, &device.id, state).await?;

@@ -122,10 +122,12 @@ impl Storage {
     /// Applies a rule's signal to the alarm lifecycle: raise, update the
     /// severity of, or clear the open alarm of (device, type). Returns the
     /// transition, or `None` when nothing changed.
+    /// `actor` names what caused it, e.g. `binding:<id>/<plugin>@<version>`.
     pub async fn apply_alarm_signal(
         &self,
         tenant_id: &str,
         binding_id: &str,
+        actor: &str,
         signal: &AlarmSignal,
     ) -> Result<Option<AlarmTransition>> {
         let mut tx = self.pool.begin().await?;
@@ -139,7 +141,6 @@ impl Storage {
         .fetch_optional(&mut *tx)
         .await?;
         let open = open.as_ref().map(alarm_from_row).transpose()?;
-        let actor = format!("binding:{binding_id}");
         let transition = match (signal.action, open) {
             (AlarmAction::Raise, None) => {
                 let alarm = Alarm {
@@ -173,7 +174,7 @@ impl Storage {
                 .bind(nexus_model::now_ms())
                 .execute(&mut *tx)
                 .await?;
-                record_event(&mut tx, &alarm, signal.ts, "RAISED", &actor).await?;
+                record_event(&mut tx, &alarm, signal.ts, "RAISED", actor).await?;
                 Some(AlarmTransition { action: "RAISED".into(), alarm })
             }
             (AlarmAction::Raise, Some(mut alarm)) => {
@@ -183,7 +184,7 @@ impl Storage {
                 alarm.details = details_json(&signal.details);
                 write_alarm(&mut tx, &alarm).await?;
                 if action == "SEVERITY_CHANGED" {
-                    record_event(&mut tx, &alarm, signal.ts, action, &actor).await?;
+                    record_event(&mut tx, &alarm, signal.ts, action, actor).await?;
                 }
                 Some(AlarmTransition { action: action.into(), alarm })
             }
@@ -192,7 +193,7 @@ impl Storage {
                 alarm.clear_ts = Some(signal.ts);
                 alarm.details = details_json(&signal.details);
                 write_alarm(&mut tx, &alarm).await?;
-                record_event(&mut tx, &alarm, signal.ts, "CLEARED", &actor).await?;
+                record_event(&mut tx, &alarm, signal.ts, "CLEARED", actor).await?;
                 Some(AlarmTransition { action: "CLEARED".into(), alarm })
             }
             (AlarmAction::Clear, None) => None,

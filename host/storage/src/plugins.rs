@@ -84,6 +84,8 @@ pub struct Binding {
     pub schedule_ms: Option<i64>,
     /// Whether it runs.
     pub enabled: bool,
+    /// Why the circuit breaker stopped it, if it did.
+    pub quarantine_reason: Option<String>,
     /// Devices it applies to.
     pub device_ids: Vec<String>,
     /// Creation time, ms.
@@ -207,6 +209,7 @@ impl Storage {
             limits: *new.limits,
             schedule_ms: new.schedule_ms,
             enabled: true,
+            quarantine_reason: None,
             device_ids: new.device_ids.to_vec(),
             created_time: nexus_model::now_ms(),
         };
@@ -303,9 +306,95 @@ impl Storage {
             limits: serde_json::from_str(&limits).map_err(corrupt)?,
             schedule_ms: row.try_get("schedule_ms")?,
             enabled: enabled != 0,
+            quarantine_reason: row.try_get("quarantine_reason")?,
             device_ids,
             created_time: row.try_get("created_time")?,
         })
+    }
+
+    /// One binding of the tenant.
+    pub async fn binding(&self, tenant_id: &str, id: &str) -> Result<Binding> {
+        let row = sqlx::query("SELECT * FROM binding WHERE id = ? AND tenant_id = ?")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StorageError::not_found("binding", id))?;
+        self.binding_from_row(&row).await
+    }
+
+    /// Points a binding at another version of the same kind of plugin, in
+    /// one statement: the batch in flight finishes on the old version, the
+    /// next one runs the new. Configuration, limits and state stay.
+    pub async fn swap_binding_plugin(&self, tenant_id: &str, id: &str, plugin_id: &str) -> Result<Binding> {
+        let binding = self.binding(tenant_id, id).await?;
+        let plugin = self.plugin(tenant_id, plugin_id).await?;
+        if plugin.kind != binding.kind {
+            return Err(StorageError::Conflict(format!(
+                "binding `{id}` runs a {} plugin; `{plugin_id}` is a {}",
+                binding.kind, plugin.kind
+            )));
+        }
+        sqlx::query("UPDATE binding SET plugin_id = ? WHERE id = ? AND tenant_id = ?")
+            .bind(plugin_id)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        self.binding(tenant_id, id).await
+    }
+
+    /// Disables a binding with the circuit breaker's reason.
+    pub async fn quarantine_binding(&self, tenant_id: &str, id: &str, reason: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE binding SET enabled = 0, quarantine_reason = ?, quarantined_time = ? WHERE id = ? AND tenant_id = ?",
+        )
+        .bind(reason)
+        .bind(nexus_model::now_ms())
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Re-enables a binding (clearing any quarantine).
+    pub async fn enable_binding(&self, tenant_id: &str, id: &str) -> Result<Binding> {
+        let done = sqlx::query(
+            "UPDATE binding SET enabled = 1, quarantine_reason = NULL, quarantined_time = NULL WHERE id = ? AND tenant_id = ?",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("binding", id));
+        }
+        self.binding(tenant_id, id).await
+    }
+
+    /// Bindings of one kind that apply to a device but are quarantined.
+    pub async fn quarantined_bindings_for_device(
+        &self,
+        tenant_id: &str,
+        device_id: &str,
+        kind: PluginKind,
+    ) -> Result<Vec<Binding>> {
+        let rows = sqlx::query(
+            "SELECT b.* FROM binding b JOIN binding_device bd ON bd.binding_id = b.id
+             WHERE b.tenant_id = ? AND bd.device_id = ? AND b.kind = ? AND b.enabled = 0
+               AND b.quarantine_reason IS NOT NULL ORDER BY b.created_time",
+        )
+        .bind(tenant_id)
+        .bind(device_id)
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut bindings = Vec::with_capacity(rows.len());
+        for row in &rows {
+            bindings.push(self.binding_from_row(row).await?);
+        }
+        Ok(bindings)
     }
 
     /// The state of a (binding, device).

@@ -1,0 +1,122 @@
+//! The main flow: alarms, the optimizer, tenancy, restart.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{Harness, frame};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_raises_holds_in_the_deadband_clears_and_the_optimizer_recommends() {
+    let h = Harness::start().await;
+    let (device_id, token, _) = h.field().await;
+
+    let (status, body, _) = h.telemetry(&token, frame(json!({"motor_temperature": 90.0}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 1);
+    assert!(h.alarms(&device_id).await.is_empty());
+
+    // Crosses the limit: raised.
+    h.telemetry(&token, frame(json!({"motor_temperature": 112.5}))).await;
+    let alarms = h.alarms(&device_id).await;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0]["status"], "ACTIVE_UNACK");
+    assert_eq!(alarms[0]["severity"], "MAJOR");
+    assert_eq!(alarms[0]["alarm_type"], "HighMotorTemperature");
+    assert_eq!(alarms[0]["details"]["value"], 112.5);
+
+    // Back under the limit but inside the deadband: still active.
+    h.telemetry(&token, frame(json!({"motor_temperature": 97.0}))).await;
+    assert_eq!(h.alarms(&device_id).await[0]["status"], "ACTIVE_UNACK");
+
+    // Below the deadband: cleared, still one alarm.
+    h.telemetry(&token, frame(json!({"motor_temperature": 94.0}))).await;
+    let alarms = h.alarms(&device_id).await;
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(alarms[0]["status"], "CLEARED_UNACK");
+    let alarm_id = alarms[0]["id"].as_str().expect("id").to_string();
+    let acked = h.post(&format!("/api/alarms/{alarm_id}/ack"), json!({})).await;
+    assert_eq!(acked["alarm"]["status"], "CLEARED_ACK");
+    let events = h.get(&format!("/api/alarms/{alarm_id}/events")).await;
+    let actions: Vec<&str> = events.as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions, ["RAISED", "CLEARED", "ACKNOWLEDGED"]);
+
+    // Telemetry reads back.
+    let latest = h.get(&format!("/api/devices/{device_id}/telemetry/latest?keys=motor_temperature")).await;
+    assert_eq!(latest[0]["value"], 94.0);
+    let history = h
+        .get(&format!("/api/devices/{device_id}/telemetry?key=motor_temperature&start_ts=0&end_ts={}", i64::MAX))
+        .await;
+    assert_eq!(history.as_array().map(Vec::len), Some(4));
+
+    // The optimizer, on its schedule, sees intake pressure far above target.
+    h.telemetry(
+        &token,
+        frame(json!({"frequency": 52.0, "intake_pressure": 700.0, "motor_current": 30.0, "flow_rate": 1300.0})),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let recommendation = loop {
+        let recommendations = h.get("/api/recommendations").await;
+        if let Some(r) = recommendations.as_array().and_then(|r| r.first()).cloned() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no recommendation within 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(recommendation["parameter"], "frequency_hz");
+    assert_eq!(recommendation["device_id"], device_id.as_str());
+    assert_eq!(recommendation["current_value"], 52.0);
+    assert!(recommendation["proposed_value"].as_f64().expect("number") > 52.0, "{recommendation}");
+    assert_eq!(recommendation["status"], "PENDING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_see_nothing_of_each_other() {
+    let h = Harness::start().await;
+    let (device_id, token, _) = h.field().await;
+    h.telemetry(&token, frame(json!({"motor_temperature": 150.0}))).await;
+    assert_eq!(h.alarms(&device_id).await.len(), 1);
+    let h = &h;
+    let other = |method, path: &str| {
+        let path = path.to_string();
+        async move { h.send(h.admin(method, &path, "other-co").await).await }
+    };
+    for path in ["/api/alarms", "/api/devices", "/api/plugins", "/api/bindings", "/api/recommendations"] {
+        let (status, body, _) = other(reqwest::Method::GET, path).await;
+        assert_eq!((status, body), (StatusCode::OK, json!([])), "{path}");
+    }
+    let (status, _, _) = other(reqwest::Method::GET, &format!("/api/devices/{device_id}/telemetry/latest")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let plugin_id = h.get("/api/plugins").await[0]["id"].as_str().expect("id").to_string();
+    let (status, _, _) = h
+        .send(
+            h.admin(reqwest::Method::POST, "/api/bindings", "other-co")
+                .await
+                .json(&json!({"plugin_id": plugin_id, "device_ids": [device_id]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_reloads_active_plugins_without_recompiling() {
+    let h = Harness::start().await;
+    let (device_id, token, _) = h.field().await;
+    // Telemetry flows before the restart.
+    h.telemetry(&token, frame(json!({"motor_temperature": 90.0}))).await;
+    assert!(h.server().pipeline.runtime().stats().compiled >= 3);
+
+    let h = h.restart().await;
+    let stats = h.server().pipeline.runtime().stats();
+    assert_eq!(h.server().preloaded, 3);
+    assert_eq!(stats.compiled, 0, "a restart recompiled: {stats:?}");
+    assert_eq!(stats.from_cache, 3);
+    println!("reload of 3 active plugins after restart: {:?}", h.server().preload);
+
+    let (status, body, _) = h.telemetry(&token, frame(json!({"motor_temperature": 130.0}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.alarms(&device_id).await.len(), 1, "{body}");
+    assert_eq!(h.server().pipeline.runtime().stats().compiled, 0);
+}

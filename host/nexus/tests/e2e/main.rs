@@ -1,0 +1,156 @@
+//! End to end through the real HTTP server and real components built from
+//! `plugins/` (run `.ci/build-plugins` first; the test command does).
+//! One test binary; each test starts its own server on a loopback port with
+//! a fresh data directory.
+
+mod bad_input;
+mod faults;
+mod flow;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nexus::{Server, ServerConfig, plugin_files};
+use nexus_pipeline::PipelineConfig;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+pub(crate) const TOKEN: &str = "e2e-admin-token-0123456789";
+
+pub(crate) struct Harness {
+    server: Option<Server>,
+    data_dir: PathBuf,
+    pub(crate) client: Client,
+    pub(crate) base: String,
+}
+
+impl Harness {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(PipelineConfig::default()).await
+    }
+
+    pub(crate) async fn start_with(pipeline: PipelineConfig) -> Self {
+        let data_dir = std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()));
+        Self::start_in(data_dir, pipeline).await
+    }
+
+    pub(crate) async fn start_in(data_dir: PathBuf, pipeline: PipelineConfig) -> Self {
+        // Server logs show with a failing test's output.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
+        let server = Server::start(ServerConfig {
+            data_dir: data_dir.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_token: TOKEN.into(),
+            scheduler_tick: Duration::from_millis(100),
+            pipeline,
+        })
+        .await
+        .expect("server starts");
+        let base = format!("http://{}", server.addr);
+        Self { server: Some(server), data_dir, client: Client::new(), base }
+    }
+
+    pub(crate) async fn restart(mut self) -> Self {
+        self.server.take().expect("running").stop().await.expect("stops");
+        // The new harness owns (and removes) the directory now.
+        let data_dir = std::mem::take(&mut self.data_dir);
+        Self::start_in(data_dir, PipelineConfig::default()).await
+    }
+
+    pub(crate) fn server(&self) -> &Server {
+        self.server.as_ref().expect("running")
+    }
+
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value, String) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body, content_type)
+    }
+
+    pub(crate) async fn admin(&self, method: reqwest::Method, path: &str, tenant: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN).header("x-nexus-tenant", tenant)
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Value {
+        let (status, body, _) = self.send(self.admin(reqwest::Method::GET, path, "acme").await).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, response, _) = self.send(self.admin(reqwest::Method::POST, path, "acme").await.json(&body)).await;
+        assert!(status.is_success(), "POST {path}: {status} {response}");
+        response
+    }
+
+    pub(crate) async fn upload(&self, kind: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value, String) {
+        let path = format!("/api/plugins?kind={kind}&name={name}&version=0.1.0");
+        self.send(self.admin(reqwest::Method::POST, &path, "acme").await.body(bytes)).await
+    }
+
+    pub(crate) async fn telemetry(&self, token: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value, String) {
+        let url = format!("{}/api/v1/{token}/telemetry", self.base);
+        self.send(self.client.post(url).header("content-type", "application/json").body(body)).await
+    }
+
+    /// Uploads the three first-party plugins, creates a well and a device,
+    /// binds all three; returns (device id, device token, optimizer binding).
+    pub(crate) async fn field(&self) -> (String, String, String) {
+        let dir = plugin_files::default_dir();
+        let mut ids = Vec::new();
+        for (kind, name) in [
+            ("decoder", "decoder-thingsboard-json"),
+            ("alarm-rule", "alarm-rule-threshold"),
+            ("optimizer", "optimizer-esp-frequency"),
+        ] {
+            let (status, body, _) = self.upload(kind, name, plugin_files::read(&dir, name).expect("built")).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            assert_eq!(body["info"]["name"], name);
+            ids.push(body["id"].as_str().expect("id").to_string());
+        }
+        let well = self
+            .post(
+                "/api/wells",
+                json!({"name": "W-1", "static_data": {"nameplate_current_a": 50, "base_frequency_hz": 60}}),
+            )
+            .await;
+        let device = self.post("/api/devices", json!({"name": "ESP-1", "well_id": well["id"]})).await;
+        let device_id = device["id"].as_str().expect("id").to_string();
+        let token = device["access_token"].as_str().expect("token").to_string();
+        self.post("/api/bindings", json!({"plugin_id": ids[0], "device_ids": [device_id]})).await;
+        self.post(
+            "/api/bindings",
+            json!({"plugin_id": ids[1], "device_ids": [device_id],
+                   "config": {"key": "motor_temperature", "high": 100.0, "deadband": 5.0, "severity": "major",
+                              "alarm_type": "HighMotorTemperature"}}),
+        )
+        .await;
+        let optimizer = self
+            .post(
+                "/api/bindings",
+                json!({"plugin_id": ids[2], "device_ids": [device_id], "schedule_ms": 300,
+                       "config": {"target_intake_pressure": 350.0}}),
+            )
+            .await;
+        (device_id, token, optimizer["id"].as_str().expect("id").to_string())
+    }
+
+    pub(crate) async fn alarms(&self, device_id: &str) -> Vec<Value> {
+        self.get(&format!("/api/alarms?device_id={device_id}")).await.as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !self.data_dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
+    }
+}
+
+pub(crate) fn frame(values: Value) -> String {
+    json!({"ts": nexus_model::now_ms(), "values": values}).to_string()
+}

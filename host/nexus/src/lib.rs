@@ -5,6 +5,7 @@
 //! up and feeds a simulated field. `main.rs` is only the command line.
 
 pub mod demo;
+pub mod eval;
 pub mod plugin_files;
 mod sim;
 

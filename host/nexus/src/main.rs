@@ -40,6 +40,50 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         wells: usize,
     },
+    /// Replay recorded well data through an alarm-rule component in virtual time.
+    Eval {
+        #[command(subcommand)]
+        mode: EvalMode,
+    },
+}
+
+#[derive(clap::Args)]
+struct EvalCommon {
+    /// The alarm-rule component (.wasm).
+    #[arg(long)]
+    plugin: PathBuf,
+    /// The binding configuration (JSON).
+    #[arg(long, default_value = "{}")]
+    config: String,
+    /// The 3W data directory (`<class>/<instance>.csv.gz`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Deadline of one call, ms.
+    #[arg(long, default_value_t = 1000)]
+    deadline_ms: u64,
+}
+
+#[derive(Subcommand)]
+enum EvalMode {
+    /// The 3W anomaly-detection benchmark (benchmark 2), one score per seed.
+    Bench2 {
+        #[command(flatten)]
+        common: EvalCommon,
+        /// Seeds (each overrides `seed` in the configuration).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
+        seeds: Vec<u64>,
+    },
+    /// Whole instances in one-minute batches: detection, delay, false alarms per hour.
+    Detect {
+        #[command(flatten)]
+        common: EvalCommon,
+        /// Event classes to detect.
+        #[arg(long, value_delimiter = ',')]
+        classes: Vec<u32>,
+        /// Normal classes for the false-alarm rate.
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        normal_classes: Vec<u32>,
+    },
 }
 
 #[tokio::main]
@@ -50,7 +94,12 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let Command::Serve { data_dir, listen, admin_token, demo, plugin_dir, wells } = Cli::parse().command;
+    let (data_dir, listen, admin_token, demo, plugin_dir, wells) = match Cli::parse().command {
+        Command::Serve { data_dir, listen, admin_token, demo, plugin_dir, wells } => {
+            (data_dir, listen, admin_token, demo, plugin_dir, wells)
+        }
+        Command::Eval { mode } => return run_eval(mode),
+    };
     let admin_token = match (admin_token, demo) {
         (Some(token), _) if token.len() >= 16 => token,
         (Some(_), _) => anyhow::bail!("NEXUS_ADMIN_TOKEN must be at least 16 characters"),
@@ -92,6 +141,23 @@ async fn main() -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("Interrupted; stopping.");
             Ok(())
+        }
+    }
+}
+
+fn run_eval(mode: EvalMode) -> anyhow::Result<()> {
+    let parse = |common: &EvalCommon| -> anyhow::Result<(serde_json::Value, PathBuf)> {
+        let config = serde_json::from_str(&common.config).context("--config must be JSON")?;
+        Ok((config, common.data.clone().unwrap_or_else(nexus::eval::default_data_dir)))
+    };
+    match mode {
+        EvalMode::Bench2 { common, seeds } => {
+            let (config, data) = parse(&common)?;
+            nexus::eval::bench2(&common.plugin, &config, &data, &seeds, common.deadline_ms).map(|_| ())
+        }
+        EvalMode::Detect { common, classes, normal_classes } => {
+            let (config, data) = parse(&common)?;
+            nexus::eval::detect(&common.plugin, &config, &data, &classes, &normal_classes, common.deadline_ms)
         }
     }
 }

@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/alarms/{id}/events", get(alarms::events))
         .route("/api/alarms/{id}/ack", post(alarms::acknowledge))
         .route("/api/alarms/{id}/clear", post(alarms::clear))
+        .route("/api/alarms/{id}/assign", post(alarms::assign))
+        .route("/api/alarms/{id}/comments", post(alarms::comment).get(alarms::comments))
         .route("/api/recommendations", get(records::recommendations))
         .route("/api/plugin-runs", get(records::plugin_runs))
         .route("/api/dead-letters", get(records::dead_letters))

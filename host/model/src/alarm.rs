@@ -32,6 +32,11 @@ impl Severity {
         }
     }
 
+    /// Whether `self` is more severe than `other`.
+    pub fn is_more_severe_than(self, other: Self) -> bool {
+        self < other
+    }
+
     /// Parses a name case-insensitively.
     pub fn parse(name: &str) -> Option<Self> {
         [Self::Critical, Self::Major, Self::Minor, Self::Warning, Self::Indeterminate]
@@ -148,4 +153,10 @@ pub struct Alarm {
     pub binding_id: Option<String>,
     /// Latest details JSON.
     pub details: serde_json::Value,
+    /// Who it is assigned to.
+    pub assignee: Option<String>,
+    /// The originator's well, when the alarm propagates to it.
+    pub well_id: Option<String>,
+    /// The originator's wellpad, when the alarm propagates to it.
+    pub wellpad_id: Option<String>,
 }

@@ -134,7 +134,8 @@ impl Pipeline {
                     tracing::warn!(binding = %binding.id, device = device_id, signal_device = %signal.device_id, alarm_type = %signal.alarm_type, "Ignoring an alarm signal for another device or without a type.");
                     continue;
                 }
-                let transition = storage.apply_alarm_signal(tenant_id, &binding.id, &actor, &signal).await?;
+                let transition =
+                    storage.apply_alarm_signal(tenant_id, &binding.id, &actor, binding.propagate, &signal).await?;
                 if let Some(transition) = transition.filter(|t| t.action != "UPDATED") {
                     transitions += 1;
                     self.publish(Event::Alarm(transition));

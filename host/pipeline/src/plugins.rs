@@ -42,6 +42,14 @@ pub struct BindingRequest {
     /// Optimizers: run every `schedule_ms` (default 60 000).
     #[serde(default)]
     pub schedule_ms: Option<i64>,
+    /// Alarm rules: show their alarms on the device's well and wellpad too
+    /// (default `true`).
+    #[serde(default = "yes")]
+    pub propagate: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn empty_object() -> serde_json::Value {
@@ -149,6 +157,7 @@ impl Pipeline {
                 config: &request.config,
                 limits: &limits,
                 schedule_ms,
+                propagate: request.propagate,
                 device_ids: &request.device_ids,
             })
             .await?;

@@ -10,7 +10,8 @@ use crate::{Result, Storage, StorageError, new_id};
 /// A change of an alarm, as published to the event stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlarmTransition {
-    /// `RAISED`, `SEVERITY_CHANGED`, `UPDATED`, `CLEARED` or `ACKNOWLEDGED`.
+    /// `RAISED`, `ESCALATED`, `DE_ESCALATED`, `UPDATED`, `CLEARED`,
+    /// `ACKNOWLEDGED`, `ASSIGNED`, `UNASSIGNED` or `COMMENTED`.
     pub action: String,
     /// The alarm after the change.
     pub alarm: Alarm,
@@ -33,6 +34,17 @@ pub struct AlarmEvent {
     pub details: serde_json::Value,
 }
 
+/// A comment on an alarm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlarmComment {
+    /// When.
+    pub ts: TimestampMs,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub text: String,
+}
+
 /// Which alarms to list.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AlarmFilter {
@@ -44,8 +56,12 @@ pub struct AlarmFilter {
     pub severity: Option<Severity>,
     /// Only this originator.
     pub device_id: Option<String>,
-    /// Only devices of this well.
+    /// Only alarms propagated to this well.
     pub well_id: Option<String>,
+    /// Only alarms propagated to this wellpad.
+    pub wellpad_id: Option<String>,
+    /// Only alarms assigned to this user.
+    pub assignee: Option<String>,
     /// Started at or after (ms).
     pub start_ts: Option<TimestampMs>,
     /// Started before (ms).
@@ -71,6 +87,9 @@ fn alarm_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Alarm> {
         clear_ts: row.try_get("clear_ts")?,
         binding_id: row.try_get("binding_id")?,
         details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+        assignee: row.try_get("assignee")?,
+        well_id: row.try_get("well_id")?,
+        wellpad_id: row.try_get("wellpad_id")?,
     })
 }
 
@@ -104,7 +123,7 @@ async fn record_event(
 
 async fn write_alarm(tx: &mut sqlx::SqliteConnection, alarm: &Alarm) -> Result<()> {
     sqlx::query(
-        "UPDATE alarm SET severity = ?, status = ?, end_ts = ?, ack_ts = ?, clear_ts = ?, details = ? WHERE id = ?",
+        "UPDATE alarm SET severity = ?, status = ?, end_ts = ?, ack_ts = ?, clear_ts = ?, details = ?, assignee = ? WHERE id = ?",
     )
     .bind(alarm.severity.as_str())
     .bind(alarm.status.as_str())
@@ -112,6 +131,7 @@ async fn write_alarm(tx: &mut sqlx::SqliteConnection, alarm: &Alarm) -> Result<(
     .bind(alarm.ack_ts)
     .bind(alarm.clear_ts)
     .bind(alarm.details.to_string())
+    .bind(&alarm.assignee)
     .bind(&alarm.id)
     .execute(tx)
     .await?;
@@ -122,12 +142,15 @@ impl Storage {
     /// Applies a rule's signal to the alarm lifecycle: raise, update the
     /// severity of, or clear the open alarm of (device, type). Returns the
     /// transition, or `None` when nothing changed.
-    /// `actor` names what caused it, e.g. `binding:<id>/<plugin>@<version>`.
+    /// `actor` names what caused it, e.g. `binding:<id>/<plugin>@<version>`;
+    /// a new alarm propagates to the device's well and wellpad when
+    /// `propagate` is set.
     pub async fn apply_alarm_signal(
         &self,
         tenant_id: &str,
         binding_id: &str,
         actor: &str,
+        propagate: bool,
         signal: &AlarmSignal,
     ) -> Result<Option<AlarmTransition>> {
         let mut tx = self.pool.begin().await?;
@@ -143,6 +166,22 @@ impl Storage {
         let open = open.as_ref().map(alarm_from_row).transpose()?;
         let transition = match (signal.action, open) {
             (AlarmAction::Raise, None) => {
+                let (well_id, wellpad_id) = if propagate {
+                    let row = sqlx::query(
+                        "SELECT d.well_id, w.wellpad_id FROM device d LEFT JOIN well w ON w.id = d.well_id
+                         WHERE d.id = ? AND d.tenant_id = ?",
+                    )
+                    .bind(&signal.device_id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match row {
+                        Some(row) => (row.try_get("well_id")?, row.try_get("wellpad_id")?),
+                        None => (None, None),
+                    }
+                } else {
+                    (None, None)
+                };
                 let alarm = Alarm {
                     id: new_id(),
                     tenant_id: tenant_id.into(),
@@ -156,10 +195,13 @@ impl Storage {
                     clear_ts: None,
                     binding_id: Some(binding_id.into()),
                     details: details_json(&signal.details),
+                    assignee: None,
+                    well_id,
+                    wellpad_id,
                 };
                 sqlx::query(
                     "INSERT INTO alarm (id, tenant_id, device_id, alarm_type, severity, status, start_ts, end_ts,
-                     binding_id, details, created_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     binding_id, details, created_time, well_id, wellpad_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&alarm.id)
                 .bind(&alarm.tenant_id)
@@ -172,18 +214,26 @@ impl Storage {
                 .bind(&alarm.binding_id)
                 .bind(alarm.details.to_string())
                 .bind(nexus_model::now_ms())
+                .bind(&alarm.well_id)
+                .bind(&alarm.wellpad_id)
                 .execute(&mut *tx)
                 .await?;
                 record_event(&mut tx, &alarm, signal.ts, "RAISED", actor).await?;
                 Some(AlarmTransition { action: "RAISED".into(), alarm })
             }
             (AlarmAction::Raise, Some(mut alarm)) => {
-                let action = if alarm.severity != signal.severity { "SEVERITY_CHANGED" } else { "UPDATED" };
+                let action = if signal.severity.is_more_severe_than(alarm.severity) {
+                    "ESCALATED"
+                } else if alarm.severity.is_more_severe_than(signal.severity) {
+                    "DE_ESCALATED"
+                } else {
+                    "UPDATED"
+                };
                 alarm.severity = signal.severity;
                 alarm.end_ts = alarm.end_ts.max(signal.ts);
                 alarm.details = details_json(&signal.details);
                 write_alarm(&mut tx, &alarm).await?;
-                if action == "SEVERITY_CHANGED" {
+                if action != "UPDATED" {
                     record_event(&mut tx, &alarm, signal.ts, action, actor).await?;
                 }
                 Some(AlarmTransition { action: action.into(), alarm })
@@ -218,6 +268,49 @@ impl Storage {
             alarm.clear_ts.get_or_insert(now);
         })
         .await
+    }
+
+    /// Assigns an alarm to a user (`None` unassigns).
+    pub async fn assign_alarm(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        actor: &str,
+        assignee: Option<&str>,
+    ) -> Result<AlarmTransition> {
+        let action = if assignee.is_some() { "ASSIGNED" } else { "UNASSIGNED" };
+        self.change_alarm(tenant_id, id, actor, action, |alarm, _| alarm.assignee = assignee.map(str::to_string)).await
+    }
+
+    /// Adds a comment to an alarm.
+    pub async fn comment_alarm(&self, tenant_id: &str, id: &str, actor: &str, text: &str) -> Result<AlarmComment> {
+        let alarm = self.alarm(tenant_id, id).await?;
+        let ts = nexus_model::now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(tenant_id)
+            .bind(ts)
+            .bind(format!("user:{actor}"))
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        record_event(&mut tx, &alarm, ts, "COMMENTED", &format!("user:{actor}")).await?;
+        tx.commit().await?;
+        Ok(AlarmComment { ts, actor: format!("user:{actor}"), text: text.to_string() })
+    }
+
+    /// The comments of an alarm, oldest first.
+    pub async fn alarm_comments(&self, tenant_id: &str, id: &str) -> Result<Vec<AlarmComment>> {
+        let rows =
+            sqlx::query("SELECT ts, actor, text FROM alarm_comment WHERE tenant_id = ? AND alarm_id = ? ORDER BY id")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok(AlarmComment { ts: r.try_get("ts")?, actor: r.try_get("actor")?, text: r.try_get("text")? }))
+            .collect()
     }
 
     async fn change_alarm(
@@ -258,16 +351,18 @@ impl Storage {
     /// The tenant's alarms matching a filter, newest first.
     pub async fn alarms(&self, tenant_id: &str, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
         let rows = sqlx::query(
-            "SELECT a.* FROM alarm a LEFT JOIN device d ON d.id = a.device_id
+            "SELECT a.* FROM alarm a
              WHERE a.tenant_id = ?1
                AND (?2 IS NULL OR a.status = ?2)
                AND (?3 IS NULL OR (?3 = 1 AND a.status IN ('ACTIVE_UNACK', 'ACTIVE_ACK'))
                                OR (?3 = 0 AND a.status IN ('CLEARED_UNACK', 'CLEARED_ACK')))
                AND (?4 IS NULL OR a.severity = ?4)
                AND (?5 IS NULL OR a.device_id = ?5)
-               AND (?6 IS NULL OR d.well_id = ?6)
+               AND (?6 IS NULL OR a.well_id = ?6)
                AND (?7 IS NULL OR a.start_ts >= ?7)
                AND (?8 IS NULL OR a.start_ts < ?8)
+               AND (?10 IS NULL OR a.wellpad_id = ?10)
+               AND (?11 IS NULL OR a.assignee = ?11)
              ORDER BY a.start_ts DESC LIMIT ?9",
         )
         .bind(tenant_id)
@@ -279,6 +374,8 @@ impl Storage {
         .bind(filter.start_ts)
         .bind(filter.end_ts)
         .bind(i64::from(filter.limit.unwrap_or(100).min(1000)))
+        .bind(&filter.wellpad_id)
+        .bind(&filter.assignee)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(alarm_from_row).collect()

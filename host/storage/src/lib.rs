@@ -22,7 +22,7 @@ use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use alarms::{AlarmEvent, AlarmFilter, AlarmTransition};
+pub use alarms::{AlarmComment, AlarmEvent, AlarmFilter, AlarmTransition};
 pub use entities::{Device, Tenant, Well, Wellpad};
 pub use error::StorageError;
 pub use plugins::{Binding, NewBinding, NewPlugin, StoredPlugin};

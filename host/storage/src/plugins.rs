@@ -61,6 +61,8 @@ pub struct NewBinding<'a> {
     pub limits: &'a Limits,
     /// Optimizers: interval in ms.
     pub schedule_ms: Option<i64>,
+    /// Alarm rules: whether alarms propagate to the well and wellpad.
+    pub propagate: bool,
     /// Devices it applies to.
     pub device_ids: &'a [String],
 }
@@ -84,6 +86,8 @@ pub struct Binding {
     pub schedule_ms: Option<i64>,
     /// Whether it runs.
     pub enabled: bool,
+    /// Alarm rules: whether alarms propagate to the well and wellpad.
+    pub propagate: bool,
     /// Why the circuit breaker stopped it, if it did.
     pub quarantine_reason: Option<String>,
     /// Devices it applies to.
@@ -209,13 +213,14 @@ impl Storage {
             limits: *new.limits,
             schedule_ms: new.schedule_ms,
             enabled: true,
+            propagate: new.propagate,
             quarantine_reason: None,
             device_ids: new.device_ids.to_vec(),
             created_time: nexus_model::now_ms(),
         };
         sqlx::query(
-            "INSERT INTO binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled, created_time)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            "INSERT INTO binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled, created_time, propagate)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
         )
         .bind(&binding.id)
         .bind(&binding.tenant_id)
@@ -225,6 +230,7 @@ impl Storage {
         .bind(serde_json::to_string(&binding.limits).map_err(corrupt)?)
         .bind(binding.schedule_ms)
         .bind(binding.created_time)
+        .bind(binding.propagate)
         .execute(&mut *tx)
         .await?;
         for device_id in new.device_ids {
@@ -306,6 +312,7 @@ impl Storage {
             limits: serde_json::from_str(&limits).map_err(corrupt)?,
             schedule_ms: row.try_get("schedule_ms")?,
             enabled: enabled != 0,
+            propagate: row.try_get::<i64, _>("propagate")? != 0,
             quarantine_reason: row.try_get("quarantine_reason")?,
             device_ids,
             created_time: row.try_get("created_time")?,

@@ -16,6 +16,7 @@ mod device;
 mod entities;
 mod error;
 mod json;
+mod metrics;
 mod plugins;
 mod records;
 
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bindings/{id}/plugin", axum::routing::put(plugins::swap))
         .route("/api/bindings/{id}/enable", post(plugins::enable))
         .route("/api/metering", get(plugins::metering))
+        .route("/metrics", get(metrics::prometheus))
         .route("/api/wellpads", post(entities::create_wellpad))
         .route("/api/wells", post(entities::create_well).get(entities::list_wells))
         .route("/api/devices", post(entities::create_device).get(entities::list_devices))

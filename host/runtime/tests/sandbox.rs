@@ -198,6 +198,53 @@ fn loading_checks_the_declared_world() {
     assert!(matches!(error, LoadError::NotAComponent(_)), "{error:?}");
 }
 
+/// A component whose `evaluate` grows its table until refused, then traps.
+/// Stable Rust cannot emit `table.grow`, so this guest is written in WAT and
+/// turned into an `alarm-rule` component with wit-component, against the
+/// same `wit/` files.
+fn table_bomb() -> Vec<u8> {
+    let core = r#"
+        (module
+          (memory (export "memory") 1)
+          (table 1 funcref)
+          ;; plugin-info: four (ptr, len) strings at 16, their bytes at 100.
+          (data (i32.const 16) "\64\00\00\00\0f\00\00\00\73\00\00\00\05\00\00\00\78\00\00\00\01\00\00\00\79\00\00\00\02\00\00\00")
+          (data (i32.const 100) "test-table-bomb0.1.0x{}")
+          (global $next (mut i32) (i32.const 4096))
+          (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            ;; A bump allocator: align up, hand out, never free.
+            (local $p i32)
+            (local.set $p (i32.and (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+                                   (i32.sub (i32.const 0) (local.get 2))))
+            (global.set $next (i32.add (local.get $p) (local.get 3)))
+            (local.get $p))
+          (func (export "describe") (result i32) (i32.const 16))
+          (func (export "evaluate") (param i32 i32 i32 i32) (result i32)
+            (loop $grow
+              (br_if $grow (i32.ne (table.grow (ref.null func) (i32.const 1000)) (i32.const -1))))
+            unreachable))
+    "#;
+    let wit = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_dir(&wit).expect("wit");
+    let world = resolve.select_world(&[package], Some("alarm-rule")).expect("world");
+    let mut module = wat::parse_str(core).expect("wat");
+    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8, false)
+        .expect("metadata");
+    wit_component::ComponentEncoder::default().module(&module).expect("module").validate(true).encode().expect("encode")
+}
+
+#[test]
+fn table_bomb_is_stopped_by_the_table_limit() {
+    let plugin = runtime().load(PluginKind::AlarmRule, &table_bomb()).expect("load");
+    let limits = Limits { table_elements: 5_000, deadline_ms: 5_000, ..Limits::default() };
+    let error = runtime()
+        .evaluate(&plugin, ctx("bad-tenant", "test-table-bomb", "{}", limits), &[reading("x", 1.0)])
+        .expect_err("must be stopped");
+    assert!(matches!(error, CallError::TableLimit { limit: 5_000, .. }), "{error:?}");
+    healthy_plugin_still_works();
+}
+
 #[test]
 fn every_test_plugin_has_a_test() {
     let here = include_str!("sandbox.rs");

@@ -52,6 +52,12 @@ async fn crash_loop_opens_the_breaker_fills_the_dead_letters_and_an_admin_re_ena
     let metering = h.get("/api/metering").await;
     let meter = metering.as_array().and_then(|m| m.iter().find(|m| m["binding_id"] == binding_id)).expect("metered");
     assert_eq!((meter["calls"].as_u64(), meter["faults"].as_u64()), (Some(10), Some(10)));
+    let response = h.admin(Method::GET, "/metrics", "acme").await.send().await.expect("metrics");
+    let text = response.text().await.expect("text");
+    assert!(
+        text.contains(&format!("nexus_plugin_faults_total{{tenant=\"acme\",binding=\"{binding_id}\"}} 10")),
+        "{text}"
+    );
 
     // Quarantined: the next frame does not run it.
     h.telemetry(&token, frame(json!({"motor_temperature": 90.0}))).await;

@@ -28,6 +28,7 @@ pub(crate) async fn post_telemetry(
     let device = state.pipeline.storage().device_by_token(&token).await?.ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "unknown-access-token", "no device has this access token")
     })?;
+    crate::json::check_declared_length(request.headers(), crate::MAX_TELEMETRY_BYTES)?;
     let payload = body_bytes(request, &()).await?;
     let frame = Frame {
         source: SourceKind::Http,

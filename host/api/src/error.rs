@@ -126,6 +126,10 @@ impl From<PipelineError> for ApiError {
             .with("binding_id", binding_id),
             e @ PipelineError::NoDecoder(_) => Self::new(StatusCode::CONFLICT, "no-decoder", e.to_string()),
             PipelineError::Invalid(detail) => Self::bad_request(detail),
+            e @ PipelineError::QuotaExceeded { .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", e.to_string())
+                    .with("note", "the frame is kept as a dead letter")
+            }
             e @ PipelineError::CompileTimeout(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "compile-timeout", e.to_string())
             }

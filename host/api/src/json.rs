@@ -23,6 +23,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// Refuses a body whose declared `Content-Length` is over `max` before any
+/// of it is read (a chunked body is cut off by the body limit while it
+/// streams in, so at most `max` bytes are ever buffered).
+pub(crate) fn check_declared_length(headers: &axum::http::HeaderMap, max: usize) -> Result<(), ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > max as u64 => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the body is {length} bytes, over this endpoint's limit of {max}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The raw body, with a too-large body as a 413 problem.
 pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {

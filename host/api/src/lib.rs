@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bindings/{id}/enable", post(plugins::enable))
         .route("/api/metering", get(plugins::metering))
         .route("/metrics", get(metrics::prometheus))
+        .route("/api/tenant/plan", get(plugins::get_plan).put(plugins::put_plan))
+        .route("/api/tenant/usage", get(plugins::usage))
         .route("/api/wellpads", post(entities::create_wellpad))
         .route("/api/wells", post(entities::create_well).get(entities::list_wells))
         .route("/api/devices", post(entities::create_device).get(entities::list_devices))

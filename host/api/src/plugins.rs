@@ -34,6 +34,7 @@ pub(crate) async fn upload(
         ApiError::bad_request(format!("unknown kind `{}`: use decoder, alarm-rule or optimizer", query.kind))
             .with("allowed", serde_json::json!(["decoder", "alarm-rule", "optimizer"]))
     })?;
+    crate::json::check_declared_length(request.headers(), nexus_registry::DEFAULT_MAX_COMPONENT_BYTES)?;
     let bytes = body_bytes(request, &()).await?;
     let stored = state
         .pipeline
@@ -130,4 +131,29 @@ pub(crate) async fn enable(
 /// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.
 pub(crate) async fn metering(State(state): State<AppState>, principal: Principal) -> JsonResponse<Vec<BindingMetrics>> {
     JsonResponse(state.pipeline.metrics(&principal.tenant_id))
+}
+
+/// `GET /api/tenant/plan`
+pub(crate) async fn get_plan(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<JsonResponse<nexus_model::TenantPlan>, ApiError> {
+    Ok(JsonResponse(state.pipeline.plan(&principal.tenant_id).await?))
+}
+
+/// `PUT /api/tenant/plan` `{"max_executions_per_month", "max_fuel_per_month", "limits"}`
+pub(crate) async fn put_plan(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(plan): Json<nexus_model::TenantPlan>,
+) -> Result<JsonResponse<nexus_model::TenantPlan>, ApiError> {
+    Ok(JsonResponse(state.pipeline.set_plan(&principal.tenant_id, plan).await?))
+}
+
+/// `GET /api/tenant/usage`: this month's executions and fuel.
+pub(crate) async fn usage(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<JsonResponse<nexus_model::Usage>, ApiError> {
+    Ok(JsonResponse(state.pipeline.usage(&principal.tenant_id).await?))
 }

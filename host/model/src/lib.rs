@@ -7,11 +7,13 @@
 
 mod alarm;
 mod limits;
+mod plan;
 mod plugin;
 mod telemetry;
 
 pub use alarm::{Alarm, AlarmAction, AlarmSignal, AlarmStatus, Severity};
 pub use limits::Limits;
+pub use plan::{TenantPlan, Usage, month_of};
 pub use plugin::{PluginError, PluginInfo, PluginKind, PluginRef, Recommendation, Setpoint, WellContext};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
 

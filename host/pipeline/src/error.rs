@@ -47,6 +47,20 @@ pub enum PipelineError {
         /// Why the breaker opened.
         reason: String,
     },
+    /// The tenant used up its plan for the month.
+    #[error("tenant `{tenant_id}` used {used} {what} of its {limit} for {month}")]
+    QuotaExceeded {
+        /// The tenant.
+        tenant_id: String,
+        /// `executions` or `fuel`.
+        what: &'static str,
+        /// Used so far.
+        used: u64,
+        /// The plan's cap.
+        limit: u64,
+        /// `YYYY-MM`.
+        month: String,
+    },
     /// A request that makes no sense.
     #[error("{0}")]
     Invalid(String),

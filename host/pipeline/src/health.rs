@@ -95,6 +95,7 @@ impl Pipeline {
             });
             meter.record(nexus_model::now_ms(), elapsed, fuel, error)
         };
+        self.meter_usage(&binding.tenant_id, fuel).await?;
         if let Some(reason) = trip {
             tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, %reason, "Binding quarantined by the circuit breaker.");
             self.inner.storage.quarantine_binding(&binding.tenant_id, &binding.id, &reason).await?;

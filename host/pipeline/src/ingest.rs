@@ -47,6 +47,10 @@ impl Pipeline {
         let Some(binding) = decoders.first() else {
             return Err(self.no_decoder(device, frame).await?);
         };
+        if let Err(error) = self.check_quota(&device.tenant_id).await {
+            self.quota_dead_letter(&device.tenant_id, binding, &device.id, "decode", &error, frame.payload).await?;
+            return Err(error);
+        }
         let loaded = self.loaded(&device.tenant_id, &binding.plugin_id).await?;
         let ctx = self.call_context(&loaded, binding, &device.id, frame.received_at).await?;
         let runtime = self.inner.runtime.clone();
@@ -112,6 +116,11 @@ impl Pipeline {
         let batch = std::sync::Arc::new(readings.to_vec());
         let mut transitions = 0;
         for binding in storage.bindings_for_device(tenant_id, device_id, PluginKind::AlarmRule).await? {
+            if let Err(error) = self.check_quota(tenant_id).await {
+                let payload = serde_json::to_vec(&*batch).unwrap_or_default();
+                self.quota_dead_letter(tenant_id, &binding, device_id, "evaluate", &error, payload).await?;
+                continue;
+            }
             let loaded = self.loaded(tenant_id, &binding.plugin_id).await?;
             let ctx = self.call_context(&loaded, &binding, device_id, nexus_model::now_ms()).await?;
             let runtime = self.inner.runtime.clone();
@@ -147,6 +156,32 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Keeps input that was not processed because the tenant's quota ran out.
+    pub(crate) async fn quota_dead_letter(
+        &self,
+        tenant_id: &str,
+        binding: &nexus_storage::Binding,
+        device_id: &str,
+        stage: &str,
+        error: &PipelineError,
+        payload: Vec<u8>,
+    ) -> Result<()> {
+        self.inner
+            .storage
+            .insert_dead_letter(&nexus_storage::DeadLetter {
+                tenant_id: tenant_id.into(),
+                binding_id: Some(binding.id.clone()),
+                device_id: Some(device_id.into()),
+                stage: stage.into(),
+                error_code: "quota-exceeded".into(),
+                error: error.to_string(),
+                payload,
+                ts: nexus_model::now_ms(),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// A device without a running decoder: if the breaker quarantined it,
     /// keep the frame as a dead letter and say so.
     async fn no_decoder(&self, device: &Device, frame: Frame) -> Result<PipelineError> {

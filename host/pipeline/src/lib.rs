@@ -13,6 +13,7 @@ mod error;
 mod health;
 mod ingest;
 mod plugins;
+mod quota;
 mod reader;
 mod scheduler;
 
@@ -74,6 +75,7 @@ struct Inner {
     loaded: Mutex<HashMap<String, plugins::Loaded>>,
     device_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     meters: Mutex<HashMap<String, health::BindingMetrics>>,
+    accounts: Mutex<HashMap<String, quota::Account>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -95,6 +97,7 @@ impl Pipeline {
                 loaded: Mutex::new(HashMap::new()),
                 device_locks: Mutex::new(HashMap::new()),
                 meters: Mutex::new(HashMap::new()),
+                accounts: Mutex::new(HashMap::new()),
                 events,
             }),
         }

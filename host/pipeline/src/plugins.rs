@@ -135,7 +135,8 @@ impl Pipeline {
         if !request.config.is_object() {
             return Err(PipelineError::Invalid("config must be a JSON object".into()));
         }
-        let limits = merge_limits(plugin.kind, request.limits.as_ref())?;
+        let plan = self.plan(tenant_id).await?;
+        let limits = crate::quota::merge_limits(plugin.kind, plan.limits.as_ref(), request.limits.as_ref())?;
         let schedule_ms = match (plugin.kind, request.schedule_ms) {
             (PluginKind::Optimizer, None) => Some(60_000),
             (PluginKind::Optimizer, Some(ms)) if ms < MIN_SCHEDULE_MS => {
@@ -298,39 +299,5 @@ impl Pipeline {
             })
             .await?;
         Ok(())
-    }
-}
-
-/// The kind's default limits with the binding's overrides applied.
-fn merge_limits(kind: PluginKind, overrides: Option<&serde_json::Value>) -> Result<Limits> {
-    let defaults = Limits::for_kind(kind);
-    let Some(overrides) = overrides else { return Ok(defaults) };
-    let serde_json::Value::Object(overrides) = overrides else {
-        return Err(PipelineError::Invalid("limits must be a JSON object".into()));
-    };
-    let mut merged = serde_json::to_value(defaults).map_err(|e| PipelineError::Internal(e.to_string()))?;
-    if let serde_json::Value::Object(map) = &mut merged {
-        for (key, value) in overrides {
-            map.insert(key.clone(), value.clone());
-        }
-    }
-    let limits: Limits = serde_json::from_value(merged).map_err(|e| PipelineError::Invalid(format!("limits: {e}")))?;
-    if limits.memory_bytes == 0 || limits.deadline_ms == 0 || limits.max_output == 0 {
-        return Err(PipelineError::Invalid("limits: memory_bytes, deadline_ms and max_output must be positive".into()));
-    }
-    Ok(limits)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_overrides_apply_to_the_kind_defaults() {
-        let limits = merge_limits(PluginKind::Optimizer, Some(&serde_json::json!({"deadline_ms": 20}))).unwrap();
-        assert_eq!(limits.deadline_ms, 20);
-        assert_eq!(limits.memory_bytes, 128 << 20);
-        assert!(merge_limits(PluginKind::Decoder, Some(&serde_json::json!({"nope": 1}))).is_err());
-        assert!(merge_limits(PluginKind::Decoder, Some(&serde_json::json!({"deadline_ms": 0}))).is_err());
     }
 }

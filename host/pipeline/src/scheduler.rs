@@ -77,6 +77,11 @@ impl Pipeline {
                 static_data: well.as_ref().map_or_else(|| "{}".to_string(), |w| w.static_data.to_string()),
                 now,
             };
+            if let Err(error) = self.check_quota(&binding.tenant_id).await {
+                let payload = serde_json::to_vec(&context.readings).unwrap_or_default();
+                self.quota_dead_letter(&binding.tenant_id, binding, &device.id, "optimize", &error, payload).await?;
+                continue;
+            }
             let ctx = self.call_context(&loaded, binding, &device.id, now).await?;
             let runtime = self.inner.runtime.clone();
             let plugin = loaded.plugin.clone();

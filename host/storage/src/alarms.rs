@@ -153,7 +153,7 @@ impl Storage {
         propagate: bool,
         signal: &AlarmSignal,
     ) -> Result<Option<AlarmTransition>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let open = sqlx::query(
             "SELECT * FROM alarm WHERE tenant_id = ? AND device_id = ? AND alarm_type = ?
              AND status IN ('ACTIVE_UNACK', 'ACTIVE_ACK')",
@@ -286,7 +286,7 @@ impl Storage {
     pub async fn comment_alarm(&self, tenant_id: &str, id: &str, actor: &str, text: &str) -> Result<AlarmComment> {
         let alarm = self.alarm(tenant_id, id).await?;
         let ts = nexus_model::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES (?, ?, ?, ?, ?)")
             .bind(id)
             .bind(tenant_id)
@@ -321,7 +321,7 @@ impl Storage {
         action: &str,
         change: impl FnOnce(&mut Alarm, TimestampMs),
     ) -> Result<AlarmTransition> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT * FROM alarm WHERE id = ? AND tenant_id = ?")
             .bind(id)
             .bind(tenant_id)

@@ -106,6 +106,54 @@ impl Storage {
         Ok(Tenant { id: row.try_get("id")?, name: row.try_get("name")?, created_time: row.try_get("created_time")? })
     }
 
+    /// The tenant's plan (empty when none was set).
+    pub async fn tenant_plan(&self, tenant_id: &str) -> Result<nexus_model::TenantPlan> {
+        let plan: Option<String> = sqlx::query_scalar("SELECT plan FROM tenant WHERE id = ?")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        plan.map(|p| serde_json::from_str(&p).map_err(|e| StorageError::Corrupt(e.to_string())))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Sets the tenant's plan.
+    pub async fn set_tenant_plan(&self, tenant_id: &str, plan: &nexus_model::TenantPlan) -> Result<()> {
+        let text = serde_json::to_string(plan).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE tenant SET plan = ? WHERE id = ?").bind(text).bind(tenant_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Adds metered use to a tenant's month.
+    pub async fn add_usage(&self, tenant_id: &str, month: &str, executions: u64, fuel: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenant_usage (tenant_id, month, executions, fuel) VALUES (?, ?, ?, ?)
+             ON CONFLICT(tenant_id, month) DO UPDATE SET executions = executions + excluded.executions,
+             fuel = fuel + excluded.fuel",
+        )
+        .bind(tenant_id)
+        .bind(month)
+        .bind(i64::try_from(executions).unwrap_or(i64::MAX))
+        .bind(i64::try_from(fuel).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A tenant's metered use in a month.
+    pub async fn usage(&self, tenant_id: &str, month: &str) -> Result<nexus_model::Usage> {
+        let row = sqlx::query("SELECT executions, fuel FROM tenant_usage WHERE tenant_id = ? AND month = ?")
+            .bind(tenant_id)
+            .bind(month)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (executions, fuel) = match row {
+            Some(row) => (row.try_get::<i64, _>("executions")?, row.try_get::<i64, _>("fuel")?),
+            None => (0, 0),
+        };
+        Ok(nexus_model::Usage { month: month.into(), executions: executions.max(0) as u64, fuel: fuel.max(0) as u64 })
+    }
+
     /// Creates a wellpad.
     pub async fn create_wellpad(&self, tenant_id: &str, name: &str) -> Result<Wellpad> {
         let pad = Wellpad {

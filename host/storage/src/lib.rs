@@ -67,6 +67,16 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front,
+    /// so a transaction that reads before it writes waits for other writers
+    /// (busy timeout) instead of failing with `SQLITE_BUSY_SNAPSHOT` when its
+    /// read snapshot went stale.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
 /// A new random id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -193,7 +193,7 @@ impl Storage {
     /// Creates a binding; the plugin and every device must be the tenant's.
     pub async fn insert_binding(&self, new: NewBinding<'_>) -> Result<Binding> {
         let plugin = self.plugin(new.tenant_id, new.plugin_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for device_id in new.device_ids {
             let found = sqlx::query("SELECT 1 FROM device WHERE id = ? AND tenant_id = ?")
                 .bind(device_id)
@@ -421,7 +421,7 @@ impl Storage {
         device_id: &str,
         state: &BTreeMap<String, Vec<u8>>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM plugin_state WHERE binding_id = ? AND device_id = ?")
             .bind(binding_id)
             .bind(device_id)

@@ -81,7 +81,7 @@ impl Storage {
         recommendations: &[Recommendation],
         ts: TimestampMs,
     ) -> Result<Vec<StoredRecommendation>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut stored = Vec::with_capacity(recommendations.len());
         for r in recommendations {
             let rec = StoredRecommendation {

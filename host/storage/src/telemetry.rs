@@ -41,7 +41,7 @@ impl Storage {
     /// returns they are durable. A reading with the same (device, key, ts)
     /// replaces the stored one, so re-delivery stores nothing twice.
     pub async fn insert_readings(&self, tenant_id: &str, readings: &[Reading]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for r in readings {
             let (numeric, long, boolean, string) = columns(&r.value);
             sqlx::query(

@@ -88,13 +88,34 @@ async fn uploads_are_refused_with_a_stable_code_and_nothing_stored() {
         ("sockets", forbidden("wasi:sockets/tcp@0.2.6"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden-import"),
         ("filesystem", forbidden("wasi:filesystem/types@0.2.6"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden-import"),
         ("http", forbidden("wasi:http/outgoing-handler@0.2.6"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden-import"),
-        ("oversized", vec![0u8; 11 << 20], StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
     ];
     for (case, bytes, status, code) in cases {
         let (got, body, content_type) = h.upload("alarm-rule", "refused", bytes).await;
         assert_eq!(got, status, "{case}: {body}");
         assert_eq!(body["code"], code, "{case}: {body}");
         assert_eq!(content_type, "application/problem+json", "{case}");
+    }
+    // Oversized: announce 11 MiB and send none of it; the 413 comes from the
+    // headers alone, before any of the body is read.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = h.base.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let head = format!(
+            "POST /api/plugins?kind=alarm-rule&name=refused&version=0.1.0 HTTP/1.1\r\nHost: {addr}\r\n\
+             Authorization: Bearer {}\r\nX-Nexus-Tenant: acme\r\nContent-Length: {}\r\n\r\n",
+            crate::TOKEN,
+            11 << 20
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut response = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
+            .await
+            .expect("answered")
+            .expect("read");
+        let response = String::from_utf8_lossy(&response[..n]);
+        assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+        assert!(response.contains("payload-too-large"), "{response}");
     }
     let (_, body, _) = h.upload("alarm-rule", "refused", forbidden("wasi:sockets/tcp@0.2.6")).await;
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("wasi:sockets/tcp")), "{body}");

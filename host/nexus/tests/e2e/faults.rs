@@ -109,6 +109,7 @@ async fn hot_swap_twice_while_telemetry_flows_loses_and_duplicates_nothing() {
     };
     for (target, plugin_id) in [(FRAMES / 3, &versions[1]), (2 * FRAMES / 3, &versions[2])] {
         while sent.load(Ordering::SeqCst) < target {
+            assert!(!sender.is_finished(), "the sender stopped early");
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let (status, body, _) = h
@@ -146,4 +147,60 @@ async fn hot_swap_twice_while_telemetry_flows_loses_and_duplicates_nothing() {
     for version in ["1.0.0", "2.0.0", "3.0.0"] {
         assert!(order.contains(&version), "{version} never ran");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_plan_caps_monthly_executions_and_bounds_binding_limits() {
+    let h = Harness::start().await;
+    // No scheduled optimizer: every execution here comes from a frame.
+    let (device_id, token, _) = h.field_with(false).await;
+    let (status, body, _) = h
+        .send(h.admin(Method::PUT, "/api/tenant/plan", "acme").await.json(&json!({
+            "max_executions_per_month": 5,
+            "limits": {"memory_bytes": 8_388_608}
+        })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Each frame costs a decoder call and a rule call: 2 + 2 + 1 (the rule
+    // of the third frame is refused), then the decoder of the fourth.
+    for i in 0..3 {
+        let (status, body, _) = h.telemetry(&token, frame(json!({"motor_temperature": 90.0 + f64::from(i)}))).await;
+        assert_eq!(status, StatusCode::OK, "frame {i}: {body}");
+    }
+    let (status, body, content_type) = h.telemetry(&token, frame(json!({"motor_temperature": 95.0}))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["code"], "quota-exceeded");
+    let usage = h.get("/api/tenant/usage").await;
+    assert_eq!(usage["executions"], 5);
+    let dead = h.get("/api/dead-letters").await;
+    let refused: Vec<&str> = dead
+        .as_array()
+        .expect("letters")
+        .iter()
+        .filter(|l| l["error_code"] == "quota-exceeded")
+        .filter_map(|l| l["stage"].as_str())
+        .collect();
+    assert_eq!(refused, ["decode", "evaluate"]);
+
+    // Bindings take the plan's limits and may not raise them.
+    let plugins = h.get("/api/plugins").await;
+    let threshold = plugins.as_array().and_then(|p| p.iter().find(|p| p["name"] == "alarm-rule-threshold"));
+    let plugin_id = threshold.and_then(|p| p["id"].as_str()).expect("threshold plugin").to_string();
+    let binding = h
+        .post(
+            "/api/bindings",
+            json!({"plugin_id": plugin_id, "device_ids": [device_id], "config": {"key": "x", "high": 1.0}}),
+        )
+        .await;
+    assert_eq!(binding["limits"]["memory_bytes"], 8_388_608);
+    let (status, body, _) = h
+        .send(h.admin(Method::POST, "/api/bindings", "acme").await.json(&json!({
+            "plugin_id": plugin_id, "device_ids": [device_id], "config": {"key": "x", "high": 1.0},
+            "limits": {"memory_bytes": 33_554_432}
+        })))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid-request")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("tenant plan")), "{body}");
 }

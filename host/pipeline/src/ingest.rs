@@ -122,7 +122,7 @@ impl Pipeline {
                 continue;
             }
             let loaded = self.loaded(tenant_id, &binding.plugin_id).await?;
-            let ctx = self.call_context(&loaded, &binding, device_id, nexus_model::now_ms()).await?;
+            let ctx = self.call_context(&loaded, &binding, device_id, self.now()).await?;
             let runtime = self.inner.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_batch = batch.clone();

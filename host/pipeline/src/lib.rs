@@ -50,9 +50,43 @@ pub struct Pipeline {
     inner: Arc<Inner>,
 }
 
+/// The time plugins are given (`host.now`): the wall clock, or a manual
+/// clock for replays and tests. Cheap to clone; clones share the time.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    /// The wall clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that shows `start` until [`Clock::set`] moves it.
+    pub fn manual(start: nexus_model::TimestampMs) -> Self {
+        Self(Some(Arc::new(start.into())))
+    }
+
+    /// Moves a manual clock (no effect on the wall clock).
+    pub fn set(&self, now: nexus_model::TimestampMs) {
+        if let Some(time) = &self.0 {
+            time.store(now, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The current time, ms.
+    pub fn now(&self) -> nexus_model::TimestampMs {
+        match &self.0 {
+            Some(time) => time.load(std::sync::atomic::Ordering::SeqCst),
+            None => nexus_model::now_ms(),
+        }
+    }
+}
+
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
+    /// The time given to plugins.
+    pub clock: Clock,
     /// How long compiling and checking an upload may take before it is
     /// refused with `compile-timeout` (the compile still finishes on its
     /// worker, which stays busy until then).
@@ -63,7 +97,7 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { compile_timeout: std::time::Duration::from_secs(20), compile_workers: 1 }
+        Self { clock: Clock::system(), compile_timeout: std::time::Duration::from_secs(20), compile_workers: 1 }
     }
 }
 
@@ -106,6 +140,11 @@ impl Pipeline {
     /// The storage it writes to.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    /// The time plugins are given.
+    pub(crate) fn now(&self) -> nexus_model::TimestampMs {
+        self.inner.config.clock.now()
     }
 
     /// The plugin runtime it calls.

@@ -26,7 +26,7 @@ impl Pipeline {
                     continue;
                 }
             };
-            let now = nexus_model::now_ms();
+            let now = self.now();
             for binding in bindings.into_iter().filter(|b| b.kind == PluginKind::Optimizer) {
                 let every = binding.schedule_ms.unwrap_or(60_000);
                 let due = last_run.get(&binding.id).is_none_or(|last| now - last >= every);
@@ -68,7 +68,7 @@ impl Pipeline {
                 Some(well_id) => Some(storage.well(&binding.tenant_id, well_id).await?),
                 None => None,
             };
-            let now = nexus_model::now_ms();
+            let now = self.now();
             let context = WellContext {
                 well_id: well.as_ref().map(|w| w.id.clone()).unwrap_or_default(),
                 device_id: device.id.clone(),

@@ -129,6 +129,7 @@ async fn a_compile_bomb_gets_a_422_and_the_api_stays_responsive() {
     let h = Harness::start_with(nexus_pipeline::PipelineConfig {
         compile_timeout: Duration::from_millis(150),
         compile_workers: 1,
+        ..nexus_pipeline::PipelineConfig::default()
     })
     .await;
     let body: String = (0..400).map(|i| format!("(i64.mul (i64.const {i}))")).collect();

@@ -120,3 +120,46 @@ async fn restart_reloads_active_plugins_without_recompiling() {
     assert_eq!(h.alarms(&device_id).await.len(), 1, "{body}");
     assert_eq!(h.server().pipeline.runtime().stats().compiled, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_a_ten_minute_duration_keeps_its_progress() {
+    // Plugins learn the time only from the host: a manual clock plays the
+    // ten minutes in a moment.
+    let t0 = nexus_model::now_ms() - 3_600_000;
+    let clock = nexus_pipeline::Clock::manual(t0);
+    let config = || nexus_pipeline::PipelineConfig { clock: clock.clone(), ..Default::default() };
+    let h = Harness::start_with(config()).await;
+    let (device_id, token, _) = h.field_with(false).await;
+    let bytes = nexus::plugin_files::read(&nexus::plugin_files::default_dir(), "alarm-rule-conditions").expect("built");
+    let (status, plugin, _) = h.upload("alarm-rule", "alarm-rule-conditions", bytes).await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    h.post(
+        "/api/bindings",
+        json!({"plugin_id": plugin["id"], "device_ids": [device_id], "config": {
+            "alarm_type": "CasingPressureHigh",
+            "severities": [{"severity": "major",
+                            "create": {"key": "casing_pressure", "op": ">", "value": 1500, "duration_ms": 600_000}}],
+            "clear": {"key": "casing_pressure", "op": "<", "value": 1400}
+        }}),
+    )
+    .await;
+    async fn post(h: &Harness, clock: &nexus_pipeline::Clock, token: &str, ts: i64) {
+        clock.set(ts);
+        let body = json!({"ts": ts, "values": {"casing_pressure": 1600.0}}).to_string();
+        let (status, body, _) = h.telemetry(token, body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    post(&h, &clock, &token, t0).await;
+    post(&h, &clock, &token, t0 + 300_000).await;
+    assert!(h.alarms(&device_id).await.is_empty(), "raised before ten minutes");
+
+    // Restart five minutes in: the duration's start survives in plugin state.
+    let h = h.restart_with(config()).await;
+    post(&h, &clock, &token, t0 + 540_000).await;
+    assert!(h.alarms(&device_id).await.is_empty(), "raised before ten minutes");
+    post(&h, &clock, &token, t0 + 600_000).await;
+    let alarms = h.alarms(&device_id).await;
+    assert_eq!(alarms.len(), 1, "the ten minutes did not survive the restart");
+    assert_eq!(alarms[0]["alarm_type"], "CasingPressureHigh");
+    assert_eq!(alarms[0]["severity"], "MAJOR");
+}

@@ -52,11 +52,15 @@ impl Harness {
         Self { server: Some(server), data_dir, client, base }
     }
 
-    pub(crate) async fn restart(mut self) -> Self {
+    pub(crate) async fn restart(self) -> Self {
+        self.restart_with(PipelineConfig::default()).await
+    }
+
+    pub(crate) async fn restart_with(mut self, pipeline: PipelineConfig) -> Self {
         self.server.take().expect("running").stop().await.expect("stops");
         // The new harness owns (and removes) the directory now.
         let data_dir = std::mem::take(&mut self.data_dir);
-        Self::start_in(data_dir, PipelineConfig::default()).await
+        Self::start_in(data_dir, pipeline).await
     }
 
     pub(crate) fn server(&self) -> &Server {

@@ -250,22 +250,14 @@ impl Storage {
             .bind(tenant_id)
             .fetch_all(&self.pool)
             .await?;
-        let mut bindings = Vec::with_capacity(rows.len());
-        for row in &rows {
-            bindings.push(self.binding_from_row(row).await?);
-        }
-        Ok(bindings)
+        self.bindings_from_rows(&rows).await
     }
 
     /// Every enabled binding of every tenant (the scheduler and start-up).
     pub async fn enabled_bindings(&self) -> Result<Vec<Binding>> {
         let rows =
             sqlx::query("SELECT * FROM binding WHERE enabled = 1 ORDER BY created_time").fetch_all(&self.pool).await?;
-        let mut bindings = Vec::with_capacity(rows.len());
-        for row in &rows {
-            bindings.push(self.binding_from_row(row).await?);
-        }
-        Ok(bindings)
+        self.bindings_from_rows(&rows).await
     }
 
     /// Enabled bindings of one kind that apply to a device.
@@ -275,18 +267,44 @@ impl Storage {
         device_id: &str,
         kind: PluginKind,
     ) -> Result<Vec<Binding>> {
+        self.device_bindings(tenant_id, device_id, kind, false).await
+    }
+
+    /// Bindings of one kind that apply to a device but are quarantined.
+    pub async fn quarantined_bindings_for_device(
+        &self,
+        tenant_id: &str,
+        device_id: &str,
+        kind: PluginKind,
+    ) -> Result<Vec<Binding>> {
+        self.device_bindings(tenant_id, device_id, kind, true).await
+    }
+
+    async fn device_bindings(
+        &self,
+        tenant_id: &str,
+        device_id: &str,
+        kind: PluginKind,
+        quarantined: bool,
+    ) -> Result<Vec<Binding>> {
         let rows = sqlx::query(
             "SELECT b.* FROM binding b JOIN binding_device bd ON bd.binding_id = b.id
-             WHERE b.tenant_id = ? AND bd.device_id = ? AND b.kind = ? AND b.enabled = 1
+             WHERE b.tenant_id = ?1 AND bd.device_id = ?2 AND b.kind = ?3
+               AND ((?4 = 0 AND b.enabled = 1) OR (?4 = 1 AND b.enabled = 0 AND b.quarantine_reason IS NOT NULL))
              ORDER BY b.created_time",
         )
         .bind(tenant_id)
         .bind(device_id)
         .bind(kind.as_str())
+        .bind(quarantined)
         .fetch_all(&self.pool)
         .await?;
+        self.bindings_from_rows(&rows).await
+    }
+
+    async fn bindings_from_rows(&self, rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<Binding>> {
         let mut bindings = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             bindings.push(self.binding_from_row(row).await?);
         }
         Ok(bindings)
@@ -378,30 +396,6 @@ impl Storage {
             return Err(StorageError::not_found("binding", id));
         }
         self.binding(tenant_id, id).await
-    }
-
-    /// Bindings of one kind that apply to a device but are quarantined.
-    pub async fn quarantined_bindings_for_device(
-        &self,
-        tenant_id: &str,
-        device_id: &str,
-        kind: PluginKind,
-    ) -> Result<Vec<Binding>> {
-        let rows = sqlx::query(
-            "SELECT b.* FROM binding b JOIN binding_device bd ON bd.binding_id = b.id
-             WHERE b.tenant_id = ? AND bd.device_id = ? AND b.kind = ? AND b.enabled = 0
-               AND b.quarantine_reason IS NOT NULL ORDER BY b.created_time",
-        )
-        .bind(tenant_id)
-        .bind(device_id)
-        .bind(kind.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut bindings = Vec::with_capacity(rows.len());
-        for row in &rows {
-            bindings.push(self.binding_from_row(row).await?);
-        }
-        Ok(bindings)
     }
 
     /// The state of a (binding, device).

@@ -1,47 +1,226 @@
-//! Replays the real 3W instances through the DHSV-closure rule with its
-//! default configuration, as `nexus eval detect` will: every class-2
+//! Replays the real 3W instances (`../shared/data/3w`, Petrobras 3W dataset,
+//! CC BY 4.0) through the DHSV-closure rule with its default configuration,
+//! as `nexus eval detect` does (`nexus_eval::detect`): every class-2
 //! (spurious DHSV closure) instance must be detected and the class-0 (normal)
 //! instances must give fewer than one false alarm per 24 h. Prints a
 //! per-instance table (`cargo test --release -p alarm-rule-dhsv-closure
 //! --test three_w -- --nocapture`).
 
-mod support;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use alarm_rule_dhsv_closure::{DhsvConfig, DhsvState, evaluate_batch};
-use support::{Outcome, Summary};
+use alarm_rule_dhsv_closure::{DhsvConfig, DhsvState, evaluate_batch, parse_config};
+use nexus_eval::dataset::{self, Instance};
+use nexus_eval::detect::{self, Detection};
+use nexus_eval::replay::{DEVICE, Rule};
+use nexus_model::{AlarmAction, AlarmSignal, Reading, Severity, TimestampMs, Value};
+use nexus_plugin_sdk as sdk;
 
 /// The host's cap on one state value, with the 64 KiB call cap in mind.
 const STATE_LIMIT_BYTES: usize = 48 * 1024;
 
-fn run(config: &DhsvConfig, instances: &[support::Instance]) -> Vec<Outcome> {
-    instances
-        .iter()
-        .map(|instance| {
-            support::replay::<DhsvState, _>(instance, |state, batch| evaluate_batch(config, state, "well", batch))
+/// `shared/data/3w` beside the repository, or `$NEXUS_3W_DIR`; `None` (and a
+/// note) when it is not there, so the harness skips on machines without it.
+fn data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("NEXUS_3W_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"));
+    if dir.join("0").is_dir() {
+        Some(dir)
+    } else {
+        println!("3W data not found at {}: harness skipped", dir.display());
+        None
+    }
+}
+
+/// The real (`WELL-*`) instances of a class, sorted by name.
+fn load_class(root: &Path, class: u32) -> Vec<Instance> {
+    let files = dataset::list(root, &[class], true).expect("class folder");
+    files.iter().map(|f| dataset::read(f).expect("readable instance")).collect()
+}
+
+/// The rule's pure logic behind `nexus_eval::replay::Rule`, with the host's
+/// state handling: the state is JSON bytes, a call works on a decoded copy
+/// that is kept only if the call succeeds, and the batch is grouped into
+/// series by key (sorted by key, then by ts) as the runtime does. Also counts
+/// what [`Detection`] leaves out, since the last [`Rule::reset`].
+struct NativeRule {
+    config: DhsvConfig,
+    /// The stored state; empty when there is none yet.
+    state: Vec<u8>,
+    raises: usize,
+    clears: usize,
+    /// Largest state seen, in bytes of JSON.
+    max_state_bytes: usize,
+}
+
+impl NativeRule {
+    fn new(config: DhsvConfig) -> Self {
+        Self { config, state: Vec::new(), raises: 0, clears: 0, max_state_bytes: 0 }
+    }
+}
+
+impl Rule for NativeRule {
+    fn evaluate(&mut self, _now: TimestampMs, readings: &[Reading]) -> Result<Vec<AlarmSignal>, String> {
+        let mut state: DhsvState = match self.state.as_slice() {
+            [] => DhsvState::default(),
+            bytes => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+        };
+        let signals: Vec<AlarmSignal> =
+            evaluate_batch(&self.config, &mut state, DEVICE, &to_series(readings)).into_iter().map(to_model).collect();
+        self.state = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+        self.max_state_bytes = self.max_state_bytes.max(self.state.len());
+        self.raises += signals.iter().filter(|s| s.action == AlarmAction::Raise).count();
+        self.clears += signals.iter().filter(|s| s.action == AlarmAction::Clear).count();
+        Ok(signals)
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.config.clone());
+    }
+}
+
+fn to_series(readings: &[Reading]) -> Vec<sdk::Series> {
+    let mut by_key: BTreeMap<&str, Vec<sdk::Sample>> = BTreeMap::new();
+    for r in readings {
+        let value = match &r.value {
+            Value::Number(n) => sdk::Value::Number(*n),
+            Value::Integer(i) => sdk::Value::Integer(*i),
+            Value::Boolean(b) => sdk::Value::Boolean(*b),
+            Value::Text(t) => sdk::Value::Text(t.clone()),
+        };
+        by_key.entry(r.key.as_str()).or_default().push(sdk::Sample { ts: r.ts, value, quality: r.quality });
+    }
+    by_key
+        .into_iter()
+        .map(|(key, mut samples)| {
+            samples.sort_by_key(|s| s.ts);
+            sdk::Series { key: key.to_string(), samples }
         })
         .collect()
 }
 
+fn to_model(signal: sdk::AlarmSignal) -> AlarmSignal {
+    AlarmSignal {
+        action: match signal.action {
+            sdk::AlarmAction::Raise => AlarmAction::Raise,
+            sdk::AlarmAction::Clear => AlarmAction::Clear,
+        },
+        device_id: signal.device_id,
+        alarm_type: signal.alarm_type,
+        severity: match signal.severity {
+            sdk::Severity::Critical => Severity::Critical,
+            sdk::Severity::Major => Severity::Major,
+            sdk::Severity::Minor => Severity::Minor,
+            sdk::Severity::Warning => Severity::Warning,
+            sdk::Severity::Indeterminate => Severity::Indeterminate,
+        },
+        ts: signal.ts,
+        details: signal.details,
+    }
+}
+
+/// What the rule did on one instance: the detection report and the counts.
+struct Outcome {
+    detection: Detection,
+    raises: usize,
+    clears: usize,
+    max_state_bytes: usize,
+}
+
+fn run(config: &DhsvConfig, instances: &[Instance]) -> Vec<Outcome> {
+    let mut rule = NativeRule::new(config.clone());
+    instances
+        .iter()
+        .map(|instance| {
+            let detection = detect::run(instance, &mut rule).expect("the rule runs");
+            Outcome { detection, raises: rule.raises, clears: rule.clears, max_state_bytes: rule.max_state_bytes }
+        })
+        .collect()
+}
+
+/// Totals over a set of outcomes.
+struct Summary {
+    instances: usize,
+    detected: usize,
+    /// Median delay as `nexus eval` prints it (the upper median).
+    median_delay_s: Option<f64>,
+    false_alarms: usize,
+    normal_hours: f64,
+}
+
+impl Summary {
+    fn of(outcomes: &[Outcome]) -> Self {
+        let mut delays: Vec<f64> = outcomes.iter().filter_map(|o| o.detection.delay_s).collect();
+        delays.sort_by(f64::total_cmp);
+        Self {
+            instances: outcomes.len(),
+            detected: outcomes.iter().filter(|o| o.detection.detected).count(),
+            median_delay_s: delays.get(delays.len() / 2).copied(),
+            false_alarms: outcomes.iter().map(|o| o.detection.false_alarms).sum(),
+            normal_hours: outcomes.iter().map(|o| o.detection.normal_hours).sum(),
+        }
+    }
+
+    /// False alarms per 24 h of normal data.
+    fn false_alarms_per_day(&self) -> f64 {
+        if self.normal_hours > 0.0 { self.false_alarms as f64 / self.normal_hours * 24.0 } else { 0.0 }
+    }
+}
+
+/// Prints a per-instance table and the totals.
+fn print_table(title: &str, outcomes: &[Outcome]) -> Summary {
+    println!("\n## {title}\n");
+    println!("| instance | class | hours | detected | delay (s) | false alarms | raises | clears | max state (B) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let d = &o.detection;
+        let detected = match (d.class, d.detected) {
+            (0, _) => "–",
+            (_, true) => "yes",
+            (_, false) => "no",
+        };
+        let delay = d.delay_s.map_or("–".to_string(), |s| format!("{s:.0}"));
+        println!(
+            "| {} | {} | {:.1} | {detected} | {delay} | {} | {} | {} | {} |",
+            d.instance, d.class, d.hours, d.false_alarms, o.raises, o.clears, o.max_state_bytes
+        );
+    }
+    let s = Summary::of(outcomes);
+    let median = s.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
+    let detected = if outcomes.iter().all(|o| o.detection.class == 0) {
+        String::new()
+    } else {
+        format!("detected {}/{}, median delay {median} s, ", s.detected, s.instances)
+    };
+    println!(
+        "\n{detected}false alarms {} in {:.1} h of normal data ({:.2} / 24 h)",
+        s.false_alarms,
+        s.normal_hours,
+        s.false_alarms_per_day()
+    );
+    s
+}
+
 #[test]
 fn detects_every_real_dhsv_closure_without_false_alarms_on_normal_wells() {
-    let Some(root) = support::data_dir() else { return };
+    let Some(root) = data_dir() else { return };
     let config = DhsvConfig::default();
-    let events = support::load_class(&root, 2);
-    let normal = support::load_class(&root, 0);
+    let events = load_class(&root, 2);
+    let normal = load_class(&root, 0);
     assert_eq!((events.len(), normal.len()), (22, 8), "expected the 22 real class-2 and 8 class-0 instances");
 
     let event_outcomes = run(&config, &events);
     let normal_outcomes = run(&config, &normal);
-    let on_events = support::print_table("DHSV closure: class 2 (spurious DHSV closure)", &event_outcomes);
-    let on_normal = support::print_table("DHSV closure: class 0 (normal)", &normal_outcomes);
+    let on_events = print_table("DHSV closure: class 2 (spurious DHSV closure)", &event_outcomes);
+    let on_normal = print_table("DHSV closure: class 0 (normal)", &normal_outcomes);
 
     assert_eq!(on_events.detected, on_events.instances, "every real DHSV closure is detected");
     assert_eq!(on_events.false_alarms, 0, "no raise before the event in class-2 files");
     assert!(on_normal.false_alarms_per_day() < 1.0, "false alarms per 24 h: {}", on_normal.false_alarms_per_day());
     let median = on_events.median_delay_s.unwrap_or(f64::INFINITY);
     assert!(median <= 300.0, "median delay {median} s");
-    let all: Vec<&Outcome> = event_outcomes.iter().chain(&normal_outcomes).collect();
-    let largest = all.iter().map(|o| o.max_state_bytes).max().unwrap_or(0);
+    let largest = event_outcomes.iter().chain(&normal_outcomes).map(|o| o.max_state_bytes).max().unwrap_or(0);
     assert!(largest < STATE_LIMIT_BYTES, "state grew to {largest} bytes");
     println!("\nlargest state: {largest} B");
 }
@@ -51,14 +230,14 @@ fn detects_every_real_dhsv_closure_without_false_alarms_on_normal_wells() {
 /// apart from the default row, which the test above checks in detail.
 #[test]
 fn lookback_and_confirmation_trade_offs() {
-    let Some(root) = support::data_dir() else { return };
-    let events = support::load_class(&root, 2);
-    let normal = support::load_class(&root, 0);
+    let Some(root) = data_dir() else { return };
+    let events = load_class(&root, 2);
+    let normal = load_class(&root, 0);
     println!("\n| lookback_s | confirm_s | detected | median delay (s) | false alarms / 24 h (class 0) |");
     println!("|---|---|---|---|---|");
     for (lookback, confirm) in [(300, 0), (600, 0), (600, 30), (900, 0), (1200, 0)] {
         let json = format!(r#"{{"lookback_s": {lookback}, "confirm_s": {confirm}}}"#);
-        let config = alarm_rule_dhsv_closure::parse_config(&json).expect("valid config");
+        let config = parse_config(&json).expect("valid config");
         let on_events = Summary::of(&run(&config, &events));
         let on_normal = Summary::of(&run(&config, &normal));
         let median = on_events.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
@@ -76,12 +255,12 @@ fn lookback_and_confirmation_trade_offs() {
 /// loss, PCK restriction, scaling, hydrate) must not look like a DHSV closure.
 #[test]
 fn other_events_do_not_raise() {
-    let Some(root) = support::data_dir() else { return };
+    let Some(root) = data_dir() else { return };
     let config = DhsvConfig::default();
     println!("\n| class | instances | with a raise | raises |\n|---|---|---|---|");
     for class in [1, 3, 4, 5, 6, 7, 8] {
-        let outcomes = run(&config, &support::load_class(&root, class));
-        let with = outcomes.iter().filter(|o| o.raises > 0).map(|o| o.name.as_str()).collect::<Vec<_>>();
+        let outcomes = run(&config, &load_class(&root, class));
+        let with = outcomes.iter().filter(|o| o.raises > 0).map(|o| o.detection.instance.as_str()).collect::<Vec<_>>();
         let raises: usize = outcomes.iter().map(|o| o.raises).sum();
         println!("| {class} | {} | {} {with:?} | {raises} |", outcomes.len(), with.len());
         assert!(with.is_empty(), "class {class}: {with:?}");

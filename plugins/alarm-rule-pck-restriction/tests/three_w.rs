@@ -1,5 +1,6 @@
-//! Replays the real 3W instances through the PCK-restriction rule, as
-//! `nexus eval detect` will: class 6 (quick restriction in PCK) for
+//! Replays the real 3W instances (`../shared/data/3w`, Petrobras 3W dataset,
+//! CC BY 4.0) through the PCK-restriction rule, as `nexus eval detect` does
+//! (`nexus_eval::detect`): class 6 (quick restriction in PCK) for
 //! detections, class 0 (normal) for false alarms. Prints per-instance tables
 //! (`cargo test --release -p alarm-rule-pck-restriction --test three_w --
 //! --nocapture`).
@@ -9,42 +10,223 @@
 //! default configuration) detects none of them. The slow-restriction
 //! profile [`SLOW_PROFILE`] (3 % within 5 min) catches five of six.
 
-mod support;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use alarm_rule_pck_restriction::{PckConfig, PckState, evaluate_batch, parse_config, watched_samples};
-use support::{Instance, Outcome, Summary};
+use nexus_eval::dataset::{self, Instance};
+use nexus_eval::detect::{self, Detection};
+use nexus_eval::replay::{DEVICE, Rule};
+use nexus_model::{AlarmAction, AlarmSignal, Reading, Severity, TimestampMs, Value};
+use nexus_plugin_sdk as sdk;
 
 /// The profile documented in the README for the real, slower restrictions.
 const SLOW_PROFILE: &str = r#"{"rise_pct": 3, "rise_window_s": 300, "baseline_s": 300, "confirm_s": 60}"#;
 
-fn run(config: &PckConfig, instances: &[Instance]) -> Vec<Outcome> {
-    instances
-        .iter()
-        .map(|instance| {
-            support::replay::<PckState, _>(instance, |state, batch| match watched_samples(config, batch) {
-                Some(samples) => evaluate_batch(config, state, "well", samples),
-                None => Vec::new(),
-            })
+/// `shared/data/3w` beside the repository, or `$NEXUS_3W_DIR`; `None` (and a
+/// note) when it is not there, so the harness skips on machines without it.
+fn data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("NEXUS_3W_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"));
+    if dir.join("0").is_dir() {
+        Some(dir)
+    } else {
+        println!("3W data not found at {}: harness skipped", dir.display());
+        None
+    }
+}
+
+/// The real (`WELL-*`) instances of a class, sorted by name.
+fn load_class(root: &Path, class: u32) -> Vec<Instance> {
+    let files = dataset::list(root, &[class], true).expect("class folder");
+    files.iter().map(|f| dataset::read(f).expect("readable instance")).collect()
+}
+
+/// The rule's pure logic behind `nexus_eval::replay::Rule`, with the host's
+/// state handling: the state is JSON bytes, a call works on a decoded copy
+/// that is kept only if the call succeeds, and the batch is grouped into
+/// series by key (sorted by key, then by ts) as the runtime does. Also counts
+/// what [`Detection`] leaves out, since the last [`Rule::reset`].
+struct NativeRule {
+    config: PckConfig,
+    /// The stored state; empty when there is none yet.
+    state: Vec<u8>,
+    raises: usize,
+    clears: usize,
+    /// Largest state seen, in bytes of JSON.
+    max_state_bytes: usize,
+}
+
+impl NativeRule {
+    fn new(config: PckConfig) -> Self {
+        Self { config, state: Vec::new(), raises: 0, clears: 0, max_state_bytes: 0 }
+    }
+}
+
+impl Rule for NativeRule {
+    fn evaluate(&mut self, _now: TimestampMs, readings: &[Reading]) -> Result<Vec<AlarmSignal>, String> {
+        let mut state: PckState = match self.state.as_slice() {
+            [] => PckState::default(),
+            bytes => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+        };
+        let batch = to_series(readings);
+        let signals: Vec<AlarmSignal> = match watched_samples(&self.config, &batch) {
+            Some(samples) => {
+                evaluate_batch(&self.config, &mut state, DEVICE, samples).into_iter().map(to_model).collect()
+            }
+            None => Vec::new(),
+        };
+        self.state = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+        self.max_state_bytes = self.max_state_bytes.max(self.state.len());
+        self.raises += signals.iter().filter(|s| s.action == AlarmAction::Raise).count();
+        self.clears += signals.iter().filter(|s| s.action == AlarmAction::Clear).count();
+        Ok(signals)
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.config.clone());
+    }
+}
+
+fn to_series(readings: &[Reading]) -> Vec<sdk::Series> {
+    let mut by_key: BTreeMap<&str, Vec<sdk::Sample>> = BTreeMap::new();
+    for r in readings {
+        let value = match &r.value {
+            Value::Number(n) => sdk::Value::Number(*n),
+            Value::Integer(i) => sdk::Value::Integer(*i),
+            Value::Boolean(b) => sdk::Value::Boolean(*b),
+            Value::Text(t) => sdk::Value::Text(t.clone()),
+        };
+        by_key.entry(r.key.as_str()).or_default().push(sdk::Sample { ts: r.ts, value, quality: r.quality });
+    }
+    by_key
+        .into_iter()
+        .map(|(key, mut samples)| {
+            samples.sort_by_key(|s| s.ts);
+            sdk::Series { key: key.to_string(), samples }
         })
         .collect()
 }
 
+fn to_model(signal: sdk::AlarmSignal) -> AlarmSignal {
+    AlarmSignal {
+        action: match signal.action {
+            sdk::AlarmAction::Raise => AlarmAction::Raise,
+            sdk::AlarmAction::Clear => AlarmAction::Clear,
+        },
+        device_id: signal.device_id,
+        alarm_type: signal.alarm_type,
+        severity: match signal.severity {
+            sdk::Severity::Critical => Severity::Critical,
+            sdk::Severity::Major => Severity::Major,
+            sdk::Severity::Minor => Severity::Minor,
+            sdk::Severity::Warning => Severity::Warning,
+            sdk::Severity::Indeterminate => Severity::Indeterminate,
+        },
+        ts: signal.ts,
+        details: signal.details,
+    }
+}
+
+/// What the rule did on one instance: the detection report and the counts.
+struct Outcome {
+    detection: Detection,
+    raises: usize,
+    clears: usize,
+    max_state_bytes: usize,
+}
+
+fn run(config: &PckConfig, instances: &[Instance]) -> Vec<Outcome> {
+    let mut rule = NativeRule::new(config.clone());
+    instances
+        .iter()
+        .map(|instance| {
+            let detection = detect::run(instance, &mut rule).expect("the rule runs");
+            Outcome { detection, raises: rule.raises, clears: rule.clears, max_state_bytes: rule.max_state_bytes }
+        })
+        .collect()
+}
+
+/// Totals over a set of outcomes.
+struct Summary {
+    instances: usize,
+    detected: usize,
+    /// Median delay as `nexus eval` prints it (the upper median).
+    median_delay_s: Option<f64>,
+    false_alarms: usize,
+    normal_hours: f64,
+}
+
+impl Summary {
+    fn of(outcomes: &[Outcome]) -> Self {
+        let mut delays: Vec<f64> = outcomes.iter().filter_map(|o| o.detection.delay_s).collect();
+        delays.sort_by(f64::total_cmp);
+        Self {
+            instances: outcomes.len(),
+            detected: outcomes.iter().filter(|o| o.detection.detected).count(),
+            median_delay_s: delays.get(delays.len() / 2).copied(),
+            false_alarms: outcomes.iter().map(|o| o.detection.false_alarms).sum(),
+            normal_hours: outcomes.iter().map(|o| o.detection.normal_hours).sum(),
+        }
+    }
+
+    /// False alarms per 24 h of normal data.
+    fn false_alarms_per_day(&self) -> f64 {
+        if self.normal_hours > 0.0 { self.false_alarms as f64 / self.normal_hours * 24.0 } else { 0.0 }
+    }
+}
+
+/// Prints a per-instance table and the totals.
+fn print_table(title: &str, outcomes: &[Outcome]) -> Summary {
+    println!("\n## {title}\n");
+    println!("| instance | class | hours | detected | delay (s) | false alarms | raises | clears | max state (B) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let d = &o.detection;
+        let detected = match (d.class, d.detected) {
+            (0, _) => "–",
+            (_, true) => "yes",
+            (_, false) => "no",
+        };
+        let delay = d.delay_s.map_or("–".to_string(), |s| format!("{s:.0}"));
+        println!(
+            "| {} | {} | {:.1} | {detected} | {delay} | {} | {} | {} | {} |",
+            d.instance, d.class, d.hours, d.false_alarms, o.raises, o.clears, o.max_state_bytes
+        );
+    }
+    let s = Summary::of(outcomes);
+    let median = s.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
+    let detected = if outcomes.iter().all(|o| o.detection.class == 0) {
+        String::new()
+    } else {
+        format!("detected {}/{}, median delay {median} s, ", s.detected, s.instances)
+    };
+    println!(
+        "\n{detected}false alarms {} in {:.1} h of normal data ({:.2} / 24 h)",
+        s.false_alarms,
+        s.normal_hours,
+        s.false_alarms_per_day()
+    );
+    s
+}
+
 fn tables(title: &str, config: &PckConfig, events: &[Instance], normal: &[Instance]) -> (Summary, Summary) {
-    let on_events = support::print_table(&format!("{title}: class 6 (quick restriction in PCK)"), &run(config, events));
-    let on_normal = support::print_table(&format!("{title}: class 0 (normal)"), &run(config, normal));
+    let on_events = print_table(&format!("{title}: class 6 (quick restriction in PCK)"), &run(config, events));
+    let on_normal = print_table(&format!("{title}: class 0 (normal)"), &run(config, normal));
     (on_events, on_normal)
 }
 
-fn load(root: &std::path::Path) -> (Vec<Instance>, Vec<Instance>) {
-    let events = support::load_class(root, 6);
-    let normal = support::load_class(root, 0);
+fn load(root: &Path) -> (Vec<Instance>, Vec<Instance>) {
+    let events = load_class(root, 6);
+    let normal = load_class(root, 0);
     assert_eq!((events.len(), normal.len()), (6, 8), "expected the 6 real class-6 and 8 class-0 instances");
     (events, normal)
 }
 
 #[test]
 fn paper_definition_is_quiet_on_normal_wells() {
-    let Some(root) = support::data_dir() else { return };
+    let Some(root) = data_dir() else { return };
     let (events, normal) = load(&root);
     let (on_events, on_normal) = tables("PCK, defaults (5 % within 10 s)", &PckConfig::default(), &events, &normal);
     assert_eq!(on_normal.false_alarms, 0);
@@ -55,7 +237,7 @@ fn paper_definition_is_quiet_on_normal_wells() {
 
 #[test]
 fn slow_profile_detects_most_real_restrictions() {
-    let Some(root) = support::data_dir() else { return };
+    let Some(root) = data_dir() else { return };
     let (events, normal) = load(&root);
     let config = parse_config(SLOW_PROFILE).expect("valid profile");
     let (on_events, on_normal) = tables("PCK, slow-restriction profile", &config, &events, &normal);
@@ -68,7 +250,7 @@ fn slow_profile_detects_most_real_restrictions() {
 /// (informational).
 #[test]
 fn step_size_and_window_trade_offs() {
-    let Some(root) = support::data_dir() else { return };
+    let Some(root) = data_dir() else { return };
     let (events, normal) = load(&root);
     println!(
         "\n| rise_pct | rise_window_s | baseline_s | detected | median delay (s) | FA / 24 h class 0 | FA before the event (class 6) |"

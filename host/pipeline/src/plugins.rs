@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nexus_model::{Limits, PluginKind, PluginRef, TimestampMs};
-use nexus_runtime::{CallContext, CallError, CallOutcome, NoTelemetry, Plugin};
+use nexus_runtime::{CallContext, CallError, CallFailure, CallOutcome, NoTelemetry, Plugin};
 use nexus_storage::{Binding, NewBinding, NewPlugin, StoredPlugin};
 use serde::Deserialize;
 
@@ -105,7 +105,7 @@ impl Pipeline {
                 limits: Limits::for_kind(kind),
                 telemetry: Arc::new(NoTelemetry),
             };
-            let info = runtime.describe(&plugin, ctx).map_err(PipelineError::Describe)?.output;
+            let info = runtime.describe(&plugin, ctx).map_err(|f| PipelineError::Describe(*f.error))?.output;
             Ok((plugin, info))
         });
         let (plugin, info) =
@@ -240,34 +240,33 @@ impl Pipeline {
         loaded: &Loaded,
         device_id: &str,
         stage: &str,
-        call: impl FnOnce() -> Result<CallOutcome<T>, CallError> + Send + 'static,
+        call: impl FnOnce() -> Result<CallOutcome<T>, CallFailure> + Send + 'static,
         payload: impl FnOnce() -> Vec<u8>,
     ) -> Result<Result<CallOutcome<T>, CallError>> {
-        let started = std::time::Instant::now();
-        let result = blocking(call).await?;
-        let elapsed = started.elapsed();
-        match &result {
-            Ok(outcome) => self.observe(binding, elapsed, outcome.fuel_used, None).await?,
-            Err(error) => {
-                self.record_failure(binding, loaded, device_id, stage, error, payload(), elapsed).await?;
-                self.observe(binding, elapsed, 0, Some(error)).await?;
+        match blocking(call).await? {
+            Ok(outcome) => {
+                self.observe(binding, outcome.duration, outcome.fuel_used, None).await?;
+                Ok(Ok(outcome))
+            }
+            Err(failure) => {
+                self.record_failure(binding, loaded, device_id, stage, &failure, payload()).await?;
+                self.observe(binding, failure.duration, failure.fuel_used, Some(&failure.error)).await?;
+                Ok(Err(*failure.error))
             }
         }
-        Ok(result)
     }
 
     /// Records a failed call and keeps its input as a dead letter.
-    #[allow(clippy::too_many_arguments)]
     async fn record_failure(
         &self,
         binding: &Binding,
         loaded: &Loaded,
         device_id: &str,
         stage: &str,
-        error: &CallError,
+        failure: &CallFailure,
         payload: Vec<u8>,
-        elapsed: std::time::Duration,
     ) -> Result<()> {
+        let error = &failure.error;
         let now = nexus_model::now_ms();
         let storage = &self.inner.storage;
         if error.is_fault() {
@@ -280,8 +279,8 @@ impl Pipeline {
                     version: loaded.meta.version.clone(),
                     error_code: error.code().into(),
                     error: error.to_string(),
-                    duration_us: elapsed.as_micros() as i64,
-                    fuel_used: 0,
+                    duration_us: failure.duration.as_micros() as i64,
+                    fuel_used: i64::try_from(failure.fuel_used).unwrap_or(i64::MAX),
                     ts: now,
                 })
                 .await?;

@@ -9,7 +9,7 @@ use wasmtime::{Store, Trap};
 
 use crate::convert;
 use crate::engine::{Plugin, PluginPre, Runtime};
-use crate::error::CallError;
+use crate::error::{CallError, CallFailure};
 use crate::host_state::{CallContext, HostState};
 
 /// The result of a successful call, with what it cost.
@@ -31,7 +31,7 @@ pub struct CallOutcome<T> {
 
 impl Runtime {
     /// Calls `describe` of any kind of plugin.
-    pub fn describe(&self, plugin: &Plugin, ctx: CallContext) -> Result<CallOutcome<PluginInfo>, CallError> {
+    pub fn describe(&self, plugin: &Plugin, ctx: CallContext) -> Result<CallOutcome<PluginInfo>, CallFailure> {
         self.call(plugin, ctx, |store, pre| {
             Ok(match pre {
                 PluginPre::Decoder(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
@@ -48,9 +48,9 @@ impl Runtime {
         plugin: &Plugin,
         ctx: CallContext,
         frame: &Frame,
-    ) -> Result<CallOutcome<Vec<Reading>>, CallError> {
+    ) -> Result<CallOutcome<Vec<Reading>>, CallFailure> {
         let PluginPre::Decoder(pre) = &plugin.pre else {
-            return Err(wrong_kind(&ctx, plugin, PluginKind::Decoder));
+            return Err(wrong_kind(&ctx, plugin, PluginKind::Decoder).into());
         };
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
@@ -78,9 +78,9 @@ impl Runtime {
         plugin: &Plugin,
         ctx: CallContext,
         readings: &[Reading],
-    ) -> Result<CallOutcome<Vec<AlarmSignal>>, CallError> {
+    ) -> Result<CallOutcome<Vec<AlarmSignal>>, CallFailure> {
         let PluginPre::AlarmRule(pre) = &plugin.pre else {
-            return Err(wrong_kind(&ctx, plugin, PluginKind::AlarmRule));
+            return Err(wrong_kind(&ctx, plugin, PluginKind::AlarmRule).into());
         };
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
@@ -98,9 +98,9 @@ impl Runtime {
         plugin: &Plugin,
         ctx: CallContext,
         well: &WellContext,
-    ) -> Result<CallOutcome<Vec<Recommendation>>, CallError> {
+    ) -> Result<CallOutcome<Vec<Recommendation>>, CallFailure> {
         let PluginPre::Optimizer(pre) = &plugin.pre else {
-            return Err(wrong_kind(&ctx, plugin, PluginKind::Optimizer));
+            return Err(wrong_kind(&ctx, plugin, PluginKind::Optimizer).into());
         };
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
@@ -117,7 +117,7 @@ impl Runtime {
         plugin: &Plugin,
         ctx: CallContext,
         body: impl FnOnce(&mut Store<HostState>, &PluginPre) -> wasmtime::Result<T>,
-    ) -> Result<CallOutcome<T>, CallError> {
+    ) -> Result<CallOutcome<T>, CallFailure> {
         let inner = &self.inner;
         let limits = ctx.limits;
         let mut store = Store::new(&inner.engine, HostState::new(ctx));
@@ -149,7 +149,11 @@ impl Runtime {
                 logs_dropped: state.logs_dropped,
                 host_limit: state.host_limit_hit,
             }),
-            Err(error) => Err(classify(error, &state, limits.fuel.unwrap_or(u64::MAX))),
+            Err(error) => Err(CallFailure {
+                error: Box::new(classify(error, &state, limits.fuel.unwrap_or(u64::MAX))),
+                duration,
+                fuel_used,
+            }),
         }
     }
 }
@@ -172,15 +176,16 @@ fn guest_result<T>(
     outcome: CallOutcome<Result<Vec<T>, crate::bindings::types::PluginError>>,
     plugin: &nexus_model::PluginRef,
     max: u32,
-) -> Result<CallOutcome<Vec<T>>, CallError> {
+) -> Result<CallOutcome<Vec<T>>, CallFailure> {
+    let fail = |error| CallFailure { error: Box::new(error), duration: outcome.duration, fuel_used: outcome.fuel_used };
     match outcome.output {
         Ok(ref items) if items.len() > max as usize => {
-            Err(CallError::OutputTooLarge { plugin: plugin.clone(), count: items.len(), max })
+            Err(fail(CallError::OutputTooLarge { plugin: plugin.clone(), count: items.len(), max }))
         }
         Ok(_) => Ok(outcome.map(|o| o.unwrap_or_default())),
         Err(error) => match outcome.host_limit {
-            Some(reason) => Err(CallError::HostCallLimit { plugin: plugin.clone(), reason }),
-            None => Err(CallError::Plugin { plugin: plugin.clone(), error: convert::error_from_wit(error) }),
+            Some(reason) => Err(fail(CallError::HostCallLimit { plugin: plugin.clone(), reason })),
+            None => Err(fail(CallError::Plugin { plugin: plugin.clone(), error: convert::error_from_wit(error) })),
         },
     }
 }
@@ -217,5 +222,12 @@ fn classify(error: wasmtime::Error, state: &HostState, fuel: u64) -> CallError {
                 CallError::Trap { plugin, code: message }
             }
         }
+    }
+}
+
+impl From<CallError> for CallFailure {
+    /// A failure before the plugin ran: no time or fuel spent in it.
+    fn from(error: CallError) -> Self {
+        Self { error: Box::new(error), duration: Duration::ZERO, fuel_used: 0 }
     }
 }

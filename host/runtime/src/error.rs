@@ -133,3 +133,16 @@ impl CallError {
         !matches!(self, CallError::Plugin { .. })
     }
 }
+
+/// A failed call with what it cost, for metering and plugin-run records.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct CallFailure {
+    /// Why it failed (boxed: the typed error is large, the failure is moved).
+    #[source]
+    pub error: Box<CallError>,
+    /// Wall time of the call, including instantiation.
+    pub duration: std::time::Duration,
+    /// Fuel used before it failed (0 without metering).
+    pub fuel_used: u64,
+}

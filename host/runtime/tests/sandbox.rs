@@ -77,7 +77,10 @@ fn healthy_plugin_still_works() {
 
 fn run(name: &str, limits: Limits, key: &str) -> Result<(), CallError> {
     let plugin = load(name);
-    runtime().evaluate(&plugin, ctx("bad-tenant", name, "{}", limits), &[reading(key, 1.0)]).map(|_| ())
+    runtime()
+        .evaluate(&plugin, ctx("bad-tenant", name, "{}", limits), &[reading(key, 1.0)])
+        .map(|_| ())
+        .map_err(|f| *f.error)
 }
 
 #[test]
@@ -95,8 +98,14 @@ fn infinite_loop_ends_with_a_timeout_within_twice_its_deadline() {
 #[test]
 fn fuel_budget_stops_an_infinite_loop_deterministically() {
     let limits = Limits { deadline_ms: 10_000, fuel: Some(5_000_000), ..Limits::default() };
-    let error = run("test-infinite-loop", limits, "x").expect_err("must not finish");
-    assert!(matches!(error, CallError::OutOfFuel { fuel: 5_000_000, .. }), "{error:?}");
+    let plugin = load("test-infinite-loop");
+    let failure = runtime()
+        .evaluate(&plugin, ctx("bad-tenant", "test-infinite-loop", "{}", limits), &[reading("x", 1.0)])
+        .expect_err("must not finish");
+    assert!(matches!(*failure.error, CallError::OutOfFuel { fuel: 5_000_000, .. }), "{failure:?}");
+    // The failure reports what it cost, for metering.
+    assert!(failure.fuel_used >= 5_000_000, "{failure:?}");
+    assert!(failure.duration > Duration::ZERO);
     healthy_plugin_still_works();
 }
 
@@ -240,7 +249,9 @@ fn table_bomb_is_stopped_by_the_table_limit() {
     let limits = Limits { table_elements: 5_000, deadline_ms: 5_000, ..Limits::default() };
     let error = runtime()
         .evaluate(&plugin, ctx("bad-tenant", "test-table-bomb", "{}", limits), &[reading("x", 1.0)])
-        .expect_err("must be stopped");
+        .expect_err("must be stopped")
+        .error;
+    let error = *error;
     assert!(matches!(error, CallError::TableLimit { limit: 5_000, .. }), "{error:?}");
     healthy_plugin_still_works();
 }

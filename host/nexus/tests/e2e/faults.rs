@@ -49,6 +49,8 @@ async fn crash_loop_opens_the_breaker_fills_the_dead_letters_and_an_admin_re_ena
     assert_eq!(runs.as_array().map(Vec::len), Some(10));
     assert_eq!(runs[0]["error_code"], "plugin-trap");
     assert_eq!(runs[0]["plugin"], "test-trap");
+    assert!(runs[0]["duration_us"].as_i64() > Some(0), "{}", runs[0]);
+    assert!(runs[0]["fuel_used"].as_i64() > Some(0), "{}", runs[0]);
     let metering = h.get("/api/metering").await;
     let meter = metering.as_array().and_then(|m| m.iter().find(|m| m["binding_id"] == binding_id)).expect("metered");
     assert_eq!((meter["calls"].as_u64(), meter["faults"].as_u64()), (Some(10), Some(10)));

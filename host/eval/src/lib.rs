@@ -10,12 +10,16 @@
 //!   (Vargas et al. 2019, benchmark 2) and scores a detector on them;
 //! - [`detect`] replays whole instances in one-minute batches and measures
 //!   detection, delay and false alarms per hour;
+//! - [`native`] runs a plugin's pure Rust logic as a [`replay::Rule`]:
+//!   readings grouped into the SDK's series, the SDK's signals converted back,
+//!   and JSON state kept only when a call succeeds;
 //! - [`replay`] drives a rule: a wasm component through the runtime, or any
 //!   native function (for tests).
 
 pub mod bench2;
 pub mod dataset;
 pub mod detect;
+pub mod native;
 pub mod replay;
 
 /// Why an evaluation could not run.

@@ -11,6 +11,7 @@
 //! the wasm component in the plugin runtime and checks it flags exactly the
 //! same windows.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,9 +19,10 @@ use std::time::{Duration, Instant};
 use alarm_rule_isolation_forest::{ForestConfig, MemoryStore, evaluate, parse_config};
 use nexus_eval::bench2::{self, InstanceScore};
 use nexus_eval::dataset::{self, Instance};
-use nexus_eval::replay::{self, DEVICE, Rule, WasmRule};
-use nexus_model::{AlarmAction, AlarmSignal, Limits, PluginKind, Reading, Severity, TimestampMs, Value};
-use nexus_plugin_sdk as sdk;
+use nexus_eval::native::{Logic, NativeRule};
+use nexus_eval::replay::{self, Rule, WasmRule};
+use nexus_model::{AlarmSignal, Limits, PluginKind, Reading, TimestampMs};
+use nexus_plugin_sdk::Series;
 
 /// The acceptance threshold on the mean score over seeds.
 const ACCEPT: f64 = 0.67;
@@ -48,81 +50,23 @@ fn instances() -> Vec<Instance> {
     })
 }
 
-/// The rule's pure logic behind `nexus_eval::replay::Rule`, with the host's
-/// state handling: the state is JSON bytes, a call works on a copy that is
-/// kept only if the call succeeds, and the batch is grouped into series by
-/// key (sorted by key, then by ts) as the runtime does.
-struct NativeRule {
+/// The rule's pure logic behind `nexus_eval::replay::Rule` ([`NativeRule`]:
+/// batches grouped into series as the runtime does, a copy of the plugin's
+/// [`MemoryStore`] kept only when a call succeeds). Records the largest state
+/// value into `largest` and the duration of every call (one window each)
+/// into `calls`.
+fn native_rule<'a>(
     config: ForestConfig,
-    store: MemoryStore,
-    /// Largest state value seen (bytes of JSON).
-    largest: usize,
-    /// Duration of every call (each call processes one window).
-    calls: Vec<Duration>,
-}
-
-impl NativeRule {
-    fn new(config: ForestConfig) -> Self {
-        Self { config, store: MemoryStore::default(), largest: 0, calls: Vec::new() }
-    }
-}
-
-fn to_series(readings: &[Reading]) -> Vec<sdk::Series> {
-    let mut by_key: BTreeMap<&str, Vec<sdk::Sample>> = BTreeMap::new();
-    for r in readings {
-        let value = match &r.value {
-            Value::Number(n) => sdk::Value::Number(*n),
-            Value::Integer(i) => sdk::Value::Integer(*i),
-            Value::Boolean(b) => sdk::Value::Boolean(*b),
-            Value::Text(t) => sdk::Value::Text(t.clone()),
-        };
-        by_key.entry(r.key.as_str()).or_default().push(sdk::Sample { ts: r.ts, value, quality: r.quality });
-    }
-    by_key
-        .into_iter()
-        .map(|(key, mut samples)| {
-            samples.sort_by_key(|s| s.ts);
-            sdk::Series { key: key.to_string(), samples }
-        })
-        .collect()
-}
-
-fn to_model(signal: sdk::AlarmSignal) -> AlarmSignal {
-    AlarmSignal {
-        action: match signal.action {
-            sdk::AlarmAction::Raise => AlarmAction::Raise,
-            sdk::AlarmAction::Clear => AlarmAction::Clear,
-        },
-        device_id: signal.device_id,
-        alarm_type: signal.alarm_type,
-        severity: match signal.severity {
-            sdk::Severity::Critical => Severity::Critical,
-            sdk::Severity::Major => Severity::Major,
-            sdk::Severity::Minor => Severity::Minor,
-            sdk::Severity::Warning => Severity::Warning,
-            sdk::Severity::Indeterminate => Severity::Indeterminate,
-        },
-        ts: signal.ts,
-        details: signal.details,
-    }
-}
-
-impl Rule for NativeRule {
-    fn evaluate(&mut self, _now: TimestampMs, readings: &[Reading]) -> Result<Vec<AlarmSignal>, String> {
-        let batch = to_series(readings);
-        let mut state = self.store.clone();
+    largest: &'a Cell<usize>,
+    calls: &'a RefCell<Vec<Duration>>,
+) -> NativeRule<impl Logic<MemoryStore> + 'a, MemoryStore> {
+    NativeRule::new(move |device: &str, _now, batch: &[Series], store: &mut MemoryStore| {
         let start = Instant::now();
-        let signals =
-            evaluate(&self.config, &mut state, DEVICE, &batch).map_err(|e| format!("{}: {}", e.code, e.message))?;
-        self.calls.push(start.elapsed());
-        self.largest = self.largest.max(state.largest);
-        self.store = state;
-        Ok(signals.into_iter().map(to_model).collect())
-    }
-
-    fn reset(&mut self) {
-        self.store = MemoryStore::default();
-    }
+        let signals = evaluate(&config, store, device, batch)?;
+        calls.borrow_mut().push(start.elapsed());
+        largest.set(largest.get().max(store.largest));
+        Ok(signals)
+    })
 }
 
 /// A rule whose calls are timed.
@@ -164,11 +108,10 @@ fn benchmark_two_mean_score_is_in_the_published_band() {
     let instances = instances();
     let mut per_seed = Vec::new();
     let mut by_class: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-    let mut largest = 0;
-    let mut calls = Vec::new();
+    let largest = Cell::new(0);
+    let calls = RefCell::new(Vec::new());
     for seed in SEEDS {
-        let mut rule = NativeRule::new(config(seed));
-        let scores = run(&instances, &mut rule);
+        let scores = run(&instances, &mut native_rule(config(seed), &largest, &calls));
         assert_eq!(scores.len(), 36, "seed {seed}: scored instances");
         for s in &scores {
             by_class.entry(s.class).or_default().push(s.score);
@@ -179,8 +122,6 @@ fn benchmark_two_mean_score_is_in_the_published_band() {
             scores.iter().fold((0, 0, 0), |(tp, tn, n), s| (tp + s.true_positives, tn + s.true_negatives, n + s.tests));
         println!("seed {seed}: mean {seed_mean:.3} (std {std:.3}; {tp} TP + {tn} TN of {tests} test windows)");
         per_seed.push(seed_mean);
-        largest = largest.max(rule.largest);
-        calls.extend(rule.calls);
     }
     println!("\nclass  instances  mean score (over seeds {}..={})", SEEDS.start(), SEEDS.end());
     for (class, scores) in &by_class {
@@ -188,6 +129,7 @@ fn benchmark_two_mean_score_is_in_the_published_band() {
     }
     let overall = mean(per_seed.iter().copied());
     println!("\nmean over seeds: {overall:.3} (published 0.727 ± 0.182; acceptance ≥ {ACCEPT})");
+    let (largest, mut calls) = (largest.get(), calls.into_inner());
     calls.sort();
     let median = calls.get(calls.len() / 2).copied().unwrap_or_default();
     let p99 = calls.get(calls.len() * 99 / 100).copied().unwrap_or_default();
@@ -212,7 +154,8 @@ fn the_component_flags_the_same_windows_as_the_native_logic() {
     let started = Instant::now();
     let wasm_scores = run(&instances, &mut wasm);
     println!("wasm replay of seed 1: {:?}, longest call {:?}", started.elapsed(), wasm.longest);
-    let native_scores = run(&instances, &mut NativeRule::new(config(1)));
+    let (largest, calls) = (Cell::new(0), RefCell::new(Vec::new()));
+    let native_scores = run(&instances, &mut native_rule(config(1), &largest, &calls));
     assert_eq!(wasm_scores.len(), native_scores.len());
     for (w, n) in wasm_scores.iter().zip(&native_scores) {
         assert_eq!(
@@ -229,7 +172,7 @@ fn the_component_flags_the_same_windows_as_the_native_logic() {
         [&windows.train, &windows.normal, &windows.transient, &windows.steady].into_iter().flatten().copied().collect();
     wasm.reset();
     wasm.longest = Duration::ZERO;
-    let mut native = NativeRule::new(config(1));
+    let mut native = native_rule(config(1), &largest, &calls);
     for &start in &starts {
         let end = start + bench2::WINDOW;
         let mut frames = Vec::new();

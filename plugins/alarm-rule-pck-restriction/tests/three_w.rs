@@ -10,15 +10,13 @@
 //! default configuration) detects none of them. The slow-restriction
 //! profile [`SLOW_PROFILE`] (3 % within 5 min) catches five of six.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use alarm_rule_pck_restriction::{PckConfig, PckState, evaluate_batch, parse_config, watched_samples};
+use alarm_rule_pck_restriction::{PckConfig, PckState, STATE_KEY, evaluate_batch, parse_config, watched_samples};
 use nexus_eval::dataset::{self, Instance};
 use nexus_eval::detect::{self, Detection};
-use nexus_eval::replay::{DEVICE, Rule};
-use nexus_model::{AlarmAction, AlarmSignal, Reading, Severity, TimestampMs, Value};
-use nexus_plugin_sdk as sdk;
+use nexus_eval::native::{JsonState, Logic, NativeRule};
+use nexus_plugin_sdk::Series;
 
 /// The profile documented in the README for the real, slower restrictions.
 const SLOW_PROFILE: &str = r#"{"rise_pct": 3, "rise_window_s": 300, "baseline_s": 300, "confirm_s": 60}"#;
@@ -43,90 +41,21 @@ fn load_class(root: &Path, class: u32) -> Vec<Instance> {
     files.iter().map(|f| dataset::read(f).expect("readable instance")).collect()
 }
 
-/// The rule's pure logic behind `nexus_eval::replay::Rule`, with the host's
-/// state handling: the state is JSON bytes, a call works on a decoded copy
-/// that is kept only if the call succeeds, and the batch is grouped into
-/// series by key (sorted by key, then by ts) as the runtime does. Also counts
-/// what [`Detection`] leaves out, since the last [`Rule::reset`].
-struct NativeRule {
-    config: PckConfig,
-    /// The stored state; empty when there is none yet.
-    state: Vec<u8>,
-    raises: usize,
-    clears: usize,
-    /// Largest state seen, in bytes of JSON.
-    max_state_bytes: usize,
-}
-
-impl NativeRule {
-    fn new(config: PckConfig) -> Self {
-        Self { config, state: Vec::new(), raises: 0, clears: 0, max_state_bytes: 0 }
-    }
-}
-
-impl Rule for NativeRule {
-    fn evaluate(&mut self, _now: TimestampMs, readings: &[Reading]) -> Result<Vec<AlarmSignal>, String> {
-        let mut state: PckState = match self.state.as_slice() {
-            [] => PckState::default(),
-            bytes => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
-        };
-        let batch = to_series(readings);
-        let signals: Vec<AlarmSignal> = match watched_samples(&self.config, &batch) {
-            Some(samples) => {
-                evaluate_batch(&self.config, &mut state, DEVICE, samples).into_iter().map(to_model).collect()
-            }
+/// The rule's pure logic behind `nexus_eval::replay::Rule`
+/// ([`NativeRule`]: batches grouped into series as the runtime does, the
+/// state kept as JSON bytes only when a call succeeds). The rule counts the
+/// raises and clears since the last reset, which [`Detection`] leaves out.
+fn native_rule(config: &PckConfig) -> NativeRule<impl Logic> {
+    let config = config.clone();
+    NativeRule::new(move |device: &str, _now, batch: &[Series], state: &mut JsonState| {
+        let mut rule_state: PckState = state.load(STATE_KEY)?.unwrap_or_default();
+        let signals = match watched_samples(&config, batch) {
+            Some(samples) => evaluate_batch(&config, &mut rule_state, device, samples),
             None => Vec::new(),
         };
-        self.state = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
-        self.max_state_bytes = self.max_state_bytes.max(self.state.len());
-        self.raises += signals.iter().filter(|s| s.action == AlarmAction::Raise).count();
-        self.clears += signals.iter().filter(|s| s.action == AlarmAction::Clear).count();
+        state.save(STATE_KEY, &rule_state)?;
         Ok(signals)
-    }
-
-    fn reset(&mut self) {
-        *self = Self::new(self.config.clone());
-    }
-}
-
-fn to_series(readings: &[Reading]) -> Vec<sdk::Series> {
-    let mut by_key: BTreeMap<&str, Vec<sdk::Sample>> = BTreeMap::new();
-    for r in readings {
-        let value = match &r.value {
-            Value::Number(n) => sdk::Value::Number(*n),
-            Value::Integer(i) => sdk::Value::Integer(*i),
-            Value::Boolean(b) => sdk::Value::Boolean(*b),
-            Value::Text(t) => sdk::Value::Text(t.clone()),
-        };
-        by_key.entry(r.key.as_str()).or_default().push(sdk::Sample { ts: r.ts, value, quality: r.quality });
-    }
-    by_key
-        .into_iter()
-        .map(|(key, mut samples)| {
-            samples.sort_by_key(|s| s.ts);
-            sdk::Series { key: key.to_string(), samples }
-        })
-        .collect()
-}
-
-fn to_model(signal: sdk::AlarmSignal) -> AlarmSignal {
-    AlarmSignal {
-        action: match signal.action {
-            sdk::AlarmAction::Raise => AlarmAction::Raise,
-            sdk::AlarmAction::Clear => AlarmAction::Clear,
-        },
-        device_id: signal.device_id,
-        alarm_type: signal.alarm_type,
-        severity: match signal.severity {
-            sdk::Severity::Critical => Severity::Critical,
-            sdk::Severity::Major => Severity::Major,
-            sdk::Severity::Minor => Severity::Minor,
-            sdk::Severity::Warning => Severity::Warning,
-            sdk::Severity::Indeterminate => Severity::Indeterminate,
-        },
-        ts: signal.ts,
-        details: signal.details,
-    }
+    })
 }
 
 /// What the rule did on one instance: the detection report and the counts.
@@ -138,12 +67,13 @@ struct Outcome {
 }
 
 fn run(config: &PckConfig, instances: &[Instance]) -> Vec<Outcome> {
-    let mut rule = NativeRule::new(config.clone());
+    let mut rule = native_rule(config);
     instances
         .iter()
         .map(|instance| {
             let detection = detect::run(instance, &mut rule).expect("the rule runs");
-            Outcome { detection, raises: rule.raises, clears: rule.clears, max_state_bytes: rule.max_state_bytes }
+            let (raises, clears, max_state_bytes) = (rule.raises(), rule.clears(), rule.state().largest());
+            Outcome { detection, raises, clears, max_state_bytes }
         })
         .collect()
 }

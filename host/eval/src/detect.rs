@@ -63,3 +63,63 @@ pub fn run(instance: &Instance, rule: &mut dyn Rule) -> Result<Detection, EvalEr
         false_alarms,
     })
 }
+
+/// Totals over a set of replayed instances.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Instances replayed.
+    pub instances: usize,
+    /// Instances whose event was detected.
+    pub detected: usize,
+    /// The (upper) median detection delay, seconds.
+    pub median_delay_s: Option<f64>,
+    /// False alarms, all instances.
+    pub false_alarms: usize,
+    /// Hours of normal data, all instances.
+    pub normal_hours: f64,
+}
+
+impl Summary {
+    /// Sums up detections.
+    pub fn of<'a>(detections: impl IntoIterator<Item = &'a Detection>) -> Self {
+        let mut summary = Self { instances: 0, detected: 0, median_delay_s: None, false_alarms: 0, normal_hours: 0.0 };
+        let mut delays = Vec::new();
+        for d in detections {
+            summary.instances += 1;
+            summary.detected += usize::from(d.detected);
+            summary.false_alarms += d.false_alarms;
+            summary.normal_hours += d.normal_hours;
+            delays.extend(d.delay_s);
+        }
+        delays.sort_by(f64::total_cmp);
+        summary.median_delay_s = delays.get(delays.len() / 2).copied();
+        summary
+    }
+
+    /// False alarms per 24 h of normal data.
+    pub fn false_alarms_per_day(&self) -> f64 {
+        if self.normal_hours > 0.0 { self.false_alarms as f64 / self.normal_hours * 24.0 } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(detected: bool, delay_s: Option<f64>, false_alarms: usize, normal_hours: f64) -> Detection {
+        Detection { instance: "x".into(), class: 2, hours: 1.0, normal_hours, detected, delay_s, false_alarms }
+    }
+
+    #[test]
+    fn summary_counts_the_upper_median_and_the_daily_rate() {
+        let s = Summary::of(&[
+            detection(true, Some(30.0), 0, 6.0),
+            detection(true, Some(10.0), 1, 6.0),
+            detection(false, None, 0, 0.0),
+        ]);
+        assert_eq!((s.instances, s.detected, s.false_alarms), (3, 2, 1));
+        assert_eq!(s.median_delay_s, Some(30.0));
+        assert!((s.false_alarms_per_day() - 2.0).abs() < 1e-9);
+        assert_eq!(Summary::of(&[]).median_delay_s, None);
+    }
+}

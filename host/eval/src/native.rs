@@ -25,6 +25,9 @@ use nexus_plugin_sdk::{self as sdk, PluginError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::EvalError;
+use crate::dataset::Instance;
+use crate::detect::{self, Detection, Summary};
 use crate::replay::{DEVICE, Rule};
 
 /// A batch in the SDK's columns, as the runtime passes it to an alarm rule:
@@ -191,6 +194,72 @@ where
         self.raises = 0;
         self.clears = 0;
     }
+}
+
+/// What a native rule did on one replayed instance.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The detection report.
+    pub detection: Detection,
+    /// Raises emitted on the instance.
+    pub raises: usize,
+    /// Clears emitted on the instance.
+    pub clears: usize,
+    /// The largest state value saved, bytes.
+    pub max_state_bytes: usize,
+}
+
+/// Replays each instance through a native rule ([`detect::run`]) and reports.
+pub fn detect_all<F>(rule: &mut NativeRule<F>, instances: &[Instance]) -> Result<Vec<Outcome>, EvalError>
+where
+    F: FnMut(&str, TimestampMs, &[sdk::Series], &mut JsonState) -> Result<Vec<sdk::AlarmSignal>, PluginError>,
+{
+    instances
+        .iter()
+        .map(|instance| {
+            let detection = detect::run(instance, rule)?;
+            Ok(Outcome {
+                detection,
+                raises: rule.raises(),
+                clears: rule.clears(),
+                max_state_bytes: rule.state().largest(),
+            })
+        })
+        .collect()
+}
+
+/// Prints a per-instance table of outcomes and their totals; returns the totals.
+pub fn print_outcomes(title: &str, outcomes: &[Outcome]) -> Summary {
+    println!("\n## {title}\n");
+    println!("| instance | class | hours | detected | delay (s) | false alarms | raises | clears | max state (B) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let d = &o.detection;
+        let detected = match (d.class, d.detected) {
+            (0, _) => "–",
+            (_, true) => "yes",
+            (_, false) => "no",
+        };
+        let delay = d.delay_s.map_or("–".to_string(), |s| format!("{s:.0}"));
+        println!(
+            "| {} | {} | {:.1} | {detected} | {delay} | {} | {} | {} | {} |",
+            d.instance, d.class, d.hours, d.false_alarms, o.raises, o.clears, o.max_state_bytes
+        );
+    }
+    let s = Summary::of(outcomes.iter().map(|o| &o.detection));
+    let median = s.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
+    let detected = if outcomes.iter().all(|o| o.detection.class == 0) {
+        String::new()
+    } else {
+        format!("detected {}/{}, median delay {median} s, ", s.detected, s.instances)
+    };
+    println!(
+        "\n{detected}false alarms {} in {:.1} h of normal data ({:.2} / 24 h)",
+        s.false_alarms,
+        s.normal_hours,
+        s.false_alarms_per_day()
+    );
+    s
 }
 
 #[cfg(test)]

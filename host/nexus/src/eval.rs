@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use nexus_eval::bench2::{self, InstanceScore};
 use nexus_eval::dataset;
-use nexus_eval::detect::{self, Detection};
+use nexus_eval::detect::{self, Detection, Summary};
 use nexus_eval::replay::WasmRule;
 use nexus_model::Limits;
 
@@ -173,18 +173,15 @@ pub fn detect(
         "\n| class | instances | detected | median delay (s) | false alarms / 24 h of normal data |\n|---|---|---|---|---|"
     );
     for class in classes.iter().chain(normal_classes) {
-        let rows: Vec<&Detection> = results.iter().filter(|r| r.class == *class).collect();
-        let detected = rows.iter().filter(|r| r.detected).count();
-        let mut delays: Vec<f64> = rows.iter().filter_map(|r| r.delay_s).collect();
-        delays.sort_by(f64::total_cmp);
-        let median = if delays.is_empty() { "–".into() } else { format!("{:.0}", delays[delays.len() / 2]) };
-        let false_alarms: usize = rows.iter().map(|r| r.false_alarms).sum();
-        let normal_hours: f64 = rows.iter().map(|r| r.normal_hours).sum();
-        let rate = if normal_hours > 0.0 { false_alarms as f64 / normal_hours * 24.0 } else { 0.0 };
-        let detected = if *class == 0 { "–".to_string() } else { format!("{detected}/{}", rows.len()) };
+        let s = Summary::of(results.iter().filter(|r| r.class == *class));
+        let median = s.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
+        let detected = if *class == 0 { "–".to_string() } else { format!("{}/{}", s.detected, s.instances) };
         println!(
-            "| {class} | {} | {detected} | {median} | {rate:.2} ({false_alarms} in {normal_hours:.1} h) |",
-            rows.len()
+            "| {class} | {} | {detected} | {median} | {:.2} ({} in {:.1} h) |",
+            s.instances,
+            s.false_alarms_per_day(),
+            s.false_alarms,
+            s.normal_hours
         );
     }
     Ok(())

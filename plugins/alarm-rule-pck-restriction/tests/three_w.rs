@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use alarm_rule_pck_restriction::{PckConfig, PckState, STATE_KEY, evaluate_batch, parse_config, watched_samples};
 use nexus_eval::dataset::{self, Instance};
-use nexus_eval::detect::{self, Detection};
-use nexus_eval::native::{JsonState, Logic, NativeRule};
+use nexus_eval::detect::Summary;
+use nexus_eval::native::{self, JsonState, Logic, NativeRule, Outcome};
 use nexus_plugin_sdk::Series;
 
 /// The profile documented in the README for the real, slower restrictions.
@@ -44,7 +44,7 @@ fn load_class(root: &Path, class: u32) -> Vec<Instance> {
 /// The rule's pure logic behind `nexus_eval::replay::Rule`
 /// ([`NativeRule`]: batches grouped into series as the runtime does, the
 /// state kept as JSON bytes only when a call succeeds). The rule counts the
-/// raises and clears since the last reset, which [`Detection`] leaves out.
+/// raises and clears since the last reset, which the detection report leaves out.
 fn native_rule(config: &PckConfig) -> NativeRule<impl Logic> {
     let config = config.clone();
     NativeRule::new(move |device: &str, _now, batch: &[Series], state: &mut JsonState| {
@@ -58,92 +58,19 @@ fn native_rule(config: &PckConfig) -> NativeRule<impl Logic> {
     })
 }
 
-/// What the rule did on one instance: the detection report and the counts.
-struct Outcome {
-    detection: Detection,
-    raises: usize,
-    clears: usize,
-    max_state_bytes: usize,
-}
-
 fn run(config: &PckConfig, instances: &[Instance]) -> Vec<Outcome> {
-    let mut rule = native_rule(config);
-    instances
-        .iter()
-        .map(|instance| {
-            let detection = detect::run(instance, &mut rule).expect("the rule runs");
-            let (raises, clears, max_state_bytes) = (rule.raises(), rule.clears(), rule.state().largest());
-            Outcome { detection, raises, clears, max_state_bytes }
-        })
-        .collect()
+    native::detect_all(&mut native_rule(config), instances).expect("the rule runs")
 }
 
-/// Totals over a set of outcomes.
-struct Summary {
-    instances: usize,
-    detected: usize,
-    /// Median delay as `nexus eval` prints it (the upper median).
-    median_delay_s: Option<f64>,
-    false_alarms: usize,
-    normal_hours: f64,
-}
-
-impl Summary {
-    fn of(outcomes: &[Outcome]) -> Self {
-        let mut delays: Vec<f64> = outcomes.iter().filter_map(|o| o.detection.delay_s).collect();
-        delays.sort_by(f64::total_cmp);
-        Self {
-            instances: outcomes.len(),
-            detected: outcomes.iter().filter(|o| o.detection.detected).count(),
-            median_delay_s: delays.get(delays.len() / 2).copied(),
-            false_alarms: outcomes.iter().map(|o| o.detection.false_alarms).sum(),
-            normal_hours: outcomes.iter().map(|o| o.detection.normal_hours).sum(),
-        }
-    }
-
-    /// False alarms per 24 h of normal data.
-    fn false_alarms_per_day(&self) -> f64 {
-        if self.normal_hours > 0.0 { self.false_alarms as f64 / self.normal_hours * 24.0 } else { 0.0 }
-    }
-}
-
-/// Prints a per-instance table and the totals.
-fn print_table(title: &str, outcomes: &[Outcome]) -> Summary {
-    println!("\n## {title}\n");
-    println!("| instance | class | hours | detected | delay (s) | false alarms | raises | clears | max state (B) |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for o in outcomes {
-        let d = &o.detection;
-        let detected = match (d.class, d.detected) {
-            (0, _) => "–",
-            (_, true) => "yes",
-            (_, false) => "no",
-        };
-        let delay = d.delay_s.map_or("–".to_string(), |s| format!("{s:.0}"));
-        println!(
-            "| {} | {} | {:.1} | {detected} | {delay} | {} | {} | {} | {} |",
-            d.instance, d.class, d.hours, d.false_alarms, o.raises, o.clears, o.max_state_bytes
-        );
-    }
-    let s = Summary::of(outcomes);
-    let median = s.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
-    let detected = if outcomes.iter().all(|o| o.detection.class == 0) {
-        String::new()
-    } else {
-        format!("detected {}/{}, median delay {median} s, ", s.detected, s.instances)
-    };
-    println!(
-        "\n{detected}false alarms {} in {:.1} h of normal data ({:.2} / 24 h)",
-        s.false_alarms,
-        s.normal_hours,
-        s.false_alarms_per_day()
-    );
-    s
+/// Totals over outcomes.
+fn summary(outcomes: &[Outcome]) -> Summary {
+    Summary::of(outcomes.iter().map(|o| &o.detection))
 }
 
 fn tables(title: &str, config: &PckConfig, events: &[Instance], normal: &[Instance]) -> (Summary, Summary) {
-    let on_events = print_table(&format!("{title}: class 6 (quick restriction in PCK)"), &run(config, events));
-    let on_normal = print_table(&format!("{title}: class 0 (normal)"), &run(config, normal));
+    let on_events =
+        native::print_outcomes(&format!("{title}: class 6 (quick restriction in PCK)"), &run(config, events));
+    let on_normal = native::print_outcomes(&format!("{title}: class 0 (normal)"), &run(config, normal));
     (on_events, on_normal)
 }
 
@@ -191,8 +118,8 @@ fn step_size_and_window_trade_offs() {
     {
         let json = format!(r#"{{"rise_pct": {rise}, "rise_window_s": {window}, "baseline_s": {baseline}}}"#);
         let config = parse_config(&json).expect("valid config");
-        let on_events = Summary::of(&run(&config, &events));
-        let on_normal = Summary::of(&run(&config, &normal));
+        let on_events = summary(&run(&config, &events));
+        let on_normal = summary(&run(&config, &normal));
         let median = on_events.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
         println!(
             "| {rise} | {window} | {baseline} | {}/{} | {median} | {:.2} | {} |",

@@ -31,9 +31,7 @@ pub fn now() -> i64 {
 /// The binding's configuration parsed into `T`; a bad configuration is a
 /// `PluginError` with code `invalid-config`.
 pub fn config<T: DeserializeOwned>() -> Result<T, PluginError> {
-    let text = raw::config();
-    let text = if text.trim().is_empty() { "{}".to_string() } else { text };
-    serde_json::from_str(&text).map_err(|e| PluginError::new("invalid-config", e.to_string()))
+    crate::config::parse(&raw::config())
 }
 
 /// Reads a JSON value of this binding's state for the current device.

@@ -103,6 +103,7 @@ pub mod optimizer {
     });
 }
 
+pub mod config;
 pub mod host;
 
 pub use alarm_rule::Guest as AlarmRule;

@@ -220,24 +220,18 @@ struct RawRule {
 
 /// An `invalid-config` error.
 fn invalid(message: impl Into<String>) -> PluginError {
-    PluginError::new("invalid-config", message)
+    nexus_plugin_sdk::config::invalid(message)
 }
 
 /// Parses and validates a binding configuration; any problem is a
 /// `PluginError` with code `invalid-config` whose message names the field.
 pub fn parse_config(json: &str) -> Result<RuleConfig, PluginError> {
-    let json = if json.trim().is_empty() { "{}" } else { json };
-    let value = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-    config_from_value(value)
+    validate(nexus_plugin_sdk::config::parse(json)?).map_err(invalid)
 }
 
 /// Validates a binding configuration already parsed as JSON (it must be an object).
 pub fn config_from_value(value: serde_json::Value) -> Result<RuleConfig, PluginError> {
-    if !value.is_object() {
-        return Err(invalid("the configuration must be a JSON object"));
-    }
-    let raw: RawConfig = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-    validate(raw).map_err(invalid)
+    validate(nexus_plugin_sdk::config::from_value(value)?).map_err(invalid)
 }
 
 /// Validates the whole configuration.

@@ -223,17 +223,12 @@ impl TryFrom<RawConfig> for DhsvConfig {
 /// Parses and validates a binding configuration (empty text means all
 /// defaults); any problem is a `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<DhsvConfig, PluginError> {
-    let json = if json.trim().is_empty() { "{}" } else { json };
-    let value = serde_json::from_str(json).map_err(|e| PluginError::new("invalid-config", e.to_string()))?;
-    config_from_value(value)
+    nexus_plugin_sdk::config::parse(json)
 }
 
 /// Validates a configuration already parsed as JSON (it must be an object).
 pub fn config_from_value(value: serde_json::Value) -> Result<DhsvConfig, PluginError> {
-    if !value.is_object() {
-        return Err(PluginError::new("invalid-config", "the configuration must be a JSON object"));
-    }
-    serde_json::from_value(value).map_err(|e| PluginError::new("invalid-config", e.to_string()))
+    nexus_plugin_sdk::config::from_value(value)
 }
 
 /// The JSON Schema (draft 2020-12) of the binding configuration.

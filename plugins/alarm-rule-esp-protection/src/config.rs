@@ -238,23 +238,20 @@ fn default_running_fraction() -> f64 {
 
 /// An `invalid-config` error.
 fn invalid(message: impl Into<String>) -> PluginError {
-    PluginError::new("invalid-config", message)
+    nexus_plugin_sdk::config::invalid(message)
 }
 
 /// Parses and validates a binding configuration; a problem is a `PluginError`
 /// with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<EspConfig, PluginError> {
-    let json = if json.trim().is_empty() { "{}" } else { json };
-    let value = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-    config_from_value(value)
+    let config: EspConfig = nexus_plugin_sdk::config::parse(json)?;
+    config.validate().map_err(invalid)?;
+    Ok(config)
 }
 
 /// Validates a binding configuration already parsed as JSON (it must be an object).
 pub fn config_from_value(value: serde_json::Value) -> Result<EspConfig, PluginError> {
-    if !value.is_object() {
-        return Err(invalid("the configuration must be a JSON object"));
-    }
-    let config: EspConfig = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    let config: EspConfig = nexus_plugin_sdk::config::from_value(value)?;
     config.validate().map_err(invalid)?;
     Ok(config)
 }

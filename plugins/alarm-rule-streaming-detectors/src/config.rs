@@ -261,14 +261,13 @@ impl TryFrom<RawDetector> for Detector {
 /// Parses and validates a binding configuration; any problem is a
 /// `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<Config, PluginError> {
-    let value = serde_json::from_str(json).map_err(|e| PluginError::new("invalid-config", e.to_string()))?;
-    config_from_value(value)
+    config_from_value(nexus_plugin_sdk::config::parse(json)?)
 }
 
 /// Validates a configuration already parsed as JSON.
 pub fn config_from_value(value: serde_json::Value) -> Result<Config, PluginError> {
     let invalid = |message: String| PluginError::new("invalid-config", message);
-    let raw: RawConfig = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    let raw: RawConfig = nexus_plugin_sdk::config::from_value(value)?;
     if raw.detectors.is_empty() || raw.detectors.len() > MAX_DETECTORS {
         return Err(invalid(format!("`detectors` must list 1 to {MAX_DETECTORS} detectors")));
     }

@@ -117,17 +117,12 @@ impl TryFrom<RawConfig> for ThresholdConfig {
 /// Parses and validates a binding configuration; any problem is a
 /// `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<ThresholdConfig, PluginError> {
-    let json = if json.trim().is_empty() { "{}" } else { json };
-    let value = serde_json::from_str(json).map_err(|e| PluginError::new("invalid-config", e.to_string()))?;
-    config_from_value(value)
+    nexus_plugin_sdk::config::parse(json)
 }
 
 /// Validates a binding configuration already parsed as JSON (it must be an object).
 pub fn config_from_value(value: serde_json::Value) -> Result<ThresholdConfig, PluginError> {
-    if !value.is_object() {
-        return Err(PluginError::new("invalid-config", "the configuration must be a JSON object"));
-    }
-    serde_json::from_value(value).map_err(|e| PluginError::new("invalid-config", e.to_string()))
+    nexus_plugin_sdk::config::from_value(value)
 }
 
 /// What the rule remembers per (binding, device) between calls.

@@ -46,6 +46,20 @@ impl Instance {
     }
 }
 
+/// Where the 3W data is: `$NEXUS_3W_DIR`, else `shared/data/3w` beside the
+/// repository (as the workplace lays it out).
+pub fn default_dir() -> PathBuf {
+    std::env::var_os("NEXUS_3W_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"))
+}
+
+/// Reads the instances of the given classes under `root` (only the real
+/// `WELL-*` ones with `real_only`), sorted by class and name.
+pub fn read_classes(root: &Path, classes: &[u32], real_only: bool) -> Result<Vec<Instance>, EvalError> {
+    list(root, classes, real_only)?.iter().map(|path| read(path)).collect()
+}
+
 /// The instance files of the given classes under `root`, sorted.
 pub fn list(root: &Path, classes: &[u32], real_only: bool) -> Result<Vec<PathBuf>, EvalError> {
     let mut files = Vec::new();

@@ -1,19 +1,12 @@
 //! The benchmark-2 selection on the real 3W files in `../shared/data/3w`
 //! (Petrobras 3W dataset, CC BY 4.0).
 
-use std::path::PathBuf;
-
 use nexus_eval::{bench2, dataset};
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("NEXUS_3W_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"))
-}
 
 #[test]
 fn benchmark_two_scores_36_of_the_52_real_instances() {
-    let files = dataset::list(&data_dir(), &bench2::CLASSES, true).expect("3W data under ../shared/data/3w");
+    let files =
+        dataset::list(&dataset::default_dir(), &bench2::CLASSES, true).expect("3W data under ../shared/data/3w");
     assert_eq!(files.len(), 52);
     let mut scored = 0;
     for path in &files {

@@ -16,9 +16,9 @@ use nexus_eval::detect::{self, Detection, Summary};
 use nexus_eval::replay::WasmRule;
 use nexus_model::Limits;
 
-/// Where the 3W data is by default: `../shared/data/3w` beside the repository.
+/// Where the 3W data is by default: `$NEXUS_3W_DIR`, else `../shared/data/3w` beside the repository.
 pub fn default_data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w")
+    dataset::default_dir()
 }
 
 /// Progress on stderr: one updating line on a terminal, a line per step otherwise.

@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alarm_rule_isolation_forest::{ForestConfig, MemoryStore, evaluate, parse_config};
@@ -29,15 +29,10 @@ const ACCEPT: f64 = 0.67;
 /// Seeds the acceptance averages over.
 const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("NEXUS_3W_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"))
-}
-
 /// The 52 real instances of the benchmark's classes, read in parallel.
 fn instances() -> Vec<Instance> {
-    let files = dataset::list(&data_dir(), &bench2::CLASSES, true).expect("3W data under ../shared/data/3w");
+    let files =
+        dataset::list(&dataset::default_dir(), &bench2::CLASSES, true).expect("3W data under ../shared/data/3w");
     assert_eq!(files.len(), 52);
     std::thread::scope(|scope| {
         let chunks: Vec<_> = files

@@ -24,9 +24,7 @@ const SLOW_PROFILE: &str = r#"{"rise_pct": 3, "rise_window_s": 300, "baseline_s"
 /// `shared/data/3w` beside the repository, or `$NEXUS_3W_DIR`; `None` (and a
 /// note) when it is not there, so the harness skips on machines without it.
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NEXUS_3W_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"));
+    let dir = dataset::default_dir();
     if dir.join("0").is_dir() {
         Some(dir)
     } else {
@@ -37,8 +35,7 @@ fn data_dir() -> Option<PathBuf> {
 
 /// The real (`WELL-*`) instances of a class, sorted by name.
 fn load_class(root: &Path, class: u32) -> Vec<Instance> {
-    let files = dataset::list(root, &[class], true).expect("class folder");
-    files.iter().map(|f| dataset::read(f).expect("readable instance")).collect()
+    dataset::read_classes(root, &[class], true).expect("readable class folder")
 }
 
 /// The rule's pure logic behind `nexus_eval::replay::Rule`

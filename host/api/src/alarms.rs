@@ -1,64 +1,62 @@
-//! Alarms: list, read, history, acknowledge, clear.
+//! Alarms: list, read, history; acknowledge, clear, assign, comment — each
+//! an event on the outbox.
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, State};
-use nexus_model::Alarm;
-use nexus_storage::{AlarmComment, AlarmEvent, AlarmFilter, AlarmTransition};
+use nexus_model::{AlarmFilter, AlarmId};
 use serde::Deserialize;
-
-use crate::json::Json;
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::json::Query;
+use crate::json::{Json, Query};
+use crate::views::{AlarmChangeView, AlarmEventView, AlarmView, CommentView, all};
 
-/// `GET /api/alarms?status=&active=&severity=&device_id=&well_id=&start_ts=&end_ts=&limit=`
+/// `GET /api/alarms?status=&active=&severity=&device_id=&well_id=&wellpad_id=&assignee=&start_ts=&end_ts=&limit=`
 pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(filter): Query<AlarmFilter>,
-) -> Result<JsonResponse<Vec<Alarm>>, ApiError> {
-    Ok(JsonResponse(state.pipeline.storage().alarms(&principal.tenant_id, &filter).await?))
+) -> Result<JsonResponse<Vec<AlarmView>>, ApiError> {
+    Ok(JsonResponse(all(state.services.alarms().list(&principal.tenant_id, &filter).await?)))
 }
 
 /// `GET /api/alarms/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<Alarm>, ApiError> {
-    Ok(JsonResponse(state.pipeline.storage().alarm(&principal.tenant_id, &id).await?))
+    Path(id): Path<AlarmId>,
+) -> Result<JsonResponse<AlarmView>, ApiError> {
+    Ok(JsonResponse(state.services.alarms().get(&principal.tenant_id, &id).await?.into()))
 }
 
 /// `GET /api/alarms/{id}/events`: every transition, oldest first.
 pub(crate) async fn events(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<Vec<AlarmEvent>>, ApiError> {
-    state.pipeline.storage().alarm(&principal.tenant_id, &id).await?;
-    Ok(JsonResponse(state.pipeline.storage().alarm_events(&principal.tenant_id, &id).await?))
+    Path(id): Path<AlarmId>,
+) -> Result<JsonResponse<Vec<AlarmEventView>>, ApiError> {
+    Ok(JsonResponse(all(state.services.alarms().events(&principal.tenant_id, &id).await?)))
 }
 
 /// `POST /api/alarms/{id}/ack`
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<AlarmTransition>, ApiError> {
-    let storage = state.pipeline.storage();
-    Ok(JsonResponse(storage.acknowledge_alarm(&principal.tenant_id, &id, &principal.actor).await?))
+    Path(id): Path<AlarmId>,
+) -> Result<JsonResponse<AlarmChangeView>, ApiError> {
+    let change = state.services.alarms().acknowledge(&principal.tenant_id, &id, &principal.actor).await?;
+    Ok(JsonResponse(change.into()))
 }
 
 /// `POST /api/alarms/{id}/clear`
 pub(crate) async fn clear(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<AlarmTransition>, ApiError> {
-    let storage = state.pipeline.storage();
-    Ok(JsonResponse(storage.clear_alarm(&principal.tenant_id, &id, &principal.actor).await?))
+    Path(id): Path<AlarmId>,
+) -> Result<JsonResponse<AlarmChangeView>, ApiError> {
+    let change = state.services.alarms().clear(&principal.tenant_id, &id, &principal.actor).await?;
+    Ok(JsonResponse(change.into()))
 }
 
 #[derive(Deserialize)]
@@ -72,14 +70,11 @@ pub(crate) struct Assign {
 pub(crate) async fn assign(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AlarmId>,
     Json(body): Json<Assign>,
-) -> Result<JsonResponse<AlarmTransition>, ApiError> {
-    if body.assignee.as_deref().is_some_and(|a| a.is_empty() || a.len() > 255) {
-        return Err(ApiError::bad_request("assignee must be 1 to 255 characters, or null"));
-    }
-    let storage = state.pipeline.storage();
-    Ok(JsonResponse(storage.assign_alarm(&principal.tenant_id, &id, &principal.actor, body.assignee.as_deref()).await?))
+) -> Result<JsonResponse<AlarmChangeView>, ApiError> {
+    let change = state.services.alarms().assign(&principal.tenant_id, &id, body.assignee, &principal.actor).await?;
+    Ok(JsonResponse(change.into()))
 }
 
 #[derive(Deserialize)]
@@ -92,24 +87,18 @@ pub(crate) struct NewComment {
 pub(crate) async fn comment(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AlarmId>,
     Json(body): Json<NewComment>,
-) -> Result<(axum::http::StatusCode, JsonResponse<AlarmComment>), ApiError> {
-    if body.text.trim().is_empty() || body.text.len() > 4096 {
-        return Err(ApiError::bad_request("text must be 1 to 4096 characters"));
-    }
-    let storage = state.pipeline.storage();
-    let comment = storage.comment_alarm(&principal.tenant_id, &id, &principal.actor, &body.text).await?;
-    Ok((axum::http::StatusCode::CREATED, JsonResponse(comment)))
+) -> Result<(axum::http::StatusCode, JsonResponse<CommentView>), ApiError> {
+    let comment = state.services.alarms().comment(&principal.tenant_id, &id, body.text, &principal.actor).await?;
+    Ok((axum::http::StatusCode::CREATED, JsonResponse(comment.into())))
 }
 
 /// `GET /api/alarms/{id}/comments`
 pub(crate) async fn comments(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<Vec<AlarmComment>>, ApiError> {
-    let storage = state.pipeline.storage();
-    storage.alarm(&principal.tenant_id, &id).await?;
-    Ok(JsonResponse(storage.alarm_comments(&principal.tenant_id, &id).await?))
+    Path(id): Path<AlarmId>,
+) -> Result<JsonResponse<Vec<CommentView>>, ApiError> {
+    Ok(JsonResponse(all(state.services.alarms().comments(&principal.tenant_id, &id).await?)))
 }

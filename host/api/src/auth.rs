@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use nexus_model::{Actor, TenantId};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -12,9 +13,9 @@ use crate::error::ApiError;
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The tenant every query is confined to.
-    pub tenant_id: String,
-    /// Who, for audit (alarm acknowledgements, ...).
-    pub actor: String,
+    pub tenant_id: TenantId,
+    /// Who, for the record (alarm acknowledgements, ...).
+    pub actor: Actor,
 }
 
 /// Turns request headers into a principal.
@@ -67,7 +68,7 @@ impl Authenticator for StaticToken {
                 tenant.to_string()
             }
         };
-        Ok(Principal { tenant_id, actor: "admin".into() })
+        Ok(Principal { tenant_id: tenant_id.into(), actor: Actor::user("admin") })
     }
 }
 
@@ -80,11 +81,7 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = state.auth.authenticate(&parts.headers)?;
-        let known = state.tenants.lock().unwrap_or_else(|e| e.into_inner()).contains(&principal.tenant_id);
-        if !known {
-            state.pipeline.storage().ensure_tenant(&principal.tenant_id, &principal.tenant_id).await?;
-            state.tenants.lock().unwrap_or_else(|e| e.into_inner()).insert(principal.tenant_id.clone());
-        }
+        state.services.assets().ensure_tenant(&principal.tenant_id).await?;
         Ok(principal)
     }
 }

@@ -2,17 +2,17 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use nexus_model::{Frame, SourceKind};
-use nexus_pipeline::IngestReport;
+use nexus_services::IngestReport;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::json::body_bytes;
 
-/// Accepts a telemetry frame from a device. Answers once the readings are
-/// durable: 200 with what was accepted and rejected, 400 when the decoder
-/// rejects the frame, 401 for an unknown token.
+/// Accepts a telemetry frame from a device. Answers once everything the
+/// frame caused is durable: 200 with what was accepted and rejected, 400
+/// when the decoder rejects the frame, 401 for an unknown token.
 pub(crate) async fn post_telemetry(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -25,9 +25,7 @@ pub(crate) async fn post_telemetry(
         .unwrap_or("application/json")
         .to_string();
     let topic = request.uri().path().to_string();
-    let device = state.pipeline.storage().device_by_token(&token).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unknown-access-token", "no device has this access token")
-    })?;
+    let device = state.services.assets().authenticate_device(&token).await?;
     crate::json::check_declared_length(request.headers(), crate::MAX_TELEMETRY_BYTES)?;
     let payload = body_bytes(request, &()).await?;
     let frame = Frame {
@@ -37,9 +35,8 @@ pub(crate) async fn post_telemetry(
         topic: topic.replace(&token, "{accessToken}"),
         content_type,
         payload: payload.to_vec(),
-        received_at: nexus_model::now_ms(),
+        received_at: state.clock.now(),
         metadata: Vec::new(),
     };
-    let report = state.pipeline.ingest_frame(&device, frame).await?;
-    Ok(JsonResponse(report))
+    Ok(JsonResponse(state.services.ingest().ingest_frame(&device, frame).await?))
 }

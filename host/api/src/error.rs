@@ -2,10 +2,7 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use nexus_pipeline::PipelineError;
-use nexus_registry::RegistryError;
-use nexus_runtime::LoadError;
-use nexus_storage::StorageError;
+use nexus_services::{Refusal, ServiceError};
 use serde_json::json;
 
 /// An error at the HTTP edge. Every one has a stable machine-readable code.
@@ -15,17 +12,24 @@ pub struct ApiError {
     code: String,
     detail: String,
     extra: serde_json::Map<String, serde_json::Value>,
+    headers: Vec<(axum::http::HeaderName, &'static str)>,
 }
 
 impl ApiError {
     /// An error with a status, a stable code and a human-readable detail.
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        Self { status, code: code.into(), detail: detail.into(), extra: serde_json::Map::new() }
+        Self { status, code: code.into(), detail: detail.into(), extra: serde_json::Map::new(), headers: Vec::new() }
     }
 
     /// Adds a member to the problem document.
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a response header, e.g. `Retry-After`.
+    pub fn with_header(mut self, name: axum::http::HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -58,80 +62,52 @@ impl IntoResponse for ApiError {
         if let serde_json::Value::Object(map) = &mut body {
             map.extend(self.extra);
         }
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(error: StorageError) -> Self {
-        match &error {
-            StorageError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not-found", error.to_string()),
-            StorageError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-            _ => Self::internal(&error),
+        let mut response =
+            (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, axum::http::HeaderValue::from_static(value));
         }
+        response
     }
 }
 
-impl From<RegistryError> for ApiError {
-    fn from(error: RegistryError) -> Self {
-        let (status, code) = match &error {
-            RegistryError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
-            RegistryError::Empty => (StatusCode::UNPROCESSABLE_ENTITY, "empty-component"),
-            RegistryError::CoreModule => (StatusCode::UNPROCESSABLE_ENTITY, "core-module"),
-            RegistryError::NotWasm => (StatusCode::UNPROCESSABLE_ENTITY, "not-a-component"),
-            RegistryError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-component"),
-            RegistryError::BadName(_) => (StatusCode::BAD_REQUEST, "invalid-name"),
-            RegistryError::BadVersion(_) => (StatusCode::BAD_REQUEST, "invalid-version"),
-            _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-component"),
-        };
-        Self::new(status, code, error.to_string())
-    }
-}
-
-impl From<LoadError> for ApiError {
-    fn from(error: LoadError) -> Self {
-        let code = match &error {
-            LoadError::NotAComponent(_) => "not-a-component",
-            LoadError::Compile(_) => "invalid-component",
-            LoadError::ForbiddenImport { .. } => "forbidden-import",
-            LoadError::WrongWorld { .. } => "wrong-world",
-            _ => return Self::internal(&error),
-        };
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
-    }
-}
-
-impl From<PipelineError> for ApiError {
-    fn from(error: PipelineError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
         match error {
-            PipelineError::Storage(e) => e.into(),
-            PipelineError::Registry(e) => e.into(),
-            PipelineError::Load(e) => e.into(),
-            PipelineError::Describe(e) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "describe-failed",
-                format!("the component's describe call failed: {e}"),
-            )
-            .with("plugin_error", e.code()),
-            PipelineError::Rejected { code, message } => {
+            e @ ServiceError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not-found", e.to_string()),
+            ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::Invalid(detail) => Self::bad_request(detail),
+            e @ ServiceError::UnknownToken => {
+                Self::new(StatusCode::UNAUTHORIZED, "unknown-access-token", e.to_string())
+            }
+            ServiceError::Refused { code, refusal, message } => {
+                let status = match refusal {
+                    Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                    Refusal::BadRequest => StatusCode::BAD_REQUEST,
+                    Refusal::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                Self::new(status, code, message)
+            }
+            ServiceError::Rejected { code, message } => {
                 Self::new(StatusCode::BAD_REQUEST, "decode-failed", message).with("decoder_code", code)
             }
-            PipelineError::Fault(e) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string())
+            ServiceError::Fault { code, message } => Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
                 .with("note", "the frame is kept as a dead letter"),
-            PipelineError::Quarantined { binding_id, reason } => Self::new(
+            ServiceError::Quarantined { binding_id, reason } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "binding-quarantined",
                 format!("the decoder binding is quarantined: {reason}; the frame is kept as a dead letter"),
             )
-            .with("binding_id", binding_id),
-            e @ PipelineError::NoDecoder(_) => Self::new(StatusCode::CONFLICT, "no-decoder", e.to_string()),
-            PipelineError::Invalid(detail) => Self::bad_request(detail),
-            e @ PipelineError::QuotaExceeded { .. } => {
+            .with("binding_id", binding_id.to_string()),
+            e @ ServiceError::NoDecoder(_) => Self::new(StatusCode::CONFLICT, "no-decoder", e.to_string()),
+            e @ ServiceError::QuotaExceeded { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", e.to_string())
                     .with("note", "the frame is kept as a dead letter")
             }
-            e @ PipelineError::CompileTimeout(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "compile-timeout", e.to_string())
+            ServiceError::Unavailable(detail) => {
+                tracing::warn!(%detail, "Storage unavailable.");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry later")
+                    .with_header(axum::http::header::RETRY_AFTER, "1")
             }
             e => Self::internal(&e),
         }

@@ -4,8 +4,13 @@
 //!
 //! - the ThingsBoard device API, `POST /api/v1/{accessToken}/telemetry`;
 //! - the admin REST API under `/api/` (plugins, devices, wells, bindings,
-//!   alarms, recommendations, telemetry, failed runs and dead letters),
-//!   behind an [`Authenticator`] and confined to the caller's tenant.
+//!   alarms, recommendations, telemetry, failed runs, dead letters and
+//!   events), behind an [`Authenticator`] and confined to the caller's
+//!   tenant.
+//!
+//! Handlers call the services (`nexus-services`) and nothing else: this
+//! crate knows neither storage nor the plugin runtime. Requests and
+//! responses are its own types (`views`).
 //!
 //! Every error is `application/problem+json` with a stable `code`
 //! ([`ApiError`]).
@@ -19,14 +24,15 @@ mod json;
 mod metrics;
 mod plugins;
 mod records;
+mod views;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use nexus_pipeline::Pipeline;
+use nexus_model::Clock;
+use nexus_services::Services;
 
 pub use auth::{Authenticator, DEFAULT_TENANT, Principal, StaticToken};
 pub use error::ApiError;
@@ -37,21 +43,21 @@ pub const MAX_TELEMETRY_BYTES: usize = 1 << 20;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pipeline: Pipeline,
+    services: Services,
     auth: Arc<dyn Authenticator>,
-    tenants: Arc<Mutex<HashSet<String>>>,
+    clock: Clock,
 }
 
 impl AppState {
-    /// State over a pipeline with an authenticator.
-    pub fn new(pipeline: Pipeline, auth: Arc<dyn Authenticator>) -> Self {
-        Self { pipeline, auth, tenants: Arc::default() }
+    /// State over the services with an authenticator and the host's clock.
+    pub fn new(services: Services, auth: Arc<dyn Authenticator>, clock: Clock) -> Self {
+        Self { services, auth, clock }
     }
 }
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let upload_limit = nexus_registry::DEFAULT_MAX_COMPONENT_BYTES;
+    let upload_limit = nexus_services::MAX_COMPONENT_BYTES;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -73,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/wells", post(entities::create_well).get(entities::list_wells))
         .route("/api/devices", post(entities::create_device).get(entities::list_devices))
         .route("/api/devices/{id}", get(entities::get_device))
+        .route("/api/devices/{id}/token", post(entities::rotate_token))
+        .route("/api/events", get(records::events))
         .route("/api/devices/{id}/telemetry/latest", get(records::latest))
         .route("/api/devices/{id}/telemetry", get(records::history))
         .route("/api/alarms", get(alarms::list))

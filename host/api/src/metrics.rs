@@ -11,11 +11,11 @@ use crate::AppState;
 use crate::auth::Principal;
 
 /// A metric family: name, type, help and how to read it off a binding's counters.
-type Family = (&'static str, &'static str, &'static str, fn(&nexus_pipeline::BindingMetrics) -> f64);
+type Family = (&'static str, &'static str, &'static str, fn(&nexus_services::BindingMetrics) -> f64);
 
 /// Renders per-binding counters as Prometheus metrics.
 pub(crate) async fn prometheus(State(state): State<AppState>, principal: Principal) -> impl IntoResponse {
-    let metrics = state.pipeline.metrics(&principal.tenant_id);
+    let metrics = state.services.plugins().metering(&principal.tenant_id);
     let mut out = String::new();
     let families: [Family; 5] = [
         ("nexus_plugin_calls_total", "counter", "Plugin calls.", |m| m.calls as f64),

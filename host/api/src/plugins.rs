@@ -1,17 +1,17 @@
-//! Plugins and bindings.
+//! Plugins, bindings, plans and metering.
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use nexus_model::PluginKind;
-use nexus_pipeline::{BindingMetrics, BindingRequest, Upload};
-use nexus_storage::{Binding, StoredPlugin, StoredRecommendation};
+use nexus_model::{BindingId, PluginKind, PluginVersionId, TenantPlan, Usage};
+use nexus_services::{BindingMetrics, BindingRequest, Upload};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::json::{Json, Query, body_bytes};
+use crate::views::{BindingView, PluginView, RecommendationView, all};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,41 +29,39 @@ pub(crate) async fn upload(
     principal: Principal,
     Query(query): Query<UploadQuery>,
     request: Request,
-) -> Result<(StatusCode, JsonResponse<StoredPlugin>), ApiError> {
+) -> Result<(StatusCode, JsonResponse<PluginView>), ApiError> {
     let kind = PluginKind::parse(&query.kind).ok_or_else(|| {
         ApiError::bad_request(format!("unknown kind `{}`: use decoder, alarm-rule or optimizer", query.kind))
             .with("allowed", serde_json::json!(["decoder", "alarm-rule", "optimizer"]))
     })?;
-    crate::json::check_declared_length(request.headers(), nexus_registry::DEFAULT_MAX_COMPONENT_BYTES)?;
+    crate::json::check_declared_length(request.headers(), nexus_services::MAX_COMPONENT_BYTES)?;
     let bytes = body_bytes(request, &()).await?;
-    let stored = state
-        .pipeline
-        .upload_plugin(Upload {
-            tenant_id: principal.tenant_id,
-            kind,
-            name: query.name,
-            version: query.version,
-            bytes: bytes.to_vec(),
-        })
-        .await?;
-    Ok((StatusCode::CREATED, JsonResponse(stored)))
+    let upload = Upload {
+        tenant_id: principal.tenant_id,
+        kind,
+        name: query.name,
+        version: query.version,
+        bytes: bytes.to_vec(),
+    };
+    let stored = state.services.plugins().upload(upload, &principal.actor).await?;
+    Ok((StatusCode::CREATED, JsonResponse(stored.into())))
 }
 
 /// `GET /api/plugins`
 pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<JsonResponse<Vec<StoredPlugin>>, ApiError> {
-    Ok(JsonResponse(state.pipeline.storage().plugins(&principal.tenant_id).await?))
+) -> Result<JsonResponse<Vec<PluginView>>, ApiError> {
+    Ok(JsonResponse(all(state.services.plugins().list(&principal.tenant_id).await?)))
 }
 
 /// `GET /api/plugins/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<StoredPlugin>, ApiError> {
-    Ok(JsonResponse(state.pipeline.storage().plugin(&principal.tenant_id, &id).await?))
+    Path(id): Path<PluginVersionId>,
+) -> Result<JsonResponse<PluginView>, ApiError> {
+    Ok(JsonResponse(state.services.plugins().get(&principal.tenant_id, &id).await?.into()))
 }
 
 /// `POST /api/bindings` with a [`BindingRequest`].
@@ -71,41 +69,41 @@ pub(crate) async fn bind(
     State(state): State<AppState>,
     principal: Principal,
     Json(request): Json<BindingRequest>,
-) -> Result<(StatusCode, JsonResponse<Binding>), ApiError> {
-    let binding = state.pipeline.create_binding(&principal.tenant_id, request).await?;
-    Ok((StatusCode::CREATED, JsonResponse(binding)))
+) -> Result<(StatusCode, JsonResponse<BindingView>), ApiError> {
+    let binding = state.services.plugins().bind(&principal.tenant_id, request, &principal.actor).await?;
+    Ok((StatusCode::CREATED, JsonResponse(binding.into())))
 }
 
 /// `GET /api/bindings`
 pub(crate) async fn list_bindings(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<JsonResponse<Vec<Binding>>, ApiError> {
-    Ok(JsonResponse(state.pipeline.storage().bindings(&principal.tenant_id).await?))
-}
-
-/// `POST /api/bindings/{id}/run`: runs an optimizer binding now.
-pub(crate) async fn run_binding(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<Vec<StoredRecommendation>>, ApiError> {
-    Ok(JsonResponse(state.pipeline.run_optimizer_binding(&principal.tenant_id, &id).await?))
+) -> Result<JsonResponse<Vec<BindingView>>, ApiError> {
+    Ok(JsonResponse(all(state.services.plugins().bindings(&principal.tenant_id).await?)))
 }
 
 /// `GET /api/bindings/{id}`
 pub(crate) async fn get_binding(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<Binding>, ApiError> {
-    Ok(JsonResponse(state.pipeline.storage().binding(&principal.tenant_id, &id).await?))
+    Path(id): Path<BindingId>,
+) -> Result<JsonResponse<BindingView>, ApiError> {
+    Ok(JsonResponse(state.services.plugins().binding(&principal.tenant_id, &id).await?.into()))
+}
+
+/// `POST /api/bindings/{id}/run`: runs an optimizer binding now.
+pub(crate) async fn run_binding(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<BindingId>,
+) -> Result<JsonResponse<Vec<RecommendationView>>, ApiError> {
+    Ok(JsonResponse(all(state.services.optimizers().run_now(&principal.tenant_id, &id).await?)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Swap {
-    plugin_id: String,
+    plugin_id: PluginVersionId,
 }
 
 /// `PUT /api/bindings/{id}/plugin` `{"plugin_id"}`: hot swap to another
@@ -113,47 +111,48 @@ pub(crate) struct Swap {
 pub(crate) async fn swap(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<BindingId>,
     Json(body): Json<Swap>,
-) -> Result<JsonResponse<Binding>, ApiError> {
-    Ok(JsonResponse(state.pipeline.swap_binding_plugin(&principal.tenant_id, &id, &body.plugin_id).await?))
+) -> Result<JsonResponse<BindingView>, ApiError> {
+    let binding = state.services.plugins().swap(&principal.tenant_id, &id, &body.plugin_id, &principal.actor).await?;
+    Ok(JsonResponse(binding.into()))
 }
 
 /// `POST /api/bindings/{id}/enable`: re-enables a quarantined binding.
 pub(crate) async fn enable(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
-) -> Result<JsonResponse<Binding>, ApiError> {
-    Ok(JsonResponse(state.pipeline.enable_binding(&principal.tenant_id, &id).await?))
+    Path(id): Path<BindingId>,
+) -> Result<JsonResponse<BindingView>, ApiError> {
+    Ok(JsonResponse(state.services.plugins().enable(&principal.tenant_id, &id, &principal.actor).await?.into()))
 }
 
 /// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.
 pub(crate) async fn metering(State(state): State<AppState>, principal: Principal) -> JsonResponse<Vec<BindingMetrics>> {
-    JsonResponse(state.pipeline.metrics(&principal.tenant_id))
+    JsonResponse(state.services.plugins().metering(&principal.tenant_id))
 }
 
 /// `GET /api/tenant/plan`
 pub(crate) async fn get_plan(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<JsonResponse<nexus_model::TenantPlan>, ApiError> {
-    Ok(JsonResponse(state.pipeline.plan(&principal.tenant_id).await?))
+) -> Result<JsonResponse<TenantPlan>, ApiError> {
+    Ok(JsonResponse(state.services.plugins().plan(&principal.tenant_id).await?))
 }
 
 /// `PUT /api/tenant/plan` `{"max_executions_per_month", "max_fuel_per_month", "limits"}`
 pub(crate) async fn put_plan(
     State(state): State<AppState>,
     principal: Principal,
-    Json(plan): Json<nexus_model::TenantPlan>,
-) -> Result<JsonResponse<nexus_model::TenantPlan>, ApiError> {
-    Ok(JsonResponse(state.pipeline.set_plan(&principal.tenant_id, plan).await?))
+    Json(plan): Json<TenantPlan>,
+) -> Result<JsonResponse<TenantPlan>, ApiError> {
+    Ok(JsonResponse(state.services.plugins().set_plan(&principal.tenant_id, plan, &principal.actor).await?))
 }
 
 /// `GET /api/tenant/usage`: this month's executions and fuel.
 pub(crate) async fn usage(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<JsonResponse<nexus_model::Usage>, ApiError> {
-    Ok(JsonResponse(state.pipeline.usage(&principal.tenant_id).await?))
+) -> Result<JsonResponse<Usage>, ApiError> {
+    Ok(JsonResponse(state.services.plugins().usage(&principal.tenant_id).await?))
 }

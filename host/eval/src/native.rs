@@ -60,7 +60,7 @@ pub fn from_signal(signal: sdk::AlarmSignal) -> AlarmSignal {
             sdk::AlarmAction::Raise => AlarmAction::Raise,
             sdk::AlarmAction::Clear => AlarmAction::Clear,
         },
-        device_id: signal.device_id,
+        device_id: signal.device_id.into(),
         alarm_type: signal.alarm_type,
         severity: match signal.severity {
             sdk::Severity::Critical => Severity::Critical,

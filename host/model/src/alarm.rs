@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::TimestampMs;
+use crate::{AlarmId, BindingId, DeviceId, TenantId, TimestampMs, WellId, WellpadId};
 
 /// Alarm severities, most severe first (ThingsBoard's five).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub struct AlarmSignal {
     /// Raise or clear.
     pub action: AlarmAction,
     /// The originator.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Alarm type, unique per open alarm of a device.
     pub alarm_type: String,
     /// Severity (ignored for clear).
@@ -130,11 +130,11 @@ impl AlarmStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alarm {
     /// Alarm id.
-    pub id: String,
+    pub id: AlarmId,
     /// Owning tenant.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Originator device.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Alarm type.
     pub alarm_type: String,
     /// Current severity.
@@ -150,13 +150,13 @@ pub struct Alarm {
     /// Time of clearing.
     pub clear_ts: Option<TimestampMs>,
     /// The binding whose rule raised it, if a rule did.
-    pub binding_id: Option<String>,
+    pub binding_id: Option<BindingId>,
     /// Latest details JSON.
     pub details: serde_json::Value,
     /// Who it is assigned to.
     pub assignee: Option<String>,
     /// The originator's well, when the alarm propagates to it.
-    pub well_id: Option<String>,
+    pub well_id: Option<WellId>,
     /// The originator's wellpad, when the alarm propagates to it.
-    pub wellpad_id: Option<String>,
+    pub wellpad_id: Option<WellpadId>,
 }

@@ -1,29 +1,50 @@
 //! # nexus-model
 //!
-//! The domain vocabulary every Nexus crate shares: readings, frames, alarm
-//! signals and alarms, recommendations, plugin kinds and per-call limits.
-//! It has no I/O and no heavy dependencies, so the runtime, storage, pipeline
-//! and API can all speak it without knowing each other.
+//! The domain vocabulary every Nexus crate shares, and the domain decisions
+//! that need no I/O: typed ids, readings and frames, alarm signals and
+//! alarms with their lifecycle as pure functions ([`lifecycle`]), the
+//! entities of a field, plugins and bindings, recommendations and records,
+//! the events of the outbox, per-call limits, tenant plans and the one
+//! [`Clock`] the host reads time from. No I/O and no heavy dependencies, so
+//! the runtime, storage, services and API can all speak it without knowing
+//! each other.
 
+mod actor;
 mod alarm;
+mod clock;
+mod entities;
+mod event;
+mod ids;
+pub mod lifecycle;
 mod limits;
 mod plan;
 mod plugin;
+mod query;
+mod records;
 mod telemetry;
+mod token;
 
+pub use actor::{Actor, ParseActorError};
 pub use alarm::{Alarm, AlarmAction, AlarmSignal, AlarmStatus, Severity};
+pub use clock::Clock;
+pub use entities::{Device, Tenant, Well, Wellpad};
+pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
+pub use ids::{AlarmId, BindingId, DeviceId, EventSeq, PluginVersionId, RecommendationId, TenantId, WellId, WellpadId};
+pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;
 pub use plan::{TenantPlan, Usage, month_of};
-pub use plugin::{PluginError, PluginInfo, PluginKind, PluginRef, Recommendation, Setpoint, WellContext};
+pub use plugin::{
+    Binding, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Recommendation, Setpoint, WellContext,
+};
+pub use query::AlarmFilter;
+pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
+pub use token::{is_token_hash, new_access_token, token_hash};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type TimestampMs = i64;
 
-/// The current wall-clock time in ms since the Unix epoch.
-pub fn now_ms() -> TimestampMs {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+/// A new random UUID v4 as text.
+pub(crate) fn random_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
 }

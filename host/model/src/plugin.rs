@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Reading, TimestampMs};
+use crate::{BindingId, DeviceId, Limits, PluginVersionId, Reading, TenantId, TimestampMs, WellId};
 
 /// The three kinds of plugin; each is a WIT world of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ impl std::fmt::Display for PluginKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginRef {
     /// The tenant that runs it.
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// Plugin name.
     pub name: String,
     /// Plugin version.
@@ -82,7 +82,7 @@ pub struct PluginError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     /// Device whose setpoint it is.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Setpoint name.
     pub parameter: String,
     /// Value now.
@@ -115,10 +115,10 @@ pub struct Setpoint {
 /// What an optimizer sees of one well.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WellContext {
-    /// Well id.
-    pub well_id: String,
+    /// Well id, if the device has a well.
+    pub well_id: Option<WellId>,
     /// Device carrying the well's telemetry.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Recent readings, oldest first.
     pub readings: Vec<Reading>,
     /// Current setpoints.
@@ -127,4 +127,56 @@ pub struct WellContext {
     pub static_data: String,
     /// Time of the run.
     pub now: TimestampMs,
+}
+
+/// An uploaded plugin version (its bytes are stored apart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginVersion {
+    /// Id of this version.
+    pub id: PluginVersionId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Kind.
+    pub kind: PluginKind,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// sha256 of the bytes, hex.
+    pub hash: String,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// What `describe` returned.
+    pub info: PluginInfo,
+    /// Upload time, ms.
+    pub created_time: TimestampMs,
+}
+
+/// A plugin version bound to devices with a configuration and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Binding {
+    /// Id.
+    pub id: BindingId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// The plugin version it runs.
+    pub plugin_id: PluginVersionId,
+    /// Kind of the plugin.
+    pub kind: PluginKind,
+    /// Configuration JSON.
+    pub config: serde_json::Value,
+    /// Limits of each call.
+    pub limits: Limits,
+    /// Optimizers: interval in ms.
+    pub schedule_ms: Option<i64>,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Alarm rules: whether alarms propagate to the well and wellpad.
+    pub propagate: bool,
+    /// Why the circuit breaker stopped it, if it did.
+    pub quarantine_reason: Option<String>,
+    /// Devices it applies to.
+    pub device_ids: Vec<DeviceId>,
+    /// Creation time, ms.
+    pub created_time: TimestampMs,
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::TimestampMs;
+use crate::{DeviceId, TimestampMs};
 
 /// The value of one telemetry key (ThingsBoard's long/double/boolean/string).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,7 +34,7 @@ impl Value {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reading {
     /// Device the reading belongs to.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Telemetry key, e.g. `motor_current`.
     pub key: String,
     /// Time of measurement.
@@ -67,7 +67,7 @@ pub struct Frame {
     /// Connector kind.
     pub source: SourceKind,
     /// Device the frame came from.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Topic, path, node id or register address.
     pub topic: String,
     /// MIME type of the payload.

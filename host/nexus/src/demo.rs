@@ -198,7 +198,7 @@ pub async fn run(base: String, admin_token: String, options: DemoOptions) -> any
             }
             let values: serde_json::Map<String, Value> =
                 well.step().into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-            let frame = json!({"ts": nexus_model::now_ms(), "values": values});
+            let frame = json!({"ts": nexus_model::Clock::system().now(), "values": values});
             let url = format!("{base}/api/v1/{token}/telemetry");
             match client.post(url).json(&frame).send().await {
                 Ok(response) if response.status().is_success() => {}

@@ -1,6 +1,6 @@
 //! # nexus
 //!
-//! Wiring: builds storage, runtime and pipeline from a [`ServerConfig`],
+//! Wiring: builds storage, runtime and services from a [`ServerConfig`],
 //! serves the API, runs the optimizer scheduler, and (with `--demo`) sets
 //! up and feeds a simulated field. `main.rs` is only the command line.
 
@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nexus_api::{AppState, StaticToken};
-use nexus_pipeline::{Pipeline, PipelineConfig};
 use nexus_runtime::{Runtime, RuntimeConfig};
-use nexus_storage::Storage;
+use nexus_services::{Services, ServicesConfig};
+use nexus_storage_sqlite::SqliteStore;
 
 /// What `nexus serve` needs.
 #[derive(Debug, Clone)]
@@ -31,16 +31,16 @@ pub struct ServerConfig {
     pub admin_token: String,
     /// How often the scheduler looks for due optimizers.
     pub scheduler_tick: Duration,
-    /// Upload compile bounds.
-    pub pipeline: PipelineConfig,
+    /// The clock and upload compile bounds.
+    pub services: ServicesConfig,
 }
 
 /// A running server.
 pub struct Server {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
-    /// The pipeline it serves.
-    pub pipeline: Pipeline,
+    /// The services it serves.
+    pub services: Services,
     /// How long loading the active plugins took at start-up.
     pub preload: Duration,
     /// How many bindings' plugins were loaded at start-up.
@@ -52,26 +52,28 @@ pub struct Server {
 impl Server {
     /// Opens storage, loads active plugins, binds the listener and serves.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Self> {
-        let storage = Storage::open(&config.data_dir).await.context("opening storage")?;
+        let store = SqliteStore::open(&config.data_dir).await.context("opening storage")?;
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(config.data_dir.join("compiled")),
             ..RuntimeConfig::default()
         })
         .context("starting the plugin runtime")?;
-        let pipeline = Pipeline::with_config(storage, runtime, config.pipeline.clone());
+        let clock = config.services.clock.clone();
+        let services = Services::new(Arc::new(store), runtime, config.services.clone());
         let started = Instant::now();
-        let preloaded = pipeline.preload().await.context("loading active plugins")?;
+        let preloaded = services.plugins().preload().await.context("loading active plugins")?;
         let preload = started.elapsed();
         if preloaded > 0 {
             tracing::info!(bindings = preloaded, elapsed_ms = preload.as_millis() as u64, "Active plugins loaded.");
         }
-        let state = AppState::new(pipeline.clone(), Arc::new(StaticToken::new(config.admin_token.clone())));
+        let log = services.outbox().subscribe_log();
+        let state = AppState::new(services.clone(), Arc::new(StaticToken::new(config.admin_token.clone())), clock);
         let app = nexus_api::router(state);
         let listener =
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-        let scheduler = tokio::spawn(pipeline.clone().run_scheduler(config.scheduler_tick));
+        let scheduler = tokio::spawn(services.optimizers().clone().run_scheduler(config.scheduler_tick));
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -80,10 +82,11 @@ impl Server {
                 .await
                 .context("serving HTTP")?;
             scheduler.abort();
+            drop(log);
             Ok(())
         });
         tracing::info!(%addr, "Nexus is serving.");
-        Ok(Self { addr, pipeline, preload, preloaded, shutdown, task })
+        Ok(Self { addr, services, preload, preloaded, shutdown, task })
     }
 
     /// Stops accepting requests and waits for the server to finish.

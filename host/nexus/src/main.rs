@@ -121,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
         listen,
         admin_token: admin_token.clone(),
         scheduler_tick: Duration::from_secs(1),
-        pipeline: nexus_pipeline::PipelineConfig::default(),
+        services: nexus_services::ServicesConfig::default(),
     })
     .await?;
     let base = format!("http://{}", server.addr);

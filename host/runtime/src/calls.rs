@@ -85,7 +85,7 @@ impl Runtime {
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
         let batch = convert::batch_to_wit(readings);
-        let device_id = ctx.device_id.clone();
+        let device_id = ctx.device_id.to_string();
         let outcome = self.call(plugin, ctx, |store, _| {
             pre.instantiate(&mut *store)?.call_evaluate(&mut *store, &device_id, &batch)
         })?;

@@ -24,7 +24,7 @@ pub(crate) fn value_from_wit(value: wit::Value) -> model::Value {
 
 pub(crate) fn reading_to_wit(reading: &model::Reading) -> wit::Reading {
     wit::Reading {
-        device_id: reading.device_id.clone(),
+        device_id: reading.device_id.to_string(),
         key: reading.key.clone(),
         ts: reading.ts,
         value: value_to_wit(&reading.value),
@@ -55,7 +55,7 @@ pub(crate) fn batch_to_wit(readings: &[model::Reading]) -> Vec<wit::Series> {
 
 pub(crate) fn reading_from_wit(reading: wit::Reading) -> model::Reading {
     model::Reading {
-        device_id: reading.device_id,
+        device_id: reading.device_id.into(),
         key: reading.key,
         ts: reading.ts,
         value: value_from_wit(reading.value),
@@ -72,7 +72,7 @@ pub(crate) fn frame_to_wit(frame: &model::Frame) -> wit::Frame {
             model::SourceKind::Modbus => wit::SourceKind::Modbus,
             model::SourceKind::Kafka => wit::SourceKind::Kafka,
         },
-        device_id: frame.device_id.clone(),
+        device_id: frame.device_id.to_string(),
         topic: frame.topic.clone(),
         content_type: frame.content_type.clone(),
         payload: frame.payload.clone(),
@@ -87,7 +87,7 @@ pub(crate) fn signal_from_wit(signal: wit::AlarmSignal) -> model::AlarmSignal {
             wit::AlarmAction::Raise => model::AlarmAction::Raise,
             wit::AlarmAction::Clear => model::AlarmAction::Clear,
         },
-        device_id: signal.device_id,
+        device_id: signal.device_id.into(),
         alarm_type: signal.alarm_type,
         severity: match signal.severity {
             wit::Severity::Critical => model::Severity::Critical,
@@ -103,7 +103,7 @@ pub(crate) fn signal_from_wit(signal: wit::AlarmSignal) -> model::AlarmSignal {
 
 pub(crate) fn recommendation_from_wit(r: wit::Recommendation) -> model::Recommendation {
     model::Recommendation {
-        device_id: r.device_id,
+        device_id: r.device_id.into(),
         parameter: r.parameter,
         current_value: r.current_value,
         proposed_value: r.proposed_value,
@@ -117,8 +117,8 @@ pub(crate) fn recommendation_from_wit(r: wit::Recommendation) -> model::Recommen
 
 pub(crate) fn context_to_wit(ctx: &model::WellContext) -> wit::WellContext {
     wit::WellContext {
-        well_id: ctx.well_id.clone(),
-        device_id: ctx.device_id.clone(),
+        well_id: ctx.well_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+        device_id: ctx.device_id.to_string(),
         readings: ctx.readings.iter().map(reading_to_wit).collect(),
         setpoints: ctx
             .setpoints

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nexus_model::{Limits, PluginRef, TimestampMs};
+use nexus_model::{BindingId, DeviceId, Limits, PluginRef, TenantId, TimestampMs};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -31,15 +31,15 @@ pub trait TelemetryReader: Send + Sync {
     /// The latest reading of a key of a device of `tenant_id`.
     fn latest(
         &self,
-        tenant_id: &str,
-        device_id: &str,
+        tenant_id: &TenantId,
+        device_id: &DeviceId,
         key: &str,
     ) -> Result<Option<nexus_model::Reading>, TelemetryError>;
     /// Readings of a key in `[start, end)`, oldest first, at most `limit`.
     fn history(
         &self,
-        tenant_id: &str,
-        device_id: &str,
+        tenant_id: &TenantId,
+        device_id: &DeviceId,
         key: &str,
         start: TimestampMs,
         end: TimestampMs,
@@ -51,13 +51,13 @@ pub trait TelemetryReader: Send + Sync {
 pub struct NoTelemetry;
 
 impl TelemetryReader for NoTelemetry {
-    fn latest(&self, _: &str, _: &str, _: &str) -> Result<Option<nexus_model::Reading>, TelemetryError> {
+    fn latest(&self, _: &TenantId, _: &DeviceId, _: &str) -> Result<Option<nexus_model::Reading>, TelemetryError> {
         Ok(None)
     }
     fn history(
         &self,
-        _: &str,
-        _: &str,
+        _: &TenantId,
+        _: &DeviceId,
         _: &str,
         _: i64,
         _: i64,
@@ -70,12 +70,13 @@ impl TelemetryReader for NoTelemetry {
 /// Everything one plugin call may see: the host hands it in, the plugin
 /// reaches it only through the `host` interface.
 pub struct CallContext {
-    /// Which plugin, for which tenant.
+    /// Which plugin, for which tenant (every telemetry read is confined to
+    /// `plugin.tenant_id`).
     pub plugin: PluginRef,
     /// The binding being run.
-    pub binding_id: String,
+    pub binding_id: BindingId,
     /// The device this call is about; state is scoped to it.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// The time `host.now` returns (virtual during replay).
     pub now: TimestampMs,
     /// The binding's configuration JSON.
@@ -196,7 +197,7 @@ impl host::Host for HostState {
             message
         };
         let plugin = &self.ctx.plugin;
-        let binding = &self.ctx.binding_id;
+        let binding = self.ctx.binding_id.as_str();
         match level {
             host::LogLevel::Trace => tracing::trace!(target: "nexus::plugin", %plugin, binding, "{message}"),
             host::LogLevel::Debug => tracing::debug!(target: "nexus::plugin", %plugin, binding, "{message}"),
@@ -242,7 +243,7 @@ impl host::Host for HostState {
     fn latest(&mut self, device_id: String, key: String) -> Result<Option<types::Reading>, host::HostError> {
         self.ctx
             .telemetry
-            .latest(&self.ctx.plugin.tenant_id, &device_id, &key)
+            .latest(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), &key)
             .map(|r| r.as_ref().map(reading_to_wit))
             .map_err(telemetry_error)
     }
@@ -260,7 +261,7 @@ impl host::Host for HostState {
         let limit = limit.min((self.ctx.limits.host_call_bytes / 64).max(1));
         self.ctx
             .telemetry
-            .history(&self.ctx.plugin.tenant_id, &device_id, &key, start, end, limit)
+            .history(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), &key, start, end, limit)
             .map(|rs| rs.iter().map(reading_to_wit).collect())
             .map_err(telemetry_error)
     }

@@ -40,7 +40,7 @@ fn load(name: &str) -> Arc<Plugin> {
 fn ctx(tenant: &str, plugin: &str, config: &str, limits: Limits) -> CallContext {
     CallContext {
         plugin: PluginRef { tenant_id: tenant.into(), name: plugin.into(), version: "0.1.0".into() },
-        binding_id: format!("{tenant}-binding"),
+        binding_id: format!("{tenant}-binding").into(),
         device_id: "dev-1".into(),
         now: 1_700_000_000_000,
         config: config.into(),

@@ -1,7 +1,7 @@
-//! Storage errors.
+//! Storage errors, the same for every backend.
 
 /// What went wrong in storage.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
     /// The row does not exist for this tenant.
@@ -21,24 +21,22 @@ pub enum StorageError {
     /// Migrating the database failed.
     #[error("migration failed: {0}")]
     Migration(String),
-    /// File system error.
-    #[error("{0}")]
-    Io(String),
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    /// The database cannot be reached or is overloaded: retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Any other failure of the backend.
+    #[error("storage: {0}")]
+    Backend(String),
 }
 
 impl StorageError {
-    pub(crate) fn not_found(what: &'static str, id: &str) -> Self {
+    /// A [`StorageError::NotFound`].
+    pub fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
         StorageError::NotFound { what, id: id.to_string() }
     }
 
-    /// Maps a unique-constraint violation to [`StorageError::Conflict`].
-    pub(crate) fn conflict_or(error: sqlx::Error, message: impl FnOnce() -> String) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(message()),
-            _ => StorageError::Database(error),
-        }
+    /// Whether retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Unavailable(_))
     }
 }

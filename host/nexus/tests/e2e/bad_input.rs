@@ -126,10 +126,10 @@ async fn uploads_are_refused_with_a_stable_code_and_nothing_stored() {
 async fn a_compile_bomb_gets_a_422_and_the_api_stays_responsive() {
     // The bound is scaled down so a few MiB of code exceed it; the
     // production default is 20 s.
-    let h = Harness::start_with(nexus_pipeline::PipelineConfig {
+    let h = Harness::start_with(nexus_services::ServicesConfig {
         compile_timeout: Duration::from_millis(150),
         compile_workers: 1,
-        ..nexus_pipeline::PipelineConfig::default()
+        ..nexus_services::ServicesConfig::default()
     })
     .await;
     let body: String = (0..400).map(|i| format!("(i64.mul (i64.const {i}))")).collect();

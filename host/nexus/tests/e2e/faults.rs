@@ -97,7 +97,7 @@ async fn hot_swap_twice_while_telemetry_flows_loses_and_duplicates_nothing() {
     let binding_id = binding["id"].as_str().expect("id").to_string();
 
     let sent = Arc::new(AtomicUsize::new(0));
-    let base_ts = nexus_model::now_ms() - 1_000_000;
+    let base_ts = nexus_model::Clock::system().now() - 1_000_000;
     let sender = {
         let (h, sent, token) = (h.clone(), sent.clone(), token.clone());
         tokio::spawn(async move {

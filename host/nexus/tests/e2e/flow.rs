@@ -106,10 +106,10 @@ async fn restart_reloads_active_plugins_without_recompiling() {
     let (device_id, token, _) = h.field().await;
     // Telemetry flows before the restart.
     h.telemetry(&token, frame(json!({"motor_temperature": 90.0}))).await;
-    assert!(h.server().pipeline.runtime().stats().compiled >= 3);
+    assert!(h.server().services.runtime_stats().compiled >= 3);
 
     let h = h.restart().await;
-    let stats = h.server().pipeline.runtime().stats();
+    let stats = h.server().services.runtime_stats();
     assert_eq!(h.server().preloaded, 3);
     assert_eq!(stats.compiled, 0, "a restart recompiled: {stats:?}");
     assert_eq!(stats.from_cache, 3);
@@ -118,16 +118,16 @@ async fn restart_reloads_active_plugins_without_recompiling() {
     let (status, body, _) = h.telemetry(&token, frame(json!({"motor_temperature": 130.0}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.alarms(&device_id).await.len(), 1, "{body}");
-    assert_eq!(h.server().pipeline.runtime().stats().compiled, 0);
+    assert_eq!(h.server().services.runtime_stats().compiled, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_in_the_middle_of_a_ten_minute_duration_keeps_its_progress() {
     // Plugins learn the time only from the host: a manual clock plays the
     // ten minutes in a moment.
-    let t0 = nexus_model::now_ms() - 3_600_000;
-    let clock = nexus_pipeline::Clock::manual(t0);
-    let config = || nexus_pipeline::PipelineConfig { clock: clock.clone(), ..Default::default() };
+    let t0 = nexus_model::Clock::system().now() - 3_600_000;
+    let clock = nexus_model::Clock::manual(t0);
+    let config = || nexus_services::ServicesConfig { clock: clock.clone(), ..Default::default() };
     let h = Harness::start_with(config()).await;
     let (device_id, token, _) = h.field_with(false).await;
     let bytes = nexus::plugin_files::read(&nexus::plugin_files::default_dir(), "alarm-rule-conditions").expect("built");
@@ -143,7 +143,7 @@ async fn a_restart_in_the_middle_of_a_ten_minute_duration_keeps_its_progress() {
         }}),
     )
     .await;
-    async fn post(h: &Harness, clock: &nexus_pipeline::Clock, token: &str, ts: i64) {
+    async fn post(h: &Harness, clock: &nexus_model::Clock, token: &str, ts: i64) {
         clock.set(ts);
         let body = json!({"ts": ts, "values": {"casing_pressure": 1600.0}}).to_string();
         let (status, body, _) = h.telemetry(token, body).await;

@@ -4,14 +4,18 @@
 //! a fresh data directory.
 
 mod bad_input;
+mod crash;
 mod faults;
 mod flow;
+mod layering;
+mod outbox;
+mod tokens;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use nexus::{Server, ServerConfig, plugin_files};
-use nexus_pipeline::PipelineConfig;
+use nexus_services::ServicesConfig;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,15 +30,15 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) async fn start() -> Self {
-        Self::start_with(PipelineConfig::default()).await
+        Self::start_with(ServicesConfig::default()).await
     }
 
-    pub(crate) async fn start_with(pipeline: PipelineConfig) -> Self {
+    pub(crate) async fn start_with(services: ServicesConfig) -> Self {
         let data_dir = std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()));
-        Self::start_in(data_dir, pipeline).await
+        Self::start_in(data_dir, services).await
     }
 
-    pub(crate) async fn start_in(data_dir: PathBuf, pipeline: PipelineConfig) -> Self {
+    pub(crate) async fn start_in(data_dir: PathBuf, services: ServicesConfig) -> Self {
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
@@ -42,7 +46,7 @@ impl Harness {
             listen: "127.0.0.1:0".parse().expect("addr"),
             admin_token: TOKEN.into(),
             scheduler_tick: Duration::from_millis(100),
-            pipeline,
+            services,
         })
         .await
         .expect("server starts");
@@ -53,14 +57,14 @@ impl Harness {
     }
 
     pub(crate) async fn restart(self) -> Self {
-        self.restart_with(PipelineConfig::default()).await
+        self.restart_with(ServicesConfig::default()).await
     }
 
-    pub(crate) async fn restart_with(mut self, pipeline: PipelineConfig) -> Self {
+    pub(crate) async fn restart_with(mut self, services: ServicesConfig) -> Self {
         self.server.take().expect("running").stop().await.expect("stops");
         // The new harness owns (and removes) the directory now.
         let data_dir = std::mem::take(&mut self.data_dir);
-        Self::start_in(data_dir, pipeline).await
+        Self::start_in(data_dir, services).await
     }
 
     pub(crate) fn server(&self) -> &Server {
@@ -166,5 +170,5 @@ impl Drop for Harness {
 }
 
 pub(crate) fn frame(values: Value) -> String {
-    json!({"ts": nexus_model::now_ms(), "values": values}).to_string()
+    json!({"ts": nexus_model::Clock::system().now(), "values": values}).to_string()
 }

@@ -1,0 +1,369 @@
+//! What the API answers: its own response types, built from the model, so
+//! the wire format changes only when this file does.
+
+use nexus_model as model;
+use serde::Serialize;
+
+/// A wellpad.
+#[derive(Debug, Serialize)]
+pub(crate) struct WellpadView {
+    id: String,
+    tenant_id: String,
+    name: String,
+    created_time: i64,
+}
+
+impl From<model::Wellpad> for WellpadView {
+    fn from(p: model::Wellpad) -> Self {
+        Self { id: p.id.into(), tenant_id: p.tenant_id.into(), name: p.name, created_time: p.created_time }
+    }
+}
+
+/// A well.
+#[derive(Debug, Serialize)]
+pub(crate) struct WellView {
+    id: String,
+    tenant_id: String,
+    name: String,
+    wellpad_id: Option<String>,
+    status: String,
+    static_data: serde_json::Value,
+    created_time: i64,
+}
+
+impl From<model::Well> for WellView {
+    fn from(w: model::Well) -> Self {
+        Self {
+            id: w.id.into(),
+            tenant_id: w.tenant_id.into(),
+            name: w.name,
+            wellpad_id: w.wellpad_id.map(Into::into),
+            status: w.status,
+            static_data: w.static_data,
+            created_time: w.created_time,
+        }
+    }
+}
+
+/// A device, never with its access token.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeviceView {
+    id: String,
+    tenant_id: String,
+    name: String,
+    well_id: Option<String>,
+    created_time: i64,
+    token_issued_time: i64,
+}
+
+impl From<model::Device> for DeviceView {
+    fn from(d: model::Device) -> Self {
+        Self {
+            id: d.id.into(),
+            tenant_id: d.tenant_id.into(),
+            name: d.name,
+            well_id: d.well_id.map(Into::into),
+            created_time: d.created_time,
+            token_issued_time: d.token_issued_time,
+        }
+    }
+}
+
+/// A device with the access token just issued (shown this once).
+#[derive(Debug, Serialize)]
+pub(crate) struct IssuedTokenView {
+    #[serde(flatten)]
+    device: DeviceView,
+    access_token: String,
+}
+
+impl From<nexus_services::IssuedToken> for IssuedTokenView {
+    fn from(t: nexus_services::IssuedToken) -> Self {
+        Self { device: t.device.into(), access_token: t.access_token }
+    }
+}
+
+/// A plugin version.
+#[derive(Debug, Serialize)]
+pub(crate) struct PluginView {
+    id: String,
+    tenant_id: String,
+    kind: model::PluginKind,
+    name: String,
+    version: String,
+    hash: String,
+    size_bytes: i64,
+    info: model::PluginInfo,
+    created_time: i64,
+}
+
+impl From<model::PluginVersion> for PluginView {
+    fn from(p: model::PluginVersion) -> Self {
+        Self {
+            id: p.id.into(),
+            tenant_id: p.tenant_id.into(),
+            kind: p.kind,
+            name: p.name,
+            version: p.version,
+            hash: p.hash,
+            size_bytes: p.size_bytes,
+            info: p.info,
+            created_time: p.created_time,
+        }
+    }
+}
+
+/// A binding.
+#[derive(Debug, Serialize)]
+pub(crate) struct BindingView {
+    id: String,
+    tenant_id: String,
+    plugin_id: String,
+    kind: model::PluginKind,
+    config: serde_json::Value,
+    limits: model::Limits,
+    schedule_ms: Option<i64>,
+    enabled: bool,
+    propagate: bool,
+    quarantine_reason: Option<String>,
+    device_ids: Vec<String>,
+    created_time: i64,
+}
+
+impl From<model::Binding> for BindingView {
+    fn from(b: model::Binding) -> Self {
+        Self {
+            id: b.id.into(),
+            tenant_id: b.tenant_id.into(),
+            plugin_id: b.plugin_id.into(),
+            kind: b.kind,
+            config: b.config,
+            limits: b.limits,
+            schedule_ms: b.schedule_ms,
+            enabled: b.enabled,
+            propagate: b.propagate,
+            quarantine_reason: b.quarantine_reason,
+            device_ids: b.device_ids.into_iter().map(Into::into).collect(),
+            created_time: b.created_time,
+        }
+    }
+}
+
+/// An alarm.
+#[derive(Debug, Serialize)]
+pub(crate) struct AlarmView {
+    id: String,
+    tenant_id: String,
+    device_id: String,
+    alarm_type: String,
+    severity: model::Severity,
+    status: model::AlarmStatus,
+    start_ts: i64,
+    end_ts: i64,
+    ack_ts: Option<i64>,
+    clear_ts: Option<i64>,
+    binding_id: Option<String>,
+    details: serde_json::Value,
+    assignee: Option<String>,
+    well_id: Option<String>,
+    wellpad_id: Option<String>,
+}
+
+impl From<model::Alarm> for AlarmView {
+    fn from(a: model::Alarm) -> Self {
+        Self {
+            id: a.id.into(),
+            tenant_id: a.tenant_id.into(),
+            device_id: a.device_id.into(),
+            alarm_type: a.alarm_type,
+            severity: a.severity,
+            status: a.status,
+            start_ts: a.start_ts,
+            end_ts: a.end_ts,
+            ack_ts: a.ack_ts,
+            clear_ts: a.clear_ts,
+            binding_id: a.binding_id.map(Into::into),
+            details: a.details,
+            assignee: a.assignee,
+            well_id: a.well_id.map(Into::into),
+            wellpad_id: a.wellpad_id.map(Into::into),
+        }
+    }
+}
+
+/// What a person's action on an alarm did.
+#[derive(Debug, Serialize)]
+pub(crate) struct AlarmChangeView {
+    /// What happened; `null` when the action was already done.
+    action: Option<model::TransitionKind>,
+    changed: bool,
+    alarm: AlarmView,
+}
+
+impl From<nexus_services::AlarmChange> for AlarmChangeView {
+    fn from(c: nexus_services::AlarmChange) -> Self {
+        Self { action: c.action, changed: c.changed, alarm: c.alarm.into() }
+    }
+}
+
+/// One transition of an alarm.
+#[derive(Debug, Serialize)]
+pub(crate) struct AlarmEventView {
+    ts: i64,
+    action: model::TransitionKind,
+    status: model::AlarmStatus,
+    severity: model::Severity,
+    actor: String,
+    details: serde_json::Value,
+}
+
+impl From<model::AlarmEvent> for AlarmEventView {
+    fn from(e: model::AlarmEvent) -> Self {
+        Self {
+            ts: e.ts,
+            action: e.action,
+            status: e.status,
+            severity: e.severity,
+            actor: e.actor.to_string(),
+            details: e.details,
+        }
+    }
+}
+
+/// A comment on an alarm.
+#[derive(Debug, Serialize)]
+pub(crate) struct CommentView {
+    ts: i64,
+    actor: String,
+    text: String,
+}
+
+impl From<model::AlarmComment> for CommentView {
+    fn from(c: model::AlarmComment) -> Self {
+        Self { ts: c.ts, actor: c.actor.to_string(), text: c.text }
+    }
+}
+
+/// A reading.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReadingView {
+    device_id: String,
+    key: String,
+    ts: i64,
+    value: model::Value,
+    quality: f32,
+}
+
+impl From<model::Reading> for ReadingView {
+    fn from(r: model::Reading) -> Self {
+        Self { device_id: r.device_id.into(), key: r.key, ts: r.ts, value: r.value, quality: r.quality }
+    }
+}
+
+/// A recommendation.
+#[derive(Debug, Serialize)]
+pub(crate) struct RecommendationView {
+    id: String,
+    tenant_id: String,
+    binding_id: String,
+    well_id: Option<String>,
+    device_id: String,
+    parameter: String,
+    current_value: f64,
+    proposed_value: f64,
+    unit: String,
+    expected_gain: f64,
+    gain_unit: String,
+    confidence: f32,
+    rationale: String,
+    status: model::RecommendationStatus,
+    created_ts: i64,
+}
+
+impl From<model::StoredRecommendation> for RecommendationView {
+    fn from(s: model::StoredRecommendation) -> Self {
+        let r = s.recommendation;
+        Self {
+            id: s.id.into(),
+            tenant_id: s.tenant_id.into(),
+            binding_id: s.binding_id.into(),
+            well_id: s.well_id.map(Into::into),
+            device_id: r.device_id.into(),
+            parameter: r.parameter,
+            current_value: r.current_value,
+            proposed_value: r.proposed_value,
+            unit: r.unit,
+            expected_gain: r.expected_gain,
+            gain_unit: r.gain_unit,
+            confidence: r.confidence,
+            rationale: r.rationale,
+            status: s.status,
+            created_ts: s.created_ts,
+        }
+    }
+}
+
+/// A failed plugin call.
+#[derive(Debug, Serialize)]
+pub(crate) struct PluginRunView {
+    tenant_id: String,
+    binding_id: Option<String>,
+    device_id: Option<String>,
+    plugin: String,
+    version: String,
+    error_code: String,
+    error: String,
+    duration_us: i64,
+    fuel_used: i64,
+    ts: i64,
+}
+
+impl From<model::PluginRun> for PluginRunView {
+    fn from(r: model::PluginRun) -> Self {
+        Self {
+            tenant_id: r.tenant_id.into(),
+            binding_id: r.binding_id.map(Into::into),
+            device_id: r.device_id.map(Into::into),
+            plugin: r.plugin,
+            version: r.version,
+            error_code: r.error_code,
+            error: r.error,
+            duration_us: r.duration_us,
+            fuel_used: r.fuel_used,
+            ts: r.ts,
+        }
+    }
+}
+
+/// A dead letter, without its payload (its size instead).
+#[derive(Debug, Serialize)]
+pub(crate) struct DeadLetterView {
+    tenant_id: String,
+    binding_id: Option<String>,
+    device_id: Option<String>,
+    stage: model::Stage,
+    error_code: String,
+    error: String,
+    payload_bytes: usize,
+    ts: i64,
+}
+
+impl From<model::DeadLetter> for DeadLetterView {
+    fn from(d: model::DeadLetter) -> Self {
+        Self {
+            tenant_id: d.tenant_id.into(),
+            binding_id: d.binding_id.map(Into::into),
+            device_id: d.device_id.map(Into::into),
+            stage: d.stage,
+            error_code: d.error_code,
+            error: d.error,
+            payload_bytes: d.payload.len(),
+            ts: d.ts,
+        }
+    }
+}
+
+/// Maps a list into views.
+pub(crate) fn all<T, V: From<T>>(items: Vec<T>) -> Vec<V> {
+    items.into_iter().map(V::from).collect()
+}

@@ -1,0 +1,66 @@
+//! The field as the host keeps it: tenants, wellpads, wells and devices.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceId, TenantId, TimestampMs, WellId, WellpadId};
+
+/// A tenant: the unit of isolation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Creation time, ms.
+    pub created_time: TimestampMs,
+}
+
+/// A wellpad (pf.wellpad).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Wellpad {
+    /// Id.
+    pub id: WellpadId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Name.
+    pub name: String,
+    /// Creation time, ms.
+    pub created_time: TimestampMs,
+}
+
+/// A well (pf.well).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Well {
+    /// Id.
+    pub id: WellId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Name.
+    pub name: String,
+    /// Wellpad, if any.
+    pub wellpad_id: Option<WellpadId>,
+    /// Status, e.g. `PRODUCING`.
+    pub status: String,
+    /// Static data for optimizers (nameplate, depths, pump curve).
+    pub static_data: serde_json::Value,
+    /// Creation time, ms.
+    pub created_time: TimestampMs,
+}
+
+/// A device: a telemetry source. Its access token is never kept: only its
+/// hash is stored, and the token is shown once, when it is issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    /// Id.
+    pub id: DeviceId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Name, unique per tenant.
+    pub name: String,
+    /// The well it instruments, if any.
+    pub well_id: Option<WellId>,
+    /// Creation time, ms.
+    pub created_time: TimestampMs,
+    /// When its access token was last issued, ms.
+    pub token_issued_time: TimestampMs,
+}

@@ -1,0 +1,132 @@
+//! Tenants, wellpads, wells and devices, and devices' access tokens: a
+//! token is generated (or chosen), returned once, and only its hash is
+//! stored; rotating it makes the old one useless.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use nexus_model::{Actor, Device, DeviceId, TenantId, Well, WellId, Wellpad, WellpadId, new_access_token, token_hash};
+use nexus_storage::{NewDevice, NewWell};
+use serde::Serialize;
+
+use crate::{Inner, Result, ServiceError};
+
+/// An access token, shown once: at creation or rotation.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedToken {
+    /// The device.
+    #[serde(flatten)]
+    pub device: Device,
+    /// The token; only its hash is kept.
+    pub access_token: String,
+}
+
+/// Tenants, wells and devices. Cheap to clone.
+#[derive(Clone)]
+pub struct AssetService(pub(crate) Arc<Inner>, pub(crate) Arc<Mutex<HashSet<TenantId>>>);
+
+fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.len() > 255 {
+        return Err(ServiceError::Invalid("name must be 1 to 255 characters".into()));
+    }
+    Ok(())
+}
+
+fn check_chosen_token(token: &str) -> Result<()> {
+    let ok =
+        (8..=128).contains(&token.len()) && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(ServiceError::Invalid(
+            "access_token must be 8 to 128 characters of a-z, A-Z, 0-9, '-' and '_'".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl AssetService {
+    /// Makes sure a tenant exists (creating it on first use).
+    pub async fn ensure_tenant(&self, tenant: &TenantId) -> Result<()> {
+        if self.1.lock().unwrap_or_else(|e| e.into_inner()).contains(tenant) {
+            return Ok(());
+        }
+        self.0.store.ensure_tenant(tenant, tenant.as_str(), self.0.now()).await?;
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant.clone());
+        Ok(())
+    }
+
+    /// Creates a wellpad.
+    pub async fn create_wellpad(&self, tenant: &TenantId, name: &str, by: &Actor) -> Result<Wellpad> {
+        check_name(name)?;
+        Ok(self.0.store.create_wellpad(tenant, name, by, self.0.now()).await?)
+    }
+
+    /// Creates a well; `static_data` must be a JSON object.
+    pub async fn create_well(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        wellpad_id: Option<WellpadId>,
+        static_data: serde_json::Value,
+        by: &Actor,
+    ) -> Result<Well> {
+        check_name(name)?;
+        if !static_data.is_object() {
+            return Err(ServiceError::Invalid("static_data must be a JSON object".into()));
+        }
+        let new = NewWell { name: name.into(), wellpad_id, static_data };
+        Ok(self.0.store.create_well(tenant, &new, by, self.0.now()).await?)
+    }
+
+    /// The tenant's wells.
+    pub async fn wells(&self, tenant: &TenantId) -> Result<Vec<Well>> {
+        Ok(self.0.store.wells(tenant).await?)
+    }
+
+    /// A well of the tenant.
+    pub async fn well(&self, tenant: &TenantId, id: &WellId) -> Result<Well> {
+        Ok(self.0.store.well(tenant, id).await?)
+    }
+
+    /// Creates a device with a new random access token (or the given one),
+    /// returned once.
+    pub async fn create_device(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        well_id: Option<WellId>,
+        chosen_token: Option<String>,
+        by: &Actor,
+    ) -> Result<IssuedToken> {
+        check_name(name)?;
+        if let Some(token) = &chosen_token {
+            check_chosen_token(token)?;
+        }
+        let access_token = chosen_token.unwrap_or_else(new_access_token);
+        let new = NewDevice { name: name.into(), well_id, token_hash: token_hash(&access_token) };
+        let device = self.0.store.create_device(tenant, &new, by, self.0.now()).await?;
+        Ok(IssuedToken { device, access_token })
+    }
+
+    /// Issues a new random access token for a device; the old one stops
+    /// working at once.
+    pub async fn rotate_token(&self, tenant: &TenantId, id: &DeviceId, by: &Actor) -> Result<IssuedToken> {
+        let access_token = new_access_token();
+        let device = self.0.store.rotate_device_token(tenant, id, &token_hash(&access_token), by, self.0.now()).await?;
+        Ok(IssuedToken { device, access_token })
+    }
+
+    /// The tenant's devices (never their tokens).
+    pub async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>> {
+        Ok(self.0.store.devices(tenant).await?)
+    }
+
+    /// A device of the tenant.
+    pub async fn device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Device> {
+        Ok(self.0.store.device(tenant, id).await?)
+    }
+
+    /// The device an access token belongs to.
+    pub async fn authenticate_device(&self, access_token: &str) -> Result<Device> {
+        self.0.store.device_by_token_hash(&token_hash(access_token)).await?.ok_or(ServiceError::UnknownToken)
+    }
+}

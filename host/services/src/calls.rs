@@ -1,0 +1,172 @@
+//! Plugin calls of a binding: the loaded plugin, the call's context, and a
+//! call's outcome turned into effects — metered use, and for a failure a
+//! failed-run record, a dead letter with its input and, when the circuit
+//! breaker trips, a quarantine — all committed with the rest of the unit of
+//! work.
+
+use std::sync::Arc;
+
+use nexus_model::{
+    Actor, Binding, DeadLetter, DeviceId, PluginRef, PluginRun, PluginVersion, PluginVersionId, Stage, TenantId,
+    TimestampMs, month_of,
+};
+use nexus_runtime::{CallContext, CallError, CallFailure, CallOutcome, Plugin};
+use nexus_storage::{Effects, Quarantine};
+
+use crate::reader::StoreReader;
+use crate::{Inner, Result, blocking};
+
+/// A compiled plugin with its stored description.
+#[derive(Clone)]
+pub(crate) struct Loaded {
+    pub(crate) plugin: Arc<Plugin>,
+    pub(crate) meta: PluginVersion,
+}
+
+/// One call of a binding about a device, at a stage of the pipeline.
+pub(crate) struct Call<'a> {
+    pub(crate) binding: &'a Binding,
+    pub(crate) loaded: &'a Loaded,
+    pub(crate) device: &'a DeviceId,
+    pub(crate) stage: Stage,
+}
+
+impl Inner {
+    /// The loaded plugin of a stored version, loading it on first use.
+    pub(crate) async fn loaded(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<Loaded> {
+        if let Some(loaded) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+            return Ok(loaded.clone());
+        }
+        let meta = self.store.plugin(tenant, id).await?;
+        let runtime = self.runtime.clone();
+        let bytes = if runtime.is_cached_on_disk(&meta.hash) {
+            Vec::new()
+        } else {
+            self.store.plugin_bytes(tenant, id).await?
+        };
+        let (kind, hash) = (meta.kind, meta.hash.clone());
+        let plugin = blocking(move || runtime.load_stored(kind, &hash, || bytes)).await??;
+        let loaded = Loaded { plugin, meta };
+        self.remember(loaded.clone());
+        Ok(loaded)
+    }
+
+    pub(crate) fn remember(&self, loaded: Loaded) {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).insert(loaded.meta.id.clone(), loaded);
+    }
+
+    /// The context of one call of a binding about one device.
+    pub(crate) async fn call_context(
+        &self,
+        loaded: &Loaded,
+        binding: &Binding,
+        device: &DeviceId,
+        now: TimestampMs,
+    ) -> Result<CallContext> {
+        let state = self.store.plugin_state(&binding.tenant_id, &binding.id, device).await?;
+        Ok(CallContext {
+            plugin: PluginRef {
+                tenant_id: binding.tenant_id.clone(),
+                name: loaded.meta.name.clone(),
+                version: loaded.meta.version.clone(),
+            },
+            binding_id: binding.id.clone(),
+            device_id: device.clone(),
+            now,
+            config: binding.config.to_string(),
+            state,
+            limits: binding.limits,
+            telemetry: Arc::new(StoreReader::new(self.store.clone())),
+        })
+    }
+
+    /// Runs a plugin call on a blocking thread. Its use is metered into
+    /// `effects`; a failure also adds a failed-run record (for a fault), a
+    /// dead letter holding `payload()`, and a quarantine if the breaker
+    /// trips, before the error is handed back.
+    pub(crate) async fn run_call<T: Send + 'static>(
+        &self,
+        effects: &mut Effects,
+        call: Call<'_>,
+        run: impl FnOnce() -> std::result::Result<CallOutcome<T>, CallFailure> + Send + 'static,
+        payload: impl FnOnce() -> Vec<u8>,
+    ) -> Result<std::result::Result<CallOutcome<T>, CallError>> {
+        let now = self.now();
+        let month = month_of(now);
+        let binding = call.binding;
+        match blocking(run).await? {
+            Ok(outcome) => {
+                effects.meter(&month, outcome.fuel_used);
+                self.meters.observe(binding, now, outcome.duration, outcome.fuel_used, None);
+                Ok(Ok(outcome))
+            }
+            Err(failure) => {
+                effects.meter(&month, failure.fuel_used);
+                let error = *failure.error;
+                if error.is_fault() {
+                    tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, code = error.code(), %error, "Plugin call failed.");
+                    effects.plugin_runs.push(PluginRun {
+                        tenant_id: binding.tenant_id.clone(),
+                        binding_id: Some(binding.id.clone()),
+                        device_id: Some(call.device.clone()),
+                        plugin: call.loaded.meta.name.clone(),
+                        version: call.loaded.meta.version.clone(),
+                        error_code: error.code().into(),
+                        error: error.to_string(),
+                        duration_us: i64::try_from(failure.duration.as_micros()).unwrap_or(i64::MAX),
+                        fuel_used: i64::try_from(failure.fuel_used).unwrap_or(i64::MAX),
+                        ts: now,
+                    });
+                }
+                effects.dead_letters.push(DeadLetter {
+                    tenant_id: binding.tenant_id.clone(),
+                    binding_id: Some(binding.id.clone()),
+                    device_id: Some(call.device.clone()),
+                    stage: call.stage,
+                    error_code: error.code().into(),
+                    error: error.to_string(),
+                    payload: payload(),
+                    ts: now,
+                });
+                let trip = self.meters.observe(binding, now, failure.duration, failure.fuel_used, Some(&error));
+                if let Some(reason) = trip {
+                    tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, %reason, "Binding quarantined by the circuit breaker.");
+                    effects.quarantines.push(Quarantine { binding_id: binding.id.clone(), reason });
+                }
+                Ok(Err(error))
+            }
+        }
+    }
+}
+
+/// Who caused an alarm transition: the binding and its plugin version.
+pub(crate) fn actor(binding: &Binding, loaded: &Loaded) -> Actor {
+    Actor::Rule {
+        binding_id: binding.id.clone(),
+        plugin: loaded.meta.name.clone(),
+        version: loaded.meta.version.clone(),
+    }
+}
+
+/// A dead letter for input not processed for a reason of the host's (a
+/// quota, a quarantine), not a plugin's.
+pub(crate) fn refused_letter(
+    binding: &Binding,
+    device: &DeviceId,
+    stage: Stage,
+    code: &str,
+    reason: String,
+    payload: Vec<u8>,
+    now: TimestampMs,
+) -> DeadLetter {
+    DeadLetter {
+        tenant_id: binding.tenant_id.clone(),
+        binding_id: Some(binding.id.clone()),
+        device_id: Some(device.clone()),
+        stage,
+        error_code: code.into(),
+        error: reason,
+        payload,
+        ts: now,
+    }
+}

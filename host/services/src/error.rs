@@ -1,0 +1,146 @@
+//! What a service call can fail with: the one error type the API maps to
+//! problem documents. It names no storage, registry or runtime type.
+
+use nexus_model::{BindingId, DeviceId, TenantId};
+use nexus_registry::RegistryError;
+use nexus_runtime::{CallError, LoadError};
+use nexus_storage::StorageError;
+
+/// Why an upload was refused, as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The component is over the size limit (413).
+    TooLarge,
+    /// The request named something invalid (400).
+    BadRequest,
+    /// The component is not what it must be (422).
+    Unprocessable,
+}
+
+/// Why a service call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The thing does not exist for this tenant.
+    #[error("{what} `{id}` not found")]
+    NotFound {
+        /// Kind of thing.
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// It conflicts with what exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// A request that makes no sense.
+    #[error("{0}")]
+    Invalid(String),
+    /// No device has this access token.
+    #[error("no device has this access token")]
+    UnknownToken,
+    /// An upload refused before anything was stored.
+    #[error("{message}")]
+    Refused {
+        /// Stable code, e.g. `forbidden-import`.
+        code: &'static str,
+        /// How the API answers.
+        refusal: Refusal,
+        /// The validator's reason.
+        message: String,
+    },
+    /// The decoder rejected the frame; it is kept as a dead letter.
+    #[error("the frame was rejected by the decoder: {message}")]
+    Rejected {
+        /// The decoder's code.
+        code: String,
+        /// The decoder's reason.
+        message: String,
+    },
+    /// A plugin misbehaved on the request's input; the input is kept as a
+    /// dead letter.
+    #[error("{message}")]
+    Fault {
+        /// Stable code, e.g. `plugin-timeout`.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// The device has no decoder bound.
+    #[error("device `{0}` has no decoder bound; bind one with POST /api/bindings")]
+    NoDecoder(DeviceId),
+    /// The device's decoder binding is quarantined; the frame is kept as a
+    /// dead letter.
+    #[error("the decoder binding `{binding_id}` of this device is quarantined: {reason}")]
+    Quarantined {
+        /// The binding.
+        binding_id: BindingId,
+        /// Why the breaker opened.
+        reason: String,
+    },
+    /// The tenant used up its plan for the month.
+    #[error("tenant `{tenant_id}` used {used} {what} of its {limit} for {month}")]
+    QuotaExceeded {
+        /// The tenant.
+        tenant_id: TenantId,
+        /// `executions` or `fuel`.
+        what: &'static str,
+        /// Used so far.
+        used: u64,
+        /// The plan's cap.
+        limit: u64,
+        /// `YYYY-MM`.
+        month: String,
+    },
+    /// Storage cannot take the request now; nothing was acknowledged.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something failed inside the host.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NotFound { what, id } => ServiceError::NotFound { what, id },
+            StorageError::Conflict(message) => ServiceError::Conflict(message),
+            e if e.is_transient() => ServiceError::Unavailable(e.to_string()),
+            e => ServiceError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<RegistryError> for ServiceError {
+    fn from(error: RegistryError) -> Self {
+        let (code, refusal) = match &error {
+            RegistryError::TooLarge { .. } => ("payload-too-large", Refusal::TooLarge),
+            RegistryError::Empty => ("empty-component", Refusal::Unprocessable),
+            RegistryError::CoreModule => ("core-module", Refusal::Unprocessable),
+            RegistryError::NotWasm => ("not-a-component", Refusal::Unprocessable),
+            RegistryError::BadName(_) => ("invalid-name", Refusal::BadRequest),
+            RegistryError::BadVersion(_) => ("invalid-version", Refusal::BadRequest),
+            _ => ("invalid-component", Refusal::Unprocessable),
+        };
+        ServiceError::Refused { code, refusal, message: error.to_string() }
+    }
+}
+
+impl From<LoadError> for ServiceError {
+    fn from(error: LoadError) -> Self {
+        let code = match &error {
+            LoadError::NotAComponent(_) => "not-a-component",
+            LoadError::Compile(_) => "invalid-component",
+            LoadError::ForbiddenImport { .. } => "forbidden-import",
+            LoadError::WrongWorld { .. } => "wrong-world",
+            _ => return ServiceError::Internal(error.to_string()),
+        };
+        ServiceError::Refused { code, refusal: Refusal::Unprocessable, message: error.to_string() }
+    }
+}
+
+impl ServiceError {
+    /// A plugin's fault on a request's input.
+    pub(crate) fn fault(error: &CallError) -> Self {
+        ServiceError::Fault { code: error.code(), message: error.to_string() }
+    }
+}

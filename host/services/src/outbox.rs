@@ -1,0 +1,215 @@
+//! Delivering the outbox. Each [`Subscriber`] gets every event after its
+//! stored cursor, in commit order (so in order per device), at least once:
+//! a batch is delivered, then the cursor moves past it. A subscriber that
+//! fails is retried with backoff and holds up nobody else; ingest only
+//! appends to the outbox and never waits for a subscriber.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nexus_model::{Event, EventBody, EventSeq, TenantId};
+
+use crate::{Inner, Result};
+
+/// Events read per delivery.
+const BATCH: u32 = 256;
+/// How often an idle subscriber looks for events it was not woken for.
+const POLL: Duration = Duration::from_millis(250);
+/// Longest wait before retrying a failed delivery.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where a subscriber without a stored cursor starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartFrom {
+    /// Every event ever appended.
+    Beginning,
+    /// Only events appended after it first starts.
+    Now,
+}
+
+/// Something that receives the outbox's events.
+#[async_trait]
+pub trait Subscriber: Send + Sync + 'static {
+    /// A stable name: the key of its stored cursor.
+    fn name(&self) -> &str;
+
+    /// Where to start when it has no cursor yet.
+    fn start_from(&self) -> StartFrom {
+        StartFrom::Beginning
+    }
+
+    /// Takes a batch of events in order. An error means "not delivered":
+    /// the same batch is offered again later.
+    async fn deliver(&self, events: &[Event]) -> std::result::Result<(), String>;
+}
+
+/// A running subscription; dropping it (or [`Subscription::stop`]) stops it.
+pub struct Subscription {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscription {
+    /// Stops delivering; the cursor stays where the last delivery left it.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = (&mut { self }.task).await;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The outbox. Cheap to clone.
+#[derive(Clone)]
+pub struct OutboxService(pub(crate) Arc<Inner>);
+
+impl OutboxService {
+    /// Starts delivering to a subscriber from its stored cursor.
+    pub fn subscribe(&self, subscriber: Arc<dyn Subscriber>) -> Subscription {
+        let inner = self.0.clone();
+        Subscription { task: tokio::spawn(deliver_forever(inner, subscriber)) }
+    }
+
+    /// The tenant's events after `after`, oldest first (at most 1000).
+    pub async fn tenant_events(&self, tenant: &TenantId, after: EventSeq, limit: u32) -> Result<Vec<Event>> {
+        Ok(self.0.store.tenant_events(tenant, after, limit.clamp(1, 1000)).await?)
+    }
+
+    /// Where a subscriber's cursor is.
+    pub async fn cursor(&self, subscriber: &str) -> Result<EventSeq> {
+        Ok(self.0.store.cursor(subscriber).await?)
+    }
+}
+
+async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
+    let name = subscriber.name().to_string();
+    let mut woken = inner.outbox_head.subscribe();
+    let mut backoff = Duration::from_millis(50);
+    let mut cursor = loop {
+        match start(&inner, subscriber.as_ref()).await {
+            Ok(cursor) => break cursor,
+            Err(error) => {
+                tracing::warn!(subscriber = %name, %error, "Outbox subscriber cannot read its cursor; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    };
+    loop {
+        let events = match inner.store.events_after(cursor, BATCH).await {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(subscriber = %name, %error, "Outbox unreadable; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let Some(last) = events.last().map(|e| e.seq) else {
+            // Caught up: wait to be woken, or poll.
+            let _ = tokio::time::timeout(POLL, woken.changed()).await;
+            continue;
+        };
+        match subscriber.deliver(&events).await {
+            Ok(()) => {
+                backoff = Duration::from_millis(50);
+                cursor = last;
+                while let Err(error) = inner.store.set_cursor(&name, cursor).await {
+                    tracing::warn!(subscriber = %name, %error, "Cannot store the outbox cursor; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(subscriber = %name, %error, retry_in_ms = backoff.as_millis() as u64, "Outbox delivery failed.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+async fn start(inner: &Inner, subscriber: &dyn Subscriber) -> Result<EventSeq> {
+    let cursor = inner.store.cursor(subscriber.name()).await?;
+    if cursor > EventSeq(0) || subscriber.start_from() == StartFrom::Beginning {
+        return Ok(cursor);
+    }
+    // No cursor and only new events wanted: start at the end of the outbox.
+    let mut end = EventSeq(0);
+    loop {
+        let page = inner.store.events_after(end, 1000).await?;
+        match page.last() {
+            Some(last) => end = last.seq,
+            None => break,
+        }
+    }
+    inner.store.set_cursor(subscriber.name(), end).await?;
+    Ok(end)
+}
+
+/// Writes what happened to the log: alarm transitions, recommendations,
+/// faults, dead letters and quarantines.
+pub(crate) struct LogSubscriber;
+
+#[async_trait]
+impl Subscriber for LogSubscriber {
+    fn name(&self) -> &str {
+        "log"
+    }
+
+    fn start_from(&self) -> StartFrom {
+        StartFrom::Now
+    }
+
+    async fn deliver(&self, events: &[Event]) -> std::result::Result<(), String> {
+        for event in events {
+            let tenant = &event.tenant_id;
+            match &event.body {
+                EventBody::Alarm(t) => tracing::info!(
+                    seq = event.seq.0,
+                    %tenant,
+                    action = t.action.as_str(),
+                    actor = %t.actor,
+                    device = %t.alarm.device_id,
+                    alarm_type = %t.alarm.alarm_type,
+                    severity = t.alarm.severity.as_str(),
+                    status = t.alarm.status.as_str(),
+                    "Alarm {}.", t.action.as_str().to_lowercase().replace('_', "-")
+                ),
+                EventBody::Recommendation(r) => tracing::info!(
+                    seq = event.seq.0,
+                    %tenant,
+                    device = %r.recommendation.device_id,
+                    parameter = %r.recommendation.parameter,
+                    current = r.recommendation.current_value,
+                    proposed = r.recommendation.proposed_value,
+                    "Recommendation stored."
+                ),
+                EventBody::BindingQuarantined { binding_id, reason } => {
+                    tracing::warn!(seq = event.seq.0, %tenant, binding = %binding_id, %reason, "Binding quarantined.")
+                }
+                EventBody::PluginFault(run) => {
+                    tracing::debug!(seq = event.seq.0, %tenant, code = %run.error_code, "Plugin fault recorded.")
+                }
+                EventBody::DeadLetter(letter) => {
+                    tracing::debug!(seq = event.seq.0, %tenant, code = %letter.error_code, "Dead letter kept.")
+                }
+                EventBody::Entity(change) => {
+                    tracing::debug!(seq = event.seq.0, %tenant, kind = ?change.kind, id = %change.id, action = ?change.action, "Entity changed.")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OutboxService {
+    /// Starts the log subscriber.
+    pub fn subscribe_log(&self) -> Subscription {
+        self.subscribe(Arc::new(LogSubscriber))
+    }
+}

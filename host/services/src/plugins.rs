@@ -1,0 +1,259 @@
+//! Uploading plugins, binding them, hot swap, re-enabling after a
+//! quarantine, tenant plans and metering.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nexus_model::{
+    Actor, Binding, BindingId, DeviceId, Limits, PluginKind, PluginRef, PluginVersion, PluginVersionId, TenantId,
+    TenantPlan, Usage,
+};
+use nexus_runtime::{CallContext, NoTelemetry};
+use nexus_storage::{NewBinding, NewPlugin};
+use serde::Deserialize;
+
+use crate::calls::Loaded;
+use crate::health::BindingMetrics;
+use crate::quota::merge_limits;
+use crate::{Inner, Result, ServiceError, blocking};
+
+/// Largest component accepted (10 MiB).
+pub const MAX_COMPONENT_BYTES: usize = nexus_registry::DEFAULT_MAX_COMPONENT_BYTES;
+
+/// A component upload.
+pub struct Upload {
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// The declared kind (world).
+    pub kind: PluginKind,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// The component bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A request to bind a plugin version to devices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingRequest {
+    /// The plugin version to run.
+    pub plugin_id: PluginVersionId,
+    /// Devices it applies to.
+    pub device_ids: Vec<DeviceId>,
+    /// Configuration JSON handed to the plugin.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+    /// Overrides of the kind's default limits, e.g. `{"deadline_ms": 20}`.
+    #[serde(default)]
+    pub limits: Option<serde_json::Value>,
+    /// Optimizers: run every `schedule_ms` (default 60 000).
+    #[serde(default)]
+    pub schedule_ms: Option<i64>,
+    /// Alarm rules: show their alarms on the device's well and wellpad too
+    /// (default `true`).
+    #[serde(default = "yes")]
+    pub propagate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+/// Shortest optimizer interval accepted.
+const MIN_SCHEDULE_MS: i64 = 100;
+
+/// Plugins and bindings. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginService(pub(crate) Arc<Inner>);
+
+impl PluginService {
+    /// Validates, compiles, type-checks and describes a component, then
+    /// stores it. Nothing is stored if any step fails.
+    pub async fn upload(&self, upload: Upload, by: &Actor) -> Result<PluginVersion> {
+        let inner = &self.0;
+        nexus_registry::validate_name(&upload.name)?;
+        nexus_registry::validate_version(&upload.version)?;
+        let validated = nexus_registry::validate_component(&upload.bytes, MAX_COMPONENT_BYTES)?;
+        let runtime = inner.runtime.clone();
+        let plugin_ref = PluginRef {
+            tenant_id: upload.tenant_id.clone(),
+            name: upload.name.clone(),
+            version: upload.version.clone(),
+        };
+        let kind = upload.kind;
+        let bytes = Arc::new(upload.bytes);
+        let component = bytes.clone();
+        // A bounded worker: the permit is held until the compile really ends,
+        // even when the request has given up on it.
+        let permit =
+            inner.compile_slots.clone().acquire_owned().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let timeout = inner.config.compile_timeout;
+        let now = inner.now();
+        let work = blocking(move || -> Result<_> {
+            let _permit = permit;
+            let plugin = runtime.load(kind, &component)?;
+            let ctx = CallContext {
+                plugin: plugin_ref,
+                binding_id: BindingId::default(),
+                device_id: DeviceId::default(),
+                now,
+                config: "{}".into(),
+                state: BTreeMap::new(),
+                limits: Limits::for_kind(kind),
+                telemetry: Arc::new(NoTelemetry),
+            };
+            let info = runtime.describe(&plugin, ctx).map_err(|f| describe_failed(&f.error))?.output;
+            Ok((plugin, info))
+        });
+        let (plugin, info) = tokio::time::timeout(timeout, work).await.map_err(|_| ServiceError::Refused {
+            code: "compile-timeout",
+            refusal: crate::Refusal::Unprocessable,
+            message: format!("compiling the component took longer than {timeout:?}; it is refused"),
+        })???;
+        let new = NewPlugin {
+            tenant_id: &upload.tenant_id,
+            kind,
+            name: &upload.name,
+            version: &upload.version,
+            hash: &validated.hash,
+            bytes: &bytes,
+            info: &info,
+        };
+        let meta = inner.store.insert_plugin(&new, by, now).await?;
+        inner.wake_outbox();
+        tracing::info!(tenant = %meta.tenant_id, plugin = %meta.name, version = %meta.version, %kind, hash = %meta.hash, "Plugin uploaded.");
+        inner.remember(Loaded { plugin, meta: meta.clone() });
+        Ok(meta)
+    }
+
+    /// The tenant's plugin versions.
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<PluginVersion>> {
+        Ok(self.0.store.plugins(tenant).await?)
+    }
+
+    /// One plugin version.
+    pub async fn get(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<PluginVersion> {
+        Ok(self.0.store.plugin(tenant, id).await?)
+    }
+
+    /// Binds a plugin version to devices with a configuration, limits and,
+    /// for optimizers, a schedule.
+    pub async fn bind(&self, tenant: &TenantId, request: BindingRequest, by: &Actor) -> Result<Binding> {
+        let inner = &self.0;
+        let plugin = inner.store.plugin(tenant, &request.plugin_id).await?;
+        if !request.config.is_object() {
+            return Err(ServiceError::Invalid("config must be a JSON object".into()));
+        }
+        let plan = inner.plan(tenant).await?;
+        let limits = merge_limits(plugin.kind, plan.limits.as_ref(), request.limits.as_ref())?;
+        let schedule_ms = match (plugin.kind, request.schedule_ms) {
+            (PluginKind::Optimizer, None) => Some(60_000),
+            (PluginKind::Optimizer, Some(ms)) if ms < MIN_SCHEDULE_MS => {
+                return Err(ServiceError::Invalid(format!("schedule_ms must be at least {MIN_SCHEDULE_MS}")));
+            }
+            (PluginKind::Optimizer, Some(ms)) => Some(ms),
+            (_, Some(_)) => return Err(ServiceError::Invalid("only optimizer bindings take a schedule_ms".into())),
+            (_, None) => None,
+        };
+        if request.device_ids.is_empty() {
+            return Err(ServiceError::Invalid("device_ids must name at least one device".into()));
+        }
+        let new = NewBinding {
+            tenant_id: tenant,
+            plugin_id: &plugin.id,
+            config: &request.config,
+            limits: &limits,
+            schedule_ms,
+            propagate: request.propagate,
+            device_ids: &request.device_ids,
+        };
+        let binding = inner.store.insert_binding(&new, by, inner.now()).await?;
+        inner.wake_outbox();
+        tracing::info!(%tenant, binding = %binding.id, plugin = %plugin.name, version = %plugin.version, devices = binding.device_ids.len(), "Binding created.");
+        Ok(binding)
+    }
+
+    /// The tenant's bindings.
+    pub async fn bindings(&self, tenant: &TenantId) -> Result<Vec<Binding>> {
+        Ok(self.0.store.bindings(tenant).await?)
+    }
+
+    /// One binding.
+    pub async fn binding(&self, tenant: &TenantId, id: &BindingId) -> Result<Binding> {
+        Ok(self.0.store.binding(tenant, id).await?)
+    }
+
+    /// Points a binding at another version of its plugin (hot swap): the
+    /// batch in flight finishes on the old version, the next runs the new.
+    pub async fn swap(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        plugin: &PluginVersionId,
+        by: &Actor,
+    ) -> Result<Binding> {
+        // Load (compile) the new version before the switch, so the next
+        // batch does not wait for it.
+        self.0.loaded(tenant, plugin).await?;
+        let binding = self.0.store.swap_binding_plugin(tenant, id, plugin, by, self.0.now()).await?;
+        self.0.wake_outbox();
+        tracing::info!(%tenant, binding = %id, %plugin, "Binding switched to another plugin version.");
+        Ok(binding)
+    }
+
+    /// Re-enables a binding (after quarantine) and closes its breaker.
+    pub async fn enable(&self, tenant: &TenantId, id: &BindingId, by: &Actor) -> Result<Binding> {
+        let binding = self.0.store.enable_binding(tenant, id, by, self.0.now()).await?;
+        self.0.meters.reset(id);
+        self.0.wake_outbox();
+        tracing::info!(%tenant, binding = %id, "Binding re-enabled.");
+        Ok(binding)
+    }
+
+    /// Loads every plugin of every enabled binding (start-up), so the first
+    /// call does not compile. Returns how many were loaded.
+    pub async fn preload(&self) -> Result<usize> {
+        let mut count = 0;
+        for binding in self.0.store.enabled_bindings().await? {
+            self.0.loaded(&binding.tenant_id, &binding.plugin_id).await?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The tenant's plan.
+    pub async fn plan(&self, tenant: &TenantId) -> Result<TenantPlan> {
+        self.0.plan(tenant).await
+    }
+
+    /// Sets the tenant's plan.
+    pub async fn set_plan(&self, tenant: &TenantId, plan: TenantPlan, by: &Actor) -> Result<TenantPlan> {
+        let plan = self.0.set_plan(tenant, plan, by).await?;
+        self.0.wake_outbox();
+        Ok(plan)
+    }
+
+    /// The tenant's use this month.
+    pub async fn usage(&self, tenant: &TenantId) -> Result<Usage> {
+        self.0.usage(tenant).await
+    }
+
+    /// The tenant's per-binding counters since the host started.
+    pub fn metering(&self, tenant: &TenantId) -> Vec<BindingMetrics> {
+        self.0.meters.of_tenant(tenant)
+    }
+}
+
+fn describe_failed(error: &nexus_runtime::CallError) -> ServiceError {
+    ServiceError::Refused {
+        code: "describe-failed",
+        refusal: crate::Refusal::Unprocessable,
+        message: format!("the component's describe call failed: {error}"),
+    }
+}

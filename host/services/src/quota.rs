@@ -1,0 +1,137 @@
+//! Tenant plans: monthly caps on executions and fuel, checked before each
+//! plugin call (counting the calls of the unit of work not yet committed)
+//! and metered in the same commit; and the plan's limit ceilings.
+
+use nexus_model::{Actor, Limits, PluginKind, TenantId, TenantPlan, Usage, month_of};
+use nexus_storage::Effects;
+
+use crate::{Inner, Result, ServiceError};
+
+/// A tenant's plan and this month's committed use, cached.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    plan: TenantPlan,
+    usage: Usage,
+}
+
+impl Inner {
+    async fn account(&self, tenant: &TenantId) -> Result<Account> {
+        let month = month_of(self.now());
+        let cached = self.accounts.lock().unwrap_or_else(|e| e.into_inner()).get(tenant).cloned();
+        if let Some(account) = cached.filter(|a| a.usage.month == month) {
+            return Ok(account);
+        }
+        let account =
+            Account { plan: self.store.tenant_plan(tenant).await?, usage: self.store.usage(tenant, &month).await? };
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant.clone(), account.clone());
+        Ok(account)
+    }
+
+    /// Fails with [`ServiceError::QuotaExceeded`] when one more call would
+    /// go over the tenant's plan, counting the calls already in `pending`.
+    pub(crate) async fn check_quota(&self, tenant: &TenantId, pending: &Effects) -> Result<()> {
+        let Account { plan, usage } = self.account(tenant).await?;
+        let (calls, fuel) = pending.usage.as_ref().map_or((0, 0), |u| (u.executions, u.fuel));
+        let exceeded = |what: &'static str, used: u64, limit: Option<u64>| match limit {
+            Some(limit) if used >= limit => Err(ServiceError::QuotaExceeded {
+                tenant_id: tenant.clone(),
+                what,
+                used,
+                limit,
+                month: usage.month.clone(),
+            }),
+            _ => Ok(()),
+        };
+        exceeded("executions", usage.executions + calls, plan.max_executions_per_month)?;
+        exceeded("fuel", usage.fuel.saturating_add(fuel), plan.max_fuel_per_month)
+    }
+
+    /// Adds committed use to the cached account.
+    pub(crate) fn metered(&self, tenant: &TenantId, effects: &Effects) {
+        let Some(delta) = &effects.usage else { return };
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(account) = accounts.get_mut(tenant).filter(|a| a.usage.month == delta.month) {
+            account.usage.executions += delta.executions;
+            account.usage.fuel = account.usage.fuel.saturating_add(delta.fuel);
+        }
+    }
+
+    /// The tenant's plan.
+    pub(crate) async fn plan(&self, tenant: &TenantId) -> Result<TenantPlan> {
+        Ok(self.account(tenant).await?.plan)
+    }
+
+    /// The tenant's use this month.
+    pub(crate) async fn usage(&self, tenant: &TenantId) -> Result<Usage> {
+        Ok(self.account(tenant).await?.usage)
+    }
+
+    /// Sets the tenant's plan after checking its limit overrides.
+    pub(crate) async fn set_plan(&self, tenant: &TenantId, plan: TenantPlan, actor: &Actor) -> Result<TenantPlan> {
+        for kind in [PluginKind::Decoder, PluginKind::AlarmRule, PluginKind::Optimizer] {
+            merge_limits(kind, plan.limits.as_ref(), None)?;
+        }
+        self.store.set_tenant_plan(tenant, &plan, actor, self.now()).await?;
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        Ok(plan)
+    }
+}
+
+fn apply(base: Limits, overrides: &serde_json::Map<String, serde_json::Value>, what: &str) -> Result<Limits> {
+    let mut merged = serde_json::to_value(base).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    if let serde_json::Value::Object(map) = &mut merged {
+        map.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let limits: Limits = serde_json::from_value(merged).map_err(|e| ServiceError::Invalid(format!("{what}: {e}")))?;
+    if limits.memory_bytes == 0 || limits.deadline_ms == 0 || limits.max_output == 0 {
+        return Err(ServiceError::Invalid(format!(
+            "{what}: memory_bytes, deadline_ms and max_output must be positive"
+        )));
+    }
+    Ok(limits)
+}
+
+/// The kind's defaults, with the plan's overrides, then the binding's; a
+/// binding may lower what the plan sets but not raise it.
+pub(crate) fn merge_limits(
+    kind: PluginKind,
+    plan: Option<&serde_json::Map<String, serde_json::Value>>,
+    binding: Option<&serde_json::Value>,
+) -> Result<Limits> {
+    let empty = serde_json::Map::new();
+    let ceiling = apply(Limits::for_kind(kind), plan.unwrap_or(&empty), "plan limits")?;
+    let Some(binding) = binding else { return Ok(ceiling) };
+    let serde_json::Value::Object(overrides) = binding else {
+        return Err(ServiceError::Invalid("limits must be a JSON object".into()));
+    };
+    let limits = apply(ceiling, overrides, "limits")?;
+    let plan_value = serde_json::to_value(ceiling).unwrap_or_default();
+    let binding_value = serde_json::to_value(limits).unwrap_or_default();
+    for key in plan.map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+        let (Some(cap), Some(asked)) = (plan_value[&key].as_f64(), binding_value[&key].as_f64()) else { continue };
+        if asked > cap {
+            return Err(ServiceError::Invalid(format!("limits: {key} = {asked} exceeds the tenant plan's {cap}")));
+        }
+    }
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_override_defaults_within_the_plan() {
+        let limits = merge_limits(PluginKind::Optimizer, None, Some(&serde_json::json!({"deadline_ms": 20}))).unwrap();
+        assert_eq!((limits.deadline_ms, limits.memory_bytes), (20, 128 << 20));
+        assert!(merge_limits(PluginKind::Decoder, None, Some(&serde_json::json!({"nope": 1}))).is_err());
+        assert!(merge_limits(PluginKind::Decoder, None, Some(&serde_json::json!({"deadline_ms": 0}))).is_err());
+        let plan = serde_json::json!({"memory_bytes": 8_388_608});
+        let plan = plan.as_object();
+        assert_eq!(merge_limits(PluginKind::AlarmRule, plan, None).unwrap().memory_bytes, 8 << 20);
+        let lower = serde_json::json!({"memory_bytes": 4_194_304});
+        assert_eq!(merge_limits(PluginKind::AlarmRule, plan, Some(&lower)).unwrap().memory_bytes, 4 << 20);
+        let higher = serde_json::json!({"memory_bytes": 33_554_432});
+        assert!(merge_limits(PluginKind::AlarmRule, plan, Some(&higher)).is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! Telemetry that plugins may read, confined to the calling tenant.
+
+use std::sync::Arc;
+
+use nexus_model::{DeviceId, Reading, TenantId, TimestampMs};
+use nexus_runtime::{TelemetryError, TelemetryReader};
+use nexus_storage::{StorageError, Store};
+
+/// Reads storage from inside a plugin call (which runs on a blocking
+/// thread, so it may block on the async store).
+pub(crate) struct StoreReader {
+    store: Arc<dyn Store>,
+    handle: tokio::runtime::Handle,
+}
+
+impl StoreReader {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, handle: tokio::runtime::Handle::current() }
+    }
+
+    fn visible(&self, tenant: &TenantId, device: &DeviceId) -> Result<(), TelemetryError> {
+        match self.handle.block_on(self.store.device(tenant, device)) {
+            Ok(_) => Ok(()),
+            Err(StorageError::NotFound { .. }) => {
+                Err(TelemetryError::Denied(format!("device `{device}` is not visible to this tenant")))
+            }
+            Err(e) => Err(TelemetryError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+impl TelemetryReader for StoreReader {
+    fn latest(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Reading>, TelemetryError> {
+        self.visible(tenant, device)?;
+        let keys = [key.to_string()];
+        self.handle
+            .block_on(self.store.latest(tenant, device, &keys))
+            .map(|mut readings| readings.pop())
+            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+    }
+
+    fn history(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: &str,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<Reading>, TelemetryError> {
+        self.visible(tenant, device)?;
+        self.handle
+            .block_on(self.store.history(tenant, device, Some(key), start, end, limit))
+            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+    }
+}

@@ -1,0 +1,78 @@
+//! Alarm rules on a device's batch of readings: each bound rule runs once
+//! on the batch; its new state and signals join the unit of work.
+
+use std::sync::Arc;
+
+use nexus_model::{DeviceId, PluginKind, Reading, Stage, TenantId};
+use nexus_storage::{Effects, SignalWrite, StateWrite};
+
+use crate::calls::{Call, actor, refused_letter};
+use crate::validate::signal_is_valid;
+use crate::{Inner, Result};
+
+impl Inner {
+    /// Runs every enabled alarm rule bound to a device on a batch of its
+    /// readings, adding their state and signals to `effects`. A failing rule
+    /// is recorded and its batch kept as a dead letter; the other rules
+    /// still run.
+    pub(crate) async fn evaluate_rules(
+        &self,
+        effects: &mut Effects,
+        tenant: &TenantId,
+        device: &DeviceId,
+        readings: &[Reading],
+    ) -> Result<()> {
+        if readings.is_empty() {
+            return Ok(());
+        }
+        let batch = Arc::new(readings.to_vec());
+        let bindings = self.store.device_bindings(tenant, device, PluginKind::AlarmRule).await?;
+        for binding in bindings.iter().filter(|b| b.enabled) {
+            if let Err(error) = self.check_quota(tenant, effects).await {
+                let payload = serde_json::to_vec(&*batch).unwrap_or_default();
+                let letter = refused_letter(
+                    binding,
+                    device,
+                    Stage::Evaluate,
+                    "quota-exceeded",
+                    error.to_string(),
+                    payload,
+                    effects.now,
+                );
+                effects.dead_letters.push(letter);
+                continue;
+            }
+            let loaded = self.loaded(tenant, &binding.plugin_id).await?;
+            let ctx = self.call_context(&loaded, binding, device, self.now()).await?;
+            let runtime = self.runtime.clone();
+            let plugin = loaded.plugin.clone();
+            let call_batch = batch.clone();
+            let payload = || serde_json::to_vec(&*batch).unwrap_or_default();
+            let call = Call { binding, loaded: &loaded, device, stage: Stage::Evaluate };
+            let run = move || runtime.evaluate(&plugin, ctx, &call_batch);
+            let Ok(outcome) = self.run_call(effects, call, run, payload).await? else {
+                continue;
+            };
+            if let Some(state) = outcome.state {
+                effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.clone(), state });
+            }
+            let actor = actor(binding, &loaded);
+            for mut signal in outcome.output {
+                if signal.device_id.is_empty() {
+                    signal.device_id = device.clone();
+                }
+                if !signal_is_valid(&signal, device) {
+                    tracing::warn!(binding = %binding.id, %device, signal_device = %signal.device_id, alarm_type = %signal.alarm_type, "Ignoring an alarm signal for another device or without a type.");
+                    continue;
+                }
+                effects.signals.push(SignalWrite {
+                    binding_id: binding.id.clone(),
+                    actor: actor.clone(),
+                    propagate: binding.propagate,
+                    signal,
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! The unit of work: a frame's (or a run's) effects in one transaction.
+
+use async_trait::async_trait;
+use nexus_storage::{Committed, Effects, Result, StorageError, UnitOfWork, outbox_events};
+
+use crate::{SqliteStore, alarms, db, outbox, records, telemetry};
+
+#[async_trait]
+impl UnitOfWork for SqliteStore {
+    async fn commit(&self, effects: Effects) -> Result<Committed> {
+        if effects.is_empty() {
+            return Ok(Committed::default());
+        }
+        let tenant = &effects.tenant_id;
+        let mut tx = self.write_tx().await?;
+        telemetry::insert(&mut tx, tenant, &effects.readings).await?;
+        for write in &effects.states {
+            // The binding must be the tenant's: state never crosses tenants.
+            let owned = sqlx::query("SELECT 1 FROM binding WHERE id = ? AND tenant_id = ?")
+                .bind(write.binding_id.as_str())
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            if owned.is_none() {
+                return Err(StorageError::not_found("binding", &write.binding_id));
+            }
+            sqlx::query("DELETE FROM plugin_state WHERE tenant_id = ? AND binding_id = ? AND device_id = ?")
+                .bind(tenant.as_str())
+                .bind(write.binding_id.as_str())
+                .bind(write.device_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            for (key, value) in &write.state {
+                sqlx::query(
+                    "INSERT INTO plugin_state (tenant_id, binding_id, device_id, key, value) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(tenant.as_str())
+                .bind(write.binding_id.as_str())
+                .bind(write.device_id.as_str())
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        let mut transitions = Vec::new();
+        for write in &effects.signals {
+            if let Some(transition) = alarms::apply_signal(&mut tx, tenant, write).await? {
+                transitions.push(transition);
+            }
+        }
+        let mut recommendations = Vec::with_capacity(effects.recommendations.len());
+        for new in &effects.recommendations {
+            recommendations.push(records::insert_recommendation(&mut tx, tenant, new, effects.now).await?);
+        }
+        for run in &effects.plugin_runs {
+            records::insert_plugin_run(&mut tx, run).await?;
+        }
+        for letter in &effects.dead_letters {
+            records::insert_dead_letter(&mut tx, letter).await?;
+        }
+        for q in &effects.quarantines {
+            sqlx::query(
+                "UPDATE binding SET enabled = 0, quarantine_reason = ?, quarantined_time = ? WHERE id = ? AND tenant_id = ?",
+            )
+            .bind(&q.reason)
+            .bind(effects.now)
+            .bind(q.binding_id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        if let Some(usage) = &effects.usage {
+            records::add_usage(&mut tx, tenant, usage).await?;
+        }
+        let events = outbox::append(&mut tx, outbox_events(&effects, &transitions, &recommendations)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Committed { transitions, recommendations, events })
+    }
+}

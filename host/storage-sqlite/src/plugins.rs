@@ -1,0 +1,320 @@
+//! Plugin versions, bindings and per-(binding, device) state.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use nexus_model::{
+    Actor, Binding, BindingId, DeviceId, EntityAction, EntityKind, PluginKind, PluginVersion, PluginVersionId,
+    TenantId, TimestampMs,
+};
+use nexus_storage::{NewBinding, NewPlugin, PluginStore, Result, StateStore, StorageError, entity_event};
+use serde_json::json;
+use sqlx::sqlite::SqliteRow;
+
+use crate::outbox::append;
+use crate::rows::{self, get};
+use crate::{SqliteStore, conflict_or, corrupt, db};
+
+const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time";
+
+impl SqliteStore {
+    async fn bindings_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Binding>> {
+        let mut bindings = Vec::with_capacity(rows.len());
+        for row in rows {
+            bindings.push(self.binding_from_row(row).await?);
+        }
+        Ok(bindings)
+    }
+
+    async fn binding_from_row(&self, row: &SqliteRow) -> Result<Binding> {
+        let id: String = get(row, "id")?;
+        let kind: String = get(row, "kind")?;
+        let config: String = get(row, "config")?;
+        let limits: String = get(row, "limits")?;
+        let devices: Vec<String> =
+            sqlx::query_scalar("SELECT device_id FROM binding_device WHERE binding_id = ? ORDER BY device_id")
+                .bind(&id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(Binding {
+            id: id.into(),
+            tenant_id: get::<String>(row, "tenant_id")?.into(),
+            plugin_id: get::<String>(row, "plugin_id")?.into(),
+            kind: PluginKind::parse(&kind).ok_or_else(|| corrupt(format!("binding kind {kind}")))?,
+            config: serde_json::from_str(&config).map_err(corrupt)?,
+            limits: serde_json::from_str(&limits).map_err(corrupt)?,
+            schedule_ms: get(row, "schedule_ms")?,
+            enabled: get::<i64>(row, "enabled")? != 0,
+            propagate: get::<i64>(row, "propagate")? != 0,
+            quarantine_reason: get(row, "quarantine_reason")?,
+            device_ids: devices.into_iter().map(Into::into).collect(),
+            created_time: get(row, "created_time")?,
+        })
+    }
+}
+
+#[async_trait]
+impl PluginStore for SqliteStore {
+    async fn insert_plugin(&self, new: &NewPlugin<'_>, actor: &Actor, now: TimestampMs) -> Result<PluginVersion> {
+        let plugin = PluginVersion {
+            id: PluginVersionId::random(),
+            tenant_id: new.tenant_id.clone(),
+            kind: new.kind,
+            name: new.name.into(),
+            version: new.version.into(),
+            hash: new.hash.into(),
+            size_bytes: new.bytes.len() as i64,
+            info: new.info.clone(),
+            created_time: now,
+        };
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO plugin (id, tenant_id, kind, name, version, hash, size_bytes, bytes, info, created_time)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(plugin.id.as_str())
+        .bind(plugin.tenant_id.as_str())
+        .bind(plugin.kind.as_str())
+        .bind(&plugin.name)
+        .bind(&plugin.version)
+        .bind(&plugin.hash)
+        .bind(plugin.size_bytes)
+        .bind(new.bytes)
+        .bind(serde_json::to_string(&plugin.info).map_err(corrupt)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict_or(e, || {
+                format!("{} {}@{} is already uploaded; upload a new version", new.kind, new.name, new.version)
+            })
+        })?;
+        let summary = json!({"kind": plugin.kind, "name": plugin.name, "version": plugin.version, "hash": plugin.hash});
+        let event =
+            entity_event(new.tenant_id, now, EntityKind::Plugin, &plugin.id, EntityAction::Created, actor, summary);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(plugin)
+    }
+
+    async fn plugin(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<PluginVersion> {
+        let sql = format!("SELECT {PLUGIN_COLUMNS} FROM plugin WHERE id = ? AND tenant_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("plugin", id))?;
+        rows::plugin(&row)
+    }
+
+    async fn plugins(&self, tenant: &TenantId) -> Result<Vec<PluginVersion>> {
+        let sql =
+            format!("SELECT {PLUGIN_COLUMNS} FROM plugin WHERE tenant_id = ? ORDER BY kind, name, created_time, id");
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str()).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(rows::plugin).collect()
+    }
+
+    async fn plugin_bytes(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<Vec<u8>> {
+        sqlx::query_scalar("SELECT bytes FROM plugin WHERE id = ? AND tenant_id = ?")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("plugin", id))
+    }
+
+    async fn insert_binding(&self, new: &NewBinding<'_>, actor: &Actor, now: TimestampMs) -> Result<Binding> {
+        let plugin = self.plugin(new.tenant_id, new.plugin_id).await?;
+        let mut tx = self.write_tx().await?;
+        for device in new.device_ids {
+            let found = sqlx::query("SELECT 1 FROM device WHERE id = ? AND tenant_id = ?")
+                .bind(device.as_str())
+                .bind(new.tenant_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            if found.is_none() {
+                return Err(StorageError::not_found("device", device));
+            }
+        }
+        let mut device_ids = new.device_ids.to_vec();
+        device_ids.sort();
+        device_ids.dedup();
+        let binding = Binding {
+            id: BindingId::random(),
+            tenant_id: new.tenant_id.clone(),
+            plugin_id: plugin.id.clone(),
+            kind: plugin.kind,
+            config: new.config.clone(),
+            limits: *new.limits,
+            schedule_ms: new.schedule_ms,
+            enabled: true,
+            propagate: new.propagate,
+            quarantine_reason: None,
+            device_ids,
+            created_time: now,
+        };
+        sqlx::query(
+            "INSERT INTO binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled, created_time, propagate)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(binding.id.as_str())
+        .bind(binding.tenant_id.as_str())
+        .bind(binding.plugin_id.as_str())
+        .bind(binding.kind.as_str())
+        .bind(binding.config.to_string())
+        .bind(serde_json::to_string(&binding.limits).map_err(corrupt)?)
+        .bind(binding.schedule_ms)
+        .bind(now)
+        .bind(binding.propagate)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for device in &binding.device_ids {
+            sqlx::query("INSERT INTO binding_device (binding_id, device_id, tenant_id) VALUES (?, ?, ?)")
+                .bind(binding.id.as_str())
+                .bind(device.as_str())
+                .bind(binding.tenant_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let summary = json!({"plugin": plugin.name, "version": plugin.version, "devices": binding.device_ids.len()});
+        let event =
+            entity_event(new.tenant_id, now, EntityKind::Binding, &binding.id, EntityAction::Created, actor, summary);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(binding)
+    }
+
+    async fn binding(&self, tenant: &TenantId, id: &BindingId) -> Result<Binding> {
+        let row = sqlx::query("SELECT * FROM binding WHERE id = ? AND tenant_id = ?")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("binding", id))?;
+        self.binding_from_row(&row).await
+    }
+
+    async fn bindings(&self, tenant: &TenantId) -> Result<Vec<Binding>> {
+        let rows = sqlx::query("SELECT * FROM binding WHERE tenant_id = ? ORDER BY created_time, id")
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        self.bindings_from_rows(&rows).await
+    }
+
+    async fn enabled_bindings(&self) -> Result<Vec<Binding>> {
+        let rows = sqlx::query("SELECT * FROM binding WHERE enabled = 1 ORDER BY created_time, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        self.bindings_from_rows(&rows).await
+    }
+
+    async fn device_bindings(&self, tenant: &TenantId, device: &DeviceId, kind: PluginKind) -> Result<Vec<Binding>> {
+        let rows = sqlx::query(
+            "SELECT b.* FROM binding b JOIN binding_device bd ON bd.binding_id = b.id
+             WHERE bd.tenant_id = ?1 AND bd.device_id = ?2 AND b.tenant_id = ?1 AND b.kind = ?3
+             ORDER BY b.created_time, b.id",
+        )
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        self.bindings_from_rows(&rows).await
+    }
+
+    async fn swap_binding_plugin(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        plugin_id: &PluginVersionId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let binding = self.binding(tenant, id).await?;
+        let plugin = self.plugin(tenant, plugin_id).await?;
+        if plugin.kind != binding.kind {
+            return Err(StorageError::Conflict(format!(
+                "binding `{id}` runs a {} plugin; `{plugin_id}` is a {}",
+                binding.kind, plugin.kind
+            )));
+        }
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE binding SET plugin_id = ? WHERE id = ? AND tenant_id = ?")
+            .bind(plugin_id.as_str())
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let summary = json!({"plugin_id": plugin.id, "plugin": plugin.name, "version": plugin.version,
+                             "previous_plugin_id": binding.plugin_id});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn enable_binding(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE binding SET enabled = 1, quarantine_reason = NULL, quarantined_time = NULL WHERE id = ? AND tenant_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("binding", id));
+        }
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Enabled, actor, json!({}))],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn plugin_state(
+        &self,
+        tenant: &TenantId,
+        binding: &BindingId,
+        device: &DeviceId,
+    ) -> Result<BTreeMap<String, Vec<u8>>> {
+        let rows =
+            sqlx::query("SELECT key, value FROM plugin_state WHERE tenant_id = ? AND binding_id = ? AND device_id = ?")
+                .bind(tenant.as_str())
+                .bind(binding.as_str())
+                .bind(device.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(|r| Ok((get(r, "key")?, get(r, "value")?))).collect()
+    }
+}

@@ -1,0 +1,138 @@
+//! The alarm lifecycle as stored: rules' signals through commits, people's
+//! actions through `apply_operator`.
+
+use nexus_model::{
+    Actor, AlarmAction, AlarmFilter, AlarmSignal, AlarmStatus, EventBody, EventSeq, OperatorAction, Severity,
+    TransitionKind,
+};
+
+use super::fixture::{Field, T0, field};
+use crate::{Effects, SignalWrite, Store};
+
+fn rule(f: &Field) -> Actor {
+    Actor::Rule { binding_id: f.binding.id.clone(), plugin: "rule".into(), version: "1.0.0".into() }
+}
+
+async fn signal(store: &dyn Store, f: &Field, action: AlarmAction, severity: Severity, ts: i64) -> Vec<TransitionKind> {
+    let mut effects = Effects::new(&f.tenant, ts);
+    effects.signals.push(SignalWrite {
+        binding_id: f.binding.id.clone(),
+        actor: rule(f),
+        propagate: true,
+        signal: AlarmSignal {
+            action,
+            device_id: f.device.id.clone(),
+            alarm_type: "HighCasingPressure".into(),
+            severity,
+            ts,
+            details: format!("{{\"ts\": {ts}}}"),
+        },
+    });
+    store.commit(effects).await.expect("commit").transitions.iter().map(|t| t.action).collect()
+}
+
+/// Raise, escalate, de-escalate, update, clear; one open alarm per
+/// (originator, type); propagation; history and outbox agree.
+pub async fn signals_follow_the_lifecycle(store: &dyn Store) {
+    use AlarmAction::{Clear, Raise};
+    use TransitionKind::*;
+    let f = field(store, "tenant-a").await;
+    assert_eq!(signal(store, &f, Raise, Severity::Major, T0 + 1000).await, [Raised]);
+    assert_eq!(signal(store, &f, Raise, Severity::Critical, T0 + 2000).await, [Escalated]);
+    assert_eq!(signal(store, &f, Raise, Severity::Minor, T0 + 3000).await, [DeEscalated]);
+    assert_eq!(signal(store, &f, Raise, Severity::Minor, T0 + 3500).await, [Updated]);
+    assert_eq!(signal(store, &f, Clear, Severity::Indeterminate, T0 + 4000).await, [Cleared]);
+    assert!(signal(store, &f, Clear, Severity::Indeterminate, T0 + 4500).await.is_empty(), "nothing open to clear");
+    assert_eq!(signal(store, &f, Raise, Severity::Warning, T0 + 5000).await, [Raised], "a raise after a clear is new");
+
+    let alarms = store.alarms(&f.tenant, &AlarmFilter::default()).await.expect("alarms");
+    assert_eq!(alarms.len(), 2);
+    let (new, old) = (&alarms[0], &alarms[1]);
+    assert_eq!((new.status, new.severity, new.start_ts), (AlarmStatus::ActiveUnack, Severity::Warning, T0 + 5000));
+    assert_eq!((old.status, old.severity, old.clear_ts), (AlarmStatus::ClearedUnack, Severity::Minor, Some(T0 + 4000)));
+    assert_eq!(old.end_ts, T0 + 3500, "an update moves the end time");
+    assert_eq!((old.well_id.as_ref(), old.wellpad_id.as_ref()), (Some(&f.well.id), Some(&f.pad.id)));
+    assert_eq!(old.binding_id.as_ref(), Some(&f.binding.id));
+    let history: Vec<(TransitionKind, Severity)> =
+        store.alarm_events(&f.tenant, &old.id).await.expect("events").iter().map(|e| (e.action, e.severity)).collect();
+    assert_eq!(
+        history,
+        [
+            (Raised, Severity::Major),
+            (Escalated, Severity::Critical),
+            (DeEscalated, Severity::Minor),
+            (Cleared, Severity::Minor)
+        ]
+    );
+    // The outbox holds the same transitions (not the update), in order.
+    let events = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events");
+    let outbox: Vec<TransitionKind> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Alarm(t) => Some(t.action),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outbox, [Raised, Escalated, DeEscalated, Cleared, Raised]);
+    let filters = [
+        (AlarmFilter { active: Some(true), ..Default::default() }, 1),
+        (AlarmFilter { active: Some(false), ..Default::default() }, 1),
+        (AlarmFilter { severity: Some(Severity::Warning), ..Default::default() }, 1),
+        (AlarmFilter { well_id: Some(f.well.id.clone()), ..Default::default() }, 2),
+        (AlarmFilter { wellpad_id: Some(f.pad.id.clone()), ..Default::default() }, 2),
+        (AlarmFilter { start_ts: Some(T0 + 4000), ..Default::default() }, 1),
+        (AlarmFilter { end_ts: Some(T0 + 4000), ..Default::default() }, 1),
+        (AlarmFilter { limit: Some(1), ..Default::default() }, 1),
+    ];
+    for (filter, expected) in filters {
+        assert_eq!(store.alarms(&f.tenant, &filter).await.expect("alarms").len(), expected, "{filter:?}");
+    }
+}
+
+/// People's actions are recorded with their actor and published; an action
+/// already done changes nothing and publishes nothing.
+pub async fn operator_actions_are_events_and_doing_it_twice_changes_nothing(store: &dyn Store) {
+    let f = field(store, "tenant-a").await;
+    signal(store, &f, AlarmAction::Raise, Severity::Major, T0 + 1000).await;
+    let id = store.alarms(&f.tenant, &AlarmFilter::default()).await.expect("alarms")[0].id.clone();
+    let ana = Actor::user("ana");
+    let act = |action: OperatorAction, ts: i64| {
+        let (tenant, id, ana) = (f.tenant.clone(), id.clone(), ana.clone());
+        async move { store.apply_operator(&tenant, &id, &action, &ana, ts).await.expect("applies") }
+    };
+    let before = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events").len();
+    let acked = act(OperatorAction::Acknowledge, T0 + 2000).await;
+    assert_eq!(acked.alarm.status, AlarmStatus::ActiveAck);
+    assert_eq!(acked.alarm.ack_ts, Some(T0 + 2000));
+    let again = act(OperatorAction::Acknowledge, T0 + 2100).await;
+    assert!(again.transition.is_none());
+    assert_eq!(again.alarm.ack_ts, Some(T0 + 2000));
+    act(OperatorAction::Assign(Some("bruno".into())), T0 + 3000).await;
+    act(OperatorAction::Comment("choke checked".into()), T0 + 4000).await;
+    let cleared = act(OperatorAction::Clear, T0 + 5000).await;
+    assert_eq!((cleared.alarm.status, cleared.alarm.assignee.as_deref()), (AlarmStatus::ClearedAck, Some("bruno")));
+    assert!(act(OperatorAction::Clear, T0 + 5100).await.transition.is_none());
+
+    let events = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events");
+    let published: Vec<(TransitionKind, String)> = events[before..]
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Alarm(t) => Some((t.action, t.actor.to_string())),
+            _ => None,
+        })
+        .collect();
+    use TransitionKind::*;
+    let expected = [Acknowledged, Assigned, Commented, Cleared].map(|k| (k, "user:ana".to_string()));
+    assert_eq!(published, expected);
+    let history: Vec<TransitionKind> =
+        store.alarm_events(&f.tenant, &id).await.expect("events").iter().map(|e| e.action).collect();
+    assert_eq!(history, [Raised, Acknowledged, Assigned, Commented, Cleared]);
+    let comments = store.alarm_comments(&f.tenant, &id).await.expect("comments");
+    assert_eq!(comments.len(), 1);
+    assert_eq!(
+        (comments[0].text.as_str(), comments[0].actor.clone(), comments[0].ts),
+        ("choke checked", ana, T0 + 4000)
+    );
+    let by_assignee = AlarmFilter { assignee: Some("bruno".into()), ..Default::default() };
+    assert_eq!(store.alarms(&f.tenant, &by_assignee).await.expect("alarms").len(), 1);
+}

@@ -1,0 +1,128 @@
+//! Tenancy and device credentials.
+
+use nexus_model::{
+    AlarmAction, AlarmFilter, AlarmSignal, EntityAction, EventBody, EventSeq, OperatorAction, PluginKind, Reading,
+    Severity, TenantId, Value, token_hash,
+};
+
+use super::fixture::{T0, admin, field};
+use crate::{Effects, NewBinding, NewDevice, NewWell, SignalWrite, StateWrite, StorageError, Store};
+
+/// Nothing of tenant A is visible to, or changeable by, tenant B.
+pub async fn tenants_see_nothing_of_each_other(store: &dyn Store) {
+    let a = field(store, "tenant-a").await;
+    let b = field(store, "tenant-b").await;
+    // A's telemetry, state and an alarm.
+    let mut effects = Effects::new(&a.tenant, T0 + 1);
+    effects.readings.push(Reading {
+        device_id: a.device.id.clone(),
+        key: "t".into(),
+        ts: T0 + 1,
+        value: Value::Number(1.0),
+        quality: 1.0,
+    });
+    effects.states.push(StateWrite {
+        binding_id: a.binding.id.clone(),
+        device_id: a.device.id.clone(),
+        state: [("k".to_string(), b"v".to_vec())].into(),
+    });
+    effects.signals.push(SignalWrite {
+        binding_id: a.binding.id.clone(),
+        actor: admin(),
+        propagate: true,
+        signal: AlarmSignal {
+            action: AlarmAction::Raise,
+            device_id: a.device.id.clone(),
+            alarm_type: "High".into(),
+            severity: Severity::Major,
+            ts: T0 + 1,
+            details: "{}".into(),
+        },
+    });
+    let committed = store.commit(effects).await.expect("commit");
+    let alarm = committed.transitions[0].alarm.clone();
+
+    let not_found = |r: Result<_, StorageError>| matches!(r, Err(StorageError::NotFound { .. }));
+    let t = &b.tenant;
+    assert!(not_found(store.device(t, &a.device.id).await.map(|_| ())));
+    assert!(not_found(store.well(t, &a.well.id).await.map(|_| ())));
+    assert!(not_found(store.plugin(t, &a.plugin.id).await.map(|_| ())));
+    assert!(not_found(store.plugin_bytes(t, &a.plugin.id).await.map(|_| ())));
+    assert!(not_found(store.binding(t, &a.binding.id).await.map(|_| ())));
+    assert!(not_found(store.alarm(t, &alarm.id).await.map(|_| ())));
+    assert!(not_found(
+        store.apply_operator(t, &alarm.id, &OperatorAction::Acknowledge, &admin(), T0).await.map(|_| ())
+    ));
+    assert!(store.alarm_events(t, &alarm.id).await.expect("events").is_empty());
+    assert!(store.alarm_comments(t, &alarm.id).await.expect("comments").is_empty());
+    let filter = AlarmFilter { device_id: Some(a.device.id.clone()), ..AlarmFilter::default() };
+    assert!(store.alarms(t, &filter).await.expect("alarms").is_empty());
+    assert!(store.latest(t, &a.device.id, &[]).await.expect("latest").is_empty());
+    assert_eq!(store.count_readings(t, &a.device.id).await.expect("count"), 0);
+    assert!(store.history(t, &a.device.id, None, 0, i64::MAX, 100).await.expect("history").is_empty());
+    assert!(store.plugin_state(t, &a.binding.id, &a.device.id).await.expect("state").is_empty());
+    assert!(store.device_bindings(t, &a.device.id, PluginKind::AlarmRule).await.expect("bindings").is_empty());
+    for id in [a.device.id.as_str(), a.binding.id.as_str(), alarm.id.as_str()] {
+        let events = store.tenant_events(t, EventSeq(0), 1000).await.expect("events");
+        assert!(events.iter().all(|e| e.tenant_id == *t && !serde_json::to_string(e).expect("json").contains(id)));
+    }
+    // B cannot attach to A's things.
+    let well = NewWell { name: "W".into(), wellpad_id: Some(a.pad.id.clone()), static_data: serde_json::json!({}) };
+    assert!(not_found(store.create_well(t, &well, &admin(), T0).await.map(|_| ())));
+    let device = NewDevice { name: "D".into(), well_id: Some(a.well.id.clone()), token_hash: token_hash("x") };
+    assert!(not_found(store.create_device(t, &device, &admin(), T0).await.map(|_| ())));
+    let binding = NewBinding {
+        tenant_id: t,
+        plugin_id: &b.plugin.id,
+        config: &serde_json::json!({}),
+        limits: &b.binding.limits,
+        schedule_ms: None,
+        propagate: true,
+        device_ids: std::slice::from_ref(&a.device.id),
+    };
+    assert!(not_found(store.insert_binding(&binding, &admin(), T0).await.map(|_| ())));
+    assert!(not_found(store.swap_binding_plugin(t, &a.binding.id, &b.plugin.id, &admin(), T0).await.map(|_| ())));
+    assert!(not_found(store.enable_binding(t, &a.binding.id, &admin(), T0).await.map(|_| ())));
+    // B cannot write state into A's binding: the whole commit is refused.
+    let mut sneaky = Effects::new(t, T0 + 2);
+    sneaky.states.push(StateWrite {
+        binding_id: a.binding.id.clone(),
+        device_id: a.device.id.clone(),
+        state: [("k".to_string(), b"stolen".to_vec())].into(),
+    });
+    assert!(store.commit(sneaky).await.is_err());
+    let state = store.plugin_state(&a.tenant, &a.binding.id, &a.device.id).await.expect("state");
+    assert_eq!(state.get("k").map(Vec::as_slice), Some(&b"v"[..]));
+    // Lists are per tenant.
+    assert_eq!(store.devices(t).await.expect("devices").len(), 1);
+    assert_eq!(store.wells(t).await.expect("wells").len(), 1);
+    assert_eq!(store.plugins(t).await.expect("plugins").len(), 1);
+    assert_eq!(store.bindings(t).await.expect("bindings").len(), 1);
+    assert!(store.alarms(t, &AlarmFilter::default()).await.expect("alarms").is_empty());
+    assert!(store.tenant_plan(&TenantId::new("nobody")).await.expect("plan").limits.is_none());
+}
+
+/// Only a token's hash is stored; rotation makes the old token useless.
+pub async fn device_tokens_are_stored_hashed_and_rotate(store: &dyn Store) {
+    let a = field(store, "tenant-a").await;
+    let old = token_hash("token-of-tenant-a");
+    let found = store.device_by_token_hash(&old).await.expect("lookup").expect("found by hash");
+    assert_eq!(found.id, a.device.id);
+    assert!(store.device_by_token_hash("token-of-tenant-a").await.expect("lookup").is_none(), "raw token matched");
+    let new = token_hash("a-new-token");
+    let rotated = store.rotate_device_token(&a.tenant, &a.device.id, &new, &admin(), T0 + 5).await.expect("rotate");
+    assert_eq!(rotated.token_issued_time, T0 + 5);
+    assert!(store.device_by_token_hash(&old).await.expect("lookup").is_none(), "the old token still works");
+    assert_eq!(store.device_by_token_hash(&new).await.expect("lookup").map(|d| d.id), Some(a.device.id.clone()));
+    // A token hash is unique across tenants.
+    let b = field(store, "tenant-b").await;
+    let clash = store.rotate_device_token(&b.tenant, &b.device.id, &new, &admin(), T0).await;
+    assert!(matches!(clash, Err(StorageError::Conflict(_))), "{clash:?}");
+    let events = store.tenant_events(&a.tenant, EventSeq(0), 1000).await.expect("events");
+    let rotations = events
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::Entity(c) if c.action == EntityAction::TokenRotated))
+        .count();
+    assert_eq!(rotations, 1);
+    assert!(events.iter().all(|e| !serde_json::to_string(e).expect("json").contains("sha256:")), "a hash in an event");
+}

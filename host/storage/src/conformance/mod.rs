@@ -1,0 +1,52 @@
+//! The conformance suite: what every storage backend must do, written
+//! against the ports only. A backend runs it with
+//! [`conformance_suite!`](crate::conformance_suite), which expands to one
+//! `#[tokio::test]` per case, each on a fresh, empty store:
+//!
+//! ```ignore
+//! nexus_storage::conformance_suite!(async { std::sync::Arc::new(MyStore::fresh().await) });
+//! ```
+
+mod alarms;
+mod commit;
+mod entities;
+mod fixture;
+mod outbox;
+mod plugins;
+mod telemetry;
+
+pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
+pub use commit::{a_commit_is_atomic, records_and_usage_accumulate};
+pub use entities::{device_tokens_are_stored_hashed_and_rotate, tenants_see_nothing_of_each_other};
+pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
+pub use plugins::bindings_swap_quarantine_and_enable;
+pub use telemetry::telemetry_latest_history_and_redelivery;
+
+/// Expands to one `#[tokio::test]` per conformance case. `$make` is an
+/// expression (evaluated once per test) giving a future of a fresh
+/// `Arc<dyn Store>` (or `Arc<T: Store>`).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            tenants_see_nothing_of_each_other,
+            device_tokens_are_stored_hashed_and_rotate,
+            a_commit_is_atomic,
+            records_and_usage_accumulate,
+            signals_follow_the_lifecycle,
+            operator_actions_are_events_and_doing_it_twice_changes_nothing,
+            outbox_is_in_commit_order_and_cursors_only_move_forward,
+            bindings_swap_quarantine_and_enable,
+            telemetry_latest_history_and_redelivery
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::conformance::$case(&*store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,243 @@
+//! What a write carries: the effects of a unit of work, the rows of new
+//! entities, and what a commit returns. Plus [`outbox_events`], the one
+//! definition of which changes become events, shared by every backend.
+
+use std::collections::BTreeMap;
+
+use nexus_model::{
+    Actor, Alarm, AlarmSignal, AlarmTransition, BindingId, DeadLetter, DeviceId, EntityAction, EntityChange,
+    EntityKind, Event, EventBody, Limits, NewEvent, PluginInfo, PluginKind, PluginRun, PluginVersionId, Reading,
+    Recommendation, StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
+};
+
+/// Everything one unit of work changes, committed atomically by
+/// [`crate::UnitOfWork::commit`].
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// The tenant every row belongs to.
+    pub tenant_id: TenantId,
+    /// When the work happened (the host's clock), ms.
+    pub now: TimestampMs,
+    /// Readings of the tenant's devices. A reading with the same
+    /// (device, key, ts) as a stored one replaces it.
+    pub readings: Vec<Reading>,
+    /// New plugin state per (binding, device), replacing the old.
+    pub states: Vec<StateWrite>,
+    /// Alarm signals of rules, applied in order.
+    pub signals: Vec<SignalWrite>,
+    /// Recommendations of optimizers.
+    pub recommendations: Vec<NewRecommendation>,
+    /// Failed plugin calls (faults).
+    pub plugin_runs: Vec<PluginRun>,
+    /// Input that could not be processed.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Bindings the circuit breaker stops.
+    pub quarantines: Vec<Quarantine>,
+    /// Plugin calls and fuel to add to the tenant's month.
+    pub usage: Option<UsageDelta>,
+}
+
+impl Effects {
+    /// No effects yet, for a tenant at `now`.
+    pub fn new(tenant_id: &TenantId, now: TimestampMs) -> Self {
+        Self { tenant_id: tenant_id.clone(), now, ..Self::default() }
+    }
+
+    /// Whether there is nothing to commit.
+    pub fn is_empty(&self) -> bool {
+        self.readings.is_empty()
+            && self.states.is_empty()
+            && self.signals.is_empty()
+            && self.recommendations.is_empty()
+            && self.plugin_runs.is_empty()
+            && self.dead_letters.is_empty()
+            && self.quarantines.is_empty()
+            && self.usage.is_none()
+    }
+
+    /// Counts one plugin call and its fuel.
+    pub fn meter(&mut self, month: &str, fuel: u64) {
+        let usage = self.usage.get_or_insert_with(|| UsageDelta { month: month.to_string(), executions: 0, fuel: 0 });
+        usage.executions += 1;
+        usage.fuel = usage.fuel.saturating_add(fuel);
+    }
+}
+
+/// The state of a (binding, device) after a successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateWrite {
+    /// The binding.
+    pub binding_id: BindingId,
+    /// The device.
+    pub device_id: DeviceId,
+    /// The whole state.
+    pub state: BTreeMap<String, Vec<u8>>,
+}
+
+/// A rule's alarm signal and what its transition needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalWrite {
+    /// The binding whose rule signalled.
+    pub binding_id: BindingId,
+    /// The binding's plugin version, as the transition's actor.
+    pub actor: Actor,
+    /// Whether a new alarm propagates to the device's well and wellpad.
+    pub propagate: bool,
+    /// The signal.
+    pub signal: AlarmSignal,
+}
+
+/// A recommendation of an optimizer binding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecommendation {
+    /// The binding.
+    pub binding_id: BindingId,
+    /// The device's well, if any.
+    pub well_id: Option<WellId>,
+    /// What it recommends.
+    pub recommendation: Recommendation,
+}
+
+/// A binding the circuit breaker stops, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantine {
+    /// The binding.
+    pub binding_id: BindingId,
+    /// Why.
+    pub reason: String,
+}
+
+/// Metered use to add to a tenant's month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    /// Plugin calls.
+    pub executions: u64,
+    /// Fuel.
+    pub fuel: u64,
+}
+
+/// What a commit made.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Committed {
+    /// The alarm transitions the signals caused, in order (including
+    /// [`nexus_model::TransitionKind::Updated`], which is not an event).
+    pub transitions: Vec<AlarmTransition>,
+    /// The recommendations as stored.
+    pub recommendations: Vec<StoredRecommendation>,
+    /// The events appended to the outbox.
+    pub events: Vec<Event>,
+}
+
+/// What a person's action on an alarm did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperatorOutcome {
+    /// The transition, or `None` when it was already done.
+    pub transition: Option<AlarmTransition>,
+    /// The alarm after the action.
+    pub alarm: Alarm,
+}
+
+/// A plugin version to store.
+#[derive(Debug, Clone)]
+pub struct NewPlugin<'a> {
+    /// Owning tenant.
+    pub tenant_id: &'a TenantId,
+    /// Kind (world).
+    pub kind: PluginKind,
+    /// Name.
+    pub name: &'a str,
+    /// Version.
+    pub version: &'a str,
+    /// sha256 of the bytes, hex.
+    pub hash: &'a str,
+    /// The component.
+    pub bytes: &'a [u8],
+    /// What `describe` returned.
+    pub info: &'a PluginInfo,
+}
+
+/// A binding to create.
+#[derive(Debug, Clone)]
+pub struct NewBinding<'a> {
+    /// Owning tenant.
+    pub tenant_id: &'a TenantId,
+    /// The plugin version to run.
+    pub plugin_id: &'a PluginVersionId,
+    /// Configuration JSON.
+    pub config: &'a serde_json::Value,
+    /// Limits (the kind's defaults with overrides applied).
+    pub limits: &'a Limits,
+    /// Optimizers: interval in ms.
+    pub schedule_ms: Option<i64>,
+    /// Alarm rules: whether alarms propagate to the well and wellpad.
+    pub propagate: bool,
+    /// Devices it applies to.
+    pub device_ids: &'a [DeviceId],
+}
+
+/// A well to create.
+#[derive(Debug, Clone)]
+pub struct NewWell {
+    /// Name.
+    pub name: String,
+    /// Its wellpad, if any.
+    pub wellpad_id: Option<WellpadId>,
+    /// Static data for optimizers.
+    pub static_data: serde_json::Value,
+}
+
+/// A device to create.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    /// Name, unique per tenant.
+    pub name: String,
+    /// The well it instruments, if any.
+    pub well_id: Option<WellId>,
+    /// sha256 (hex) of its access token; the token itself is never stored.
+    pub token_hash: String,
+}
+
+/// The events a commit appends, in this order: alarm transitions that are
+/// events, recommendations, plugin faults, dead letters, quarantines. The
+/// one definition every backend uses.
+pub fn outbox_events(
+    effects: &Effects,
+    transitions: &[AlarmTransition],
+    recommendations: &[StoredRecommendation],
+) -> Vec<NewEvent> {
+    let tenant = &effects.tenant_id;
+    let mut events = Vec::new();
+    for t in transitions.iter().filter(|t| t.action.is_event()) {
+        events.push(NewEvent::new(tenant, t.ts, EventBody::Alarm(t.clone())));
+    }
+    for r in recommendations {
+        events.push(NewEvent::new(tenant, r.created_ts, EventBody::Recommendation(r.clone())));
+    }
+    for run in &effects.plugin_runs {
+        events.push(NewEvent::new(tenant, run.ts, EventBody::PluginFault(run.clone())));
+    }
+    for letter in &effects.dead_letters {
+        events.push(NewEvent::new(tenant, letter.ts, EventBody::DeadLetter(letter.into())));
+    }
+    for q in &effects.quarantines {
+        let body = EventBody::BindingQuarantined { binding_id: q.binding_id.clone(), reason: q.reason.clone() };
+        events.push(NewEvent::new(tenant, effects.now, body));
+    }
+    events
+}
+
+/// The event of a change of an entity through the API.
+pub fn entity_event(
+    tenant: &TenantId,
+    now: TimestampMs,
+    kind: EntityKind,
+    id: impl ToString,
+    action: EntityAction,
+    actor: &Actor,
+    summary: serde_json::Value,
+) -> NewEvent {
+    let change = EntityChange { kind, id: id.to_string(), action, actor: actor.clone(), summary };
+    NewEvent::new(tenant, now, EventBody::Entity(change))
+}

@@ -1,0 +1,213 @@
+//! The ports: one narrow trait per aggregate, and [`Store`], all of them.
+//! Reads take the tenant and never see another tenant's rows. Writes of
+//! entities, plugins, bindings and alarms by people append their event to
+//! the outbox in the same transaction; everything the telemetry plane
+//! changes is committed through [`UnitOfWork::commit`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use nexus_model::{
+    Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, DeadLetter, Device, DeviceId,
+    Event, EventSeq, OperatorAction, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
+    StoredRecommendation, Tenant, TenantId, TenantPlan, TimestampMs, Usage, Well, WellId, Wellpad,
+};
+
+use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
+
+/// Tenants, wellpads, wells and devices.
+#[async_trait]
+pub trait EntityStore: Send + Sync {
+    /// Creates a tenant, or returns the existing one with that id.
+    async fn ensure_tenant(&self, id: &TenantId, name: &str, now: TimestampMs) -> Result<Tenant>;
+    /// The tenant's plan (empty when none was set).
+    async fn tenant_plan(&self, tenant: &TenantId) -> Result<TenantPlan>;
+    /// Sets the tenant's plan.
+    async fn set_tenant_plan(
+        &self,
+        tenant: &TenantId,
+        plan: &TenantPlan,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<()>;
+    /// Creates a wellpad.
+    async fn create_wellpad(&self, tenant: &TenantId, name: &str, actor: &Actor, now: TimestampMs) -> Result<Wellpad>;
+    /// Creates a well; its wellpad must be the tenant's.
+    async fn create_well(&self, tenant: &TenantId, new: &NewWell, actor: &Actor, now: TimestampMs) -> Result<Well>;
+    /// A well of the tenant.
+    async fn well(&self, tenant: &TenantId, id: &WellId) -> Result<Well>;
+    /// The tenant's wells, by name.
+    async fn wells(&self, tenant: &TenantId) -> Result<Vec<Well>>;
+    /// Creates a device; its well must be the tenant's. Only the token's
+    /// hash is stored.
+    async fn create_device(
+        &self,
+        tenant: &TenantId,
+        new: &NewDevice,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Device>;
+    /// A device of the tenant.
+    async fn device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Device>;
+    /// The tenant's devices, by name.
+    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>>;
+    /// The device whose access token hashes to `token_hash`, of any tenant.
+    async fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
+    /// Replaces a device's token hash; the old token stops working.
+    async fn rotate_device_token(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        token_hash: &str,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Device>;
+}
+
+/// Plugin versions and bindings.
+#[async_trait]
+pub trait PluginStore: Send + Sync {
+    /// Stores an uploaded plugin version; name + version are unique per
+    /// tenant and kind.
+    async fn insert_plugin(&self, new: &NewPlugin<'_>, actor: &Actor, now: TimestampMs) -> Result<PluginVersion>;
+    /// A plugin version of the tenant, without bytes.
+    async fn plugin(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<PluginVersion>;
+    /// The tenant's plugin versions.
+    async fn plugins(&self, tenant: &TenantId) -> Result<Vec<PluginVersion>>;
+    /// The bytes of a plugin version.
+    async fn plugin_bytes(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<Vec<u8>>;
+    /// Creates a binding; the plugin and every device must be the tenant's.
+    async fn insert_binding(&self, new: &NewBinding<'_>, actor: &Actor, now: TimestampMs) -> Result<Binding>;
+    /// A binding of the tenant.
+    async fn binding(&self, tenant: &TenantId, id: &BindingId) -> Result<Binding>;
+    /// The tenant's bindings, oldest first.
+    async fn bindings(&self, tenant: &TenantId) -> Result<Vec<Binding>>;
+    /// Every enabled binding of every tenant (start-up and the scheduler).
+    async fn enabled_bindings(&self) -> Result<Vec<Binding>>;
+    /// The bindings of one kind that apply to a device, enabled or not,
+    /// oldest first.
+    async fn device_bindings(&self, tenant: &TenantId, device: &DeviceId, kind: PluginKind) -> Result<Vec<Binding>>;
+    /// Points a binding at another version of the same kind, in one
+    /// statement; configuration, limits and state stay.
+    async fn swap_binding_plugin(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        plugin: &PluginVersionId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding>;
+    /// Re-enables a binding, clearing any quarantine.
+    async fn enable_binding(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding>;
+}
+
+/// Plugin state, per (tenant, binding, device). Written by commits.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The state of a (binding, device) of the tenant.
+    async fn plugin_state(
+        &self,
+        tenant: &TenantId,
+        binding: &BindingId,
+        device: &DeviceId,
+    ) -> Result<BTreeMap<String, Vec<u8>>>;
+}
+
+/// Telemetry reads. Written by commits.
+#[async_trait]
+pub trait TelemetryStore: Send + Sync {
+    /// The latest reading of every key of a device (or of the given keys), by key.
+    async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>>;
+    /// Readings of a device in `[start, end)`, oldest first, at most
+    /// `limit`; all keys when `key` is `None`.
+    async fn history(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: Option<&str>,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<Reading>>;
+    /// The newest readings of a device (all keys), oldest first.
+    async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>>;
+    /// Number of stored readings of a device.
+    async fn count_readings(&self, tenant: &TenantId, device: &DeviceId) -> Result<i64>;
+}
+
+/// Alarm reads, and people's actions on alarms.
+#[async_trait]
+pub trait AlarmStore: Send + Sync {
+    /// One alarm of the tenant.
+    async fn alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Alarm>;
+    /// The tenant's alarms matching a filter, newest first.
+    async fn alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
+    /// The transitions of an alarm, oldest first.
+    async fn alarm_events(&self, tenant: &TenantId, id: &AlarmId) -> Result<Vec<AlarmEvent>>;
+    /// The comments of an alarm, oldest first.
+    async fn alarm_comments(&self, tenant: &TenantId, id: &AlarmId) -> Result<Vec<AlarmComment>>;
+    /// Applies a person's action ([`nexus_model::lifecycle::apply_operator`])
+    /// and, if it changed something, records the transition and its event in
+    /// one transaction.
+    async fn apply_operator(
+        &self,
+        tenant: &TenantId,
+        id: &AlarmId,
+        action: &OperatorAction,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<OperatorOutcome>;
+}
+
+/// Recommendations, failed runs, dead letters and metered use.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// The tenant's recommendations, newest first.
+    async fn recommendations(&self, tenant: &TenantId, limit: u32) -> Result<Vec<StoredRecommendation>>;
+    /// The tenant's failed plugin calls, newest first.
+    async fn plugin_runs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<PluginRun>>;
+    /// The tenant's dead letters, newest first.
+    async fn dead_letters(&self, tenant: &TenantId, limit: u32) -> Result<Vec<DeadLetter>>;
+    /// A tenant's metered use in a month (`YYYY-MM`).
+    async fn usage(&self, tenant: &TenantId, month: &str) -> Result<Usage>;
+}
+
+/// The outbox: events in commit order, and a delivery cursor per subscriber.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Events after `after`, in order, at most `limit` (all tenants: the
+    /// dispatcher's view).
+    async fn events_after(&self, after: EventSeq, limit: u32) -> Result<Vec<Event>>;
+    /// The tenant's events after `after`, in order, at most `limit`.
+    async fn tenant_events(&self, tenant: &TenantId, after: EventSeq, limit: u32) -> Result<Vec<Event>>;
+    /// Where a subscriber is (0 before its first delivery).
+    async fn cursor(&self, subscriber: &str) -> Result<EventSeq>;
+    /// Moves a subscriber's cursor (never backwards).
+    async fn set_cursor(&self, subscriber: &str, seq: EventSeq) -> Result<()>;
+}
+
+/// The one write path of the telemetry plane: a unit of work's effects in
+/// one transaction.
+#[async_trait]
+pub trait UnitOfWork: Send + Sync {
+    /// Commits everything in `effects` atomically: readings, plugin state,
+    /// alarm signals (through [`nexus_model::lifecycle::apply_signal`]),
+    /// recommendations, failed runs, dead letters, quarantines, metered use
+    /// and the outbox events of all of them ([`crate::outbox_events`]).
+    /// Either all of it is durable when this returns `Ok`, or none of it.
+    async fn commit(&self, effects: Effects) -> Result<Committed>;
+}
+
+/// Every port: what the services are given.
+pub trait Store:
+    EntityStore + PluginStore + StateStore + TelemetryStore + AlarmStore + RecordStore + OutboxStore + UnitOfWork
+{
+    /// The backend's name, e.g. `sqlite`.
+    fn backend(&self) -> &'static str;
+}

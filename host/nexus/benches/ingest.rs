@@ -1,0 +1,262 @@
+//! End-to-end ingest benchmark: a real `nexus serve` process (SQLite, the
+//! ThingsBoard JSON decoder and one threshold rule bound to every device),
+//! loaded over HTTP by closed-loop clients in this process. For each
+//! (samples per request, connections) it reports accepted data points/s,
+//! requests/s, latency percentiles and the server's CPU time per data point.
+//!
+//! ```sh
+//! .ci/build-plugins && cargo bench -p nexus --bench ingest -- \
+//!     --devices 100 --samples 1,100 --connections 1,32 --seconds 10
+//! ```
+//!
+//! Every request is answered only after its readings and the rule's effects
+//! are committed, so "accepted" means durable and evaluated. `NEXUS_BIN`
+//! points the same load at another build of the server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const TOKEN: &str = "bench-admin-token-0123456789";
+const KEYS: usize = 10;
+
+struct Options {
+    devices: usize,
+    samples: Vec<usize>,
+    connections: Vec<usize>,
+    seconds: u64,
+}
+
+fn options() -> Options {
+    let mut o = Options { devices: 100, samples: vec![1, 100], connections: vec![1, 32], seconds: 10 };
+    let args: Vec<String> = std::env::args().collect();
+    let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
+    for pair in args.windows(2) {
+        match pair[0].as_str() {
+            "--devices" => o.devices = pair[1].parse().unwrap_or(o.devices),
+            "--samples" => o.samples = list(&pair[1]),
+            "--connections" => o.connections = list(&pair[1]),
+            "--seconds" => o.seconds = pair[1].parse().unwrap_or(o.seconds),
+            _ => {}
+        }
+    }
+    o
+}
+
+fn plugin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NEXUS_PLUGIN_DIR") {
+        return dir.into();
+    }
+    let exe = std::env::current_exe().expect("exe");
+    let target = exe.ancestors().find(|p| p.join("wasm32-wasip2").is_dir()).map(Path::to_path_buf);
+    target.unwrap_or_else(|| PathBuf::from("target")).join("wasm32-wasip2/plugin")
+}
+
+/// The server's user + system CPU time so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (1-based) of the whole line: 11 and 12 after the `)`.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    data_dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+async fn start_server() -> Server {
+    let data_dir = std::env::temp_dir().join(format!("nexus-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").to_string();
+    // `NEXUS_BIN` measures another build (e.g. an earlier commit's) with the same load.
+    let binary = std::env::var("NEXUS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nexus").to_string());
+    let child = Command::new(binary)
+        .args(["serve", "--data-dir", &data_dir.display().to_string(), "--listen", &addr])
+        .env("NEXUS_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nexus starts");
+    let server = Server { child, base: format!("http://{addr}"), data_dir };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("{}/healthz", server.base)).send().await.is_err() {
+        assert!(Instant::now() < deadline, "nexus did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server
+}
+
+async fn admin(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    let r = client.post(format!("{base}{path}")).bearer_auth(TOKEN).json(&body).send().await.expect("request");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.expect("json")
+}
+
+async fn upload(client: &reqwest::Client, base: &str, kind: &str, name: &str) -> String {
+    let bytes = std::fs::read(plugin_dir().join(format!("{}.wasm", name.replace('-', "_"))))
+        .expect("built plugins (run .ci/build-plugins)");
+    let r = client
+        .post(format!("{base}/api/plugins?kind={kind}&name={name}&version=1.0.0"))
+        .bearer_auth(TOKEN)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload");
+    assert!(r.status().is_success(), "upload {name}: {}", r.status());
+    r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string()
+}
+
+/// Creates the devices and binds the decoder and a threshold rule; returns the tokens.
+async fn field(base: &str, devices: usize) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let decoder = upload(&client, base, "decoder", "decoder-thingsboard-json").await;
+    let rule = upload(&client, base, "alarm-rule", "alarm-rule-threshold").await;
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for i in 0..devices {
+        let device = admin(&client, base, "/api/devices", json!({"name": format!("bench-{i}")})).await;
+        ids.push(device["id"].clone());
+        tokens.push(device["access_token"].as_str().expect("token").to_string());
+    }
+    admin(&client, base, "/api/bindings", json!({"plugin_id": decoder, "device_ids": ids})).await;
+    let config = json!({"key": "k0", "high": 90.0, "deadband": 5.0, "alarm_type": "High"});
+    admin(&client, base, "/api/bindings", json!({"plugin_id": rule, "device_ids": ids, "config": config})).await;
+    tokens
+}
+
+fn body(samples: usize, ts: &AtomicI64) -> String {
+    let start = ts.fetch_add(samples as i64, Ordering::Relaxed);
+    let rows: Vec<Value> = (0..samples as i64)
+        .map(|i| {
+            let t = start + i;
+            let values: serde_json::Map<String, Value> =
+                (0..KEYS).map(|k| (format!("k{k}"), json!(((t * 7 + k as i64) % 100) as f64))).collect();
+            json!({"ts": t, "values": values})
+        })
+        .collect();
+    Value::Array(rows).to_string()
+}
+
+struct Run {
+    requests: u64,
+    points: u64,
+    errors: u64,
+    latencies_us: Vec<u64>,
+    seconds: f64,
+    cpu: f64,
+}
+
+async fn run(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connections: usize, seconds: u64) -> Run {
+    let ts = Arc::new(AtomicI64::new(nexus_model::Clock::system().now() - 30 * 86_400_000));
+    let points = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let cpu_before = cpu_seconds(server.child.id());
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let (tokens, ts, points, errors, base) =
+                (tokens.clone(), ts.clone(), points.clone(), errors.clone(), server.base.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+                let mut latencies = Vec::new();
+                let mut i = c;
+                while Instant::now() < deadline {
+                    let token = &tokens[i % tokens.len()];
+                    i += connections;
+                    let payload = body(samples, &ts);
+                    let sent = Instant::now();
+                    let response = client
+                        .post(format!("{base}/api/v1/{token}/telemetry"))
+                        .header("content-type", "application/json")
+                        .body(payload)
+                        .send()
+                        .await;
+                    match response {
+                        Ok(r) if r.status().is_success() => {
+                            let report: Value = r.json().await.unwrap_or(Value::Null);
+                            points.fetch_add(report["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                            latencies.push(sent.elapsed().as_micros() as u64);
+                        }
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies_us = Vec::new();
+    for task in tasks {
+        latencies_us.extend(task.await.expect("client task"));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    Run {
+        requests: latencies_us.len() as u64,
+        points: points.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        latencies_us,
+        seconds,
+        cpu: cpu_seconds(server.child.id()) - cpu_before,
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let o = options();
+    let server = start_server().await;
+    let tokens = Arc::new(field(&server.base, o.devices).await);
+    println!(
+        "end-to-end ingest: {} devices, decoder + threshold rule, {KEYS} keys per sample, {} s per row, SQLite",
+        o.devices, o.seconds
+    );
+    println!(
+        "{:>8} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>7}",
+        "samples", "conns", "points/s", "req/s", "p50 ms", "p99 ms", "p999 ms", "CPU µs/pt", "errors"
+    );
+    for &samples in &o.samples {
+        for &connections in &o.connections {
+            let r = run(&server, &tokens, samples, connections, o.seconds).await;
+            println!(
+                "{:>8} {:>6} {:>12.0} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>7}",
+                samples,
+                connections,
+                r.points as f64 / r.seconds,
+                r.requests as f64 / r.seconds,
+                percentile(&r.latencies_us, 0.50),
+                percentile(&r.latencies_us, 0.99),
+                percentile(&r.latencies_us, 0.999),
+                if r.points > 0 { r.cpu * 1e6 / r.points as f64 } else { f64::NAN },
+                r.errors
+            );
+        }
+    }
+}

@@ -222,9 +222,11 @@ impl Pump {
         self.stages * self.head_factor
     }
 
-    /// Pump head, ft, at `q_bpd` and `f_hz` (0 beyond the open flow).
+    /// Pump head, ft, at `q_bpd` and `f_hz`. Beyond the open flow it is the
+    /// curve's extension (polynomial, or the last table segment), negative:
+    /// a well that flows faster than the pump's open flow is restricted by it.
     pub fn head(&self, q_bpd: f64, f_hz: f64) -> f64 {
-        self.effective_stages() * self.stage.head(q_bpd, f_hz).max(0.0)
+        self.effective_stages() * self.stage.head(q_bpd, f_hz)
     }
 
     /// Pressure rise across the pump, psi, for a liquid of the given gradient.
@@ -317,6 +319,6 @@ mod tests {
         // BHP ∝ SG and not degraded: 0.433 psi/ft is SG 1.
         let bhp = p.brake_horsepower(1300.0, 50.0, 0.433).unwrap();
         assert!((bhp - 300.0 * stage().brake_horsepower(1300.0, 50.0).unwrap()).abs() < 1e-9);
-        assert!(p.head(10_000.0, 50.0) == 0.0);
+        assert!(p.head(10_000.0, 50.0) < 0.0, "negative beyond the open flow");
     }
 }

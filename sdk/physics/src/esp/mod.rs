@@ -286,20 +286,27 @@ impl EspWell {
 
     /// [`EspWell::pump_rate_at_intake`] with the head multiplied by `factor`.
     pub(crate) fn pump_rate_with_factor(&self, f_hz: f64, intake_psi: f64, factor: f64) -> Result<f64> {
-        let open = self.pump.stage.open_flow(f_hz)?;
         let balance = |q| factor * self.pump_pressure_rise(q, f_hz) - self.discharge_pressure(q) + intake_psi;
-        Ok(largest_root_below(balance, open, SCAN).unwrap_or(0.0))
+        // Past the open flow the head is negative; a high enough intake
+        // pressure still pushes liquid through, so widen until the balance fails.
+        let mut hi = self.pump.stage.open_flow(f_hz)?;
+        while balance(hi) > 0.0 {
+            hi *= 2.0;
+            if hi > 1e8 {
+                return Err(PhysicsError::no_solution(format!("no finite pump rate at {intake_psi} psi intake")));
+            }
+        }
+        Ok(largest_root_below(balance, hi, SCAN).unwrap_or(0.0))
     }
 
     /// Solves the operating point at `f_hz`.
     pub fn operating_point(&self, f_hz: f64) -> Result<OperatingPoint> {
         self.validate()?;
         positive("frequency_hz", f_hz)?;
-        let open = self.pump.stage.open_flow(f_hz)?;
         let pumped_off_rate = self.inflow_at_intake(0.0);
         let intake = |q: f64| self.ipr.pwf(q).map_or(f64::NEG_INFINITY, |p| p - self.sump_psi());
         let balance = |q: f64| self.pump_pressure_rise(q, f_hz) - self.discharge_pressure(q) + intake(q);
-        let hi = open.min(pumped_off_rate);
+        let hi = pumped_off_rate;
         if balance(hi) > 0.0 {
             return self.point(f_hz, Regime::PumpedOff, pumped_off_rate, 0.0);
         }

@@ -11,6 +11,7 @@
 //! | [`pump`] | ESP stage curves at base frequency (head, brake horsepower, efficiency), the affinity laws, the recommended operating range, head degradation |
 //! | [`esp`] | the nodal ESP well: operating point, frequency for a target intake pressure, calibration from a well test, the operating-envelope check and the best feasible frequency |
 //! | [`vfm`] | virtual flow metering: liquid rate from the pressure rise across the pump |
+//! | [`sim`] | a transient ESP well (annulus storage, motor heating, pump-off, gas lock, correlated sensor noise) for the demo field |
 //!
 //! ## Units
 //!
@@ -52,6 +53,7 @@ pub mod esp;
 pub mod ipr;
 mod numeric;
 pub mod pump;
+pub mod sim;
 pub mod units;
 pub mod vfm;
 

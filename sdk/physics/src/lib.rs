@@ -34,6 +34,54 @@
 //! follows the affinity laws (Q ∝ f, H ∝ f², BHP ∝ f³) applied point by point
 //! to the catalogue stage curve.
 //!
+//! ## Example
+//!
+//! Calibrate a well to a test, then ask for the frequency that draws the
+//! intake down to 350 psi without breaking a limit:
+//!
+//! ```
+//! use nexus_physics::curve::Curve;
+//! use nexus_physics::esp::calibrate::{IprFit, PumpFit, WellTest};
+//! use nexus_physics::esp::envelope::Limits;
+//! use nexus_physics::esp::{EspWell, Fluid, Motor, TubingFriction};
+//! use nexus_physics::ipr::Ipr;
+//! use nexus_physics::pump::{Pump, StageCurve};
+//!
+//! let stage = StageCurve {
+//!     base_frequency_hz: 60.0,
+//!     head_ft: Curve::polynomial([40.5, 0.0, -10.5 / (1500.0 * 1500.0)]),
+//!     brake_horsepower: None,
+//!     min_flow_bpd: 800.0,
+//!     max_flow_bpd: 2000.0,
+//! };
+//! let well = EspWell {
+//!     pump: Pump::new(stage, 300.0),
+//!     ipr: Ipr::Linear { reservoir_pressure_psi: 1500.0, productivity_index_bpd_per_psi: 1.2 },
+//!     pump_depth_ft: 7000.0,
+//!     perforation_depth_ft: 7000.0,
+//!     fluid: Fluid { gradient_psi_per_ft: 0.38, water_cut: 0.5 },
+//!     tubing_head_pressure_psi: 150.0,
+//!     friction: TubingFriction { loss_psi: 60.0, at_rate_bpd: 1300.0 },
+//!     motor: Motor::MeasuredCurrent { current_a: 40.0, frequency_hz: 50.0, nameplate_current_a: 50.0 },
+//!     casing_id_in: 6.276,
+//!     motor_od_in: 5.62,
+//! };
+//! let test = WellTest::new(50.0, 1300.0, 420.0);
+//! let well = well.calibrated(&test, PumpFit::Stages, IprFit::KeepProductivityIndex)?;
+//! let limits = Limits {
+//!     min_frequency_hz: 35.0,
+//!     max_frequency_hz: 65.0,
+//!     target_intake_pressure_psi: 350.0,
+//!     min_intake_pressure_psi: 100.0,
+//!     max_motor_load: 1.0,
+//!     min_cooling_velocity_ft_s: 1.0,
+//! };
+//! let best = well.best_frequency(50.0, &limits)?.expect("a feasible frequency");
+//! assert!((best.frequency_hz - 51.49).abs() < 0.01);
+//! assert!((best.delta_rate_bpd - 84.0).abs() < 0.01);
+//! # Ok::<(), nexus_physics::PhysicsError>(())
+//! ```
+//!
 //! ## Sources
 //!
 //! * Vogel, J. V. (1968), *Inflow performance relationships for solution-gas

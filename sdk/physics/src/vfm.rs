@@ -9,7 +9,7 @@
 //! `|d ln q / d ln ΔP| = h/(q·|dh/dq|)`, the percent rate error per percent
 //! of pressure error. Near shut-in a flat curve makes it large.
 //!
-//! Quality [E]: `Good` on the falling branch inside the recommended range;
+//! Quality (engineering judgement): `Good` on the falling branch inside the recommended range;
 //! `OutsideOperatingRange` outside it (the catalogue curve is least certain
 //! there, and a pump in thrust wears); `Ambiguous` when the head is also
 //! made at a lower rate on the rising part of a humped curve. The

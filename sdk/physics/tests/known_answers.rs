@@ -29,7 +29,7 @@
 //!
 //! The recommended range 800–2000 bbl/d at 60 Hz is the optimizer plugin's
 //! default static data; the casing and motor sizes (7 in 26 lb/ft casing,
-//! 562-series motor) are assumptions [E] of this test.
+//! 562-series motor) are assumptions of this test.
 
 use nexus_physics::curve::Curve;
 use nexus_physics::esp::calibrate::{IprFit, PumpFit, WellTest};

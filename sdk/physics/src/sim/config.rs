@@ -39,7 +39,7 @@ impl NoiseConfig {
 }
 
 impl Default for NoiseConfig {
-    /// Gauge-like noise [E]: 1.5 psi, 3 psi, 0.3 A, 0.5 °F, 1 %, 0.01 g, 60 s.
+    /// Gauge-like noise (engineering judgement): 1.5 psi, 3 psi, 0.3 A, 0.5 °F, 1 %, 0.01 g, 60 s.
     fn default() -> Self {
         Self {
             correlation_time_s: 60.0,

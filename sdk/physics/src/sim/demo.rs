@@ -6,7 +6,7 @@
 //! stage count is the nearest whole number to the calibrated one and the
 //! remainder is a head-degradation factor, like a pump that has worn a
 //! little. Draws whose design rate falls outside the recommended range are
-//! redrawn. All ranges are [E].
+//! redrawn. All ranges are engineering judgement.
 
 use super::{NoiseConfig, SimConfig, SplitMix64};
 use crate::curve::Curve;
@@ -84,7 +84,7 @@ pub fn demo_well(rng: &mut SplitMix64) -> Result<(EspWell, f64)> {
 }
 
 impl SimConfig {
-    /// Demo settings for `well` [E]: annulus of 7 in 26 lb/ft casing
+    /// Demo settings for `well` (engineering judgement): annulus of 7 in 26 lb/ft casing
     /// (6.276 in ID) around 2⅞ in tubing, 20 min thermal time constant,
     /// fluid at 190 °F, 90 °F rise at nameplate current and 1 ft/s, 0.12 g
     /// base vibration, default sensor noise, no underload trip.

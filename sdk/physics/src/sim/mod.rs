@@ -30,7 +30,7 @@
 //!
 //! All signatures follow the amp-chart interpretations of the ESP
 //! literature (pumped off: current declining, PIP falling; gas lock: current
-//! erratic, PIP rising, motor temperature rising). Magnitudes are [E].
+//! erratic, PIP rising, motor temperature rising). Magnitudes are engineering judgement.
 
 mod config;
 mod demo;

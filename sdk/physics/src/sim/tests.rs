@@ -108,7 +108,7 @@ fn pump_off_draws_the_intake_down_and_the_current_declines() {
 fn underload_protection_trips_a_pumped_off_well_and_the_level_recovers() {
     let (sim, _) = quiet(14);
     // Normal running current is about 0.83 of nameplate (load 0.75, no-load 0.3);
-    // the usual underload level is 0.8 of that [E], about 0.66: use 0.7.
+    // the usual underload level is 0.8 of that (engineering judgement), about 0.66: use 0.7.
     let config = SimConfig {
         underload_trip: Some(UnderloadTrip { fraction: 0.7, delay_s: 30.0 }),
         ..SimConfig::demo(sim.well())

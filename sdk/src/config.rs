@@ -121,18 +121,18 @@ pub fn non_empty(name: &str, text: String) -> Result<String, String> {
     if text.is_empty() { Err(format!("`{name}` must not be empty")) } else { Ok(text) }
 }
 
-/// Checks that none of `keys` is empty and none is listed twice; `name`
-/// names them together (e.g. `keys`).
-pub fn distinct_keys<'a>(name: &str, keys: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
-    let mut seen: Vec<&str> = Vec::new();
-    for key in keys {
+/// Checks that no key is empty and no two are the same; each key comes with
+/// the name of its field (e.g. `("t_tpt_key", "T-TPT")` or `("keys[2]", "QGL")`).
+pub fn distinct_keys<'a, N: Display>(keys: impl IntoIterator<Item = (N, &'a str)>) -> Result<(), String> {
+    let mut seen: Vec<(N, &str)> = Vec::new();
+    for (name, key) in keys {
         if key.is_empty() {
-            return Err(format!("`{name}` must not contain an empty key"));
+            return Err(format!("`{name}` must not be empty"));
         }
-        if seen.contains(&key) {
-            return Err(format!("`{name}` lists {key:?} twice"));
+        if let Some((first, _)) = seen.iter().find(|(_, k)| *k == key) {
+            return Err(format!("`{first}` and `{name}` must be distinct keys, both are {key:?}"));
         }
-        seen.push(key);
+        seen.push((name, key));
     }
     Ok(())
 }
@@ -221,9 +221,13 @@ mod tests {
     fn keys_and_texts_are_checked() {
         assert_eq!(non_empty("key", "p".into()), Ok("p".to_string()));
         assert_eq!(non_empty("key", String::new()), Err("`key` must not be empty".into()));
-        assert_eq!(distinct_keys("keys", ["a", "b"]), Ok(()));
-        assert_eq!(distinct_keys("keys", ["a", ""]), Err("`keys` must not contain an empty key".into()));
-        assert_eq!(distinct_keys("keys", ["a", "b", "a"]), Err("`keys` lists \"a\" twice".into()));
+        assert_eq!(distinct_keys([("t", "a"), ("p", "b")]), Ok(()));
+        assert_eq!(distinct_keys([("t", "a"), ("p", "")]), Err("`p` must not be empty".into()));
+        let list = ["a", "b", "a"];
+        assert_eq!(
+            distinct_keys(list.iter().enumerate().map(|(i, k)| (format!("keys[{i}]"), *k))),
+            Err("`keys[0]` and `keys[2]` must be distinct keys, both are \"a\"".into())
+        );
     }
 
     #[test]

@@ -135,13 +135,9 @@ impl<R: StatefulAlarmRule> StoreAlarmRule for R {
         if !R::is_relevant(config, batch) {
             return Ok(Vec::new());
         }
-        let before: R::State = store.load(R::STATE_KEY).unwrap_or_default();
-        let mut state = before.clone();
-        let signals = <R as StatefulAlarmRule>::evaluate(config, &mut state, device_id, now, batch)?;
-        if state != before {
-            store.save(R::STATE_KEY, &state)?;
-        }
-        Ok(signals)
+        store.update(R::STATE_KEY, |state: &mut R::State| {
+            <R as StatefulAlarmRule>::evaluate(config, state, device_id, now, batch)
+        })
     }
 }
 

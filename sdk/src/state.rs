@@ -20,6 +20,22 @@ pub trait StateStore {
     fn save<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), PluginError>;
     /// Deletes `key` (nothing happens when it is missing).
     fn delete(&mut self, key: &str);
+
+    /// Loads `key` (`Default` when missing or unreadable), lets `f` change
+    /// it and, if `f` succeeds and the value changed, saves it; returns what
+    /// `f` returns.
+    fn update<T, R>(&mut self, key: &str, f: impl FnOnce(&mut T) -> Result<R, PluginError>) -> Result<R, PluginError>
+    where
+        T: Serialize + DeserializeOwned + Default + PartialEq + Clone,
+    {
+        let before: T = self.load(key).unwrap_or_default();
+        let mut value = before.clone();
+        let out = f(&mut value)?;
+        if value != before {
+            self.save(key, &value)?;
+        }
+        Ok(out)
+    }
 }
 
 /// JSON bytes of a state value, or a `state-encode` error.

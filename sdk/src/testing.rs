@@ -186,6 +186,12 @@ impl<R: StoreAlarmRule> Harness<R> {
         &self.config
     }
 
+    /// Changes the configuration for the next calls and keeps the state, as
+    /// editing a binding's configuration does on the host.
+    pub fn set_config(&mut self, config: R::Config) {
+        self.config = config;
+    }
+
     /// One call: the batch at time `now`.
     pub fn evaluate(&mut self, now: i64, batch: &[Series]) -> Result<Vec<AlarmSignal>, PluginError> {
         let mut store = self.store.clone();

@@ -19,7 +19,8 @@
 //! `evaluate(device_id: String, batch: Vec<Series>)`, one [`Series`] per key
 //! present in the batch, its [`Sample`]s sorted by `ts` (oldest first). Passing
 //! a batch this way costs a handful of guest allocations, not two per reading.
-//! Helpers: [`series`] finds a key's series, [`Sample::as_f64`] reads a
+//! Helpers: [`series`] finds a key's series ([`samples`] its samples, if
+//! any), [`Sample::as_f64`] reads a
 //! sample as a number, [`AlarmSignal::raise_at`] / [`AlarmSignal::clear_at`]
 //! build signals from a device and a timestamp, and [`readings`] flattens a
 //! batch back into [`Reading`] rows for rules that prefer them.
@@ -197,6 +198,11 @@ pub fn series<'a>(batch: &'a [Series], key: &str) -> Option<&'a Series> {
     batch.iter().find(|s| s.key == key)
 }
 
+/// The samples of `key` in an alarm rule's batch, if it has any.
+pub fn samples<'a>(batch: &'a [Series], key: &str) -> Option<&'a [Sample]> {
+    series(batch, key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
+}
+
 /// Flattens an alarm rule's batch into readings of `device_id`, sorted by
 /// `ts` (readings with equal `ts` keep the batch's order). For rules that
 /// prefer rows to columns; it allocates two strings per reading.
@@ -296,6 +302,10 @@ mod tests {
         assert_eq!(series(&batch, "b").map(|s| s.samples.len()), Some(2));
         assert!(series(&batch, "c").is_none());
         assert!(series(&[], "a").is_none());
+        assert_eq!(samples(&batch, "a").map(|s| s.iter().map(|x| x.ts).collect::<Vec<_>>()), Some(vec![1, 3]));
+        let empty = [Series { key: "a".into(), samples: Vec::new() }];
+        assert!(samples(&empty, "a").is_none());
+        assert!(samples(&batch, "c").is_none());
     }
 
     #[test]

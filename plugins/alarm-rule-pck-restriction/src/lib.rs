@@ -26,7 +26,7 @@ use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, Sta
 
 /// The samples of `config.key` in a batch, if there are any.
 pub fn watched_samples<'a>(config: &PckConfig, batch: &'a [Series]) -> Option<&'a [Sample]> {
-    nexus_plugin_sdk::series(batch, &config.key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
+    nexus_plugin_sdk::samples(batch, &config.key)
 }
 
 /// The rule: [`evaluate_batch`] on the watched key's samples, with

@@ -32,12 +32,7 @@ pub mod stats;
 pub use config::{Baseline, Config, Detector, Kind, config_schema, parse_config};
 pub use engine::{DetectorState, detector_id, run_detector, state_key};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, StateStore, StoreAlarmRule};
-
-/// The non-empty samples of a detector's key in a batch.
-fn samples_of<'a>(detector: &Detector, batch: &'a [Series]) -> Option<&'a [Sample]> {
-    nexus_plugin_sdk::series(batch, &detector.key).map(|s| s.samples.as_slice()).filter(|s| !s.is_empty())
-}
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, StateStore, StoreAlarmRule};
 
 /// Runs every detector of `config` whose key has samples in a batch of one
 /// device, each on its own state in `store` under [`state_key`] (missing
@@ -51,7 +46,7 @@ pub fn evaluate_batch<S: StateStore>(
 ) -> Result<Vec<AlarmSignal>, PluginError> {
     let mut signals = Vec::new();
     for detector in &config.detectors {
-        let Some(samples) = samples_of(detector, batch) else { continue };
+        let Some(samples) = nexus_plugin_sdk::samples(batch, &detector.key) else { continue };
         let run = |state: &mut DetectorState| Ok(run_detector(detector, state, device_id, samples));
         signals.extend(store.update(&state_key(detector), run)?);
     }

@@ -5,6 +5,7 @@
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::decoder::nexus::plugin::host as raw;
+use crate::state::{StateStore, encode};
 use crate::{PluginError, Reading};
 pub use raw::{HostError, LogLevel};
 
@@ -42,13 +43,31 @@ pub fn state_get<T: DeserializeOwned>(key: &str) -> Option<T> {
 
 /// Writes a JSON value of this binding's state for the current device.
 pub fn state_set<T: Serialize>(key: &str, value: &T) -> Result<(), PluginError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| PluginError::new("state-encode", e.to_string()))?;
-    raw::state_set(key, &bytes).map_err(host_error)
+    raw::state_set(key, &encode(key, value)?).map_err(host_error)
 }
 
 /// Deletes a value of this binding's state for the current device.
 pub fn state_delete(key: &str) {
     raw::state_delete(key);
+}
+
+/// This binding's state for the current device as a [`StateStore`]: what
+/// [`crate::export_stateful_alarm_rule!`] hands a rule's logic in the component.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostStore;
+
+impl StateStore for HostStore {
+    fn load<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        state_get(key)
+    }
+
+    fn save<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), PluginError> {
+        state_set(key, value)
+    }
+
+    fn delete(&mut self, key: &str) {
+        state_delete(key);
+    }
 }
 
 /// The latest stored reading of a device key (same tenant only).

@@ -11,6 +11,7 @@
 //!
 //! The [`host`] module wraps the capabilities the host grants: logging,
 //! virtual time, configuration, per-device state and read-only telemetry.
+//! [`config`] parses and checks binding configurations.
 //!
 //! ## Alarm rules
 //!
@@ -18,45 +19,62 @@
 //! `evaluate(device_id: String, batch: Vec<Series>)`, one [`Series`] per key
 //! present in the batch, its [`Sample`]s sorted by `ts` (oldest first). Passing
 //! a batch this way costs a handful of guest allocations, not two per reading.
-//! Helpers: [`series`] finds a key's series, [`Sample::as_f64`] reads a
+//! Helpers: [`series`] finds a key's series ([`samples`] its samples, if
+//! any), [`Sample::as_f64`] reads a
 //! sample as a number, [`AlarmSignal::raise_at`] / [`AlarmSignal::clear_at`]
 //! build signals from a device and a timestamp, and [`readings`] flattens a
 //! batch back into [`Reading`] rows for rules that prefer them.
 //!
+//! Most rules keep state between calls: implement [`StatefulAlarmRule`] —
+//! a configuration type, a state type and a pure `evaluate` over them — and
+//! [`export_stateful_alarm_rule!`] generates the component's [`AlarmRule`]:
+//! it parses the configuration, loads the state, calls `evaluate` and saves
+//! the state if it changed ([`rule`]). A rule whose state spans several keys
+//! implements [`StoreAlarmRule`] instead. Either runs natively under
+//! `testing::Harness` with the host's state semantics.
+//!
 //! ```
-//! use nexus_plugin_sdk::{AlarmRule, AlarmSignal, PluginError, PluginInfo, Series, Severity, host};
+//! use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, Severity, StatefulAlarmRule};
 //!
 //! struct HighPressure;
 //!
-//! impl AlarmRule for HighPressure {
+//! impl StatefulAlarmRule for HighPressure {
+//!     type Config = serde_json::Value;
+//!     type State = bool; // raised
+//!     const STATE_KEY: &'static str = "raised";
+//!
 //!     fn describe() -> PluginInfo {
 //!         PluginInfo {
 //!             name: "high-pressure".into(),
 //!             version: "0.1.0".into(),
-//!             description: "Raises HighPressure while intake_pressure is above 500.".into(),
+//!             description: "Raises HighPressure once intake_pressure is above 500.".into(),
 //!             config_schema: r#"{"type":"object"}"#.into(),
 //!         }
 //!     }
 //!
-//!     fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-//!         let Some(pressure) = nexus_plugin_sdk::series(&batch, "intake_pressure") else {
+//!     fn evaluate(
+//!         _config: &serde_json::Value,
+//!         raised: &mut bool,
+//!         device_id: &str,
+//!         _now: i64,
+//!         batch: &[Series],
+//!     ) -> Result<Vec<AlarmSignal>, PluginError> {
+//!         let Some(pressure) = nexus_plugin_sdk::series(batch, "intake_pressure") else {
 //!             return Ok(Vec::new());
 //!         };
-//!         host::debug(&format!("{} samples", pressure.samples.len()));
-//!         Ok(pressure
-//!             .samples
-//!             .iter()
-//!             .filter_map(|s| Some((s.ts, s.as_f64()?)))
-//!             .filter(|&(_, v)| v > 500.0)
-//!             .map(|(ts, v)| {
-//!                 AlarmSignal::raise_at(&device_id, ts, "HighPressure", Severity::Major, serde_json::json!({ "value": v }))
-//!             })
-//!             .collect())
+//!         let first_high = pressure.samples.iter().find(|s| s.as_f64().is_some_and(|v| v > 500.0));
+//!         Ok(match first_high {
+//!             Some(sample) if !*raised => {
+//!                 *raised = true;
+//!                 let details = serde_json::json!({ "value": sample.as_f64() });
+//!                 vec![AlarmSignal::raise_at(device_id, sample.ts, "HighPressure", Severity::Major, details)]
+//!             }
+//!             _ => Vec::new(),
+//!         })
 //!     }
 //! }
 //!
-//! #[cfg(target_arch = "wasm32")]
-//! nexus_plugin_sdk::export_alarm_rule!(HighPressure);
+//! nexus_plugin_sdk::export_stateful_alarm_rule!(HighPressure);
 //! ```
 // Generated bindings are neither documented nor safe, and their raw ABI
 // functions take many arguments.
@@ -105,6 +123,10 @@ pub mod optimizer {
 
 pub mod config;
 pub mod host;
+pub mod rule;
+pub mod state;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use alarm_rule::Guest as AlarmRule;
 pub use decoder::Guest as Decoder;
@@ -113,6 +135,8 @@ pub use decoder::nexus::plugin::types::{
     Severity, SourceKind, Value, WellContext,
 };
 pub use optimizer::Guest as Optimizer;
+pub use rule::{StatefulAlarmRule, StoreAlarmRule};
+pub use state::StateStore;
 // The export macros live in the world modules; re-export them at the root so
 // a plugin writes `nexus_plugin_sdk::export_alarm_rule!(MyRule);`.
 pub use alarm_rule::export_alarm_rule;
@@ -138,6 +162,30 @@ impl Value {
     }
 }
 
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Value::Number(n)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Integer(i)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Boolean(b)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Value::Text(text.to_string())
+    }
+}
+
 impl Sample {
     /// The sample's value as a number, if it is numeric (see [`Value::as_f64`]).
     pub fn as_f64(&self) -> Option<f64> {
@@ -148,6 +196,11 @@ impl Sample {
 /// The series of `key` in an alarm rule's batch, if the batch has one.
 pub fn series<'a>(batch: &'a [Series], key: &str) -> Option<&'a Series> {
     batch.iter().find(|s| s.key == key)
+}
+
+/// The samples of `key` in an alarm rule's batch, if it has any.
+pub fn samples<'a>(batch: &'a [Series], key: &str) -> Option<&'a [Sample]> {
+    series(batch, key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
 }
 
 /// Flattens an alarm rule's batch into readings of `device_id`, sorted by
@@ -249,6 +302,10 @@ mod tests {
         assert_eq!(series(&batch, "b").map(|s| s.samples.len()), Some(2));
         assert!(series(&batch, "c").is_none());
         assert!(series(&[], "a").is_none());
+        assert_eq!(samples(&batch, "a").map(|s| s.iter().map(|x| x.ts).collect::<Vec<_>>()), Some(vec![1, 3]));
+        let empty = [Series { key: "a".into(), samples: Vec::new() }];
+        assert!(samples(&empty, "a").is_none());
+        assert!(samples(&batch, "c").is_none());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! Run: `cargo bench -p nexus-eval --bench detectors` after `.ci/build-plugins`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use nexus_eval::plugins;
 use nexus_eval::replay::{Rule, WasmRule};
 use nexus_model::{Limits, Reading, Value};
 
@@ -16,15 +16,6 @@ const ROWS: usize = 60;
 const BATCHES: usize = 120;
 const KEYS: [&str; 8] = ["P-PDG", "P-TPT", "T-TPT", "P-MON-CKP", "T-JUS-CKP", "P-JUS-CKGL", "T-JUS-CKGL", "QGL"];
 const LEVELS: [f64; 8] = [2.8e7, 2.0e7, 124.0, 4.0e6, 90.0, 1.0e6, 40.0, 1.0];
-
-fn plugin_dir() -> PathBuf {
-    std::env::var_os("NEXUS_PLUGIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-            .join("wasm32-wasip2/plugin")
-    })
-}
 
 /// Two hours of 3W-like 1 Hz data (a small random walk around typical
 /// levels), cut into one-minute batches.
@@ -60,7 +51,6 @@ fn batches() -> Vec<(i64, Vec<Reading>)> {
 }
 
 fn main() {
-    let dir = plugin_dir();
     let data = batches();
     let readings_per_call = ROWS * KEYS.len();
     let cases: [(&str, serde_json::Value); 6] = [
@@ -86,12 +76,9 @@ fn main() {
     );
     println!("  {:<34} {:>12} {:>14}", "component", "µs / call", "ns / reading");
     for (name, config) in cases {
-        let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let path = plugins::component(name).unwrap_or_else(|error| panic!("{error}"));
         let limits = Limits { deadline_ms: 1_000, ..Limits::default() };
-        let mut rule = match WasmRule::load(&path, &config, limits) {
-            Ok(rule) => rule,
-            Err(error) => panic!("{name}: {error}; run .ci/build-plugins first"),
-        };
+        let mut rule = WasmRule::load(&path, &config, limits).unwrap_or_else(|error| panic!("{name}: {error}"));
         let mut rounds: Vec<Duration> = (0..5)
             .map(|_| {
                 rule.reset();

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::EvalError;
 use crate::dataset::Instance;
-use crate::replay::{self, Rule};
+use crate::replay::{self, Rule, WasmRule};
 
 /// Rows per call: one minute of 1 Hz data, as a device batching its frames.
 pub const BATCH_ROWS: usize = 60;
@@ -100,6 +100,69 @@ impl Summary {
     pub fn false_alarms_per_day(&self) -> f64 {
         if self.normal_hours > 0.0 { self.false_alarms as f64 / self.normal_hours * 24.0 } else { 0.0 }
     }
+}
+
+/// What a component did on one replayed instance.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The detection report.
+    pub detection: Detection,
+    /// Raises emitted on the instance.
+    pub raises: usize,
+    /// Clears emitted on the instance.
+    pub clears: usize,
+    /// The largest state value the component kept on the instance, bytes.
+    pub max_state_bytes: usize,
+}
+
+/// Replays each instance through a component ([`run`]) and reports.
+pub fn detect_all(rule: &mut WasmRule, instances: &[Instance]) -> Result<Vec<Outcome>, EvalError> {
+    instances
+        .iter()
+        .map(|instance| {
+            let detection = run(instance, rule)?;
+            Ok(Outcome {
+                detection,
+                raises: rule.raises(),
+                clears: rule.clears(),
+                max_state_bytes: rule.largest_state_value(),
+            })
+        })
+        .collect()
+}
+
+/// Prints a per-instance table of outcomes and their totals; returns the totals.
+pub fn print_outcomes(title: &str, outcomes: &[Outcome]) -> Summary {
+    println!("\n## {title}\n");
+    println!("| instance | class | hours | detected | delay (s) | false alarms | raises | clears | max state (B) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let d = &o.detection;
+        let detected = match (d.class, d.detected) {
+            (0, _) => "–",
+            (_, true) => "yes",
+            (_, false) => "no",
+        };
+        let delay = d.delay_s.map_or("–".to_string(), |s| format!("{s:.0}"));
+        println!(
+            "| {} | {} | {:.1} | {detected} | {delay} | {} | {} | {} | {} |",
+            d.instance, d.class, d.hours, d.false_alarms, o.raises, o.clears, o.max_state_bytes
+        );
+    }
+    let s = Summary::of(outcomes.iter().map(|o| &o.detection));
+    let median = s.median_delay_s.map_or("–".to_string(), |d| format!("{d:.0}"));
+    let detected = if outcomes.iter().all(|o| o.detection.class == 0) {
+        String::new()
+    } else {
+        format!("detected {}/{}, median delay {median} s, ", s.detected, s.instances)
+    };
+    println!(
+        "\n{detected}false alarms {} in {:.1} h of normal data ({:.2} / 24 h)",
+        s.false_alarms,
+        s.normal_hours,
+        s.false_alarms_per_day()
+    );
+    s
 }
 
 #[cfg(test)]

@@ -10,16 +10,17 @@
 //!   (Vargas et al. 2019, benchmark 2) and scores a detector on them;
 //! - [`detect`] replays whole instances in one-minute batches and measures
 //!   detection, delay and false alarms per hour;
-//! - [`native`] runs a plugin's pure Rust logic as a [`replay::Rule`]:
-//!   readings grouped into the SDK's series, the SDK's signals converted back,
-//!   and JSON state kept only when a call succeeds;
-//! - [`replay`] drives a rule: a wasm component through the runtime, or any
-//!   native function (for tests).
+//! - [`replay`] drives a rule: [`replay::WasmRule`] runs a component through
+//!   the runtime;
+//! - [`plugins`] finds the components `.ci/build-plugins` built.
+//!
+//! The crate knows components only as built `.wasm` files, never a plugin's
+//! source or the plugin SDK.
 
 pub mod bench2;
 pub mod dataset;
 pub mod detect;
-pub mod native;
+pub mod plugins;
 pub mod replay;
 
 /// Why an evaluation could not run.
@@ -33,6 +34,12 @@ pub enum EvalError {
         path: String,
         /// What was wrong.
         reason: String,
+    },
+    /// A plugin's component has not been built.
+    #[error("{path} is missing: build the plugins with `.ci/build-plugins` (or point NEXUS_PLUGIN_DIR at them)")]
+    MissingComponent {
+        /// Where it was looked for.
+        path: String,
     },
     /// The rule failed on a call.
     #[error("rule failed on {instance} at ts {ts}: {reason}")]

@@ -21,7 +21,8 @@ pub trait Rule {
 }
 
 /// An alarm-rule component run through the plugin runtime, with its state
-/// carried between calls exactly as the pipeline carries it.
+/// carried between calls exactly as the pipeline carries it. Also counts the
+/// raises and clears and the largest state value since the last reset.
 pub struct WasmRule {
     runtime: Runtime,
     plugin: Arc<Plugin>,
@@ -29,6 +30,9 @@ pub struct WasmRule {
     config: String,
     limits: Limits,
     state: BTreeMap<String, Vec<u8>>,
+    raises: usize,
+    clears: usize,
+    largest_state: usize,
 }
 
 impl WasmRule {
@@ -38,14 +42,57 @@ impl WasmRule {
         let runtime = Runtime::new(RuntimeConfig::default()).map_err(|e| e.to_string())?;
         let plugin = runtime.load(PluginKind::AlarmRule, &bytes).map_err(|e| e.to_string())?;
         let name = path.file_stem().and_then(|n| n.to_str()).unwrap_or("plugin").replace('_', "-");
-        Ok(Self {
+        let plugin_ref = PluginRef { tenant_id: "eval".into(), name, version: "local".into() };
+        Ok(Self::new(runtime, plugin, plugin_ref, config, limits))
+    }
+
+    fn new(
+        runtime: Runtime,
+        plugin: Arc<Plugin>,
+        plugin_ref: PluginRef,
+        config: &serde_json::Value,
+        limits: Limits,
+    ) -> Self {
+        let config = config.to_string();
+        Self {
             runtime,
             plugin,
-            plugin_ref: PluginRef { tenant_id: "eval".into(), name, version: "local".into() },
-            config: config.to_string(),
+            plugin_ref,
+            config,
             limits,
             state: BTreeMap::new(),
-        })
+            raises: 0,
+            clears: 0,
+            largest_state: 0,
+        }
+    }
+
+    /// The same component (compiled once) with another binding
+    /// configuration and an empty state.
+    pub fn with_config(&self, config: &serde_json::Value) -> Self {
+        Self::new(self.runtime.clone(), self.plugin.clone(), self.plugin_ref.clone(), config, self.limits)
+    }
+
+    /// The state after the last successful call, as the pipeline stores it.
+    pub fn state(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.state
+    }
+
+    /// Raises since the last reset.
+    pub fn raises(&self) -> usize {
+        self.raises
+    }
+
+    /// Clears since the last reset.
+    pub fn clears(&self) -> usize {
+        self.clears
+    }
+
+    /// The largest state value (bytes) the component has kept after a call
+    /// since the last reset. A value written and deleted within one call is
+    /// not seen; a write over the host's cap is refused, failing the call.
+    pub fn largest_state_value(&self) -> usize {
+        self.largest_state
     }
 }
 
@@ -63,13 +110,19 @@ impl Rule for WasmRule {
         };
         let outcome = self.runtime.evaluate(&self.plugin, ctx, readings).map_err(|e| e.to_string())?;
         if let Some(state) = outcome.state {
+            self.largest_state = state.values().map(Vec::len).fold(self.largest_state, usize::max);
             self.state = state;
         }
+        self.raises += outcome.output.iter().filter(|s| s.action == AlarmAction::Raise).count();
+        self.clears += outcome.output.iter().filter(|s| s.action == AlarmAction::Clear).count();
         Ok(outcome.output)
     }
 
     fn reset(&mut self) {
         self.state.clear();
+        self.raises = 0;
+        self.clears = 0;
+        self.largest_state = 0;
     }
 }
 

@@ -2,9 +2,16 @@
 //! the wasm component, plus instantiation with and without the pooling
 //! allocator and the overhead of the limits (none, epoch, fuel).
 //!
+//! The native figure is [`reference`], the rule's algorithm written in the
+//! bench (the host does not depend on the plugin); before timing, the bench
+//! checks that it gives the component's signals and state on the batch.
+//!
 //! Run: `cargo bench -p nexus-runtime --bench threshold` after
 //! `.ci/build-plugins`. Every figure is measured in the same run; the ratios
 //! are what to compare across machines.
+
+#[path = "threshold/reference.rs"]
+mod reference;
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -35,18 +42,6 @@ fn readings() -> Vec<Reading> {
             ts: 1_700_000_000_000 + i as i64 * 1000,
             value: Value::Number(100.0 + 30.0 * ((i as f64) / 40.0).sin()),
             quality: 1.0,
-        })
-        .collect()
-}
-
-/// The same batch as the samples the rule sees natively.
-fn samples(readings: &[Reading]) -> Vec<nexus_plugin_sdk::Sample> {
-    readings
-        .iter()
-        .map(|r| nexus_plugin_sdk::Sample {
-            ts: r.ts,
-            value: nexus_plugin_sdk::Value::Number(r.value.as_f64().unwrap_or_default()),
-            quality: r.quality,
         })
         .collect()
 }
@@ -96,17 +91,25 @@ fn main() {
     let bytes = std::fs::read(plugin_dir().join("alarm_rule_threshold.wasm"))
         .expect("alarm_rule_threshold.wasm: run .ci/build-plugins first");
     let batch = readings();
-    let native_batch = samples(&batch);
+    let (pooled, plugin) = load(RuntimeConfig::default(), &bytes);
 
-    // Native: the same rule logic, compiled for the host.
+    // The native reference must agree with the component before it is timed.
+    let outcome = pooled.evaluate(&plugin, ctx(), &batch).expect("evaluate");
+    let saved = outcome.state.as_ref().and_then(|state| state.get("threshold")).map(Vec::as_slice);
+    reference::check_against(CONFIG, "dev-1", &batch, &outcome.output, saved);
+    println!("native reference = component on the batch: {} signals, same state", outcome.output.len());
+
+    // Native: the same algorithm compiled for the host, on the watched key's
+    // column (what the component's series holds), configuration parsed as
+    // the component parses it on every call.
+    let native_column = reference::column(&reference::Config::parse(CONFIG), &batch);
     let native_logic = measure(15, 200, || {
-        let config = alarm_rule_threshold::parse_config(CONFIG).expect("config");
-        let mut state = alarm_rule_threshold::ThresholdState::default();
-        black_box(alarm_rule_threshold::evaluate_batch(&config, &mut state, "dev-1", black_box(&native_batch)));
+        let config = reference::Config::parse(CONFIG);
+        let mut state = reference::State::default();
+        black_box(reference::evaluate(&config, &mut state, "dev-1", black_box(&native_column)));
     });
 
     // Wasm: fresh store + instantiate + copy 1024 readings in + evaluate + copy out.
-    let (pooled, plugin) = load(RuntimeConfig::default(), &bytes);
     let wasm = measure(15, 100, || {
         black_box(pooled.evaluate(&plugin, ctx(), black_box(&batch)).expect("evaluate"));
     });

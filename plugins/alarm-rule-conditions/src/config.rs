@@ -17,6 +17,7 @@
 //! continuously for that long) or `repeat` (true at that many consecutive
 //! evaluations), and an optional `schedule` (see [`crate::schedule`]).
 
+use nexus_plugin_sdk::config::{in_range, severity};
 use nexus_plugin_sdk::{PluginError, Severity};
 use serde::{Deserialize, Serialize};
 
@@ -44,13 +45,18 @@ pub enum Sev {
 impl Sev {
     /// Parses a severity name, case-insensitively.
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match Severity::parse(name)? {
+        Severity::parse(name).map(Self::from_sdk)
+    }
+
+    /// The severity of an SDK severity.
+    pub fn from_sdk(severity: Severity) -> Self {
+        match severity {
             Severity::Critical => Self::Critical,
             Severity::Major => Self::Major,
             Severity::Minor => Self::Minor,
             Severity::Warning => Self::Warning,
             Severity::Indeterminate => Self::Indeterminate,
-        })
+        }
     }
 
     /// The SDK severity.
@@ -131,8 +137,9 @@ pub struct Level {
     pub clear: LevelClear,
 }
 
-/// A validated configuration.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated configuration; deserializing it validates it (see [`parse_config`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawConfig")]
 pub struct RuleConfig {
     /// Alarm type of the signals.
     pub alarm_type: String,
@@ -218,20 +225,18 @@ struct RawRule {
     schedule: Option<RawSchedule>,
 }
 
-/// An `invalid-config` error.
-fn invalid(message: impl Into<String>) -> PluginError {
-    nexus_plugin_sdk::config::invalid(message)
-}
-
 /// Parses and validates a binding configuration; any problem is a
 /// `PluginError` with code `invalid-config` whose message names the field.
 pub fn parse_config(json: &str) -> Result<RuleConfig, PluginError> {
-    validate(nexus_plugin_sdk::config::parse(json)?).map_err(invalid)
+    nexus_plugin_sdk::config::parse(json)
 }
 
-/// Validates a binding configuration already parsed as JSON (it must be an object).
-pub fn config_from_value(value: serde_json::Value) -> Result<RuleConfig, PluginError> {
-    validate(nexus_plugin_sdk::config::from_value(value)?).map_err(invalid)
+impl TryFrom<RawConfig> for RuleConfig {
+    type Error = String;
+
+    fn try_from(raw: RawConfig) -> Result<Self, String> {
+        validate(raw)
+    }
 }
 
 /// Validates the whole configuration.
@@ -242,9 +247,7 @@ fn validate(raw: RawConfig) -> Result<RuleConfig, String> {
     if raw.severities.is_empty() || raw.severities.len() > 5 {
         return Err("`severities` must list 1 to 5 severity levels".into());
     }
-    if !(0.0..=1.0).contains(&raw.min_quality) {
-        return Err(format!("`min_quality` must be between 0 and 1, got {}", raw.min_quality));
-    }
+    in_range("min_quality", raw.min_quality, 0.0..=1.0)?;
     let clear_if_not_recurring_ms = match raw.clear_if_not_recurring_ms {
         None => None,
         Some(0) => return Err("`clear_if_not_recurring_ms` must be > 0".into()),
@@ -255,12 +258,7 @@ fn validate(raw: RawConfig) -> Result<RuleConfig, String> {
     for (i, value) in raw.severities.into_iter().enumerate() {
         let path = format!("severities[{i}]");
         let raw_level: RawLevel = serde_json::from_value(value).map_err(|e| format!("`{path}`: {e}"))?;
-        let severity = Sev::parse(&raw_level.severity).ok_or_else(|| {
-            format!(
-                "`{path}.severity`: unknown severity {:?} (expected critical, major, minor, warning or indeterminate)",
-                raw_level.severity
-            )
-        })?;
+        let severity = Sev::from_sdk(severity(&format!("{path}.severity"), &raw_level.severity)?);
         if levels.iter().any(|l| l.severity == severity) {
             return Err(format!("`{path}.severity`: {} is listed twice", severity.name()));
         }

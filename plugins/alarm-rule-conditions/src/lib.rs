@@ -17,9 +17,10 @@
 //!   so it survives a host restart.
 //!
 //! The logic is the pure function [`evaluate_batch`] over a [`RuleConfig`]
-//! (from [`parse_config`]), a [`RuleState`], a batch and the host's time, so
-//! it runs natively (tests). The component export only loads the
-//! configuration and state from the host, calls it and saves the state.
+//! (from [`parse_config`]), a [`RuleState`], a batch and the host's time.
+//! [`ConditionsRule`] is it as a `StatefulAlarmRule`: the SDK's export macro
+//! turns it into the component (configuration and state from the host), and
+//! its test harness runs it natively.
 //!
 //! Modules: [`config`] (JSON form and validation), [`condition`]
 //! (predicates) and [`compile`] (their JSON form), [`schedule`] and [`tz`] (time windows), [`engine`] (the
@@ -33,15 +34,19 @@ pub mod schedule;
 pub mod schema;
 pub mod tz;
 
-pub use config::{RuleConfig, Sev, config_from_value, parse_config};
+pub use config::{RuleConfig, Sev, parse_config};
 pub use engine::{RuleState, STATE_KEY, evaluate_batch};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, host};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, StatefulAlarmRule};
 
-/// The component: loads configuration and state from the host around [`evaluate_batch`].
+/// The rule: [`evaluate_batch`] with [`RuleState`] kept per (binding, device).
 pub struct ConditionsRule;
 
-impl nexus_plugin_sdk::AlarmRule for ConditionsRule {
+impl StatefulAlarmRule for ConditionsRule {
+    type Config = RuleConfig;
+    type State = RuleState;
+    const STATE_KEY: &'static str = STATE_KEY;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "alarm-rule-conditions".into(),
@@ -54,17 +59,15 @@ impl nexus_plugin_sdk::AlarmRule for ConditionsRule {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(host::config()?)?;
-        let before: RuleState = host::state_get(STATE_KEY).unwrap_or_default();
-        let mut state = before.clone();
-        let signals = evaluate_batch(&config, &mut state, &device_id, &batch, host::now());
-        if state != before {
-            host::state_set(STATE_KEY, &state)?;
-        }
-        Ok(signals)
+    fn evaluate(
+        config: &RuleConfig,
+        state: &mut RuleState,
+        device_id: &str,
+        now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        Ok(evaluate_batch(config, state, device_id, batch, now))
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(ConditionsRule);
+nexus_plugin_sdk::export_stateful_alarm_rule!(ConditionsRule);

@@ -1,11 +1,12 @@
 //! Acceptance tests: one table of cases covering each ThingsBoard condition
 //! type, each operator family, schedules in a time zone and each of the five
-//! extensions; every case runs as a sequence of calls with the state
-//! serialized to JSON and parsed back between calls (a host restart before
-//! every call), and the configuration re-parsed for every call.
+//! extensions; every case runs as a sequence of calls under the SDK's test
+//! harness, which carries the state between calls as JSON bytes as the host
+//! does (so every call starts as after a host restart).
 
 use alarm_rule_conditions::tz::{DAY_MS, days_from_civil};
-use alarm_rule_conditions::{RuleState, evaluate_batch, parse_config};
+use alarm_rule_conditions::{ConditionsRule, RuleState, evaluate_batch, parse_config};
+use nexus_plugin_sdk::testing::Harness;
 use nexus_plugin_sdk::{AlarmAction, AlarmSignal, Sample, Series, Severity, Value};
 
 const DEVICE: &str = "well-7";
@@ -94,23 +95,20 @@ fn describe(signal: &AlarmSignal) -> String {
     }
 }
 
-/// Runs the calls of a case, restarting (state → JSON → state, config
-/// re-parsed) before every call, and returns the signals.
+/// Runs the calls of a case through the harness (state carried as JSON
+/// bytes between calls) and returns the signals.
 fn run(config_json: &str, calls: &[Call], quality: f32) -> Vec<AlarmSignal> {
-    let mut persisted = serde_json::to_string(&RuleState::default()).expect("encode");
+    let mut rule = Harness::<ConditionsRule>::from_json(config_json).expect("valid config").with_device(DEVICE);
     let mut signals = Vec::new();
     for call in calls {
-        let config = parse_config(config_json).expect("valid config");
-        let mut state: RuleState = serde_json::from_str(&persisted).expect("decode state");
-        let out = evaluate_batch(&config, &mut state, DEVICE, &batch(&call.data, quality), call.now);
+        let out = rule.evaluate(call.now, &batch(&call.data, quality)).expect("the rule runs");
         for signal in &out {
             assert_eq!(signal.device_id, DEVICE);
             assert!(serde_json::from_str::<serde_json::Value>(&signal.details).expect("details").is_object());
         }
         signals.extend(out);
-        persisted = serde_json::to_string(&state).expect("encode state");
-        assert!(persisted.len() < STATE_BUDGET, "state of {} bytes", persisted.len());
     }
+    assert!(rule.store().largest() < STATE_BUDGET, "state of {} bytes", rule.store().largest());
     signals
 }
 

@@ -2,6 +2,11 @@
 //! the defaults of the 3W signature (domain reference §1.6), validated once
 //! per call.
 
+use std::ops::Bound::Excluded;
+
+use nexus_plugin_sdk::config::{
+    distinct_keys, in_range, non_empty, positive, seconds_ms, severity_or, severity_schema,
+};
 use nexus_plugin_sdk::{PluginError, Severity};
 use serde::Deserialize;
 use serde_json::json;
@@ -148,34 +153,17 @@ impl Default for DhsvConfig {
     }
 }
 
-fn ms(name: &str, seconds: u64) -> Result<i64, String> {
-    seconds
-        .checked_mul(1000)
-        .and_then(|v| i64::try_from(v).ok())
-        .ok_or_else(|| format!("`{name}` ({seconds}) is too large"))
-}
-
+/// A percentage strictly between 0 and 100.
 fn percentage(name: &str, value: f64) -> Result<f64, String> {
-    if value.is_finite() && value > 0.0 && value < 100.0 {
-        Ok(value)
-    } else {
-        Err(format!("`{name}` must be a percentage in (0, 100), got {value}"))
-    }
+    in_range(name, value, (Excluded(0.0), Excluded(100.0)))
 }
 
 impl TryFrom<RawConfig> for DhsvConfig {
     type Error = String;
 
     fn try_from(raw: RawConfig) -> Result<Self, String> {
-        let keys = [Some(&raw.t_tpt_key), Some(&raw.p_tpt_key), raw.p_pdg_key.as_ref()];
-        if keys.iter().flatten().any(|k| k.is_empty()) {
-            return Err("telemetry keys must not be empty".into());
-        }
-        if raw.t_tpt_key == raw.p_tpt_key
-            || raw.p_pdg_key.as_ref().is_some_and(|g| [&raw.t_tpt_key, &raw.p_tpt_key].contains(&g))
-        {
-            return Err("`t_tpt_key`, `p_tpt_key` and `p_pdg_key` must be distinct".into());
-        }
+        let pdg = raw.p_pdg_key.as_deref().map(|key| ("p_pdg_key", key));
+        distinct_keys([("t_tpt_key", raw.t_tpt_key.as_str()), ("p_tpt_key", &raw.p_tpt_key)].into_iter().chain(pdg))?;
         if raw.bucket_s == 0 {
             return Err("`bucket_s` must be at least 1".into());
         }
@@ -185,37 +173,22 @@ impl TryFrom<RawConfig> for DhsvConfig {
                 raw.lookback_s, raw.bucket_s
             ));
         }
-        if !raw.t_drop_c.is_finite() || raw.t_drop_c <= 0.0 {
-            return Err("`t_drop_c` must be a number > 0".into());
-        }
-        if !raw.min_pressure_pa.is_finite() || raw.min_pressure_pa <= 0.0 {
-            return Err("`min_pressure_pa` must be a number > 0".into());
-        }
-        let severity = match raw.severity.as_deref() {
-            None => Severity::Critical,
-            Some(name) => Severity::parse(name).ok_or_else(|| {
-                format!("unknown `severity` {name:?} (expected critical, major, minor, warning or indeterminate)")
-            })?,
-        };
-        if raw.alarm_type.is_empty() {
-            return Err("`alarm_type` must not be empty".into());
-        }
         Ok(Self {
-            lookback_ms: ms("lookback_s", raw.lookback_s)?,
-            bucket_ms: ms("bucket_s", raw.bucket_s)?,
+            lookback_ms: seconds_ms("lookback_s", raw.lookback_s)?,
+            bucket_ms: seconds_ms("bucket_s", raw.bucket_s)?,
             t_drop_pct: percentage("t_drop_pct", raw.t_drop_pct)?,
-            t_drop_c: raw.t_drop_c,
+            t_drop_c: positive("t_drop_c", raw.t_drop_c)?,
             p_drop_pct: percentage("p_drop_pct", raw.p_drop_pct)?,
             pdg_max_drop_pct: percentage("pdg_max_drop_pct", raw.pdg_max_drop_pct)?,
-            min_pressure_pa: raw.min_pressure_pa,
-            stale_ms: ms("stale_s", raw.stale_s)?,
-            confirm_ms: ms("confirm_s", raw.confirm_s)?,
-            clear_after_ms: ms("clear_after_s", raw.clear_after_s)?,
+            min_pressure_pa: positive("min_pressure_pa", raw.min_pressure_pa)?,
+            stale_ms: seconds_ms("stale_s", raw.stale_s)?,
+            confirm_ms: seconds_ms("confirm_s", raw.confirm_s)?,
+            clear_after_ms: seconds_ms("clear_after_s", raw.clear_after_s)?,
+            severity: severity_or("severity", raw.severity.as_deref(), Severity::Critical)?,
+            alarm_type: non_empty("alarm_type", raw.alarm_type)?,
             t_tpt_key: raw.t_tpt_key,
             p_tpt_key: raw.p_tpt_key,
             p_pdg_key: raw.p_pdg_key,
-            severity,
-            alarm_type: raw.alarm_type,
         })
     }
 }
@@ -224,11 +197,6 @@ impl TryFrom<RawConfig> for DhsvConfig {
 /// defaults); any problem is a `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<DhsvConfig, PluginError> {
     nexus_plugin_sdk::config::parse(json)
-}
-
-/// Validates a configuration already parsed as JSON (it must be an object).
-pub fn config_from_value(value: serde_json::Value) -> Result<DhsvConfig, PluginError> {
-    nexus_plugin_sdk::config::from_value(value)
 }
 
 /// The JSON Schema (draft 2020-12) of the binding configuration.
@@ -263,10 +231,7 @@ pub fn config_schema() -> serde_json::Value {
             "stale_s": secs(60, "A variable silent for longer than this is unavailable."),
             "confirm_s": secs(0, "The conditions must hold this long before the raise."),
             "clear_after_s": secs(300, "Clear once the conditions (against the pre-event levels) have failed this long."),
-            "severity": { "type": "string", "default": "critical",
-                          "enum": ["critical", "major", "minor", "warning", "indeterminate",
-                                   "CRITICAL", "MAJOR", "MINOR", "WARNING", "INDETERMINATE"],
-                          "description": "Severity of the raised alarm (case-insensitive)." },
+            "severity": severity_schema("critical", "Severity of the raised alarm (case-insensitive)."),
             "alarm_type": { "type": "string", "minLength": 1, "default": "DhsvClosure",
                             "description": "Alarm type of the signals." }
         }

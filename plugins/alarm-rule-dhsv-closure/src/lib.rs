@@ -11,23 +11,30 @@
 //! latched at the raise, have failed for `clear_after_s`.
 //!
 //! The logic is the pure function [`evaluate_batch`] over a [`DhsvConfig`]
-//! (from [`parse_config`]) and a [`DhsvState`], so it runs natively too (unit
-//! tests, the 3W replay in `tests/three_w.rs`). The component only loads the
-//! configuration and the per-device state from the host around it.
+//! (from [`parse_config`]) and a [`DhsvState`]. [`DhsvClosureRule`] is it as a
+//! `StatefulAlarmRule`: the SDK's export macro turns it into the component
+//! (configuration and per-device state from the host), and its test harness
+//! runs it natively. The host replays the built component over the real 3W
+//! instances (`host/eval/tests/three_w.rs`).
 
 pub mod config;
 pub mod rule;
 pub mod window;
 
-pub use config::{DhsvConfig, config_from_value, config_schema, parse_config};
+pub use config::{DhsvConfig, config_schema, parse_config};
 pub use rule::{DhsvState, Latched, STATE_KEY, evaluate_batch, is_relevant};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, host};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, StatefulAlarmRule};
 
-/// The component: loads config and state from the host around [`evaluate_batch`].
+/// The rule: [`evaluate_batch`] with [`DhsvState`] kept per (binding,
+/// device); a batch without the three keys leaves the state alone.
 pub struct DhsvClosureRule;
 
-impl nexus_plugin_sdk::AlarmRule for DhsvClosureRule {
+impl StatefulAlarmRule for DhsvClosureRule {
+    type Config = DhsvConfig;
+    type State = DhsvState;
+    const STATE_KEY: &'static str = STATE_KEY;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "alarm-rule-dhsv-closure".into(),
@@ -39,21 +46,19 @@ impl nexus_plugin_sdk::AlarmRule for DhsvClosureRule {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(host::config()?)?;
-        if !is_relevant(&config, &batch) {
-            // Nothing to look at: spare the state round trip.
-            return Ok(Vec::new());
-        }
-        let before: DhsvState = host::state_get(STATE_KEY).unwrap_or_default();
-        let mut state = before.clone();
-        let signals = evaluate_batch(&config, &mut state, &device_id, &batch);
-        if state != before {
-            host::state_set(STATE_KEY, &state)?;
-        }
-        Ok(signals)
+    fn evaluate(
+        config: &DhsvConfig,
+        state: &mut DhsvState,
+        device_id: &str,
+        _now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        Ok(evaluate_batch(config, state, device_id, batch))
+    }
+
+    fn is_relevant(config: &DhsvConfig, batch: &[Series]) -> bool {
+        rule::is_relevant(config, batch)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(DhsvClosureRule);
+nexus_plugin_sdk::export_stateful_alarm_rule!(DhsvClosureRule);

@@ -241,7 +241,9 @@ fn details(config: &DhsvConfig, l: &Levels, since: i64) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DhsvClosureRule;
     use crate::config::parse_config;
+    use nexus_plugin_sdk::testing::Harness;
     use nexus_plugin_sdk::{AlarmAction, Sample, Severity, Value};
 
     const DEVICE: &str = "well-7";
@@ -275,14 +277,15 @@ mod tests {
             .collect()
     }
 
-    /// Runs batches of 60 rows, with a JSON round trip of the state between them.
+    /// Runs batches of 60 rows through the SDK harness (the state carried
+    /// between calls as JSON bytes, as on the host), each call at the time
+    /// of its last row.
     fn replay(config: &DhsvConfig, rows: &[Row]) -> Vec<AlarmSignal> {
-        let mut text = serde_json::to_string(&DhsvState::default()).expect("encode");
+        let mut rule = Harness::<DhsvClosureRule>::new(config.clone()).with_device(DEVICE);
         let mut signals = Vec::new();
         for chunk in rows.chunks(60) {
-            let mut state: DhsvState = serde_json::from_str(&text).expect("decode");
-            signals.extend(evaluate_batch(config, &mut state, DEVICE, &batch(chunk)));
-            text = serde_json::to_string(&state).expect("encode");
+            let now = chunk.last().map_or(0, |r| r.0 * 1000);
+            signals.extend(rule.evaluate(now, &batch(chunk)).expect("the rule runs"));
         }
         signals
     }

@@ -4,6 +4,9 @@
 //! Every field but the two nameplate values has a default ([E]: starting
 //! values, tune per well).
 
+use std::ops::Bound::{Excluded, Included};
+
+use nexus_plugin_sdk::config::{distinct_keys, in_range, non_empty, non_negative, positive};
 use nexus_plugin_sdk::{PluginError, Severity};
 use serde::{Deserialize, Deserializer};
 
@@ -38,11 +41,7 @@ impl Default for Keys {
 /// Parses a severity name (any case) from JSON.
 fn severity<'de, D: Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
     let name = String::deserialize(d)?;
-    Severity::parse(&name).ok_or_else(|| {
-        serde::de::Error::custom(format!(
-            "unknown severity {name:?} (expected critical, major, minor, warning or indeterminate)"
-        ))
-    })
+    nexus_plugin_sdk::config::severity("severity", &name).map_err(serde::de::Error::custom)
 }
 
 /// Defines an alarm section: the common fields (`enabled`, `alarm_type`,
@@ -179,9 +178,11 @@ impl Default for Tracking {
     }
 }
 
-/// The validated binding configuration.
+/// The validated binding configuration: its `Deserialize` runs
+/// [`EspConfig::validate`] after the derived one (`remote = "Self"` makes the
+/// derive an inherent `EspConfig::deserialize` for it to call).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct EspConfig {
     /// Motor nameplate current, A.
     pub nameplate_current_a: f64,
@@ -236,43 +237,23 @@ fn default_running_fraction() -> f64 {
     0.1
 }
 
-/// An `invalid-config` error.
-fn invalid(message: impl Into<String>) -> PluginError {
-    nexus_plugin_sdk::config::invalid(message)
+impl<'de> Deserialize<'de> for EspConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let config = EspConfig::deserialize(d)?;
+        config.validate().map_err(serde::de::Error::custom)?;
+        Ok(config)
+    }
 }
 
 /// Parses and validates a binding configuration; a problem is a `PluginError`
 /// with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<EspConfig, PluginError> {
-    let config: EspConfig = nexus_plugin_sdk::config::parse(json)?;
-    config.validate().map_err(invalid)?;
-    Ok(config)
-}
-
-/// Validates a binding configuration already parsed as JSON (it must be an object).
-pub fn config_from_value(value: serde_json::Value) -> Result<EspConfig, PluginError> {
-    let config: EspConfig = nexus_plugin_sdk::config::from_value(value)?;
-    config.validate().map_err(invalid)?;
-    Ok(config)
+    nexus_plugin_sdk::config::parse(json)
 }
 
 impl EspConfig {
     /// Checks ranges and consistency; the message names the field.
     fn validate(&self) -> Result<(), String> {
-        let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(format!("`{name}` must be a finite number > 0, got {v}"))
-            }
-        };
-        let non_negative = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(format!("`{name}` must be a finite number ≥ 0, got {v}"))
-            }
-        };
         let ms = |name: &str, v: i64, min: i64| {
             if v >= min { Ok(()) } else { Err(format!("`{name}` must be ≥ {min} ms, got {v}")) }
         };
@@ -285,21 +266,16 @@ impl EspConfig {
             positive("reference_frequency_hz", f)?;
         }
         non_negative("frequency_exponent", self.frequency_exponent)?;
-        if !(0.0..1.0).contains(&self.running_current_fraction) {
-            return Err(format!("`running_current_fraction` must be in [0, 1), got {}", self.running_current_fraction));
-        }
-        if !(0.0..=1.0).contains(&self.min_quality) {
-            return Err(format!("`min_quality` must be in [0, 1], got {}", self.min_quality));
-        }
+        in_range("running_current_fraction", self.running_current_fraction, 0.0..1.0)?;
+        in_range("min_quality", self.min_quality, 0.0..=1.0)?;
         let keys = &self.keys;
-        let names =
-            [&keys.motor_current, &keys.motor_temperature, &keys.vibration, &keys.intake_pressure, &keys.frequency];
-        if names.iter().any(|k| k.is_empty()) {
-            return Err("`keys` must not be empty".into());
-        }
-        if names.iter().enumerate().any(|(i, k)| names[..i].contains(k)) {
-            return Err("`keys` must be distinct".into());
-        }
+        distinct_keys([
+            ("keys.motor_current", keys.motor_current.as_str()),
+            ("keys.motor_temperature", &keys.motor_temperature),
+            ("keys.vibration", &keys.vibration),
+            ("keys.intake_pressure", &keys.intake_pressure),
+            ("keys.frequency", &keys.frequency),
+        ])?;
         ms("tracking.learn_ms", self.tracking.learn_ms, 1)?;
         ms("tracking.tau_ms", self.tracking.tau_ms, 1)?;
         positive("tracking.band", self.tracking.band)?;
@@ -315,9 +291,7 @@ impl EspConfig {
             ("vibration", &self.vibration.alarm_type, self.vibration.duration_ms, self.vibration.clear_duration_ms),
             ("gas_lock", &self.gas_lock.alarm_type, self.gas_lock.duration_ms, self.gas_lock.clear_duration_ms),
         ] {
-            if alarm_type.trim().is_empty() {
-                return Err(format!("`{name}.alarm_type` must not be empty"));
-            }
+            non_empty(&format!("{name}.alarm_type"), alarm_type.trim().to_string())?;
             ms(&format!("{name}.duration_ms"), duration, 0)?;
             ms(&format!("{name}.clear_duration_ms"), clear_duration, 0)?;
         }
@@ -336,9 +310,7 @@ impl EspConfig {
         let v = &self.vibration;
         positive("vibration.abs_limit_g", v.abs_limit_g)?;
         positive("vibration.baseline_factor", v.baseline_factor)?;
-        if !(v.clear_ratio > 0.0 && v.clear_ratio <= 1.0) {
-            return Err(format!("`vibration.clear_ratio` must be in (0, 1], got {}", v.clear_ratio));
-        }
+        in_range("vibration.clear_ratio", v.clear_ratio, (Excluded(0.0), Included(1.0)))?;
         ms("vibration.baseline_bucket_ms", v.baseline_bucket_ms, 60_000)?;
         ms("vibration.baseline_window_ms", v.baseline_window_ms, v.baseline_bucket_ms)?;
         if v.baseline_window_ms / v.baseline_bucket_ms > 336 {

@@ -17,8 +17,10 @@
 //! healthy samples), scaled with the drive frequency as `(f/f_ref)^e`.
 //!
 //! The logic is the pure function [`evaluate_batch`] over an [`EspConfig`]
-//! (from [`parse_config`]) and an [`EspState`]; the component export loads
-//! the configuration and state from the host, calls it and saves the state.
+//! (from [`parse_config`]) and an [`EspState`]. [`EspProtectionRule`] is it
+//! as a `StatefulAlarmRule`: the SDK's export macro turns it into the
+//! component (configuration and state from the host), and its test harness
+//! runs it natively.
 //! Modules: [`config`], [`engine`], [`latch`] (raise/clear with hysteresis),
 //! [`stats`] (bounded rolling statistics).
 
@@ -27,18 +29,22 @@ pub mod engine;
 pub mod latch;
 pub mod stats;
 
-pub use config::{EspConfig, config_from_value, parse_config};
+pub use config::{EspConfig, parse_config};
 pub use engine::{EspState, STATE_KEY, evaluate_batch};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, host};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, StatefulAlarmRule};
 
 /// The JSON Schema (draft 2020-12) of the binding configuration.
 pub const CONFIG_SCHEMA: &str = include_str!("schema.json");
 
-/// The component: loads configuration and state from the host around [`evaluate_batch`].
+/// The rule: [`evaluate_batch`] with [`EspState`] kept per (binding, device).
 pub struct EspProtectionRule;
 
-impl nexus_plugin_sdk::AlarmRule for EspProtectionRule {
+impl StatefulAlarmRule for EspProtectionRule {
+    type Config = EspConfig;
+    type State = EspState;
+    const STATE_KEY: &'static str = STATE_KEY;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "alarm-rule-esp-protection".into(),
@@ -51,20 +57,18 @@ impl nexus_plugin_sdk::AlarmRule for EspProtectionRule {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(host::config()?)?;
-        let before: EspState = host::state_get(STATE_KEY).unwrap_or_default();
-        let mut state = before.clone();
-        let signals = evaluate_batch(&config, &mut state, &device_id, &batch);
-        if state != before {
-            host::state_set(STATE_KEY, &state)?;
-        }
-        Ok(signals)
+    fn evaluate(
+        config: &EspConfig,
+        state: &mut EspState,
+        device_id: &str,
+        _now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        Ok(evaluate_batch(config, state, device_id, batch))
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(EspProtectionRule);
+nexus_plugin_sdk::export_stateful_alarm_rule!(EspProtectionRule);
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,11 @@
 //! Synthetic ESP traces (simple formulas plus seeded Gaussian noise): each
 //! alarm raises on its signature and nothing raises on normal operation.
-//! Traces are fed in batches of one minute with the state serialized to JSON
-//! and parsed back between batches (a host restart before every batch).
+//! Traces are fed in batches of one minute through the SDK's test harness,
+//! which carries the state between calls as JSON bytes as the host does (so
+//! every batch starts as after a host restart).
 
-use alarm_rule_esp_protection::{EspState, evaluate_batch, parse_config};
+use alarm_rule_esp_protection::{EspProtectionRule, EspState, evaluate_batch, parse_config};
+use nexus_plugin_sdk::testing::Harness;
 use nexus_plugin_sdk::{AlarmAction, Sample, Series, Value};
 
 const DEVICE: &str = "esp-12";
@@ -63,7 +65,7 @@ fn normal(rng: &mut Rng, frequency: f64) -> Point {
 type Event = (String, bool, i64, serde_json::Value);
 
 /// Runs `seconds` of a trace sampled every `step` s through the rule, one
-/// batch per minute, restarting between batches; returns the signals and
+/// batch per minute at the time of its last sample; returns the signals and
 /// the final state.
 fn simulate(
     config: &str,
@@ -72,9 +74,8 @@ fn simulate(
     seed: u64,
     mut model: impl FnMut(i64, &mut Rng) -> Point,
 ) -> (Vec<Event>, EspState) {
-    let config = parse_config(config).expect("valid config");
+    let mut rule = Harness::<EspProtectionRule>::from_json(config).expect("valid config").with_device(DEVICE);
     let mut rng = Rng(seed);
-    let mut persisted = serde_json::to_string(&EspState::default()).expect("encode");
     let mut events = Vec::new();
     let mut t = 0;
     while t < seconds {
@@ -89,15 +90,14 @@ fn simulate(
             }
             t += step;
         }
-        let mut state: EspState = serde_json::from_str(&persisted).expect("decode");
-        for signal in evaluate_batch(&config, &mut state, DEVICE, &batch) {
+        for signal in rule.evaluate((t - step) * 1000, &batch).expect("the rule runs") {
+            assert_eq!(signal.device_id, DEVICE);
             let details = serde_json::from_str(&signal.details).expect("json details");
             events.push((signal.alarm_type, signal.action == AlarmAction::Raise, signal.ts / 1000, details));
         }
-        persisted = serde_json::to_string(&state).expect("encode");
-        assert!(persisted.len() < STATE_BUDGET, "state of {} bytes", persisted.len());
     }
-    (events, serde_json::from_str(&persisted).expect("decode"))
+    assert!(rule.store().largest() < STATE_BUDGET, "state of {} bytes", rule.store().largest());
+    (events, rule.state())
 }
 
 /// The (type, raise?) pairs of the events.

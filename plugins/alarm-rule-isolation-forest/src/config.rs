@@ -1,5 +1,6 @@
 //! The binding configuration: parsing, validation and its JSON Schema.
 
+use nexus_plugin_sdk::config::{distinct_keys, in_range, non_empty, non_negative, severity, severity_schema};
 use nexus_plugin_sdk::{PluginError, Severity};
 use serde::Deserialize;
 use serde_json::json;
@@ -91,48 +92,24 @@ impl Default for ForestConfig {
     }
 }
 
-fn check_range(name: &str, value: usize, min: usize, max: usize) -> Result<(), String> {
-    if (min..=max).contains(&value) { Ok(()) } else { Err(format!("`{name}` ({value}) must be in {min}..={max}")) }
-}
-
 impl TryFrom<RawConfig> for ForestConfig {
     type Error = String;
 
     fn try_from(raw: RawConfig) -> Result<Self, String> {
-        check_range("window", raw.window, 2, MAX_WINDOW)?;
-        check_range("train_windows", raw.train_windows, 2, MAX_TRAIN_WINDOWS)?;
-        check_range("trees", raw.trees, 1, MAX_TREES)?;
-        check_range("sample_size", raw.sample_size, 2, MAX_SAMPLE_SIZE)?;
-        if !raw.min_std.is_finite() || raw.min_std < 0.0 {
-            return Err("`min_std` must be a finite number ≥ 0".into());
-        }
         if let Some(keys) = &raw.keys {
-            check_range("number of keys", keys.len(), 1, MAX_KEYS)?;
-            for (i, key) in keys.iter().enumerate() {
-                if key.is_empty() {
-                    return Err("`keys` must not contain an empty key".into());
-                }
-                if keys[..i].contains(key) {
-                    return Err(format!("`keys` lists {key:?} twice"));
-                }
-            }
+            in_range("number of keys", keys.len(), 1..=MAX_KEYS)?;
+            distinct_keys(keys.iter().enumerate().map(|(i, key)| (format!("keys[{i}]"), key.as_str())))?;
         }
-        if raw.alarm_type.is_empty() {
-            return Err("`alarm_type` must not be empty".into());
-        }
-        let severity = Severity::parse(&raw.severity).ok_or_else(|| {
-            format!("unknown `severity` {:?} (expected critical, major, minor, warning or indeterminate)", raw.severity)
-        })?;
         Ok(Self {
-            window: raw.window,
-            train_windows: raw.train_windows,
-            trees: raw.trees,
-            sample_size: raw.sample_size,
+            window: in_range("window", raw.window, 2..=MAX_WINDOW)?,
+            train_windows: in_range("train_windows", raw.train_windows, 2..=MAX_TRAIN_WINDOWS)?,
+            trees: in_range("trees", raw.trees, 1..=MAX_TREES)?,
+            sample_size: in_range("sample_size", raw.sample_size, 2..=MAX_SAMPLE_SIZE)?,
             seed: raw.seed,
             keys: raw.keys,
-            min_std: raw.min_std,
-            alarm_type: raw.alarm_type,
-            severity,
+            min_std: non_negative("min_std", raw.min_std)?,
+            alarm_type: non_empty("alarm_type", raw.alarm_type)?,
+            severity: severity("severity", &raw.severity)?,
         })
     }
 }
@@ -141,11 +118,6 @@ impl TryFrom<RawConfig> for ForestConfig {
 /// problem is a `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<ForestConfig, PluginError> {
     nexus_plugin_sdk::config::parse(json)
-}
-
-/// Validates a configuration already parsed as JSON (it must be an object).
-pub fn config_from_value(value: serde_json::Value) -> Result<ForestConfig, PluginError> {
-    nexus_plugin_sdk::config::from_value(value)
 }
 
 /// The JSON Schema (draft 2020-12) of the configuration.
@@ -175,13 +147,7 @@ pub fn config_schema() -> serde_json::Value {
                 "description": "Drop variables whose standard deviation over the training rows is at most this."
             },
             "alarm_type": { "type": "string", "minLength": 1, "default": "Anomaly", "description": "Alarm type." },
-            "severity": {
-                "type": "string",
-                "enum": ["critical", "major", "minor", "warning", "indeterminate",
-                         "CRITICAL", "MAJOR", "MINOR", "WARNING", "INDETERMINATE"],
-                "default": "major",
-                "description": "Severity of raised alarms (case-insensitive)."
-            }
+            "severity": severity_schema("major", "Severity of raised alarms (case-insensitive).")
         }
     })
 }

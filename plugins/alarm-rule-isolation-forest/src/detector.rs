@@ -17,8 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, Series};
-use serde::de::DeserializeOwned;
+use nexus_plugin_sdk::{AlarmSignal, PluginError, Series, StateStore};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -26,11 +25,8 @@ use crate::config::{ForestConfig, MAX_KEYS};
 use crate::features::{Scale, Stats, fit_scaler, scaled_features, window_stats};
 use crate::forest::Forest;
 
-/// Largest state value (key + JSON) the host accepts from one call (64 KiB).
-pub const HOST_VALUE_CAP: usize = 64 << 10;
-/// Most keys one (binding, device) state may hold on the host.
-pub const HOST_MAX_KEYS: usize = 256;
-/// Bytes a buffer chunk may reach, by a worst-case estimate (under 48 KiB).
+/// Bytes a buffer chunk may reach, by a worst-case estimate (under 48 KiB;
+/// the host refuses a value over its 64 KiB per-call cap).
 pub const CHUNK_BUDGET: usize = 40_000;
 /// Most buffer chunks (so a window's rows stay well within memory and time).
 pub const MAX_CHUNKS: usize = 64;
@@ -42,52 +38,6 @@ pub const MAX_ABS: f64 = 1e150;
 const LAYOUT: u32 = 1;
 /// Worst-case JSON bytes of one f64 or i64 and its separator.
 const NUMBER_BYTES: usize = 25;
-
-/// Where the rule keeps its state: host state in the component, a map in
-/// native tests. Values are JSON, as in `nexus_plugin_sdk::host`.
-pub trait StateStore {
-    /// The value of `key`; `None` when missing or unreadable.
-    fn load<T: DeserializeOwned>(&mut self, key: &str) -> Option<T>;
-    /// Writes `key`.
-    fn save<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), PluginError>;
-    /// Deletes `key` (nothing happens when it is missing).
-    fn delete(&mut self, key: &str);
-}
-
-/// An in-memory [`StateStore`] with the host's semantics and caps (JSON bytes,
-/// at most [`HOST_VALUE_CAP`] per value and [`HOST_MAX_KEYS`] keys), for native
-/// use: tests and offline evaluation. Copy it before a call and keep the copy
-/// only if the call succeeds, as the host does.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MemoryStore {
-    /// The values, as the host would hold them.
-    pub values: BTreeMap<String, Vec<u8>>,
-    /// The largest value (JSON bytes) ever saved.
-    pub largest: usize,
-}
-
-impl StateStore for MemoryStore {
-    fn load<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
-        self.values.get(key).and_then(|bytes| serde_json::from_slice(bytes).ok())
-    }
-
-    fn save<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), PluginError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| PluginError::new("state-encode", e.to_string()))?;
-        if key.len() + bytes.len() > HOST_VALUE_CAP {
-            return Err(PluginError::new("host-limit-exceeded", format!("state value of {} bytes", bytes.len())));
-        }
-        if !self.values.contains_key(key) && self.values.len() >= HOST_MAX_KEYS {
-            return Err(PluginError::new("host-limit-exceeded", format!("{HOST_MAX_KEYS} state keys")));
-        }
-        self.largest = self.largest.max(bytes.len());
-        self.values.insert(key.to_string(), bytes);
-        Ok(())
-    }
-
-    fn delete(&mut self, key: &str) {
-        self.values.remove(key);
-    }
-}
 
 /// What the state was built with; a change of any of these starts over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,46 +12,32 @@
 //! - [`config`]: the binding configuration;
 //! - [`features`]: the window statistics and the scaler;
 //! - [`forest`]: the Isolation Forest and its seeded generator;
-//! - [`detector`]: buffering, training and scoring over a state store —
-//!   the whole rule as the pure function [`evaluate`], usable natively with a
-//!   [`MemoryStore`].
+//! - [`detector`]: buffering, training and scoring over a
+//!   `nexus_plugin_sdk::StateStore` — the whole rule as the function
+//!   [`evaluate`].
 //!
-//! The component export only reads the configuration, wraps the host state in
-//! a [`StateStore`] and calls [`evaluate`].
+//! [`IsolationForestRule`] is it as a `StoreAlarmRule` (its state spans many
+//! keys: metadata, buffer chunks, training windows): the SDK's export macro
+//! turns it into the component (host state), and its test harness runs it
+//! natively. The host replays the built component on the 3W benchmark
+//! (`host/eval/tests/three_w.rs`).
 
 pub mod config;
 pub mod detector;
 pub mod features;
 pub mod forest;
 
-pub use config::{ForestConfig, config_from_value, config_schema, parse_config};
-pub use detector::{MemoryStore, Model, StateStore, evaluate};
+pub use config::{ForestConfig, config_schema, parse_config};
+pub use detector::{Model, evaluate};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, host};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, StateStore, StoreAlarmRule};
 
-/// The host state of the calling binding and device, as a [`StateStore`].
-struct HostStore;
-
-impl StateStore for HostStore {
-    fn load<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
-        host::state_get(key)
-    }
-
-    fn save<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), PluginError> {
-        host::state_set(key, value)
-    }
-
-    fn delete(&mut self, key: &str) {
-        host::state_delete(key);
-    }
-}
-
-/// The component: reads the configuration and runs [`evaluate`] on host state.
+/// The rule: [`evaluate`] on the binding's state.
 pub struct IsolationForestRule;
 
-impl nexus_plugin_sdk::AlarmRule for IsolationForestRule {
+impl StoreAlarmRule for IsolationForestRule {
+    type Config = ForestConfig;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "alarm-rule-isolation-forest".into(),
@@ -64,11 +50,15 @@ impl nexus_plugin_sdk::AlarmRule for IsolationForestRule {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(host::config()?)?;
-        evaluate(&config, &mut HostStore, &device_id, &batch)
+    fn evaluate<S: StateStore>(
+        config: &ForestConfig,
+        store: &mut S,
+        device_id: &str,
+        _now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        detector::evaluate(config, store, device_id, batch)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(IsolationForestRule);
+nexus_plugin_sdk::export_stateful_alarm_rule!(IsolationForestRule);

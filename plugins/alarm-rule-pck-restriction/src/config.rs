@@ -2,6 +2,9 @@
 //! (defaults: the paper's "5 % within 10 s", confirmed over 60 s), validated
 //! once per call.
 
+use std::ops::Bound::{Excluded, Included};
+
+use nexus_plugin_sdk::config::{in_range, non_empty, positive, seconds_ms, severity_or, severity_schema};
 use nexus_plugin_sdk::{PluginError, Severity};
 use serde::Deserialize;
 use serde_json::json;
@@ -120,32 +123,17 @@ impl Default for PckConfig {
     }
 }
 
-fn ms(name: &str, seconds: u64) -> Result<i64, String> {
-    seconds
-        .checked_mul(1000)
-        .and_then(|v| i64::try_from(v).ok())
-        .ok_or_else(|| format!("`{name}` ({seconds}) is too large"))
-}
-
+/// A percentage in [0, 1000].
 fn percentage(name: &str, value: f64) -> Result<f64, String> {
-    if (0.0..=1000.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("`{name}` must be a percentage in [0, 1000], got {value}"))
-    }
+    in_range(name, value, 0.0..=1000.0)
 }
 
 impl TryFrom<RawConfig> for PckConfig {
     type Error = String;
 
     fn try_from(raw: RawConfig) -> Result<Self, String> {
-        if raw.key.is_empty() {
-            return Err("`key` must not be empty".into());
-        }
-        let rise_pct = percentage("rise_pct", raw.rise_pct)?;
-        if rise_pct == 0.0 {
-            return Err("`rise_pct` must be > 0".into());
-        }
+        let key = non_empty("key", raw.key)?;
+        let rise_pct = in_range("rise_pct", raw.rise_pct, (Excluded(0.0), Included(1000.0)))?;
         let confirm_pct = percentage("confirm_pct", raw.confirm_pct.unwrap_or(rise_pct))?;
         let clear_pct = percentage("clear_pct", raw.clear_pct.unwrap_or(rise_pct / 2.0))?;
         if clear_pct > confirm_pct {
@@ -164,31 +152,19 @@ impl TryFrom<RawConfig> for PckConfig {
                 raw.bucket_s
             ));
         }
-        if !raw.min_level_pa.is_finite() || raw.min_level_pa <= 0.0 {
-            return Err("`min_level_pa` must be a number > 0".into());
-        }
-        let severity = match raw.severity.as_deref() {
-            None => Severity::Major,
-            Some(name) => Severity::parse(name).ok_or_else(|| {
-                format!("unknown `severity` {name:?} (expected critical, major, minor, warning or indeterminate)")
-            })?,
-        };
-        if raw.alarm_type.is_empty() {
-            return Err("`alarm_type` must not be empty".into());
-        }
         Ok(Self {
-            key: raw.key,
+            key,
             rise_pct,
-            rise_window_ms: ms("rise_window_s", raw.rise_window_s)?,
-            baseline_ms: ms("baseline_s", raw.baseline_s)?,
-            confirm_ms: ms("confirm_s", raw.confirm_s)?,
+            rise_window_ms: seconds_ms("rise_window_s", raw.rise_window_s)?,
+            baseline_ms: seconds_ms("baseline_s", raw.baseline_s)?,
+            confirm_ms: seconds_ms("confirm_s", raw.confirm_s)?,
             confirm_pct,
             clear_pct,
-            clear_after_ms: ms("clear_after_s", raw.clear_after_s)?,
-            bucket_ms: ms("bucket_s", raw.bucket_s)?,
-            min_level_pa: raw.min_level_pa,
-            severity,
-            alarm_type: raw.alarm_type,
+            clear_after_ms: seconds_ms("clear_after_s", raw.clear_after_s)?,
+            bucket_ms: seconds_ms("bucket_s", raw.bucket_s)?,
+            min_level_pa: positive("min_level_pa", raw.min_level_pa)?,
+            severity: severity_or("severity", raw.severity.as_deref(), Severity::Major)?,
+            alarm_type: non_empty("alarm_type", raw.alarm_type)?,
         })
     }
 }
@@ -197,11 +173,6 @@ impl TryFrom<RawConfig> for PckConfig {
 /// defaults); any problem is a `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<PckConfig, PluginError> {
     nexus_plugin_sdk::config::parse(json)
-}
-
-/// Validates a configuration already parsed as JSON (it must be an object).
-pub fn config_from_value(value: serde_json::Value) -> Result<PckConfig, PluginError> {
-    nexus_plugin_sdk::config::from_value(value)
 }
 
 /// The JSON Schema (draft 2020-12) of the binding configuration.
@@ -228,10 +199,7 @@ pub fn config_schema() -> serde_json::Value {
             "bucket_s": secs(1, 1, "Averaging bucket width; (rise_window_s + baseline_s) / bucket_s ≤ 900."),
             "min_level_pa": { "type": "number", "exclusiveMinimum": 0, "default": 100000.0,
                               "description": "Pre-step levels below this are not trusted." },
-            "severity": { "type": "string", "default": "major",
-                          "enum": ["critical", "major", "minor", "warning", "indeterminate",
-                                   "CRITICAL", "MAJOR", "MINOR", "WARNING", "INDETERMINATE"],
-                          "description": "Severity of the raised alarm (case-insensitive)." },
+            "severity": severity_schema("major", "Severity of the raised alarm (case-insensitive)."),
             "alarm_type": { "type": "string", "minLength": 1, "default": "PckRestriction",
                             "description": "Alarm type of the signals." }
         }

@@ -9,28 +9,36 @@
 //! pre-step level for 2 min.
 //!
 //! The logic is the pure function [`evaluate_batch`] over a [`PckConfig`]
-//! (from [`parse_config`]) and a [`PckState`], so it runs natively too (unit
-//! tests, the 3W replay in `tests/three_w.rs`). The component only picks the
-//! key's series and loads the configuration and the per-device state from
-//! the host around it.
+//! (from [`parse_config`]), a [`PckState`] and the watched key's samples.
+//! [`PckRestrictionRule`] is it as a `StatefulAlarmRule`: the SDK's export
+//! macro turns it into the component (configuration and per-device state
+//! from the host), and its test harness runs it natively. The host replays
+//! the built component over the real 3W instances
+//! (`host/eval/tests/three_w.rs`).
 
 pub mod config;
 pub mod rule;
 
-pub use config::{PckConfig, config_from_value, config_schema, parse_config};
+pub use config::{PckConfig, config_schema, parse_config};
 pub use rule::{PckState, Raised, STATE_KEY, Step, evaluate_batch};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, host};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, StatefulAlarmRule};
 
 /// The samples of `config.key` in a batch, if there are any.
 pub fn watched_samples<'a>(config: &PckConfig, batch: &'a [Series]) -> Option<&'a [Sample]> {
-    nexus_plugin_sdk::series(batch, &config.key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
+    nexus_plugin_sdk::samples(batch, &config.key)
 }
 
-/// The component: loads config and state from the host around [`evaluate_batch`].
+/// The rule: [`evaluate_batch`] on the watched key's samples, with
+/// [`PckState`] kept per (binding, device); a batch without the key leaves
+/// the state alone.
 pub struct PckRestrictionRule;
 
-impl nexus_plugin_sdk::AlarmRule for PckRestrictionRule {
+impl StatefulAlarmRule for PckRestrictionRule {
+    type Config = PckConfig;
+    type State = PckState;
+    const STATE_KEY: &'static str = STATE_KEY;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "alarm-rule-pck-restriction".into(),
@@ -42,21 +50,20 @@ impl nexus_plugin_sdk::AlarmRule for PckRestrictionRule {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(host::config()?)?;
-        let Some(samples) = watched_samples(&config, &batch) else {
-            // Nothing to look at: spare the state round trip.
-            return Ok(Vec::new());
-        };
-        let before: PckState = host::state_get(STATE_KEY).unwrap_or_default();
-        let mut state = before.clone();
-        let signals = evaluate_batch(&config, &mut state, &device_id, samples);
-        if state != before {
-            host::state_set(STATE_KEY, &state)?;
-        }
-        Ok(signals)
+    fn evaluate(
+        config: &PckConfig,
+        state: &mut PckState,
+        device_id: &str,
+        _now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        Ok(watched_samples(config, batch)
+            .map_or_else(Vec::new, |samples| evaluate_batch(config, state, device_id, samples)))
+    }
+
+    fn is_relevant(config: &PckConfig, batch: &[Series]) -> bool {
+        watched_samples(config, batch).is_some()
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(PckRestrictionRule);
+nexus_plugin_sdk::export_stateful_alarm_rule!(PckRestrictionRule);

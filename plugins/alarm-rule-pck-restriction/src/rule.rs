@@ -234,8 +234,10 @@ fn change_pct(level: f64, pre: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PckRestrictionRule;
     use crate::config::parse_config;
-    use nexus_plugin_sdk::{AlarmAction, Severity, Value};
+    use nexus_plugin_sdk::testing::Harness;
+    use nexus_plugin_sdk::{AlarmAction, Series, Severity, Value};
 
     const DEVICE: &str = "well-3";
 
@@ -249,14 +251,16 @@ mod tests {
         (from..from + secs).map(|t| (t, 5.0e6 * scale * (1.0 + 0.002 * ((t % 7) as f64 - 3.0) / 3.0))).collect()
     }
 
-    /// Runs 60-sample batches, with a JSON round trip of the state between them.
+    /// Runs 60-sample batches of the watched key through the SDK harness
+    /// (the state carried between calls as JSON bytes, as on the host), each
+    /// call at the time of its last sample.
     fn replay(config: &PckConfig, points: &[(i64, f64)]) -> Vec<AlarmSignal> {
-        let mut text = serde_json::to_string(&PckState::default()).expect("encode");
+        let mut rule = Harness::<PckRestrictionRule>::new(config.clone()).with_device(DEVICE);
         let mut signals = Vec::new();
         for chunk in points.chunks(60) {
-            let mut state: PckState = serde_json::from_str(&text).expect("decode");
-            signals.extend(evaluate_batch(config, &mut state, DEVICE, &samples(chunk)));
-            text = serde_json::to_string(&state).expect("encode");
+            let now = chunk.last().map_or(0, |p| p.0 * 1000);
+            let batch = [Series { key: config.key.clone(), samples: samples(chunk) }];
+            signals.extend(rule.evaluate(now, &batch).expect("the rule runs"));
         }
         signals
     }

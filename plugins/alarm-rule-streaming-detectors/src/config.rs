@@ -2,6 +2,9 @@
 //! parameters (with the textbook defaults of the domain reference §5) and
 //! alarm settings, validated once per call.
 
+use std::ops::Bound::{Excluded, Included};
+
+use nexus_plugin_sdk::config::{finite, in_range, non_empty, non_negative, positive, seconds_ms, severity_or};
 use nexus_plugin_sdk::{PluginError, Severity};
 use serde::Deserialize;
 use serde_json::json;
@@ -131,8 +134,9 @@ pub struct Detector {
     pub baseline: Option<Baseline>,
 }
 
-/// A validated configuration.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated configuration; deserializing it validates it (see [`parse_config`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawConfig")]
 pub struct Config {
     /// The detectors, in configuration order.
     pub detectors: Vec<Detector>,
@@ -143,21 +147,11 @@ fn given(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
     fields.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect()
 }
 
-fn positive(name: &str, value: f64) -> Result<f64, String> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(format!("`{name}` must be a number > 0, got {value}"))
-    }
-}
-
 impl TryFrom<RawDetector> for Detector {
     type Error = String;
 
     fn try_from(raw: RawDetector) -> Result<Self, String> {
-        if raw.key.is_empty() {
-            return Err("`key` must not be empty".into());
-        }
+        let key = non_empty("key", raw.key)?;
         let robust_fields = given(&[
             ("window", raw.window.is_some()),
             ("min_window", raw.min_window.is_some()),
@@ -176,41 +170,25 @@ impl TryFrom<RawDetector> for Detector {
         let kind = match raw.kind.as_str() {
             "robust_z" => {
                 foreign([ewma_fields, cusum_fields, baseline_fields].concat())?;
-                let window = raw.window.unwrap_or(600);
-                if !(3..=MAX_WINDOW).contains(&window) {
-                    return Err(format!("`window` must be 3..={MAX_WINDOW}, got {window}"));
-                }
-                let min_window = raw.min_window.unwrap_or(window.min(60));
-                if !(3..=window).contains(&min_window) {
-                    return Err(format!("`min_window` must be 3..=window ({window}), got {min_window}"));
-                }
+                let window = in_range("window", raw.window.unwrap_or(600), 3..=MAX_WINDOW)?;
+                let min_window = in_range("min_window", raw.min_window.unwrap_or(window.min(60)), 3..=window)?;
                 Kind::RobustZ { window, min_window, threshold: positive("threshold", raw.threshold.unwrap_or(3.5))? }
             }
             "ewma" => {
                 foreign([robust_fields, cusum_fields].concat())?;
-                let lambda = raw.lambda.unwrap_or(0.2);
-                if !(lambda.is_finite() && lambda > 0.0 && lambda <= 1.0) {
-                    return Err(format!("`lambda` must be in (0, 1], got {lambda}"));
-                }
+                let lambda = in_range("lambda", raw.lambda.unwrap_or(0.2), (Excluded(0.0), Included(1.0)))?;
                 Kind::Ewma { lambda, l: positive("l", raw.l.unwrap_or(3.0))? }
             }
             "cusum" => {
                 foreign([robust_fields, ewma_fields].concat())?;
-                let k = raw.k.unwrap_or(0.5);
-                if !(k.is_finite() && k >= 0.0) {
-                    return Err(format!("`k` must be a number ≥ 0, got {k}"));
-                }
-                Kind::Cusum { k, h: positive("h", raw.h.unwrap_or(5.0))? }
+                Kind::Cusum { k: non_negative("k", raw.k.unwrap_or(0.5))?, h: positive("h", raw.h.unwrap_or(5.0))? }
             }
             other => return Err(format!("unknown detector `kind` {other:?} (expected robust_z, ewma or cusum)")),
         };
         let baseline = match (kind, raw.mean, raw.std) {
             (Kind::RobustZ { .. }, _, _) => None,
             (_, Some(mean), Some(std)) if raw.warmup.is_none() => {
-                if !mean.is_finite() {
-                    return Err("`mean` must be a finite number".into());
-                }
-                Some(Baseline::Fixed { mean, std: positive("std", std)? })
+                Some(Baseline::Fixed { mean: finite("mean", mean)?, std: positive("std", std)? })
             }
             (_, None, None) => {
                 let warmup = raw.warmup.unwrap_or(300);
@@ -225,27 +203,13 @@ impl TryFrom<RawDetector> for Detector {
         if m == 0 || n > 64 || m > n {
             return Err(format!("need 1 ≤ m ≤ n ≤ 64, got m = {m}, n = {n}"));
         }
-        let min_sigma = raw.min_sigma.unwrap_or(0.0);
-        if !(min_sigma.is_finite() && min_sigma >= 0.0) {
-            return Err("`min_sigma` must be a number ≥ 0".into());
-        }
-        let severity = match raw.severity.as_deref() {
-            None => Severity::Warning,
-            Some(name) => Severity::parse(name).ok_or_else(|| format!("unknown `severity` {name:?}"))?,
-        };
-        let alarm_type = raw.alarm_type.unwrap_or_else(|| format!("{}:{}", kind.name(), raw.key));
-        if alarm_type.is_empty() {
-            return Err("`alarm_type` must not be empty".into());
-        }
-        let aggregate_ms = raw
-            .aggregate_s
-            .unwrap_or(0)
-            .checked_mul(1000)
-            .and_then(|v| i64::try_from(v).ok())
-            .ok_or("`aggregate_s` is too large")?;
+        let min_sigma = non_negative("min_sigma", raw.min_sigma.unwrap_or(0.0))?;
+        let severity = severity_or("severity", raw.severity.as_deref(), Severity::Warning)?;
+        let alarm_type = non_empty("alarm_type", raw.alarm_type.unwrap_or_else(|| format!("{}:{key}", kind.name())))?;
+        let aggregate_ms = seconds_ms("aggregate_s", raw.aggregate_s.unwrap_or(0))?;
         Ok(Self {
             kind,
-            key: raw.key,
+            key,
             alarm_type,
             severity,
             aggregate_ms,
@@ -261,25 +225,26 @@ impl TryFrom<RawDetector> for Detector {
 /// Parses and validates a binding configuration; any problem is a
 /// `PluginError` with code `invalid-config`.
 pub fn parse_config(json: &str) -> Result<Config, PluginError> {
-    config_from_value(nexus_plugin_sdk::config::parse(json)?)
+    nexus_plugin_sdk::config::parse(json)
 }
 
-/// Validates a configuration already parsed as JSON.
-pub fn config_from_value(value: serde_json::Value) -> Result<Config, PluginError> {
-    let invalid = |message: String| PluginError::new("invalid-config", message);
-    let raw: RawConfig = nexus_plugin_sdk::config::from_value(value)?;
-    if raw.detectors.is_empty() || raw.detectors.len() > MAX_DETECTORS {
-        return Err(invalid(format!("`detectors` must list 1 to {MAX_DETECTORS} detectors")));
-    }
-    let mut detectors: Vec<Detector> = Vec::with_capacity(raw.detectors.len());
-    for (i, raw) in raw.detectors.into_iter().enumerate() {
-        let detector = Detector::try_from(raw).map_err(|e| invalid(format!("detectors[{i}]: {e}")))?;
-        if detectors.iter().any(|d| d.alarm_type == detector.alarm_type) {
-            return Err(invalid(format!("detectors[{i}]: duplicate alarm_type {:?}", detector.alarm_type)));
+impl TryFrom<RawConfig> for Config {
+    type Error = String;
+
+    fn try_from(raw: RawConfig) -> Result<Self, String> {
+        if raw.detectors.is_empty() || raw.detectors.len() > MAX_DETECTORS {
+            return Err(format!("`detectors` must list 1 to {MAX_DETECTORS} detectors"));
         }
-        detectors.push(detector);
+        let mut detectors: Vec<Detector> = Vec::with_capacity(raw.detectors.len());
+        for (i, raw) in raw.detectors.into_iter().enumerate() {
+            let detector = Detector::try_from(raw).map_err(|e| format!("detectors[{i}]: {e}"))?;
+            if detectors.iter().any(|d| d.alarm_type == detector.alarm_type) {
+                return Err(format!("detectors[{i}]: duplicate alarm_type {:?}", detector.alarm_type));
+            }
+            detectors.push(detector);
+        }
+        Ok(Self { detectors })
     }
-    Ok(Config { detectors })
 }
 
 /// The JSON Schema (draft 2020-12) of the binding configuration.

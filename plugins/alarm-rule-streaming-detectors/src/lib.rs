@@ -19,49 +19,47 @@
 //! scored values are out of control and clears after `clear_after`
 //! in-control values in a row.
 //!
-//! The logic is pure ([`evaluate_batch`], [`engine::run_detector`] and the
-//! statistics in [`stats`]), so it runs natively in the tests; the component
-//! keeps one host-state value per detector.
+//! The logic ([`evaluate_batch`], [`engine::run_detector`] and the
+//! statistics in [`stats`]) works on a `StateStore` holding one value per
+//! detector; [`StreamingDetectors`] is it as a `StoreAlarmRule`, which the
+//! SDK's export macro turns into the component (host state) and its test
+//! harness runs natively.
 
 pub mod config;
 pub mod engine;
 pub mod stats;
 
-use std::collections::BTreeMap;
-
-pub use config::{Baseline, Config, Detector, Kind, config_from_value, config_schema, parse_config};
+pub use config::{Baseline, Config, Detector, Kind, config_schema, parse_config};
 pub use engine::{DetectorState, detector_id, run_detector, state_key};
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, host};
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, StateStore, StoreAlarmRule};
 
-/// The non-empty samples of a detector's key in a batch.
-fn samples_of<'a>(detector: &Detector, batch: &'a [Series]) -> Option<&'a [Sample]> {
-    nexus_plugin_sdk::series(batch, &detector.key).map(|s| s.samples.as_slice()).filter(|s| !s.is_empty())
-}
-
-/// Runs every detector of `config` over a batch of one device, with the
-/// detectors' states keyed by [`state_key`] (missing ones start fresh), and
-/// returns all signals sorted by `ts`.
-pub fn evaluate_batch(
+/// Runs every detector of `config` whose key has samples in a batch of one
+/// device, each on its own state in `store` under [`state_key`] (missing
+/// ones start fresh; one is saved only when it changed), and returns all
+/// signals sorted by `ts`.
+pub fn evaluate_batch<S: StateStore>(
     config: &Config,
-    states: &mut BTreeMap<String, DetectorState>,
+    store: &mut S,
     device_id: &str,
     batch: &[Series],
-) -> Vec<AlarmSignal> {
+) -> Result<Vec<AlarmSignal>, PluginError> {
     let mut signals = Vec::new();
     for detector in &config.detectors {
-        let Some(samples) = samples_of(detector, batch) else { continue };
-        let state = states.entry(state_key(detector)).or_default();
-        signals.extend(run_detector(detector, state, device_id, samples));
+        let Some(samples) = nexus_plugin_sdk::samples(batch, &detector.key) else { continue };
+        let run = |state: &mut DetectorState| Ok(run_detector(detector, state, device_id, samples));
+        signals.extend(store.update(&state_key(detector), run)?);
     }
     signals.sort_by_key(|s| s.ts);
-    signals
+    Ok(signals)
 }
 
-/// The component: loads config and each detector's state from the host.
+/// The rule: [`evaluate_batch`] with one state value per detector.
 pub struct StreamingDetectors;
 
-impl nexus_plugin_sdk::AlarmRule for StreamingDetectors {
+impl StoreAlarmRule for StreamingDetectors {
+    type Config = Config;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "alarm-rule-streaming-detectors".into(),
@@ -73,23 +71,15 @@ impl nexus_plugin_sdk::AlarmRule for StreamingDetectors {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(host::config()?)?;
-        let mut signals = Vec::new();
-        for detector in &config.detectors {
-            let Some(samples) = samples_of(detector, &batch) else { continue };
-            let key = state_key(detector);
-            let before: DetectorState = host::state_get(&key).unwrap_or_default();
-            let mut state = before.clone();
-            signals.extend(run_detector(detector, &mut state, &device_id, samples));
-            if state != before {
-                host::state_set(&key, &state)?;
-            }
-        }
-        signals.sort_by_key(|s| s.ts);
-        Ok(signals)
+    fn evaluate<S: StateStore>(
+        config: &Config,
+        store: &mut S,
+        device_id: &str,
+        _now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        evaluate_batch(config, store, device_id, batch)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(StreamingDetectors);
+nexus_plugin_sdk::export_stateful_alarm_rule!(StreamingDetectors);

@@ -3,12 +3,13 @@
 //! (CUSUM k = 0.5, h = 5: ARL₀ ≈ 465 and ARL₁ ≈ 10.4 for a 1σ shift; EWMA
 //! λ = 0.2, L = 3 with exact limits: ARL₀ ≈ 530, ≈ 10 for 1σ, ≈ 3 for 2σ),
 //! the robust z-score's false-alarm rate against `P(|Z| > 3.5)`, and the
-//! whole component logic on steps through [`evaluate_batch`].
+//! whole rule on steps under the SDK's test harness.
 
 use std::collections::BTreeMap;
 
+use alarm_rule_streaming_detectors::StreamingDetectors;
 use alarm_rule_streaming_detectors::stats::{Cusum, Ewma, RollingWindow};
-use alarm_rule_streaming_detectors::{DetectorState, evaluate_batch, parse_config};
+use nexus_plugin_sdk::testing::Harness;
 use nexus_plugin_sdk::{AlarmAction, AlarmSignal, Sample, Series, Value};
 
 /// xorshift64* with Box–Muller: reproducible N(0, 1) draws.
@@ -126,21 +127,21 @@ fn series(key: &str, values: &[f64]) -> Vec<Series> {
     vec![Series { key: key.into(), samples }]
 }
 
-/// Replays 60-sample batches with a JSON round trip of the states between them.
+/// Replays 60-sample batches through the harness (the states carried
+/// between calls as JSON bytes, as on the host), each call at the time of its
+/// last sample.
 fn replay(config_json: &str, key: &str, values: &[f64]) -> Vec<AlarmSignal> {
-    let config = parse_config(config_json).expect("valid config");
-    let mut text = serde_json::to_string(&BTreeMap::<String, DetectorState>::new()).expect("encode");
+    let mut rule = Harness::<StreamingDetectors>::from_json(config_json).expect("valid config");
     let mut signals = Vec::new();
     let all = series(key, values);
     for chunk in all[0].samples.chunks(60) {
-        let mut states: BTreeMap<String, DetectorState> = serde_json::from_str(&text).expect("decode");
         let batch = vec![Series { key: key.into(), samples: chunk.to_vec() }];
-        signals.extend(evaluate_batch(&config, &mut states, "dev", &batch));
-        text = serde_json::to_string(&states).expect("encode");
-        for state in states.values() {
-            assert!(serde_json::to_vec(state).expect("encode").len() < 48 * 1024);
-        }
+        let now = chunk.last().map_or(0, |s| s.ts);
+        signals.extend(rule.evaluate(now, &batch).expect("the rule runs"));
     }
+    let detectors = rule.config().detectors.len();
+    assert!(rule.store().values().len() <= detectors, "one state value per detector");
+    assert!(rule.store().largest() < 48 * 1024, "a state value of {} bytes", rule.store().largest());
     signals
 }
 

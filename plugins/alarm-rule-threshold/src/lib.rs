@@ -7,123 +7,21 @@
 //!
 //! The logic is the pure function [`evaluate_batch`] over a
 //! [`ThresholdConfig`] (from [`parse_config`]), a [`ThresholdState`] and the
-//! samples of the watched key, so it runs natively too (tests, the host's
-//! benchmark). The component export only picks the key's series out of the
-//! batch, loads the configuration and the per-device state from the host,
-//! calls it and saves the state.
+//! samples of the watched key. [`ThresholdRule`] is it as a
+//! `StatefulAlarmRule`: the SDK's export macro turns it into the component
+//! (configuration and per-device state from the host), and its test harness
+//! runs it natively.
 
-use nexus_plugin_sdk::{AlarmSignal, PluginError, Sample, Series, Severity};
+pub mod config;
+
+pub use config::{ThresholdConfig, config_schema, parse_config};
+
+use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, StatefulAlarmRule};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// The host-state key under which [`ThresholdState`] is kept.
 pub const STATE_KEY: &str = "threshold";
-
-/// The binding configuration as written in JSON, before validation.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    key: String,
-    #[serde(default)]
-    high: Option<f64>,
-    #[serde(default)]
-    low: Option<f64>,
-    #[serde(default)]
-    deadband: f64,
-    #[serde(default)]
-    min_duration_ms: u64,
-    #[serde(default)]
-    severity: Option<String>,
-    #[serde(default)]
-    alarm_type: Option<String>,
-}
-
-/// A validated threshold configuration.
-///
-/// Deserialize it with [`parse_config`] (or `serde_json`): the JSON form is
-/// `{"key": "motor_temperature", "high": 150.0, "low": null, "deadband": 5.0,
-/// "min_duration_ms": 0, "severity": "major", "alarm_type": "HighMotorTemperature"}`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "RawConfig")]
-pub struct ThresholdConfig {
-    /// Telemetry key watched, e.g. `motor_temperature`.
-    pub key: String,
-    /// Upper limit: a value above it violates.
-    pub high: Option<f64>,
-    /// Lower limit: a value below it violates.
-    pub low: Option<f64>,
-    /// How far back inside the limits a value must be to clear (≥ 0).
-    pub deadband: f64,
-    /// How long a violation must last before the alarm is raised.
-    pub min_duration_ms: u64,
-    /// Severity of the raised alarm.
-    pub severity: Severity,
-    /// Alarm type; defaults to `{key}_out_of_range`.
-    pub alarm_type: String,
-}
-
-impl TryFrom<RawConfig> for ThresholdConfig {
-    type Error = String;
-
-    fn try_from(raw: RawConfig) -> Result<Self, String> {
-        if raw.key.is_empty() {
-            return Err("`key` must not be empty".into());
-        }
-        if raw.high.is_none() && raw.low.is_none() {
-            return Err("at least one of `high` and `low` must be set".into());
-        }
-        for (name, limit) in [("high", raw.high), ("low", raw.low)] {
-            if limit.is_some_and(|v| !v.is_finite()) {
-                return Err(format!("`{name}` must be a finite number"));
-            }
-        }
-        if !raw.deadband.is_finite() || raw.deadband < 0.0 {
-            return Err("`deadband` must be a finite number ≥ 0".into());
-        }
-        if let (Some(high), Some(low)) = (raw.high, raw.low) {
-            if low >= high {
-                return Err(format!("`low` ({low}) must be below `high` ({high})"));
-            }
-            if high - raw.deadband < low + raw.deadband {
-                return Err(format!(
-                    "`deadband` ({}) leaves no clear band between `low` ({low}) and `high` ({high})",
-                    raw.deadband
-                ));
-            }
-        }
-        let severity = match raw.severity.as_deref() {
-            None => Severity::Major,
-            Some(name) => Severity::parse(name).ok_or_else(|| {
-                format!("unknown `severity` {name:?} (expected critical, major, minor, warning or indeterminate)")
-            })?,
-        };
-        let alarm_type = match raw.alarm_type {
-            Some(t) if t.is_empty() => return Err("`alarm_type` must not be empty".into()),
-            Some(t) => t,
-            None => format!("{}_out_of_range", raw.key),
-        };
-        Ok(Self {
-            key: raw.key,
-            high: raw.high,
-            low: raw.low,
-            deadband: raw.deadband,
-            min_duration_ms: raw.min_duration_ms,
-            severity,
-            alarm_type,
-        })
-    }
-}
-
-/// Parses and validates a binding configuration; any problem is a
-/// `PluginError` with code `invalid-config`.
-pub fn parse_config(json: &str) -> Result<ThresholdConfig, PluginError> {
-    nexus_plugin_sdk::config::parse(json)
-}
-
-/// Validates a binding configuration already parsed as JSON (it must be an object).
-pub fn config_from_value(value: serde_json::Value) -> Result<ThresholdConfig, PluginError> {
-    nexus_plugin_sdk::config::from_value(value)
-}
 
 /// What the rule remembers per (binding, device) between calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,69 +146,21 @@ fn step(
 
 /// The samples of `config.key` in a batch, if there are any.
 pub fn watched_samples<'a>(config: &ThresholdConfig, batch: &'a [Series]) -> Option<&'a [Sample]> {
-    nexus_plugin_sdk::series(batch, &config.key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
+    nexus_plugin_sdk::samples(batch, &config.key)
 }
 
-/// The JSON Schema (draft 2020-12) of the binding configuration.
-pub fn config_schema() -> serde_json::Value {
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "alarm-rule-threshold configuration",
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["key"],
-        "anyOf": [
-            { "required": ["high"], "properties": { "high": { "type": "number" } } },
-            { "required": ["low"], "properties": { "low": { "type": "number" } } }
-        ],
-        "properties": {
-            "key": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Telemetry key to watch, e.g. motor_temperature."
-            },
-            "high": {
-                "type": ["number", "null"],
-                "description": "Raise when the value goes above this limit."
-            },
-            "low": {
-                "type": ["number", "null"],
-                "description": "Raise when the value goes below this limit."
-            },
-            "deadband": {
-                "type": "number",
-                "minimum": 0,
-                "default": 0,
-                "description": "Clear only when the value is back inside the limits by at least this much."
-            },
-            "min_duration_ms": {
-                "type": "integer",
-                "minimum": 0,
-                "default": 0,
-                "description": "Raise only after the violation has lasted this long."
-            },
-            "severity": {
-                "type": "string",
-                "enum": ["critical", "major", "minor", "warning", "indeterminate",
-                         "CRITICAL", "MAJOR", "MINOR", "WARNING", "INDETERMINATE"],
-                "default": "major",
-                "description": "Severity of the raised alarm (case-insensitive)."
-            },
-            "alarm_type": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Alarm type; defaults to \"{key}_out_of_range\"."
-            }
-        }
-    })
-}
-
-/// The component: loads config and state from the host around [`evaluate_batch`].
+/// The rule: [`evaluate_batch`] on the watched key's samples, with
+/// [`ThresholdState`] kept per (binding, device); a batch without the key
+/// leaves the state alone.
 pub struct ThresholdRule;
 
-impl nexus_plugin_sdk::AlarmRule for ThresholdRule {
-    fn describe() -> nexus_plugin_sdk::PluginInfo {
-        nexus_plugin_sdk::PluginInfo {
+impl StatefulAlarmRule for ThresholdRule {
+    type Config = ThresholdConfig;
+    type State = ThresholdState;
+    const STATE_KEY: &'static str = STATE_KEY;
+
+    fn describe() -> PluginInfo {
+        PluginInfo {
             name: "alarm-rule-threshold".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Raises an alarm when a numeric key goes above `high` or below `low` \
@@ -321,29 +171,29 @@ impl nexus_plugin_sdk::AlarmRule for ThresholdRule {
         }
     }
 
-    fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let config = config_from_value(nexus_plugin_sdk::host::config()?)?;
-        let Some(samples) = watched_samples(&config, &batch) else {
-            // Nothing to look at: spare the state round trip.
-            return Ok(Vec::new());
-        };
-        let before: ThresholdState = nexus_plugin_sdk::host::state_get(STATE_KEY).unwrap_or_default();
-        let mut state = before;
-        let signals = evaluate_batch(&config, &mut state, &device_id, samples);
-        if state != before {
-            nexus_plugin_sdk::host::state_set(STATE_KEY, &state)?;
-        }
-        Ok(signals)
+    fn evaluate(
+        config: &ThresholdConfig,
+        state: &mut ThresholdState,
+        device_id: &str,
+        _now: i64,
+        batch: &[Series],
+    ) -> Result<Vec<AlarmSignal>, PluginError> {
+        Ok(watched_samples(config, batch)
+            .map_or_else(Vec::new, |samples| evaluate_batch(config, state, device_id, samples)))
+    }
+
+    fn is_relevant(config: &ThresholdConfig, batch: &[Series]) -> bool {
+        watched_samples(config, batch).is_some()
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-nexus_plugin_sdk::export_alarm_rule!(ThresholdRule);
+nexus_plugin_sdk::export_stateful_alarm_rule!(ThresholdRule);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nexus_plugin_sdk::{AlarmAction, Value};
+    use nexus_plugin_sdk::testing::{Harness, batch};
+    use nexus_plugin_sdk::{AlarmAction, Severity, StateStore, Value};
 
     const DEVICE: &str = "esp-1";
 
@@ -366,49 +216,6 @@ mod tests {
     /// (action, ts) of each signal, for compact assertions.
     fn summary(signals: &[AlarmSignal]) -> Vec<(AlarmAction, i64)> {
         signals.iter().map(|s| (s.action, s.ts)).collect()
-    }
-
-    #[test]
-    fn defaults_are_applied() {
-        let cfg = config(r#"{"key": "motor_temperature", "high": 150}"#);
-        assert_eq!(cfg.deadband, 0.0);
-        assert_eq!(cfg.min_duration_ms, 0);
-        assert_eq!(cfg.severity, Severity::Major);
-        assert_eq!(cfg.alarm_type, "motor_temperature_out_of_range");
-        assert_eq!(cfg.low, None);
-    }
-
-    #[test]
-    fn full_example_config_parses() {
-        let cfg = config(
-            r#"{"key": "motor_temperature", "high": 150.0, "low": null, "deadband": 5.0,
-                "min_duration_ms": 0, "severity": "CRITICAL", "alarm_type": "HighMotorTemperature"}"#,
-        );
-        assert_eq!(cfg.severity, Severity::Critical);
-        assert_eq!(cfg.alarm_type, "HighMotorTemperature");
-        assert_eq!(cfg.high, Some(150.0));
-    }
-
-    #[test]
-    fn invalid_configs_are_rejected() {
-        for bad in [
-            r#"{"high": 1}"#,
-            r#"{"key": "t"}"#,
-            r#"{"key": "t", "high": null, "low": null}"#,
-            r#"{"key": "t", "high": 1, "severity": "catastrophic"}"#,
-            r#"{"key": "t", "high": 1, "unknown": true}"#,
-            r#"{"key": "t", "high": 1, "deadband": -1}"#,
-            r#"{"key": "t", "high": 1, "low": 2}"#,
-            r#"{"key": "t", "high": 10, "low": 0, "deadband": 6}"#,
-            r#"{"key": "t", "high": 1, "min_duration_ms": -5}"#,
-            "",
-            "not json",
-            r#"["t", 1]"#,
-            "null",
-        ] {
-            let err = parse_config(bad).expect_err(bad);
-            assert_eq!(err.code, "invalid-config", "{bad}: {}", err.message);
-        }
     }
 
     #[test]
@@ -453,18 +260,37 @@ mod tests {
     }
 
     #[test]
-    fn state_carries_across_batches() {
-        let cfg = high_config();
-        let mut state = ThresholdState::default();
-        let first = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(1, 151.0)]));
-        assert_eq!(summary(&first), vec![(AlarmAction::Raise, 1)]);
-        // Round-trip through JSON as the host state does.
-        let text = serde_json::to_string(&state).expect("encode");
-        let mut state: ThresholdState = serde_json::from_str(&text).expect("decode");
-        let second = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(2, 160.0), (3, 148.0)]));
-        assert!(second.is_empty(), "still inside the deadband");
-        let third = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(4, 120.0)]));
-        assert_eq!(summary(&third), vec![(AlarmAction::Clear, 4)]);
+    fn state_carries_across_calls_as_on_the_host() {
+        let mut rule = Harness::<ThresholdRule>::from_json(
+            r#"{"key": "motor_temperature", "high": 150.0, "deadband": 5.0, "min_duration_ms": 1000}"#,
+        )
+        .expect("valid config")
+        .with_device(DEVICE);
+        assert!(rule.evaluate(1, &batch([(1, "motor_temperature", 151.0)])).expect("runs").is_empty());
+        assert_eq!(rule.state(), ThresholdState { active: false, pending_since: Some(1) });
+        let raised = rule.evaluate(1001, &batch([(1001, "motor_temperature", 160.0)])).expect("runs");
+        assert_eq!(summary(&raised), vec![(AlarmAction::Raise, 1001)]);
+        assert_eq!(raised[0].device_id, DEVICE);
+        assert!(
+            rule.evaluate(2, &batch([(2, "motor_temperature", 148.0)])).expect("runs").is_empty(),
+            "in the deadband"
+        );
+        let cleared = rule.evaluate(3, &batch([(3, "motor_temperature", 120.0)])).expect("runs");
+        assert_eq!(summary(&cleared), vec![(AlarmAction::Clear, 3)]);
+        assert_eq!((rule.raises(), rule.clears(), rule.state()), (1, 1, ThresholdState::default()));
+    }
+
+    #[test]
+    fn a_batch_without_the_key_leaves_the_state_alone() {
+        let mut rule = Harness::<ThresholdRule>::new(high_config());
+        rule.evaluate(1, &batch([(1, "motor_temperature", 151.0)])).expect("runs");
+        assert!(rule.store().bytes(STATE_KEY).is_some());
+        rule.store_mut().save(STATE_KEY, &"unreadable").expect("tamper");
+        assert!(rule.evaluate(2, &batch([(2, "motor_current", 999.0)])).expect("runs").is_empty());
+        assert_eq!(rule.store().get::<String>(STATE_KEY).as_deref(), Some("unreadable"), "not loaded, not saved");
+        // With the key, an unreadable state starts over: the violation raises again.
+        let again = rule.evaluate(3, &batch([(3, "motor_temperature", 152.0)])).expect("runs");
+        assert_eq!(summary(&again), vec![(AlarmAction::Raise, 3)]);
     }
 
     #[test]
@@ -575,12 +401,5 @@ mod tests {
         let signals = evaluate_batch(&cfg, &mut state, DEVICE, &samples(&[(3, 140.0), (1, 151.0), (2, 152.0)]));
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 1), (AlarmAction::Clear, 3)]);
         assert!(signals.iter().all(|s| s.device_id == DEVICE));
-    }
-
-    #[test]
-    fn schema_is_valid_json_with_draft_2020_12() {
-        let schema = config_schema();
-        assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
-        assert_eq!(schema["required"][0], "key");
     }
 }

@@ -114,7 +114,7 @@ fn signal(
 ) -> AlarmSignal {
     AlarmSignal {
         action,
-        device_id: device_id.to_string(),
+        device_id: device_id.into(),
         alarm_type: config.alarm_type.clone(),
         severity,
         ts,
@@ -141,7 +141,7 @@ pub fn check_against(
             .iter()
             .map(|s| {
                 let details = serde_json::from_str(&s.details).expect("details are JSON");
-                (s.action, s.device_id.clone(), s.alarm_type.clone(), s.severity, s.ts, details)
+                (s.action, s.device_id.to_string(), s.alarm_type.clone(), s.severity, s.ts, details)
             })
             .collect()
     };

@@ -4,10 +4,11 @@
 //! from the same `wit/` files the host reads, so the SDK cannot drift from
 //! the contract.
 //!
-//! A plugin implements one trait — [`Decoder`], [`AlarmRule`] or
-//! [`Optimizer`] — and invokes one export macro — [`export_decoder!`],
-//! [`export_alarm_rule!`] or [`export_optimizer!`] — then builds with
-//! `cargo build --target wasm32-wasip2 --release`, which yields a component.
+//! A plugin implements one trait — [`Decoder`], [`AlarmRule`], [`Transform`]
+//! or [`Optimizer`] — and invokes one export macro — [`export_decoder!`],
+//! [`export_alarm_rule!`], [`export_transform!`] or [`export_optimizer!`] —
+//! then builds with `cargo build --target wasm32-wasip2 --release`, which
+//! yields a component of contract `nexus:plugin@0.2.0`.
 //!
 //! The [`host`] module wraps the capabilities the host grants: logging,
 //! virtual time, configuration, per-device state and read-only telemetry.
@@ -17,13 +18,15 @@
 //!
 //! An alarm rule is called once per device with the batch in columns:
 //! `evaluate(device_id: String, batch: Vec<Series>)`, one [`Series`] per key
-//! present in the batch, its [`Sample`]s sorted by `ts` (oldest first). Passing
-//! a batch this way costs a handful of guest allocations, not two per reading.
-//! Helpers: [`series`] finds a key's series ([`samples`] its samples, if
-//! any), [`Sample::as_f64`] reads a
-//! sample as a number, [`AlarmSignal::raise_at`] / [`AlarmSignal::clear_at`]
+//! (and value type) present in the batch: its timestamps, values
+//! ([`Column`]) and qualities as lists of primitives, oldest first. A batch
+//! of thousands of samples crosses the boundary as a few block copies.
+//! Helpers ([`columns`]): [`series`] finds a key's series,
+//! [`Series::numbers`] iterates `(ts, f64)` without allocating, [`samples`]
+//! gives a key's [`Sample`]s, [`SeriesBuilder`] builds series (decoders,
+//! transforms, tests), [`AlarmSignal::raise_at`] / [`AlarmSignal::clear_at`]
 //! build signals from a device and a timestamp, and [`readings`] flattens a
-//! batch back into [`Reading`] rows for rules that prefer them.
+//! batch into [`Reading`] rows for code that prefers them.
 //!
 //! Most rules keep state between calls: implement [`StatefulAlarmRule`] —
 //! a configuration type, a state type and a pure `evaluate` over them — and
@@ -62,12 +65,12 @@
 //!         let Some(pressure) = nexus_plugin_sdk::series(batch, "intake_pressure") else {
 //!             return Ok(Vec::new());
 //!         };
-//!         let first_high = pressure.samples.iter().find(|s| s.as_f64().is_some_and(|v| v > 500.0));
+//!         let first_high = pressure.numbers().find(|&(_, v)| v > 500.0);
 //!         Ok(match first_high {
-//!             Some(sample) if !*raised => {
+//!             Some((ts, value)) if !*raised => {
 //!                 *raised = true;
-//!                 let details = serde_json::json!({ "value": sample.as_f64() });
-//!                 vec![AlarmSignal::raise_at(device_id, sample.ts, "HighPressure", Severity::Major, details)]
+//!                 let details = serde_json::json!({ "value": value });
+//!                 vec![AlarmSignal::raise_at(device_id, ts, "HighPressure", Severity::Major, details)]
 //!             }
 //!             _ => Vec::new(),
 //!         })
@@ -85,6 +88,7 @@ pub mod decoder {
     wit_bindgen::generate!({
         world: "decoder",
         path: "../wit",
+        additional_derives: [PartialEq],
         pub_export_macro: true,
         export_macro_name: "export_decoder",
         default_bindings_module: "nexus_plugin_sdk::decoder",
@@ -100,8 +104,23 @@ pub mod alarm_rule {
         export_macro_name: "export_alarm_rule",
         default_bindings_module: "nexus_plugin_sdk::alarm_rule",
         with: {
-            "nexus:plugin/types@0.1.0": crate::decoder::nexus::plugin::types,
-            "nexus:plugin/host@0.1.0": crate::decoder::nexus::plugin::host,
+            "nexus:plugin/types@0.2.0": crate::decoder::nexus::plugin::types,
+            "nexus:plugin/host@0.2.0": crate::decoder::nexus::plugin::host,
+        },
+    });
+}
+
+/// Bindings of the `transform` world.
+pub mod transform {
+    wit_bindgen::generate!({
+        world: "transform",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_transform",
+        default_bindings_module: "nexus_plugin_sdk::transform",
+        with: {
+            "nexus:plugin/types@0.2.0": crate::decoder::nexus::plugin::types,
+            "nexus:plugin/host@0.2.0": crate::decoder::nexus::plugin::host,
         },
     });
 }
@@ -115,12 +134,13 @@ pub mod optimizer {
         export_macro_name: "export_optimizer",
         default_bindings_module: "nexus_plugin_sdk::optimizer",
         with: {
-            "nexus:plugin/types@0.1.0": crate::decoder::nexus::plugin::types,
-            "nexus:plugin/host@0.1.0": crate::decoder::nexus::plugin::host,
+            "nexus:plugin/types@0.2.0": crate::decoder::nexus::plugin::types,
+            "nexus:plugin/host@0.2.0": crate::decoder::nexus::plugin::host,
         },
     });
 }
 
+pub mod columns;
 pub mod config;
 pub mod host;
 pub mod rule;
@@ -129,19 +149,22 @@ pub mod state;
 pub mod testing;
 
 pub use alarm_rule::Guest as AlarmRule;
+pub use columns::{Sample, SeriesBuilder, readings, samples, series};
 pub use decoder::Guest as Decoder;
 pub use decoder::nexus::plugin::types::{
-    AlarmAction, AlarmSignal, Frame, PluginError, PluginInfo, Reading, Recommendation, Sample, Series, Setpoint,
-    Severity, SourceKind, Value, WellContext,
+    AlarmAction, AlarmSignal, Column, Frame, OpenAlarm, OpenRecommendation, PluginError, PluginInfo, Reading,
+    Recommendation, Series, Setpoint, SetpointSource, Severity, SourceKind, Value, WellContext, WellTest,
 };
 pub use optimizer::Guest as Optimizer;
 pub use rule::{StatefulAlarmRule, StoreAlarmRule};
 pub use state::StateStore;
+pub use transform::Guest as Transform;
 // The export macros live in the world modules; re-export them at the root so
 // a plugin writes `nexus_plugin_sdk::export_alarm_rule!(MyRule);`.
 pub use alarm_rule::export_alarm_rule;
 pub use decoder::export_decoder;
 pub use optimizer::export_optimizer;
+pub use transform::export_transform;
 
 impl PluginError {
     /// An error with a stable code and a message.
@@ -184,43 +207,6 @@ impl From<&str> for Value {
     fn from(text: &str) -> Self {
         Value::Text(text.to_string())
     }
-}
-
-impl Sample {
-    /// The sample's value as a number, if it is numeric (see [`Value::as_f64`]).
-    pub fn as_f64(&self) -> Option<f64> {
-        self.value.as_f64()
-    }
-}
-
-/// The series of `key` in an alarm rule's batch, if the batch has one.
-pub fn series<'a>(batch: &'a [Series], key: &str) -> Option<&'a Series> {
-    batch.iter().find(|s| s.key == key)
-}
-
-/// The samples of `key` in an alarm rule's batch, if it has any.
-pub fn samples<'a>(batch: &'a [Series], key: &str) -> Option<&'a [Sample]> {
-    series(batch, key).map(|s| s.samples.as_slice()).filter(|samples| !samples.is_empty())
-}
-
-/// Flattens an alarm rule's batch into readings of `device_id`, sorted by
-/// `ts` (readings with equal `ts` keep the batch's order). For rules that
-/// prefer rows to columns; it allocates two strings per reading.
-pub fn readings(device_id: &str, batch: &[Series]) -> Vec<Reading> {
-    let mut rows = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
-    for series in batch {
-        rows.extend(series.samples.iter().map(|sample| Reading {
-            device_id: device_id.to_string(),
-            key: series.key.clone(),
-            ts: sample.ts,
-            value: sample.value.clone(),
-            quality: sample.quality,
-        }));
-    }
-    if !rows.is_sorted_by_key(|r| r.ts) {
-        rows.sort_by_key(|r| r.ts);
-    }
-    rows
 }
 
 impl AlarmSignal {
@@ -285,44 +271,12 @@ impl Severity {
 mod tests {
     use super::*;
 
-    fn sample(ts: i64, value: f64) -> Sample {
-        Sample { ts, value: Value::Number(value), quality: 1.0 }
-    }
-
-    fn batch() -> Vec<Series> {
-        vec![
-            Series { key: "a".into(), samples: vec![sample(1, 1.0), sample(3, 3.0)] },
-            Series { key: "b".into(), samples: vec![sample(2, 2.0), sample(3, 30.0)] },
-        ]
-    }
-
     #[test]
-    fn series_finds_a_key() {
-        let batch = batch();
-        assert_eq!(series(&batch, "b").map(|s| s.samples.len()), Some(2));
-        assert!(series(&batch, "c").is_none());
-        assert!(series(&[], "a").is_none());
-        assert_eq!(samples(&batch, "a").map(|s| s.iter().map(|x| x.ts).collect::<Vec<_>>()), Some(vec![1, 3]));
-        let empty = [Series { key: "a".into(), samples: Vec::new() }];
-        assert!(samples(&empty, "a").is_none());
-        assert!(samples(&batch, "c").is_none());
-    }
-
-    #[test]
-    fn sample_as_f64_delegates_to_value() {
-        assert_eq!(sample(0, 2.5).as_f64(), Some(2.5));
-        assert_eq!(Sample { ts: 0, value: Value::Integer(7), quality: 1.0 }.as_f64(), Some(7.0));
-        assert_eq!(Sample { ts: 0, value: Value::Text("x".into()), quality: 1.0 }.as_f64(), None);
-    }
-
-    #[test]
-    fn readings_are_flattened_in_ts_order() {
-        let rows = readings("dev", &batch());
-        let summary: Vec<(&str, i64, Option<f64>)> =
-            rows.iter().map(|r| (r.key.as_str(), r.ts, r.value.as_f64())).collect();
-        assert_eq!(summary, vec![("a", 1, Some(1.0)), ("b", 2, Some(2.0)), ("a", 3, Some(3.0)), ("b", 3, Some(30.0))]);
-        assert!(rows.iter().all(|r| r.device_id == "dev" && r.quality == 1.0));
-        assert!(readings("dev", &[]).is_empty());
+    fn values_read_as_numbers() {
+        assert_eq!(Value::Number(2.5).as_f64(), Some(2.5));
+        assert_eq!(Value::from(7_i64).as_f64(), Some(7.0));
+        assert_eq!(Value::from(true).as_f64(), Some(1.0));
+        assert_eq!(Value::from("x").as_f64(), None);
     }
 
     #[test]

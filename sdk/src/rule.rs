@@ -52,7 +52,7 @@ use crate::{AlarmSignal, PluginError, PluginInfo, Series, host};
 ///         batch: &[Series],
 ///     ) -> Result<Vec<AlarmSignal>, PluginError> {
 ///         let above = nexus_plugin_sdk::series(batch, &config.key)
-///             .is_some_and(|s| s.samples.iter().any(|x| x.as_f64().is_some_and(|v| v > config.limit)));
+///             .is_some_and(|s| s.numbers().any(|(_, v)| v > config.limit));
 ///         *strikes = if above { *strikes + 1 } else { 0 };
 ///         Ok(if *strikes == 3 {
 ///             vec![AlarmSignal::raise_at(device_id, now, "High", Severity::Major, serde_json::json!({}))]

@@ -27,7 +27,7 @@
 //!
 //!     fn evaluate(limit: &f64, raised: &mut bool, device: &str, _now: i64, batch: &[Series]) -> Result<Vec<AlarmSignal>, PluginError> {
 //!         let mut signals = Vec::new();
-//!         for sample in batch.iter().filter(|s| s.key == "p").flat_map(|s| &s.samples) {
+//!         for sample in batch.iter().filter(|s| s.key == "p").flat_map(|s| s.samples()) {
 //!             let above = sample.as_f64().ok_or_else(|| PluginError::new("not-a-number", "p"))? > *limit;
 //!             if above != *raised {
 //!                 *raised = above;
@@ -63,7 +63,7 @@ use serde::de::DeserializeOwned;
 
 use crate::rule::{StatefulAlarmRule, StoreAlarmRule};
 use crate::state::{StateStore, encode};
-use crate::{AlarmAction, AlarmSignal, PluginError, Sample, Series, Value};
+use crate::{AlarmAction, AlarmSignal, PluginError, Series, SeriesBuilder, Value};
 
 /// The host's default cap on one state value: key and JSON bytes together
 /// (`host_call_bytes`, 64 KiB).
@@ -74,20 +74,16 @@ pub const MAX_KEYS: usize = 256;
 pub const DEVICE: &str = "device";
 
 /// A batch as the host passes it to an alarm rule, from `(ts, key, value)`
-/// rows of one device: one series per key, sorted by key, each sorted by `ts`
-/// (rows with the same `ts` keep their order); quality 1.
+/// rows of one device: one series per key (and value type), sorted by key,
+/// each sorted by `ts` (rows with the same `ts` keep their order); quality 1.
 pub fn batch<'a, V: Into<Value>>(rows: impl IntoIterator<Item = (i64, &'a str, V)>) -> Vec<Series> {
-    let mut by_key: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
+    let mut builder = SeriesBuilder::new();
     for (ts, key, value) in rows {
-        by_key.entry(key).or_default().push(Sample { ts, value: value.into(), quality: 1.0 });
+        builder.push(key, ts, value.into(), 1.0);
     }
-    by_key
-        .into_iter()
-        .map(|(key, mut samples)| {
-            samples.sort_by_key(|s| s.ts);
-            Series { key: key.to_string(), samples }
-        })
-        .collect()
+    let mut series = builder.build();
+    series.sort_by(|a, b| a.key.cmp(&b.key));
+    series
 }
 
 /// State held as the host holds it: JSON bytes by key, at most

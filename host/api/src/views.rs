@@ -95,6 +95,8 @@ pub(crate) struct PluginView {
     size_bytes: i64,
     info: model::PluginInfo,
     created_time: i64,
+    /// The contract version the component targets (`0.1.0` runs through the adapter).
+    contract: String,
 }
 
 impl From<model::PluginVersion> for PluginView {
@@ -109,6 +111,7 @@ impl From<model::PluginVersion> for PluginView {
             size_bytes: p.size_bytes,
             info: p.info,
             created_time: p.created_time,
+            contract: p.contract,
         }
     }
 }
@@ -276,6 +279,7 @@ pub(crate) struct RecommendationView {
     gain_unit: String,
     confidence: f32,
     rationale: String,
+    details: serde_json::Value,
     status: model::RecommendationStatus,
     created_ts: i64,
 }
@@ -297,6 +301,7 @@ impl From<model::StoredRecommendation> for RecommendationView {
             gain_unit: r.gain_unit,
             confidence: r.confidence,
             rationale: r.rationale,
+            details: r.details,
             status: s.status,
             created_ts: s.created_ts,
         }

@@ -108,7 +108,8 @@ impl Rule for WasmRule {
             limits: self.limits,
             telemetry: Arc::new(NoTelemetry),
         };
-        let outcome = self.runtime.evaluate(&self.plugin, ctx, readings).map_err(|e| e.to_string())?;
+        let outcome =
+            self.runtime.evaluate(&self.plugin, ctx, &nexus_model::series_of(readings)).map_err(|e| e.to_string())?;
         if let Some(state) = outcome.state {
             self.largest_state = state.values().map(Vec::len).fold(self.largest_state, usize::max);
             self.state = state;

@@ -21,6 +21,7 @@ mod plan;
 mod plugin;
 mod query;
 mod records;
+mod series;
 mod telemetry;
 mod token;
 
@@ -34,10 +35,12 @@ pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, T
 pub use limits::Limits;
 pub use plan::{TenantPlan, Usage, month_of};
 pub use plugin::{
-    Binding, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Recommendation, Setpoint, WellContext,
+    Binding, OpenAlarm, OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion,
+    Recommendation, Setpoint, SetpointSource, WellContext, WellTest,
 };
 pub use query::AlarmFilter;
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};
+pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
 pub use token::{is_token_hash, new_access_token, token_hash};
 

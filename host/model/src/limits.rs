@@ -48,7 +48,7 @@ impl Limits {
             log_lines: 100,
         };
         match kind {
-            PluginKind::Decoder | PluginKind::AlarmRule => base,
+            PluginKind::Decoder | PluginKind::AlarmRule | PluginKind::Transform => base,
             PluginKind::Optimizer => Self { memory_bytes: 128 << 20, deadline_ms: 5_000, ..base },
         }
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BindingId, DeviceId, Limits, PluginVersionId, Reading, TenantId, TimestampMs, WellId};
+use crate::{BindingId, DeviceId, Limits, PluginVersionId, TenantId, TimestampMs, WellId};
 
 /// The three kinds of plugin; each is a WIT world of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,21 +14,28 @@ pub enum PluginKind {
     AlarmRule,
     /// Well context → recommendations.
     Optimizer,
+    /// Telemetry → derived telemetry.
+    Transform,
 }
 
 impl PluginKind {
+    /// Every kind.
+    pub const ALL: [PluginKind; 4] =
+        [PluginKind::Decoder, PluginKind::AlarmRule, PluginKind::Optimizer, PluginKind::Transform];
+
     /// The WIT world name, also used in storage and the API.
     pub fn as_str(self) -> &'static str {
         match self {
             PluginKind::Decoder => "decoder",
             PluginKind::AlarmRule => "alarm-rule",
             PluginKind::Optimizer => "optimizer",
+            PluginKind::Transform => "transform",
         }
     }
 
     /// Parses a world name.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Decoder, Self::AlarmRule, Self::Optimizer].into_iter().find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -97,11 +104,31 @@ pub struct Recommendation {
     pub gain_unit: String,
     /// Confidence 0..1.
     pub confidence: f32,
-    /// Why.
+    /// Why, for people.
     pub rationale: String,
+    /// Machine-readable details: the binding constraint, the interlocks
+    /// checked, expected changes (a JSON object; `{}` when none).
+    #[serde(default = "empty_object")]
+    pub details: serde_json::Value,
 }
 
-/// A current setpoint of a well.
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// Where a setpoint's current value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetpointSource {
+    /// Read from the device.
+    Device,
+    /// Written by Nexus after an approved change.
+    Written,
+    /// Set by hand.
+    Manual,
+}
+
+/// A current setpoint of a well, with the limits every change must keep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Setpoint {
     /// Setpoint name.
@@ -110,6 +137,57 @@ pub struct Setpoint {
     pub value: f64,
     /// Unit.
     pub unit: String,
+    /// Lowest allowed value.
+    pub min: Option<f64>,
+    /// Highest allowed value.
+    pub max: Option<f64>,
+    /// Largest change in one step.
+    pub max_step: Option<f64>,
+    /// Shortest time between two changes, ms.
+    pub min_interval_ms: Option<i64>,
+    /// Where the value comes from.
+    pub source: SetpointSource,
+    /// When it last changed.
+    pub updated_at: TimestampMs,
+}
+
+/// An alarm open on a well's device, as an optimizer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenAlarm {
+    /// Alarm type.
+    pub alarm_type: String,
+    /// Severity.
+    pub severity: crate::Severity,
+    /// Raised at.
+    pub since: TimestampMs,
+}
+
+/// A recommendation not yet decided or carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenRecommendation {
+    /// Setpoint name.
+    pub parameter: String,
+    /// Proposed value.
+    pub proposed_value: f64,
+    /// When it was made.
+    pub created_at: TimestampMs,
+}
+
+/// A well test: measured rates and the conditions they were taken at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WellTest {
+    /// When.
+    pub ts: TimestampMs,
+    /// How long, hours.
+    pub duration_h: f64,
+    /// Oil rate, bbl/d.
+    pub oil_bbl_d: f64,
+    /// Water rate, bbl/d.
+    pub water_bbl_d: f64,
+    /// Gas rate, Mscf/d.
+    pub gas_mscf_d: f64,
+    /// Conditions during the test (frequency, pressures, ...).
+    pub conditions: serde_json::Value,
 }
 
 /// What an optimizer sees of one well.
@@ -119,12 +197,18 @@ pub struct WellContext {
     pub well_id: Option<WellId>,
     /// Device carrying the well's telemetry.
     pub device_id: DeviceId,
-    /// Recent readings, oldest first.
-    pub readings: Vec<Reading>,
+    /// Recent telemetry, one series per key (and value type).
+    pub readings: Vec<crate::Series>,
     /// Current setpoints.
     pub setpoints: Vec<Setpoint>,
     /// Static well data as JSON text.
     pub static_data: String,
+    /// Alarms open on the device.
+    pub open_alarms: Vec<OpenAlarm>,
+    /// Recommendations of this binding not yet decided or carried out.
+    pub open_recommendations: Vec<OpenRecommendation>,
+    /// Well tests, newest first.
+    pub well_tests: Vec<WellTest>,
     /// Time of the run.
     pub now: TimestampMs,
 }
@@ -150,6 +234,9 @@ pub struct PluginVersion {
     pub info: PluginInfo,
     /// Upload time, ms.
     pub created_time: TimestampMs,
+    /// The contract version it was built against, e.g. `0.2.0` (`0.1.0`
+    /// components run through the host's adapter).
+    pub contract: String,
 }
 
 /// A plugin version bound to devices with a configuration and limits.

@@ -13,6 +13,8 @@ pub enum Stage {
     Decode,
     /// Checking decoded readings.
     Validate,
+    /// A transform deriving telemetry.
+    Transform,
     /// An alarm rule evaluating readings.
     Evaluate,
     /// An optimizer run.
@@ -25,6 +27,7 @@ impl Stage {
         match self {
             Stage::Decode => "decode",
             Stage::Validate => "validate",
+            Stage::Transform => "transform",
             Stage::Evaluate => "evaluate",
             Stage::Optimize => "optimize",
         }
@@ -32,7 +35,9 @@ impl Stage {
 
     /// Parses a stored name.
     pub fn parse(name: &str) -> Option<Self> {
-        [Stage::Decode, Stage::Validate, Stage::Evaluate, Stage::Optimize].into_iter().find(|s| s.as_str() == name)
+        [Stage::Decode, Stage::Validate, Stage::Transform, Stage::Evaluate, Stage::Optimize]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 

@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nexus_model::{Limits, PluginKind, PluginRef, Reading, Value};
+use nexus_model::{Limits, PluginKind, PluginRef, Reading, Series, Value};
 use nexus_runtime::{CallContext, NoTelemetry, Plugin, Runtime, RuntimeConfig};
 
 const BATCH: usize = 1024;
@@ -91,10 +91,12 @@ fn main() {
     let bytes = std::fs::read(plugin_dir().join("alarm_rule_threshold.wasm"))
         .expect("alarm_rule_threshold.wasm: run .ci/build-plugins first");
     let batch = readings();
+    // The component gets the batch as the host passes it: columns.
+    let series = nexus_model::series_of(&batch);
     let (pooled, plugin) = load(RuntimeConfig::default(), &bytes);
 
     // The native reference must agree with the component before it is timed.
-    let outcome = pooled.evaluate(&plugin, ctx(), &batch).expect("evaluate");
+    let outcome = pooled.evaluate(&plugin, ctx(), &series).expect("evaluate");
     let saved = outcome.state.as_ref().and_then(|state| state.get("threshold")).map(Vec::as_slice);
     reference::check_against(CONFIG, "dev-1", &batch, &outcome.output, saved);
     println!("native reference = component on the batch: {} signals, same state", outcome.output.len());
@@ -111,15 +113,15 @@ fn main() {
 
     // Wasm: fresh store + instantiate + copy 1024 readings in + evaluate + copy out.
     let wasm = measure(15, 100, || {
-        black_box(pooled.evaluate(&plugin, ctx(), black_box(&batch)).expect("evaluate"));
+        black_box(pooled.evaluate(&plugin, ctx(), black_box(&series)).expect("evaluate"));
     });
     // The same batch under a key the rule ignores: instantiation + copying
     // the batch in, with the rule returning at once.
-    let other_key: Vec<Reading> = batch.iter().map(|r| Reading { key: "other".into(), ..r.clone() }).collect();
+    let other_key: Vec<Series> = series.iter().map(|s| Series { key: "other".into(), ..s.clone() }).collect();
     let copy_in = measure(15, 100, || {
         black_box(pooled.evaluate(&plugin, ctx(), black_box(&other_key)).expect("evaluate"));
     });
-    let empty: [Reading; 0] = [];
+    let empty: [Series; 0] = [];
     let instantiate_pooled = measure(15, 500, || {
         black_box(pooled.evaluate(&plugin, ctx(), &empty).expect("evaluate"));
     });
@@ -148,7 +150,7 @@ fn main() {
             (
                 name,
                 measure(15, 100, || {
-                    black_box(runtime.evaluate(&plugin, ctx(), &batch).expect("call"));
+                    black_box(runtime.evaluate(&plugin, ctx(), &series).expect("call"));
                 }),
             )
         })

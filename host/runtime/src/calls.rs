@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use nexus_model::{AlarmSignal, Frame, PluginInfo, PluginKind, Reading, Recommendation, WellContext};
+use nexus_model::{
+    AlarmSignal, Frame, PluginInfo, PluginKind, PluginRef, Reading, Recommendation, Series, WellContext,
+};
 use wasmtime::{Store, Trap};
 
-use crate::convert;
+use crate::bindings::v02::types as v02wit;
+use crate::convert::{v01, v02};
 use crate::engine::{Plugin, PluginPre, Runtime};
 use crate::error::{CallError, CallFailure};
 use crate::host_state::{CallContext, HostState};
@@ -29,67 +32,142 @@ pub struct CallOutcome<T> {
     pub host_limit: Option<String>,
 }
 
+/// What a decoder made of a frame: the frame's device's telemetry, and rows
+/// a 0.1.0 decoder addressed to another device (which the host refuses).
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// The frame's device's telemetry.
+    pub series: Vec<Series>,
+    /// Rows naming another device (0.1.0 decoders only).
+    pub foreign: Vec<Reading>,
+}
+
 impl Runtime {
     /// Calls `describe` of any kind of plugin.
     pub fn describe(&self, plugin: &Plugin, ctx: CallContext) -> Result<CallOutcome<PluginInfo>, CallFailure> {
-        self.call(plugin, ctx, |store, pre| {
-            Ok(match pre {
-                PluginPre::Decoder(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
-                PluginPre::AlarmRule(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
-                PluginPre::Optimizer(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
-            })
-        })
-        .map(|o| o.map(convert::info_from_wit))
+        match &plugin.pre {
+            PluginPre::Decoder(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
+            }
+            PluginPre::AlarmRule(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
+            }
+            PluginPre::Transform(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
+            }
+            PluginPre::Optimizer(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
+            }
+            PluginPre::Decoder01(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v01::info_from_wit))
+            }
+            PluginPre::AlarmRule01(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v01::info_from_wit))
+            }
+            PluginPre::Optimizer01(pre) => {
+                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v01::info_from_wit))
+            }
+        }
     }
 
-    /// Runs a decoder on one frame. Readings without a device get the frame's.
+    /// Runs a decoder on one frame.
     pub fn decode(
         &self,
         plugin: &Plugin,
         ctx: CallContext,
         frame: &Frame,
-    ) -> Result<CallOutcome<Vec<Reading>>, CallFailure> {
-        let PluginPre::Decoder(pre) = &plugin.pre else {
-            return Err(wrong_kind(&ctx, plugin, PluginKind::Decoder).into());
-        };
+    ) -> Result<CallOutcome<Decoded>, CallFailure> {
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
-        let wit_frame = convert::frame_to_wit(frame);
-        let outcome =
-            self.call(plugin, ctx, |store, _| pre.instantiate(&mut *store)?.call_decode(&mut *store, &wit_frame))?;
-        let readings = guest_result(outcome, &plugin_ref, max)?;
-        Ok(readings.map(|rs| {
-            rs.into_iter()
-                .map(|r| {
-                    let mut reading = convert::reading_from_wit(r);
-                    if reading.device_id.is_empty() {
-                        reading.device_id = frame.device_id.clone();
-                    }
-                    reading
-                })
-                .collect()
-        }))
+        match &plugin.pre {
+            PluginPre::Decoder(pre) => {
+                let wit_frame = v02::frame_to_wit(frame);
+                let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_decode(&mut *s, &wit_frame))?;
+                let outcome = guest_result(outcome, &plugin_ref, v02::error_from_wit)?;
+                check_samples(&outcome, &plugin_ref, max, |series: &Vec<v02wit::Series>| {
+                    series.iter().map(|s| s.ts.len()).sum()
+                })?;
+                Ok(outcome.map(|series| Decoded {
+                    series: series.into_iter().map(v02::series_from_wit).collect(),
+                    foreign: Vec::new(),
+                }))
+            }
+            PluginPre::Decoder01(pre) => {
+                let wit_frame = v01::frame_to_wit(frame);
+                let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_decode(&mut *s, &wit_frame))?;
+                let outcome = guest_result(outcome, &plugin_ref, v01::error_from_wit)?;
+                check_samples(&outcome, &plugin_ref, max, Vec::len)?;
+                Ok(outcome.map(|rows| {
+                    let (own, foreign): (Vec<Reading>, Vec<Reading>) = rows
+                        .into_iter()
+                        .map(v01::reading_from_wit)
+                        .map(|mut r| {
+                            if r.device_id.is_empty() {
+                                r.device_id.clone_from(&frame.device_id);
+                            }
+                            r
+                        })
+                        .partition(|r| r.device_id == frame.device_id);
+                    Decoded { series: nexus_model::series_of(&own), foreign }
+                }))
+            }
+            _ => Err(wrong_kind(&plugin_ref, plugin, PluginKind::Decoder).into()),
+        }
     }
 
-    /// Runs an alarm rule on a batch of readings of the context's device
-    /// (passed as one series per key).
+    /// Runs an alarm rule on a batch of the context's device, one series per
+    /// key (and value type), each oldest first.
     pub fn evaluate(
         &self,
         plugin: &Plugin,
         ctx: CallContext,
-        readings: &[Reading],
+        batch: &[Series],
     ) -> Result<CallOutcome<Vec<AlarmSignal>>, CallFailure> {
-        let PluginPre::AlarmRule(pre) = &plugin.pre else {
-            return Err(wrong_kind(&ctx, plugin, PluginKind::AlarmRule).into());
-        };
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
-        let batch = convert::batch_to_wit(readings);
         let device_id = ctx.device_id.to_string();
-        let outcome = self.call(plugin, ctx, |store, _| {
-            pre.instantiate(&mut *store)?.call_evaluate(&mut *store, &device_id, &batch)
+        let outcome = match &plugin.pre {
+            PluginPre::AlarmRule(pre) => {
+                let batch: Vec<v02wit::Series> = batch.iter().map(v02::series_to_wit).collect();
+                let outcome =
+                    self.call(ctx, |s| pre.instantiate(&mut *s)?.call_evaluate(&mut *s, &device_id, &batch))?;
+                guest_result(outcome, &plugin_ref, v02::error_from_wit)?
+                    .map(|s| s.into_iter().map(v02::signal_from_wit).collect::<Vec<_>>())
+            }
+            PluginPre::AlarmRule01(pre) => {
+                let batch = v01::batch_to_wit(batch);
+                let outcome =
+                    self.call(ctx, |s| pre.instantiate(&mut *s)?.call_evaluate(&mut *s, &device_id, &batch))?;
+                guest_result(outcome, &plugin_ref, v01::error_from_wit)?
+                    .map(|s| s.into_iter().map(v01::signal_from_wit).collect::<Vec<_>>())
+            }
+            _ => return Err(wrong_kind(&plugin_ref, plugin, PluginKind::AlarmRule).into()),
+        };
+        check_samples(&outcome, &plugin_ref, max, Vec::len)?;
+        Ok(outcome)
+    }
+
+    /// Runs a transform on a batch of the context's device; returns the
+    /// derived telemetry.
+    pub fn transform(
+        &self,
+        plugin: &Plugin,
+        ctx: CallContext,
+        batch: &[Series],
+    ) -> Result<CallOutcome<Vec<Series>>, CallFailure> {
+        let plugin_ref = ctx.plugin.clone();
+        let max = ctx.limits.max_output;
+        let device_id = ctx.device_id.to_string();
+        let PluginPre::Transform(pre) = &plugin.pre else {
+            return Err(wrong_kind(&plugin_ref, plugin, PluginKind::Transform).into());
+        };
+        let batch: Vec<v02wit::Series> = batch.iter().map(v02::series_to_wit).collect();
+        let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_transform(&mut *s, &device_id, &batch))?;
+        let outcome = guest_result(outcome, &plugin_ref, v02::error_from_wit)?;
+        check_samples(&outcome, &plugin_ref, max, |series: &Vec<v02wit::Series>| {
+            series.iter().map(|s| s.ts.len()).sum()
         })?;
-        Ok(guest_result(outcome, &plugin_ref, max)?.map(|s| s.into_iter().map(convert::signal_from_wit).collect()))
+        Ok(outcome.map(|series| series.into_iter().map(v02::series_from_wit).collect()))
     }
 
     /// Runs an optimizer on a well's context.
@@ -99,24 +177,32 @@ impl Runtime {
         ctx: CallContext,
         well: &WellContext,
     ) -> Result<CallOutcome<Vec<Recommendation>>, CallFailure> {
-        let PluginPre::Optimizer(pre) = &plugin.pre else {
-            return Err(wrong_kind(&ctx, plugin, PluginKind::Optimizer).into());
-        };
         let plugin_ref = ctx.plugin.clone();
         let max = ctx.limits.max_output;
-        let context = convert::context_to_wit(well);
-        let outcome =
-            self.call(plugin, ctx, |store, _| pre.instantiate(&mut *store)?.call_optimize(&mut *store, &context))?;
-        Ok(guest_result(outcome, &plugin_ref, max)?
-            .map(|rs| rs.into_iter().map(convert::recommendation_from_wit).collect()))
+        let outcome = match &plugin.pre {
+            PluginPre::Optimizer(pre) => {
+                let context = v02::context_to_wit(well);
+                let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_optimize(&mut *s, &context))?;
+                guest_result(outcome, &plugin_ref, v02::error_from_wit)?
+                    .map(|r| r.into_iter().map(v02::recommendation_from_wit).collect::<Vec<_>>())
+            }
+            PluginPre::Optimizer01(pre) => {
+                let context = v01::context_to_wit(well);
+                let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_optimize(&mut *s, &context))?;
+                guest_result(outcome, &plugin_ref, v01::error_from_wit)?
+                    .map(|r| r.into_iter().map(v01::recommendation_from_wit).collect::<Vec<_>>())
+            }
+            _ => return Err(wrong_kind(&plugin_ref, plugin, PluginKind::Optimizer).into()),
+        };
+        check_samples(&outcome, &plugin_ref, max, Vec::len)?;
+        Ok(outcome)
     }
 
     /// Runs `body` in a fresh store carrying the call's limits.
     fn call<T>(
         &self,
-        plugin: &Plugin,
         ctx: CallContext,
-        body: impl FnOnce(&mut Store<HostState>, &PluginPre) -> wasmtime::Result<T>,
+        body: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<CallOutcome<T>, CallFailure> {
         let inner = &self.inner;
         let limits = ctx.limits;
@@ -136,7 +222,7 @@ impl Runtime {
             let _ = store.set_fuel(budget);
         }
         let started = Instant::now();
-        let result = body(&mut store, &plugin.pre);
+        let result = body(&mut store);
         let duration = started.elapsed();
         let fuel_used = if inner.config.fuel_metering { budget - store.get_fuel().unwrap_or(budget) } else { 0 };
         let state = store.into_data();
@@ -171,28 +257,47 @@ impl<T> CallOutcome<T> {
     }
 }
 
-/// Unwraps the guest's own `result`, and enforces the output cap.
-fn guest_result<T>(
-    outcome: CallOutcome<Result<Vec<T>, crate::bindings::types::PluginError>>,
-    plugin: &nexus_model::PluginRef,
-    max: u32,
-) -> Result<CallOutcome<Vec<T>>, CallFailure> {
-    let fail = |error| CallFailure { error: Box::new(error), duration: outcome.duration, fuel_used: outcome.fuel_used };
-    match outcome.output {
-        Ok(ref items) if items.len() > max as usize => {
-            Err(fail(CallError::OutputTooLarge { plugin: plugin.clone(), count: items.len(), max }))
-        }
-        Ok(_) => Ok(outcome.map(|o| o.unwrap_or_default())),
-        Err(error) => match outcome.host_limit {
+/// Unwraps the guest's own `result`: its error is the plugin rejecting its
+/// input (or, if the host refused one of its host calls first, a host-call
+/// limit fault).
+fn guest_result<T, E>(
+    outcome: CallOutcome<Result<T, E>>,
+    plugin: &PluginRef,
+    error_from_wit: impl FnOnce(E) -> nexus_model::PluginError,
+) -> Result<CallOutcome<T>, CallFailure> {
+    let CallOutcome { output, state, duration, fuel_used, logs_dropped, host_limit } = outcome;
+    let fail = |error| CallFailure { error: Box::new(error), duration, fuel_used };
+    match output {
+        Ok(output) => Ok(CallOutcome { output, state, duration, fuel_used, logs_dropped, host_limit }),
+        Err(error) => match host_limit {
             Some(reason) => Err(fail(CallError::HostCallLimit { plugin: plugin.clone(), reason })),
-            None => Err(fail(CallError::Plugin { plugin: plugin.clone(), error: convert::error_from_wit(error) })),
+            None => Err(fail(CallError::Plugin { plugin: plugin.clone(), error: error_from_wit(error) })),
         },
     }
 }
 
-fn wrong_kind(ctx: &CallContext, plugin: &Plugin, wanted: PluginKind) -> CallError {
+/// Enforces the output cap: items (readings, signals, recommendations) one
+/// call may return.
+fn check_samples<T>(
+    outcome: &CallOutcome<T>,
+    plugin: &PluginRef,
+    max: u32,
+    count: impl FnOnce(&T) -> usize,
+) -> Result<(), CallFailure> {
+    let items = count(&outcome.output);
+    if items > max as usize {
+        return Err(CallFailure {
+            error: Box::new(CallError::OutputTooLarge { plugin: plugin.clone(), count: items, max }),
+            duration: outcome.duration,
+            fuel_used: outcome.fuel_used,
+        });
+    }
+    Ok(())
+}
+
+fn wrong_kind(plugin_ref: &PluginRef, plugin: &Plugin, wanted: PluginKind) -> CallError {
     CallError::Trap {
-        plugin: ctx.plugin.clone(),
+        plugin: plugin_ref.clone(),
         code: format!("host error: a {} was called as a {wanted}", plugin.kind()),
     }
 }

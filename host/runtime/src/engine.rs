@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::{alarm_rule, decoder, optimizer};
+use crate::bindings::{v01, v02};
 use crate::error::LoadError;
 use crate::host_state::HostState;
 
@@ -64,12 +64,29 @@ impl Plugin {
     pub fn hash(&self) -> &str {
         &self.hash
     }
+
+    /// The contract version it was built against: `0.2.0`, or `0.1.0`
+    /// (run through the adapter).
+    pub fn contract(&self) -> &'static str {
+        match &self.pre {
+            PluginPre::Decoder01(_) | PluginPre::AlarmRule01(_) | PluginPre::Optimizer01(_) => "0.1.0",
+            _ => CONTRACT,
+        }
+    }
 }
 
+/// The current contract version (`wit/`).
+pub const CONTRACT: &str = "0.2.0";
+
+/// A component type-checked against one world of one contract version.
 pub(crate) enum PluginPre {
-    Decoder(decoder::DecoderPre<HostState>),
-    AlarmRule(alarm_rule::AlarmRulePre<HostState>),
-    Optimizer(optimizer::OptimizerPre<HostState>),
+    Decoder(v02::decoder::DecoderPre<HostState>),
+    AlarmRule(v02::alarm_rule::AlarmRulePre<HostState>),
+    Transform(v02::transform::TransformPre<HostState>),
+    Optimizer(v02::optimizer::OptimizerPre<HostState>),
+    Decoder01(v01::decoder::DecoderPre<HostState>),
+    AlarmRule01(v01::alarm_rule::AlarmRulePre<HostState>),
+    Optimizer01(v01::optimizer::OptimizerPre<HostState>),
 }
 
 /// The plugin runtime. Cheap to clone; clones share the engine and cache.
@@ -101,8 +118,10 @@ pub(crate) struct Inner {
 /// subset a Rust std guest needs to instantiate (stdio that goes nowhere, no
 /// environment, deterministic randomness). No files, sockets, clocks or HTTP.
 const ALLOWED_IMPORTS: &[&str] = &[
-    "nexus:plugin/types@0.1",
-    "nexus:plugin/host@0.1",
+    "nexus:plugin/types@0.2.",
+    "nexus:plugin/host@0.2.",
+    "nexus:plugin/types@0.1.",
+    "nexus:plugin/host@0.1.",
     "wasi:io/",
     "wasi:cli/environment@",
     "wasi:cli/exit@",
@@ -277,13 +296,29 @@ impl Runtime {
         }
         let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld { kind, reason: format!("{e:#}") };
         let instance_pre = self.inner.linker.instantiate_pre(component).map_err(wrong_world)?;
-        let pre = match kind {
-            PluginKind::Decoder => PluginPre::Decoder(decoder::DecoderPre::new(instance_pre).map_err(wrong_world)?),
-            PluginKind::AlarmRule => {
-                PluginPre::AlarmRule(alarm_rule::AlarmRulePre::new(instance_pre).map_err(wrong_world)?)
-            }
-            PluginKind::Optimizer => {
-                PluginPre::Optimizer(optimizer::OptimizerPre::new(instance_pre).map_err(wrong_world)?)
+        // The current contract first; a component built against 0.1.0 fails
+        // its type check and runs through the 0.1.0 adapter instead.
+        let current = match kind {
+            PluginKind::Decoder => v02::decoder::DecoderPre::new(instance_pre.clone()).map(PluginPre::Decoder),
+            PluginKind::AlarmRule => v02::alarm_rule::AlarmRulePre::new(instance_pre.clone()).map(PluginPre::AlarmRule),
+            PluginKind::Transform => v02::transform::TransformPre::new(instance_pre.clone()).map(PluginPre::Transform),
+            PluginKind::Optimizer => v02::optimizer::OptimizerPre::new(instance_pre.clone()).map(PluginPre::Optimizer),
+        };
+        let pre = match current {
+            Ok(pre) => pre,
+            Err(error) => {
+                let legacy = match kind {
+                    PluginKind::Decoder => v01::decoder::DecoderPre::new(instance_pre).map(PluginPre::Decoder01),
+                    PluginKind::AlarmRule => {
+                        v01::alarm_rule::AlarmRulePre::new(instance_pre).map(PluginPre::AlarmRule01)
+                    }
+                    PluginKind::Optimizer => {
+                        v01::optimizer::OptimizerPre::new(instance_pre).map(PluginPre::Optimizer01)
+                    }
+                    PluginKind::Transform => Err(wasmtime::Error::msg("contract 0.1.0 has no transform world")),
+                };
+                // Report the current contract's reason: it is the one to build against.
+                legacy.map_err(|_| wrong_world(error))?
             }
         };
         let plugin = Arc::new(Plugin { kind, hash: hash.clone(), pre });
@@ -307,7 +342,8 @@ fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     }
 
     let mut linker = Linker::new(engine);
-    decoder::Decoder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    v02::decoder::Decoder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    v01::decoder::Decoder::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
     let l = &mut linker;
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<HostState, HasTable>(l, table)?;
     sync::io::poll::add_to_linker::<HostState, HasTable>(l, table)?;

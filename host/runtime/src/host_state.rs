@@ -4,12 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nexus_model::{BindingId, DeviceId, Limits, PluginRef, TenantId, TimestampMs};
+use nexus_model::{BindingId, DeviceId, Limits, PluginRef, Reading, TenantId, TimestampMs};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-use crate::bindings::{host, types};
-use crate::convert::reading_to_wit;
 
 /// Most keys one (binding, device) state may hold.
 const MAX_STATE_KEYS: usize = 256;
@@ -164,62 +161,45 @@ impl HostState {
         self.ctx.limits.host_call_bytes as usize
     }
 
-    fn refuse(&mut self, reason: String) -> host::HostError {
+    /// Remembers that a host call was refused for a limit, and why.
+    fn refuse(&mut self, reason: String) -> Refused {
         self.host_limit_hit = Some(reason.clone());
-        host::HostError::LimitExceeded(reason)
+        Refused::Limit(reason)
     }
-}
 
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl types::Host for HostState {}
-
-impl host::Host for HostState {
-    fn log(&mut self, level: host::LogLevel, message: String) {
+    /// `host.log`: rate-limited, length-capped, and escaped so a guest
+    /// cannot forge log lines (control characters are written as `\n`,
+    /// `\u{1b}`, ...).
+    fn log_line(&mut self, level: Level, message: &str) {
         if self.logs_left == 0 {
             self.logs_dropped += 1;
             return;
         }
         self.logs_left -= 1;
         let cap = self.cap();
-        let message = if message.len() > cap {
+        let mut end = message.len().min(cap);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end < message.len() {
             self.host_limit_hit = Some(format!("log line of {} bytes over the {cap}-byte cap", message.len()));
-            let mut end = cap;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}… (truncated)", &message[..end])
-        } else {
-            message
-        };
+        }
+        let mut line = message[..end].escape_debug().to_string();
+        if end < message.len() {
+            line.push_str("… (truncated)");
+        }
         let plugin = &self.ctx.plugin;
         let binding = self.ctx.binding_id.as_str();
         match level {
-            host::LogLevel::Trace => tracing::trace!(target: "nexus::plugin", %plugin, binding, "{message}"),
-            host::LogLevel::Debug => tracing::debug!(target: "nexus::plugin", %plugin, binding, "{message}"),
-            host::LogLevel::Info => tracing::info!(target: "nexus::plugin", %plugin, binding, "{message}"),
-            host::LogLevel::Warn => tracing::warn!(target: "nexus::plugin", %plugin, binding, "{message}"),
-            host::LogLevel::Error => tracing::error!(target: "nexus::plugin", %plugin, binding, "{message}"),
+            Level::Trace => tracing::trace!(target: "nexus::plugin", %plugin, binding, "{line}"),
+            Level::Debug => tracing::debug!(target: "nexus::plugin", %plugin, binding, "{line}"),
+            Level::Info => tracing::info!(target: "nexus::plugin", %plugin, binding, "{line}"),
+            Level::Warn => tracing::warn!(target: "nexus::plugin", %plugin, binding, "{line}"),
+            Level::Error => tracing::error!(target: "nexus::plugin", %plugin, binding, "{line}"),
         }
     }
 
-    fn now(&mut self) -> TimestampMs {
-        self.ctx.now
-    }
-
-    fn config(&mut self) -> String {
-        self.ctx.config.clone()
-    }
-
-    fn state_get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.ctx.state.get(&key).cloned()
-    }
-
-    fn state_set(&mut self, key: String, value: Vec<u8>) -> Result<(), host::HostError> {
+    fn state_write(&mut self, key: String, value: Vec<u8>) -> Result<(), Refused> {
         let cap = self.cap();
         if key.len() + value.len() > cap {
             return Err(
@@ -234,42 +214,164 @@ impl host::Host for HostState {
         Ok(())
     }
 
-    fn state_delete(&mut self, key: String) {
-        if self.ctx.state.remove(&key).is_some() {
+    fn state_remove(&mut self, key: &str) {
+        if self.ctx.state.remove(key).is_some() {
             self.state_dirty = true;
         }
     }
 
-    fn latest(&mut self, device_id: String, key: String) -> Result<Option<types::Reading>, host::HostError> {
-        self.ctx
-            .telemetry
-            .latest(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), &key)
-            .map(|r| r.as_ref().map(reading_to_wit))
-            .map_err(telemetry_error)
+    fn latest_reading(&mut self, device_id: String, key: &str) -> Result<Option<Reading>, Refused> {
+        self.ctx.telemetry.latest(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), key).map_err(Refused::from)
     }
 
-    fn history(
+    /// `host.history`, bounded in rows and in the bytes it builds: a row is
+    /// counted as its key, its text and 32 bytes; rows past the host-call
+    /// cap are not returned.
+    fn history_readings(
         &mut self,
         device_id: String,
-        key: String,
+        key: &str,
         start: TimestampMs,
         end: TimestampMs,
         limit: u32,
-    ) -> Result<Vec<types::Reading>, host::HostError> {
-        // A reading is well under 128 bytes on the wire; cap the count so the
-        // answer stays within the host-call cap.
-        let limit = limit.min((self.ctx.limits.host_call_bytes / 64).max(1));
-        self.ctx
+    ) -> Result<Vec<Reading>, Refused> {
+        let cap = self.cap();
+        let per_row = 32 + key.len();
+        let limit = limit.min(u32::try_from(cap / per_row).unwrap_or(u32::MAX)).max(1);
+        let rows = self
+            .ctx
             .telemetry
-            .history(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), &key, start, end, limit)
-            .map(|rs| rs.iter().map(reading_to_wit).collect())
-            .map_err(telemetry_error)
+            .history(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), key, start, end, limit)
+            .map_err(Refused::from)?;
+        let mut bytes = 0;
+        Ok(rows
+            .into_iter()
+            .take_while(|r| {
+                bytes += per_row + if let nexus_model::Value::Text(t) = &r.value { t.len() } else { 0 };
+                bytes <= cap
+            })
+            .collect())
     }
 }
 
-fn telemetry_error(e: TelemetryError) -> host::HostError {
-    match e {
-        TelemetryError::Denied(m) => host::HostError::Denied(m),
-        TelemetryError::Unavailable(m) => host::HostError::Unavailable(m),
+/// The log levels of either contract version.
+#[derive(Clone, Copy)]
+enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Why a host call was refused, before it is a `host-error` of a version.
+enum Refused {
+    Limit(String),
+    Denied(String),
+    Unavailable(String),
+}
+
+impl From<TelemetryError> for Refused {
+    fn from(e: TelemetryError) -> Self {
+        match e {
+            TelemetryError::Denied(m) => Refused::Denied(m),
+            TelemetryError::Unavailable(m) => Refused::Unavailable(m),
+        }
     }
 }
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The `host` interface of one contract version, over the shared core.
+macro_rules! host_impl {
+    ($version:ident, $history:ty, $to_history:expr, $reading_to_wit:path) => {
+        impl crate::bindings::$version::types::Host for HostState {}
+
+        impl crate::bindings::$version::host::Host for HostState {
+            fn log(&mut self, level: crate::bindings::$version::host::LogLevel, message: String) {
+                use crate::bindings::$version::host::LogLevel as L;
+                let level = match level {
+                    L::Trace => Level::Trace,
+                    L::Debug => Level::Debug,
+                    L::Info => Level::Info,
+                    L::Warn => Level::Warn,
+                    L::Error => Level::Error,
+                };
+                self.log_line(level, &message);
+            }
+
+            fn now(&mut self) -> TimestampMs {
+                self.ctx.now
+            }
+
+            fn config(&mut self) -> String {
+                self.ctx.config.clone()
+            }
+
+            fn state_get(&mut self, key: String) -> Option<Vec<u8>> {
+                self.ctx.state.get(&key).cloned()
+            }
+
+            fn state_set(
+                &mut self,
+                key: String,
+                value: Vec<u8>,
+            ) -> Result<(), crate::bindings::$version::host::HostError> {
+                self.state_write(key, value).map_err(Into::into)
+            }
+
+            fn state_delete(&mut self, key: String) {
+                self.state_remove(&key);
+            }
+
+            fn latest(
+                &mut self,
+                device_id: String,
+                key: String,
+            ) -> Result<Option<crate::bindings::$version::types::Reading>, crate::bindings::$version::host::HostError>
+            {
+                Ok(self.latest_reading(device_id, &key)?.as_ref().map($reading_to_wit))
+            }
+
+            fn history(
+                &mut self,
+                device_id: String,
+                key: String,
+                start: TimestampMs,
+                end: TimestampMs,
+                limit: u32,
+            ) -> Result<$history, crate::bindings::$version::host::HostError> {
+                let rows = self.history_readings(device_id, &key, start, end, limit)?;
+                Ok($to_history(rows))
+            }
+        }
+
+        impl From<Refused> for crate::bindings::$version::host::HostError {
+            fn from(refused: Refused) -> Self {
+                use crate::bindings::$version::host::HostError as E;
+                match refused {
+                    Refused::Limit(m) => E::LimitExceeded(m),
+                    Refused::Denied(m) => E::Denied(m),
+                    Refused::Unavailable(m) => E::Unavailable(m),
+                }
+            }
+        }
+    };
+}
+
+host_impl!(
+    v02,
+    Vec<crate::bindings::v02::types::Series>,
+    |rows: Vec<Reading>| nexus_model::series_of(&rows).iter().map(crate::convert::v02::series_to_wit).collect(),
+    crate::convert::v02::reading_to_wit
+);
+host_impl!(
+    v01,
+    Vec<crate::bindings::v01::types::Reading>,
+    |rows: Vec<Reading>| rows.iter().map(crate::convert::v01::reading_to_wit).collect(),
+    crate::convert::v01::reading_to_wit
+);

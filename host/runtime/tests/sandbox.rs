@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use nexus_model::{AlarmAction, Limits, PluginKind, PluginRef, Reading, Value};
+use nexus_model::{AlarmAction, Limits, PluginKind, PluginRef, Series};
 use nexus_runtime::{CallContext, CallError, LoadError, NoTelemetry, Plugin, Runtime, RuntimeConfig};
 
 fn plugin_dir() -> PathBuf {
@@ -50,14 +50,9 @@ fn ctx(tenant: &str, plugin: &str, config: &str, limits: Limits) -> CallContext 
     }
 }
 
-fn reading(key: &str, value: f64) -> Reading {
-    Reading {
-        device_id: "dev-1".into(),
-        key: key.into(),
-        ts: 1_700_000_000_000,
-        value: Value::Number(value),
-        quality: 1.0,
-    }
+/// A batch of one sample of `key`.
+fn reading(key: &str, value: f64) -> Series {
+    Series::numbers(key, vec![1_700_000_000_000], vec![value])
 }
 
 /// A healthy threshold rule of another tenant still raises its alarm.

@@ -88,7 +88,15 @@ impl IngestService {
         if let Some(state) = outcome.state {
             effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.id.clone(), state });
         }
-        let (valid, rejected) = validate::readings(&device.id, outcome.output, frame.received_at);
+        let decoded = outcome.output;
+        let (mut valid, mut rejected) =
+            validate::series(&device.id, decoded.series, decoded.foreign, frame.received_at);
+        let derived = inner.run_transforms(&mut effects, tenant, &device.id, &valid).await?;
+        if !derived.is_empty() {
+            let (derived, refused) = validate::series(&device.id, derived, Vec::new(), frame.received_at);
+            valid.extend(derived);
+            rejected.extend(refused);
+        }
         if !rejected.is_empty() {
             let reasons = rejected.iter().map(|r| format!("{}@{}: {}", r.key, r.ts, r.reason)).collect::<Vec<_>>();
             let letter = refused_letter(
@@ -103,7 +111,7 @@ impl IngestService {
             effects.dead_letters.push(letter);
         }
         inner.evaluate_rules(&mut effects, tenant, &device.id, &valid).await?;
-        effects.readings = valid;
+        effects.readings = valid.iter().flat_map(|s| s.readings(&device.id)).collect();
         let accepted = effects.readings.len();
         let committed = inner.commit(effects).await?;
         let alarm_transitions = committed.transitions.iter().filter(|t| t.action.is_event()).count();

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nexus_model::{Binding, BindingId, PluginKind, Stage, StoredRecommendation, TenantId, WellContext};
+use nexus_model::{
+    AlarmFilter, Binding, BindingId, OpenAlarm, OpenRecommendation, PluginKind, RecommendationStatus, Stage,
+    StoredRecommendation, TenantId, WellContext,
+};
 use nexus_storage::{Effects, NewRecommendation, StateWrite};
 
 use crate::calls::{Call, refused_letter};
@@ -72,16 +75,41 @@ impl OptimizerService {
             };
             let now = inner.now();
             let mut effects = Effects::new(tenant, now);
+            let recent = inner.store.recent(tenant, &device.id, CONTEXT_READINGS).await?;
+            let open = AlarmFilter { device_id: Some(device.id.clone()), active: Some(true), ..AlarmFilter::default() };
+            let open_alarms = inner
+                .store
+                .alarms(tenant, &open)
+                .await?
+                .into_iter()
+                .map(|a| OpenAlarm { alarm_type: a.alarm_type, severity: a.severity, since: a.start_ts })
+                .collect();
+            let open_recommendations = inner
+                .store
+                .recommendations(tenant, 1000)
+                .await?
+                .into_iter()
+                .filter(|r| r.binding_id == binding.id && r.recommendation.device_id == device.id)
+                .filter(|r| r.status == RecommendationStatus::Pending)
+                .map(|r| OpenRecommendation {
+                    parameter: r.recommendation.parameter,
+                    proposed_value: r.recommendation.proposed_value,
+                    created_at: r.created_ts,
+                })
+                .collect();
             let context = WellContext {
                 well_id: well.as_ref().map(|w| w.id.clone()),
                 device_id: device.id.clone(),
-                readings: inner.store.recent(tenant, &device.id, CONTEXT_READINGS).await?,
+                readings: nexus_model::series_of(&recent),
                 setpoints: Vec::new(),
                 static_data: well.as_ref().map_or_else(|| "{}".to_string(), |w| w.static_data.to_string()),
+                open_alarms,
+                open_recommendations,
+                well_tests: Vec::new(),
                 now,
             };
             if let Err(error) = inner.check_quota(tenant, &effects).await {
-                let payload = serde_json::to_vec(&context.readings).unwrap_or_default();
+                let payload = serde_json::to_vec(&recent).unwrap_or_default();
                 let letter = refused_letter(
                     binding,
                     &device.id,
@@ -99,7 +127,7 @@ impl OptimizerService {
             let runtime = inner.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_context = context.clone();
-            let payload = || serde_json::to_vec(&context.readings).unwrap_or_default();
+            let payload = || serde_json::to_vec(&recent).unwrap_or_default();
             let call = Call { binding, loaded: &loaded, device: &device.id, stage: Stage::Optimize };
             let run = move || runtime.optimize(&plugin, ctx, &call_context);
             if let Ok(outcome) = inner.run_call(&mut effects, call, run, payload).await? {

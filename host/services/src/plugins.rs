@@ -111,11 +111,12 @@ impl PluginService {
             let info = runtime.describe(&plugin, ctx).map_err(|f| describe_failed(&f.error))?.output;
             Ok((plugin, info))
         });
-        let (plugin, info) = tokio::time::timeout(timeout, work).await.map_err(|_| ServiceError::Refused {
-            code: "compile-timeout",
-            refusal: crate::Refusal::Unprocessable,
-            message: format!("compiling the component took longer than {timeout:?}; it is refused"),
-        })???;
+        let (plugin, info): (Arc<nexus_runtime::Plugin>, _) =
+            tokio::time::timeout(timeout, work).await.map_err(|_| ServiceError::Refused {
+                code: "compile-timeout",
+                refusal: crate::Refusal::Unprocessable,
+                message: format!("compiling the component took longer than {timeout:?}; it is refused"),
+            })???;
         let new = NewPlugin {
             tenant_id: &upload.tenant_id,
             kind,
@@ -124,6 +125,7 @@ impl PluginService {
             hash: &validated.hash,
             bytes: &bytes,
             info: &info,
+            contract: plugin.contract(),
         };
         let meta = inner.store.insert_plugin(&new, by, now).await?;
         inner.wake_outbox();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use nexus_model::{DeviceId, PluginKind, Reading, Stage, TenantId};
+use nexus_model::{DeviceId, PluginKind, Series, Stage, TenantId};
 use nexus_storage::{Effects, SignalWrite, StateWrite};
 
 use crate::calls::{Call, actor, refused_letter};
@@ -11,6 +11,56 @@ use crate::validate::signal_is_valid;
 use crate::{Inner, Result};
 
 impl Inner {
+    /// Runs every enabled transform bound to a device on a batch of its
+    /// readings; returns the telemetry they derived (validated by the
+    /// caller). A failing transform is recorded like a failing rule.
+    pub(crate) async fn run_transforms(
+        &self,
+        effects: &mut Effects,
+        tenant: &TenantId,
+        device: &DeviceId,
+        batch: &[Series],
+    ) -> Result<Vec<Series>> {
+        let mut derived = Vec::new();
+        if batch.is_empty() {
+            return Ok(derived);
+        }
+        let bindings = self.store.device_bindings(tenant, device, PluginKind::Transform).await?;
+        let batch = Arc::new(batch.to_vec());
+        for binding in bindings.iter().filter(|b| b.enabled) {
+            if let Err(error) = self.check_quota(tenant, effects).await {
+                let payload = serde_json::to_vec(&*batch).unwrap_or_default();
+                let letter = refused_letter(
+                    binding,
+                    device,
+                    Stage::Transform,
+                    "quota-exceeded",
+                    error.to_string(),
+                    payload,
+                    effects.now,
+                );
+                effects.dead_letters.push(letter);
+                continue;
+            }
+            let loaded = self.loaded(tenant, &binding.plugin_id).await?;
+            let ctx = self.call_context(&loaded, binding, device, self.now()).await?;
+            let runtime = self.runtime.clone();
+            let plugin = loaded.plugin.clone();
+            let call_batch = batch.clone();
+            let payload = || serde_json::to_vec(&*batch).unwrap_or_default();
+            let call = Call { binding, loaded: &loaded, device, stage: Stage::Transform };
+            let run = move || runtime.transform(&plugin, ctx, &call_batch);
+            let Ok(outcome) = self.run_call(effects, call, run, payload).await? else {
+                continue;
+            };
+            if let Some(state) = outcome.state {
+                effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.clone(), state });
+            }
+            derived.extend(outcome.output);
+        }
+        Ok(derived)
+    }
+
     /// Runs every enabled alarm rule bound to a device on a batch of its
     /// readings, adding their state and signals to `effects`. A failing rule
     /// is recorded and its batch kept as a dead letter; the other rules
@@ -20,12 +70,12 @@ impl Inner {
         effects: &mut Effects,
         tenant: &TenantId,
         device: &DeviceId,
-        readings: &[Reading],
+        batch: &[Series],
     ) -> Result<()> {
-        if readings.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        let batch = Arc::new(readings.to_vec());
+        let batch = Arc::new(batch.to_vec());
         let bindings = self.store.device_bindings(tenant, device, PluginKind::AlarmRule).await?;
         for binding in bindings.iter().filter(|b| b.enabled) {
             if let Err(error) = self.check_quota(tenant, effects).await {

@@ -1,6 +1,6 @@
 //! Checks on decoded readings and rules' signals before they are stored.
 
-use nexus_model::{AlarmSignal, DeviceId, Reading, TimestampMs, Value};
+use nexus_model::{AlarmSignal, Column, DeviceId, Reading, Series, TimestampMs};
 use serde::Serialize;
 
 /// How far in the future a reading may be stamped.
@@ -26,66 +26,107 @@ pub(crate) fn signal_is_valid(signal: &AlarmSignal, device: &DeviceId) -> bool {
     &signal.device_id == device && !signal.alarm_type.is_empty() && signal.alarm_type.len() <= MAX_KEY_LEN
 }
 
-/// Splits decoded readings into valid ones and rejected ones with reasons.
-pub(crate) fn readings(
+/// Keeps the valid samples of decoded series and gives a reason for every
+/// sample refused; rows a 0.1.0 decoder addressed to another device are
+/// refused too.
+pub(crate) fn series(
     device: &DeviceId,
-    readings: Vec<Reading>,
+    mut batch: Vec<Series>,
+    foreign: Vec<Reading>,
     now: TimestampMs,
-) -> (Vec<Reading>, Vec<RejectedReading>) {
-    let mut valid = Vec::with_capacity(readings.len());
-    let mut rejected = Vec::new();
-    for reading in readings {
-        let reason = if &reading.device_id != device {
-            Some(format!("names device `{}`, but the frame came from `{device}`", reading.device_id))
-        } else if reading.key.is_empty() || reading.key.len() > MAX_KEY_LEN {
-            Some(format!("key must be 1 to {MAX_KEY_LEN} bytes"))
-        } else if !(0.0..=1.0).contains(&reading.quality) {
-            Some(format!("quality {} is outside 0..1", reading.quality))
-        } else if reading.ts <= 0 {
-            Some("timestamp must be positive ms since the Unix epoch".to_string())
-        } else if reading.ts > now + MAX_FUTURE_MS {
-            Some("timestamp is more than a day in the future".to_string())
-        } else {
-            match &reading.value {
-                Value::Number(n) if !n.is_finite() => Some("value is not a finite number".to_string()),
-                Value::Text(t) if t.len() > MAX_TEXT_LEN => Some(format!("text value over {MAX_TEXT_LEN} bytes")),
-                _ => None,
-            }
-        };
-        match reason {
-            Some(reason) => rejected.push(RejectedReading { key: reading.key, ts: reading.ts, reason }),
-            None => valid.push(reading),
+) -> (Vec<Series>, Vec<RejectedReading>) {
+    let mut rejected: Vec<RejectedReading> = foreign
+        .into_iter()
+        .map(|r| RejectedReading {
+            reason: format!("names device `{}`, but the frame came from `{device}`", r.device_id),
+            key: r.key,
+            ts: r.ts,
+        })
+        .collect();
+    batch.retain_mut(|series| {
+        if let Err(error) = series.check_shape() {
+            rejected.push(RejectedReading { key: series.key.clone(), ts: 0, reason: error.reason });
+            return false;
         }
+        if series.key.is_empty() || series.key.len() > MAX_KEY_LEN {
+            let reason = format!("key must be 1 to {MAX_KEY_LEN} bytes");
+            rejected.extend(series.ts.iter().map(|&ts| RejectedReading {
+                key: series.key.clone(),
+                ts,
+                reason: reason.clone(),
+            }));
+            return false;
+        }
+        let keep: Vec<bool> = (0..series.len())
+            .map(|i| match sample_problem(series, i, now) {
+                None => true,
+                Some(reason) => {
+                    rejected.push(RejectedReading { key: series.key.clone(), ts: series.ts[i], reason });
+                    false
+                }
+            })
+            .collect();
+        if keep.iter().any(|k| !k) {
+            series.retain_indices(&keep);
+        }
+        !series.is_empty()
+    });
+    (batch, rejected)
+}
+
+fn sample_problem(series: &Series, i: usize, now: TimestampMs) -> Option<String> {
+    let ts = series.ts[i];
+    let quality = series.quality_at(i);
+    if !(0.0..=1.0).contains(&quality) {
+        return Some(format!("quality {quality} is outside 0..1"));
     }
-    (valid, rejected)
+    if ts <= 0 {
+        return Some("timestamp must be positive ms since the Unix epoch".to_string());
+    }
+    if ts > now + MAX_FUTURE_MS {
+        return Some("timestamp is more than a day in the future".to_string());
+    }
+    match &series.values {
+        Column::Number(v) if !v[i].is_finite() => Some("value is not a finite number".to_string()),
+        Column::Text(v) if v[i].len() > MAX_TEXT_LEN => Some(format!("text value over {MAX_TEXT_LEN} bytes")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use nexus_model::Value;
+
     use super::*;
+
+    #[test]
+    fn series_validation_keeps_good_samples_and_explains_the_rest() {
+        let now = 1_700_000_000_000;
+        let device = DeviceId::new("d1");
+        let good = Series::numbers("p", vec![now - 1, now], vec![1.0, 2.0]);
+        let mixed = Series {
+            key: "q".into(),
+            ts: vec![now, 0, now + 2 * MAX_FUTURE_MS, now + 1],
+            values: Column::Number(vec![1.0, 2.0, 3.0, f64::NAN]),
+            quality: vec![1.0, 1.0, 1.0, 1.0],
+        };
+        let bad_quality =
+            Series { key: "r".into(), ts: vec![now], values: Column::Integer(vec![1]), quality: vec![1.5] };
+        let misshapen =
+            Series { key: "s".into(), ts: vec![now, now], values: Column::Integer(vec![1]), quality: vec![] };
+        let no_key = Series::numbers("", vec![now], vec![1.0]);
+        let foreign = vec![reading("d2", "x", now, Value::Integer(1), 1.0)];
+        let (valid, rejected) =
+            series(&device, vec![good.clone(), mixed, bad_quality, misshapen, no_key], foreign, now);
+        assert_eq!(valid.len(), 2);
+        assert_eq!(valid[0], good);
+        assert_eq!((valid[1].ts.clone(), valid[1].quality.clone()), (vec![now], vec![1.0]));
+        assert_eq!(rejected.len(), 7, "{rejected:?}");
+        assert!(rejected.iter().all(|r| !r.reason.is_empty()));
+        assert!(rejected[0].reason.contains("names device `d2`"));
+    }
 
     fn reading(device: &str, key: &str, ts: i64, value: Value, quality: f32) -> Reading {
         Reading { device_id: device.into(), key: key.into(), ts, value, quality }
-    }
-
-    #[test]
-    fn validation_gives_a_reason_for_every_rejected_reading() {
-        let now = 1_700_000_000_000;
-        let (valid, rejected) = readings(
-            &DeviceId::new("d1"),
-            vec![
-                reading("d1", "ok", now, Value::Number(1.0), 1.0),
-                reading("d2", "other", now, Value::Number(1.0), 1.0),
-                reading("d1", "", now, Value::Number(1.0), 1.0),
-                reading("d1", "q", now, Value::Number(1.0), 1.5),
-                reading("d1", "nan", now, Value::Number(f64::NAN), 1.0),
-                reading("d1", "future", now + 2 * MAX_FUTURE_MS, Value::Integer(1), 1.0),
-                reading("d1", "zero", 0, Value::Boolean(true), 1.0),
-            ],
-            now,
-        );
-        assert_eq!(valid.len(), 1);
-        assert_eq!(rejected.len(), 6);
-        assert!(rejected.iter().all(|r| !r.reason.is_empty()));
     }
 }

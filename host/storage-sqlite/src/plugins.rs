@@ -15,7 +15,7 @@ use crate::outbox::append;
 use crate::rows::{self, get};
 use crate::{SqliteStore, conflict_or, corrupt, db};
 
-const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time";
+const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract";
 
 impl SqliteStore {
     async fn bindings_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Binding>> {
@@ -67,11 +67,12 @@ impl PluginStore for SqliteStore {
             size_bytes: new.bytes.len() as i64,
             info: new.info.clone(),
             created_time: now,
+            contract: new.contract.into(),
         };
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO plugin (id, tenant_id, kind, name, version, hash, size_bytes, bytes, info, created_time)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO plugin (id, tenant_id, kind, name, version, hash, size_bytes, bytes, info, created_time, contract)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(plugin.id.as_str())
         .bind(plugin.tenant_id.as_str())
@@ -83,6 +84,7 @@ impl PluginStore for SqliteStore {
         .bind(new.bytes)
         .bind(serde_json::to_string(&plugin.info).map_err(corrupt)?)
         .bind(now)
+        .bind(&plugin.contract)
         .execute(&mut *tx)
         .await
         .map_err(|e| {

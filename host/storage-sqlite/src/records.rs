@@ -28,8 +28,8 @@ pub(crate) async fn insert_recommendation(
     };
     sqlx::query(
         "INSERT INTO recommendation (id, tenant_id, binding_id, well_id, device_id, parameter, current_value,
-         proposed_value, unit, expected_gain, gain_unit, confidence, rationale, status, created_ts)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         proposed_value, unit, expected_gain, gain_unit, confidence, rationale, status, created_ts, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(stored.id.as_str())
     .bind(tenant.as_str())
@@ -46,6 +46,7 @@ pub(crate) async fn insert_recommendation(
     .bind(&r.rationale)
     .bind(stored.status.as_str())
     .bind(now)
+    .bind(r.details.to_string())
     .execute(&mut *tx)
     .await
     .map_err(db)?;
@@ -125,6 +126,7 @@ fn recommendation(row: &sqlx::sqlite::SqliteRow) -> Result<StoredRecommendation>
             gain_unit: get(row, "gain_unit")?,
             confidence: get::<f64>(row, "confidence")? as f32,
             rationale: get(row, "rationale")?,
+            details: rows::json(&get::<String>(row, "details")?),
         },
         status: RecommendationStatus::parse(&status).ok_or_else(|| corrupt(format!("status {status}")))?,
         created_ts: get(row, "created_ts")?,

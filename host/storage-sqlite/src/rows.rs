@@ -110,6 +110,7 @@ pub(crate) fn plugin(row: &SqliteRow) -> Result<PluginVersion> {
         size_bytes: get(row, "size_bytes")?,
         info: serde_json::from_str(&info).map_err(corrupt)?,
         created_time: get(row, "created_time")?,
+        contract: get(row, "contract")?,
     })
 }
 

@@ -156,6 +156,8 @@ pub struct NewPlugin<'a> {
     pub bytes: &'a [u8],
     /// What `describe` returned.
     pub info: &'a PluginInfo,
+    /// The contract version it targets.
+    pub contract: &'a str,
 }
 
 /// A binding to create.

@@ -131,7 +131,7 @@ pub fn evaluate_batch(
     let mut events: Vec<(i64, usize, Stored)> = Vec::new();
     for series in batch {
         let Some(key) = config.key_index(&series.key) else { continue };
-        events.extend(series.samples.iter().filter(|s| s.quality >= config.min_quality).filter_map(|s| {
+        events.extend(series.samples().into_iter().filter(|s| s.quality >= config.min_quality).filter_map(|s| {
             let value = Stored::from_value(&s.value)?;
             Some((s.ts, key, value))
         }));

@@ -7,7 +7,7 @@
 use alarm_rule_conditions::tz::{DAY_MS, days_from_civil};
 use alarm_rule_conditions::{ConditionsRule, RuleState, evaluate_batch, parse_config};
 use nexus_plugin_sdk::testing::Harness;
-use nexus_plugin_sdk::{AlarmAction, AlarmSignal, Sample, Series, Severity, Value};
+use nexus_plugin_sdk::{AlarmAction, AlarmSignal, Series, SeriesBuilder, Severity, Value};
 
 const DEVICE: &str = "well-7";
 const SEC: i64 = 1_000;
@@ -65,20 +65,14 @@ fn utc(year: i64, month: u32, day: u32, hour: i64, minute: i64) -> i64 {
     days_from_civil(year, month, day) * DAY_MS + hour * 3_600_000 + minute * MIN
 }
 
-/// A batch as the host builds it: one series per key, samples in `ts` order.
+/// A batch as the host builds it: one series per key and value type,
+/// samples in `ts` order.
 fn batch(data: &[(i64, &'static str, Value)], quality: f32) -> Vec<Series> {
-    let mut series: Vec<Series> = Vec::new();
+    let mut builder = SeriesBuilder::new();
     for (ts, key, value) in data {
-        let sample = Sample { ts: *ts, value: value.clone(), quality };
-        match series.iter_mut().find(|s| s.key == *key) {
-            Some(existing) => existing.samples.push(sample),
-            None => series.push(Series { key: (*key).to_string(), samples: vec![sample] }),
-        }
+        builder.push(key, *ts, value.clone(), quality);
     }
-    for s in &mut series {
-        s.samples.sort_by_key(|x| x.ts);
-    }
-    series
+    builder.build()
 }
 
 fn describe(signal: &AlarmSignal) -> String {
@@ -539,11 +533,8 @@ fn state_stays_small_with_many_long_text_keys() {
     );
     let config = parse_config(&config_json).expect("valid");
     let long = "y".repeat(10_000);
-    let series: Vec<Series> = config
-        .keys
-        .iter()
-        .map(|k| Series { key: k.clone(), samples: vec![Sample { ts: 1, value: s(&long), quality: 1.0 }] })
-        .collect();
+    let series: Vec<Series> =
+        config.keys.iter().map(|k| Series::from_samples(k, [nexus_plugin_sdk::Sample::new(1, s(&long))])).collect();
     let mut state = RuleState::default();
     evaluate_batch(&config, &mut state, DEVICE, &series, 1);
     let size = serde_json::to_string(&state).expect("encode").len();

@@ -126,7 +126,7 @@ fn usable(value: f64) -> bool {
 
 /// Whether a batch holds anything the rule looks at.
 pub fn is_relevant(config: &DhsvConfig, batch: &[Series]) -> bool {
-    batch.iter().any(|s| !s.samples.is_empty() && config_var(config, &s.key).is_some())
+    batch.iter().any(|s| !s.is_empty() && config_var(config, &s.key).is_some())
 }
 
 fn config_var(config: &DhsvConfig, key: &str) -> Option<Var> {
@@ -157,7 +157,7 @@ pub fn evaluate_batch(
     let mut events: Vec<(i64, Var, f64)> = Vec::new();
     for series in batch {
         let Some(var) = config_var(config, &series.key) else { continue };
-        events.extend(series.samples.iter().filter_map(|s| s.as_f64().filter(|&v| usable(v)).map(|v| (s.ts, var, v))));
+        events.extend(series.numbers().filter(|&(_, v)| usable(v)).map(|(ts, v)| (ts, var, v)));
     }
     // Stable: samples with equal timestamps keep the batch's order.
     events.sort_by_key(|&(ts, _, _)| ts);
@@ -244,7 +244,7 @@ mod tests {
     use crate::DhsvClosureRule;
     use crate::config::parse_config;
     use nexus_plugin_sdk::testing::Harness;
-    use nexus_plugin_sdk::{AlarmAction, Sample, Severity, Value};
+    use nexus_plugin_sdk::{AlarmAction, Sample, Severity};
 
     const DEVICE: &str = "well-7";
 
@@ -252,12 +252,8 @@ mod tests {
     type Row = (i64, Option<f64>, Option<f64>, Option<f64>);
 
     fn batch(rows: &[Row]) -> Vec<Series> {
-        let series = |key: &str, pick: fn(&Row) -> Option<f64>| Series {
-            key: key.into(),
-            samples: rows
-                .iter()
-                .filter_map(|r| pick(r).map(|v| Sample { ts: r.0 * 1000, value: Value::Number(v), quality: 1.0 }))
-                .collect(),
+        let series = |key: &str, pick: fn(&Row) -> Option<f64>| {
+            Series::from_samples(key, rows.iter().filter_map(|r| pick(r).map(|v| Sample::new(r.0 * 1000, v))))
         };
         vec![series("T-TPT", |r| r.1), series("P-TPT", |r| r.2), series("P-PDG", |r| r.3)]
     }
@@ -411,12 +407,9 @@ mod tests {
     #[test]
     fn other_keys_and_irrelevant_batches_are_ignored() {
         let config = DhsvConfig::default();
-        let other = vec![Series {
-            key: "QGL".into(),
-            samples: vec![Sample { ts: 0, value: Value::Number(1.0), quality: 1.0 }],
-        }];
+        let other = vec![Series::from_samples("QGL", [Sample::new(0, 1.0)])];
         assert!(!is_relevant(&config, &other));
-        assert!(!is_relevant(&config, &[Series { key: "T-TPT".into(), samples: Vec::new() }]));
+        assert!(!is_relevant(&config, &[Series::from_samples("T-TPT", [])]));
         assert!(is_relevant(&config, &batch(&flowing(0, 1))));
         let mut state = DhsvState::default();
         assert!(evaluate_batch(&config, &mut state, DEVICE, &other).is_empty());

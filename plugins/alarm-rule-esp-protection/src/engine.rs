@@ -166,10 +166,9 @@ pub fn evaluate_batch(config: &EspConfig, state: &mut EspState, device_id: &str,
         };
         events.extend(
             series
-                .samples
-                .iter()
-                .filter(|s| s.quality >= config.min_quality)
-                .filter_map(|s| s.as_f64().filter(|v| v.is_finite()).map(|v| (s.ts, input, v))),
+                .numbers_with_quality()
+                .filter(|&(_, v, q)| q >= config.min_quality && v.is_finite())
+                .map(|(ts, v, _)| (ts, input, v)),
         );
     }
     events.sort_by_key(|e| (e.0, e.1));

@@ -6,7 +6,7 @@
 
 use alarm_rule_esp_protection::{EspProtectionRule, EspState, evaluate_batch, parse_config};
 use nexus_plugin_sdk::testing::Harness;
-use nexus_plugin_sdk::{AlarmAction, Sample, Series, Value};
+use nexus_plugin_sdk::{AlarmAction, Column, Sample, Series};
 
 const DEVICE: &str = "esp-12";
 const MIN: i64 = 60;
@@ -80,13 +80,16 @@ fn simulate(
     let mut t = 0;
     while t < seconds {
         let keys = ["motor_current", "motor_temperature", "vibration", "intake_pressure", "frequency"];
-        let mut batch: Vec<Series> = keys.iter().map(|k| Series { key: (*k).into(), samples: Vec::new() }).collect();
+        let mut batch: Vec<Series> = keys.iter().map(|k| Series::from_samples(k, [])).collect();
         let end = (t + MIN).min(seconds);
         while t < end {
             let p = model(t, &mut rng);
             let values = [p.current, p.temperature, p.vibration, p.pressure, p.frequency];
             for (series, v) in batch.iter_mut().zip(values) {
-                series.samples.push(Sample { ts: t * 1000, value: Value::Number(v), quality: 1.0 });
+                series.ts.push(t * 1000);
+                if let Column::Number(values) = &mut series.values {
+                    values.push(v);
+                }
             }
             t += step;
         }
@@ -349,12 +352,7 @@ fn disabled_alarms_do_not_raise_and_raised_ones_are_cleared() {
         r#"{"nameplate_current_a": 50, "motor_temp_rating_c": 150, "motor_temperature": {"enabled": false}}"#,
     )
     .expect("valid");
-    let hot = |ts: i64| {
-        vec![Series {
-            key: "motor_temperature".into(),
-            samples: vec![Sample { ts, value: Value::Number(145.0), quality: 1.0 }],
-        }]
-    };
+    let hot = |ts: i64| vec![Series::from_samples("motor_temperature", [Sample::new(ts, 145.0)])];
     let mut state = EspState::default();
     evaluate_batch(&enabled, &mut state, DEVICE, &hot(0));
     assert_eq!(evaluate_batch(&enabled, &mut state, DEVICE, &hot(30_000)).len(), 1);

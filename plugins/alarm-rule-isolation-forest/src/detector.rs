@@ -184,9 +184,9 @@ fn gather_rows(
     let width = meta.keys.len();
     let mut rows: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for (index, series) in columns {
-        for sample in &series.samples {
-            let value = sample.as_f64().filter(|v| v.is_finite()).unwrap_or(0.0).clamp(-MAX_ABS, MAX_ABS);
-            if let Some(slot) = rows.entry(sample.ts).or_insert_with(|| vec![0.0; width]).get_mut(index) {
+        for (i, &ts) in series.ts.iter().enumerate() {
+            let value = series.values.number(i).filter(|v| v.is_finite()).unwrap_or(0.0).clamp(-MAX_ABS, MAX_ABS);
+            if let Some(slot) = rows.entry(ts).or_insert_with(|| vec![0.0; width]).get_mut(index) {
                 *slot = value;
             }
         }

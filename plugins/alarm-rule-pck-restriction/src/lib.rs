@@ -25,7 +25,7 @@ pub use rule::{PckState, Raised, STATE_KEY, Step, evaluate_batch};
 use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, StatefulAlarmRule};
 
 /// The samples of `config.key` in a batch, if there are any.
-pub fn watched_samples<'a>(config: &PckConfig, batch: &'a [Series]) -> Option<&'a [Sample]> {
+pub fn watched_samples(config: &PckConfig, batch: &[Series]) -> Option<Vec<Sample>> {
     nexus_plugin_sdk::samples(batch, &config.key)
 }
 
@@ -58,7 +58,7 @@ impl StatefulAlarmRule for PckRestrictionRule {
         batch: &[Series],
     ) -> Result<Vec<AlarmSignal>, PluginError> {
         Ok(watched_samples(config, batch)
-            .map_or_else(Vec::new, |samples| evaluate_batch(config, state, device_id, samples)))
+            .map_or_else(Vec::new, |samples| evaluate_batch(config, state, device_id, &samples)))
     }
 
     fn is_relevant(config: &PckConfig, batch: &[Series]) -> bool {

@@ -259,7 +259,7 @@ mod tests {
         let mut signals = Vec::new();
         for chunk in points.chunks(60) {
             let now = chunk.last().map_or(0, |p| p.0 * 1000);
-            let batch = [Series { key: config.key.clone(), samples: samples(chunk) }];
+            let batch = [Series::from_samples(&config.key, samples(chunk))];
             signals.extend(rule.evaluate(now, &batch).expect("the rule runs"));
         }
         signals

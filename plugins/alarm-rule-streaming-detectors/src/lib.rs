@@ -47,7 +47,7 @@ pub fn evaluate_batch<S: StateStore>(
     let mut signals = Vec::new();
     for detector in &config.detectors {
         let Some(samples) = nexus_plugin_sdk::samples(batch, &detector.key) else { continue };
-        let run = |state: &mut DetectorState| Ok(run_detector(detector, state, device_id, samples));
+        let run = |state: &mut DetectorState| Ok(run_detector(detector, state, device_id, &samples));
         signals.extend(store.update(&state_key(detector), run)?);
     }
     signals.sort_by_key(|s| s.ts);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use alarm_rule_streaming_detectors::StreamingDetectors;
 use alarm_rule_streaming_detectors::stats::{Cusum, Ewma, RollingWindow};
 use nexus_plugin_sdk::testing::Harness;
-use nexus_plugin_sdk::{AlarmAction, AlarmSignal, Sample, Series, Value};
+use nexus_plugin_sdk::{AlarmAction, AlarmSignal, Sample, Series};
 
 /// xorshift64* with Box–Muller: reproducible N(0, 1) draws.
 struct Gaussian {
@@ -119,12 +119,8 @@ fn robust_z_fires_on_noise_at_about_the_nominal_rate() {
 
 /// 1 Hz samples of `values` from t = 0 s.
 fn series(key: &str, values: &[f64]) -> Vec<Series> {
-    let samples = values
-        .iter()
-        .enumerate()
-        .map(|(t, &v)| Sample { ts: t as i64 * 1000, value: Value::Number(v), quality: 1.0 })
-        .collect();
-    vec![Series { key: key.into(), samples }]
+    let samples = values.iter().enumerate().map(|(t, &v)| Sample::new(t as i64 * 1000, v));
+    vec![Series::from_samples(key, samples)]
 }
 
 /// Replays 60-sample batches through the harness (the states carried
@@ -134,8 +130,8 @@ fn replay(config_json: &str, key: &str, values: &[f64]) -> Vec<AlarmSignal> {
     let mut rule = Harness::<StreamingDetectors>::from_json(config_json).expect("valid config");
     let mut signals = Vec::new();
     let all = series(key, values);
-    for chunk in all[0].samples.chunks(60) {
-        let batch = vec![Series { key: key.into(), samples: chunk.to_vec() }];
+    for chunk in all[0].samples().chunks(60) {
+        let batch = vec![Series::from_samples(key, chunk.to_vec())];
         let now = chunk.last().map_or(0, |s| s.ts);
         signals.extend(rule.evaluate(now, &batch).expect("the rule runs"));
     }

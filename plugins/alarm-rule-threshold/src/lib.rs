@@ -70,17 +70,50 @@ pub fn evaluate_batch(
     device_id: &str,
     samples: &[Sample],
 ) -> Vec<AlarmSignal> {
-    let numeric = samples.iter().filter_map(|s| s.as_f64().filter(|v| v.is_finite()).map(|v| (s.ts, v)));
+    let sorted = samples.is_sorted_by_key(|s| s.ts);
+    evaluate_points(config, state, device_id, samples.iter().filter_map(|s| Some((s.ts, s.as_f64()?))), sorted)
+}
+
+/// Runs the rule over the watched key's series in a batch (every value
+/// type of it), as [`evaluate_batch`] does over samples. A single sorted
+/// series — the usual case — is read in place, allocating nothing per sample.
+pub fn evaluate_series(
+    config: &ThresholdConfig,
+    state: &mut ThresholdState,
+    device_id: &str,
+    batch: &[Series],
+) -> Vec<AlarmSignal> {
+    let mut watched = batch.iter().filter(|s| s.key == config.key);
+    match (watched.next(), watched.next()) {
+        (None, _) => Vec::new(),
+        (Some(only), None) => evaluate_points(config, state, device_id, only.numbers(), only.ts.is_sorted()),
+        (Some(first), Some(second)) => {
+            let rest = batch.iter().filter(|s| s.key == config.key).skip(2);
+            let points = first.numbers().chain(second.numbers()).chain(rest.flat_map(Series::numbers));
+            evaluate_points(config, state, device_id, points, false)
+        }
+    }
+}
+
+/// The rule over `(ts, value)` points; non-finite values are skipped and
+/// unsorted points are sorted first (stable: equal timestamps keep their order).
+fn evaluate_points(
+    config: &ThresholdConfig,
+    state: &mut ThresholdState,
+    device_id: &str,
+    points: impl Iterator<Item = (i64, f64)>,
+    sorted: bool,
+) -> Vec<AlarmSignal> {
+    let numeric = points.filter(|(_, v)| v.is_finite());
     let mut signals = Vec::new();
-    if samples.is_sorted_by_key(|s| s.ts) {
+    if sorted {
         for (ts, value) in numeric {
             step(config, state, device_id, ts, value, &mut signals);
         }
     } else {
-        let mut sorted: Vec<(i64, f64)> = numeric.collect();
-        // Stable: samples with equal timestamps keep their order.
-        sorted.sort_by_key(|&(ts, _)| ts);
-        for (ts, value) in sorted {
+        let mut points: Vec<(i64, f64)> = numeric.collect();
+        points.sort_by_key(|&(ts, _)| ts);
+        for (ts, value) in points {
             step(config, state, device_id, ts, value, &mut signals);
         }
     }
@@ -145,7 +178,7 @@ fn step(
 }
 
 /// The samples of `config.key` in a batch, if there are any.
-pub fn watched_samples<'a>(config: &ThresholdConfig, batch: &'a [Series]) -> Option<&'a [Sample]> {
+pub fn watched_samples(config: &ThresholdConfig, batch: &[Series]) -> Option<Vec<Sample>> {
     nexus_plugin_sdk::samples(batch, &config.key)
 }
 
@@ -178,12 +211,11 @@ impl StatefulAlarmRule for ThresholdRule {
         _now: i64,
         batch: &[Series],
     ) -> Result<Vec<AlarmSignal>, PluginError> {
-        Ok(watched_samples(config, batch)
-            .map_or_else(Vec::new, |samples| evaluate_batch(config, state, device_id, samples)))
+        Ok(evaluate_series(config, state, device_id, batch))
     }
 
     fn is_relevant(config: &ThresholdConfig, batch: &[Series]) -> bool {
-        watched_samples(config, batch).is_some()
+        batch.iter().any(|s| s.key == config.key && !s.is_empty())
     }
 }
 
@@ -359,30 +391,29 @@ mod tests {
     fn ignores_other_keys_text_values_and_non_finite_numbers() {
         let cfg = high_config();
         let mut state = ThresholdState::default();
-        let batch = vec![
-            Series { key: "motor_current".into(), samples: samples(&[(1, 999.0)]) },
-            Series {
-                key: "motor_temperature".into(),
-                samples: vec![
-                    sample(2, f64::NAN),
-                    Sample { value: Value::Text("hot".into()), ..sample(3, 0.0) },
-                    Sample { value: Value::Number(f64::INFINITY), ..sample(4, 0.0) },
-                    Sample { value: Value::Integer(151), ..sample(5, 0.0) },
-                ],
-            },
-        ];
+        let mut builder = nexus_plugin_sdk::SeriesBuilder::new();
+        builder.push("motor_current", 1, Value::Number(999.0), 1.0);
+        builder.push("motor_temperature", 2, Value::Number(f64::NAN), 1.0);
+        builder.push("motor_temperature", 3, Value::Text("hot".into()), 1.0);
+        builder.push("motor_temperature", 4, Value::Number(f64::INFINITY), 1.0);
+        builder.push("motor_temperature", 5, Value::Integer(151), 1.0);
+        let batch = builder.build();
         let watched = watched_samples(&cfg, &batch).expect("series of the key");
-        let signals = evaluate_batch(&cfg, &mut state, DEVICE, watched);
+        let signals = evaluate_batch(&cfg, &mut state, DEVICE, &watched);
         assert_eq!(summary(&signals), vec![(AlarmAction::Raise, 5)]);
+        // The component's path over the series agrees.
+        let mut state = ThresholdState::default();
+        assert_eq!(summary(&evaluate_series(&cfg, &mut state, DEVICE, &batch)), vec![(AlarmAction::Raise, 5)]);
     }
 
     #[test]
     fn batch_without_the_key_has_nothing_to_watch() {
         let cfg = high_config();
-        let other = vec![Series { key: "motor_current".into(), samples: samples(&[(1, 999.0)]) }];
+        let other = vec![Series::from_samples("motor_current", samples(&[(1, 999.0)]))];
         assert!(watched_samples(&cfg, &other).is_none());
-        let empty = vec![Series { key: "motor_temperature".into(), samples: Vec::new() }];
+        let empty = vec![Series::from_samples("motor_temperature", [])];
         assert!(watched_samples(&cfg, &empty).is_none());
+        assert!(!ThresholdRule::is_relevant(&cfg, &empty));
         assert!(watched_samples(&cfg, &[]).is_none());
     }
 

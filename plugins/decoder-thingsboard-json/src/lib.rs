@@ -18,7 +18,7 @@
 //! The logic is the pure function [`decode_payload`]; the component export
 //! only passes the frame's payload and `received_at` to it.
 
-use nexus_plugin_sdk::{Frame, PluginError, PluginInfo, Reading, Value};
+use nexus_plugin_sdk::{Frame, PluginError, PluginInfo, Reading, Series, SeriesBuilder, Value};
 use serde_json::{Map, Value as Json};
 
 /// Error code for a payload that is not UTF-8 JSON.
@@ -30,21 +30,39 @@ pub const UNSUPPORTED_FORMAT: &str = "unsupported-format";
 /// `received_at`. Readings come out in document order of the array and, in
 /// each object, in key order (serde_json sorts object keys).
 pub fn decode_payload(payload: &[u8], received_at: i64) -> Result<Vec<Reading>, PluginError> {
+    let mut readings = Vec::new();
+    decode_into(payload, received_at, &mut |key, ts, value| {
+        readings.push(Reading { device_id: String::new(), key, ts, value, quality: 1.0 });
+    })?;
+    Ok(readings)
+}
+
+/// Decodes one payload into series (one per key and value type), as the
+/// component returns it: no per-reading key or device strings.
+pub fn decode_series(payload: &[u8], received_at: i64) -> Result<Vec<Series>, PluginError> {
+    let mut builder = SeriesBuilder::new();
+    decode_into(payload, received_at, &mut |key, ts, value| builder.push(&key, ts, value, 1.0))?;
+    Ok(builder.build())
+}
+
+/// Where decoded `(key, ts, value)` triples go.
+type Sink<'a> = dyn FnMut(String, i64, Value) + 'a;
+
+fn decode_into(payload: &[u8], received_at: i64, out: &mut Sink<'_>) -> Result<(), PluginError> {
     let text = std::str::from_utf8(payload)
         .map_err(|e| PluginError::new(MALFORMED_JSON, format!("payload is not valid UTF-8: {e}")))?;
     // Tolerate a UTF-8 byte-order mark, which some device stacks send.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let document: Json = serde_json::from_str(text).map_err(|e| PluginError::new(MALFORMED_JSON, e.to_string()))?;
 
-    let mut readings = Vec::new();
     match document {
-        Json::Object(object) => decode_object(object, "", received_at, &mut readings)?,
+        Json::Object(object) => decode_object(object, "", received_at, out)?,
         Json::Array(items) => {
             for (index, item) in items.into_iter().enumerate() {
                 let path = format!("[{index}]");
                 match item {
                     Json::Object(object) => {
-                        decode_object(object, &path, received_at, &mut readings)?;
+                        decode_object(object, &path, received_at, out)?;
                     }
                     other => {
                         return Err(unsupported(format!("{path}: expected an object, found {}", kind(&other))));
@@ -56,7 +74,7 @@ pub fn decode_payload(payload: &[u8], received_at: i64) -> Result<Vec<Reading>, 
             return Err(unsupported(format!("top-level value must be an object or an array, found {}", kind(&other))));
         }
     }
-    Ok(readings)
+    Ok(())
 }
 
 /// Decodes one object, either `{"ts": .., "values": {..}}` or key/value.
@@ -65,7 +83,7 @@ fn decode_object(
     mut object: Map<String, Json>,
     path: &str,
     received_at: i64,
-    out: &mut Vec<Reading>,
+    out: &mut Sink<'_>,
 ) -> Result<(), PluginError> {
     if !(object.contains_key("ts") && object.contains_key("values")) {
         return decode_values(object, path, received_at, out);
@@ -92,8 +110,7 @@ fn decode_object(
 }
 
 /// Turns each `key: value` pair of `values` into a reading at `ts`.
-fn decode_values(values: Map<String, Json>, path: &str, ts: i64, out: &mut Vec<Reading>) -> Result<(), PluginError> {
-    out.reserve(values.len());
+fn decode_values(values: Map<String, Json>, path: &str, ts: i64, out: &mut Sink<'_>) -> Result<(), PluginError> {
     for (key, json) in values {
         if key.is_empty() {
             return Err(unsupported(format!("{}: empty key", at(path))));
@@ -111,7 +128,7 @@ fn decode_values(values: Map<String, Json>, path: &str, ts: i64, out: &mut Vec<R
             Json::String(s) => Value::Text(s),
             nested @ (Json::Array(_) | Json::Object(_)) => Value::Text(nested.to_string()),
         };
-        out.push(Reading { device_id: String::new(), key, ts, value, quality: 1.0 });
+        out(key, ts, value);
     }
     Ok(())
 }
@@ -158,8 +175,8 @@ impl nexus_plugin_sdk::Decoder for ThingsboardJson {
         }
     }
 
-    fn decode(frame: Frame) -> Result<Vec<Reading>, PluginError> {
-        decode_payload(&frame.payload, frame.received_at)
+    fn decode(frame: Frame) -> Result<Vec<Series>, PluginError> {
+        decode_series(&frame.payload, frame.received_at)
     }
 }
 
@@ -211,6 +228,18 @@ mod tests {
             assert_eq!(r.device_id, "");
             assert_eq!(r.quality, 1.0);
         }
+    }
+
+    #[test]
+    fn the_component_returns_one_series_per_key_and_type() {
+        let text = r#"[{"ts": 2, "values": {"a": 1, "b": 1.5}}, {"ts": 1, "values": {"a": 2, "b": true}}]"#;
+        let series = decode_series(text.as_bytes(), RECEIVED).expect("decodes");
+        let shape: Vec<(&str, Vec<i64>)> = series.iter().map(|s| (s.key.as_str(), s.ts.clone())).collect();
+        assert_eq!(shape, [("a", vec![1, 2]), ("b", vec![2]), ("b", vec![1])]);
+        assert_eq!(series[0].values, nexus_plugin_sdk::Column::Integer(vec![2, 1]));
+        // The same readings as the row form.
+        let rows = nexus_plugin_sdk::readings("", &series);
+        assert_eq!(rows.len(), ok(text).len());
     }
 
     #[test]

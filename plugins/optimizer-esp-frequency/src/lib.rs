@@ -284,16 +284,17 @@ fn weight(input: Option<Observation>, full: f64, now_ms: i64, max_age_ms: i64) -
 /// `now_ms` is the host's time, used only to judge how fresh the readings are.
 pub fn decide(config: &OptimizerConfig, well: &WellData, ctx: &WellContext, now_ms: i64) -> Decision {
     let keys = &config.keys;
+    let rows = nexus_plugin_sdk::readings(&ctx.device_id, &ctx.readings);
     let frequency = ctx
         .setpoints
         .iter()
         .rev()
         .find(|s| s.parameter == FREQUENCY_PARAMETER && s.value.is_finite())
         .map(|s| Observation { value: s.value, ts: None })
-        .or_else(|| latest(&ctx.readings, &keys.frequency));
-    let intake = latest(&ctx.readings, &keys.intake_pressure);
-    let current = latest(&ctx.readings, &keys.motor_current);
-    let flow = latest(&ctx.readings, &keys.flow_rate);
+        .or_else(|| latest(&rows, &keys.frequency));
+    let intake = latest(&rows, &keys.intake_pressure);
+    let current = latest(&rows, &keys.motor_current);
+    let flow = latest(&rows, &keys.flow_rate);
 
     let Some(frequency) = frequency else {
         return Decision::MissingInput(format!(
@@ -425,6 +426,7 @@ pub fn decide(config: &OptimizerConfig, well: &WellData, ctx: &WellContext, now_
     );
 
     Decision::Recommend(Recommendation {
+        details: serde_json::json!({"target_intake_pressure": target}).to_string(),
         device_id: ctx.device_id.clone(),
         parameter: FREQUENCY_PARAMETER.into(),
         current_value: f,

@@ -9,7 +9,47 @@ fn reading(key: &str, age_ms: i64, value: f64) -> Reading {
 }
 
 /// A well at `f` Hz with the given PIP, current and flow, all fresh.
-fn well(f: f64, pip: f64, current: Option<f64>, flow: Option<f64>) -> WellContext {
+/// A well's context with its readings as rows, turned into the host's
+/// series by [`Ctx::context`].
+struct Ctx {
+    readings: Vec<Reading>,
+    setpoints: Vec<Setpoint>,
+}
+
+impl Ctx {
+    fn context(&self) -> WellContext {
+        let mut builder = nexus_plugin_sdk::SeriesBuilder::new();
+        for r in &self.readings {
+            builder.push(&r.key, r.ts, r.value.clone(), r.quality);
+        }
+        WellContext {
+            well_id: "W-7".into(),
+            device_id: "esp-7".into(),
+            readings: builder.build(),
+            setpoints: self.setpoints.clone(),
+            static_data: String::new(),
+            open_alarms: Vec::new(),
+            open_recommendations: Vec::new(),
+            well_tests: Vec::new(),
+        }
+    }
+}
+
+fn setpoint(parameter: &str, value: f64) -> Setpoint {
+    Setpoint {
+        parameter: parameter.into(),
+        value,
+        unit: "Hz".into(),
+        min: None,
+        max: None,
+        max_step: None,
+        min_interval_ms: None,
+        source: nexus_plugin_sdk::SetpointSource::Device,
+        updated_at: 0,
+    }
+}
+
+fn well(f: f64, pip: f64, current: Option<f64>, flow: Option<f64>) -> Ctx {
     let mut readings = vec![
         reading("frequency", 60_000, f - 5.0), // older, superseded
         reading("frequency", 1_000, f),
@@ -21,17 +61,11 @@ fn well(f: f64, pip: f64, current: Option<f64>, flow: Option<f64>) -> WellContex
     if let Some(q) = flow {
         readings.push(reading("flow_rate", 1_000, q));
     }
-    WellContext {
-        well_id: "W-7".into(),
-        device_id: "esp-7".into(),
-        readings,
-        setpoints: Vec::new(),
-        static_data: String::new(),
-    }
+    Ctx { readings, setpoints: Vec::new() }
 }
 
-fn run(config: &OptimizerConfig, ctx: &WellContext) -> Decision {
-    decide(config, &WellData::default(), ctx, NOW)
+fn run(config: &OptimizerConfig, ctx: &Ctx) -> Decision {
+    decide(config, &WellData::default(), &ctx.context(), NOW)
 }
 
 fn recommended(decision: Decision) -> Recommendation {
@@ -153,7 +187,7 @@ fn missing_required_inputs_are_not_errors() {
 #[test]
 fn setpoint_takes_precedence_over_reading() {
     let mut ctx = well(50.0, 420.0, Some(40.0), Some(1300.0));
-    ctx.setpoints.push(Setpoint { parameter: "frequency_hz".into(), value: 52.0, unit: "Hz".into() });
+    ctx.setpoints.push(setpoint("frequency_hz", 52.0));
     let r = recommended(run(&OptimizerConfig::default(), &ctx));
     assert!(close(r.current_value, 52.0));
     assert!(close(r.proposed_value, 52.7));
@@ -180,7 +214,7 @@ fn confidence_drops_for_missing_and_stale_inputs() {
 #[test]
 fn not_running_is_held() {
     let mut ctx = well(50.0, 420.0, Some(0.0), Some(0.0));
-    ctx.setpoints.push(Setpoint { parameter: "frequency_hz".into(), value: 0.0, unit: "Hz".into() });
+    ctx.setpoints.push(setpoint("frequency_hz", 0.0));
     assert_eq!(held(run(&OptimizerConfig::default(), &ctx)), HoldReason::NotRunning);
 }
 

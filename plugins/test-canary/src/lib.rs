@@ -133,7 +133,7 @@ impl nexus_plugin_sdk::AlarmRule for Canary {
             }
             "scan" => {
                 let (found, scanned) = scan()?;
-                let ts = first.samples.first().map_or(0, |s| s.ts);
+                let ts = first.ts.first().copied().unwrap_or(0);
                 Ok(vec![AlarmSignal::raise_at(
                     &device_id,
                     ts,

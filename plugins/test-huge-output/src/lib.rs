@@ -41,7 +41,7 @@ impl nexus_plugin_sdk::AlarmRule for HugeOutput {
     }
 
     fn evaluate(device_id: String, batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
-        let ts = batch.first().and_then(|s| s.samples.first()).map_or(0, |s| s.ts);
+        let ts = batch.first().and_then(|s| s.ts.first().copied()).unwrap_or(0);
         Ok(flood(&device_id, ts, SIGNALS))
     }
 }

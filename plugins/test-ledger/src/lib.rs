@@ -27,7 +27,7 @@ impl Ledger {
     /// Adds the `seq` samples of a batch.
     pub fn add(&mut self, batch: &[Series]) {
         let Some(seq) = nexus_plugin_sdk::series(batch, "seq") else { return };
-        for value in seq.samples.iter().filter_map(|s| s.as_f64()) {
+        for (_, value) in seq.numbers() {
             let v = value as i64;
             self.count += 1;
             self.sum += v;
@@ -62,16 +62,16 @@ nexus_plugin_sdk::export_alarm_rule!(LedgerRule);
 
 #[cfg(test)]
 mod tests {
-    use nexus_plugin_sdk::{Sample, Value};
+    use nexus_plugin_sdk::Sample;
 
     use super::*;
 
     #[test]
     fn the_ledger_counts_sums_and_squares_seq_only() {
-        let sample = |ts, v| Sample { ts, value: Value::Integer(v), quality: 1.0 };
+        let sample = |ts, v: i64| Sample::new(ts, v);
         let batch = vec![
-            Series { key: "seq".into(), samples: vec![sample(1, 3), sample(2, 4)] },
-            Series { key: "v".into(), samples: vec![sample(1, 100)] },
+            Series::from_samples("seq", [sample(1, 3), sample(2, 4)]),
+            Series::from_samples("v", [sample(1, 100)]),
         ];
         let mut ledger = Ledger::default();
         ledger.add(&batch);

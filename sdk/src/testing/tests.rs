@@ -29,7 +29,7 @@ impl StatefulAlarmRule for Counter {
         now: i64,
         batch: &[Series],
     ) -> Result<Vec<AlarmSignal>, PluginError> {
-        let seen = crate::series(batch, "n").map_or(0, |s| s.samples.len());
+        let seen = crate::series(batch, "n").map_or(0, |s| s.len());
         *n += seen;
         if crate::series(batch, "fail").is_some() {
             return Err(PluginError::new("boom", "asked to fail"));
@@ -81,13 +81,15 @@ fn batches_are_grouped_by_key_and_sorted_by_ts() {
         (10, "a", Value::from("x")),
         (30, "b", Value::from(4.0)),
     ]);
+    // One series per key and value type, keys sorted.
     let keys: Vec<&str> = batch.iter().map(|s| s.key.as_str()).collect();
-    assert_eq!(keys, ["a", "b"]);
-    let a: Vec<(i64, String)> = batch[0].samples.iter().map(|s| (s.ts, format!("{:?}", s.value))).collect();
-    assert_eq!(a, [(10, format!("{:?}", Value::Text("x".into()))), (20, format!("{:?}", Value::Integer(2)))]);
-    let b: Vec<(i64, Option<f64>)> = batch[1].samples.iter().map(|s| (s.ts, s.as_f64())).collect();
+    assert_eq!(keys, ["a", "a", "b", "b"]);
+    let a: Vec<(i64, Value)> = crate::samples(&batch, "a").expect("a").into_iter().map(|s| (s.ts, s.value)).collect();
+    assert_eq!(a, [(10, Value::Text("x".into())), (20, Value::Integer(2))]);
+    let b: Vec<(i64, Option<f64>)> =
+        crate::samples(&batch, "b").expect("b").iter().map(|s| (s.ts, s.as_f64())).collect();
     assert_eq!(b, [(10, Some(1.0)), (30, Some(3.0)), (30, Some(4.0))]);
-    assert!(batch[1].samples.iter().all(|s| s.quality == 1.0));
+    assert!(batch.iter().all(|s| s.quality.is_empty()), "quality 1 everywhere: omitted");
     assert!(super::batch::<f64>([]).is_empty());
 }
 
@@ -98,7 +100,7 @@ fn the_state_is_saved_only_when_it_changes() {
     assert_eq!(store.saves, ["n"]);
     assert_eq!(store.inner.bytes("n"), Some(&b"2"[..]));
     // Relevant, but nothing to count: loaded, unchanged, not saved.
-    run(&mut store, &[Series { key: "n".into(), samples: Vec::new() }]).expect("runs");
+    run(&mut store, &[Series::from_samples("n", [])]).expect("runs");
     assert_eq!(store.saves, ["n"]);
 }
 

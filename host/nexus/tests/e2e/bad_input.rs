@@ -73,7 +73,7 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed-json")));
     let (status, body, _) = h.send(h.client.get(format!("{}/api/alarms", h.base))).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
-    let (status, body, _) = h.upload("transform", "x", vec![1]).await;
+    let (status, body, _) = h.upload("converter", "x", vec![1]).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid-request")));
 }
 

@@ -297,7 +297,8 @@ fn replay(runtime: &Runtime, rule: &nexus_runtime::Plugin, device: &DeviceId, re
             limits: Limits::for_kind(PluginKind::AlarmRule),
             telemetry: Arc::new(NoTelemetry),
         };
-        let outcome = runtime.evaluate(rule, ctx, std::slice::from_ref(reading)).expect("the rule runs");
+        let outcome =
+            runtime.evaluate(rule, ctx, &nexus_model::series_of(std::slice::from_ref(reading))).expect("the rule runs");
         if let Some(next) = outcome.state {
             state = next;
         }

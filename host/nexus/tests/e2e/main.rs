@@ -4,6 +4,7 @@
 //! a fresh data directory.
 
 mod bad_input;
+mod contract;
 mod crash;
 mod faults;
 mod flow;

@@ -83,6 +83,7 @@ pub async fn records_and_usage_accumulate(store: &dyn Store) {
                 gain_unit: "bbl/d".into(),
                 confidence: 0.8,
                 rationale: "because".into(),
+                details: serde_json::json!({"binding_constraint": "pip", "step": i}),
             },
         });
         effects.plugin_runs.push(PluginRun {
@@ -115,6 +116,7 @@ pub async fn records_and_usage_accumulate(store: &dyn Store) {
     let recommendations = store.recommendations(&a.tenant, 10).await.expect("recommendations");
     assert_eq!(recommendations.iter().map(|r| r.recommendation.proposed_value).collect::<Vec<_>>(), [52.5, 51.5, 50.5]);
     assert_eq!(recommendations[0].well_id.as_ref(), Some(&a.well.id));
+    assert_eq!(recommendations[0].recommendation.details, serde_json::json!({"binding_constraint": "pip", "step": 2}));
     let runs = store.plugin_runs(&a.tenant, 2).await.expect("runs");
     assert_eq!(runs.iter().map(|r| r.error.as_str()).collect::<Vec<_>>(), ["trap 2", "trap 1"]);
     assert_eq!(runs[0].device_id.as_ref(), Some(&a.device.id));

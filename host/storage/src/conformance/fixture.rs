@@ -43,6 +43,7 @@ pub(crate) async fn plugin(store: &dyn Store, tenant: &TenantId, kind: PluginKin
                 hash: "ab12",
                 bytes: b"\0asm",
                 info: &info("rule"),
+                contract: "0.2.0",
             },
             &admin(),
             T0,

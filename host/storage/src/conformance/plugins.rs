@@ -19,6 +19,7 @@ pub async fn bindings_swap_quarantine_and_enable(store: &dyn Store) {
                 hash: "cd34",
                 bytes: b"\0asm",
                 info: &super::fixture::info("rule"),
+                contract: "0.1.0",
             },
             &admin(),
             T0,
@@ -26,6 +27,7 @@ pub async fn bindings_swap_quarantine_and_enable(store: &dyn Store) {
         .await;
     assert!(matches!(again, Err(StorageError::Conflict(_))), "{again:?}");
     assert_eq!(store.plugin_bytes(&a.tenant, &a.plugin.id).await.expect("bytes"), b"\0asm");
+    assert_eq!(store.plugin(&a.tenant, &a.plugin.id).await.expect("plugin").contract, "0.2.0");
     let v2 = plugin(store, &a.tenant, PluginKind::AlarmRule, "2.0.0").await;
     let decoder = plugin(store, &a.tenant, PluginKind::Decoder, "1.0.0").await;
 

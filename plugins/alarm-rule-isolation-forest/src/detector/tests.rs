@@ -5,7 +5,7 @@ use super::*;
 use crate::IsolationForestRule;
 use crate::config::parse_config;
 use nexus_plugin_sdk::testing::Harness;
-use nexus_plugin_sdk::{AlarmAction, Sample, StateStore, Value};
+use nexus_plugin_sdk::{AlarmAction, Sample, StateStore};
 
 const DEVICE: &str = "well-1";
 
@@ -17,10 +17,7 @@ fn config(json: &str) -> ForestConfig {
 fn batch(keys: &[&str], ts: std::ops::Range<i64>, value: impl Fn(usize, i64) -> f64) -> Vec<Series> {
     keys.iter()
         .enumerate()
-        .map(|(k, key)| Series {
-            key: key.to_string(),
-            samples: ts.clone().map(|t| Sample { ts: t, value: Value::Number(value(k, t)), quality: 1.0 }).collect(),
-        })
+        .map(|(k, key)| Series::from_samples(key, ts.clone().map(|t| Sample::new(t, value(k, t)))))
         .collect()
 }
 
@@ -43,7 +40,7 @@ fn rule(cfg: ForestConfig) -> Harness<IsolationForestRule> {
 
 /// One call, at the time of the batch's last sample.
 fn call(rule: &mut Harness<IsolationForestRule>, batch: &[Series]) -> Result<Vec<AlarmSignal>, PluginError> {
-    let now = batch.iter().filter_map(|s| s.samples.last()).map(|s| s.ts).max().unwrap_or(0);
+    let now = batch.iter().filter_map(|s| s.ts.last()).copied().max().unwrap_or(0);
     rule.evaluate(now, batch)
 }
 
@@ -106,10 +103,8 @@ fn missing_values_count_as_zero() {
     let mut forest = rule(cfg);
     // Key `b` has one sample at ts 1; key `c` is not watched.
     let mut input = batch(&["a", "c"], 0..4, |_, t| t as f64);
-    input[1].key = "b".into();
-    input[1].samples.truncate(2);
-    input[1].samples.remove(0);
-    input.push(Series { key: "c".into(), samples: vec![Sample { ts: 9, value: Value::Number(1.0), quality: 1.0 }] });
+    input[1] = Series::from_samples("b", [Sample::new(1, 1.0)]);
+    input.push(Series::from_samples("c", [Sample::new(9, 1.0)]));
     call(&mut forest, &input).expect("ok");
     let stats: Vec<Stats> = forest.store().get(&train_key(0)).expect("trained");
     assert_eq!(stats.len(), 2);

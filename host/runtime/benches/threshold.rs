@@ -93,7 +93,22 @@ fn main() {
     let batch = readings();
     // The component gets the batch as the host passes it: columns.
     let series = nexus_model::series_of(&batch);
-    let (pooled, plugin) = load(RuntimeConfig::default(), &bytes);
+    let profiling = std::env::var("NEXUS_BENCH_PROFILE").is_ok();
+    let (pooled, plugin) = load(RuntimeConfig { perf_map: profiling, ..RuntimeConfig::default() }, &bytes);
+
+    // `NEXUS_BENCH_PROFILE=call|empty` loops one kind of call for 10 s (run
+    // it under `perf record` to see where a call's time goes).
+    if let Ok(what) = std::env::var("NEXUS_BENCH_PROFILE") {
+        let input: &[Series] = if what == "empty" { &[] } else { &series };
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut calls = 0u64;
+        while Instant::now() < until {
+            black_box(pooled.evaluate(&plugin, ctx(), black_box(input)).expect("evaluate"));
+            calls += 1;
+        }
+        println!("{calls} {what} calls in 10 s");
+        return;
+    }
 
     // The native reference must agree with the component before it is timed.
     let outcome = pooled.evaluate(&plugin, ctx(), &series).expect("evaluate");
@@ -124,6 +139,12 @@ fn main() {
     let empty: [Series; 0] = [];
     let instantiate_pooled = measure(15, 500, || {
         black_box(pooled.evaluate(&plugin, ctx(), &empty).expect("evaluate"));
+    });
+    // The floor: a rule that reads nothing (plugins/test-noop).
+    let noop_bytes = std::fs::read(plugin_dir().join("test_noop.wasm")).expect("test_noop.wasm: run .ci/build-plugins");
+    let noop = pooled.load(PluginKind::AlarmRule, &noop_bytes).expect("loads");
+    let instantiate_noop = measure(15, 500, || {
+        black_box(pooled.evaluate(&noop, ctx(), &empty).expect("evaluate"));
     });
     let (on_demand, plugin_on_demand) = load(RuntimeConfig { pooling: false, ..RuntimeConfig::default() }, &bytes);
     let instantiate_on_demand = measure(15, 500, || {
@@ -171,6 +192,7 @@ fn main() {
     println!("  of which instantiate + copy-in     {:>9.1} µs/batch", us(copy_in));
     println!("instantiation + empty call");
     println!("  pooling allocator                  {:>9.1} µs", us(instantiate_pooled));
+    println!("  pooling, a rule that reads nothing {:>9.1} µs", us(instantiate_noop));
     println!("  on-demand allocator                {:>9.1} µs", us(instantiate_on_demand));
     println!("limits overhead on the batch");
     let base = limits[0].1.as_secs_f64();

@@ -131,20 +131,14 @@ pub(crate) struct HostState {
     pub(crate) logs_dropped: u32,
     pub(crate) host_limit_hit: Option<String>,
     pub(crate) limiter: Limiter,
-    wasi: WasiCtx,
+    /// Built on first use: most calls never touch WASI.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
 impl HostState {
     pub(crate) fn new(ctx: CallContext) -> Self {
         let limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false };
-        // Deny-all WASI for std guests: no args, env, preopens or sockets; stdio
-        // goes nowhere; randomness is a fixed sequence so replays repeat.
-        let wasi = WasiCtx::builder()
-            .secure_random(wasmtime_wasi::Deterministic::new(vec![7, 31, 73, 127]))
-            .insecure_random(wasmtime_wasi::Deterministic::new(vec![11, 37, 79, 131]))
-            .insecure_random_seed(0x004e_6578_7573)
-            .build();
         Self {
             logs_left: ctx.limits.log_lines,
             ctx,
@@ -152,7 +146,7 @@ impl HostState {
             logs_dropped: 0,
             host_limit_hit: None,
             limiter,
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
         }
     }
@@ -282,7 +276,16 @@ impl From<TelemetryError> for Refused {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        // Deny-all WASI for std guests: no args, env, preopens or sockets;
+        // stdio goes nowhere; randomness is a fixed sequence so replays repeat.
+        let wasi = self.wasi.get_or_insert_with(|| {
+            WasiCtx::builder()
+                .secure_random(wasmtime_wasi::Deterministic::new(vec![7, 31, 73, 127]))
+                .insecure_random(wasmtime_wasi::Deterministic::new(vec![11, 37, 79, 131]))
+                .insecure_random_seed(0x004e_6578_7573)
+                .build()
+        });
+        WasiCtxView { ctx: wasi, table: &mut self.table }
     }
 }
 

@@ -104,6 +104,11 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", e.to_string())
                     .with("note", "the frame is kept as a dead letter")
             }
+            e @ ServiceError::Overloaded { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())
+                    .with_header(axum::http::header::RETRY_AFTER, "1")
+                    .with("note", "nothing of this request was stored; send it again")
+            }
             ServiceError::Unavailable(detail) => {
                 tracing::warn!(%detail, "Storage unavailable.");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry later")

@@ -29,10 +29,12 @@ struct Options {
     samples: Vec<usize>,
     connections: Vec<usize>,
     seconds: u64,
+    /// Seconds of open-loop load at twice the sustainable rate (0: skip).
+    overload: u64,
 }
 
 fn options() -> Options {
-    let mut o = Options { devices: 100, samples: vec![1, 100], connections: vec![1, 32], seconds: 10 };
+    let mut o = Options { devices: 100, samples: vec![1, 100], connections: vec![1, 32], seconds: 10, overload: 0 };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
     for pair in args.windows(2) {
@@ -41,6 +43,7 @@ fn options() -> Options {
             "--samples" => o.samples = list(&pair[1]),
             "--connections" => o.connections = list(&pair[1]),
             "--seconds" => o.seconds = pair[1].parse().unwrap_or(o.seconds),
+            "--overload" => o.overload = pair[1].parse().unwrap_or(0),
             _ => {}
         }
     }
@@ -221,6 +224,76 @@ async fn run(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connect
     }
 }
 
+/// Open-loop load at `rate` requests/s for `seconds` (requests are sent on
+/// schedule whether or not earlier ones were answered), with `/healthz`
+/// probed every 50 ms. Prints what was answered how, and health latency.
+async fn overload(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, rate: f64, seconds: u64) {
+    let ts = Arc::new(AtomicI64::new(nexus_model::Clock::system().now() - 20 * 86_400_000));
+    let counts = Arc::new([(); 5].map(|_| AtomicU64::new(0))); // ok, 503 + Retry-After, 503 without, other, timeout
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let health = {
+        let (client, base) = (client.clone(), server.base.clone());
+        tokio::spawn(async move {
+            let mut worst = Vec::new();
+            let until = Instant::now() + Duration::from_secs(seconds);
+            while Instant::now() < until {
+                let started = Instant::now();
+                let ok = client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success());
+                worst.push(if ok { started.elapsed().as_micros() as u64 } else { u64::MAX });
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            worst
+        })
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut sent = 0usize;
+    let mut inflight = tokio::task::JoinSet::new();
+    while Instant::now() < until {
+        tick.tick().await;
+        let token = tokens[sent % tokens.len()].clone();
+        sent += 1;
+        let (client, base, counts, payload) = (client.clone(), server.base.clone(), counts.clone(), body(samples, &ts));
+        inflight.spawn(async move {
+            let sent = client
+                .post(format!("{base}/api/v1/{token}/telemetry"))
+                .header("content-type", "application/json")
+                .body(payload)
+                .send()
+                .await;
+            let slot = match sent {
+                Ok(r) if r.status().is_success() => 0,
+                Ok(r) if r.status() == 503 && r.headers().contains_key("retry-after") => 1,
+                Ok(r) if r.status() == 503 => 2,
+                Ok(_) => 3,
+                Err(_) => 4,
+            };
+            counts[slot].fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    while inflight.join_next().await.is_some() {}
+    let mut probes = health.await.expect("prober");
+    probes.sort_unstable();
+    let n = |i: usize| counts[i].load(Ordering::Relaxed);
+    println!(
+        "overload: {sent} requests of {samples} samples at {rate:.0}/s for {seconds} s: {} answered 200, {} shed with 503 + Retry-After, {} 503 without it, {} other, {} timed out",
+        n(0),
+        n(1),
+        n(2),
+        n(3),
+        n(4)
+    );
+    println!(
+        "  /healthz during it: {} probes, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, failed {}",
+        probes.len(),
+        percentile(&probes, 0.5),
+        percentile(&probes, 0.99),
+        probes.iter().filter(|&&p| p != u64::MAX).max().copied().unwrap_or(0) as f64 / 1000.0,
+        probes.iter().filter(|&&p| p == u64::MAX).count()
+    );
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -242,9 +315,14 @@ async fn main() {
         "{:>8} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>7}",
         "samples", "conns", "points/s", "req/s", "p50 ms", "p99 ms", "p999 ms", "CPU µs/pt", "errors"
     );
+    let mut sustainable = None;
     for &samples in &o.samples {
         for &connections in &o.connections {
             let r = run(&server, &tokens, samples, connections, o.seconds).await;
+            let rate = r.requests as f64 / r.seconds;
+            if sustainable.is_none_or(|(_, best): (usize, f64)| samples == o.samples[0] && rate > best) {
+                sustainable = Some((samples, rate));
+            }
             println!(
                 "{:>8} {:>6} {:>12.0} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>7}",
                 samples,
@@ -258,5 +336,16 @@ async fn main() {
                 r.errors
             );
         }
+    }
+    if let Some((samples, rate)) = sustainable.filter(|_| o.overload > 0) {
+        overload(&server, &tokens, samples, 2.0 * rate, o.overload).await;
+        let after = run(&server, &tokens, samples, *o.connections.last().unwrap_or(&32), o.seconds).await;
+        println!(
+            "  recovery: {:.0} requests/s ({:.0} points/s), {} errors, in the {} s right after",
+            after.requests as f64 / after.seconds,
+            after.points as f64 / after.seconds,
+            after.errors,
+            o.seconds
+        );
     }
 }

@@ -268,3 +268,14 @@ fn every_test_plugin_has_a_test() {
         }
     }
 }
+
+/// The benchmark's floor, `test-noop`, signals nothing and touches no state.
+#[test]
+fn the_noop_rule_returns_nothing_and_keeps_no_state() {
+    let plugin = load("test-noop");
+    let outcome = runtime()
+        .evaluate(&plugin, ctx("t1", "test-noop", "{}", Limits::default()), &[reading("x", 1.0)])
+        .expect("call");
+    assert!(outcome.output.is_empty());
+    assert!(outcome.state.is_none());
+}

@@ -57,7 +57,9 @@ impl AssetService {
     /// Creates a wellpad.
     pub async fn create_wellpad(&self, tenant: &TenantId, name: &str, by: &Actor) -> Result<Wellpad> {
         check_name(name)?;
-        Ok(self.0.store.create_wellpad(tenant, name, by, self.0.now()).await?)
+        let created = self.0.store.create_wellpad(tenant, name, by, self.0.now()).await?;
+        self.0.wake_outbox();
+        Ok(created)
     }
 
     /// Creates a well; `static_data` must be a JSON object.
@@ -74,7 +76,9 @@ impl AssetService {
             return Err(ServiceError::Invalid("static_data must be a JSON object".into()));
         }
         let new = NewWell { name: name.into(), wellpad_id, static_data };
-        Ok(self.0.store.create_well(tenant, &new, by, self.0.now()).await?)
+        let created = self.0.store.create_well(tenant, &new, by, self.0.now()).await?;
+        self.0.wake_outbox();
+        Ok(created)
     }
 
     /// The tenant's wells.
@@ -104,6 +108,7 @@ impl AssetService {
         let access_token = chosen_token.unwrap_or_else(new_access_token);
         let new = NewDevice { name: name.into(), well_id, token_hash: token_hash(&access_token) };
         let device = self.0.store.create_device(tenant, &new, by, self.0.now()).await?;
+        self.0.wake_outbox();
         Ok(IssuedToken { device, access_token })
     }
 
@@ -112,6 +117,8 @@ impl AssetService {
     pub async fn rotate_token(&self, tenant: &TenantId, id: &DeviceId, by: &Actor) -> Result<IssuedToken> {
         let access_token = new_access_token();
         let device = self.0.store.rotate_device_token(tenant, id, &token_hash(&access_token), by, self.0.now()).await?;
+        self.0.caches.forget_device(id);
+        self.0.wake_outbox();
         Ok(IssuedToken { device, access_token })
     }
 
@@ -127,6 +134,12 @@ impl AssetService {
 
     /// The device an access token belongs to.
     pub async fn authenticate_device(&self, access_token: &str) -> Result<Device> {
-        self.0.store.device_by_token_hash(&token_hash(access_token)).await?.ok_or(ServiceError::UnknownToken)
+        let hash = token_hash(access_token);
+        if let Some(device) = self.0.caches.device(&hash) {
+            return Ok(device);
+        }
+        let device = self.0.store.device_by_token_hash(&hash).await?.ok_or(ServiceError::UnknownToken)?;
+        self.0.caches.remember_device(hash, device.clone());
+        Ok(device)
     }
 }

@@ -18,7 +18,7 @@ pub enum Refusal {
 }
 
 /// Why a service call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceError {
     /// The thing does not exist for this tenant.
@@ -94,6 +94,14 @@ pub enum ServiceError {
     /// Storage cannot take the request now; nothing was acknowledged.
     #[error("{0}")]
     Unavailable(String),
+    /// The host has more work queued than it takes; retry after a moment.
+    #[error("the ingest queue is full ({queued} frames waiting); retry in {retry_after_s} s")]
+    Overloaded {
+        /// Frames waiting.
+        queued: usize,
+        /// When to retry.
+        retry_after_s: u32,
+    },
     /// Something failed inside the host.
     #[error("internal: {0}")]
     Internal(String),

@@ -1,25 +1,34 @@
-//! Frames in: decode, validate, evaluate the alarm rules, and commit the
-//! frame's effects in one transaction before answering.
+//! Frames in, with group commit. A frame is queued (a full queue is
+//! refused at once: backpressure, not unbounded latency); one batcher takes
+//! everything queued, processes each device's frames in order — devices in
+//! parallel — and commits the whole batch in **one** transaction; only then
+//! is each frame answered.
 //!
-//! Rules run before the commit, on the frame's readings as a batch; what a
-//! rule reads back through `host.latest`/`host.history` is what was stored
-//! before this frame. Because readings, rule state, alarm transitions and
-//! their events commit together, a crash at any point leaves either all of
-//! a frame or none of it: no stored reading is ever unevaluated, and no
-//! rule's state runs ahead of its alarms.
+//! Readings, rule state, alarm transitions and their events of a batch
+//! commit together, so a crash leaves all of a batch or none of it: no
+//! stored reading is ever unevaluated, and no rule's state runs ahead of its
+//! alarms. Per-device order holds: one batch at a time, a device's frames in
+//! arrival order within it. Rules run before the commit; what a rule reads
+//! back through `host.latest`/`history` is what was stored before the batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
-use nexus_model::{Binding, Device, Frame, PluginKind, Stage};
-use nexus_runtime::CallError;
-use nexus_storage::{Effects, StateWrite};
+use nexus_model::{Device, DeviceId, Frame};
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::calls::{Call, refused_letter};
-use crate::validate::{self, RejectedReading as Rejected};
+use crate::frames::{self, DeviceWork};
+use crate::validate::RejectedReading as Rejected;
 use crate::{Inner, Result, ServiceError};
 
 pub use crate::validate::RejectedReading;
+
+/// Most frames in one group commit.
+const MAX_BATCH_FRAMES: usize = 512;
+/// Most samples in one group commit (a batch stops growing past it).
+const MAX_BATCH_SAMPLES: usize = 200_000;
 
 /// What happened to a frame.
 #[derive(Debug, Clone, Serialize)]
@@ -28,122 +37,216 @@ pub struct IngestReport {
     pub accepted: usize,
     /// Readings refused by validation, each with its reason.
     pub rejected: Vec<Rejected>,
-    /// Alarm transitions caused.
+    /// Alarm transitions caused by the frame's readings.
     pub alarm_transitions: usize,
+}
+
+/// Where a frame's answer goes.
+type Reply = oneshot::Sender<Result<IngestReport>>;
+
+/// A frame waiting for its batch.
+pub(crate) struct Pending {
+    device: Device,
+    frame: Frame,
+    reply: Reply,
 }
 
 /// Telemetry in. Cheap to clone.
 #[derive(Clone)]
 pub struct IngestService(pub(crate) Arc<Inner>);
 
+/// Counters of the ingest path since the host started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestStats {
+    /// Group commits.
+    pub batches: u64,
+    /// Frames answered (any outcome).
+    pub frames: u64,
+    /// Readings stored.
+    pub points: u64,
+    /// Frames refused because the queue was full.
+    pub overloaded: u64,
+}
+
+/// The counters behind [`IngestStats`].
+#[derive(Default)]
+pub(crate) struct IngestCounters {
+    batches: std::sync::atomic::AtomicU64,
+    frames: std::sync::atomic::AtomicU64,
+    points: std::sync::atomic::AtomicU64,
+    overloaded: std::sync::atomic::AtomicU64,
+}
+
 impl IngestService {
-    /// Runs a device frame through the device's decoder and alarm rules and
-    /// commits everything it caused; returns once it is durable.
+    /// Queues a device frame for the next group commit and returns once
+    /// everything it caused is durable: its readings, the rules' state and
+    /// alarm transitions, dead letters. A full queue is refused at once with
+    /// [`ServiceError::Overloaded`].
     pub async fn ingest_frame(&self, device: &Device, frame: Frame) -> Result<IngestReport> {
-        let inner = &self.0;
-        let lock = inner.device_lock(&device.id);
-        let _guard = lock.lock().await;
-        let now = inner.now();
-        let tenant = &device.tenant_id;
-        let mut effects = Effects::new(tenant, now);
-        let decoders = inner.store.device_bindings(tenant, &device.id, PluginKind::Decoder).await?;
-        let Some(binding) = decoders.iter().find(|b| b.enabled) else {
-            return Err(self.no_decoder(device, &decoders, frame, effects).await);
-        };
-        if let Err(error) = inner.check_quota(tenant, &effects).await {
-            let letter = refused_letter(
-                binding,
-                &device.id,
-                Stage::Decode,
-                "quota-exceeded",
-                error.to_string(),
-                frame.payload,
-                now,
-            );
-            effects.dead_letters.push(letter);
-            inner.commit(effects).await?;
-            return Err(error);
-        }
-        let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
-        let ctx = inner.call_context(&loaded, binding, &device.id, frame.received_at).await?;
-        let runtime = inner.runtime.clone();
-        let plugin = loaded.plugin.clone();
-        let call_frame = frame.clone();
-        let call = Call { binding, loaded: &loaded, device: &device.id, stage: Stage::Decode };
-        let result = inner
-            .run_call(&mut effects, call, move || runtime.decode(&plugin, ctx, &call_frame), || frame.payload.clone())
-            .await?;
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                inner.commit(effects).await?;
-                return Err(match error {
-                    CallError::Plugin { error, .. } => {
-                        ServiceError::Rejected { code: error.code, message: error.message }
-                    }
-                    fault => ServiceError::fault(&fault),
-                });
+        let queue = self.0.ingest_queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(self.0.config.ingest_queue_frames.max(1));
+            tokio::spawn(batcher(self.0.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending { device: device.clone(), frame, reply };
+        queue.try_send(pending).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                self.0.ingest_counters.overloaded.fetch_add(1, Relaxed);
+                ServiceError::Overloaded { queued: queue.max_capacity() - queue.capacity(), retry_after_s: 1 }
             }
-        };
-        if let Some(state) = outcome.state {
-            effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.id.clone(), state });
-        }
-        let decoded = outcome.output;
-        let (mut valid, mut rejected) =
-            validate::series(&device.id, decoded.series, decoded.foreign, frame.received_at);
-        let derived = inner.run_transforms(&mut effects, tenant, &device.id, &valid).await?;
-        if !derived.is_empty() {
-            let (derived, refused) = validate::series(&device.id, derived, Vec::new(), frame.received_at);
-            valid.extend(derived);
-            rejected.extend(refused);
-        }
-        if !rejected.is_empty() {
-            let reasons = rejected.iter().map(|r| format!("{}@{}: {}", r.key, r.ts, r.reason)).collect::<Vec<_>>();
-            let letter = refused_letter(
-                binding,
-                &device.id,
-                Stage::Validate,
-                "invalid-reading",
-                reasons.join("; "),
-                frame.payload.clone(),
-                now,
-            );
-            effects.dead_letters.push(letter);
-        }
-        inner.evaluate_rules(&mut effects, tenant, &device.id, &valid).await?;
-        effects.readings = valid.iter().flat_map(|s| s.readings(&device.id)).collect();
-        let accepted = effects.readings.len();
-        let committed = inner.commit(effects).await?;
-        let alarm_transitions = committed.transitions.iter().filter(|t| t.action.is_event()).count();
-        Ok(IngestReport { accepted, rejected, alarm_transitions })
+            mpsc::error::TrySendError::Closed(_) => ServiceError::Internal("the ingest batcher stopped".into()),
+        })?;
+        answer.await.map_err(|_| ServiceError::Internal("the ingest batcher dropped a frame".into()))?
     }
 
-    /// A device without a running decoder: if the breaker quarantined it,
-    /// keep the frame as a dead letter and say so.
-    async fn no_decoder(
-        &self,
-        device: &Device,
-        decoders: &[Binding],
-        frame: Frame,
-        mut effects: Effects,
-    ) -> ServiceError {
-        let Some(binding) = decoders.iter().find(|b| b.quarantine_reason.is_some()) else {
-            return ServiceError::NoDecoder(device.id.clone());
-        };
-        let reason = binding.quarantine_reason.clone().unwrap_or_default();
-        let letter = refused_letter(
-            binding,
-            &device.id,
-            Stage::Decode,
-            "binding-quarantined",
-            reason.clone(),
-            frame.payload,
-            effects.now,
-        );
-        effects.dead_letters.push(letter);
-        if let Err(error) = self.0.commit(effects).await {
-            return error;
+    /// Counters since the host started.
+    pub fn stats(&self) -> IngestStats {
+        let c = &self.0.ingest_counters;
+        IngestStats {
+            batches: c.batches.load(Relaxed),
+            frames: c.frames.load(Relaxed),
+            points: c.points.load(Relaxed),
+            overloaded: c.overloaded.load(Relaxed),
         }
-        ServiceError::Quarantined { binding_id: binding.id.clone(), reason }
+    }
+
+    /// Frames waiting for the batcher now.
+    pub fn queued(&self) -> usize {
+        self.0.ingest_queue.get().map_or(0, |q| q.max_capacity() - q.capacity())
+    }
+}
+
+/// Takes everything queued (up to a batch), processes it, commits it, answers.
+async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>) {
+    while let Some(first) = queue.recv().await {
+        let mut samples = first.frame.payload.len() / 16;
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_FRAMES && samples < MAX_BATCH_SAMPLES {
+            match queue.try_recv() {
+                Ok(pending) => {
+                    samples += pending.frame.payload.len() / 16;
+                    batch.push(pending);
+                }
+                Err(_) => break,
+            }
+        }
+        run_batch(&inner, batch).await;
+    }
+}
+
+/// One group commit: devices processed in parallel, committed together.
+async fn run_batch(inner: &Arc<Inner>, batch: Vec<Pending>) {
+    inner.ingest_counters.batches.fetch_add(1, Relaxed);
+    inner.ingest_counters.frames.fetch_add(batch.len() as u64, Relaxed);
+    // Group by device, keeping each device's arrival order.
+    let mut order: Vec<DeviceId> = Vec::new();
+    let mut groups: HashMap<DeviceId, (Device, Vec<Frame>, Vec<Reply>)> = HashMap::new();
+    for Pending { device, frame, reply } in batch {
+        let group = groups.entry(device.id.clone()).or_insert_with(|| {
+            order.push(device.id.clone());
+            (device, Vec::new(), Vec::new())
+        });
+        group.1.push(frame);
+        group.2.push(reply);
+    }
+    // Devices are dealt to one worker per core; each worker is a blocking
+    // thread that runs its devices' plugin calls inline, one after another.
+    let workers = std::thread::available_parallelism().map_or(2, usize::from).max(1);
+    let mut replies = Vec::with_capacity(order.len());
+    let mut shares: Vec<Vec<(usize, Device, Vec<Frame>)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (index, id) in order.iter().enumerate() {
+        let Some((device, frames, device_replies)) = groups.remove(id) else { continue };
+        replies.push(device_replies);
+        shares[index % workers].push((index, device, frames));
+    }
+    let handle = tokio::runtime::Handle::current();
+    let mut tasks = tokio::task::JoinSet::new();
+    for share in shares.into_iter().filter(|s| !s.is_empty()) {
+        let (inner, handle) = (inner.clone(), handle.clone());
+        tasks.spawn_blocking(move || {
+            crate::calls::with_inline_calls(|| {
+                handle.block_on(async {
+                    let mut done = Vec::with_capacity(share.len());
+                    for (index, device, frames) in share {
+                        done.push((index, frames::process(inner.clone(), device, frames).await));
+                    }
+                    done
+                })
+            })
+        });
+    }
+    let mut works: Vec<Option<Result<DeviceWork>>> = (0..replies.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(done) => {
+                for (index, work) in done {
+                    works[index] = Some(work);
+                }
+            }
+            Err(error) => tracing::error!(%error, "A share of the batch's devices could not be processed."),
+        }
+    }
+    // Commit what was processed; a device whose processing failed (storage
+    // error, panic) gets its error and commits nothing.
+    let mut committed_index = Vec::new();
+    let mut to_commit = Vec::new();
+    let mut outcomes = Vec::with_capacity(works.len());
+    for (index, work) in works.into_iter().enumerate() {
+        match work {
+            Some(Ok(DeviceWork { effects, outcomes: frame_outcomes })) => {
+                committed_index.push(index);
+                to_commit.push(effects);
+                outcomes.push(Ok(frame_outcomes));
+            }
+            Some(Err(error)) => outcomes.push(Err(error)),
+            None => outcomes.push(Err(ServiceError::Internal("processing the frame panicked".into()))),
+        }
+    }
+    let committed = inner.commit_all(to_commit).await;
+    let mut transitions: HashMap<usize, Vec<nexus_model::AlarmTransition>> = HashMap::new();
+    let commit_error = match committed {
+        Ok(all) => {
+            for (index, c) in committed_index.iter().zip(all) {
+                transitions.insert(*index, c.transitions);
+            }
+            None
+        }
+        Err(error) => Some(error),
+    };
+    for (index, (device_replies, outcome)) in replies.into_iter().zip(outcomes).enumerate() {
+        match (outcome, &commit_error) {
+            (Err(error), _) => answer_all(device_replies, &error),
+            (Ok(_), Some(error)) => answer_all(device_replies, error),
+            (Ok(frame_outcomes), None) => {
+                let device_transitions = transitions.remove(&index).unwrap_or_default();
+                for (reply, outcome) in device_replies.into_iter().zip(frame_outcomes) {
+                    let answer = match outcome.error {
+                        Some(error) => Err(error),
+                        None => {
+                            let caused = outcome.span.map_or(0, |(lo, hi)| {
+                                device_transitions
+                                    .iter()
+                                    .filter(|t| t.action.is_event() && t.ts >= lo && t.ts <= hi)
+                                    .count()
+                            });
+                            inner.ingest_counters.points.fetch_add(outcome.accepted as u64, Relaxed);
+                            Ok(IngestReport {
+                                accepted: outcome.accepted,
+                                rejected: outcome.rejected,
+                                alarm_transitions: caused,
+                            })
+                        }
+                    };
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+    }
+}
+
+fn answer_all(replies: Vec<Reply>, error: &ServiceError) {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
     }
 }

@@ -23,8 +23,10 @@
 
 mod alarms;
 mod assets;
+mod cache;
 mod calls;
 mod error;
+mod frames;
 mod health;
 mod ingest;
 mod optimizers;
@@ -47,7 +49,7 @@ pub use alarms::{AlarmChange, AlarmService};
 pub use assets::{AssetService, IssuedToken};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
-pub use ingest::{IngestReport, IngestService, RejectedReading};
+pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
@@ -67,11 +69,19 @@ pub struct ServicesConfig {
     pub compile_timeout: std::time::Duration,
     /// Uploads compiled at once; more wait.
     pub compile_workers: usize,
+    /// Frames that may wait for the ingest batcher; past it new frames are
+    /// refused with `overloaded` (503 + `Retry-After`).
+    pub ingest_queue_frames: usize,
 }
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        Self { clock: Clock::system(), compile_timeout: std::time::Duration::from_secs(20), compile_workers: 1 }
+        Self {
+            clock: Clock::system(),
+            compile_timeout: std::time::Duration::from_secs(20),
+            compile_workers: 1,
+            ingest_queue_frames: 1024,
+        }
     }
 }
 
@@ -82,11 +92,16 @@ pub(crate) struct Inner {
     pub(crate) config: ServicesConfig,
     pub(crate) compile_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) loaded: Mutex<HashMap<PluginVersionId, calls::Loaded>>,
-    pub(crate) device_locks: Mutex<HashMap<DeviceId, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) meters: health::Meters,
     pub(crate) accounts: Mutex<HashMap<TenantId, quota::Account>>,
     /// Bumped whenever events were appended, for the dispatcher to wait on.
     pub(crate) outbox_head: tokio::sync::watch::Sender<u64>,
+    /// Devices, bindings and plugin state the hot path reads from memory.
+    pub(crate) caches: cache::Caches,
+    /// Counters of the ingest path.
+    pub(crate) ingest_counters: ingest::IngestCounters,
+    /// The ingest queue, started on first use.
+    pub(crate) ingest_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ingest::Pending>>,
 }
 
 impl Inner {
@@ -98,25 +113,68 @@ impl Inner {
     /// Commits a unit of work, then updates what is cached of it and wakes
     /// the outbox's subscribers.
     pub(crate) async fn commit(&self, effects: Effects) -> Result<Committed> {
-        let tenant = effects.tenant_id.clone();
-        let usage = Effects { usage: effects.usage.clone(), ..Effects::default() };
-        let committed = self.store.commit(effects).await?;
-        self.metered(&tenant, &usage);
-        if !committed.events.is_empty() {
-            self.wake_outbox();
+        Ok(self.commit_all(vec![effects]).await?.pop().unwrap_or_default())
+    }
+
+    /// Commits units of work in one transaction (group commit), then
+    /// updates what is cached of them — metered use, plugin state, bindings a
+    /// quarantine changed — and wakes the outbox's subscribers. When the
+    /// commit fails, the state those units would have written is forgotten,
+    /// so it is read back from storage.
+    pub(crate) async fn commit_all(&self, batch: Vec<Effects>) -> Result<Vec<Committed>> {
+        let kept: Vec<Effects> = batch
+            .iter()
+            .map(|e| Effects {
+                tenant_id: e.tenant_id.clone(),
+                usage: e.usage.clone(),
+                states: e.states.clone(),
+                quarantines: e.quarantines.clone(),
+                ..Effects::default()
+            })
+            .collect();
+        let result = self.store.commit_all(batch).await;
+        match &result {
+            Ok(committed) => {
+                for effects in &kept {
+                    self.metered(&effects.tenant_id, effects);
+                    for write in &effects.states {
+                        self.caches.remember_state(&write.binding_id, &write.device_id, write.state.clone());
+                    }
+                }
+                if kept.iter().any(|e| !e.quarantines.is_empty()) {
+                    self.caches.forget_bindings();
+                }
+                if committed.iter().any(|c| !c.events.is_empty()) {
+                    self.wake_outbox();
+                }
+            }
+            Err(_) => {
+                for write in kept.iter().flat_map(|e| &e.states) {
+                    self.caches.forget_state(&write.binding_id, &write.device_id);
+                }
+            }
         }
-        Ok(committed)
+        Ok(result?)
+    }
+
+    /// The bindings of one kind that apply to a device (cached).
+    pub(crate) async fn device_bindings(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        kind: nexus_model::PluginKind,
+    ) -> Result<std::sync::Arc<Vec<nexus_model::Binding>>> {
+        if let Some(bindings) = self.caches.bindings(device, kind) {
+            return Ok(bindings);
+        }
+        let bindings = std::sync::Arc::new(self.store.device_bindings(tenant, device, kind).await?);
+        self.caches.remember_bindings(device, kind, bindings.clone());
+        Ok(bindings)
     }
 
     /// Tells the outbox's subscribers that events were appended.
     pub(crate) fn wake_outbox(&self) {
         self.outbox_head.send_modify(|generation| *generation = generation.wrapping_add(1));
-    }
-
-    /// Serializes work on one device so rule state sees readings in order.
-    pub(crate) fn device_lock(&self, device: &DeviceId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.device_locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.entry(device.clone()).or_default().clone()
     }
 }
 
@@ -143,10 +201,12 @@ impl Services {
             compile_slots: Arc::new(tokio::sync::Semaphore::new(config.compile_workers.max(1))),
             config,
             loaded: Mutex::default(),
-            device_locks: Mutex::default(),
             meters: health::Meters::default(),
             accounts: Mutex::default(),
             outbox_head,
+            caches: cache::Caches::default(),
+            ingest_counters: ingest::IngestCounters::default(),
+            ingest_queue: std::sync::OnceLock::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),

@@ -123,7 +123,7 @@ impl OptimizerService {
                 inner.commit(effects).await?;
                 continue;
             }
-            let ctx = inner.call_context(&loaded, binding, &device.id, now).await?;
+            let ctx = inner.call_context(&loaded, binding, &device.id, now, &effects).await?;
             let runtime = inner.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_context = context.clone();

@@ -176,6 +176,7 @@ impl PluginService {
             device_ids: &request.device_ids,
         };
         let binding = inner.store.insert_binding(&new, by, inner.now()).await?;
+        inner.caches.forget_bindings();
         inner.wake_outbox();
         tracing::info!(%tenant, binding = %binding.id, plugin = %plugin.name, version = %plugin.version, devices = binding.device_ids.len(), "Binding created.");
         Ok(binding)
@@ -204,6 +205,7 @@ impl PluginService {
         // batch does not wait for it.
         self.0.loaded(tenant, plugin).await?;
         let binding = self.0.store.swap_binding_plugin(tenant, id, plugin, by, self.0.now()).await?;
+        self.0.caches.forget_bindings();
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, %plugin, "Binding switched to another plugin version.");
         Ok(binding)
@@ -212,6 +214,7 @@ impl PluginService {
     /// Re-enables a binding (after quarantine) and closes its breaker.
     pub async fn enable(&self, tenant: &TenantId, id: &BindingId, by: &Actor) -> Result<Binding> {
         let binding = self.0.store.enable_binding(tenant, id, by, self.0.now()).await?;
+        self.0.caches.forget_bindings();
         self.0.meters.reset(id);
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, "Binding re-enabled.");

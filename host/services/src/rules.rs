@@ -25,7 +25,7 @@ impl Inner {
         if batch.is_empty() {
             return Ok(derived);
         }
-        let bindings = self.store.device_bindings(tenant, device, PluginKind::Transform).await?;
+        let bindings = self.device_bindings(tenant, device, PluginKind::Transform).await?;
         let batch = Arc::new(batch.to_vec());
         for binding in bindings.iter().filter(|b| b.enabled) {
             if let Err(error) = self.check_quota(tenant, effects).await {
@@ -43,7 +43,7 @@ impl Inner {
                 continue;
             }
             let loaded = self.loaded(tenant, &binding.plugin_id).await?;
-            let ctx = self.call_context(&loaded, binding, device, self.now()).await?;
+            let ctx = self.call_context(&loaded, binding, device, self.now(), effects).await?;
             let runtime = self.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_batch = batch.clone();
@@ -76,7 +76,7 @@ impl Inner {
             return Ok(());
         }
         let batch = Arc::new(batch.to_vec());
-        let bindings = self.store.device_bindings(tenant, device, PluginKind::AlarmRule).await?;
+        let bindings = self.device_bindings(tenant, device, PluginKind::AlarmRule).await?;
         for binding in bindings.iter().filter(|b| b.enabled) {
             if let Err(error) = self.check_quota(tenant, effects).await {
                 let payload = serde_json::to_vec(&*batch).unwrap_or_default();
@@ -93,7 +93,7 @@ impl Inner {
                 continue;
             }
             let loaded = self.loaded(tenant, &binding.plugin_id).await?;
-            let ctx = self.call_context(&loaded, binding, device, self.now()).await?;
+            let ctx = self.call_context(&loaded, binding, device, self.now(), effects).await?;
             let runtime = self.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_batch = batch.clone();

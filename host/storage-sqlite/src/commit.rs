@@ -8,12 +8,31 @@ use crate::{SqliteStore, alarms, db, outbox, records, telemetry};
 #[async_trait]
 impl UnitOfWork for SqliteStore {
     async fn commit(&self, effects: Effects) -> Result<Committed> {
-        if effects.is_empty() {
-            return Ok(Committed::default());
+        Ok(self.commit_all(vec![effects]).await?.pop().unwrap_or_default())
+    }
+
+    async fn commit_all(&self, batch: Vec<Effects>) -> Result<Vec<Committed>> {
+        if batch.iter().all(Effects::is_empty) {
+            return Ok(batch.iter().map(|_| Committed::default()).collect());
         }
-        let tenant = &effects.tenant_id;
         let mut tx = self.write_tx().await?;
-        telemetry::insert(&mut tx, tenant, &effects.readings).await?;
+        let mut committed = Vec::with_capacity(batch.len());
+        for effects in &batch {
+            committed.push(apply(&mut tx, effects).await?);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(committed)
+    }
+}
+
+/// Writes one unit of work's effects and their events inside `tx`.
+async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Committed> {
+    if effects.is_empty() {
+        return Ok(Committed::default());
+    }
+    {
+        let tenant = &effects.tenant_id;
+        telemetry::insert(&mut *tx, tenant, &effects.telemetry).await?;
         for write in &effects.states {
             // The binding must be the tenant's: state never crosses tenants.
             let owned = sqlx::query("SELECT 1 FROM binding WHERE id = ? AND tenant_id = ?")
@@ -48,19 +67,19 @@ impl UnitOfWork for SqliteStore {
         }
         let mut transitions = Vec::new();
         for write in &effects.signals {
-            if let Some(transition) = alarms::apply_signal(&mut tx, tenant, write).await? {
+            if let Some(transition) = alarms::apply_signal(&mut *tx, tenant, write).await? {
                 transitions.push(transition);
             }
         }
         let mut recommendations = Vec::with_capacity(effects.recommendations.len());
         for new in &effects.recommendations {
-            recommendations.push(records::insert_recommendation(&mut tx, tenant, new, effects.now).await?);
+            recommendations.push(records::insert_recommendation(&mut *tx, tenant, new, effects.now).await?);
         }
         for run in &effects.plugin_runs {
-            records::insert_plugin_run(&mut tx, run).await?;
+            records::insert_plugin_run(&mut *tx, run).await?;
         }
         for letter in &effects.dead_letters {
-            records::insert_dead_letter(&mut tx, letter).await?;
+            records::insert_dead_letter(&mut *tx, letter).await?;
         }
         for q in &effects.quarantines {
             sqlx::query(
@@ -75,10 +94,9 @@ impl UnitOfWork for SqliteStore {
             .map_err(db)?;
         }
         if let Some(usage) = &effects.usage {
-            records::add_usage(&mut tx, tenant, usage).await?;
+            records::add_usage(&mut *tx, tenant, usage).await?;
         }
-        let events = outbox::append(&mut tx, outbox_events(&effects, &transitions, &recommendations)).await?;
-        tx.commit().await.map_err(db)?;
+        let events = outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations)).await?;
         Ok(Committed { transitions, recommendations, events })
     }
 }

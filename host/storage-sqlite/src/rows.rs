@@ -16,16 +16,6 @@ where
     row.try_get(column).map_err(db)
 }
 
-/// The four typed columns of a value (ThingsBoard's ts_kv layout).
-pub(crate) fn value_columns(value: &Value) -> (Option<f64>, Option<i64>, Option<bool>, Option<&str>) {
-    match value {
-        Value::Number(n) => (Some(*n), None, None, None),
-        Value::Integer(i) => (None, Some(*i), None, None),
-        Value::Boolean(b) => (None, None, Some(*b), None),
-        Value::Text(t) => (None, None, None, Some(t.as_str())),
-    }
-}
-
 pub(crate) fn reading(row: &SqliteRow) -> Result<Reading> {
     let value = if let Some(n) = get::<Option<f64>>(row, "value_numeric")? {
         Value::Number(n)

@@ -1,61 +1,156 @@
 //! Telemetry (pf.telemetry) and the latest value per key.
 
-use async_trait::async_trait;
-use nexus_model::{DeviceId, Reading, TenantId, TimestampMs};
-use nexus_storage::{Result, TelemetryStore};
+use std::collections::HashMap;
 
-use crate::rows::{self, value_columns};
+use async_trait::async_trait;
+use nexus_model::{Column, DeviceId, Reading, TenantId, TimestampMs};
+use nexus_storage::{DeviceSeries, Result, TelemetryStore};
+
+use crate::rows;
 use crate::{SqliteStore, db};
 
-/// Stores readings inside a transaction. A reading with the same (device,
-/// key, ts) replaces the stored one, so re-delivery stores nothing twice;
-/// `telemetry_latest` keeps the newest per key.
-pub(crate) async fn insert(tx: &mut sqlx::SqliteConnection, tenant: &TenantId, readings: &[Reading]) -> Result<()> {
-    for r in readings {
-        let (numeric, long, boolean, string) = value_columns(&r.value);
-        sqlx::query(
-            "INSERT OR REPLACE INTO telemetry
-             (tenant_id, device_id, key, ts, value_numeric, value_long, value_boolean, value_string, quality)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant.as_str())
-        .bind(r.device_id.as_str())
-        .bind(&r.key)
-        .bind(r.ts)
-        .bind(numeric)
-        .bind(long)
-        .bind(boolean)
-        .bind(string)
-        .bind(f64::from(r.quality))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        sqlx::query(
-            "INSERT INTO telemetry_latest
-             (tenant_id, device_id, key, ts, value_numeric, value_long, value_boolean, value_string, quality)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(device_id, key) DO UPDATE SET
-               ts = excluded.ts, value_numeric = excluded.value_numeric, value_long = excluded.value_long,
-               value_boolean = excluded.value_boolean, value_string = excluded.value_string,
-               quality = excluded.quality
-             WHERE excluded.ts >= telemetry_latest.ts",
-        )
-        .bind(tenant.as_str())
-        .bind(r.device_id.as_str())
-        .bind(&r.key)
-        .bind(r.ts)
-        .bind(numeric)
-        .bind(long)
-        .bind(boolean)
-        .bind(string)
-        .bind(f64::from(r.quality))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+/// Rows per multi-row statement: chunks of these sizes, largest first, so
+/// a handful of statement shapes serve every batch (each one prepared once
+/// and cached by the connection).
+const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+/// Columns of a telemetry row.
+const COLUMNS: &str =
+    "(tenant_id, device_id, key, ts, value_numeric, value_long, value_boolean, value_string, quality)";
+
+/// One row to write: a sample of a series of a device.
+struct Row<'a> {
+    device: &'a str,
+    key: &'a str,
+    ts: i64,
+    column: &'a Column,
+    i: usize,
+    quality: f32,
+}
+
+impl Row<'_> {
+    fn bind<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+        tenant: &'q str,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>
+    where
+        Self: 'q,
+    {
+        let (numeric, long, boolean, text) = match self.column {
+            Column::Number(v) => (Some(v[self.i]), None, None, None),
+            Column::Integer(v) => (None, Some(v[self.i]), None, None),
+            Column::Boolean(v) => (None, None, Some(v[self.i]), None),
+            Column::Text(v) => (None, None, None, Some(v[self.i].as_str())),
+        };
+        query
+            .bind(tenant)
+            .bind(self.device)
+            .bind(self.key)
+            .bind(self.ts)
+            .bind(numeric)
+            .bind(long)
+            .bind(boolean)
+            .bind(text)
+            .bind(f64::from(self.quality))
+    }
+}
+
+fn rows_of(telemetry: &[DeviceSeries]) -> Vec<Row<'_>> {
+    let mut rows = Vec::with_capacity(telemetry.iter().flat_map(|t| &t.series).map(|s| s.len()).sum());
+    for device in telemetry {
+        for series in &device.series {
+            for (i, &ts) in series.ts.iter().enumerate() {
+                rows.push(Row {
+                    device: device.device_id.as_str(),
+                    key: &series.key,
+                    ts,
+                    column: &series.values,
+                    i,
+                    quality: series.quality_at(i),
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn statement(head: &str, rows: usize, tail: &str) -> String {
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (one.len() + 2));
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(one);
+    }
+    sql.push_str(tail);
+    sql
+}
+
+async fn write_rows(
+    tx: &mut sqlx::SqliteConnection,
+    head: &str,
+    tail: &str,
+    tenant: &str,
+    rows: &[Row<'_>],
+) -> Result<()> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = CHUNKS.into_iter().find(|&c| c <= rest.len()).unwrap_or(1);
+        let (chunk, after) = rest.split_at(size);
+        let sql = statement(head, size, tail);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            query = row.bind(query, tenant);
+        }
+        query.execute(&mut *tx).await.map_err(db)?;
+        rest = after;
     }
     Ok(())
 }
 
+/// Stores telemetry inside a transaction, in multi-row statements. A sample
+/// with the same (device, key, ts) replaces the stored one, so re-delivery
+/// stores nothing twice; `telemetry_latest` gets one upsert per (device,
+/// key): the newest sample of the batch, kept only if it is not older than
+/// what is stored.
+pub(crate) async fn insert(
+    tx: &mut sqlx::SqliteConnection,
+    tenant: &TenantId,
+    telemetry: &[DeviceSeries],
+) -> Result<()> {
+    let rows = rows_of(telemetry);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let head = format!("INSERT OR REPLACE INTO telemetry {COLUMNS} VALUES ");
+    write_rows(tx, &head, "", tenant.as_str(), &rows).await?;
+    // The newest sample per (device, key) of this batch.
+    let mut newest: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let slot = newest.entry((row.device, row.key)).or_insert(i);
+        if row.ts >= rows[*slot].ts {
+            *slot = i;
+        }
+    }
+    let mut latest: Vec<usize> = newest.into_values().collect();
+    latest.sort_unstable();
+    let latest: Vec<Row<'_>> = latest
+        .into_iter()
+        .map(|i| {
+            let r = &rows[i];
+            Row { device: r.device, key: r.key, ts: r.ts, column: r.column, i: r.i, quality: r.quality }
+        })
+        .collect();
+    let head = format!("INSERT INTO telemetry_latest {COLUMNS} VALUES ");
+    let tail = " ON CONFLICT(device_id, key) DO UPDATE SET
+               ts = excluded.ts, value_numeric = excluded.value_numeric, value_long = excluded.value_long,
+               value_boolean = excluded.value_boolean, value_string = excluded.value_string,
+               quality = excluded.quality
+             WHERE excluded.ts >= telemetry_latest.ts";
+    write_rows(tx, &head, tail, tenant.as_str(), &latest).await
+}
 #[async_trait]
 impl TelemetryStore for SqliteStore {
     async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>> {

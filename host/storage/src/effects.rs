@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use nexus_model::{
     Actor, Alarm, AlarmSignal, AlarmTransition, BindingId, DeadLetter, DeviceId, EntityAction, EntityChange,
     EntityKind, Event, EventBody, Limits, NewEvent, PluginInfo, PluginKind, PluginRun, PluginVersionId, Reading,
-    Recommendation, StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
+    Recommendation, Series, StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
 };
 
 /// Everything one unit of work changes, committed atomically by
@@ -18,9 +18,9 @@ pub struct Effects {
     pub tenant_id: TenantId,
     /// When the work happened (the host's clock), ms.
     pub now: TimestampMs,
-    /// Readings of the tenant's devices. A reading with the same
+    /// Telemetry of the tenant's devices, in columns. A sample with the same
     /// (device, key, ts) as a stored one replaces it.
-    pub readings: Vec<Reading>,
+    pub telemetry: Vec<DeviceSeries>,
     /// New plugin state per (binding, device), replacing the old.
     pub states: Vec<StateWrite>,
     /// Alarm signals of rules, applied in order.
@@ -45,7 +45,7 @@ impl Effects {
 
     /// Whether there is nothing to commit.
     pub fn is_empty(&self) -> bool {
-        self.readings.is_empty()
+        self.telemetry.iter().all(|t| t.series.iter().all(Series::is_empty))
             && self.states.is_empty()
             && self.signals.is_empty()
             && self.recommendations.is_empty()
@@ -55,12 +55,41 @@ impl Effects {
             && self.usage.is_none()
     }
 
+    /// Adds readings (rows), grouped into each device's series.
+    pub fn add_readings(&mut self, readings: &[Reading]) {
+        let mut devices: Vec<&DeviceId> = readings.iter().map(|r| &r.device_id).collect();
+        devices.dedup();
+        let mut seen: Vec<&DeviceId> = Vec::new();
+        for device in devices {
+            if seen.contains(&device) {
+                continue;
+            }
+            seen.push(device);
+            let rows: Vec<Reading> = readings.iter().filter(|r| &r.device_id == device).cloned().collect();
+            self.telemetry.push(DeviceSeries { device_id: device.clone(), series: nexus_model::series_of(&rows) });
+        }
+    }
+
+    /// Number of samples of telemetry.
+    pub fn samples(&self) -> usize {
+        self.telemetry.iter().flat_map(|t| &t.series).map(Series::len).sum()
+    }
+
     /// Counts one plugin call and its fuel.
     pub fn meter(&mut self, month: &str, fuel: u64) {
         let usage = self.usage.get_or_insert_with(|| UsageDelta { month: month.to_string(), executions: 0, fuel: 0 });
         usage.executions += 1;
         usage.fuel = usage.fuel.saturating_add(fuel);
     }
+}
+
+/// A device's telemetry in columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSeries {
+    /// The device.
+    pub device_id: DeviceId,
+    /// One series per key and value type.
+    pub series: Vec<Series>,
 }
 
 /// The state of a (binding, device) after a successful call.

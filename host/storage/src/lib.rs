@@ -19,8 +19,8 @@ mod error;
 mod ports;
 
 pub use effects::{
-    Committed, Effects, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell, OperatorOutcome, Quarantine,
-    SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,
+    Committed, DeviceSeries, Effects, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell, OperatorOutcome,
+    Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,
 };
 pub use error::StorageError;
 pub use ports::{

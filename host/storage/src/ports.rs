@@ -202,6 +202,11 @@ pub trait UnitOfWork: Send + Sync {
     /// and the outbox events of all of them ([`crate::outbox_events`]).
     /// Either all of it is durable when this returns `Ok`, or none of it.
     async fn commit(&self, effects: Effects) -> Result<Committed>;
+
+    /// Commits several units of work (of any tenants) in one transaction:
+    /// group commit. Either every one is durable when this returns `Ok` (one
+    /// [`Committed`] each, in order), or none is.
+    async fn commit_all(&self, batch: Vec<Effects>) -> Result<Vec<Committed>>;
 }
 
 /// Every port: what the services are given.

@@ -8,6 +8,7 @@ mod contract;
 mod crash;
 mod faults;
 mod flow;
+mod ingest;
 mod layering;
 mod outbox;
 mod tokens;

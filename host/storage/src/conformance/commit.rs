@@ -31,7 +31,7 @@ pub async fn a_commit_is_atomic(store: &dyn Store) {
         },
     };
     let mut effects = Effects::new(&a.tenant, T0 + 1);
-    effects.readings.push(reading(&a.device.id, T0 + 1, 5.0));
+    effects.add_readings(&[reading(&a.device.id, T0 + 1, 5.0)]);
     effects.signals.push(signal.clone());
     effects.states.push(StateWrite {
         binding_id: a.binding.id.clone(),
@@ -126,4 +126,33 @@ pub async fn records_and_usage_accumulate(store: &dyn Store) {
     let usage = store.usage(&a.tenant, "2023-11").await.expect("usage");
     assert_eq!((usage.executions, usage.fuel), (3, 30));
     assert_eq!(store.usage(&a.tenant, "2023-12").await.expect("usage").executions, 0);
+}
+
+/// Several units of work of different tenants commit in one transaction:
+/// all of them, or — when one fails — none.
+pub async fn group_commit_is_all_or_nothing(store: &dyn Store) {
+    let a = field(store, "tenant-a").await;
+    let b = field(store, "tenant-b").await;
+    let many = |device: &nexus_model::DeviceId, n: i64| -> Vec<Reading> {
+        (0..n).map(|i| reading(device, T0 + i, i as f64)).collect()
+    };
+    let mut for_a = Effects::new(&a.tenant, T0);
+    for_a.add_readings(&many(&a.device.id, 300));
+    let mut for_b = Effects::new(&b.tenant, T0);
+    for_b.add_readings(&many(&b.device.id, 7));
+    let mut broken = Effects::new(&b.tenant, T0);
+    broken.states.push(StateWrite {
+        binding_id: BindingId::new("no-such-binding"),
+        device_id: b.device.id.clone(),
+        state: [("k".to_string(), b"1".to_vec())].into(),
+    });
+    assert!(store.commit_all(vec![for_a.clone(), for_b.clone(), broken]).await.is_err());
+    assert_eq!(store.count_readings(&a.tenant, &a.device.id).await.expect("count"), 0, "part of a failed group stayed");
+    let committed = store.commit_all(vec![for_a, for_b]).await.expect("commit");
+    assert_eq!(committed.len(), 2);
+    assert_eq!(store.count_readings(&a.tenant, &a.device.id).await.expect("count"), 300);
+    assert_eq!(store.count_readings(&b.tenant, &b.device.id).await.expect("count"), 7);
+    let latest = store.latest(&a.tenant, &a.device.id, &[]).await.expect("latest");
+    assert_eq!((latest.len(), latest[0].ts), (1, T0 + 299), "the newest of the batch is the latest");
+    assert_eq!(store.commit_all(Vec::new()).await.expect("empty").len(), 0);
 }

@@ -14,13 +14,13 @@ pub async fn tenants_see_nothing_of_each_other(store: &dyn Store) {
     let b = field(store, "tenant-b").await;
     // A's telemetry, state and an alarm.
     let mut effects = Effects::new(&a.tenant, T0 + 1);
-    effects.readings.push(Reading {
+    effects.add_readings(&[Reading {
         device_id: a.device.id.clone(),
         key: "t".into(),
         ts: T0 + 1,
         value: Value::Number(1.0),
         quality: 1.0,
-    });
+    }]);
     effects.states.push(StateWrite {
         binding_id: a.binding.id.clone(),
         device_id: a.device.id.clone(),

@@ -16,7 +16,7 @@ mod plugins;
 mod telemetry;
 
 pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
-pub use commit::{a_commit_is_atomic, records_and_usage_accumulate};
+pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
 pub use entities::{device_tokens_are_stored_hashed_and_rotate, tenants_see_nothing_of_each_other};
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
 pub use plugins::bindings_swap_quarantine_and_enable;
@@ -32,6 +32,7 @@ macro_rules! conformance_suite {
             tenants_see_nothing_of_each_other,
             device_tokens_are_stored_hashed_and_rotate,
             a_commit_is_atomic,
+            group_commit_is_all_or_nothing,
             records_and_usage_accumulate,
             signals_follow_the_lifecycle,
             operator_actions_are_events_and_doing_it_twice_changes_nothing,

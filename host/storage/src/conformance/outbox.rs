@@ -31,13 +31,13 @@ pub async fn outbox_is_in_commit_order_and_cursors_only_move_forward(store: &dyn
     assert_eq!(paged, all);
     // Readings alone make no event.
     let mut effects = crate::Effects::new(&a.tenant, T0 + 1);
-    effects.readings.push(Reading {
+    effects.add_readings(&[Reading {
         device_id: a.device.id.clone(),
         key: "t".into(),
         ts: T0 + 1,
         value: Value::Integer(1),
         quality: 1.0,
-    });
+    }]);
     assert!(store.commit(effects).await.expect("commit").events.is_empty());
 
     assert_eq!(store.cursor("log").await.expect("cursor"), EventSeq(0));

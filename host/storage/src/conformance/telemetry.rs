@@ -19,7 +19,7 @@ pub async fn telemetry_latest_history_and_redelivery(store: &dyn Store) {
     };
     let commit = |readings: Vec<Reading>| {
         let mut effects = Effects::new(&a.tenant, T0);
-        effects.readings = readings;
+        effects.add_readings(&readings);
         async move { store.commit(effects).await.expect("commit") }
     };
     commit((0..10).map(|i| reading("p", T0 + i * 1000, Value::Number(i as f64))).collect()).await;

@@ -1,5 +1,6 @@
 -- no-transaction
--- Contract 0.2.0: a fourth plugin kind (`transform`), the contract each
+-- Contract 0.2.0: new plugin kinds (`transform`, `field-optimizer`,
+-- `forecaster`), the contract each
 -- stored plugin targets, and machine-readable details on recommendations.
 -- SQLite cannot change a CHECK constraint, so `plugin` is rebuilt with
 -- foreign keys off (SQLite's documented procedure), in one transaction.
@@ -8,7 +9,8 @@ BEGIN;
 CREATE TABLE plugin_new (
     id           TEXT PRIMARY KEY,
     tenant_id    TEXT NOT NULL REFERENCES tenant(id),
-    kind         TEXT NOT NULL CHECK (kind IN ('decoder', 'alarm-rule', 'optimizer', 'transform')),
+    kind         TEXT NOT NULL
+                 CHECK (kind IN ('decoder', 'alarm-rule', 'optimizer', 'transform', 'field-optimizer', 'forecaster')),
     name         TEXT NOT NULL,
     version      TEXT NOT NULL,
     hash         TEXT NOT NULL,

@@ -125,6 +125,36 @@ pub mod transform {
     });
 }
 
+/// Bindings of the `field-optimizer` world.
+pub mod field_optimizer {
+    wit_bindgen::generate!({
+        world: "field-optimizer",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_field_optimizer",
+        default_bindings_module: "nexus_plugin_sdk::field_optimizer",
+        with: {
+            "nexus:plugin/types@0.2.0": crate::decoder::nexus::plugin::types,
+            "nexus:plugin/host@0.2.0": crate::decoder::nexus::plugin::host,
+        },
+    });
+}
+
+/// Bindings of the `forecaster` world.
+pub mod forecaster {
+    wit_bindgen::generate!({
+        world: "forecaster",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_forecaster",
+        default_bindings_module: "nexus_plugin_sdk::forecaster",
+        with: {
+            "nexus:plugin/types@0.2.0": crate::decoder::nexus::plugin::types,
+            "nexus:plugin/host@0.2.0": crate::decoder::nexus::plugin::host,
+        },
+    });
+}
+
 /// Bindings of the `optimizer` world.
 pub mod optimizer {
     wit_bindgen::generate!({
@@ -152,9 +182,12 @@ pub use alarm_rule::Guest as AlarmRule;
 pub use columns::{Sample, SeriesBuilder, readings, samples, series};
 pub use decoder::Guest as Decoder;
 pub use decoder::nexus::plugin::types::{
-    AlarmAction, AlarmSignal, Column, Frame, OpenAlarm, OpenRecommendation, PluginError, PluginInfo, Reading,
-    Recommendation, Series, Setpoint, SetpointSource, Severity, SourceKind, Value, WellContext, WellTest,
+    AlarmAction, AlarmSignal, Column, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint, Frame,
+    InjectionBounds, OpenAlarm, OpenRecommendation, PluginError, PluginInfo, Reading, Recommendation, Series, Setpoint,
+    SetpointSource, Severity, SourceKind, Value, WellContext, WellTest,
 };
+pub use field_optimizer::Guest as FieldOptimizer;
+pub use forecaster::Guest as Forecaster;
 pub use optimizer::Guest as Optimizer;
 pub use rule::{StatefulAlarmRule, StoreAlarmRule};
 pub use state::StateStore;
@@ -163,6 +196,8 @@ pub use transform::Guest as Transform;
 // a plugin writes `nexus_plugin_sdk::export_alarm_rule!(MyRule);`.
 pub use alarm_rule::export_alarm_rule;
 pub use decoder::export_decoder;
+pub use field_optimizer::export_field_optimizer;
+pub use forecaster::export_forecaster;
 pub use optimizer::export_optimizer;
 pub use transform::export_transform;
 

@@ -31,8 +31,9 @@ pub(crate) async fn upload(
     request: Request,
 ) -> Result<(StatusCode, JsonResponse<PluginView>), ApiError> {
     let kind = PluginKind::parse(&query.kind).ok_or_else(|| {
-        ApiError::bad_request(format!("unknown kind `{}`: use decoder, alarm-rule, transform or optimizer", query.kind))
-            .with("allowed", serde_json::json!(["decoder", "alarm-rule", "transform", "optimizer"]))
+        let allowed: Vec<&str> = PluginKind::ALL.iter().map(|k| k.as_str()).collect();
+        ApiError::bad_request(format!("unknown kind `{}`: use one of {}", query.kind, allowed.join(", ")))
+            .with("allowed", serde_json::json!(allowed))
     })?;
     crate::json::check_declared_length(request.headers(), nexus_services::MAX_COMPONENT_BYTES)?;
     let bytes = body_bytes(request, &()).await?;

@@ -35,8 +35,9 @@ pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, T
 pub use limits::Limits;
 pub use plan::{TenantPlan, Usage, month_of};
 pub use plugin::{
-    Binding, OpenAlarm, OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion,
-    Recommendation, Setpoint, SetpointSource, WellContext, WellTest,
+    Binding, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint, InjectionBounds, OpenAlarm,
+    OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Recommendation, Setpoint,
+    SetpointSource, WellContext, WellTest,
 };
 pub use query::AlarmFilter;
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};

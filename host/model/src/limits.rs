@@ -49,7 +49,9 @@ impl Limits {
         };
         match kind {
             PluginKind::Decoder | PluginKind::AlarmRule | PluginKind::Transform => base,
-            PluginKind::Optimizer => Self { memory_bytes: 128 << 20, deadline_ms: 5_000, ..base },
+            PluginKind::Optimizer | PluginKind::FieldOptimizer | PluginKind::Forecaster => {
+                Self { memory_bytes: 128 << 20, deadline_ms: 5_000, ..base }
+            }
         }
     }
 }

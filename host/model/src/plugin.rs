@@ -16,6 +16,10 @@ pub enum PluginKind {
     Optimizer,
     /// Telemetry → derived telemetry.
     Transform,
+    /// A group of wells and what they share → recommendations for many wells.
+    FieldOptimizer,
+    /// A well's history → forecasts.
+    Forecaster,
 }
 
 impl PluginKind {
@@ -30,6 +34,8 @@ impl PluginKind {
             PluginKind::AlarmRule => "alarm-rule",
             PluginKind::Optimizer => "optimizer",
             PluginKind::Transform => "transform",
+            PluginKind::FieldOptimizer => "field-optimizer",
+            PluginKind::Forecaster => "forecaster",
         }
     }
 
@@ -211,6 +217,83 @@ pub struct WellContext {
     pub well_tests: Vec<WellTest>,
     /// Time of the run.
     pub now: TimestampMs,
+}
+
+/// Per-well bounds on lift-gas injection, Mscf/d.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InjectionBounds {
+    /// The well.
+    pub well_id: WellId,
+    /// Least injection.
+    pub min: f64,
+    /// Most injection.
+    pub max: f64,
+}
+
+/// What a group of wells shares (`None`: no such limit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldConstraints {
+    /// Lift gas available to the group, Mscf/d.
+    pub lift_gas_available: Option<f64>,
+    /// Compressor capacity, Mscf/d.
+    pub compressor_capacity: Option<f64>,
+    /// Water the facility can handle, bbl/d.
+    pub water_handling: Option<f64>,
+    /// Liquid the separators can take, bbl/d.
+    pub separator_liquid: Option<f64>,
+    /// Bounds on each well's injection.
+    pub injection_bounds: Vec<InjectionBounds>,
+}
+
+/// What a field optimizer sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldContext {
+    /// The group (a binding runs over its devices' wells).
+    pub group_id: String,
+    /// One context per well.
+    pub wells: Vec<WellContext>,
+    /// What the wells share.
+    pub constraints: FieldConstraints,
+}
+
+/// A field optimizer's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldPlan {
+    /// Setpoints for many wells.
+    pub recommendations: Vec<Recommendation>,
+    /// Why, for people.
+    pub rationale: String,
+    /// Machine-readable details.
+    pub details: serde_json::Value,
+}
+
+/// One forecast point with its interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastPoint {
+    /// When.
+    pub ts: TimestampMs,
+    /// Expected value.
+    pub value: f64,
+    /// Lower bound of the stated interval.
+    pub low: f64,
+    /// Upper bound of the stated interval.
+    pub high: f64,
+}
+
+/// A forecast of one key of a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    /// The device.
+    pub device_id: DeviceId,
+    /// The key forecast.
+    pub key: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// The points.
+    pub points: Vec<ForecastPoint>,
+    /// The fitted model and its uncertainty.
+    pub model: serde_json::Value,
 }
 
 /// An uploaded plugin version (its bytes are stored apart).

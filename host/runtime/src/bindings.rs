@@ -48,6 +48,30 @@ pub(crate) mod v02 {
         });
     }
 
+    /// The `field-optimizer` world.
+    pub(crate) mod field_optimizer {
+        wasmtime::component::bindgen!({
+            world: "field-optimizer",
+            path: "../../wit",
+            with: {
+                "nexus:plugin/types": super::decoder::nexus::plugin::types,
+                "nexus:plugin/host": super::decoder::nexus::plugin::host,
+            },
+        });
+    }
+
+    /// The `forecaster` world.
+    pub(crate) mod forecaster {
+        wasmtime::component::bindgen!({
+            world: "forecaster",
+            path: "../../wit",
+            with: {
+                "nexus:plugin/types": super::decoder::nexus::plugin::types,
+                "nexus:plugin/host": super::decoder::nexus::plugin::host,
+            },
+        });
+    }
+
     pub(crate) use decoder::nexus::plugin::{host, types};
 }
 

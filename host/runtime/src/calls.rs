@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use nexus_model::{
-    AlarmSignal, Frame, PluginInfo, PluginKind, PluginRef, Reading, Recommendation, Series, WellContext,
+    AlarmSignal, FieldContext, FieldPlan, Forecast, Frame, PluginInfo, PluginKind, PluginRef, Reading, Recommendation,
+    Series, WellContext,
 };
 use wasmtime::{Store, Trap};
 
@@ -45,28 +46,21 @@ pub struct Decoded {
 impl Runtime {
     /// Calls `describe` of any kind of plugin.
     pub fn describe(&self, plugin: &Plugin, ctx: CallContext) -> Result<CallOutcome<PluginInfo>, CallFailure> {
+        macro_rules! describe {
+            ($pre:expr, $convert:path) => {
+                self.call(ctx, |s| $pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map($convert))
+            };
+        }
         match &plugin.pre {
-            PluginPre::Decoder(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
-            }
-            PluginPre::AlarmRule(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
-            }
-            PluginPre::Transform(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
-            }
-            PluginPre::Optimizer(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v02::info_from_wit))
-            }
-            PluginPre::Decoder01(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v01::info_from_wit))
-            }
-            PluginPre::AlarmRule01(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v01::info_from_wit))
-            }
-            PluginPre::Optimizer01(pre) => {
-                self.call(ctx, |s| pre.instantiate(&mut *s)?.call_describe(&mut *s)).map(|o| o.map(v01::info_from_wit))
-            }
+            PluginPre::Decoder(pre) => describe!(pre, v02::info_from_wit),
+            PluginPre::AlarmRule(pre) => describe!(pre, v02::info_from_wit),
+            PluginPre::Transform(pre) => describe!(pre, v02::info_from_wit),
+            PluginPre::Optimizer(pre) => describe!(pre, v02::info_from_wit),
+            PluginPre::FieldOptimizer(pre) => describe!(pre, v02::info_from_wit),
+            PluginPre::Forecaster(pre) => describe!(pre, v02::info_from_wit),
+            PluginPre::Decoder01(pre) => describe!(pre, v01::info_from_wit),
+            PluginPre::AlarmRule01(pre) => describe!(pre, v01::info_from_wit),
+            PluginPre::Optimizer01(pre) => describe!(pre, v01::info_from_wit),
         }
     }
 
@@ -196,6 +190,44 @@ impl Runtime {
         };
         check_samples(&outcome, &plugin_ref, max, Vec::len)?;
         Ok(outcome)
+    }
+
+    /// Runs a field optimizer on a group of wells.
+    pub fn optimize_field(
+        &self,
+        plugin: &Plugin,
+        ctx: CallContext,
+        field: &FieldContext,
+    ) -> Result<CallOutcome<FieldPlan>, CallFailure> {
+        let plugin_ref = ctx.plugin.clone();
+        let max = ctx.limits.max_output;
+        let PluginPre::FieldOptimizer(pre) = &plugin.pre else {
+            return Err(wrong_kind(&plugin_ref, plugin, PluginKind::FieldOptimizer).into());
+        };
+        let context = v02::field_to_wit(field);
+        let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_optimize_field(&mut *s, &context))?;
+        let outcome = guest_result(outcome, &plugin_ref, v02::error_from_wit)?;
+        check_samples(&outcome, &plugin_ref, max, |plan: &v02wit::FieldPlan| plan.recommendations.len())?;
+        Ok(outcome.map(v02::plan_from_wit))
+    }
+
+    /// Runs a forecaster on a well's context.
+    pub fn forecast(
+        &self,
+        plugin: &Plugin,
+        ctx: CallContext,
+        well: &WellContext,
+    ) -> Result<CallOutcome<Vec<Forecast>>, CallFailure> {
+        let plugin_ref = ctx.plugin.clone();
+        let max = ctx.limits.max_output;
+        let PluginPre::Forecaster(pre) = &plugin.pre else {
+            return Err(wrong_kind(&plugin_ref, plugin, PluginKind::Forecaster).into());
+        };
+        let context = v02::context_to_wit(well);
+        let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_forecast(&mut *s, &context))?;
+        let outcome = guest_result(outcome, &plugin_ref, v02::error_from_wit)?;
+        check_samples(&outcome, &plugin_ref, max, |f: &Vec<v02wit::Forecast>| f.iter().map(|f| f.points.len()).sum())?;
+        Ok(outcome.map(|f| f.into_iter().map(v02::forecast_from_wit).collect()))
     }
 
     /// Runs `body` in a fresh store carrying the call's limits.

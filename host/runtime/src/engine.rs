@@ -88,6 +88,8 @@ pub(crate) enum PluginPre {
     AlarmRule(v02::alarm_rule::AlarmRulePre<HostState>),
     Transform(v02::transform::TransformPre<HostState>),
     Optimizer(v02::optimizer::OptimizerPre<HostState>),
+    FieldOptimizer(v02::field_optimizer::FieldOptimizerPre<HostState>),
+    Forecaster(v02::forecaster::ForecasterPre<HostState>),
     Decoder01(v01::decoder::DecoderPre<HostState>),
     AlarmRule01(v01::alarm_rule::AlarmRulePre<HostState>),
     Optimizer01(v01::optimizer::OptimizerPre<HostState>),
@@ -317,6 +319,12 @@ impl Runtime {
             PluginKind::AlarmRule => v02::alarm_rule::AlarmRulePre::new(instance_pre.clone()).map(PluginPre::AlarmRule),
             PluginKind::Transform => v02::transform::TransformPre::new(instance_pre.clone()).map(PluginPre::Transform),
             PluginKind::Optimizer => v02::optimizer::OptimizerPre::new(instance_pre.clone()).map(PluginPre::Optimizer),
+            PluginKind::FieldOptimizer => {
+                v02::field_optimizer::FieldOptimizerPre::new(instance_pre.clone()).map(PluginPre::FieldOptimizer)
+            }
+            PluginKind::Forecaster => {
+                v02::forecaster::ForecasterPre::new(instance_pre.clone()).map(PluginPre::Forecaster)
+            }
         };
         let pre = match current {
             Ok(pre) => pre,
@@ -329,7 +337,9 @@ impl Runtime {
                     PluginKind::Optimizer => {
                         v01::optimizer::OptimizerPre::new(instance_pre).map(PluginPre::Optimizer01)
                     }
-                    PluginKind::Transform => Err(wasmtime::Error::msg("contract 0.1.0 has no transform world")),
+                    PluginKind::Transform | PluginKind::FieldOptimizer | PluginKind::Forecaster => {
+                        Err(wasmtime::Error::msg("contract 0.1.0 has no such world"))
+                    }
                 };
                 // Report the current contract's reason: it is the one to build against.
                 legacy.map_err(|_| wrong_world(error))?

@@ -154,14 +154,20 @@ impl PluginService {
         }
         let plan = inner.plan(tenant).await?;
         let limits = merge_limits(plugin.kind, plan.limits.as_ref(), request.limits.as_ref())?;
-        let schedule_ms = match (plugin.kind, request.schedule_ms) {
-            (PluginKind::Optimizer, None) => Some(60_000),
-            (PluginKind::Optimizer, Some(ms)) if ms < MIN_SCHEDULE_MS => {
+        let scheduled =
+            matches!(plugin.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer | PluginKind::Forecaster);
+        let schedule_ms = match (scheduled, request.schedule_ms) {
+            (true, None) => Some(60_000),
+            (true, Some(ms)) if ms < MIN_SCHEDULE_MS => {
                 return Err(ServiceError::Invalid(format!("schedule_ms must be at least {MIN_SCHEDULE_MS}")));
             }
-            (PluginKind::Optimizer, Some(ms)) => Some(ms),
-            (_, Some(_)) => return Err(ServiceError::Invalid("only optimizer bindings take a schedule_ms".into())),
-            (_, None) => None,
+            (true, Some(ms)) => Some(ms),
+            (false, Some(_)) => {
+                return Err(ServiceError::Invalid(
+                    "only optimizer, field-optimizer and forecaster bindings take a schedule_ms".into(),
+                ));
+            }
+            (false, None) => None,
         };
         if request.device_ids.is_empty() {
             return Err(ServiceError::Invalid("device_ids must name at least one device".into()));

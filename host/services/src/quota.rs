@@ -68,7 +68,7 @@ impl Inner {
 
     /// Sets the tenant's plan after checking its limit overrides.
     pub(crate) async fn set_plan(&self, tenant: &TenantId, plan: TenantPlan, actor: &Actor) -> Result<TenantPlan> {
-        for kind in [PluginKind::Decoder, PluginKind::AlarmRule, PluginKind::Optimizer] {
+        for kind in PluginKind::ALL {
             merge_limits(kind, plan.limits.as_ref(), None)?;
         }
         self.store.set_tenant_plan(tenant, &plan, actor, self.now()).await?;

@@ -145,3 +145,48 @@ pub(crate) fn context_to_wit(ctx: &model::WellContext) -> wit::WellContext {
             .collect(),
     }
 }
+
+pub(crate) fn field_to_wit(field: &model::FieldContext) -> wit::FieldContext {
+    let c = &field.constraints;
+    wit::FieldContext {
+        group_id: field.group_id.clone(),
+        wells: field.wells.iter().map(context_to_wit).collect(),
+        constraints: wit::FieldConstraints {
+            lift_gas_available: c.lift_gas_available,
+            compressor_capacity: c.compressor_capacity,
+            water_handling: c.water_handling,
+            separator_liquid: c.separator_liquid,
+            injection_bounds: c
+                .injection_bounds
+                .iter()
+                .map(|b| wit::InjectionBounds { well_id: b.well_id.to_string(), min: b.min, max: b.max })
+                .collect(),
+        },
+    }
+}
+
+fn json_object(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).ok().filter(serde_json::Value::is_object).unwrap_or_else(|| serde_json::json!({}))
+}
+
+pub(crate) fn plan_from_wit(plan: wit::FieldPlan) -> model::FieldPlan {
+    model::FieldPlan {
+        recommendations: plan.recommendations.into_iter().map(recommendation_from_wit).collect(),
+        rationale: plan.rationale,
+        details: json_object(&plan.details),
+    }
+}
+
+pub(crate) fn forecast_from_wit(f: wit::Forecast) -> model::Forecast {
+    model::Forecast {
+        device_id: f.device_id.into(),
+        key: f.key,
+        unit: f.unit,
+        points: f
+            .points
+            .into_iter()
+            .map(|p| model::ForecastPoint { ts: p.ts, value: p.value, low: p.low, high: p.high })
+            .collect(),
+        model: json_object(&f.model),
+    }
+}

@@ -1,6 +1,12 @@
 //! 3W instances: `timestamp,P-PDG,P-TPT,T-TPT,P-MON-CKP,T-JUS-CKP,P-JUS-CKGL,T-JUS-CKGL,QGL,class`
-//! at 1 Hz, gzip-compressed. Data: Petrobras 3W dataset, CC BY 4.0
-//! (Vargas et al., J. Pet. Sci. Eng. 181 (2019) 106223).
+//! at 1 Hz, gzip-compressed. Data: Petrobras 3W dataset
+//! (<https://github.com/petrobras/3W>), CC BY 4.0 (Vargas et al., J. Pet.
+//! Sci. Eng. 181 (2019) 106223).
+//!
+//! Two places: the subset of 21 real instances in this crate's `data/3w`
+//! ([`bundled_dir`], with its README, attribution and manifest), which the
+//! tests always have, and the full dataset wherever `NEXUS_3W_DIR` points
+//! ([`full_dir`]), which the full-benchmark tests need.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -46,12 +52,23 @@ impl Instance {
     }
 }
 
-/// Where the 3W data is: `$NEXUS_3W_DIR`, else `shared/data/3w` beside the
-/// repository (as the workplace lays it out).
+/// The environment variable that points at the full 3W dataset.
+pub const FULL_DATA_VAR: &str = "NEXUS_3W_DIR";
+
+/// The subset of the 3W data shipped with the repository (`host/eval/data/3w`).
+pub fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/3w")
+}
+
+/// The full 3W dataset, if `NEXUS_3W_DIR` names a directory.
+pub fn full_dir() -> Option<PathBuf> {
+    std::env::var_os(FULL_DATA_VAR).map(PathBuf::from).filter(|dir| dir.is_dir())
+}
+
+/// Where `nexus eval` reads 3W data by default: `$NEXUS_3W_DIR`, else the
+/// bundled subset.
 pub fn default_dir() -> PathBuf {
-    std::env::var_os("NEXUS_3W_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/3w"))
+    full_dir().unwrap_or_else(bundled_dir)
 }
 
 /// Reads the instances of the given classes under `root` (only the real

@@ -10,6 +10,8 @@
 //!   (Vargas et al. 2019, benchmark 2) and scores a detector on them;
 //! - [`detect`] replays whole instances in one-minute batches and measures
 //!   detection, delay and false alarms per hour;
+//! - [`specificity`] replays every real instance of every class and counts
+//!   raises per class and false alarms over all labelled-normal rows;
 //! - [`replay`] drives a rule: [`replay::WasmRule`] runs a component through
 //!   the runtime;
 //! - [`plugins`] finds the components `.ci/build-plugins` built.
@@ -22,6 +24,7 @@ pub mod dataset;
 pub mod detect;
 pub mod plugins;
 pub mod replay;
+pub mod specificity;
 
 /// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]

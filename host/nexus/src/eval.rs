@@ -4,7 +4,10 @@
 //! - `bench2`: the 3W anomaly-detection benchmark (score per instance, per
 //!   class, per seed);
 //! - `detect`: whole instances in one-minute batches: detection, delay and
-//!   false alarms per hour.
+//!   false alarms per hour;
+//! - `specificity`: every real instance of every class in one-minute
+//!   batches: raises per class, false alarms per 24 h over all
+//!   labelled-normal rows.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,9 +17,11 @@ use nexus_eval::bench2::{self, InstanceScore};
 use nexus_eval::dataset;
 use nexus_eval::detect::{self, Detection, Summary};
 use nexus_eval::replay::WasmRule;
+use nexus_eval::specificity;
 use nexus_model::Limits;
 
-/// Where the 3W data is by default: `$NEXUS_3W_DIR`, else `../shared/data/3w` beside the repository.
+/// Where the 3W data is by default: `$NEXUS_3W_DIR` (the full dataset),
+/// else the subset shipped in `host/eval/data/3w`.
 pub fn default_data_dir() -> PathBuf {
     dataset::default_dir()
 }
@@ -184,5 +189,29 @@ pub fn detect(
             s.normal_hours
         );
     }
+    Ok(())
+}
+
+/// Replays every real instance of every class under `data` and prints the
+/// cross-class table: raises per class, false alarms per 24 h over all
+/// labelled-normal rows.
+pub fn specificity(plugin: &Path, config: &serde_json::Value, data: &Path, deadline_ms: u64) -> anyhow::Result<()> {
+    let classes: Vec<u32> = specificity::CLASSES.collect();
+    let files = dataset::list(data, &classes, true).context("listing the 3W instances")?;
+    let mut rule = WasmRule::load(plugin, config, limits(deadline_ms)).map_err(anyhow::Error::msg)?;
+    let mut progress = Progress::new(files.len());
+    let mut outcomes = Vec::new();
+    for file in &files {
+        let instance = dataset::read(file)?;
+        outcomes.push(specificity::replay(&instance, &mut rule)?);
+        progress.step(&instance.name);
+    }
+    let title = format!(
+        "Specificity, {} with {config}, {} real instances in {}",
+        plugin.display(),
+        files.len(),
+        data.display()
+    );
+    specificity::print(&title, &outcomes);
     Ok(())
 }

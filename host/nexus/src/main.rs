@@ -84,6 +84,11 @@ enum EvalMode {
         #[arg(long, value_delimiter = ',', default_value = "0")]
         normal_classes: Vec<u32>,
     },
+    /// Every real instance of every class: raises per class, false alarms per 24 h of labelled-normal data.
+    Specificity {
+        #[command(flatten)]
+        common: EvalCommon,
+    },
 }
 
 #[tokio::main]
@@ -158,6 +163,10 @@ fn run_eval(mode: EvalMode) -> anyhow::Result<()> {
         EvalMode::Detect { common, classes, normal_classes } => {
             let (config, data) = parse(&common)?;
             nexus::eval::detect(&common.plugin, &config, &data, &classes, &normal_classes, common.deadline_ms)
+        }
+        EvalMode::Specificity { common } => {
+            let (config, data) = parse(&common)?;
+            nexus::eval::specificity(&common.plugin, &config, &data, common.deadline_ms)
         }
     }
 }

@@ -1,138 +1,199 @@
-//! A small ESP well model for the demo: frequency, motor current,
-//! pump-intake pressure, motor temperature, vibration and flow, with
-//! injected overheating and underload events.
+//! The demo field: one transient ESP well (`nexus_physics::sim::WellSim`)
+//! per demo well, and the configuration that matches each well — the static
+//! data the optimizer reads and the nameplate `alarm-rule-esp-protection`
+//! judges against.
 //!
-//! Flow follows the affinity law (Q ∝ f), intake pressure the straight-line
-//! inflow (PIP = p_res − Q/PI), motor load rises with f³ (BHP ∝ f³).
+//! * **Wells.** Well `i` is `WellSim::demo(FIRST_SEED + i)`: reservoir
+//!   pressure, PI, bubble point, depths, water cut, THP and a pump sized to
+//!   a design point inside its range, drawn from a SplitMix64 stream per
+//!   seed (so consecutive seeds give unrelated wells), with annulus storage,
+//!   motor heating and AR(1) gauge noise.
+//! * **Time.** One demo second is one minute of well time
+//!   ([`WELL_SECONDS_PER_DEMO_SECOND`]): each frame advances the well 60 s,
+//!   and every time window the plugins are configured with is divided by
+//!   60 ([`demo_ms`]), because they measure time on the frames' wall-clock
+//!   timestamps.
+//! * **Events.** [`Event::PumpOff`] cuts the inflow to 20 %: the pump draws
+//!   the annulus down, PIP falls to 0, the starved pump's current declines
+//!   (`Underload`). [`Event::GasLock`] cuts the head to about 30 %,
+//!   erratically: the flow collapses, PIP rises, the current drops and
+//!   swings (`GasLock`, and `Underload`), the motor heats up
+//!   (`HighMotorTemperature`).
+//! * **Units.** The simulator works in °F; the field posts the motor
+//!   temperature in °C, the unit of `alarm-rule-esp-protection`.
 
-/// A deterministic xorshift generator (no dependency, repeatable runs).
-pub(crate) struct Rng(u64);
+use nexus_physics::esp::{EspWell, Motor};
+use nexus_physics::ipr::Ipr;
+use nexus_physics::sim::{Condition, WellSim};
+use serde_json::{Value, json};
 
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
+/// Seconds of well time per demo second.
+pub(crate) const WELL_SECONDS_PER_DEMO_SECOND: f64 = 60.0;
 
-    /// Uniform in [0, 1).
-    pub(crate) fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// Well `i` of the field is drawn from seed `FIRST_SEED + i`.
+pub(crate) const FIRST_SEED: u64 = 0x5eed_0001;
 
-    /// Roughly normal, mean 0, std 1 (sum of uniforms).
-    pub(crate) fn noise(&mut self) -> f64 {
-        (0..6).map(|_| self.next()).sum::<f64>() - 3.0
-    }
+/// The tubing OD of the demo wells (2⅞ in; the simulator's annulus), in.
+const TUBING_OD_IN: f64 = 2.875;
+
+/// Motor temperature rating of the demo motors, °C.
+pub(crate) const MOTOR_TEMP_RATING_C: f64 = 150.0;
+
+/// A duration in well time, in ms of demo (timestamp) time.
+pub(crate) fn demo_ms(well_ms: i64) -> i64 {
+    (well_ms as f64 / WELL_SECONDS_PER_DEMO_SECOND) as i64
 }
 
-/// What is going wrong with a well, and for how many more steps.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What can go wrong with a demo well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
-    Normal,
-    Overheating { left: u32 },
-    Underload { left: u32 },
+    /// The inflow falls to 20 %: the pump pumps the well off.
+    PumpOff,
+    /// Gas in the pump cuts the head to about 30 %, erratically.
+    GasLock,
 }
 
-/// One simulated ESP well.
-pub(crate) struct EspWell {
-    pub(crate) frequency_hz: f64,
-    reservoir_psi: f64,
-    pi_bpd_per_psi: f64,
-    rated_flow_bpd: f64,
-    nameplate_current_a: f64,
-    motor_temp_c: f64,
-    pub(crate) event: Event,
-    rng: Rng,
+/// One well of the demo field.
+pub(crate) struct DemoWell {
+    sim: WellSim,
+    design_hz: f64,
+    /// The running event and the well-time seconds it has left.
+    event: Option<(Event, f64)>,
 }
 
-impl EspWell {
-    pub(crate) fn new(seed: u64, frequency_hz: f64) -> Self {
-        let mut rng = Rng::new(seed);
-        Self {
-            frequency_hz,
-            reservoir_psi: 1750.0 + 100.0 * rng.next(),
-            pi_bpd_per_psi: 1.1 + 0.2 * rng.next(),
-            rated_flow_bpd: 1500.0,
-            nameplate_current_a: 50.0,
-            motor_temp_c: 90.0,
-            event: Event::Normal,
-            rng,
+fn fahrenheit_to_celsius(f: f64) -> f64 {
+    (f - 32.0) / 1.8
+}
+
+impl DemoWell {
+    /// Well `index` of the field, running at its design frequency.
+    pub(crate) fn new(index: usize) -> anyhow::Result<Self> {
+        let sim = WellSim::demo(FIRST_SEED + index as u64).map_err(|e| anyhow::anyhow!("demo well {index}: {e}"))?;
+        Ok(Self { design_hz: sim.frequency(), sim, event: None })
+    }
+
+    /// The simulated well.
+    pub(crate) fn sim(&self) -> &WellSim {
+        &self.sim
+    }
+
+    /// Starts `event` for `well_minutes` unless one is running.
+    pub(crate) fn inject(&mut self, event: Event, well_minutes: f64) {
+        if self.event.is_some() {
+            return;
+        }
+        self.sim.set_condition(match event {
+            Event::PumpOff => Condition::PumpOff { inflow_fraction: 0.2 },
+            Event::GasLock => Condition::GasLock { head_fraction: 0.3 },
+        });
+        self.event = Some((event, well_minutes * 60.0));
+    }
+
+    /// Sets the drive frequency (as an operator applying a recommendation).
+    pub(crate) fn set_frequency(&mut self, hz: f64) {
+        self.sim.set_frequency(hz);
+    }
+
+    /// Advances `well_s` seconds of well time and returns the telemetry.
+    pub(crate) fn step(&mut self, well_s: f64) -> anyhow::Result<Vec<(&'static str, f64)>> {
+        let m = self.sim.step(well_s).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some((event, left)) = self.event {
+            let left = left - well_s;
+            self.event = (left > 0.0).then_some((event, left));
+            if self.event.is_none() {
+                self.sim.set_condition(Condition::Normal);
+            }
+        }
+        Ok(vec![
+            ("frequency", m.frequency_hz),
+            ("intake_pressure", m.intake_pressure_psi),
+            ("discharge_pressure", m.discharge_pressure_psi),
+            ("motor_current", m.motor_current_a),
+            ("motor_temperature", fahrenheit_to_celsius(m.motor_temperature_f)),
+            ("vibration", m.vibration_g),
+            ("flow_rate", m.flow_rate_bbl_d),
+        ])
+    }
+
+    fn nameplate(&self) -> (f64, f64, f64) {
+        match self.sim.well().motor {
+            Motor::Nameplate { horsepower, base_frequency_hz, current_a, .. } => {
+                (current_a, horsepower, base_frequency_hz)
+            }
+            Motor::MeasuredCurrent { nameplate_current_a, frequency_hz, .. } => {
+                (nameplate_current_a, 0.0, frequency_hz)
+            }
         }
     }
 
-    /// Starts an event unless one is running.
-    pub(crate) fn inject(&mut self, event: Event) {
-        if self.event == Event::Normal {
-            self.event = event;
-        }
-    }
-
-    /// Advances one step and returns the telemetry as `(key, value)` pairs.
-    pub(crate) fn step(&mut self) -> Vec<(&'static str, f64)> {
-        let ratio = self.frequency_hz / 60.0;
-        let underload = matches!(self.event, Event::Underload { .. });
-        let overheating = matches!(self.event, Event::Overheating { .. });
-        // Gas or a pumped-off well: little liquid, low load.
-        let liquid = if underload { 0.35 } else { 1.0 };
-        let flow = self.rated_flow_bpd * ratio * liquid * (1.0 + 0.01 * self.rng.noise());
-        let intake = (self.reservoir_psi - flow / self.pi_bpd_per_psi) * (1.0 + 0.005 * self.rng.noise());
-        let load = (0.3 + 0.55 * ratio.powi(3)) * if underload { 0.45 } else { 1.0 };
-        let current = self.nameplate_current_a * load * (1.0 + 0.01 * self.rng.noise());
-        // Temperature relaxes toward a load-dependent level; overheating
-        // (lost cooling flow) drives it up fast.
-        let target = if overheating { 150.0 } else { 80.0 + 30.0 * load };
-        self.motor_temp_c += (target - self.motor_temp_c) * if overheating { 0.25 } else { 0.3 };
-        let temperature = self.motor_temp_c + 0.3 * self.rng.noise();
-        let vibration = (0.12 + if underload { 0.15 } else { 0.0 }) * (1.0 + 0.1 * self.rng.noise());
-        self.event = match self.event {
-            Event::Overheating { left: 0 } | Event::Underload { left: 0 } => Event::Normal,
-            Event::Overheating { left } => Event::Overheating { left: left - 1 },
-            Event::Underload { left } => Event::Underload { left: left - 1 },
-            Event::Normal => Event::Normal,
+    /// The well's static data for the optimizer (its schema is in
+    /// `plugins/optimizer-esp-frequency/README.md`): what an engineer would
+    /// enter — the catalogue pump and its stage count, depths, PI and bubble
+    /// point (not the reservoir pressure: the optimizer calibrates it),
+    /// fluid, tubing, motor nameplate, casing, limits, and a well test at the
+    /// design point dated `test_date` (`YYYY-MM-DD`).
+    pub(crate) fn static_data(&self, test_date: &str) -> anyhow::Result<Value> {
+        let well: &EspWell = self.sim.well();
+        let test = well.operating_point(self.design_hz).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (current_a, horsepower, base_hz) = self.nameplate();
+        let bubble_point = match well.ipr {
+            Ipr::Vogel { bubble_point_psi, .. } => Some(bubble_point_psi),
+            Ipr::Linear { .. } => None,
         };
-        vec![
-            ("frequency", self.frequency_hz),
-            ("motor_current", current),
-            ("intake_pressure", intake),
-            ("motor_temperature", temperature),
-            ("vibration", vibration.max(0.0)),
-            ("flow_rate", flow.max(0.0)),
-        ]
+        let stage = &well.pump.stage;
+        Ok(json!({
+            "pump": {"base_frequency_hz": stage.base_frequency_hz, "head_ft": stage.head_ft,
+                     "brake_horsepower": stage.brake_horsepower, "stages": well.pump.stages},
+            "pump_depth_ft": well.pump_depth_ft,
+            "perforation_depth_ft": well.perforation_depth_ft,
+            "inflow": {"model": if bubble_point.is_some() { "vogel" } else { "linear" },
+                       "productivity_index_bpd_per_psi": well.ipr.productivity_index(),
+                       "bubble_point_psi": bubble_point},
+            "fluid": {"water_cut": well.fluid.water_cut, "gradient_psi_per_ft": well.fluid.gradient_psi_per_ft},
+            "tubing_head_pressure_psi": well.tubing_head_pressure_psi,
+            "tubing_friction": well.friction,
+            "motor": {"nameplate_current_a": current_a, "nameplate_hp": horsepower, "base_frequency_hz": base_hz},
+            "casing_id_in": well.casing_id_in,
+            "motor_od_in": well.motor_od_in,
+            "tubing_od_in": TUBING_OD_IN,
+            "limits": {"min_frequency_hz": 40, "max_frequency_hz": 62, "max_step_hz": 1.0,
+                       "min_intake_pressure_psi": 150, "target_intake_pressure_psi": 300,
+                       "recommended_range_bpd": [stage.min_flow_bpd, stage.max_flow_bpd]},
+            "well_test": {"date": test_date, "frequency_hz": self.design_hz, "rate_bpd": test.rate_bpd,
+                          "intake_pressure_psi": test.intake_pressure_psi,
+                          "discharge_pressure_psi": test.discharge_pressure_psi, "water_cut": well.fluid.water_cut}
+        }))
     }
+
+    /// The `alarm-rule-esp-protection` configuration for this well: its
+    /// nameplate current and the demo motors' rating, with every window
+    /// of the rule's defaults in demo time ([`demo_ms`]).
+    pub(crate) fn protection_config(&self) -> Value {
+        let (current_a, _, _) = self.nameplate();
+        let m = |minutes: i64| demo_ms(minutes * 60_000);
+        json!({
+            "nameplate_current_a": current_a,
+            "motor_temp_rating_c": MOTOR_TEMP_RATING_C,
+            "tracking": {"learn_ms": m(15), "tau_ms": m(60)},
+            "underload": {"duration_ms": m(3)},
+            "overload": {"duration_ms": m(2)},
+            "motor_temperature": {"duration_ms": m(2)},
+            "vibration": {"duration_ms": m(2), "baseline_bucket_ms": m(60), "baseline_window_ms": m(7 * 24 * 60)},
+            "gas_lock": {"duration_ms": m(5), "window_ms": m(60), "baseline_tau_ms": m(6 * 60)}
+        })
+    }
+}
+
+/// The optimizer's binding configuration in demo time: a 60-minute steady
+/// window, 15-minute freshness, recommendations open for 24 h of well time.
+pub(crate) fn optimizer_config() -> Value {
+    let m = |minutes: i64| demo_ms(minutes * 60_000);
+    json!({
+        "steady_window_ms": m(60),
+        "max_reading_age_ms": m(15),
+        "open_recommendation_ttl_ms": m(24 * 60)
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overheating_drives_temperature_over_the_demo_limit_and_back() {
-        let mut well = EspWell::new(7, 52.0);
-        let temperature =
-            |values: &[(&str, f64)]| values.iter().find(|(k, _)| *k == "motor_temperature").map(|(_, v)| *v);
-        for _ in 0..20 {
-            well.step();
-        }
-        let normal = temperature(&well.step()).unwrap();
-        assert!(normal < 110.0, "normal temperature {normal}");
-        well.inject(Event::Overheating { left: 15 });
-        let hot = (0..15).filter_map(|_| temperature(&well.step())).fold(0.0, f64::max);
-        assert!(hot > 130.0, "peak temperature {hot}");
-        for _ in 0..20 {
-            well.step();
-        }
-        assert!(temperature(&well.step()).unwrap() < 110.0);
-    }
-
-    #[test]
-    fn intake_pressure_falls_when_frequency_rises() {
-        let pip = |f: f64| {
-            let mut well = EspWell::new(3, f);
-            let n = 50;
-            (0..n).map(|_| well.step()[2].1).sum::<f64>() / f64::from(n)
-        };
-        assert!(pip(58.0) < pip(50.0) - 50.0);
-    }
-}
+mod tests;

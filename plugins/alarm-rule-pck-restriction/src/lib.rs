@@ -1,12 +1,14 @@
 //! # alarm-rule-pck-restriction
 //!
-//! An alarm rule for a quick restriction in the production choke (PCK, 3W
-//! event class 6): the pressure upstream of the choke (P-MON-CKP) steps up.
-//! With the defaults — the 3W paper's definition — it raises
-//! `PckRestriction` (major) when P-MON-CKP rises at least 5 % above its
-//! pre-step level within 10 s and is still at least 5 % above it throughout
-//! the next 60 s; it clears once the level has been back within 2.5 % of the
-//! pre-step level for 2 min.
+//! An alarm rule for a restriction in the production choke (PCK, 3W event
+//! class 6): the pressure upstream of the choke (P-MON-CKP) rises. With the
+//! defaults it raises `PckRestriction` (major) when P-MON-CKP rises at least
+//! 3 % above its pre-step level within 5 min and stays at least 3 % above it
+//! for 60 s, and the discriminators ([`discriminate`]) agree: P-TPT rose
+//! too, by less; T-JUS-CKP fell; QGL did not change. It clears once the
+//! level has been back within 1.5 % of the pre-step level for 2 min.
+//! [`PckConfig::paper_reading`] is a pressure-based reading of the 3W
+//! paper's choke-closing definition (5 % within 10 s, no discriminators).
 //!
 //! The logic is the pure function [`evaluate_batch`] over a [`PckConfig`]
 //! (from [`parse_config`]), a [`PckState`] and the watched key's samples.
@@ -17,6 +19,7 @@
 //! (`host/eval/tests/three_w.rs`).
 
 pub mod config;
+pub mod discriminate;
 pub mod rule;
 
 pub use config::{PckConfig, config_schema, parse_config};
@@ -57,8 +60,11 @@ impl StatefulAlarmRule for PckRestrictionRule {
         _now: i64,
         batch: &[Series],
     ) -> Result<Vec<AlarmSignal>, PluginError> {
-        Ok(watched_samples(config, batch)
-            .map_or_else(Vec::new, |samples| evaluate_batch(config, state, device_id, &samples)))
+        Ok(if watched_samples(config, batch).is_some() {
+            evaluate_batch(config, state, device_id, batch)
+        } else {
+            Vec::new()
+        })
     }
 
     fn is_relevant(config: &PckConfig, batch: &[Series]) -> bool {

@@ -27,9 +27,9 @@
 //!   motor: 49·(51/50)² = 50.98 A > 50 A; the limit is f = 50·√(50/49) = 50.5076 Hz
 //!   VFM: 2600/(0.40·300) = 21.667 ft/stage at 55 Hz → q = 1627.745 bbl/d
 //!
-//! The recommended range 800–2000 bbl/d at 60 Hz is the optimizer plugin's
-//! default static data; the casing and motor sizes (7 in 26 lb/ft casing,
-//! 562-series motor) are assumptions of this test.
+//! The recommended range 800–2000 bbl/d at 60 Hz (the former optimizer's
+//! default) and the casing and motor sizes (7 in 26 lb/ft casing, 562-series
+//! motor) are assumptions of this test.
 
 use nexus_physics::curve::Curve;
 use nexus_physics::esp::calibrate::{IprFit, PumpFit, WellTest};

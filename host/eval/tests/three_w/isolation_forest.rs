@@ -1,11 +1,14 @@
-//! Benchmark 2 of the 3W dataset (Vargas et al. 2019, anomaly detection) on
-//! the 36 scored real instances, run through the Isolation Forest component
-//! (`alarm-rule-isolation-forest`) with its state carried between calls as
-//! the pipeline carries it (`nexus eval bench2`).
+//! Benchmark 2 of the 3W dataset (Vargas et al. 2019, anomaly detection),
+//! run through the Isolation Forest component (`alarm-rule-isolation-forest`)
+//! with its state carried between calls as the pipeline carries it (`nexus
+//! eval bench2`).
 //!
-//! The published Isolation Forest baseline is 0.727 ± 0.182 (scikit-learn,
-//! random_state=1); a Python re-run on these files gave 0.674–0.745 over 30
-//! seeds. The acceptance is a mean ≥ 0.67 over seeds 1..=5.
+//! On the full dataset (36 scored real instances): the published Isolation
+//! Forest baseline is 0.727 ± 0.182 (scikit-learn, random_state=1); a Python
+//! re-run on these files gave 0.674–0.745 over 30 seeds. The acceptance is a
+//! mean ≥ 0.67 over seeds 1..=5. On the subset (13 scored instances) the
+//! acceptance is only better than chance: the test sets are balanced, so a
+//! coin scores 0.5.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,21 +19,23 @@ use nexus_eval::replay::{self, Rule, WasmRule};
 use nexus_model::{AlarmSignal, Reading, TimestampMs};
 use serde_json::json;
 
-use super::{component, data_dir};
+use std::path::Path;
+
+use super::{component, full, subset};
 
 /// The acceptance threshold on the mean score over seeds.
 const ACCEPT: f64 = 0.67;
+/// Chance on the balanced test sets.
+const CHANCE: f64 = 0.5;
 /// Seeds the acceptance averages over.
 const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
 /// The host's cap on one state value, with the 64 KiB call cap in mind.
 const STATE_LIMIT_BYTES: usize = 48 << 10;
 
-/// The 52 real instances of the benchmark's classes, read in parallel; `None`
-/// when the data is not there.
-fn instances() -> Option<Vec<Instance>> {
-    let files = dataset::list(&data_dir()?, &bench2::CLASSES, true).expect("the 3W class folders");
-    assert_eq!(files.len(), 52);
-    Some(std::thread::scope(|scope| {
+/// The real instances of the benchmark's classes under `root`, read in parallel.
+fn instances(root: &Path) -> Vec<Instance> {
+    let files = dataset::list(root, &bench2::CLASSES, true).expect("the 3W class folders");
+    std::thread::scope(|scope| {
         let chunks: Vec<_> = files
             .chunks(files.len().div_ceil(8))
             .map(|chunk| {
@@ -38,7 +43,7 @@ fn instances() -> Option<Vec<Instance>> {
             })
             .collect();
         chunks.into_iter().flat_map(|h| h.join().expect("reader thread")).collect()
-    }))
+    })
 }
 
 /// The component, its calls timed.
@@ -83,19 +88,19 @@ fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
     sum / n.max(1) as f64
 }
 
-#[test]
-fn benchmark_two_mean_score_is_in_the_published_band() {
+/// Scores seeds 1..=5 on `instances` (`scored` of them are scored) and
+/// returns the mean over seeds.
+fn benchmark(instances: &[Instance], scored: usize) -> f64 {
     let started = Instant::now();
-    let Some(instances) = instances() else { return };
     let mut per_seed = Vec::new();
     let mut by_class: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     let (mut largest, mut calls) = (0, Vec::new());
     for seed in SEEDS {
         let mut rule = Timed::new(seed);
-        let (scores, seed_largest) = run(&instances, &mut rule);
+        let (scores, seed_largest) = run(instances, &mut rule);
         largest = largest.max(seed_largest);
         calls.append(&mut rule.calls);
-        assert_eq!(scores.len(), 36, "seed {seed}: scored instances");
+        assert_eq!(scores.len(), scored, "seed {seed}: scored instances");
         for s in &scores {
             by_class.entry(s.class).or_default().push(s.score);
         }
@@ -111,7 +116,7 @@ fn benchmark_two_mean_score_is_in_the_published_band() {
         println!("{class:>5}  {:>9}  {:.3}", scores.len() / per_seed.len(), mean(scores.iter().copied()));
     }
     let overall = mean(per_seed.iter().copied());
-    println!("\nmean over seeds: {overall:.3} (published 0.727 ± 0.182; acceptance ≥ {ACCEPT})");
+    println!("\nmean over seeds: {overall:.3} (published on 36 instances: 0.727 ± 0.182)");
     calls.sort();
     let median = calls.get(calls.len() / 2).copied().unwrap_or_default();
     let p99 = calls.get(calls.len() * 99 / 100).copied().unwrap_or_default();
@@ -121,6 +126,21 @@ fn benchmark_two_mean_score_is_in_the_published_band() {
     println!("total time: {:?}", started.elapsed());
     assert!(largest > 0, "the component keeps state");
     assert!(largest < STATE_LIMIT_BYTES, "a state value of {largest} bytes");
+    overall
+}
+
+#[test]
+fn benchmark_two_on_the_subset_beats_chance() {
+    let overall = benchmark(&instances(&subset()), 13);
+    assert!(overall > CHANCE, "mean over seeds {overall:.3} ≤ {CHANCE}");
+}
+
+#[test]
+fn benchmark_two_mean_score_is_in_the_published_band() {
+    let Some(root) = full("benchmark 2 on the 36 scored instances") else { return };
+    let instances = instances(&root);
+    assert_eq!(instances.len(), 52);
+    let overall = benchmark(&instances, 36);
     assert!(overall >= ACCEPT, "mean over seeds {overall:.3} < {ACCEPT}");
 }
 
@@ -129,7 +149,7 @@ fn benchmark_two_mean_score_is_in_the_published_band() {
 /// 180 calls per window (a buffer in chunks) loses nothing.
 #[test]
 fn one_row_frames_flag_the_same_windows_as_whole_windows() {
-    let Some(instances) = instances() else { return };
+    let instances = instances(&subset());
     let instance = instances.iter().find(|i| bench2::windows(i).is_some()).expect("a scored instance");
     let windows = bench2::windows(instance).expect("scored");
     let starts: Vec<usize> =

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{Harness, frame};
+use crate::{Harness, frame, steady_esp_hour};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarm_raises_holds_in_the_deadband_clears_and_the_optimizer_recommends() {
@@ -50,12 +50,12 @@ async fn alarm_raises_holds_in_the_deadband_clears_and_the_optimizer_recommends(
         .await;
     assert_eq!(history.as_array().map(Vec::len), Some(4));
 
-    // The optimizer, on its schedule, sees intake pressure far above target.
-    h.telemetry(
-        &token,
-        frame(json!({"frequency": 52.0, "intake_pressure": 700.0, "motor_current": 30.0, "flow_rate": 1300.0})),
-    )
-    .await;
+    // The optimizer, on its schedule, sees a steady hour with the intake
+    // pressure far above target: one step up, 52 → 53 Hz.
+    for body in steady_esp_hour() {
+        let (status, body, _) = h.telemetry(&token, body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
     let deadline = Instant::now() + Duration::from_secs(15);
     let recommendation = loop {
         let recommendations = h.get("/api/recommendations").await;
@@ -68,7 +68,9 @@ async fn alarm_raises_holds_in_the_deadband_clears_and_the_optimizer_recommends(
     assert_eq!(recommendation["parameter"], "frequency_hz");
     assert_eq!(recommendation["device_id"], device_id.as_str());
     assert_eq!(recommendation["current_value"], 52.0);
-    assert!(recommendation["proposed_value"].as_f64().expect("number") > 52.0, "{recommendation}");
+    assert_eq!(recommendation["proposed_value"], 53.0, "{recommendation}");
+    assert_eq!(recommendation["unit"], "Hz");
+    assert!(recommendation["details"]["delta_oil_bbl_d"].as_f64().expect("Δoil") > 0.0, "{recommendation}");
     assert_eq!(recommendation["status"], "PENDING");
 }
 

@@ -12,6 +12,7 @@ mod ingest;
 mod layering;
 mod outbox;
 mod tokens;
+mod transform;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -128,12 +129,7 @@ impl Harness {
             assert_eq!(body["info"]["name"], name);
             ids.push(body["id"].as_str().expect("id").to_string());
         }
-        let well = self
-            .post(
-                "/api/wells",
-                json!({"name": "W-1", "static_data": {"nameplate_current_a": 50, "base_frequency_hz": 60}}),
-            )
-            .await;
+        let well = self.post("/api/wells", json!({"name": "W-1", "static_data": esp_well()})).await;
         let device = self.post("/api/devices", json!({"name": "ESP-1", "well_id": well["id"]})).await;
         let device_id = device["id"].as_str().expect("id").to_string();
         let token = device["access_token"].as_str().expect("token").to_string();
@@ -151,8 +147,7 @@ impl Harness {
         let optimizer = self
             .post(
                 "/api/bindings",
-                json!({"plugin_id": ids[2], "device_ids": [device_id], "schedule_ms": 300,
-                       "config": {"target_intake_pressure": 350.0}}),
+                json!({"plugin_id": ids[2], "device_ids": [device_id], "schedule_ms": 300, "config": {}}),
             )
             .await;
         (device_id, token, optimizer["id"].as_str().expect("id").to_string())
@@ -169,6 +164,37 @@ impl Drop for Harness {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
     }
+}
+
+/// Static data of an ESP well (the optimizer's schema) whose intake
+/// pressure of 700 psi at 52 Hz is far above its 350 psi target.
+pub(crate) fn esp_well() -> Value {
+    json!({
+        "pump": {"base_frequency_hz": 60, "head_ft": {"polynomial": [40.5, 0, -4.6667e-6]}},
+        "pump_depth_ft": 7000,
+        "inflow": {"model": "linear", "productivity_index_bpd_per_psi": 1.2},
+        "fluid": {"water_cut": 0.5, "gradient_psi_per_ft": 0.38},
+        "tubing_head_pressure_psi": 150,
+        "tubing_friction": {"loss_psi": 60, "at_rate_bpd": 1300},
+        "motor": {"nameplate_current_a": 50},
+        "casing_id_in": 6.276,
+        "motor_od_in": 5.62,
+        "limits": {"min_frequency_hz": 35, "max_frequency_hz": 65, "max_step_hz": 1,
+                   "min_intake_pressure_psi": 100, "target_intake_pressure_psi": 350,
+                   "recommended_range_bpd": [800, 2000]}
+    })
+}
+
+/// An hour of steady ESP telemetry, one frame a minute, ending now.
+pub(crate) fn steady_esp_hour() -> Vec<String> {
+    let now = nexus_model::Clock::system().now();
+    (0..=60)
+        .map(|i| {
+            json!({"ts": now - (60 - i) * 60_000,
+                   "values": {"frequency": 52.0, "intake_pressure": 700.0, "motor_current": 30.0, "flow_rate": 1300.0}})
+            .to_string()
+        })
+        .collect()
 }
 
 pub(crate) fn frame(values: Value) -> String {

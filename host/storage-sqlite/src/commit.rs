@@ -1,7 +1,10 @@
 //! The unit of work: a frame's (or a run's) effects in one transaction.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
-use nexus_storage::{Committed, Effects, Result, StorageError, UnitOfWork, outbox_events};
+use nexus_model::TenantId;
+use nexus_storage::{Committed, DeviceSeries, Effects, Result, StorageError, UnitOfWork, UsageDelta, outbox_events};
 
 use crate::{SqliteStore, alarms, db, outbox, records, telemetry};
 
@@ -16,23 +19,47 @@ impl UnitOfWork for SqliteStore {
             return Ok(batch.iter().map(|_| Committed::default()).collect());
         }
         let mut tx = self.write_tx().await?;
+        // Telemetry and usage of the whole batch first, merged per tenant:
+        // a handful of multi-row statements however many devices it holds.
+        let mut telemetry: BTreeMap<&str, Vec<&DeviceSeries>> = BTreeMap::new();
+        let mut usage: BTreeMap<(&str, &str), UsageDelta> = BTreeMap::new();
+        for effects in &batch {
+            let tenant = effects.tenant_id.as_str();
+            telemetry.entry(tenant).or_default().extend(effects.telemetry.iter());
+            if let Some(delta) = &effects.usage {
+                let sum = usage
+                    .entry((tenant, delta.month.as_str()))
+                    .or_insert_with(|| UsageDelta { month: delta.month.clone(), ..UsageDelta::default() });
+                sum.executions += delta.executions;
+                sum.fuel = sum.fuel.saturating_add(delta.fuel);
+            }
+        }
+        let mut created = Vec::new();
+        for (tenant, series) in telemetry {
+            created.extend(telemetry::insert(&mut tx, &self.series, &TenantId::from(tenant), &series).await?);
+        }
+        for ((tenant, _), delta) in usage {
+            records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
+        }
         let mut committed = Vec::with_capacity(batch.len());
         for effects in &batch {
             committed.push(apply(&mut tx, effects).await?);
         }
         tx.commit().await.map_err(db)?;
+        telemetry::remember(&self.series, created);
         Ok(committed)
     }
 }
 
-/// Writes one unit of work's effects and their events inside `tx`.
+/// Writes one unit of work's effects but its telemetry and usage (which
+/// [`UnitOfWork::commit_all`] writes for the whole batch), and their events,
+/// inside `tx`.
 async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Committed> {
     if effects.is_empty() {
         return Ok(Committed::default());
     }
     {
         let tenant = &effects.tenant_id;
-        telemetry::insert(&mut *tx, tenant, &effects.telemetry).await?;
         for write in &effects.states {
             // The binding must be the tenant's: state never crosses tenants.
             let owned = sqlx::query("SELECT 1 FROM binding WHERE id = ? AND tenant_id = ?")
@@ -92,9 +119,6 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        }
-        if let Some(usage) = &effects.usage {
-            records::add_usage(&mut *tx, tenant, usage).await?;
         }
         let events = outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations)).await?;
         Ok(Committed { transitions, recommendations, events })

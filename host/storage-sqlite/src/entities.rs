@@ -24,7 +24,7 @@ impl SqliteStore {
             sqlx::query("UPDATE device SET token_hash = ? WHERE id = ?")
                 .bind(token_hash(&stored))
                 .bind(get::<String>(&row, "id")?)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(db)?;
         }
@@ -50,7 +50,7 @@ impl EntityStore for SqliteStore {
             .bind(id.as_str())
             .bind(name)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         let row = sqlx::query("SELECT id, name, created_time FROM tenant WHERE id = ?")

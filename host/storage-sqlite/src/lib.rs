@@ -24,25 +24,42 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// The SQLite store. Cheap to clone.
+///
+/// Reads go through a pool of connections; every write goes through one
+/// writer connection (SQLite has one writer at a time anyway), so its large
+/// page cache stays warm with the pages the write path touches: the newest
+/// leaves of `telemetry`, `telemetry_latest`, the alarm tables.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
+    /// Committed series ids by (device, key).
+    series: telemetry::SeriesIds,
+    /// The background folder of recent telemetry runs while a clone lives.
+    _alive: std::sync::Arc<()>,
 }
+
+/// Page cache of the writer connection, KiB.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// Page cache of each reader connection, KiB.
+const READER_CACHE_KIB: i64 = 8 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if needed) `nexus.db` in `data_dir` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StorageError::Backend(format!("{}: {e}", data_dir.display())))?;
         let url = format!("sqlite://{}", data_dir.join("nexus.db").display());
-        Self::connect(&url, 8).await
+        Self::connect(&url, 8, false).await
     }
 
     /// A private in-memory database (tests).
     pub async fn in_memory() -> Result<Self> {
-        Self::connect("sqlite::memory:", 1).await
+        Self::connect("sqlite::memory:", 1, true).await
     }
 
-    async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    /// `shared`: one connection serves reads and writes (an in-memory
+    /// database exists only in its connection).
+    async fn connect(url: &str, max_connections: u32, shared: bool) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(db)?
             .create_if_missing(true)
@@ -52,18 +69,44 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await.map_err(db)?;
-        SQLITE_MIGRATOR.run(&pool).await.map_err(|e| StorageError::Migration(e.to_string()))?;
-        let store = Self { pool };
+        let cache = |kib: i64| options.clone().pragma("cache_size", format!("-{kib}"));
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(cache(WRITER_CACHE_KIB)).await.map_err(db)?;
+        SQLITE_MIGRATOR.run(&writer).await.map_err(|e| StorageError::Migration(e.to_string()))?;
+        let pool = if shared {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .connect_with(cache(READER_CACHE_KIB))
+                .await
+                .map_err(db)?
+        };
+        let alive = std::sync::Arc::new(());
+        telemetry::spawn_folder(writer.clone(), std::sync::Arc::downgrade(&alive));
+        let store = Self { pool, writer, series: Default::default(), _alive: alive };
         store.hash_legacy_tokens().await?;
         Ok(store)
+    }
+
+    /// Folds every recent telemetry row into the clustered table now (the
+    /// background folder does it on its own); returns how many it moved.
+    pub async fn fold_recent(&self) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = telemetry::fold(&self.writer, telemetry::FOLD_ROWS).await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front,
     /// so a transaction that reads before it writes waits for other writers
     /// (busy timeout) instead of failing with `SQLITE_BUSY_SNAPSHOT`.
     pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 }
 

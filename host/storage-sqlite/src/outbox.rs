@@ -82,7 +82,7 @@ impl OutboxStore for SqliteStore {
         )
         .bind(subscriber)
         .bind(seq.0)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())

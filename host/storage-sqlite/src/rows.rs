@@ -1,9 +1,9 @@
 //! Rows to model types, and model values to columns.
 
 use nexus_model::{
-    Alarm, AlarmStatus, DeadLetter, Device, PluginKind, PluginRun, PluginVersion, Reading, Severity, Stage, Value, Well,
+    Alarm, AlarmStatus, DeadLetter, Device, PluginKind, PluginRun, PluginVersion, Severity, Stage, Well,
 };
-use nexus_storage::{Result, StorageError};
+use nexus_storage::Result;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -14,27 +14,6 @@ where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
     row.try_get(column).map_err(db)
-}
-
-pub(crate) fn reading(row: &SqliteRow) -> Result<Reading> {
-    let value = if let Some(n) = get::<Option<f64>>(row, "value_numeric")? {
-        Value::Number(n)
-    } else if let Some(i) = get::<Option<i64>>(row, "value_long")? {
-        Value::Integer(i)
-    } else if let Some(b) = get::<Option<bool>>(row, "value_boolean")? {
-        Value::Boolean(b)
-    } else if let Some(t) = get::<Option<String>>(row, "value_string")? {
-        Value::Text(t)
-    } else {
-        return Err(StorageError::Corrupt("telemetry row without a value".into()));
-    };
-    Ok(Reading {
-        device_id: get::<String>(row, "device_id")?.into(),
-        key: get(row, "key")?,
-        ts: get(row, "ts")?,
-        value,
-        quality: get::<f64>(row, "quality")? as f32,
-    })
 }
 
 pub(crate) fn json(text: &str) -> serde_json::Value {

@@ -1,26 +1,39 @@
 //! Telemetry (pf.telemetry) and the latest value per key.
+//!
+//! A **series** is one (device, key), named by an integer id (`series`);
+//! rows carry the id, not the tenant, device and key text. New rows are
+//! appended to `telemetry_recent` in arrival order, so a group commit of
+//! frames from many devices dirties a few pages, not one leaf per series;
+//! [`fold`] moves them in sorted runs into `telemetry`, clustered by
+//! (series, ts), in the background. A read sees both inside one snapshot; a
+//! recent row replaces a folded one with the same (series, ts), and among
+//! recent rows the last written wins — so re-delivery stores nothing twice.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use nexus_model::{Column, DeviceId, Reading, TenantId, TimestampMs};
-use nexus_storage::{DeviceSeries, Result, TelemetryStore};
+use nexus_model::{Column, DeviceId, Reading, TenantId, TimestampMs, Value};
+use nexus_storage::{DeviceSeries, Result, StorageError, TelemetryStore};
+use sqlx::sqlite::SqliteRow;
 
-use crate::rows;
+use crate::rows::get;
 use crate::{SqliteStore, db};
 
 /// Rows per multi-row statement: chunks of these sizes, largest first, so
 /// a handful of statement shapes serve every batch (each one prepared once
 /// and cached by the connection).
-const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
-/// Columns of a telemetry row.
-const COLUMNS: &str =
-    "(tenant_id, device_id, key, ts, value_numeric, value_long, value_boolean, value_string, quality)";
+const CHUNKS: [usize; 6] = [1024, 256, 64, 16, 4, 1];
+/// Columns of a row of `telemetry`, `telemetry_recent` and `telemetry_latest`.
+const COLUMNS: &str = "(series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)";
+/// The value columns, for selects.
+const VALUES: &str = "ts, value_numeric, value_long, value_boolean, value_string, quality";
 
-/// One row to write: a sample of a series of a device.
+/// Series ids by (device, key), as committed. Shared by the store's clones.
+pub(crate) type SeriesIds = std::sync::Arc<std::sync::Mutex<HashMap<(String, String), i64>>>;
+
+/// One row to write: a sample of a series.
 struct Row<'a> {
-    device: &'a str,
-    key: &'a str,
+    series: i64,
     ts: i64,
     column: &'a Column,
     i: usize,
@@ -31,7 +44,6 @@ impl Row<'_> {
     fn bind<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-        tenant: &'q str,
     ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>
     where
         Self: 'q,
@@ -43,9 +55,7 @@ impl Row<'_> {
             Column::Text(v) => (None, None, None, Some(v[self.i].as_str())),
         };
         query
-            .bind(tenant)
-            .bind(self.device)
-            .bind(self.key)
+            .bind(self.series)
             .bind(self.ts)
             .bind(numeric)
             .bind(long)
@@ -55,27 +65,8 @@ impl Row<'_> {
     }
 }
 
-fn rows_of(telemetry: &[DeviceSeries]) -> Vec<Row<'_>> {
-    let mut rows = Vec::with_capacity(telemetry.iter().flat_map(|t| &t.series).map(|s| s.len()).sum());
-    for device in telemetry {
-        for series in &device.series {
-            for (i, &ts) in series.ts.iter().enumerate() {
-                rows.push(Row {
-                    device: device.device_id.as_str(),
-                    key: &series.key,
-                    ts,
-                    column: &series.values,
-                    i,
-                    quality: series.quality_at(i),
-                });
-            }
-        }
-    }
-    rows
-}
-
 fn statement(head: &str, rows: usize, tail: &str) -> String {
-    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let one = "(?, ?, ?, ?, ?, ?, ?)";
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * (one.len() + 2));
     sql.push_str(head);
     for i in 0..rows {
@@ -88,13 +79,7 @@ fn statement(head: &str, rows: usize, tail: &str) -> String {
     sql
 }
 
-async fn write_rows(
-    tx: &mut sqlx::SqliteConnection,
-    head: &str,
-    tail: &str,
-    tenant: &str,
-    rows: &[Row<'_>],
-) -> Result<()> {
+async fn write_rows(tx: &mut sqlx::SqliteConnection, head: &str, tail: &str, rows: &[Row<'_>]) -> Result<()> {
     let mut rest = rows;
     while !rest.is_empty() {
         let size = CHUNKS.into_iter().find(|&c| c <= rest.len()).unwrap_or(1);
@@ -102,7 +87,7 @@ async fn write_rows(
         let sql = statement(head, size, tail);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
-            query = row.bind(query, tenant);
+            query = row.bind(query);
         }
         query.execute(&mut *tx).await.map_err(db)?;
         rest = after;
@@ -110,58 +95,307 @@ async fn write_rows(
     Ok(())
 }
 
-/// Stores telemetry inside a transaction, in multi-row statements. A sample
-/// with the same (device, key, ts) replaces the stored one, so re-delivery
-/// stores nothing twice; `telemetry_latest` gets one upsert per (device,
-/// key): the newest sample of the batch, kept only if it is not older than
-/// what is stored.
-pub(crate) async fn insert(
+/// The id of every series of `telemetry`, creating the missing ones inside
+/// `tx`. Returns the ids and the newly created ones, which the caller
+/// remembers in `known` only once the transaction committed.
+async fn series_ids(
     tx: &mut sqlx::SqliteConnection,
+    known: &SeriesIds,
     tenant: &TenantId,
-    telemetry: &[DeviceSeries],
-) -> Result<()> {
-    let rows = rows_of(telemetry);
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let head = format!("INSERT OR REPLACE INTO telemetry {COLUMNS} VALUES ");
-    write_rows(tx, &head, "", tenant.as_str(), &rows).await?;
-    // The newest sample per (device, key) of this batch.
-    let mut newest: HashMap<(&str, &str), usize> = HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        let slot = newest.entry((row.device, row.key)).or_insert(i);
-        if row.ts >= rows[*slot].ts {
-            *slot = i;
+    telemetry: &[&DeviceSeries],
+) -> Result<(HashMap<(String, String), i64>, Vec<((String, String), i64)>)> {
+    let mut ids = HashMap::new();
+    let mut missing = Vec::new();
+    {
+        let known = known.lock().unwrap_or_else(|e| e.into_inner());
+        for device in telemetry {
+            for series in &device.series {
+                let key = (device.device_id.as_str().to_string(), series.key.clone());
+                match known.get(&key) {
+                    Some(&id) => {
+                        ids.insert(key, id);
+                    }
+                    None if !ids.contains_key(&key) => {
+                        ids.insert(key.clone(), 0);
+                        missing.push(key);
+                    }
+                    None => {}
+                }
+            }
         }
     }
+    let mut created = Vec::with_capacity(missing.len());
+    for key in missing {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO series (tenant_id, device_id, key) VALUES (?, ?, ?)
+             ON CONFLICT (device_id, key) DO UPDATE SET key = excluded.key RETURNING id",
+        )
+        .bind(tenant.as_str())
+        .bind(&key.0)
+        .bind(&key.1)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        ids.insert(key.clone(), id);
+        created.push((key, id));
+    }
+    Ok((ids, created))
+}
+
+/// Stores telemetry inside a transaction: appended to `telemetry_recent` in
+/// multi-row statements, and one upsert per series into `telemetry_latest`
+/// (the newest sample of the batch, kept only if it is not older than what
+/// is stored). Returns the series it created, for [`remember`].
+pub(crate) async fn insert(
+    tx: &mut sqlx::SqliteConnection,
+    known: &SeriesIds,
+    tenant: &TenantId,
+    telemetry: &[&DeviceSeries],
+) -> Result<Vec<((String, String), i64)>> {
+    if telemetry.iter().all(|d| d.series.iter().all(|s| s.is_empty())) {
+        return Ok(Vec::new());
+    }
+    let (ids, created) = series_ids(tx, known, tenant, telemetry).await?;
+    let total = telemetry.iter().flat_map(|t| &t.series).map(|s| s.len()).sum();
+    let mut rows = Vec::with_capacity(total);
+    let mut newest: HashMap<i64, usize> = HashMap::new();
+    for device in telemetry {
+        for series in &device.series {
+            let id = ids[&(device.device_id.as_str().to_string(), series.key.clone())];
+            for (i, &ts) in series.ts.iter().enumerate() {
+                let slot = newest.entry(id).or_insert(rows.len());
+                if ts >= rows.get(*slot).map_or(i64::MIN, |r: &Row<'_>| r.ts) {
+                    *slot = rows.len();
+                }
+                rows.push(Row { series: id, ts, column: &series.values, i, quality: series.quality_at(i) });
+            }
+        }
+    }
+    write_rows(tx, &format!("INSERT INTO telemetry_recent {COLUMNS} VALUES "), "", &rows).await?;
     let mut latest: Vec<usize> = newest.into_values().collect();
     latest.sort_unstable();
     let latest: Vec<Row<'_>> = latest
         .into_iter()
         .map(|i| {
             let r = &rows[i];
-            Row { device: r.device, key: r.key, ts: r.ts, column: r.column, i: r.i, quality: r.quality }
+            Row { series: r.series, ts: r.ts, column: r.column, i: r.i, quality: r.quality }
         })
         .collect();
-    let head = format!("INSERT INTO telemetry_latest {COLUMNS} VALUES ");
-    let tail = " ON CONFLICT(device_id, key) DO UPDATE SET
+    let tail = " ON CONFLICT(series_id) DO UPDATE SET
                ts = excluded.ts, value_numeric = excluded.value_numeric, value_long = excluded.value_long,
                value_boolean = excluded.value_boolean, value_string = excluded.value_string,
                quality = excluded.quality
              WHERE excluded.ts >= telemetry_latest.ts";
-    write_rows(tx, &head, tail, tenant.as_str(), &latest).await
+    write_rows(tx, &format!("INSERT INTO telemetry_latest {COLUMNS} VALUES "), tail, &latest).await?;
+    Ok(created)
 }
+
+/// Remembers committed series ids.
+pub(crate) fn remember(known: &SeriesIds, created: Vec<((String, String), i64)>) {
+    if !created.is_empty() {
+        known.lock().unwrap_or_else(|e| e.into_inner()).extend(created);
+    }
+}
+
+/// Folds up to `max_rows` of the oldest recent rows into `telemetry`, sorted
+/// by (series, ts) — a re-delivered sample replacing the stored one, the
+/// last written winning — and deletes them, in one transaction. Returns how
+/// many rows it folded.
+pub(crate) async fn fold(writer: &sqlx::SqlitePool, max_rows: i64) -> Result<u64> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT max(rowid) FROM (SELECT rowid FROM telemetry_recent ORDER BY rowid LIMIT ?)")
+            .bind(max_rows)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT OR REPLACE INTO telemetry {COLUMNS}
+         SELECT series_id, {VALUES} FROM telemetry_recent WHERE rowid <= ? ORDER BY series_id, ts, rowid"
+    )))
+    .bind(last)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let folded = sqlx::query("DELETE FROM telemetry_recent WHERE rowid <= ?")
+        .bind(last)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+    tx.commit().await.map_err(db)?;
+    Ok(folded)
+}
+
+/// Most rows one fold moves (a fold holds the write lock while it runs).
+pub(crate) const FOLD_ROWS: i64 = 8192;
+
+/// Folds recent rows in the background while any store clone lives: in
+/// runs of [`FOLD_ROWS`] back to back while there is a backlog, else every
+/// quarter second.
+pub(crate) fn spawn_folder(writer: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
+    tokio::spawn(async move {
+        while alive.strong_count() > 0 {
+            match fold(&writer, FOLD_ROWS).await {
+                Ok(n) if n as i64 >= FOLD_ROWS => tokio::task::yield_now().await,
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(error) => {
+                    tracing::warn!(%error, "Folding recent telemetry failed; retrying in a second.");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}
+
+fn value(row: &SqliteRow) -> Result<Value> {
+    Ok(if let Some(n) = get::<Option<f64>>(row, "value_numeric")? {
+        Value::Number(n)
+    } else if let Some(i) = get::<Option<i64>>(row, "value_long")? {
+        Value::Integer(i)
+    } else if let Some(b) = get::<Option<bool>>(row, "value_boolean")? {
+        Value::Boolean(b)
+    } else if let Some(t) = get::<Option<String>>(row, "value_string")? {
+        Value::Text(t)
+    } else {
+        return Err(StorageError::Corrupt("telemetry row without a value".into()));
+    })
+}
+
+/// The series of a device (of one key, if given): `(id, key)`.
+async fn device_series(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &TenantId,
+    device: &DeviceId,
+    key: Option<&str>,
+) -> Result<Vec<(i64, String)>> {
+    sqlx::query_as("SELECT id, key FROM series WHERE tenant_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR key = ?3)")
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .bind(key)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)
+}
+
+/// Which end of a range a read starts from.
+#[derive(Clone, Copy, PartialEq)]
+enum From {
+    Oldest,
+    Newest,
+}
+
+/// Up to `limit` samples of one series in `[start, end)` from the given
+/// end, folded and recent together (a recent row replacing a folded one;
+/// the last written recent row winning), in time order.
+async fn read_series(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    start: TimestampMs,
+    end: TimestampMs,
+    from: From,
+    limit: u32,
+) -> Result<Vec<(i64, Value, f32)>> {
+    let order = if from == From::Oldest { "ASC" } else { "DESC" };
+    let folded = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VALUES} FROM telemetry WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts {order} LIMIT ?"
+    )))
+    .bind(id)
+    .bind(start)
+    .bind(end)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VALUES} FROM telemetry_recent WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts {order}, rowid"
+    )))
+    .bind(id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut samples: std::collections::BTreeMap<i64, (Value, f32)> = std::collections::BTreeMap::new();
+    for row in folded.iter().chain(&recent) {
+        let quality = get::<f64>(row, "quality")? as f32;
+        samples.insert(get(row, "ts")?, (value(row)?, quality));
+    }
+    let all = samples.into_iter().map(|(ts, (v, q))| (ts, v, q));
+    Ok(match from {
+        From::Oldest => all.take(limit as usize).collect(),
+        From::Newest => {
+            let mut newest: Vec<_> = all.rev().take(limit as usize).collect();
+            newest.reverse();
+            newest
+        }
+    })
+}
+
+/// Samples of several series of a device, merged by (ts, key); the first
+/// or last `limit` of them.
+async fn read_device(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    device: &DeviceId,
+    key: Option<&str>,
+    (start, end): (TimestampMs, TimestampMs),
+    from: From,
+    limit: u32,
+) -> Result<Vec<Reading>> {
+    // One snapshot: a fold between two reads neither hides nor doubles rows.
+    let mut tx = store.pool.begin().await.map_err(db)?;
+    let mut readings = Vec::new();
+    for (id, key) in device_series(&mut tx, tenant, device, key).await? {
+        for (ts, value, quality) in read_series(&mut tx, id, start, end, from, limit).await? {
+            readings.push(Reading { device_id: device.clone(), key: key.clone(), ts, value, quality });
+        }
+    }
+    tx.rollback().await.map_err(db)?;
+    readings.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.key.cmp(&b.key)));
+    let limit = limit as usize;
+    if readings.len() > limit {
+        match from {
+            From::Oldest => readings.truncate(limit),
+            From::Newest => {
+                readings.drain(..readings.len() - limit);
+            }
+        }
+    }
+    Ok(readings)
+}
+
 #[async_trait]
 impl TelemetryStore for SqliteStore {
     async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>> {
-        let rows = sqlx::query("SELECT * FROM telemetry_latest WHERE tenant_id = ? AND device_id = ? ORDER BY key")
-            .bind(tenant.as_str())
-            .bind(device.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        let readings: Result<Vec<Reading>> = rows.iter().map(rows::reading).collect();
-        Ok(readings?.into_iter().filter(|r| keys.is_empty() || keys.contains(&r.key)).collect())
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT s.key, {} FROM telemetry_latest l JOIN series s ON s.id = l.series_id
+             WHERE s.tenant_id = ? AND s.device_id = ? ORDER BY s.key",
+            VALUES.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
+        )))
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut readings = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key: String = get(row, "key")?;
+            if keys.is_empty() || keys.contains(&key) {
+                let quality = get::<f64>(row, "quality")? as f32;
+                readings.push(Reading {
+                    device_id: device.clone(),
+                    key,
+                    ts: get(row, "ts")?,
+                    value: value(row)?,
+                    quality,
+                });
+            }
+        }
+        Ok(readings)
     }
 
     async fn history(
@@ -173,42 +407,24 @@ impl TelemetryStore for SqliteStore {
         end: TimestampMs,
         limit: u32,
     ) -> Result<Vec<Reading>> {
-        let rows = sqlx::query(
-            "SELECT * FROM telemetry WHERE tenant_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR key = ?3)
-             AND ts >= ?4 AND ts < ?5 ORDER BY ts, key LIMIT ?6",
-        )
-        .bind(tenant.as_str())
-        .bind(device.as_str())
-        .bind(key)
-        .bind(start)
-        .bind(end)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(rows::reading).collect()
+        read_device(self, tenant, device, key, (start, end), From::Oldest, limit).await
     }
 
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>> {
-        let rows = sqlx::query(
-            "SELECT * FROM (SELECT * FROM telemetry WHERE tenant_id = ? AND device_id = ? ORDER BY ts DESC LIMIT ?)
-             ORDER BY ts, key",
-        )
-        .bind(tenant.as_str())
-        .bind(device.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(rows::reading).collect()
+        read_device(self, tenant, device, None, (i64::MIN, i64::MAX), From::Newest, limit).await
     }
 
     async fn count_readings(&self, tenant: &TenantId, device: &DeviceId) -> Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM telemetry WHERE tenant_id = ? AND device_id = ?")
-            .bind(tenant.as_str())
-            .bind(device.as_str())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)
+        sqlx::query_scalar(
+            "WITH s AS (SELECT id FROM series WHERE tenant_id = ? AND device_id = ?)
+             SELECT (SELECT count(*) FROM telemetry WHERE series_id IN s)
+                  + (SELECT count(*) FROM (SELECT DISTINCT series_id, ts FROM telemetry_recent n WHERE series_id IN s
+                       AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = n.series_id AND t.ts = n.ts)))",
+        )
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
     }
 }

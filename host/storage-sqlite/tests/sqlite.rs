@@ -36,3 +36,106 @@ async fn raw_tokens_from_before_hashing_are_hashed_when_the_database_opens() {
     assert_eq!(device.map(|d| d.id.to_string()), Some("d1".to_string()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn temp_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("nexus-sqlite-{}", uuid::Uuid::new_v4()))
+}
+
+fn readings(device: &nexus_model::DeviceId, key: &str, points: &[(i64, f64)]) -> Vec<nexus_model::Reading> {
+    points
+        .iter()
+        .map(|&(ts, v)| nexus_model::Reading {
+            device_id: device.clone(),
+            key: key.into(),
+            ts,
+            value: nexus_model::Value::Number(v),
+            quality: 1.0,
+        })
+        .collect()
+}
+
+/// New rows land in `telemetry_recent` and are folded into `telemetry`; a
+/// read sees both, a re-delivered sample replacing the stored one whether
+/// the stored one is folded or recent, before and after a fold.
+#[tokio::test]
+async fn a_redelivered_sample_replaces_the_stored_one_across_folds() {
+    use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
+    let store = SqliteStore::in_memory().await.expect("store");
+    let tenant = TenantId::new("t");
+    let device = nexus_model::DeviceId::new("d1");
+    let commit = |points: &[(i64, f64)]| {
+        let mut effects = Effects::new(&tenant, 0);
+        effects.add_readings(&readings(&device, "p", points));
+        let store = store.clone();
+        async move { store.commit(effects).await.expect("commit") }
+    };
+    let values = || async {
+        let history = store.history(&tenant, &device, Some("p"), 0, i64::MAX, 100).await.expect("history");
+        history.iter().map(|r| (r.ts, r.value.as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>()
+    };
+    commit(&[(1, 1.0), (2, 2.0)]).await;
+    // (The background folder may have folded some already.)
+    store.fold_recent().await.expect("fold");
+    commit(&[(2, 20.0), (3, 3.0)]).await;
+    assert_eq!(values().await, [(1, 1.0), (2, 20.0), (3, 3.0)]);
+    commit(&[(2, 200.0)]).await;
+    assert_eq!(values().await, [(1, 1.0), (2, 200.0), (3, 3.0)], "the last write of a recent sample wins");
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 3);
+    store.fold_recent().await.expect("fold");
+    assert_eq!(values().await, [(1, 1.0), (2, 200.0), (3, 3.0)], "the fold changed what is read");
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 3);
+    let recent = store.recent(&tenant, &device, 2).await.expect("recent");
+    assert_eq!(recent.iter().map(|r| r.ts).collect::<Vec<_>>(), [2, 3]);
+    let latest = store.latest(&tenant, &device, &[]).await.expect("latest");
+    assert_eq!((latest[0].ts, latest[0].value.as_f64()), (3, Some(3.0)));
+    // Another tenant sees none of it.
+    let other = TenantId::new("u");
+    assert!(store.history(&other, &device, None, 0, i64::MAX, 100).await.expect("history").is_empty());
+    assert!(store.latest(&other, &device, &[]).await.expect("latest").is_empty());
+}
+
+/// A database from before the compact telemetry schema (migrations up to
+/// 0006, rows keyed by tenant, device and key text) keeps every reading and
+/// latest value through migration 0007.
+#[tokio::test]
+async fn telemetry_stored_before_the_compact_schema_survives_its_migration() {
+    use nexus_storage::TelemetryStore;
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("nexus.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
+    let mut before = sqlx::migrate::Migrator::new(migrations).await.expect("migrations");
+    let upto: Vec<_> = before.migrations.iter().filter(|m| m.version <= 6).cloned().collect();
+    before.migrations = upto.into();
+    before.run(&pool).await.expect("migrates to 0006");
+    for (key, ts, v) in [("p", 1, 1.0), ("p", 2, 2.0), ("q", 1, 7.0)] {
+        sqlx::query("INSERT INTO telemetry (tenant_id, device_id, key, ts, value_numeric, quality) VALUES ('t', 'd1', ?, ?, ?, 1)")
+            .bind(key)
+            .bind(ts)
+            .bind(v)
+            .execute(&pool)
+            .await
+            .expect("old row");
+    }
+    sqlx::query("INSERT INTO telemetry_latest (tenant_id, device_id, key, ts, value_numeric, quality) VALUES ('t', 'd1', 'p', 2, 2.0, 1), ('t', 'd1', 'q', 1, 7.0, 1)")
+        .execute(&pool)
+        .await
+        .expect("old latest");
+    pool.close().await;
+
+    let store = SqliteStore::open(&dir).await.expect("migrates to the compact schema");
+    let (tenant, device) = (TenantId::new("t"), nexus_model::DeviceId::new("d1"));
+    let history = store.history(&tenant, &device, None, 0, i64::MAX, 100).await.expect("history");
+    let rows: Vec<(String, i64)> = history.iter().map(|r| (r.key.clone(), r.ts)).collect();
+    assert_eq!(rows, [("p".to_string(), 1), ("q".to_string(), 1), ("p".to_string(), 2)]);
+    let latest = store.latest(&tenant, &device, &[]).await.expect("latest");
+    assert_eq!(latest.iter().map(|r| (r.key.as_str(), r.ts)).collect::<Vec<_>>(), [("p", 2), ("q", 1)]);
+    // New rows of an old series join it.
+    let mut effects = nexus_storage::Effects::new(&tenant, 0);
+    effects.add_readings(&readings(&device, "p", &[(3, 3.0)]));
+    nexus_storage::UnitOfWork::commit(&store, effects).await.expect("commit");
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 4);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -137,7 +137,7 @@ pub struct Quarantine {
 }
 
 /// Metered use to add to a tenant's month.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageDelta {
     /// `YYYY-MM` (UTC).
     pub month: String,

@@ -34,5 +34,21 @@ pub(crate) async fn prometheus(State(state): State<AppState>, principal: Princip
             let _ = writeln!(out, "{name}{{tenant=\"{}\",binding=\"{}\"}} {}", m.tenant_id, m.binding_id, value(m));
         }
     }
+    let ingest = state.services.ingest().stats();
+    let counters: [(&str, &str, f64); 6] = [
+        ("nexus_ingest_batches_total", "Group commits of the ingest path.", ingest.batches as f64),
+        ("nexus_ingest_batch_frames_total", "Frames answered by the ingest path.", ingest.frames as f64),
+        (
+            "nexus_ingest_overloaded_total",
+            "Frames refused because the ingest queue was full.",
+            ingest.overloaded as f64,
+        ),
+        ("nexus_ingest_points_stored_total", "Readings stored by the ingest path.", ingest.points as f64),
+        ("nexus_ingest_process_seconds_total", "Time processing batches.", ingest.process_us as f64 / 1e6),
+        ("nexus_ingest_commit_seconds_total", "Time committing batches.", ingest.commit_us as f64 / 1e6),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

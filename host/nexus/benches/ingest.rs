@@ -294,6 +294,24 @@ async fn overload(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, ra
     );
 }
 
+/// The server's ingest counters (batches, frames, process s, commit s) from
+/// `/metrics`, when it exports them (an earlier build may not).
+async fn ingest_counters(base: &str) -> Option<[f64; 4]> {
+    let client = reqwest::Client::new();
+    let text = client.get(format!("{base}/metrics")).bearer_auth(TOKEN).send().await.ok()?.text().await.ok()?;
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '))
+            .and_then(|l| l[name.len()..].trim().parse::<f64>().ok())
+    };
+    Some([
+        value("nexus_ingest_batches_total")?,
+        value("nexus_ingest_batch_frames_total")?,
+        value("nexus_ingest_process_seconds_total")?,
+        value("nexus_ingest_commit_seconds_total")?,
+    ])
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -312,19 +330,44 @@ async fn main() {
         o.devices, o.seconds
     );
     println!(
-        "{:>8} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>7}",
-        "samples", "conns", "points/s", "req/s", "p50 ms", "p99 ms", "p999 ms", "CPU µs/pt", "errors"
+        "{:>8} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>7} {:>13} {:>10} {:>10}",
+        "samples",
+        "conns",
+        "points/s",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p999 ms",
+        "CPU µs/pt",
+        "errors",
+        "frames/batch",
+        "process ms",
+        "commit ms"
     );
     let mut sustainable = None;
     for &samples in &o.samples {
         for &connections in &o.connections {
+            let before = ingest_counters(&server.base).await;
             let r = run(&server, &tokens, samples, connections, o.seconds).await;
+            // Per group commit: frames, and the time processing and committing it.
+            let batches = match (before, ingest_counters(&server.base).await) {
+                (Some(a), Some(b)) if b[0] > a[0] => {
+                    let n = b[0] - a[0];
+                    format!(
+                        "{:>13.1} {:>10.2} {:>10.2}",
+                        (b[1] - a[1]) / n,
+                        (b[2] - a[2]) * 1e3 / n,
+                        (b[3] - a[3]) * 1e3 / n
+                    )
+                }
+                _ => format!("{:>13} {:>10} {:>10}", "-", "-", "-"),
+            };
             let rate = r.requests as f64 / r.seconds;
             if sustainable.is_none_or(|(_, best): (usize, f64)| samples == o.samples[0] && rate > best) {
                 sustainable = Some((samples, rate));
             }
             println!(
-                "{:>8} {:>6} {:>12.0} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>7}",
+                "{:>8} {:>6} {:>12.0} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>7} {batches}",
                 samples,
                 connections,
                 r.points as f64 / r.seconds,

@@ -2,7 +2,11 @@
 //! devices by token hash, bindings per (device, kind) and plugin state per
 //! (binding, device). The services are the only writers, so they keep these
 //! true: every change of a binding clears the bindings, a rotated token
-//! drops its device, and state is written here only after its commit.
+//! drops its device, and state enters the committed cache only after its
+//! commit. State a group commit has written but not yet committed (the
+//! ingest pipeline processes the next batch while one commits) is *held*:
+//! read before the committed cache, never evicted, settled when its batch
+//! commits or fails.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -30,6 +34,8 @@ pub(crate) struct Caches {
 struct StateCache {
     entries: HashMap<(BindingId, DeviceId), State>,
     bytes: usize,
+    /// Written by ingest batch `seq`, whose commit is not yet settled.
+    held: HashMap<(BindingId, DeviceId), (u64, State)>,
 }
 
 fn size(state: &State) -> usize {
@@ -66,7 +72,40 @@ impl Caches {
 
     pub(crate) fn state(&self, binding: &BindingId, device: &DeviceId) -> Option<State> {
         let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.entries.get(&(binding.clone(), device.clone())).cloned()
+        let key = (binding.clone(), device.clone());
+        states.held.get(&key).map(|(_, state)| state).or_else(|| states.entries.get(&key)).cloned()
+    }
+
+    /// Holds state ingest batch `seq` wrote, until [`Caches::settle`].
+    pub(crate) fn hold_state(&self, seq: u64, binding: &BindingId, device: &DeviceId, state: State) {
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.held.insert((binding.clone(), device.clone()), (seq, state));
+    }
+
+    /// Settles what batch `seq` held for these (binding, device) pairs: into
+    /// the committed cache when it committed, forgotten (to be read from
+    /// storage) when it did not. A later batch's hold of the same pair stays.
+    pub(crate) fn settle<'a>(
+        &self,
+        seq: u64,
+        pairs: impl IntoIterator<Item = (&'a BindingId, &'a DeviceId)>,
+        committed: bool,
+    ) {
+        for (binding, device) in pairs {
+            let key = (binding.clone(), device.clone());
+            let mine = {
+                let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+                match states.held.get(&key) {
+                    Some((held_by, _)) if *held_by == seq => states.held.remove(&key).map(|(_, s)| s),
+                    _ => None,
+                }
+            };
+            match (committed, mine) {
+                (true, Some(state)) => self.remember_state(binding, device, state),
+                (true, None) => {}
+                (false, _) => self.forget_state(binding, device),
+            }
+        }
     }
 
     /// Keeps committed state.

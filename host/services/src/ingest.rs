@@ -7,9 +7,12 @@
 //! Readings, rule state, alarm transitions and their events of a batch
 //! commit together, so a crash leaves all of a batch or none of it: no
 //! stored reading is ever unevaluated, and no rule's state runs ahead of its
-//! alarms. Per-device order holds: one batch at a time, a device's frames in
-//! arrival order within it. Rules run before the commit; what a rule reads
-//! back through `host.latest`/`history` is what was stored before the batch.
+//! alarms. Per-device order holds: batches commit in order, a device's
+//! frames in arrival order within one. Processing of the next batch overlaps
+//! the commit of the one before (see [`batcher`]): rules run before the
+//! commit, so what a rule reads back through `host.latest`/`history` is what
+//! was committed before — up to one batch behind — while its own plugin
+//! state is always the latest.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +21,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use nexus_model::{Device, DeviceId, Frame};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+
+use nexus_storage::Effects;
 
 use crate::frames::{self, DeviceWork};
 use crate::validate::RejectedReading as Rejected;
@@ -66,6 +71,10 @@ pub struct IngestStats {
     pub points: u64,
     /// Frames refused because the queue was full.
     pub overloaded: u64,
+    /// Time spent processing batches (decoders, transforms, rules), µs.
+    pub process_us: u64,
+    /// Time spent committing batches, µs.
+    pub commit_us: u64,
 }
 
 /// The counters behind [`IngestStats`].
@@ -75,6 +84,8 @@ pub(crate) struct IngestCounters {
     frames: std::sync::atomic::AtomicU64,
     points: std::sync::atomic::AtomicU64,
     overloaded: std::sync::atomic::AtomicU64,
+    process_us: std::sync::atomic::AtomicU64,
+    commit_us: std::sync::atomic::AtomicU64,
 }
 
 impl IngestService {
@@ -108,6 +119,8 @@ impl IngestService {
             frames: c.frames.load(Relaxed),
             points: c.points.load(Relaxed),
             overloaded: c.overloaded.load(Relaxed),
+            process_us: c.process_us.load(Relaxed),
+            commit_us: c.commit_us.load(Relaxed),
         }
     }
 
@@ -117,8 +130,21 @@ impl IngestService {
     }
 }
 
-/// Takes everything queued (up to a batch), processes it, commits it, answers.
+/// Takes everything queued (up to a batch) and processes it, while the
+/// committer commits the batch before: processing of batch *k + 1* overlaps
+/// the commit of batch *k* (a pipeline of depth two). Batch *k + 1*'s rules
+/// start from batch *k*'s plugin state, held in the cache until its commit
+/// settles. If a commit fails, every batch processed on top of it is failed
+/// as well (its frames answered with the error, nothing of it stored), and
+/// the batcher waits for the committer to settle them before it processes
+/// the next batch on the state storage really holds.
 async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>) {
+    let (to_commit, commits) = mpsc::channel::<Processed>(1);
+    let (settled_tx, mut settled) = tokio::sync::watch::channel(0u64);
+    let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    tokio::spawn(committer(inner.clone(), commits, settled_tx, failures.clone()));
+    let mut seq = 0u64;
+    let mut failures_seen = 0u64;
     while let Some(first) = queue.recv().await {
         let mut samples = first.frame.payload.len() / 16;
         let mut batch = vec![first];
@@ -131,12 +157,54 @@ async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        run_batch(&inner, batch).await;
+        seq += 1;
+        if failures.load(Relaxed) != failures_seen {
+            // A commit failed: let every batch before this one settle.
+            let _ = settled.wait_for(|&done| done >= seq - 1).await;
+            failures_seen = failures.load(Relaxed);
+        }
+        let started = std::time::Instant::now();
+        let processed = process_batch(&inner, seq, failures_seen, batch).await;
+        inner.ingest_counters.process_us.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        if to_commit.send(processed).await.is_err() {
+            tracing::error!("The ingest committer stopped.");
+            return;
+        }
     }
 }
 
-/// One group commit: devices processed in parallel, committed together.
-async fn run_batch(inner: &Arc<Inner>, batch: Vec<Pending>) {
+/// A processed batch on its way to the committer.
+struct Processed {
+    seq: u64,
+    /// Commit failures seen when its processing started.
+    failures_seen: u64,
+    /// Per device (batch order): its frames' replies.
+    replies: Vec<Vec<Reply>>,
+    /// Per device: its frames' outcomes, or why it failed.
+    outcomes: Vec<Result<Vec<frames::FrameOutcome>>>,
+    /// The devices whose effects are in `effects`, by index.
+    committed_index: Vec<usize>,
+    effects: Vec<Effects>,
+}
+
+/// Commits processed batches in order and answers their frames.
+async fn committer(
+    inner: Arc<Inner>,
+    mut commits: mpsc::Receiver<Processed>,
+    settled: tokio::sync::watch::Sender<u64>,
+    failures: Arc<std::sync::atomic::AtomicU64>,
+) {
+    while let Some(batch) = commits.recv().await {
+        let seq = batch.seq;
+        let started = std::time::Instant::now();
+        commit_batch(&inner, batch, &failures).await;
+        inner.ingest_counters.commit_us.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        settled.send_replace(seq);
+    }
+}
+
+/// Processes one batch: devices in parallel, their effects not yet committed.
+async fn process_batch(inner: &Arc<Inner>, seq: u64, failures_seen: u64, batch: Vec<Pending>) -> Processed {
     inner.ingest_counters.batches.fetch_add(1, Relaxed);
     inner.ingest_counters.frames.fetch_add(batch.len() as u64, Relaxed);
     // Group by device, keeping each device's arrival order.
@@ -187,23 +255,45 @@ async fn run_batch(inner: &Arc<Inner>, batch: Vec<Pending>) {
             Err(error) => tracing::error!(%error, "A share of the batch's devices could not be processed."),
         }
     }
-    // Commit what was processed; a device whose processing failed (storage
-    // error, panic) gets its error and commits nothing.
+    // A device whose processing failed (storage error, panic) gets its
+    // error and commits nothing; the others' state is held for the next
+    // batch until this one's commit settles.
     let mut committed_index = Vec::new();
-    let mut to_commit = Vec::new();
+    let mut effects = Vec::new();
     let mut outcomes = Vec::with_capacity(works.len());
     for (index, work) in works.into_iter().enumerate() {
         match work {
-            Some(Ok(DeviceWork { effects, outcomes: frame_outcomes })) => {
+            Some(Ok(DeviceWork { effects: device_effects, outcomes: frame_outcomes })) => {
+                for write in &device_effects.states {
+                    inner.caches.hold_state(seq, &write.binding_id, &write.device_id, write.state.clone());
+                }
                 committed_index.push(index);
-                to_commit.push(effects);
+                effects.push(device_effects);
                 outcomes.push(Ok(frame_outcomes));
             }
             Some(Err(error)) => outcomes.push(Err(error)),
             None => outcomes.push(Err(ServiceError::Internal("processing the frame panicked".into()))),
         }
     }
-    let committed = inner.commit_all(to_commit).await;
+    Processed { seq, failures_seen, replies, outcomes, committed_index, effects }
+}
+
+/// Commits one processed batch and answers its frames. A batch processed
+/// while an earlier commit failed may hold state derived from it: it is
+/// failed without a commit.
+async fn commit_batch(inner: &Arc<Inner>, batch: Processed, failures: &std::sync::atomic::AtomicU64) {
+    let Processed { seq, failures_seen, replies, outcomes, committed_index, effects } = batch;
+    let committed = if failures.load(Relaxed) != failures_seen {
+        let pairs = effects.iter().flat_map(|e| &e.states).map(|w| (&w.binding_id, &w.device_id));
+        inner.caches.settle(seq, pairs, false);
+        Err(ServiceError::Unavailable("an earlier group commit failed; retry the frame".into()))
+    } else {
+        let result = inner.commit_held(seq, effects).await;
+        if result.is_err() {
+            failures.fetch_add(1, Relaxed);
+        }
+        result
+    };
     let mut transitions: HashMap<usize, Vec<nexus_model::AlarmTransition>> = HashMap::new();
     let commit_error = match committed {
         Ok(all) => {

@@ -122,6 +122,16 @@ impl Inner {
     /// commit fails, the state those units would have written is forgotten,
     /// so it is read back from storage.
     pub(crate) async fn commit_all(&self, batch: Vec<Effects>) -> Result<Vec<Committed>> {
+        self.commit_units(batch, None).await
+    }
+
+    /// Commits ingest batch `seq`, whose plugin state is held in the cache
+    /// ([`cache::Caches::hold_state`]), and settles that state.
+    pub(crate) async fn commit_held(&self, seq: u64, batch: Vec<Effects>) -> Result<Vec<Committed>> {
+        self.commit_units(batch, Some(seq)).await
+    }
+
+    async fn commit_units(&self, batch: Vec<Effects>, held: Option<u64>) -> Result<Vec<Committed>> {
         let kept: Vec<Effects> = batch
             .iter()
             .map(|e| Effects {
@@ -133,25 +143,31 @@ impl Inner {
             })
             .collect();
         let result = self.store.commit_all(batch).await;
-        match &result {
-            Ok(committed) => {
-                for effects in &kept {
-                    self.metered(&effects.tenant_id, effects);
-                    for write in &effects.states {
-                        self.caches.remember_state(&write.binding_id, &write.device_id, write.state.clone());
-                    }
-                }
-                if kept.iter().any(|e| !e.quarantines.is_empty()) {
-                    self.caches.forget_bindings();
-                }
-                if committed.iter().any(|c| !c.events.is_empty()) {
-                    self.wake_outbox();
+        let states = || kept.iter().flat_map(|e| &e.states);
+        match (&result, held) {
+            (Ok(_), None) => {
+                for write in states() {
+                    self.caches.remember_state(&write.binding_id, &write.device_id, write.state.clone());
                 }
             }
-            Err(_) => {
-                for write in kept.iter().flat_map(|e| &e.states) {
+            (Err(_), None) => {
+                for write in states() {
                     self.caches.forget_state(&write.binding_id, &write.device_id);
                 }
+            }
+            (outcome, Some(seq)) => {
+                self.caches.settle(seq, states().map(|w| (&w.binding_id, &w.device_id)), outcome.is_ok());
+            }
+        }
+        if let Ok(committed) = &result {
+            for effects in &kept {
+                self.metered(&effects.tenant_id, effects);
+            }
+            if kept.iter().any(|e| !e.quarantines.is_empty()) {
+                self.caches.forget_bindings();
+            }
+            if committed.iter().any(|c| !c.events.is_empty()) {
+                self.wake_outbox();
             }
         }
         Ok(result?)

@@ -88,21 +88,45 @@ impl From<ServiceError> for ApiError {
                 };
                 Self::new(status, code, message)
             }
+            // The sender's input: 422. The tenant's component failed: 502
+            // (a gateway's upstream failed, not the host). Quarantined: 503.
             ServiceError::Rejected { code, message } => {
-                Self::new(StatusCode::BAD_REQUEST, "decode-failed", message).with("decoder_code", code)
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "input-rejected", message)
+                    .with("decoder_code", code)
+                    .with("note", "the frame is kept as a dead letter")
             }
-            ServiceError::Fault { code, message } => Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
-                .with("note", "the frame is kept as a dead letter"),
-            ServiceError::Quarantined { binding_id, reason } => Self::new(
+            ServiceError::Fault { code, message } => Self::new(StatusCode::BAD_GATEWAY, code, message)
+                .with("note", "the tenant's decoder faulted; the frame is kept as a dead letter"),
+            ServiceError::Quarantined { binding_id, device_id: None, reason } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "binding-quarantined",
                 format!("the decoder binding is quarantined: {reason}; the frame is kept as a dead letter"),
             )
             .with("binding_id", binding_id.to_string()),
+            ServiceError::Quarantined { binding_id, device_id: Some(device), reason } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "device-quarantined",
+                format!(
+                    "this device's input to its decoder is quarantined: {reason}; the frame is kept as a dead letter"
+                ),
+            )
+            .with("binding_id", binding_id.to_string())
+            .with("device_id", device.to_string()),
             e @ ServiceError::NoDecoder(_) => Self::new(StatusCode::CONFLICT, "no-decoder", e.to_string()),
             e @ ServiceError::QuotaExceeded { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", e.to_string())
                     .with("note", "the frame is kept as a dead letter")
+            }
+            e @ ServiceError::AboveCeiling { limit, .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "limit-above-ceiling", e.to_string()).with("limit", limit)
+            }
+            e @ ServiceError::CapacityExhausted { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "capacity-exhausted", e.to_string())
+                    .with_header(axum::http::header::RETRY_AFTER, "1")
+                    .with(
+                        "note",
+                        "the host was busy with this tenant's other calls; the input is kept as a dead letter",
+                    )
             }
             e @ ServiceError::Overloaded { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())

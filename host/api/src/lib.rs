@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bindings/{id}/run", post(plugins::run_binding))
         .route("/api/bindings/{id}/plugin", axum::routing::put(plugins::swap))
         .route("/api/bindings/{id}/enable", post(plugins::enable))
+        .route("/api/bindings/{id}/devices/{device_id}/release", post(plugins::release_device))
         .route("/api/metering", get(plugins::metering))
         .route("/metrics", get(metrics::prometheus))
         .route("/api/tenant/plan", get(plugins::get_plan).put(plugins::put_plan))

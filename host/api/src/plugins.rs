@@ -3,7 +3,7 @@
 use axum::Json as JsonResponse;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use nexus_model::{BindingId, PluginKind, PluginVersionId, TenantPlan, Usage};
+use nexus_model::{BindingId, DeviceId, PluginKind, PluginVersionId, TenantPlan, Usage};
 use nexus_services::{BindingMetrics, BindingRequest, Upload};
 use serde::Deserialize;
 
@@ -126,6 +126,17 @@ pub(crate) async fn enable(
     Path(id): Path<BindingId>,
 ) -> Result<JsonResponse<BindingView>, ApiError> {
     Ok(JsonResponse(state.services.plugins().enable(&principal.tenant_id, &id, &principal.actor).await?.into()))
+}
+
+/// `POST /api/bindings/{id}/devices/{device_id}/release`: lets a device's
+/// input reach the binding again after its breaker stopped it.
+pub(crate) async fn release_device(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, device)): Path<(BindingId, DeviceId)>,
+) -> Result<JsonResponse<BindingView>, ApiError> {
+    let plugins = state.services.plugins();
+    Ok(JsonResponse(plugins.release_device(&principal.tenant_id, &id, &device, &principal.actor).await?.into()))
 }
 
 /// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.

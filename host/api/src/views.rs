@@ -130,6 +130,8 @@ pub(crate) struct BindingView {
     propagate: bool,
     quarantine_reason: Option<String>,
     device_ids: Vec<String>,
+    /// Devices whose input the breaker stopped, with why.
+    quarantined_devices: std::collections::BTreeMap<String, String>,
     created_time: i64,
 }
 
@@ -147,6 +149,7 @@ impl From<model::Binding> for BindingView {
             propagate: b.propagate,
             quarantine_reason: b.quarantine_reason,
             device_ids: b.device_ids.into_iter().map(Into::into).collect(),
+            quarantined_devices: b.quarantined_devices.into_iter().map(|(d, r)| (d.into(), r)).collect(),
             created_time: b.created_time,
         }
     }

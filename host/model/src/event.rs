@@ -38,10 +38,13 @@ pub enum EventBody {
     PluginFault(PluginRun),
     /// Input was kept as a dead letter.
     DeadLetter(DeadLetterSummary),
-    /// The circuit breaker stopped a binding.
+    /// The circuit breaker stopped a binding, or one device's input to it.
     BindingQuarantined {
         /// The binding.
         binding_id: BindingId,
+        /// The device whose input is stopped; none: the whole binding.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_id: Option<DeviceId>,
         /// Why.
         reason: String,
     },

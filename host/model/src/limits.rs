@@ -61,3 +61,91 @@ impl Default for Limits {
         Self::for_kind(PluginKind::AlarmRule)
     }
 }
+
+/// One limit's name and value, for comparing limits field by field.
+pub type LimitValue = (&'static str, Option<u64>);
+
+impl Limits {
+    /// The system maxima: no plan may set, and no binding may ask for, more
+    /// than this. A deployment may lower (or raise) them in its configuration.
+    pub fn system_ceilings() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            table_elements: 100_000,
+            instances: 32,
+            tables: 16,
+            memories: 8,
+            deadline_ms: 30_000,
+            fuel: None,
+            host_call_bytes: 1 << 20,
+            max_output: 100_000,
+            log_lines: 1_000,
+        }
+    }
+
+    /// Every limit by name; `None` is unbounded (only `fuel` can be).
+    pub fn values(&self) -> [LimitValue; 10] {
+        [
+            ("memory_bytes", Some(self.memory_bytes)),
+            ("table_elements", Some(u64::from(self.table_elements))),
+            ("instances", Some(u64::from(self.instances))),
+            ("tables", Some(u64::from(self.tables))),
+            ("memories", Some(u64::from(self.memories))),
+            ("deadline_ms", Some(self.deadline_ms)),
+            ("fuel", self.fuel),
+            ("host_call_bytes", Some(u64::from(self.host_call_bytes))),
+            ("max_output", Some(u64::from(self.max_output))),
+            ("log_lines", Some(u64::from(self.log_lines))),
+        ]
+    }
+
+    /// The first limit of `self` above `cap`: its name, what is asked and
+    /// the cap (`None`: unbounded).
+    pub fn first_above(&self, cap: &Limits) -> Option<(&'static str, Option<u64>, Option<u64>)> {
+        self.values().into_iter().zip(cap.values()).find_map(|((name, asked), (_, cap))| match (asked, cap) {
+            (_, None) => None,
+            (None, Some(cap)) => Some((name, None, Some(cap))),
+            (Some(asked), Some(cap)) if asked > cap => Some((name, Some(asked), Some(cap))),
+            _ => None,
+        })
+    }
+
+    /// `self` with every limit above `cap` lowered to it.
+    pub fn clamped_to(&self, cap: &Limits) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.min(cap.memory_bytes),
+            table_elements: self.table_elements.min(cap.table_elements),
+            instances: self.instances.min(cap.instances),
+            tables: self.tables.min(cap.tables),
+            memories: self.memories.min(cap.memories),
+            deadline_ms: self.deadline_ms.min(cap.deadline_ms),
+            fuel: match (self.fuel, cap.fuel) {
+                (Some(asked), Some(cap)) => Some(asked.min(cap)),
+                (None, cap) => cap,
+                (asked, None) => asked,
+            },
+            host_call_bytes: self.host_call_bytes.min(cap.host_call_bytes),
+            max_output: self.max_output.min(cap.max_output),
+            log_lines: self.log_lines.min(cap.log_lines),
+        }
+    }
+}
+
+#[cfg(test)]
+mod ceiling_tests {
+    use super::*;
+
+    #[test]
+    fn limits_compare_and_clamp_field_by_field() {
+        let kind = Limits::for_kind(PluginKind::Decoder);
+        assert_eq!(kind.first_above(&Limits::system_ceilings()), None);
+        let raised = Limits { deadline_ms: 600_000, host_call_bytes: u32::MAX, ..kind };
+        assert_eq!(raised.first_above(&kind), Some(("deadline_ms", Some(600_000), Some(50))));
+        let clamped = raised.clamped_to(&kind);
+        assert_eq!(clamped, kind);
+        let metered = Limits { fuel: Some(10), ..kind };
+        assert_eq!(kind.first_above(&metered), Some(("fuel", None, Some(10))), "unmetered is above a fuel cap");
+        assert_eq!(metered.first_above(&kind), None);
+        assert_eq!(kind.clamped_to(&metered).fuel, Some(10));
+    }
+}

@@ -16,6 +16,12 @@ pub struct TenantPlan {
     /// Overrides of the kind defaults (same fields as `Limits`); a binding
     /// may lower these but not raise them.
     pub limits: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Plugin calls the tenant may have running at once (its share of the
+    /// host's instance slots and call threads); `None`: the host's default.
+    pub max_concurrent_calls: Option<u32>,
+    /// Distinct telemetry keys one device may have; a reading of a new key
+    /// past it is refused with a reason. `None`: the host's default.
+    pub max_keys_per_device: Option<u32>,
 }
 
 /// A tenant's metered use in one month.

@@ -347,6 +347,10 @@ pub struct Binding {
     pub quarantine_reason: Option<String>,
     /// Devices it applies to.
     pub device_ids: Vec<DeviceId>,
+    /// Devices whose input the breaker stopped for this binding (their input
+    /// kept failing it), with why; the binding runs for the others.
+    #[serde(default)]
+    pub quarantined_devices: std::collections::BTreeMap<DeviceId, String>,
     /// Creation time, ms.
     pub created_time: TimestampMs,
 }

@@ -337,6 +337,10 @@ fn wrong_kind(plugin_ref: &PluginRef, plugin: &Plugin, wanted: PluginKind) -> Ca
 fn classify(error: wasmtime::Error, state: &HostState, fuel: u64) -> CallError {
     let plugin = state.ctx.plugin.clone();
     let limits = state.ctx.limits;
+    if let Some(busy) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        // Other calls hold every pooled slot: the host's condition.
+        return CallError::HostBusy { plugin, reason: busy.to_string() };
+    }
     if state.limiter.memory_exceeded {
         return CallError::MemoryLimit { plugin, limit_bytes: limits.memory_bytes };
     }

@@ -102,6 +102,15 @@ pub enum CallError {
         /// What the host refused.
         reason: String,
     },
+    /// The host had no capacity for the call (its instance pool was full):
+    /// a condition of the host, not of the plugin or its input.
+    #[error("the host had no capacity for {plugin}: {reason}")]
+    HostBusy {
+        /// The plugin that was to run.
+        plugin: PluginRef,
+        /// Which of the host's resources was exhausted.
+        reason: String,
+    },
     /// The plugin rejected its input (a result, not a fault).
     #[error("{plugin} rejected its input: {error}")]
     Plugin {
@@ -125,13 +134,38 @@ impl CallError {
             CallError::OutputTooLarge { .. } => "plugin-output-too-large",
             CallError::HostCallLimit { .. } => "plugin-host-call-limit",
             CallError::Plugin { .. } => "plugin-error",
+            CallError::HostBusy { .. } => "capacity-exhausted",
         }
     }
 
-    /// Whether the plugin misbehaved (as opposed to rejecting bad input).
-    pub fn is_fault(&self) -> bool {
-        !matches!(self, CallError::Plugin { .. })
+    /// Whom the failure is blamed on: the plugin misbehaved (trap,
+    /// timeout, fuel, memory, stack, table, a refused host call), the
+    /// input was bad (the plugin rejected it, or its output for this input
+    /// exceeded a cap), or the host had no capacity for it.
+    pub fn blame(&self) -> Blame {
+        match self {
+            CallError::Plugin { .. } | CallError::OutputTooLarge { .. } => Blame::Input,
+            CallError::HostBusy { .. } => Blame::Host,
+            _ => Blame::Plugin,
+        }
     }
+
+    /// Whether the plugin misbehaved (as opposed to being given bad input).
+    pub fn is_fault(&self) -> bool {
+        self.blame() == Blame::Plugin
+    }
+}
+
+/// Whom a failed call is blamed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The plugin misbehaved: counts toward its binding's breaker.
+    Plugin,
+    /// The input was bad: counts toward the (binding, device) breaker.
+    Input,
+    /// The host could not run the call (capacity): counts toward no
+    /// breaker; the input is retried or dead-lettered with that reason.
+    Host,
 }
 
 /// A failed call with what it cost, for metering and plugin-run records.

@@ -21,5 +21,5 @@ mod host_state;
 
 pub use calls::CallOutcome;
 pub use engine::{Plugin, Runtime, RuntimeConfig, RuntimeStats};
-pub use error::{CallError, CallFailure, LoadError};
+pub use error::{Blame, CallError, CallFailure, LoadError};
 pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

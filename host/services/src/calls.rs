@@ -13,6 +13,7 @@ use nexus_model::{
 use nexus_runtime::{CallContext, CallError, CallFailure, CallOutcome, Plugin};
 use nexus_storage::{Effects, Quarantine};
 
+use crate::health::Trip;
 use crate::reader::StoreReader;
 use crate::{Inner, Result, blocking};
 
@@ -110,10 +111,55 @@ impl Inner {
         })
     }
 
-    /// Runs a plugin call on a blocking thread. Its use is metered into
-    /// `effects`; a failure also adds a failed-run record (for a fault), a
-    /// dead letter holding `payload()`, and a quarantine if the breaker
-    /// trips, before the error is handed back.
+    /// Why a call of `binding` about `device` must not run now, as a dead
+    /// letter's code and reason: the device's input to the binding is
+    /// quarantined, or the tenant's monthly quota is used up.
+    pub(crate) async fn refusal(
+        &self,
+        binding: &Binding,
+        device: &DeviceId,
+        effects: &Effects,
+    ) -> Option<(&'static str, String)> {
+        if let Some(reason) = binding.quarantined_devices.get(device) {
+            return Some(("device-quarantined", reason.clone()));
+        }
+        match self.check_quota(&binding.tenant_id, effects).await.err()? {
+            error @ crate::ServiceError::QuotaExceeded { .. } => Some(("quota-exceeded", error.to_string())),
+            error => Some(("host-unavailable", error.to_string())),
+        }
+    }
+
+    /// A slot of the tenant's share of concurrent plugin calls, waiting at
+    /// most the configured bound for one (fair: first come, first served
+    /// within the tenant; other tenants' calls never wait on it).
+    async fn call_permit(&self, tenant: &TenantId) -> std::result::Result<tokio::sync::OwnedSemaphorePermit, String> {
+        let share = {
+            let known = self.shares.lock().unwrap_or_else(|e| e.into_inner()).get(tenant).cloned();
+            match known {
+                Some(share) => share,
+                None => {
+                    let plan = self.plan(tenant).await.map_err(|e| e.to_string())?;
+                    let size = plan.max_concurrent_calls.map_or(self.config.tenant_call_share, |n| n as usize).max(1);
+                    let mut shares = self.shares.lock().unwrap_or_else(|e| e.into_inner());
+                    shares.entry(tenant.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(size))).clone()
+                }
+            }
+        };
+        match tokio::time::timeout(self.config.capacity_wait, share.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(format!(
+                "all of tenant `{tenant}`'s concurrent plugin calls stayed in use for {} ms",
+                self.config.capacity_wait.as_millis()
+            )),
+        }
+    }
+
+    /// Runs a plugin call on a blocking thread, within its tenant's share
+    /// of concurrent calls (a share still in use after the bounded wait
+    /// fails the call with a host condition, `capacity-exhausted`). Its use
+    /// is metered into `effects`; a failure also adds a failed-run record
+    /// (for a fault), a dead letter holding `payload()`, and a quarantine if
+    /// a breaker trips, before the error is handed back.
     pub(crate) async fn run_call<T: Send + 'static>(
         &self,
         effects: &mut Effects,
@@ -124,11 +170,25 @@ impl Inner {
         let now = self.now();
         let month = month_of(now);
         let binding = call.binding;
-        let result = if INLINE.with(std::cell::Cell::get) { run() } else { blocking(run).await? };
+        let result = match self.call_permit(&binding.tenant_id).await {
+            Ok(permit) => {
+                let result = if INLINE.with(std::cell::Cell::get) { run() } else { blocking(run).await? };
+                drop(permit);
+                result
+            }
+            Err(reason) => Err(CallFailure::from(CallError::HostBusy {
+                plugin: PluginRef {
+                    tenant_id: binding.tenant_id.clone(),
+                    name: call.loaded.meta.name.clone(),
+                    version: call.loaded.meta.version.clone(),
+                },
+                reason,
+            })),
+        };
         match result {
             Ok(outcome) => {
                 effects.meter(&month, outcome.fuel_used);
-                self.meters.observe(binding, now, outcome.duration, outcome.fuel_used, None);
+                self.meters.observe(binding, call.device, now, outcome.duration, outcome.fuel_used, None);
                 Ok(Ok(outcome))
             }
             Err(failure) => {
@@ -159,10 +219,16 @@ impl Inner {
                     payload: payload(),
                     ts: now,
                 });
-                let trip = self.meters.observe(binding, now, failure.duration, failure.fuel_used, Some(&error));
-                if let Some(reason) = trip {
-                    tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, %reason, "Binding quarantined by the circuit breaker.");
-                    effects.quarantines.push(Quarantine { binding_id: binding.id.clone(), reason });
+                let trip =
+                    self.meters.observe(binding, call.device, now, failure.duration, failure.fuel_used, Some(&error));
+                if let Some(Trip { device, reason }) = trip {
+                    match &device {
+                        None => tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, %reason,
+                            "Binding quarantined by the circuit breaker."),
+                        Some(device) => tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, %device,
+                            %reason, "A device's input to a binding quarantined by the circuit breaker."),
+                    }
+                    effects.quarantines.push(Quarantine { binding_id: binding.id.clone(), device_id: device, reason });
                 }
                 Ok(Err(error))
             }

@@ -3,7 +3,7 @@
 
 use nexus_model::{BindingId, DeviceId, TenantId};
 use nexus_registry::RegistryError;
-use nexus_runtime::{CallError, LoadError};
+use nexus_runtime::{Blame, CallError, LoadError};
 use nexus_storage::StorageError;
 
 /// Why an upload was refused, as the API reports it.
@@ -68,14 +68,40 @@ pub enum ServiceError {
     /// The device has no decoder bound.
     #[error("device `{0}` has no decoder bound; bind one with POST /api/bindings")]
     NoDecoder(DeviceId),
-    /// The device's decoder binding is quarantined; the frame is kept as a
-    /// dead letter.
-    #[error("the decoder binding `{binding_id}` of this device is quarantined: {reason}")]
+    /// The device's decoder binding is quarantined — as a whole, or for
+    /// this device's input; the frame is kept as a dead letter.
+    #[error("the decoder binding `{binding_id}` of this device is quarantined{}: {reason}",
+        if device_id.is_some() { " for this device's input" } else { "" })]
     Quarantined {
         /// The binding.
         binding_id: BindingId,
+        /// The device, when only its input is stopped.
+        device_id: Option<DeviceId>,
         /// Why the breaker opened.
         reason: String,
+    },
+    /// A limit asked for is above what caps it (the system ceiling, the
+    /// tenant's plan, or the plugin kind's default when there is no plan).
+    #[error("limits: {limit} = {} is above {of}'s {}", show(*.asked), show(*.cap))]
+    AboveCeiling {
+        /// The limit's name, e.g. `deadline_ms`.
+        limit: &'static str,
+        /// What was asked (`None`: unbounded).
+        asked: Option<u64>,
+        /// The cap.
+        cap: Option<u64>,
+        /// Whose cap: `the system ceiling`, `the tenant plan`, ...
+        of: &'static str,
+    },
+    /// The tenant's share of the host's capacity (plugin instances, call
+    /// threads) is in use, and stayed so for the bounded wait: a condition
+    /// of the host, retried by the sender, never a plugin's fault.
+    #[error("{message}; retry in {retry_after_s} s")]
+    CapacityExhausted {
+        /// What was exhausted.
+        message: String,
+        /// When to retry.
+        retry_after_s: u32,
     },
     /// The tenant used up its plan for the month.
     #[error("tenant `{tenant_id}` used {used} {what} of its {limit} for {month}")]
@@ -105,6 +131,10 @@ pub enum ServiceError {
     /// Something failed inside the host.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+fn show(value: Option<u64>) -> String {
+    value.map_or_else(|| "unbounded".into(), |v| v.to_string())
 }
 
 impl From<StorageError> for ServiceError {
@@ -150,5 +180,19 @@ impl ServiceError {
     /// A plugin's fault on a request's input.
     pub(crate) fn fault(error: &CallError) -> Self {
         ServiceError::Fault { code: error.code(), message: error.to_string() }
+    }
+
+    /// A failed call on a request's input, blamed on whoever caused it:
+    /// the input (rejected, or output over a cap), the host (capacity), or
+    /// the plugin (a fault).
+    pub(crate) fn from_call(error: CallError) -> Self {
+        match error {
+            CallError::Plugin { error, .. } => ServiceError::Rejected { code: error.code, message: error.message },
+            e => match e.blame() {
+                Blame::Input => ServiceError::Rejected { code: e.code().into(), message: e.to_string() },
+                Blame::Host => ServiceError::CapacityExhausted { message: e.to_string(), retry_after_s: 1 },
+                Blame::Plugin => ServiceError::fault(&e),
+            },
+        }
     }
 }

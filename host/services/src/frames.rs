@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use nexus_model::{Device, Frame, PluginKind, Series, Stage, TimestampMs};
-use nexus_runtime::CallError;
 use nexus_storage::{DeviceSeries, Effects, StateWrite};
 
 use crate::calls::{Call, refused_letter};
@@ -60,12 +59,38 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
                         frame.payload,
                         now,
                     ));
-                    FrameOutcome::failed(ServiceError::Quarantined { binding_id: binding.id.clone(), reason })
+                    FrameOutcome::failed(ServiceError::Quarantined {
+                        binding_id: binding.id.clone(),
+                        device_id: None,
+                        reason,
+                    })
                 }
             })
             .collect();
         return Ok(DeviceWork { effects, outcomes });
     };
+    if let Some(reason) = binding.quarantined_devices.get(&device.id) {
+        let outcomes = frames
+            .into_iter()
+            .map(|frame| {
+                effects.dead_letters.push(refused_letter(
+                    binding,
+                    &device.id,
+                    Stage::Decode,
+                    "device-quarantined",
+                    reason.clone(),
+                    frame.payload,
+                    now,
+                ));
+                FrameOutcome::failed(ServiceError::Quarantined {
+                    binding_id: binding.id.clone(),
+                    device_id: Some(device.id.clone()),
+                    reason: reason.clone(),
+                })
+            })
+            .collect();
+        return Ok(DeviceWork { effects, outcomes });
+    }
     let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
     let mut outcomes = Vec::with_capacity(frames.len());
     let mut batch: Vec<Vec<Series>> = Vec::with_capacity(frames.len());
@@ -96,12 +121,7 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(error) => {
-                outcomes.push(FrameOutcome::failed(match error {
-                    CallError::Plugin { error, .. } => {
-                        ServiceError::Rejected { code: error.code, message: error.message }
-                    }
-                    fault => ServiceError::fault(&fault),
-                }));
+                outcomes.push(FrameOutcome::failed(ServiceError::from_call(error)));
                 continue;
             }
         };

@@ -1,5 +1,6 @@
-//! Frames in, with group commit. A frame is queued (a full queue is
-//! refused at once: backpressure, not unbounded latency); one batcher takes
+//! Frames in, with group commit. Each tenant has its own lane: a frame is
+//! queued in its tenant's lane (a full queue is refused at once:
+//! backpressure, not unbounded latency); the lane's batcher takes
 //! everything queued, processes each device's frames in order — devices in
 //! parallel — and commits the whole batch in **one** transaction; only then
 //! is each frame answered.
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use nexus_model::{Device, DeviceId, Frame};
+use nexus_model::{Device, DeviceId, Frame, TenantId};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -94,11 +95,7 @@ impl IngestService {
     /// alarm transitions, dead letters. A full queue is refused at once with
     /// [`ServiceError::Overloaded`].
     pub async fn ingest_frame(&self, device: &Device, frame: Frame) -> Result<IngestReport> {
-        let queue = self.0.ingest_queue.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(self.0.config.ingest_queue_frames.max(1));
-            tokio::spawn(batcher(self.0.clone(), rx));
-            tx
-        });
+        let queue = self.0.lane(&device.tenant_id);
         let (reply, answer) = oneshot::channel();
         let pending = Pending { device: device.clone(), frame, reply };
         queue.try_send(pending).map_err(|e| match e {
@@ -124,9 +121,27 @@ impl IngestService {
         }
     }
 
-    /// Frames waiting for the batcher now.
+    /// Frames waiting for the batchers now, over every tenant's lane.
     pub fn queued(&self) -> usize {
-        self.0.ingest_queue.get().map_or(0, |q| q.max_capacity() - q.capacity())
+        let lanes = self.0.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes.values().map(|q| q.max_capacity() - q.capacity()).sum()
+    }
+}
+
+impl Inner {
+    /// The tenant's ingest lane — its own queue, batcher and committer,
+    /// started on first use — so one tenant's slow components or full queue
+    /// never hold another's frames.
+    fn lane(self: &Arc<Self>, tenant: &TenantId) -> mpsc::Sender<Pending> {
+        let mut lanes = self.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes
+            .entry(tenant.clone())
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(self.config.ingest_queue_frames.max(1));
+                tokio::spawn(batcher(self.clone(), rx));
+                tx
+            })
+            .clone()
     }
 }
 

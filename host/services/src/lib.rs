@@ -69,9 +69,19 @@ pub struct ServicesConfig {
     pub compile_timeout: std::time::Duration,
     /// Uploads compiled at once; more wait.
     pub compile_workers: usize,
-    /// Frames that may wait for the ingest batcher; past it new frames are
-    /// refused with `overloaded` (503 + `Retry-After`).
+    /// Frames that may wait in one tenant's ingest lane; past it the
+    /// tenant's new frames are refused with `overloaded` (503 +
+    /// `Retry-After`).
     pub ingest_queue_frames: usize,
+    /// The system maxima of every limit: plans are capped by them, and a
+    /// stored binding above them is clamped at load.
+    pub limit_ceilings: nexus_model::Limits,
+    /// Plugin calls one tenant may have running at once unless its plan
+    /// says otherwise; more wait up to `capacity_wait`.
+    pub tenant_call_share: usize,
+    /// How long a call waits for its tenant's share before it is refused
+    /// with `capacity-exhausted`.
+    pub capacity_wait: std::time::Duration,
 }
 
 impl Default for ServicesConfig {
@@ -81,8 +91,18 @@ impl Default for ServicesConfig {
             compile_timeout: std::time::Duration::from_secs(20),
             compile_workers: 1,
             ingest_queue_frames: 1024,
+            limit_ceilings: nexus_model::Limits::system_ceilings(),
+            tenant_call_share: default_call_share(),
+            capacity_wait: std::time::Duration::from_secs(5),
         }
     }
+}
+
+/// Half the cores (at least one): a tenant's default share of concurrent
+/// plugin calls, so one tenant's spinning guests leave the rest of the
+/// machine to the others.
+pub fn default_call_share() -> usize {
+    (std::thread::available_parallelism().map_or(2, usize::from) / 2).max(1)
 }
 
 /// What the services share.
@@ -92,6 +112,8 @@ pub(crate) struct Inner {
     pub(crate) config: ServicesConfig,
     pub(crate) compile_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) loaded: Mutex<HashMap<PluginVersionId, calls::Loaded>>,
+    /// Each tenant's share of concurrent plugin calls.
+    pub(crate) shares: Mutex<HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
     pub(crate) meters: health::Meters,
     pub(crate) accounts: Mutex<HashMap<TenantId, quota::Account>>,
     /// Bumped whenever events were appended, for the dispatcher to wait on.
@@ -100,8 +122,8 @@ pub(crate) struct Inner {
     pub(crate) caches: cache::Caches,
     /// Counters of the ingest path.
     pub(crate) ingest_counters: ingest::IngestCounters,
-    /// The ingest queue, started on first use.
-    pub(crate) ingest_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ingest::Pending>>,
+    /// Each tenant's ingest queue, started on first use.
+    pub(crate) ingest_lanes: Mutex<HashMap<TenantId, tokio::sync::mpsc::Sender<ingest::Pending>>>,
 }
 
 impl Inner {
@@ -183,9 +205,28 @@ impl Inner {
         if let Some(bindings) = self.caches.bindings(device, kind) {
             return Ok(bindings);
         }
-        let bindings = std::sync::Arc::new(self.store.device_bindings(tenant, device, kind).await?);
+        let mut bindings = self.store.device_bindings(tenant, device, kind).await?;
+        let plan = self.plan(tenant).await?;
+        for binding in &mut bindings {
+            self.clamp_limits(binding, &plan);
+        }
+        let bindings = std::sync::Arc::new(bindings);
         self.caches.remember_bindings(device, kind, bindings.clone());
         Ok(bindings)
+    }
+
+    /// Lowers a stored binding's limits to what caps them now (the plan or
+    /// the kind's defaults, under the system ceilings), with a warning: rows
+    /// written before a ceiling was lowered do not run above it.
+    pub(crate) fn clamp_limits(&self, binding: &mut nexus_model::Binding, plan: &nexus_model::TenantPlan) {
+        let cap = quota::merge_limits(binding.kind, plan.limits.as_ref(), None, &self.config.limit_ceilings)
+            .unwrap_or_else(|_| nexus_model::Limits::for_kind(binding.kind))
+            .clamped_to(&self.config.limit_ceilings);
+        if let Some((limit, asked, ceiling)) = binding.limits.first_above(&cap) {
+            tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, limit, ?asked, ?ceiling,
+                "A stored binding's limit is above its ceiling; clamped.");
+            binding.limits = binding.limits.clamped_to(&cap);
+        }
     }
 
     /// Tells the outbox's subscribers that events were appended.
@@ -217,12 +258,13 @@ impl Services {
             compile_slots: Arc::new(tokio::sync::Semaphore::new(config.compile_workers.max(1))),
             config,
             loaded: Mutex::default(),
+            shares: Mutex::default(),
             meters: health::Meters::default(),
             accounts: Mutex::default(),
             outbox_head,
             caches: cache::Caches::default(),
             ingest_counters: ingest::IngestCounters::default(),
-            ingest_queue: std::sync::OnceLock::new(),
+            ingest_lanes: Mutex::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),

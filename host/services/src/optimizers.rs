@@ -59,12 +59,23 @@ impl OptimizerService {
         if binding.kind != PluginKind::Optimizer {
             return Err(ServiceError::Invalid(format!("binding `{id}` is not an optimizer binding")));
         }
+        if let Some(reason) = &binding.quarantine_reason {
+            return Err(ServiceError::Conflict(format!(
+                "binding `{id}` is quarantined ({reason}); re-enable it before running it"
+            )));
+        }
+        if !binding.enabled {
+            return Err(ServiceError::Conflict(format!("binding `{id}` is disabled")));
+        }
         self.run(&binding).await
     }
 
     async fn run(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
         let inner = &self.0;
         let tenant = &binding.tenant_id;
+        let mut binding = binding.clone();
+        inner.clamp_limits(&mut binding, &inner.plan(tenant).await?);
+        let binding = &binding;
         let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
         let mut stored = Vec::new();
         for device_id in &binding.device_ids {

@@ -189,8 +189,12 @@ impl Subscriber for LogSubscriber {
                     proposed = r.recommendation.proposed_value,
                     "Recommendation stored."
                 ),
-                EventBody::BindingQuarantined { binding_id, reason } => {
+                EventBody::BindingQuarantined { binding_id, device_id: None, reason } => {
                     tracing::warn!(seq = event.seq.0, %tenant, binding = %binding_id, %reason, "Binding quarantined.")
+                }
+                EventBody::BindingQuarantined { binding_id, device_id: Some(device), reason } => {
+                    tracing::warn!(seq = event.seq.0, %tenant, binding = %binding_id, %device, %reason,
+                        "A device's input to a binding quarantined.")
                 }
                 EventBody::PluginFault(run) => {
                     tracing::debug!(seq = event.seq.0, %tenant, code = %run.error_code, "Plugin fault recorded.")

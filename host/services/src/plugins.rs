@@ -153,7 +153,8 @@ impl PluginService {
             return Err(ServiceError::Invalid("config must be a JSON object".into()));
         }
         let plan = inner.plan(tenant).await?;
-        let limits = merge_limits(plugin.kind, plan.limits.as_ref(), request.limits.as_ref())?;
+        let limits =
+            merge_limits(plugin.kind, plan.limits.as_ref(), request.limits.as_ref(), &inner.config.limit_ceilings)?;
         let scheduled =
             matches!(plugin.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer | PluginKind::Forecaster);
         let schedule_ms = match (scheduled, request.schedule_ms) {
@@ -224,6 +225,23 @@ impl PluginService {
         self.0.meters.reset(id);
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, "Binding re-enabled.");
+        Ok(binding)
+    }
+
+    /// Lifts the quarantine of one device's input to a binding and closes
+    /// its breaker.
+    pub async fn release_device(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        device: &DeviceId,
+        by: &Actor,
+    ) -> Result<Binding> {
+        let binding = self.0.store.release_device(tenant, id, device, by, self.0.now()).await?;
+        self.0.caches.forget_bindings();
+        self.0.meters.reset_device(id, device);
+        self.0.wake_outbox();
+        tracing::info!(%tenant, binding = %id, %device, "A device's input to a binding released.");
         Ok(binding)
     }
 

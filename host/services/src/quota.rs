@@ -69,13 +69,33 @@ impl Inner {
     /// Sets the tenant's plan after checking its limit overrides.
     pub(crate) async fn set_plan(&self, tenant: &TenantId, plan: TenantPlan, actor: &Actor) -> Result<TenantPlan> {
         for kind in PluginKind::ALL {
-            merge_limits(kind, plan.limits.as_ref(), None)?;
+            merge_limits(kind, plan.limits.as_ref(), None, &self.config.limit_ceilings)?;
+        }
+        for (limit, asked, cap) in [
+            ("max_concurrent_calls", plan.max_concurrent_calls, MAX_CALL_SHARE),
+            ("max_keys_per_device", plan.max_keys_per_device, MAX_KEYS_PER_DEVICE),
+        ] {
+            match asked {
+                Some(0) => return Err(ServiceError::Invalid(format!("{limit} must be positive"))),
+                Some(n) if n > cap => {
+                    let (asked, cap) = (Some(u64::from(n)), Some(u64::from(cap)));
+                    return Err(ServiceError::AboveCeiling { limit, asked, cap, of: "the system ceiling" });
+                }
+                _ => {}
+            }
         }
         self.store.set_tenant_plan(tenant, &plan, actor, self.now()).await?;
         self.accounts.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        self.shares.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        self.caches.forget_bindings();
         Ok(plan)
     }
 }
+
+/// Most concurrent plugin calls a plan may give a tenant.
+pub(crate) const MAX_CALL_SHARE: u32 = 64;
+/// Most distinct telemetry keys per device a plan may allow.
+pub(crate) const MAX_KEYS_PER_DEVICE: u32 = 100_000;
 
 fn apply(base: Limits, overrides: &serde_json::Map<String, serde_json::Value>, what: &str) -> Result<Limits> {
     let mut merged = serde_json::to_value(base).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -91,47 +111,79 @@ fn apply(base: Limits, overrides: &serde_json::Map<String, serde_json::Value>, w
     Ok(limits)
 }
 
-/// The kind's defaults, with the plan's overrides, then the binding's; a
-/// binding may lower what the plan sets but not raise it.
+/// The limits of a binding: the kind's defaults, with the plan's
+/// overrides, then the binding's. The plan's result may not go above the
+/// system ceilings; a binding may lower what caps it — its plan, or the
+/// kind's defaults when there is no plan — but not raise it. A limit above
+/// its cap is refused with [`ServiceError::AboveCeiling`] naming it.
 pub(crate) fn merge_limits(
     kind: PluginKind,
     plan: Option<&serde_json::Map<String, serde_json::Value>>,
     binding: Option<&serde_json::Value>,
+    ceilings: &Limits,
 ) -> Result<Limits> {
     let empty = serde_json::Map::new();
-    let ceiling = apply(Limits::for_kind(kind), plan.unwrap_or(&empty), "plan limits")?;
-    let Some(binding) = binding else { return Ok(ceiling) };
+    let cap = apply(Limits::for_kind(kind), plan.unwrap_or(&empty), "plan limits")?;
+    above(&cap, ceilings, "the system ceiling")?;
+    let Some(binding) = binding else { return Ok(cap) };
     let serde_json::Value::Object(overrides) = binding else {
         return Err(ServiceError::Invalid("limits must be a JSON object".into()));
     };
-    let limits = apply(ceiling, overrides, "limits")?;
-    let plan_value = serde_json::to_value(ceiling).unwrap_or_default();
-    let binding_value = serde_json::to_value(limits).unwrap_or_default();
-    for key in plan.map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-        let (Some(cap), Some(asked)) = (plan_value[&key].as_f64(), binding_value[&key].as_f64()) else { continue };
-        if asked > cap {
-            return Err(ServiceError::Invalid(format!("limits: {key} = {asked} exceeds the tenant plan's {cap}")));
-        }
-    }
+    let limits = apply(cap, overrides, "limits")?;
+    above(&limits, ceilings, "the system ceiling")?;
+    above(&limits, &cap, if plan.is_some() { "the tenant plan" } else { "the plugin kind's default" })?;
     Ok(limits)
+}
+
+fn above(limits: &Limits, cap: &Limits, of: &'static str) -> Result<()> {
+    match limits.first_above(cap) {
+        Some((limit, asked, cap)) => Err(ServiceError::AboveCeiling { limit, asked, cap, of }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn merge(
+        kind: PluginKind,
+        plan: Option<&serde_json::Map<String, serde_json::Value>>,
+        binding: Option<&serde_json::Value>,
+    ) -> Result<Limits> {
+        merge_limits(kind, plan, binding, &Limits::system_ceilings())
+    }
+
+    #[test]
+    fn no_plan_caps_a_binding_at_the_kind_defaults_and_plans_stay_under_the_ceilings() {
+        let raised = serde_json::json!({"deadline_ms": 600_000, "memory_bytes": 268_435_456});
+        let error = merge(PluginKind::AlarmRule, None, Some(&raised)).unwrap_err();
+        assert!(
+            matches!(error, ServiceError::AboveCeiling { limit: "memory_bytes", cap: Some(16_777_216), .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("the plugin kind's default"), "{error}");
+        let plan = serde_json::json!({"deadline_ms": 600_000});
+        let error = merge(PluginKind::AlarmRule, plan.as_object(), None).unwrap_err();
+        assert!(matches!(error, ServiceError::AboveCeiling { limit: "deadline_ms", of: "the system ceiling", .. }));
+        let plan = serde_json::json!({"fuel": 1_000_000});
+        let error =
+            merge(PluginKind::AlarmRule, plan.as_object(), Some(&serde_json::json!({"fuel": null}))).unwrap_err();
+        assert!(matches!(error, ServiceError::AboveCeiling { limit: "fuel", asked: None, .. }), "{error}");
+    }
+
     #[test]
     fn bindings_override_defaults_within_the_plan() {
-        let limits = merge_limits(PluginKind::Optimizer, None, Some(&serde_json::json!({"deadline_ms": 20}))).unwrap();
+        let limits = merge(PluginKind::Optimizer, None, Some(&serde_json::json!({"deadline_ms": 20}))).unwrap();
         assert_eq!((limits.deadline_ms, limits.memory_bytes), (20, 128 << 20));
-        assert!(merge_limits(PluginKind::Decoder, None, Some(&serde_json::json!({"nope": 1}))).is_err());
-        assert!(merge_limits(PluginKind::Decoder, None, Some(&serde_json::json!({"deadline_ms": 0}))).is_err());
+        assert!(merge(PluginKind::Decoder, None, Some(&serde_json::json!({"nope": 1}))).is_err());
+        assert!(merge(PluginKind::Decoder, None, Some(&serde_json::json!({"deadline_ms": 0}))).is_err());
         let plan = serde_json::json!({"memory_bytes": 8_388_608});
         let plan = plan.as_object();
-        assert_eq!(merge_limits(PluginKind::AlarmRule, plan, None).unwrap().memory_bytes, 8 << 20);
+        assert_eq!(merge(PluginKind::AlarmRule, plan, None).unwrap().memory_bytes, 8 << 20);
         let lower = serde_json::json!({"memory_bytes": 4_194_304});
-        assert_eq!(merge_limits(PluginKind::AlarmRule, plan, Some(&lower)).unwrap().memory_bytes, 4 << 20);
+        assert_eq!(merge(PluginKind::AlarmRule, plan, Some(&lower)).unwrap().memory_bytes, 4 << 20);
         let higher = serde_json::json!({"memory_bytes": 33_554_432});
-        assert!(merge_limits(PluginKind::AlarmRule, plan, Some(&higher)).is_err());
+        assert!(merge(PluginKind::AlarmRule, plan, Some(&higher)).is_err());
     }
 }

@@ -28,17 +28,9 @@ impl Inner {
         let bindings = self.device_bindings(tenant, device, PluginKind::Transform).await?;
         let batch = Arc::new(batch.to_vec());
         for binding in bindings.iter().filter(|b| b.enabled) {
-            if let Err(error) = self.check_quota(tenant, effects).await {
+            if let Some((code, reason)) = self.refusal(binding, device, effects).await {
                 let payload = serde_json::to_vec(&*batch).unwrap_or_default();
-                let letter = refused_letter(
-                    binding,
-                    device,
-                    Stage::Transform,
-                    "quota-exceeded",
-                    error.to_string(),
-                    payload,
-                    effects.now,
-                );
+                let letter = refused_letter(binding, device, Stage::Transform, code, reason, payload, effects.now);
                 effects.dead_letters.push(letter);
                 continue;
             }
@@ -78,17 +70,9 @@ impl Inner {
         let batch = Arc::new(batch.to_vec());
         let bindings = self.device_bindings(tenant, device, PluginKind::AlarmRule).await?;
         for binding in bindings.iter().filter(|b| b.enabled) {
-            if let Err(error) = self.check_quota(tenant, effects).await {
+            if let Some((code, reason)) = self.refusal(binding, device, effects).await {
                 let payload = serde_json::to_vec(&*batch).unwrap_or_default();
-                let letter = refused_letter(
-                    binding,
-                    device,
-                    Stage::Evaluate,
-                    "quota-exceeded",
-                    error.to_string(),
-                    payload,
-                    effects.now,
-                );
+                let letter = refused_letter(binding, device, Stage::Evaluate, code, reason, payload, effects.now);
                 effects.dead_letters.push(letter);
                 continue;
             }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use nexus_model::TenantId;
+use nexus_model::{DeviceId, TenantId};
 use nexus_storage::{Committed, DeviceSeries, Effects, Result, StorageError, UnitOfWork, UsageDelta, outbox_events};
 
 use crate::{SqliteStore, alarms, db, outbox, records, telemetry};
@@ -108,7 +108,23 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
         for letter in &effects.dead_letters {
             records::insert_dead_letter(&mut *tx, letter).await?;
         }
-        for q in &effects.quarantines {
+        for q in effects.quarantines.iter().filter(|q| q.device_id.is_some()) {
+            sqlx::query(
+                "INSERT INTO binding_device_quarantine (tenant_id, binding_id, device_id, reason, quarantined_time)
+                 SELECT ?1, id, ?2, ?3, ?4 FROM binding WHERE id = ?5 AND tenant_id = ?1
+                 ON CONFLICT (binding_id, device_id) DO UPDATE SET reason = excluded.reason,
+                 quarantined_time = excluded.quarantined_time",
+            )
+            .bind(tenant.as_str())
+            .bind(q.device_id.as_ref().map(DeviceId::as_str))
+            .bind(&q.reason)
+            .bind(effects.now)
+            .bind(q.binding_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        for q in effects.quarantines.iter().filter(|q| q.device_id.is_none()) {
             sqlx::query(
                 "UPDATE binding SET enabled = 0, quarantine_reason = ?, quarantined_time = ? WHERE id = ? AND tenant_id = ?",
             )

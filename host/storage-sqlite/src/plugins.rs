@@ -37,6 +37,13 @@ impl SqliteStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
+        let quarantined: Vec<(String, String)> = sqlx::query_as(
+            "SELECT device_id, reason FROM binding_device_quarantine WHERE binding_id = ? ORDER BY device_id",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(Binding {
             id: id.into(),
             tenant_id: get::<String>(row, "tenant_id")?.into(),
@@ -49,6 +56,7 @@ impl SqliteStore {
             propagate: get::<i64>(row, "propagate")? != 0,
             quarantine_reason: get(row, "quarantine_reason")?,
             device_ids: devices.into_iter().map(Into::into).collect(),
+            quarantined_devices: quarantined.into_iter().map(|(d, r)| (d.into(), r)).collect(),
             created_time: get(row, "created_time")?,
         })
     }
@@ -159,6 +167,7 @@ impl PluginStore for SqliteStore {
             propagate: new.propagate,
             quarantine_reason: None,
             device_ids,
+            quarantined_devices: Default::default(),
             created_time: now,
         };
         sqlx::query(
@@ -291,9 +300,56 @@ impl PluginStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StorageError::not_found("binding", id));
         }
+        // Re-enabling lifts the quarantine of every device's input as well.
+        let released = sqlx::query("DELETE FROM binding_device_quarantine WHERE binding_id = ? AND tenant_id = ?")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
         append(
             &mut tx,
-            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Enabled, actor, json!({}))],
+            vec![entity_event(
+                tenant,
+                now,
+                EntityKind::Binding,
+                id,
+                EntityAction::Enabled,
+                actor,
+                json!({"released_devices": released}),
+            )],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn release_device(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        device: &DeviceId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "DELETE FROM binding_device_quarantine WHERE binding_id = ? AND device_id = ? AND tenant_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(device.as_str())
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("device quarantine", format!("{id}/{device}")));
+        }
+        let summary = json!({"released_device": device});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Enabled, actor, summary)],
         )
         .await?;
         tx.commit().await.map_err(db)?;

@@ -127,11 +127,14 @@ pub struct NewRecommendation {
     pub recommendation: Recommendation,
 }
 
-/// A binding the circuit breaker stops, and why.
+/// A binding the circuit breaker stops — or, with a device, that device's
+/// input to it — and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quarantine {
     /// The binding.
     pub binding_id: BindingId,
+    /// The device whose input is stopped; none: the whole binding.
+    pub device_id: Option<DeviceId>,
     /// Why.
     pub reason: String,
 }
@@ -253,7 +256,11 @@ pub fn outbox_events(
         events.push(NewEvent::new(tenant, letter.ts, EventBody::DeadLetter(letter.into())));
     }
     for q in &effects.quarantines {
-        let body = EventBody::BindingQuarantined { binding_id: q.binding_id.clone(), reason: q.reason.clone() };
+        let body = EventBody::BindingQuarantined {
+            binding_id: q.binding_id.clone(),
+            device_id: q.device_id.clone(),
+            reason: q.reason.clone(),
+        };
         events.push(NewEvent::new(tenant, effects.now, body));
     }
     events

@@ -97,11 +97,22 @@ pub trait PluginStore: Send + Sync {
         actor: &Actor,
         now: TimestampMs,
     ) -> Result<Binding>;
-    /// Re-enables a binding, clearing any quarantine.
+    /// Re-enables a binding, clearing its quarantine and that of every
+    /// device's input to it.
     async fn enable_binding(
         &self,
         tenant: &TenantId,
         id: &BindingId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding>;
+
+    /// Lifts the quarantine of one device's input to a binding.
+    async fn release_device(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        device: &DeviceId,
         actor: &Actor,
         now: TimestampMs,
     ) -> Result<Binding>;

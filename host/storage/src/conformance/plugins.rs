@@ -42,7 +42,11 @@ pub async fn bindings_swap_quarantine_and_enable(store: &dyn Store) {
     assert!(matches!(wrong, Err(StorageError::Conflict(_))), "{wrong:?}");
 
     let mut effects = Effects::new(&a.tenant, T0 + 7);
-    effects.quarantines.push(Quarantine { binding_id: a.binding.id.clone(), reason: "10 faults in a row".into() });
+    effects.quarantines.push(Quarantine {
+        binding_id: a.binding.id.clone(),
+        device_id: None,
+        reason: "10 faults in a row".into(),
+    });
     let committed = store.commit(effects).await.expect("commit");
     assert!(
         matches!(&committed.events[0].body, EventBody::BindingQuarantined { reason, .. } if reason == "10 faults in a row")
@@ -65,4 +69,41 @@ pub async fn bindings_swap_quarantine_and_enable(store: &dyn Store) {
         .map(|e| e.body.type_name())
         .collect();
     assert!(kinds.ends_with(&["entity", "binding_quarantined", "entity"]), "{kinds:?}");
+
+    // One device's input stopped: the binding stays enabled for the others.
+    let mut effects = Effects::new(&a.tenant, T0 + 9);
+    effects.quarantines.push(Quarantine {
+        binding_id: a.binding.id.clone(),
+        device_id: Some(a.device.id.clone()),
+        reason: "10 rejected inputs in a row".into(),
+    });
+    let committed = store.commit(effects).await.expect("commit");
+    assert!(matches!(
+        &committed.events[0].body,
+        EventBody::BindingQuarantined { device_id: Some(d), .. } if *d == a.device.id
+    ));
+    let bound = store.binding(&a.tenant, &a.binding.id).await.expect("binding");
+    assert!(bound.enabled && bound.quarantine_reason.is_none());
+    assert_eq!(bound.quarantined_devices.get(&a.device.id).map(String::as_str), Some("10 rejected inputs in a row"));
+    let for_device = store.device_bindings(&a.tenant, &a.device.id, PluginKind::AlarmRule).await.expect("bindings");
+    assert!(for_device[0].quarantined_devices.contains_key(&a.device.id));
+    // Another tenant cannot release it; the owner can, once.
+    let other = field(store, "tenant-b").await;
+    let foreign = store.release_device(&other.tenant, &a.binding.id, &a.device.id, &admin(), T0 + 10).await;
+    assert!(matches!(foreign, Err(StorageError::NotFound { .. })), "{foreign:?}");
+    let released =
+        store.release_device(&a.tenant, &a.binding.id, &a.device.id, &admin(), T0 + 10).await.expect("release");
+    assert!(released.quarantined_devices.is_empty());
+    let again = store.release_device(&a.tenant, &a.binding.id, &a.device.id, &admin(), T0 + 11).await;
+    assert!(matches!(again, Err(StorageError::NotFound { .. })), "{again:?}");
+    // Re-enabling the binding lifts every device's quarantine too.
+    let mut effects = Effects::new(&a.tenant, T0 + 12);
+    effects.quarantines.push(Quarantine {
+        binding_id: a.binding.id.clone(),
+        device_id: Some(a.device.id.clone()),
+        reason: "again".into(),
+    });
+    store.commit(effects).await.expect("commit");
+    let enabled = store.enable_binding(&a.tenant, &a.binding.id, &admin(), T0 + 13).await.expect("enable");
+    assert!(enabled.quarantined_devices.is_empty());
 }

@@ -130,7 +130,7 @@ pub(crate) fn merge_limits(
         return Err(ServiceError::Invalid("limits must be a JSON object".into()));
     };
     let limits = apply(cap, overrides, "limits")?;
-    above(&limits, ceilings, "the system ceiling")?;
+    // `cap` is under the ceilings, so a binding under `cap` is too.
     above(&limits, &cap, if plan.is_some() { "the tenant plan" } else { "the plugin kind's default" })?;
     Ok(limits)
 }

@@ -13,11 +13,12 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
     let h = Harness::start().await;
     let (device_id, token, _) = h.field().await;
 
-    // Malformed JSON: 400 problem+json naming the decoder's reason; nothing stored.
+    // Malformed JSON: 422 problem+json naming the decoder's reason (the
+    // sender's input, not the host's fault); nothing stored.
     let (status, body, content_type) = h.telemetry(&token, "{\"motor_temperature\": 12,").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(content_type, "application/problem+json");
-    assert_eq!(body["code"], "decode-failed");
+    assert_eq!(body["code"], "input-rejected");
     assert_eq!(body["decoder_code"], "malformed-json");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("line 1")), "{body}");
     let latest = h.get(&format!("/api/devices/{device_id}/telemetry/latest")).await;

@@ -203,6 +203,7 @@ async fn a_tenant_plan_caps_monthly_executions_and_bounds_binding_limits() {
             "limits": {"memory_bytes": 33_554_432}
         })))
         .await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid-request")), "{body}");
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("limit-above-ceiling")), "{body}");
+    assert_eq!(body["limit"], "memory_bytes");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("tenant plan")), "{body}");
 }

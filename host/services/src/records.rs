@@ -21,6 +21,29 @@ impl RecordService {
         Ok(self.0.store.latest(tenant, device, keys).await?)
     }
 
+    /// A page of a device's latest values: at most `limit` (1 to
+    /// [`MAX_PAGE`]) keys after `after`, in key order, and the cursor of the
+    /// next page (`None` on the last).
+    pub async fn latest_page(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Reading>, Option<String>)> {
+        self.0.store.device(tenant, device).await?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        // One more than asked tells whether another page follows.
+        let mut page = self.0.store.latest_page(tenant, device, after, limit + 1).await?;
+        let next = if page.len() > limit as usize {
+            page.truncate(limit as usize);
+            page.last().map(|r| r.key.clone())
+        } else {
+            None
+        };
+        Ok((page, next))
+    }
+
     /// Readings of a device in `[start, end)`, oldest first, at most `limit`.
     pub async fn history(
         &self,
@@ -48,5 +71,31 @@ impl RecordService {
     /// The tenant's dead letters, newest first.
     pub async fn dead_letters(&self, tenant: &TenantId, limit: u32) -> Result<Vec<DeadLetter>> {
         Ok(self.0.store.dead_letters(tenant, limit.clamp(1, 1000)).await?)
+    }
+
+    /// Dead-letter retention, once: deletes letters older than
+    /// `dead_letter_max_age` and each tenant's oldest past
+    /// `dead_letter_max_bytes` of payload. Returns how many went.
+    pub async fn sweep_dead_letters(&self) -> Result<u64> {
+        let config = &self.0.config;
+        let age = i64::try_from(config.dead_letter_max_age.as_millis()).unwrap_or(i64::MAX);
+        let deleted =
+            self.0.store.prune_dead_letters(self.0.now().saturating_sub(age), config.dead_letter_max_bytes).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "Dead-letter retention deleted old or oversized letters.");
+        }
+        Ok(deleted)
+    }
+
+    /// Runs [`RecordService::sweep_dead_letters`] every `every`, forever.
+    pub async fn run_retention(self, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = self.sweep_dead_letters().await {
+                tracing::warn!(%error, "Dead-letter retention failed; trying again later.");
+            }
+        }
     }
 }

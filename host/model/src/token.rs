@@ -43,13 +43,17 @@ const MIN_DISTINCT_CHARS: usize = 8;
 /// choice (it assumes every character was drawn at random), so it is only
 /// a floor for [`check_chosen_token`].
 pub fn estimated_bits(token: &str) -> f64 {
-    let classes: [(fn(&char) -> bool, u32); 4] = [
-        (char::is_ascii_lowercase, 26),
-        (char::is_ascii_uppercase, 26),
-        (char::is_ascii_digit, 10),
-        (|c| matches!(c, '-' | '_'), 2),
-    ];
-    let alphabet: u32 = classes.iter().filter(|(is, _)| token.chars().any(|c| is(&c))).map(|(_, size)| size).sum();
+    let has = |class: fn(&char) -> bool| token.chars().any(|c| class(&c));
+    let alphabet = [
+        (has(char::is_ascii_lowercase), 26),
+        (has(char::is_ascii_uppercase), 26),
+        (has(char::is_ascii_digit), 10),
+        (has(|c| matches!(c, '-' | '_')), 2),
+    ]
+    .iter()
+    .filter(|(present, _)| *present)
+    .map(|(_, size)| size)
+    .sum::<u32>();
     if alphabet < 2 {
         return 0.0;
     }

@@ -21,7 +21,7 @@ fn data_dir() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dribbled_request_head_is_dropped_within_the_header_timeout() {
-    let http = HttpTimeouts { header_read: Duration::from_secs(2), ..HttpTimeouts::default() };
+    let http = HttpTimeouts { header_read: Duration::from_secs(2), request: Duration::from_secs(2) };
     let h = Harness::start_http(data_dir(), ServicesConfig::default(), http).await;
     let mut stream = tokio::net::TcpStream::connect(h.server().addr).await.expect("connect");
     let started = Instant::now();
@@ -46,6 +46,21 @@ async fn a_dribbled_request_head_is_dropped_within_the_header_timeout() {
     // The server still serves everyone else.
     let (status, _, _) = h.send(h.client.get(format!("{}/healthz", h.base))).await;
     assert_eq!(status, StatusCode::OK);
+
+    // A whole head but a body that never comes: 408 within the request timeout.
+    let mut stream = tokio::net::TcpStream::connect(h.server().addr).await.expect("connect");
+    let head = format!(
+        "POST /api/wells HTTP/1.1\r\nHost: nexus\r\nAuthorization: Bearer {}\r\nX-Nexus-Tenant: acme\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": ",
+        crate::TOKEN
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut answer)).await;
+    let n = read.expect("an answer within 20 s").expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request-timeout"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

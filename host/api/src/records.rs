@@ -50,9 +50,10 @@ pub(crate) struct Limit {
 
 /// `GET /api/devices/{id}/telemetry/latest?keys=a,b` (those keys), or
 /// `?limit=&after=`: a page of every key's latest value in key order
-/// (limit default 1000, max 10 000). When more keys follow, the answer
-/// carries the next page's cursor, the page's last key, percent-encoded in
-/// `X-Next-After` and as a `Link: <...>; rel="next"`.
+/// (limit default 1000, max 10 000; a page also ends at about 4 MiB).
+/// When more keys follow, the answer carries the next page's cursor, the
+/// page's last key, percent-encoded in `X-Next-After` and as a
+/// `Link: <...>; rel="next"`.
 pub(crate) async fn latest(
     State(state): State<AppState>,
     principal: Principal,

@@ -8,6 +8,8 @@ use crate::{Inner, Result};
 
 /// Most rows one read returns.
 pub const MAX_PAGE: u32 = 10_000;
+/// Most bytes (keys and texts, and 32 a reading) of a page of latest values.
+const MAX_PAGE_BYTES: usize = 4 << 20;
 
 /// Reads of telemetry and records. Cheap to clone.
 #[derive(Clone)]
@@ -22,8 +24,8 @@ impl RecordService {
     }
 
     /// A page of a device's latest values: at most `limit` (1 to
-    /// [`MAX_PAGE`]) keys after `after`, in key order, and the cursor of the
-    /// next page (`None` on the last).
+    /// [`MAX_PAGE`]) keys after `after`, in key order, and about 4 MiB at
+    /// most, and the cursor of the next page (`None` on the last).
     pub async fn latest_page(
         &self,
         tenant: &TenantId,
@@ -35,8 +37,20 @@ impl RecordService {
         let limit = limit.clamp(1, MAX_PAGE);
         // One more than asked tells whether another page follows.
         let mut page = self.0.store.latest_page(tenant, device, after, limit + 1).await?;
-        let next = if page.len() > limit as usize {
-            page.truncate(limit as usize);
+        // A page also ends before MAX_PAGE_BYTES (long text values), after
+        // at least one reading.
+        let mut bytes = 0;
+        let fits = page
+            .iter()
+            .take(limit as usize)
+            .take_while(|r| {
+                bytes += 32 + r.key.len() + if let nexus_model::Value::Text(t) = &r.value { t.len() } else { 0 };
+                bytes <= MAX_PAGE_BYTES
+            })
+            .count()
+            .max(1);
+        let next = if page.len() > fits {
+            page.truncate(fits);
             page.last().map(|r| r.key.clone())
         } else {
             None

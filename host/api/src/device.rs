@@ -2,9 +2,9 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use nexus_model::{Frame, SourceKind};
-use nexus_services::IngestReport;
+use nexus_services::{IngestReport, ServiceError};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -12,7 +12,9 @@ use crate::json::body_bytes;
 
 /// Accepts a telemetry frame from a device. Answers once everything the
 /// frame caused is durable: 200 with what was accepted and rejected, 400
-/// when the decoder rejects the frame, 401 for an unknown token.
+/// when the decoder rejects the frame, 401 for an unknown token, and 429
+/// `too-many-failed-tokens` (with `Retry-After`) to an address that sent
+/// too many unknown tokens lately ([`crate::TokenThrottle`]).
 pub(crate) async fn post_telemetry(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -25,7 +27,29 @@ pub(crate) async fn post_telemetry(
         .unwrap_or("application/json")
         .to_string();
     let topic = request.uri().path().to_string();
-    let device = state.services.assets().authenticate_device(&token).await?;
+    let address = crate::serve::client_address(request.extensions()).map(|a| a.ip());
+    let now = std::time::Instant::now();
+    if let Some(wait) = address.and_then(|a| state.failed_tokens.blocked(a, now)) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-failed-tokens",
+            format!(
+                "{} unknown access tokens from this address within {} s; try again later",
+                state.failed_tokens.max_failures(),
+                state.failed_tokens.window().as_secs()
+            ),
+        )
+        .retry_after(wait));
+    }
+    let device = match state.services.assets().authenticate_device(&token).await {
+        Err(ServiceError::UnknownToken) => {
+            if let Some(address) = address {
+                state.failed_tokens.failed(address, now);
+            }
+            return Err(ServiceError::UnknownToken.into());
+        }
+        other => other?,
+    };
     crate::json::check_declared_length(request.headers(), crate::MAX_TELEMETRY_BYTES)?;
     let payload = body_bytes(request, &()).await?;
     let frame = Frame {

@@ -12,7 +12,7 @@ pub struct ApiError {
     code: String,
     detail: String,
     extra: serde_json::Map<String, serde_json::Value>,
-    headers: Vec<(axum::http::HeaderName, &'static str)>,
+    headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
 }
 
 impl ApiError {
@@ -29,7 +29,14 @@ impl ApiError {
 
     /// Adds a response header, e.g. `Retry-After`.
     pub fn with_header(mut self, name: axum::http::HeaderName, value: &'static str) -> Self {
-        self.headers.push((name, value));
+        self.headers.push((name, axum::http::HeaderValue::from_static(value)));
+        self
+    }
+
+    /// Adds a `Retry-After` of whole seconds (at least 1).
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.headers.push((header::RETRY_AFTER, axum::http::HeaderValue::from(seconds.max(1))));
         self
     }
 
@@ -65,7 +72,7 @@ impl IntoResponse for ApiError {
         let mut response =
             (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
         for (name, value) in self.headers {
-            response.headers_mut().insert(name, axum::http::HeaderValue::from_static(value));
+            response.headers_mut().insert(name, value);
         }
         response
     }

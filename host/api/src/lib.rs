@@ -12,6 +12,8 @@
 //! crate knows neither storage nor the plugin runtime. Requests and
 //! responses are its own types (`views`).
 //!
+//! [`serve`] runs the router with deadlines on request heads and requests.
+//!
 //! Every error is `application/problem+json` with a stable `code`
 //! ([`ApiError`]).
 
@@ -24,6 +26,8 @@ mod json;
 mod metrics;
 mod plugins;
 mod records;
+mod serve;
+mod throttle;
 mod views;
 
 use std::sync::Arc;
@@ -36,6 +40,8 @@ use nexus_services::Services;
 
 pub use auth::{Authenticator, DEFAULT_TENANT, Principal, StaticToken};
 pub use error::ApiError;
+pub use serve::{HttpTimeouts, serve};
+pub use throttle::TokenThrottle;
 
 /// Largest telemetry request body (1 MiB).
 pub const MAX_TELEMETRY_BYTES: usize = 1 << 20;
@@ -46,12 +52,19 @@ pub struct AppState {
     services: Services,
     auth: Arc<dyn Authenticator>,
     clock: Clock,
+    failed_tokens: Arc<TokenThrottle>,
 }
 
 impl AppState {
     /// State over the services with an authenticator and the host's clock.
     pub fn new(services: Services, auth: Arc<dyn Authenticator>, clock: Clock) -> Self {
-        Self { services, auth, clock }
+        Self { services, auth, clock, failed_tokens: Arc::default() }
+    }
+
+    /// The same state with another throttle of failed device-token guesses.
+    pub fn with_token_throttle(mut self, throttle: TokenThrottle) -> Self {
+        self.failed_tokens = Arc::new(throttle);
+        self
     }
 }
 

@@ -2,6 +2,8 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use nexus_model::{DeviceId, EventSeq};
 use serde::Deserialize;
 
@@ -14,10 +16,19 @@ use crate::views::{DeadLetterView, PluginRunView, ReadingView, RecommendationVie
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LatestQuery {
-    /// Comma-separated keys; all keys when absent.
+    /// Comma-separated keys; a page of all keys when absent.
     #[serde(default)]
     keys: Option<String>,
+    /// The page's size (default 1000, at most 10 000).
+    #[serde(default)]
+    limit: Option<u32>,
+    /// The cursor: the last key of the previous page.
+    #[serde(default)]
+    after: Option<String>,
 }
+
+/// Default size of a page of latest values.
+const LATEST_PAGE: u32 = 1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,16 +48,62 @@ pub(crate) struct Limit {
     limit: Option<u32>,
 }
 
-/// `GET /api/devices/{id}/telemetry/latest?keys=a,b`
+/// `GET /api/devices/{id}/telemetry/latest?keys=a,b` (those keys), or
+/// `?limit=&after=`: a page of every key's latest value in key order
+/// (limit default 1000, max 10 000; a page also ends at about 4 MiB).
+/// When more keys follow, the answer carries the next page's cursor, the
+/// page's last key, percent-encoded in `X-Next-After` and as a
+/// `Link: <...>; rel="next"`.
 pub(crate) async fn latest(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<DeviceId>,
     Query(query): Query<LatestQuery>,
-) -> Result<JsonResponse<Vec<ReadingView>>, ApiError> {
-    let keys: Vec<String> =
-        query.keys.iter().flat_map(|k| k.split(',')).filter(|k| !k.is_empty()).map(str::to_string).collect();
-    Ok(JsonResponse(all(state.services.records().latest(&principal.tenant_id, &id, &keys).await?)))
+) -> Result<Response, ApiError> {
+    let records = state.services.records();
+    if let Some(keys) = &query.keys {
+        if query.limit.is_some() || query.after.is_some() {
+            return Err(ApiError::bad_request("keys cannot be combined with limit or after"));
+        }
+        let keys: Vec<String> = keys.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect();
+        if keys.len() > nexus_services::MAX_PAGE as usize {
+            return Err(ApiError::bad_request(format!("at most {} keys at once", nexus_services::MAX_PAGE)));
+        }
+        return Ok(JsonResponse(all::<_, ReadingView>(records.latest(&principal.tenant_id, &id, &keys).await?))
+            .into_response());
+    }
+    let limit = query.limit.unwrap_or(LATEST_PAGE);
+    if limit == 0 || limit > nexus_services::MAX_PAGE {
+        return Err(ApiError::bad_request(format!("limit must be 1 to {}", nexus_services::MAX_PAGE)));
+    }
+    let (page, next) = records.latest_page(&principal.tenant_id, &id, query.after.as_deref(), limit).await?;
+    let mut response = JsonResponse(all::<_, ReadingView>(page)).into_response();
+    if let Some(next) = next {
+        let cursor = percent_encode(&next);
+        let link = format!(
+            "</api/devices/{}/telemetry/latest?limit={limit}&after={cursor}>; rel=\"next\"",
+            percent_encode(id.as_str())
+        );
+        for (name, value) in [("x-next-after", cursor), ("link", link)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// `GET /api/devices/{id}/telemetry?key=&start_ts=&end_ts=&limit=`:

@@ -43,7 +43,7 @@ pub use query::AlarmFilter;
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};
 pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
-pub use token::{is_token_hash, new_access_token, token_hash};
+pub use token::{check_chosen_token, estimated_bits, is_token_hash, new_access_token, token_hash};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type TimestampMs = i64;

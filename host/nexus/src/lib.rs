@@ -15,10 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nexus_api::{AppState, StaticToken};
+use nexus_api::{AppState, HttpTimeouts, StaticToken};
 use nexus_runtime::{Runtime, RuntimeConfig};
 use nexus_services::{Services, ServicesConfig};
 use nexus_storage_sqlite::SqliteStore;
+
+/// How often dead-letter retention runs.
+const RETENTION_SWEEP: Duration = Duration::from_secs(600);
 
 /// What `nexus serve` needs.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct ServerConfig {
     pub admin_token: String,
     /// How often the scheduler looks for due optimizers.
     pub scheduler_tick: Duration,
+    /// Deadlines on request heads and requests.
+    pub http: HttpTimeouts,
     /// The clock and upload compile bounds.
     pub services: ServicesConfig,
 }
@@ -74,14 +79,14 @@ impl Server {
         let addr = listener.local_addr()?;
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(services.optimizers().clone().run_scheduler(config.scheduler_tick));
+        let retention = tokio::spawn(services.records().clone().run_retention(RETENTION_SWEEP));
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|stopped| *stopped).await;
-                })
-                .await
-                .context("serving HTTP")?;
+            let stopped = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            nexus_api::serve(listener, app, config.http, stopped).await.context("serving HTTP")?;
             scheduler.abort();
+            retention.abort();
             drop(log);
             Ok(())
         });

@@ -39,6 +39,12 @@ enum Command {
         /// Number of simulated wells (demo).
         #[arg(long, default_value_t = 4)]
         wells: usize,
+        /// How long a client may take to send a request head, ms; past it the connection is closed.
+        #[arg(long, env = "NEXUS_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+        header_read_timeout_ms: u64,
+        /// How long one request may take, ms; past it the answer is 408 `request-timeout`.
+        #[arg(long, env = "NEXUS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+        request_timeout_ms: u64,
     },
     /// Replay recorded well data through an alarm-rule component in virtual time.
     Eval {
@@ -99,10 +105,17 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let (data_dir, listen, admin_token, demo, plugin_dir, wells) = match Cli::parse().command {
-        Command::Serve { data_dir, listen, admin_token, demo, plugin_dir, wells } => {
-            (data_dir, listen, admin_token, demo, plugin_dir, wells)
-        }
+    let (data_dir, listen, admin_token, demo, plugin_dir, wells, timeouts) = match Cli::parse().command {
+        Command::Serve {
+            data_dir,
+            listen,
+            admin_token,
+            demo,
+            plugin_dir,
+            wells,
+            header_read_timeout_ms,
+            request_timeout_ms,
+        } => (data_dir, listen, admin_token, demo, plugin_dir, wells, (header_read_timeout_ms, request_timeout_ms)),
         Command::Eval { mode } => return run_eval(mode),
     };
     let admin_token = match (admin_token, demo) {
@@ -126,6 +139,10 @@ async fn main() -> anyhow::Result<()> {
         listen,
         admin_token: admin_token.clone(),
         scheduler_tick: Duration::from_secs(1),
+        http: nexus_api::HttpTimeouts {
+            header_read: Duration::from_millis(timeouts.0.max(1)),
+            request: Duration::from_millis(timeouts.1.max(1)),
+        },
         services: nexus_services::ServicesConfig::default(),
     })
     .await?;

@@ -214,8 +214,21 @@ impl HostState {
         }
     }
 
+    /// `host.latest`, bounded in the bytes it builds like `host.history`: the
+    /// reading is counted as its key, its text and 32 bytes, and one over
+    /// the host-call cap is refused (`limit-exceeded`), not returned.
     fn latest_reading(&mut self, device_id: String, key: &str) -> Result<Option<Reading>, Refused> {
-        self.ctx.telemetry.latest(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), key).map_err(Refused::from)
+        let cap = self.cap();
+        let reading = self
+            .ctx
+            .telemetry
+            .latest(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), key)
+            .map_err(Refused::from)?;
+        let bytes = reading.as_ref().map_or(0, |r| row_bytes(&r.key, &r.value));
+        if bytes > cap {
+            return Err(self.refuse(format!("latest reading of {bytes} bytes over the {cap}-byte cap")));
+        }
+        Ok(reading)
     }
 
     /// `host.history`, bounded in rows and in the bytes it builds: a row is
@@ -230,7 +243,7 @@ impl HostState {
         limit: u32,
     ) -> Result<Vec<Reading>, Refused> {
         let cap = self.cap();
-        let per_row = 32 + key.len();
+        let per_row = row_bytes(key, &nexus_model::Value::Boolean(false));
         let limit = limit.min(u32::try_from(cap / per_row).unwrap_or(u32::MAX)).max(1);
         let rows = self
             .ctx
@@ -241,11 +254,17 @@ impl HostState {
         Ok(rows
             .into_iter()
             .take_while(|r| {
-                bytes += per_row + if let nexus_model::Value::Text(t) = &r.value { t.len() } else { 0 };
+                bytes += row_bytes(key, &r.value);
                 bytes <= cap
             })
             .collect())
     }
+}
+
+/// What a reading handed to a guest is counted as: its key, its text and
+/// 32 bytes (timestamp, number, quality and framing).
+fn row_bytes(key: &str, value: &nexus_model::Value) -> usize {
+    32 + key.len() + if let nexus_model::Value::Text(t) = value { t.len() } else { 0 }
 }
 
 /// The log levels of either contract version.
@@ -378,3 +397,61 @@ host_impl!(
     |rows: Vec<Reading>| rows.iter().map(crate::convert::v01::reading_to_wit).collect(),
     crate::convert::v01::reading_to_wit
 );
+
+#[cfg(test)]
+mod tests {
+    use nexus_model::{PluginKind, Value};
+
+    use super::*;
+
+    /// A reader whose every key's latest value is a text of `len` bytes.
+    struct TextOf(usize);
+
+    impl TelemetryReader for TextOf {
+        fn latest(&self, _: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Reading>, TelemetryError> {
+            let value = Value::Text("x".repeat(self.0));
+            Ok(Some(Reading { device_id: device.clone(), key: key.into(), ts: 1, value, quality: 1.0 }))
+        }
+        fn history(
+            &self,
+            _: &TenantId,
+            _: &DeviceId,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: u32,
+        ) -> Result<Vec<Reading>, TelemetryError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn state(text_len: usize, cap: u32) -> HostState {
+        let mut limits = Limits::for_kind(PluginKind::AlarmRule);
+        limits.host_call_bytes = cap;
+        HostState::new(CallContext {
+            plugin: nexus_model::PluginRef { tenant_id: "t".into(), name: "p".into(), version: "1".into() },
+            binding_id: BindingId::new("b"),
+            device_id: DeviceId::new("d"),
+            now: 0,
+            config: "{}".into(),
+            state: BTreeMap::new(),
+            limits,
+            telemetry: Arc::new(TextOf(text_len)),
+        })
+    }
+
+    #[test]
+    fn latest_is_bounded_in_bytes() {
+        // 32 + "k" + 900 bytes fits in 1000.
+        let mut small = state(900, 1000);
+        assert!(matches!(small.latest_reading("d".into(), "k"), Ok(Some(_))));
+        assert!(small.host_limit_hit.is_none());
+        // 32 + "k" + 1000 bytes does not: refused, and remembered as a limit hit.
+        let mut large = state(1000, 1000);
+        match large.latest_reading("d".into(), "k") {
+            Err(Refused::Limit(reason)) => assert!(reason.contains("1033 bytes over the 1000-byte cap"), "{reason}"),
+            _ => panic!("a latest reading over the cap was returned"),
+        }
+        assert!(large.host_limit_hit.is_some());
+    }
+}

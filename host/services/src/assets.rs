@@ -32,17 +32,6 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_chosen_token(token: &str) -> Result<()> {
-    let ok =
-        (8..=128).contains(&token.len()) && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
-        return Err(ServiceError::Invalid(
-            "access_token must be 8 to 128 characters of a-z, A-Z, 0-9, '-' and '_'".into(),
-        ));
-    }
-    Ok(())
-}
-
 impl AssetService {
     /// Makes sure a tenant exists (creating it on first use).
     pub async fn ensure_tenant(&self, tenant: &TenantId) -> Result<()> {
@@ -103,7 +92,7 @@ impl AssetService {
     ) -> Result<IssuedToken> {
         check_name(name)?;
         if let Some(token) = &chosen_token {
-            check_chosen_token(token)?;
+            nexus_model::check_chosen_token(token).map_err(ServiceError::Invalid)?;
         }
         let access_token = chosen_token.unwrap_or_else(new_access_token);
         let new = NewDevice { name: name.into(), well_id, token_hash: token_hash(&access_token) };

@@ -18,6 +18,8 @@ pub(crate) struct FrameOutcome {
     pub(crate) accepted: usize,
     /// Readings refused, with reasons.
     pub(crate) rejected: Vec<RejectedReading>,
+    /// Readings stored but stamped past the allowed clock skew (not latest).
+    pub(crate) ahead_of_clock: usize,
     /// Why the frame failed as a whole (decoder rejection, fault, quota...).
     pub(crate) error: Option<ServiceError>,
     /// Time span of its readings, to attribute alarm transitions.
@@ -26,7 +28,7 @@ pub(crate) struct FrameOutcome {
 
 impl FrameOutcome {
     fn failed(error: ServiceError) -> Self {
-        Self { accepted: 0, rejected: Vec::new(), error: Some(error), span: None }
+        Self { accepted: 0, rejected: Vec::new(), ahead_of_clock: 0, error: Some(error), span: None }
     }
 }
 
@@ -92,6 +94,10 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
         return Ok(DeviceWork { effects, outcomes });
     }
     let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
+    // Readings stamped further ahead of the host's clock are stored but do
+    // not become latest.
+    let skew = i64::try_from(inner.config.max_clock_skew.as_millis()).unwrap_or(i64::MAX);
+    let latest_until = now.saturating_add(skew);
     let mut outcomes = Vec::with_capacity(frames.len());
     let mut batch: Vec<Vec<Series>> = Vec::with_capacity(frames.len());
     for frame in frames {
@@ -129,7 +135,9 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
             effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.id.clone(), state });
         }
         let decoded = outcome.output;
-        let (valid, rejected) = validate::series(&device.id, decoded.series, decoded.foreign, frame.received_at);
+        let (mut valid, mut rejected) =
+            validate::series(&device.id, decoded.series, decoded.foreign, frame.received_at);
+        rejected.extend(inner.cap_keys(tenant, &device.id, &mut valid).await?);
         if !rejected.is_empty() {
             let reasons: Vec<String> = rejected.iter().map(|r| format!("{}@{}: {}", r.key, r.ts, r.reason)).collect();
             effects.dead_letters.push(refused_letter(
@@ -145,14 +153,26 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
         let span = valid.iter().flat_map(|s| s.ts.iter().copied()).fold(None, |span: Option<(i64, i64)>, ts| {
             Some(span.map_or((ts, ts), |(lo, hi)| (lo.min(ts), hi.max(ts))))
         });
-        outcomes.push(FrameOutcome { accepted: valid.iter().map(Series::len).sum(), rejected, error: None, span });
+        let ahead_of_clock = valid.iter().flat_map(|s| &s.ts).filter(|&&ts| ts > latest_until).count();
+        if ahead_of_clock > 0 {
+            tracing::warn!(device = %device.id, readings = ahead_of_clock, skew_ms = skew,
+                "Readings stamped ahead of the host's clock were stored but do not update latest.");
+        }
+        outcomes.push(FrameOutcome {
+            accepted: valid.iter().map(Series::len).sum(),
+            rejected,
+            ahead_of_clock,
+            error: None,
+            span,
+        });
         batch.push(valid);
     }
     // Transforms and rules run once on everything the device sent in this batch.
     let mut readings = nexus_model::merge_series(batch);
     let derived = inner.run_transforms(&mut effects, tenant, &device.id, &readings).await?;
     if !derived.is_empty() {
-        let (derived, refused) = validate::series(&device.id, derived, Vec::new(), now);
+        let (mut derived, mut refused) = validate::series(&device.id, derived, Vec::new(), now);
+        refused.extend(inner.cap_keys(tenant, &device.id, &mut derived).await?);
         if !refused.is_empty() {
             tracing::warn!(device = %device.id, refused = refused.len(), "A transform derived readings that were refused.");
         }
@@ -160,7 +180,11 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
     }
     inner.evaluate_rules(&mut effects, tenant, &device.id, &readings).await?;
     if !readings.is_empty() {
-        effects.telemetry.push(DeviceSeries { device_id: device.id.clone(), series: readings });
+        effects.telemetry.push(DeviceSeries {
+            device_id: device.id.clone(),
+            series: readings,
+            latest_until: Some(latest_until),
+        });
     }
     Ok(DeviceWork { effects, outcomes })
 }

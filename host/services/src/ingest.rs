@@ -45,6 +45,9 @@ pub struct IngestReport {
     pub rejected: Vec<Rejected>,
     /// Alarm transitions caused by the frame's readings.
     pub alarm_transitions: usize,
+    /// Readings stored (counted in `accepted`) but stamped further ahead of
+    /// the host's clock than the allowed skew: "latest" ignores them.
+    pub ahead_of_clock: usize,
 }
 
 /// Where a frame's answer goes.
@@ -340,6 +343,7 @@ async fn commit_batch(inner: &Arc<Inner>, batch: Processed, failures: &std::sync
                                 accepted: outcome.accepted,
                                 rejected: outcome.rejected,
                                 alarm_transitions: caused,
+                                ahead_of_clock: outcome.ahead_of_clock,
                             })
                         }
                     };

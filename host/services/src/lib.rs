@@ -29,6 +29,7 @@ mod error;
 mod frames;
 mod health;
 mod ingest;
+mod keys;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -53,7 +54,7 @@ pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
-pub use records::RecordService;
+pub use records::{MAX_PAGE, RecordService};
 
 /// Service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -82,6 +83,20 @@ pub struct ServicesConfig {
     /// How long a call waits for its tenant's share before it is refused
     /// with `capacity-exhausted`.
     pub capacity_wait: std::time::Duration,
+    /// Distinct telemetry keys one device may have unless its tenant's plan
+    /// says otherwise (`max_keys_per_device`); a reading of a new key past
+    /// it is refused with a reason.
+    pub max_keys_per_device: u32,
+    /// How far ahead of the host's clock a reading may be stamped and still
+    /// become its key's latest value; a reading further ahead (up to a day)
+    /// is stored and counted in the frame's `ahead_of_clock`, but "latest"
+    /// ignores it.
+    pub max_clock_skew: std::time::Duration,
+    /// Dead letters older than this are deleted by the retention sweep.
+    pub dead_letter_max_age: std::time::Duration,
+    /// Payload bytes of dead letters kept per tenant; the sweep deletes a
+    /// tenant's oldest letters past it.
+    pub dead_letter_max_bytes: u64,
 }
 
 impl Default for ServicesConfig {
@@ -94,6 +109,10 @@ impl Default for ServicesConfig {
             limit_ceilings: nexus_model::Limits::system_ceilings(),
             tenant_call_share: default_call_share(),
             capacity_wait: std::time::Duration::from_secs(5),
+            max_keys_per_device: 1000,
+            max_clock_skew: std::time::Duration::from_secs(5 * 60),
+            dead_letter_max_age: std::time::Duration::from_secs(7 * 24 * 3600),
+            dead_letter_max_bytes: 100 << 20,
         }
     }
 }
@@ -122,6 +141,8 @@ pub(crate) struct Inner {
     pub(crate) caches: cache::Caches,
     /// Counters of the ingest path.
     pub(crate) ingest_counters: ingest::IngestCounters,
+    /// The telemetry keys of each device, for the per-device cap.
+    pub(crate) device_keys: keys::DeviceKeys,
     /// Each tenant's ingest queue, started on first use.
     pub(crate) ingest_lanes: Mutex<HashMap<TenantId, tokio::sync::mpsc::Sender<ingest::Pending>>>,
 }
@@ -264,6 +285,7 @@ impl Services {
             outbox_head,
             caches: cache::Caches::default(),
             ingest_counters: ingest::IngestCounters::default(),
+            device_keys: keys::DeviceKeys::default(),
             ingest_lanes: Mutex::default(),
         });
         Self {

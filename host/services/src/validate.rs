@@ -74,6 +74,35 @@ pub(crate) fn series(
     (batch, rejected)
 }
 
+/// Refuses every sample of a key not in `known` once `known` holds `cap`
+/// keys; a new key under the cap joins `known`.
+pub(crate) fn key_cap(
+    batch: &mut Vec<Series>,
+    known: &mut std::collections::HashSet<String>,
+    cap: usize,
+) -> Vec<RejectedReading> {
+    let mut rejected = Vec::new();
+    batch.retain(|series| {
+        if known.contains(&series.key) {
+            return true;
+        }
+        if known.len() < cap {
+            known.insert(series.key.clone());
+            return true;
+        }
+        let reason = format!(
+            "the device has {cap} telemetry keys already (its plan's max_keys_per_device); a new key is refused"
+        );
+        rejected.extend(series.ts.iter().map(|&ts| RejectedReading {
+            key: series.key.clone(),
+            ts,
+            reason: reason.clone(),
+        }));
+        false
+    });
+    rejected
+}
+
 fn sample_problem(series: &Series, i: usize, now: TimestampMs) -> Option<String> {
     let ts = series.ts[i];
     let quality = series.quality_at(i);
@@ -124,6 +153,19 @@ mod tests {
         assert_eq!(rejected.len(), 7, "{rejected:?}");
         assert!(rejected.iter().all(|r| !r.reason.is_empty()));
         assert!(rejected[0].reason.contains("names device `d2`"));
+    }
+
+    #[test]
+    fn keys_past_the_cap_are_refused_and_known_keys_pass() {
+        let now = 1_700_000_000_000;
+        let mut known: std::collections::HashSet<String> = ["a".to_string()].into();
+        let mut batch: Vec<Series> =
+            ["a", "b", "c", "a"].into_iter().map(|k| Series::numbers(k, vec![now, now + 1], vec![1.0, 2.0])).collect();
+        let rejected = key_cap(&mut batch, &mut known, 2);
+        assert_eq!(batch.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["a", "b", "a"]);
+        assert_eq!(rejected.len(), 2);
+        assert!(rejected.iter().all(|r| r.key == "c" && r.reason.contains("2 telemetry keys")), "{rejected:?}");
+        assert_eq!(known.len(), 2);
     }
 
     fn reading(device: &str, key: &str, ts: i64, value: Value, quality: f32) -> Reading {

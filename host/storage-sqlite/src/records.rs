@@ -167,6 +167,31 @@ impl RecordStore for SqliteStore {
         rows.iter().map(rows::dead_letter).collect()
     }
 
+    async fn prune_dead_letters(&self, before: TimestampMs, max_bytes_per_tenant: u64) -> Result<u64> {
+        let mut tx = self.write_tx().await?;
+        let old = sqlx::query("DELETE FROM dead_letter WHERE ts < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        // Newest first per tenant, a running sum of payload bytes: letters
+        // past the budget go.
+        let over = sqlx::query(
+            "DELETE FROM dead_letter WHERE id IN (
+                 SELECT id FROM (SELECT id, sum(length(payload)) OVER (
+                     PARTITION BY tenant_id ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS newer_bytes
+                 FROM dead_letter) WHERE newer_bytes > ?)",
+        )
+        .bind(i64::try_from(max_bytes_per_tenant).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(old + over)
+    }
+
     async fn usage(&self, tenant: &TenantId, month: &str) -> Result<Usage> {
         let row = sqlx::query("SELECT executions, fuel FROM tenant_usage WHERE tenant_id = ? AND month = ?")
             .bind(tenant.as_str())

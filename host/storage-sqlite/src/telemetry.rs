@@ -144,8 +144,8 @@ async fn series_ids(
 
 /// Stores telemetry inside a transaction: appended to `telemetry_recent` in
 /// multi-row statements, and one upsert per series into `telemetry_latest`
-/// (the newest sample of the batch, kept only if it is not older than what
-/// is stored). Returns the series it created, for [`remember`].
+/// (the newest sample of the batch not stamped past its device's
+/// `latest_until`, kept only if it is not older than what is stored). Returns the series it created, for [`remember`].
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,
     known: &SeriesIds,
@@ -162,10 +162,14 @@ pub(crate) async fn insert(
     for device in telemetry {
         for series in &device.series {
             let id = ids[&(device.device_id.as_str().to_string(), series.key.clone())];
+            let until = device.latest_until.unwrap_or(i64::MAX);
             for (i, &ts) in series.ts.iter().enumerate() {
-                let slot = newest.entry(id).or_insert(rows.len());
-                if ts >= rows.get(*slot).map_or(i64::MIN, |r: &Row<'_>| r.ts) {
-                    *slot = rows.len();
+                // A sample stamped past `until` is stored but never latest.
+                if ts <= until {
+                    let slot = newest.entry(id).or_insert(rows.len());
+                    if ts >= rows.get(*slot).map_or(i64::MIN, |r: &Row<'_>| r.ts) {
+                        *slot = rows.len();
+                    }
                 }
                 rows.push(Row { series: id, ts, column: &series.values, i, quality: series.quality_at(i) });
             }
@@ -368,34 +372,68 @@ async fn read_device(
     Ok(readings)
 }
 
+/// The latest-value columns, qualified for a join with `series`.
+fn latest_columns() -> String {
+    VALUES.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+fn latest_reading(device: &DeviceId, row: &SqliteRow) -> Result<Reading> {
+    let quality = get::<f64>(row, "quality")? as f32;
+    Ok(Reading { device_id: device.clone(), key: get(row, "key")?, ts: get(row, "ts")?, value: value(row)?, quality })
+}
+
 #[async_trait]
 impl TelemetryStore for SqliteStore {
     async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>> {
+        // The keys asked for, as a JSON array: the filter runs in SQL, so a
+        // device with many keys costs a reader of one key nothing.
+        let wanted = (!keys.is_empty()).then(|| serde_json::Value::from(keys.to_vec()).to_string());
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT s.key, {} FROM telemetry_latest l JOIN series s ON s.id = l.series_id
-             WHERE s.tenant_id = ? AND s.device_id = ? ORDER BY s.key",
-            VALUES.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
+             WHERE s.tenant_id = ?1 AND s.device_id = ?2
+               AND (?3 IS NULL OR s.key IN (SELECT value FROM json_each(?3)))
+             ORDER BY s.key",
+            latest_columns()
         )))
         .bind(tenant.as_str())
         .bind(device.as_str())
+        .bind(wanted)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let mut readings = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let key: String = get(row, "key")?;
-            if keys.is_empty() || keys.contains(&key) {
-                let quality = get::<f64>(row, "quality")? as f32;
-                readings.push(Reading {
-                    device_id: device.clone(),
-                    key,
-                    ts: get(row, "ts")?,
-                    value: value(row)?,
-                    quality,
-                });
-            }
-        }
-        Ok(readings)
+        rows.iter().map(|row| latest_reading(device, row)).collect()
+    }
+
+    async fn latest_page(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Reading>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT s.key, {} FROM series s JOIN telemetry_latest l ON l.series_id = s.id
+             WHERE s.device_id = ?2 AND s.tenant_id = ?1 AND (?3 IS NULL OR s.key > ?3)
+             ORDER BY s.key LIMIT ?4",
+            latest_columns()
+        )))
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|row| latest_reading(device, row)).collect()
+    }
+
+    async fn device_keys(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT key FROM series WHERE tenant_id = ? AND device_id = ?")
+            .bind(tenant.as_str())
+            .bind(device.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
     }
 
     async fn history(

@@ -66,7 +66,11 @@ impl Effects {
             }
             seen.push(device);
             let rows: Vec<Reading> = readings.iter().filter(|r| &r.device_id == device).cloned().collect();
-            self.telemetry.push(DeviceSeries { device_id: device.clone(), series: nexus_model::series_of(&rows) });
+            self.telemetry.push(DeviceSeries {
+                device_id: device.clone(),
+                series: nexus_model::series_of(&rows),
+                latest_until: None,
+            });
         }
     }
 
@@ -90,6 +94,10 @@ pub struct DeviceSeries {
     pub device_id: DeviceId,
     /// One series per key and value type.
     pub series: Vec<Series>,
+    /// Samples stamped after this are stored but do not become a key's
+    /// latest value (a clock running ahead must not pin "latest"); `None`:
+    /// every sample may.
+    pub latest_until: Option<TimestampMs>,
 }
 
 /// The state of a (binding, device) after a successful call.

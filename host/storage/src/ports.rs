@@ -135,6 +135,18 @@ pub trait StateStore: Send + Sync {
 pub trait TelemetryStore: Send + Sync {
     /// The latest reading of every key of a device (or of the given keys), by key.
     async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>>;
+    /// A page of the latest readings of a device: at most `limit` keys
+    /// after `after` (from the first key when `None`), in key order
+    /// (byte-wise).
+    async fn latest_page(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Reading>>;
+    /// Every telemetry key a device has (any order).
+    async fn device_keys(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<String>>;
     /// Readings of a device in `[start, end)`, oldest first, at most
     /// `limit`; all keys when `key` is `None`.
     async fn history(
@@ -185,6 +197,11 @@ pub trait RecordStore: Send + Sync {
     async fn plugin_runs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<PluginRun>>;
     /// The tenant's dead letters, newest first.
     async fn dead_letters(&self, tenant: &TenantId, limit: u32) -> Result<Vec<DeadLetter>>;
+    /// Retention of dead letters, for every tenant: deletes the letters
+    /// stamped before `before`, then each tenant's oldest letters until its
+    /// letters' payloads add up to at most `max_bytes_per_tenant`. Returns
+    /// how many letters it deleted.
+    async fn prune_dead_letters(&self, before: TimestampMs, max_bytes_per_tenant: u64) -> Result<u64>;
     /// A tenant's metered use in a month (`YYYY-MM`).
     async fn usage(&self, tenant: &TenantId, month: &str) -> Result<Usage>;
 }

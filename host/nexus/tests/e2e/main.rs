@@ -8,6 +8,7 @@ mod contract;
 mod crash;
 mod faults;
 mod flow;
+mod hygiene;
 mod ingest;
 mod layering;
 mod outbox;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nexus::{Server, ServerConfig, plugin_files};
+use nexus_api::HttpTimeouts;
 use nexus_services::ServicesConfig;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -42,6 +44,10 @@ impl Harness {
     }
 
     pub(crate) async fn start_in(data_dir: PathBuf, services: ServicesConfig) -> Self {
+        Self::start_http(data_dir, services, HttpTimeouts::default()).await
+    }
+
+    pub(crate) async fn start_http(data_dir: PathBuf, services: ServicesConfig, http: HttpTimeouts) -> Self {
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
@@ -49,6 +55,7 @@ impl Harness {
             listen: "127.0.0.1:0".parse().expect("addr"),
             admin_token: TOKEN.into(),
             scheduler_tick: Duration::from_millis(100),
+            http,
             services,
         })
         .await

@@ -1,0 +1,127 @@
+//! Serving the router: HTTP/1 connections with a deadline on the request
+//! head and on every request, and the client's address handed to handlers
+//! (`ConnectInfo<SocketAddr>`), with graceful shutdown.
+//!
+//! `axum::serve` sets no timer, so hyper's header-read timeout never fires
+//! and a client that dribbles a request head keeps its connection forever;
+//! this loop sets both.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::ApiError;
+
+/// Deadlines of the HTTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    /// How long a client has to send a whole request head (request line and
+    /// headers) from when the server starts reading it, also while an idle
+    /// keep-alive connection waits for its next request; past it the
+    /// connection is closed.
+    pub header_read: Duration,
+    /// How long one request may take from its head being read to its
+    /// response head (reading the body included); past it the answer is 408
+    /// `request-timeout`.
+    pub request: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        Self { header_read: Duration::from_secs(10), request: Duration::from_secs(30) }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting, lets every open connection finish its request and returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    timeouts: HttpTimeouts,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+        request_deadline(timeouts.request, request, next)
+    }));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (open_tx, open_rx) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors and the like: wait, don't spin.
+                    tracing::warn!(%error, "Accepting a connection failed.");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let tower = TowerToHyperService::new(app);
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                hyper::service::Service::call(&tower, request)
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(timeouts.header_read);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                result = connection.as_mut() => Some(result),
+                _ = stop.wait_for(|stopped| *stopped) => None,
+            };
+            let result = match ended {
+                Some(result) => result,
+                None => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, %remote, "Connection ended with an error.");
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(open_rx);
+    open_tx.closed().await;
+    Ok(())
+}
+
+/// Answers 408 `request-timeout` when a request takes longer than `limit`.
+async fn request_deadline(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .with("note", "a telemetry frame may still have been stored; sending it again stores nothing twice")
+        .into_response(),
+    }
+}
+
+/// The client's address, when the server put it in the request.
+pub(crate) fn client_address(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}

@@ -127,6 +127,10 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::AboveCeiling { limit, .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "limit-above-ceiling", e.to_string()).with("limit", limit)
             }
+            ServiceError::BackingOff { message, retry_after_s } => {
+                Self::new(StatusCode::CONFLICT, "re-enable-backoff", format!("{message}; retry in {retry_after_s} s"))
+                    .retry_after(std::time::Duration::from_secs(retry_after_s.into()))
+            }
             e @ ServiceError::CapacityExhausted { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "capacity-exhausted", e.to_string())
                     .with_header(axum::http::header::RETRY_AFTER, "1")

@@ -9,6 +9,10 @@
 //!     --devices 100 --samples 1,100 --connections 1,32 --seconds 10
 //! ```
 //!
+//! `--fairness S` then measures tenant B's throughput and p99 for S seconds
+//! alone and S seconds beside a tenant A whose guests spin at full rate;
+//! `--overload S` sheds load at twice the sustainable rate for S seconds.
+//!
 //! Every request is answered only after its readings and the rule's effects
 //! are committed, so "accepted" means durable and evaluated. `NEXUS_BIN`
 //! points the same load at another build of the server.
@@ -31,10 +35,19 @@ struct Options {
     seconds: u64,
     /// Seconds of open-loop load at twice the sustainable rate (0: skip).
     overload: u64,
+    /// Seconds per side of the fairness run (0: skip).
+    fairness: u64,
 }
 
 fn options() -> Options {
-    let mut o = Options { devices: 100, samples: vec![1, 100], connections: vec![1, 32], seconds: 10, overload: 0 };
+    let mut o = Options {
+        devices: 100,
+        samples: vec![1, 100],
+        connections: vec![1, 32],
+        seconds: 10,
+        overload: 0,
+        fairness: 0,
+    };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
     for pair in args.windows(2) {
@@ -44,6 +57,7 @@ fn options() -> Options {
             "--connections" => o.connections = list(&pair[1]),
             "--seconds" => o.seconds = pair[1].parse().unwrap_or(o.seconds),
             "--overload" => o.overload = pair[1].parse().unwrap_or(0),
+            "--fairness" => o.fairness = pair[1].parse().unwrap_or(0),
             _ => {}
         }
     }
@@ -108,17 +122,33 @@ async fn start_server() -> Server {
 }
 
 async fn admin(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
-    let r = client.post(format!("{base}{path}")).bearer_auth(TOKEN).json(&body).send().await.expect("request");
+    admin_of(client, base, "default", path, body).await
+}
+
+async fn admin_of(client: &reqwest::Client, base: &str, tenant: &str, path: &str, body: Value) -> Value {
+    let r = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .header("x-nexus-tenant", tenant)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
     assert!(r.status().is_success(), "{path}: {}", r.status());
     r.json().await.expect("json")
 }
 
 async fn upload(client: &reqwest::Client, base: &str, kind: &str, name: &str) -> String {
+    upload_of(client, base, "default", kind, name).await
+}
+
+async fn upload_of(client: &reqwest::Client, base: &str, tenant: &str, kind: &str, name: &str) -> String {
     let bytes = std::fs::read(plugin_dir().join(format!("{}.wasm", name.replace('-', "_"))))
         .expect("built plugins (run .ci/build-plugins)");
     let r = client
         .post(format!("{base}/api/plugins?kind={kind}&name={name}&version=1.0.0"))
         .bearer_auth(TOKEN)
+        .header("x-nexus-tenant", tenant)
         .body(bytes)
         .send()
         .await
@@ -222,6 +252,94 @@ async fn run(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connect
         seconds,
         cpu: cpu_seconds(server.child.id()) - cpu_before,
     }
+}
+
+/// Tenant B (the bench's field) alone, then while tenant A posts from
+/// eight devices at full rate to a rule that spins to its deadline on every
+/// frame, re-enabling it whenever its breaker opens. Prints B's throughput
+/// and p99 both ways and their ratios.
+async fn fairness(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connections: usize, seconds: u64) {
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let decoder = upload_of(&client, &base, "attacker", "decoder", "decoder-thingsboard-json").await;
+    let spin = upload_of(&client, &base, "attacker", "alarm-rule", "test-infinite-loop").await;
+    let mut ids = Vec::new();
+    let mut a_tokens = Vec::new();
+    for i in 0..8 {
+        let device = admin_of(&client, &base, "attacker", "/api/devices", json!({"name": format!("a-{i}")})).await;
+        ids.push(device["id"].clone());
+        a_tokens.push(device["access_token"].as_str().expect("token").to_string());
+    }
+    admin_of(&client, &base, "attacker", "/api/bindings", json!({"plugin_id": decoder, "device_ids": ids})).await;
+    let spinner =
+        admin_of(&client, &base, "attacker", "/api/bindings", json!({"plugin_id": spin, "device_ids": ids})).await;
+    let spinner = spinner["id"].as_str().expect("id").to_string();
+
+    let solo = run(server, tokens, samples, connections, seconds).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let a_frames = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for token in a_tokens {
+        let (client, base, stop, a_frames) = (client.clone(), base.clone(), stop.clone(), a_frames.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let frame = json!({"ts": nexus_model::Clock::system().now(), "values": {"k0": 1.0}}).to_string();
+                let _ = client
+                    .post(format!("{base}/api/v1/{token}/telemetry"))
+                    .header("content-type", "application/json")
+                    .body(frame)
+                    .send()
+                    .await;
+                a_frames.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    {
+        let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = client
+                    .post(format!("{base}/api/bindings/{spinner}/enable"))
+                    .bearer_auth(TOKEN)
+                    .header("x-nexus-tenant", "attacker")
+                    .send()
+                    .await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu_before = cpu_seconds(server.child.id());
+    let shared = run(server, tokens, samples, connections, seconds).await;
+    let cpu = cpu_seconds(server.child.id()) - cpu_before;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let rate = |r: &Run| r.points as f64 / r.seconds;
+    let p99 = |r: &Run| percentile(&r.latencies_us, 0.99);
+    println!(
+        "fairness: tenant B ({samples} samples x {KEYS} keys, {connections} connections) alone, then beside tenant A"
+    );
+    println!("  (8 devices posting at full rate to a rule that spins to its 50 ms deadline, re-enabled every 20 ms)");
+    println!("{:>10} {:>12} {:>9} {:>9} {:>7}", "B", "points/s", "p50 ms", "p99 ms", "errors");
+    for (name, r) in [("alone", &solo), ("beside A", &shared)] {
+        println!(
+            "{:>10} {:>12.0} {:>9.2} {:>9.2} {:>7}",
+            name,
+            rate(r),
+            percentile(&r.latencies_us, 0.5),
+            p99(r),
+            r.errors
+        );
+    }
+    println!(
+        "  B kept {:.0} % of its throughput; its p99 was {:.2}x its solo value; A sent {} frames; server CPU {:.1} s",
+        100.0 * rate(&shared) / rate(&solo).max(1e-9),
+        p99(&shared) / p99(&solo).max(1e-9),
+        a_frames.load(Ordering::Relaxed),
+        cpu
+    );
 }
 
 /// Open-loop load at `rate` requests/s for `seconds` (requests are sent on
@@ -379,6 +497,10 @@ async fn main() {
                 r.errors
             );
         }
+    }
+    if o.fairness > 0 {
+        let connections = *o.connections.last().unwrap_or(&32);
+        fairness(&server, &tokens, o.samples[0], connections, o.fairness).await;
     }
     if let Some((samples, rate)) = sustainable.filter(|_| o.overload > 0) {
         overload(&server, &tokens, samples, 2.0 * rate, o.overload).await;

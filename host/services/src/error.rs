@@ -103,6 +103,15 @@ pub enum ServiceError {
         /// When to retry.
         retry_after_s: u32,
     },
+    /// A binding whose breaker keeps tripping is re-enabled too soon: the
+    /// wait doubles with each trip (as a crash loop backs off).
+    #[error("{message}; retry in {retry_after_s} s")]
+    BackingOff {
+        /// What waits.
+        message: String,
+        /// When to retry.
+        retry_after_s: u32,
+    },
     /// The tenant used up its plan for the month.
     #[error("tenant `{tenant_id}` used {used} {what} of its {limit} for {month}")]
     QuotaExceeded {

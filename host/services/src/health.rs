@@ -15,7 +15,9 @@
 //!   every other device.
 //!
 //! An admin re-enables a binding (which also lifts its devices'
-//! quarantines) or releases one device.
+//! quarantines) or releases one device; the breaker is then half-open: the
+//! first failure before a success trips it again at once, so a re-enabled
+//! spinning guest costs one deadline, not ten.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -39,12 +41,18 @@ const MAX_DEVICE_BREAKERS: usize = 200_000;
 struct Breaker {
     consecutive: u32,
     window: VecDeque<(TimestampMs, bool)>,
+    /// Half-open: re-enabled by an admin and not yet succeeded; the first
+    /// failure trips it again at once.
+    probation: bool,
 }
 
 impl Breaker {
     /// Records an outcome; returns why to trip, when it does.
     fn record(&mut self, now: TimestampMs, failed: bool, what: &str, last: &dyn std::fmt::Display) -> Option<String> {
         self.consecutive = if failed { self.consecutive + 1 } else { 0 };
+        if std::mem::take(&mut self.probation) && failed {
+            return Some(format!("{what} again right after being re-enabled; last: {last}"));
+        }
         self.window.push_back((now, failed));
         while self.window.front().is_some_and(|(ts, _)| now - ts > WINDOW_MS) {
             self.window.pop_front();
@@ -65,9 +73,11 @@ impl Breaker {
         None
     }
 
+    /// Closes the breaker half-open: the next failure trips it again.
     fn reset(&mut self) {
         self.consecutive = 0;
         self.window.clear();
+        self.probation = true;
     }
 }
 
@@ -92,6 +102,10 @@ pub struct BindingMetrics {
     pub fuel: u64,
     /// Faults since the last call that did not fault.
     pub consecutive_faults: u32,
+    /// Times the breaker opened since the binding last succeeded.
+    pub trips: u32,
+    #[serde(skip)]
+    last_trip: TimestampMs,
     #[serde(skip)]
     breaker: Breaker,
 }
@@ -120,9 +134,30 @@ impl BindingMetrics {
             None => self.breaker.record(now, false, "faults", &""),
         };
         self.consecutive_faults = self.breaker.consecutive;
+        if trip.is_some() {
+            self.trips += 1;
+            self.last_trip = now;
+        } else if error.is_none() {
+            self.trips = 0;
+        }
         trip
     }
+
+    /// How long re-enabling must wait after the last trip: 1 s after the
+    /// first, doubling with each trip since the last success, at most
+    /// [`MAX_BACKOFF_MS`] (as Kubernetes backs off a crash loop).
+    fn backoff_left(&self, now: TimestampMs) -> Option<TimestampMs> {
+        if self.trips == 0 {
+            return None;
+        }
+        let backoff = (1_000i64 << (self.trips - 1).min(20)).min(MAX_BACKOFF_MS);
+        let left = self.last_trip + backoff - now;
+        (left > 0).then_some(left)
+    }
 }
+
+/// The longest wait before a tripped binding may be re-enabled.
+pub const MAX_BACKOFF_MS: i64 = 300_000;
 
 /// What a breaker stops.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,12 +231,19 @@ impl Meters {
             meter.breaker.reset();
             meter.consecutive_faults = 0;
         }
-        self.by_device.lock().unwrap_or_else(|e| e.into_inner()).retain(|(b, _), _| b != binding);
+        let mut devices = self.by_device.lock().unwrap_or_else(|e| e.into_inner());
+        devices.retain(|(b, _), _| b != binding);
+    }
+
+    /// Milliseconds before a tripped binding may be re-enabled, if any.
+    pub(crate) fn backoff_left(&self, binding: &BindingId, now: TimestampMs) -> Option<TimestampMs> {
+        self.by_binding.lock().unwrap_or_else(|e| e.into_inner()).get(binding)?.backoff_left(now)
     }
 
     /// Closes one (binding, device) breaker (the device was released).
     pub(crate) fn reset_device(&self, binding: &BindingId, device: &DeviceId) {
-        self.by_device.lock().unwrap_or_else(|e| e.into_inner()).remove(&(binding.clone(), device.clone()));
+        let mut devices = self.by_device.lock().unwrap_or_else(|e| e.into_inner());
+        devices.entry((binding.clone(), device.clone())).or_default().reset();
     }
 }
 
@@ -272,6 +314,17 @@ mod tests {
         assert_eq!(trip.device, None);
         meters.reset(&b.id);
         assert_eq!(meters.observe(&b, &one, 40, d, 0, Some(&rejection())), None, "reset closes the device breakers");
+        assert_eq!(meters.backoff_left(&b.id, 30), Some(1_000), "a first trip waits a second");
+        assert_eq!(meters.backoff_left(&b.id, 1_030), None);
+        // Re-enabled, the binding is half-open: one more fault trips it.
+        meters.reset(&b.id);
+        let trip = meters.observe(&b, &two, 50, d, 0, Some(&fault())).expect("half-open trips at once");
+        assert!(trip.reason.starts_with("faults again right after being re-enabled"), "{}", trip.reason);
+        assert_eq!(meters.backoff_left(&b.id, 50), Some(2_000), "the second trip waits twice as long");
+        meters.reset(&b.id);
+        assert_eq!(meters.observe(&b, &two, 60, d, 0, None), None);
+        assert_eq!(meters.observe(&b, &two, 61, d, 0, Some(&fault())), None, "a success closes it fully");
+        assert_eq!(meters.backoff_left(&b.id, 61), None, "and forgets the trips");
     }
 
     #[test]

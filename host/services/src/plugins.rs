@@ -220,6 +220,15 @@ impl PluginService {
 
     /// Re-enables a binding (after quarantine) and closes its breaker.
     pub async fn enable(&self, tenant: &TenantId, id: &BindingId, by: &Actor) -> Result<Binding> {
+        if let Some(left) = self.0.meters.backoff_left(id, self.0.now()) {
+            // Checked before the store: a binding of another tenant is not
+            // metered under this id for this tenant's caller to probe.
+            let _ = self.0.store.binding(tenant, id).await?;
+            return Err(ServiceError::BackingOff {
+                message: format!("binding `{id}` tripped its breaker {left} ms too recently to be re-enabled"),
+                retry_after_s: u32::try_from((left + 999) / 1_000).unwrap_or(u32::MAX),
+            });
+        }
         let binding = self.0.store.enable_binding(tenant, id, by, self.0.now()).await?;
         self.0.caches.forget_bindings();
         self.0.meters.reset(id);

@@ -65,12 +65,26 @@ async fn crash_loop_opens_the_breaker_fills_the_dead_letters_and_an_admin_re_ena
     h.telemetry(&token, frame(json!({"motor_temperature": 90.0}))).await;
     assert_eq!(evaluate_letters(&h.get("/api/dead-letters").await), 10);
 
-    // An admin re-enables it; it runs (and fails) again.
-    let enabled = h.post(&format!("/api/bindings/{binding_id}/enable"), json!({})).await;
+    // Re-enabling at once is refused: a tripped breaker backs off (1 s after
+    // a first trip, doubling with each trip since the last success).
+    let enable = format!("/api/bindings/{binding_id}/enable");
+    let (status, body, _) = h.send(h.admin(Method::POST, &enable, "acme").await.json(&json!({}))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("re-enable-backoff")), "{body}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    // An admin re-enables it; it runs (and fails) again — and, half-open,
+    // the breaker opens again on that first fault.
+    let enabled = h.post(&enable, json!({})).await;
     assert_eq!(enabled["enabled"], true);
     assert_eq!(enabled["quarantine_reason"], Value::Null);
     h.telemetry(&token, frame(json!({"motor_temperature": 91.0}))).await;
     assert_eq!(evaluate_letters(&h.get("/api/dead-letters").await), 11);
+    let binding = h.get(&format!("/api/bindings/{binding_id}")).await;
+    let reason = binding["quarantine_reason"].as_str().expect("quarantined again");
+    assert!(reason.starts_with("faults again right after being re-enabled"), "{reason}");
+    let response = h.admin(Method::POST, &enable, "acme").await.json(&json!({})).send().await.expect("enable");
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(response.headers()["retry-after"], "2", "the second trip backs off twice as long");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ pub struct ApiError {
     code: String,
     detail: String,
     extra: serde_json::Map<String, serde_json::Value>,
-    headers: Vec<(axum::http::HeaderName, &'static str)>,
+    headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
 }
 
 impl ApiError {
@@ -29,7 +29,13 @@ impl ApiError {
 
     /// Adds a response header, e.g. `Retry-After`.
     pub fn with_header(mut self, name: axum::http::HeaderName, value: &'static str) -> Self {
-        self.headers.push((name, value));
+        self.headers.push((name, axum::http::HeaderValue::from_static(value)));
+        self
+    }
+
+    /// Adds `Retry-After: <seconds>`.
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.headers.push((axum::http::header::RETRY_AFTER, seconds.into()));
         self
     }
 
@@ -65,7 +71,7 @@ impl IntoResponse for ApiError {
         let mut response =
             (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
         for (name, value) in self.headers {
-            response.headers_mut().insert(name, axum::http::HeaderValue::from_static(value));
+            response.headers_mut().insert(name, value);
         }
         response
     }
@@ -127,6 +133,11 @@ impl From<ServiceError> for ApiError {
                         "note",
                         "the host was busy with this tenant's other calls; the input is kept as a dead letter",
                     )
+            }
+            e @ ServiceError::CompileBusy { retry_after_s, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "compile-busy", e.to_string())
+                    .with_retry_after(retry_after_s)
+                    .with("note", "nothing was compiled or stored; upload it again")
             }
             e @ ServiceError::Overloaded { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())

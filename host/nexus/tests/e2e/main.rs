@@ -50,6 +50,8 @@ impl Harness {
             admin_token: TOKEN.into(),
             scheduler_tick: Duration::from_millis(100),
             services,
+            // Uploads compile in `nexus compile-worker` children, as in production.
+            compiler: Some(env!("CARGO_BIN_EXE_nexus").into()),
         })
         .await
         .expect("server starts");

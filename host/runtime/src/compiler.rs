@@ -149,9 +149,8 @@ pub(crate) fn compile_in_child(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     limit(&mut child, command.memory_bytes, cpu_seconds);
-    let mut child = child
-        .spawn()
-        .map_err(|e| LoadError::Compiler(format!("starting {}: {e}", command.program.display())))?;
+    let mut child =
+        child.spawn().map_err(|e| LoadError::Compiler(format!("starting {}: {e}", command.program.display())))?;
     let (mut stdin, mut stderr) = (child.stdin.take(), child.stderr.take());
     let (status, killed, message) = std::thread::scope(|scope| {
         // The child may die (or be killed) before it read everything: a

@@ -570,8 +570,9 @@ mod tests {
     #[test]
     fn a_compile_that_is_not_kept_leaves_no_cache_entry() {
         let dir = std::env::temp_dir().join(format!("nexus-runtime-cache-{}", std::process::id()));
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(dir.clone()), pooling: false, ..RuntimeConfig::default() })
-            .expect("runtime");
+        let runtime =
+            Runtime::new(RuntimeConfig { cache_dir: Some(dir.clone()), pooling: false, ..RuntimeConfig::default() })
+                .expect("runtime");
         let bytes = bare_component();
         let hash = Runtime::content_hash(&bytes);
         let (component, artifact) = runtime.compile(&hash, &bytes, None).expect("compiles");

@@ -13,6 +13,7 @@ mod layering;
 mod outbox;
 mod tokens;
 mod transform;
+mod uploads;
 
 use std::path::PathBuf;
 use std::time::Duration;

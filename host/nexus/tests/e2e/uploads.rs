@@ -63,8 +63,12 @@ fn spawn_upload(
     })
 }
 
-/// The pids of this process's children running `nexus compile-worker`.
-fn compile_workers() -> Vec<u32> {
+/// The pids of this process's children running `nexus compile-worker` for
+/// the server whose data lives in `data_dir` (other tests' servers run in
+/// this process too).
+fn compile_workers(data_dir: &Path) -> Vec<u32> {
+    let mine = data_dir.join("compiled");
+    let mine = mine.to_string_lossy();
     let me = std::process::id().to_string();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
@@ -73,7 +77,8 @@ fn compile_workers() -> Vec<u32> {
         // pid (comm) state ppid ...: the comm may hold spaces, so split after it.
         let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if ppid == Some(me.as_str()) && String::from_utf8_lossy(&cmdline).contains("compile-worker") {
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if ppid == Some(me.as_str()) && cmdline.contains("compile-worker") && cmdline.contains(&*mine) {
             pids.push(pid);
         }
     }
@@ -111,7 +116,7 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
     let mut workers = Vec::new();
     while workers.is_empty() && started.elapsed() < timeout {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        workers = compile_workers();
+        workers = compile_workers(&h.data_dir);
     }
     assert_eq!(workers.len(), 1, "the bomb compiles in one child process");
 
@@ -127,7 +132,7 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
     assert_eq!(body["code"], "compile-busy", "{body}");
     assert_eq!(retry_after.as_deref(), Some("2"), "Retry-After: the compile timeout");
     assert!(took >= Duration::from_millis(500), "it waited its turn first ({took:?})");
-    assert_eq!(compile_workers(), workers, "the bomb was still compiling");
+    assert_eq!(compile_workers(&h.data_dir), workers, "the bomb was still compiling");
 
     // The bomb is refused at its timeout and its compiler is gone.
     let (status, _, body, took) = bombing.await.expect("task");
@@ -135,10 +140,10 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
     assert_eq!(body["code"], "compile-timeout", "{body}");
     assert!(took < timeout + Duration::from_secs(1), "refused after {took:?}");
     let gone = Instant::now();
-    while !compile_workers().is_empty() && gone.elapsed() < Duration::from_secs(1) {
+    while !compile_workers(&h.data_dir).is_empty() && gone.elapsed() < Duration::from_secs(1) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(compile_workers(), Vec::<u32>::new(), "the compiler child was killed and reaped");
+    assert_eq!(compile_workers(&h.data_dir), Vec::<u32>::new(), "the compiler child was killed and reaped");
     assert!(!Path::new(&format!("/proc/{}", workers[0])).exists(), "pid {} is gone", workers[0]);
 
     // Right after, B's next upload is answered at once.

@@ -139,6 +139,11 @@ impl From<ServiceError> for ApiError {
                         "the host was busy with this tenant's other calls; the input is kept as a dead letter",
                     )
             }
+            e @ ServiceError::CompileBusy { retry_after_s, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "compile-busy", e.to_string())
+                    .retry_after(std::time::Duration::from_secs(u64::from(retry_after_s)))
+                    .with("note", "nothing was compiled or stored; upload it again")
+            }
             e @ ServiceError::Overloaded { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())
                     .with_header(axum::http::header::RETRY_AFTER, "1")

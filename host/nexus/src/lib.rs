@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nexus_api::{AppState, HttpTimeouts, StaticToken};
-use nexus_runtime::{Runtime, RuntimeConfig};
+use nexus_runtime::{CompilerCommand, Runtime, RuntimeConfig};
 use nexus_services::{Services, ServicesConfig};
 use nexus_storage_sqlite::SqliteStore;
 
@@ -38,7 +38,15 @@ pub struct ServerConfig {
     pub http: HttpTimeouts,
     /// The clock and upload compile bounds.
     pub services: ServicesConfig,
+    /// The `nexus` executable, to compile uploads in a child process
+    /// (`nexus compile-worker`) that is killed at the compile timeout;
+    /// `None` compiles in this process.
+    pub compiler: Option<PathBuf>,
 }
+
+/// The hidden subcommand that compiles one component (see
+/// [`nexus_runtime::compile_worker`]).
+pub const COMPILE_WORKER: &str = "compile-worker";
 
 /// A running server.
 pub struct Server {
@@ -60,6 +68,7 @@ impl Server {
         let store = SqliteStore::open(&config.data_dir).await.context("opening storage")?;
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(config.data_dir.join("compiled")),
+            compiler: config.compiler.as_ref().map(|program| CompilerCommand::new(program, [COMPILE_WORKER])),
             ..RuntimeConfig::default()
         })
         .context("starting the plugin runtime")?;

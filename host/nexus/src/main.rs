@@ -46,6 +46,16 @@ enum Command {
         #[arg(long, env = "NEXUS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
         request_timeout_ms: u64,
     },
+    /// Compile one component from stdin (run by `serve` in a child process).
+    #[command(name = "compile-worker", hide = true)]
+    CompileWorker {
+        /// The engine settings, as the runtime passes them.
+        #[arg(long)]
+        settings: String,
+        /// Where to write the compiled artifact.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Replay recorded well data through an alarm-rule component in virtual time.
     Eval {
         #[command(subcommand)]
@@ -97,15 +107,27 @@ enum EvalMode {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::CompileWorker { settings, out } = &cli.command {
+        // No runtime, no logging: a small, single-threaded child.
+        if let Err(error) = nexus_runtime::compile_worker(settings, out) {
+            eprintln!("{error}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let (data_dir, listen, admin_token, demo, plugin_dir, wells, timeouts) = match Cli::parse().command {
+    let (data_dir, listen, admin_token, demo, plugin_dir, wells, timeouts) = match cli.command {
         Command::Serve {
             data_dir,
             listen,
@@ -117,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
             request_timeout_ms,
         } => (data_dir, listen, admin_token, demo, plugin_dir, wells, (header_read_timeout_ms, request_timeout_ms)),
         Command::Eval { mode } => return run_eval(mode),
+        Command::CompileWorker { .. } => anyhow::bail!("compile-worker runs before the server starts"),
     };
     let admin_token = match (admin_token, demo) {
         (Some(token), _) if token.len() >= 16 => token,
@@ -144,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
             request: Duration::from_millis(timeouts.1.max(1)),
         },
         services: nexus_services::ServicesConfig::default(),
+        compiler: Some(std::env::current_exe().context("finding the nexus executable")?),
     })
     .await?;
     let base = format!("http://{}", server.addr);

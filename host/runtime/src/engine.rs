@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nexus_model::PluginKind;
+use nexus_model::{PluginKind, TenantId};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::{v01, v02};
+use crate::compiler::{self, Artifact, CompilerCommand};
 use crate::error::LoadError;
 use crate::host_state::HostState;
 
@@ -34,6 +35,9 @@ pub struct RuntimeConfig {
     /// Write `/tmp/perf-<pid>.map` so `perf` can name compiled guest
     /// functions (profiling only).
     pub perf_map: bool,
+    /// Compile in a child process running this command, killed at the
+    /// compile's deadline; `None` compiles in this process.
+    pub compiler: Option<CompilerCommand>,
 }
 
 impl Default for RuntimeConfig {
@@ -47,6 +51,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             cache_dir: None,
             perf_map: false,
+            compiler: None,
         }
     }
 }
@@ -56,6 +61,7 @@ pub struct Plugin {
     kind: PluginKind,
     hash: String,
     pub(crate) pre: PluginPre,
+    component: Component,
 }
 
 impl Plugin {
@@ -81,6 +87,23 @@ impl Plugin {
 
 /// The current contract version (`wit/`).
 pub const CONTRACT: &str = "0.2.0";
+
+/// A plugin compiled and checked for an upload but in no cache yet:
+/// dropping it leaves nothing behind (no cache entry, no artifact on
+/// disk); [`Runtime::keep`] puts it in the caches once it is accepted.
+pub struct Staged {
+    plugin: Arc<Plugin>,
+    key: String,
+    component: Component,
+    artifact: Option<Artifact>,
+}
+
+impl Staged {
+    /// The plugin, ready to call (e.g. `describe`).
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+}
 
 /// A component type-checked against one world of one contract version.
 pub(crate) enum PluginPre {
@@ -115,6 +138,7 @@ pub(crate) struct Inner {
     compiled: std::sync::atomic::AtomicU64,
     from_cache: std::sync::atomic::AtomicU64,
     linker: Linker<HostState>,
+    /// Keyed by cache key (see [`Runtime::cache_key`]) and kind.
     cache: Mutex<HashMap<(String, PluginKind), Arc<Plugin>>>,
     pub(crate) config: RuntimeConfig,
     compat: String,
@@ -141,13 +165,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
 impl Runtime {
     /// Builds the engine and linker and starts the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true);
-        wasm.epoch_interruption(config.epoch_interruption);
-        wasm.consume_fuel(config.fuel_metering);
-        // Below the 2 MiB stack of the threads that run calls, so that
-        // unbounded recursion traps instead of aborting the process.
-        wasm.max_wasm_stack(512 << 10);
+        let mut wasm = wasm_config(&config);
         if config.perf_map {
             wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
@@ -206,33 +224,110 @@ impl Runtime {
         hex::encode(Sha256::digest(bytes))
     }
 
-    /// Compiles (or finds in the cache) a component as a plugin of `kind`,
-    /// checking its imports and that it implements the world.
-    pub fn load(&self, kind: PluginKind, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
-        let hash = Self::content_hash(bytes);
-        if let Some(plugin) = self.cached(&hash, kind) {
-            return Ok(plugin);
-        }
-        let component = self.compile(&hash, bytes)?;
-        self.prepare(kind, hash, &component)
+    /// The compile-cache key of a tenant's component: a hash of the tenant
+    /// and the content hash, so that one tenant's upload never finds (or
+    /// reveals, by its speed) what another tenant uploaded.
+    pub fn cache_key(tenant: &TenantId, hash: &str) -> String {
+        let mut digest = Sha256::new();
+        digest.update(b"nexus-compile-cache\0");
+        digest.update(tenant.as_str().as_bytes());
+        digest.update(b"\0");
+        digest.update(hash.as_bytes());
+        hex::encode(digest.finalize())
     }
 
-    /// Loads a plugin whose bytes were stored under `hash` before, from the
-    /// compile cache when possible (no recompilation after a restart).
+    /// Compiles (or finds in the cache) a component as a plugin of `kind`,
+    /// checking its imports and that it implements the world, and caches it
+    /// by content hash (tools and tests; uploads use [`Runtime::stage`]).
+    pub fn load(&self, kind: PluginKind, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
+        let hash = Self::content_hash(bytes);
+        let staged = self.stage_keyed(hash.clone(), hash, kind, bytes, None)?;
+        Ok(self.keep(staged))
+    }
+
+    /// Compiles a tenant's upload as a plugin of `kind` within `limit`
+    /// (a child process is killed when it passes: [`LoadError::CompileTimeout`])
+    /// and type-checks it, without caching anything: [`Runtime::keep`] the
+    /// result once the upload is accepted, or drop it.
+    pub fn stage(
+        &self,
+        tenant: &TenantId,
+        kind: PluginKind,
+        bytes: &[u8],
+        limit: Duration,
+    ) -> Result<Staged, LoadError> {
+        let hash = Self::content_hash(bytes);
+        let deadline = Instant::now() + limit;
+        let result = self.stage_keyed(Self::cache_key(tenant, &hash), hash, kind, bytes, Some(deadline));
+        // In-process compiles cannot be stopped; one that ran late is refused all the same.
+        match result {
+            Ok(_) if Instant::now() > deadline => Err(LoadError::CompileTimeout),
+            result => result,
+        }
+    }
+
+    /// Puts a staged plugin in the caches (memory, and disk when
+    /// configured). A cache that cannot be written is logged, not fatal.
+    pub fn keep(&self, staged: Staged) -> Arc<Plugin> {
+        let Staged { plugin, key, component, artifact } = staged;
+        if let Some(path) = self.cache_path(&key).filter(|p| !p.exists()) {
+            let written = match artifact {
+                Some(artifact) => artifact.keep_as(&path).map_err(|e| e.to_string()),
+                None => component.serialize().map_err(|e| format!("{e:#}")).and_then(|serialized| {
+                    let tmp = path.with_extension("tmp");
+                    std::fs::write(&tmp, serialized).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| {
+                        let _ = std::fs::remove_file(&tmp);
+                        e.to_string()
+                    })
+                }),
+            };
+            if let Err(error) = written {
+                tracing::warn!(path = %path.display(), %error, "Could not write the compile cache.");
+            }
+        }
+        let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.entry((key, plugin.kind)).or_insert(plugin).clone()
+    }
+
+    fn stage_keyed(
+        &self,
+        key: String,
+        hash: String,
+        kind: PluginKind,
+        bytes: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Staged, LoadError> {
+        if let Some(plugin) = self.cached(&key, kind) {
+            return Ok(Staged { component: plugin.component.clone(), plugin, key, artifact: None });
+        }
+        let (component, artifact) = match self.read_cache(&key) {
+            Some(component) => (component, None),
+            None => self.compile(&hash, bytes, deadline)?,
+        };
+        let plugin = self.prepare(kind, hash, &component)?;
+        Ok(Staged { plugin, key, component, artifact })
+    }
+
+    /// Loads a tenant's plugin whose bytes were stored under `hash` before,
+    /// from the compile cache when possible (no recompilation after a
+    /// restart).
     pub fn load_stored(
         &self,
         kind: PluginKind,
+        tenant: &TenantId,
         hash: &str,
         bytes: impl FnOnce() -> Vec<u8>,
     ) -> Result<Arc<Plugin>, LoadError> {
-        if let Some(plugin) = self.cached(hash, kind) {
+        let key = Self::cache_key(tenant, hash);
+        if let Some(plugin) = self.cached(&key, kind) {
             return Ok(plugin);
         }
-        let component = match self.read_cache(hash) {
-            Some(component) => component,
-            None => self.compile(hash, &bytes())?,
+        let (component, artifact) = match self.read_cache(&key) {
+            Some(component) => (component, None),
+            None => self.compile(hash, &bytes(), None)?,
         };
-        self.prepare(kind, hash.to_string(), &component)
+        let plugin = self.prepare(kind, hash.to_string(), &component)?;
+        Ok(self.keep(Staged { plugin, key, component, artifact }))
     }
 
     /// Counters of compilations and cache loads.
@@ -241,23 +336,32 @@ impl Runtime {
         RuntimeStats { compiled: self.inner.compiled.load(Relaxed), from_cache: self.inner.from_cache.load(Relaxed) }
     }
 
-    /// Whether a compiled artifact for `hash` is in the on-disk cache.
-    pub fn is_cached_on_disk(&self, hash: &str) -> bool {
-        self.cache_path(hash).is_some_and(|p| p.exists())
+    /// Whether a compiled artifact of the tenant's component `hash` is in
+    /// the on-disk cache.
+    pub fn is_cached_on_disk(&self, tenant: &TenantId, hash: &str) -> bool {
+        self.cache_path(&Self::cache_key(tenant, hash)).is_some_and(|p| p.exists())
     }
 
-    fn cached(&self, hash: &str, kind: PluginKind) -> Option<Arc<Plugin>> {
+    /// Whether any plugin of the tenant's component `hash` is in the
+    /// in-memory cache.
+    pub fn is_cached_in_memory(&self, tenant: &TenantId, hash: &str) -> bool {
+        let key = Self::cache_key(tenant, hash);
         let cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(&(hash.to_string(), kind)).cloned()
+        cache.keys().any(|(k, _)| *k == key)
     }
 
-    fn cache_path(&self, hash: &str) -> Option<PathBuf> {
+    fn cached(&self, key: &str, kind: PluginKind) -> Option<Arc<Plugin>> {
+        let cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(&(key.to_string(), kind)).cloned()
+    }
+
+    fn cache_path(&self, key: &str) -> Option<PathBuf> {
         let dir = self.inner.config.cache_dir.as_ref()?;
-        Some(dir.join(format!("{hash}-{}.cwasm", self.inner.compat)))
+        Some(dir.join(format!("{key}-{}.cwasm", self.inner.compat)))
     }
 
-    fn read_cache(&self, hash: &str) -> Option<Component> {
-        let path = self.cache_path(hash)?;
+    fn read_cache(&self, key: &str) -> Option<Component> {
+        let path = self.cache_path(key)?;
         if !path.exists() {
             return None;
         }
@@ -278,7 +382,14 @@ impl Runtime {
         }
     }
 
-    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+    /// Compiles in the configured child process (its artifact in a temp
+    /// file, deleted unless kept), or else in this process.
+    fn compile(
+        &self,
+        hash: &str,
+        bytes: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(Component, Option<Artifact>), LoadError> {
         if !wasmparser::Parser::is_component(bytes) {
             return Err(LoadError::NotAComponent(if wasmparser::Parser::is_core_wasm(bytes) {
                 "this is a core module; build for wasm32-wasip2 or wrap it with `wasm-tools component new`".into()
@@ -287,17 +398,28 @@ impl Runtime {
             }));
         }
         let started = Instant::now();
-        let component = Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let compiled = match &self.inner.config.compiler {
+            Some(command) => {
+                let dir = self.inner.config.cache_dir.clone().unwrap_or_else(std::env::temp_dir);
+                let settings = compiler::settings(&self.inner.config);
+                let artifact = compiler::compile_in_child(command, &settings, &dir, bytes, deadline)?;
+                // SAFETY: the file is our own compiler's output, written by
+                // the child into the host's own directory under a name only
+                // this process uses; the engine checks its compatibility.
+                #[allow(unsafe_code)]
+                let component = unsafe { Component::deserialize_file(&self.inner.engine, artifact.path()) }
+                    .map_err(|e| LoadError::Compiler(format!("reading the compiled artifact: {e:#}")))?;
+                (component, Some(artifact))
+            }
+            None => {
+                let component =
+                    Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+                (component, None)
+            }
+        };
         self.inner.compiled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(hash, elapsed_ms = started.elapsed().as_millis() as u64, "Compiled component.");
-        if let Some(path) = self.cache_path(hash) {
-            let serialized = component.serialize().map_err(|e| LoadError::Cache(format!("{e:#}")))?;
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, serialized)
-                .and_then(|()| std::fs::rename(&tmp, &path))
-                .map_err(|e| LoadError::Cache(format!("{}: {e}", path.display())))?;
-        }
-        Ok(component)
+        Ok(compiled)
     }
 
     fn prepare(&self, kind: PluginKind, hash: String, component: &Component) -> Result<Arc<Plugin>, LoadError> {
@@ -345,11 +467,22 @@ impl Runtime {
                 legacy.map_err(|_| wrong_world(error))?
             }
         };
-        let plugin = Arc::new(Plugin { kind, hash: hash.clone(), pre });
-        let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert((hash, kind), plugin.clone());
-        Ok(plugin)
+        Ok(Arc::new(Plugin { kind, hash, pre, component: component.clone() }))
     }
+}
+
+/// The engine configuration that decides compiled code; the parent and the
+/// compiler child build theirs with it, so the child's artifacts load in
+/// the parent.
+pub(crate) fn wasm_config(config: &RuntimeConfig) -> Config {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true);
+    wasm.epoch_interruption(config.epoch_interruption);
+    wasm.consume_fuel(config.fuel_metering);
+    // Below the 2 MiB stack of the threads that run calls, so that
+    // unbounded recursion traps instead of aborting the process.
+    wasm.max_wasm_stack(512 << 10);
+    wasm
 }
 
 fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
@@ -402,5 +535,56 @@ fn spawn_ticker(engine: &Engine, tick: Duration) {
     });
     if let Err(error) = spawned {
         tracing::error!(%error, "Could not start the epoch ticker; deadlines will not fire.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component with one core module and nothing else: it compiles, and
+    /// fails the type check of every world.
+    fn bare_component() -> Vec<u8> {
+        let mut component = wit_component_header();
+        component.extend_from_slice(&[1, 8, 0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+        component
+    }
+
+    /// `\0asm`, component-model version and layer.
+    fn wit_component_header() -> Vec<u8> {
+        vec![0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0]
+    }
+
+    #[test]
+    fn the_cache_key_differs_per_tenant() {
+        let hash = Runtime::content_hash(b"the same bytes");
+        let a = Runtime::cache_key(&"tenant-a".into(), &hash);
+        let b = Runtime::cache_key(&"tenant-b".into(), &hash);
+        assert_ne!(a, b);
+        assert_ne!(a, hash);
+        assert_eq!(a, Runtime::cache_key(&"tenant-a".into(), &hash), "stable");
+        // No ambiguity between tenant and hash boundaries.
+        assert_ne!(Runtime::cache_key(&"ab".into(), "c"), Runtime::cache_key(&"a".into(), "bc"));
+    }
+
+    #[test]
+    fn a_compile_that_is_not_kept_leaves_no_cache_entry() {
+        let dir = std::env::temp_dir().join(format!("nexus-runtime-cache-{}", std::process::id()));
+        let runtime =
+            Runtime::new(RuntimeConfig { cache_dir: Some(dir.clone()), pooling: false, ..RuntimeConfig::default() })
+                .expect("runtime");
+        let bytes = bare_component();
+        let hash = Runtime::content_hash(&bytes);
+        let (component, artifact) = runtime.compile(&hash, &bytes, None).expect("compiles");
+        assert!(artifact.is_none(), "in-process compiles write no artifact");
+        drop(component);
+        let tenant: TenantId = "tenant-a".into();
+        // Fails the type check after compiling: nothing may stay.
+        let error = runtime.stage(&tenant, PluginKind::AlarmRule, &bytes, Duration::from_secs(60)).err();
+        assert!(matches!(error, Some(LoadError::WrongWorld { .. })), "{error:?}");
+        assert!(!runtime.is_cached_in_memory(&tenant, &hash));
+        assert!(!runtime.is_cached_on_disk(&tenant, &hash));
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

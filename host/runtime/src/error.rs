@@ -28,6 +28,13 @@ pub enum LoadError {
         /// The type checker's reason.
         reason: String,
     },
+    /// Compiling took longer than its deadline (or its CPU-time limit); the
+    /// compile was stopped.
+    #[error("compiling the component took longer than its time limit; it was stopped")]
+    CompileTimeout,
+    /// The compiler process could not be run or failed on its own account.
+    #[error("the compiler failed: {0}")]
+    Compiler(String),
     /// The compile cache could not be written or read.
     #[error("compile cache: {0}")]
     Cache(String),

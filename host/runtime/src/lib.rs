@@ -5,7 +5,11 @@
 //! One [`Runtime`] per process owns one `Engine` (component model, pooling
 //! allocator, epoch interruption driven by a ticker thread, fuel metering),
 //! one `Linker` that offers the `nexus:plugin/host` interface and a deny-all
-//! WASI subset, and a cache of compiled plugins keyed by content hash.
+//! WASI subset, and a cache of compiled plugins keyed by content hash
+//! within a namespace (the uploading tenant's, see [`Runtime::cache_key`]).
+//! Uploads compile in a child process killed at its deadline when a
+//! [`CompilerCommand`] is configured, and enter the caches only when kept
+//! ([`Runtime::stage`], [`Runtime::keep`]).
 //! Every call gets a fresh `Store` with the binding's [`Limits`]: memory,
 //! tables, instances, a wall-clock deadline, optional fuel, host-call and
 //! output caps. A violated limit becomes a typed [`CallError`].
@@ -14,12 +18,14 @@
 
 mod bindings;
 mod calls;
+mod compiler;
 mod convert;
 mod engine;
 mod error;
 mod host_state;
 
 pub use calls::CallOutcome;
-pub use engine::{Plugin, Runtime, RuntimeConfig, RuntimeStats};
+pub use compiler::{CompilerCommand, compile_worker};
+pub use engine::{Plugin, Runtime, RuntimeConfig, RuntimeStats, Staged};
 pub use error::{Blame, CallError, CallFailure, LoadError};
 pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

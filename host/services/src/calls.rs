@@ -55,13 +55,13 @@ impl Inner {
         }
         let meta = self.store.plugin(tenant, id).await?;
         let runtime = self.runtime.clone();
-        let bytes = if runtime.is_cached_on_disk(&meta.hash) {
+        let bytes = if runtime.is_cached_on_disk(tenant, &meta.hash) {
             Vec::new()
         } else {
             self.store.plugin_bytes(tenant, id).await?
         };
-        let (kind, hash) = (meta.kind, meta.hash.clone());
-        let plugin = blocking(move || runtime.load_stored(kind, &hash, || bytes)).await??;
+        let (kind, hash, tenant) = (meta.kind, meta.hash.clone(), tenant.clone());
+        let plugin = blocking(move || runtime.load_stored(kind, &tenant, &hash, || bytes)).await??;
         let loaded = Loaded { plugin, meta };
         self.remember(loaded.clone());
         Ok(loaded)

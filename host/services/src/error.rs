@@ -112,6 +112,15 @@ pub enum ServiceError {
         /// When to retry.
         retry_after_s: u32,
     },
+    /// The tenant's previous upload (or other tenants') kept the compile
+    /// slots busy for the bounded wait; nothing was compiled or stored.
+    #[error("{message}; retry in {retry_after_s} s")]
+    CompileBusy {
+        /// What was busy.
+        message: String,
+        /// When to retry.
+        retry_after_s: u32,
+    },
     /// The tenant used up its plan for the month.
     #[error("tenant `{tenant_id}` used {used} {what} of its {limit} for {month}")]
     QuotaExceeded {
@@ -179,6 +188,7 @@ impl From<LoadError> for ServiceError {
             LoadError::Compile(_) => "invalid-component",
             LoadError::ForbiddenImport { .. } => "forbidden-import",
             LoadError::WrongWorld { .. } => "wrong-world",
+            LoadError::CompileTimeout => "compile-timeout",
             _ => return ServiceError::Internal(error.to_string()),
         };
         ServiceError::Refused { code, refusal: Refusal::Unprocessable, message: error.to_string() }

@@ -10,7 +10,8 @@
 //! - [`AlarmService`]: alarms, their history and comments; people's
 //!   actions, each a transition and an event.
 //! - [`AssetService`]: tenants, wellpads, wells, devices and their tokens.
-//! - [`PluginService`]: uploads (validated, compiled on a bounded worker),
+//! - [`PluginService`]: uploads (validated, compiled one per tenant at a
+//!   time on shared slots, in a child process killed at its deadline),
 //!   bindings, hot swap, re-enabling, plans and metering.
 //! - [`OptimizerService`]: scheduled and on-demand optimizer runs.
 //! - [`RecordService`]: telemetry, recommendations, failed runs and dead
@@ -25,6 +26,7 @@ mod alarms;
 mod assets;
 mod cache;
 mod calls;
+mod compiles;
 mod error;
 mod frames;
 mod health;
@@ -65,11 +67,16 @@ pub struct ServicesConfig {
     /// The one clock: plugins' `host.now`, and every timestamp the host writes.
     pub clock: Clock,
     /// How long compiling and checking an upload may take before it is
-    /// refused with `compile-timeout` (the compile still finishes on its
-    /// worker, which stays busy until then).
+    /// refused with `compile-timeout`. With a compiler process configured
+    /// in the runtime, the compile is killed then and its slot freed;
+    /// compiled in-process, it finishes on its slot, which stays busy.
     pub compile_timeout: std::time::Duration,
-    /// Uploads compiled at once; more wait.
+    /// Uploads compiled at once, over all tenants; each tenant compiles one
+    /// at a time.
     pub compile_workers: usize,
+    /// How long an upload waits for its tenant's turn and a compile slot
+    /// before it is refused with `compile-busy` (429 + `Retry-After`).
+    pub compile_wait: std::time::Duration,
     /// Frames that may wait in one tenant's ingest lane; past it the
     /// tenant's new frames are refused with `overloaded` (503 +
     /// `Retry-After`).
@@ -104,7 +111,8 @@ impl Default for ServicesConfig {
         Self {
             clock: Clock::system(),
             compile_timeout: std::time::Duration::from_secs(20),
-            compile_workers: 1,
+            compile_workers: default_compile_workers(),
+            compile_wait: std::time::Duration::from_secs(2),
             ingest_queue_frames: 1024,
             limit_ceilings: nexus_model::Limits::system_ceilings(),
             tenant_call_share: default_call_share(),
@@ -115,6 +123,12 @@ impl Default for ServicesConfig {
             dead_letter_max_bytes: 100 << 20,
         }
     }
+}
+
+/// Half the cores, at least two: one tenant's slow compile leaves a slot
+/// to the others (each compile takes one core).
+pub fn default_compile_workers() -> usize {
+    (std::thread::available_parallelism().map_or(2, usize::from) / 2).max(2)
 }
 
 /// Half the cores (at least one): a tenant's default share of concurrent
@@ -129,7 +143,7 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) runtime: Runtime,
     pub(crate) config: ServicesConfig,
-    pub(crate) compile_slots: Arc<tokio::sync::Semaphore>,
+    pub(crate) compiles: compiles::CompileQueue,
     pub(crate) loaded: Mutex<HashMap<PluginVersionId, calls::Loaded>>,
     /// Each tenant's share of concurrent plugin calls.
     pub(crate) shares: Mutex<HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
@@ -276,7 +290,7 @@ impl Services {
         let inner = Arc::new(Inner {
             store,
             runtime,
-            compile_slots: Arc::new(tokio::sync::Semaphore::new(config.compile_workers.max(1))),
+            compiles: compiles::CompileQueue::new(config.compile_workers, config.compile_wait, config.compile_timeout),
             config,
             loaded: Mutex::default(),
             shares: Mutex::default(),

@@ -74,7 +74,13 @@ pub struct PluginService(pub(crate) Arc<Inner>);
 
 impl PluginService {
     /// Validates, compiles, type-checks and describes a component, then
-    /// stores it. Nothing is stored if any step fails.
+    /// stores it. Nothing is stored, and nothing compiled is cached, if any
+    /// step fails: the compiled plugin enters the runtime's caches only
+    /// once the upload is stored.
+    ///
+    /// The compile waits (bounded by `compile_wait`, else `compile-busy`)
+    /// for the tenant's turn and a shared slot, and is refused with
+    /// `compile-timeout` after `compile_timeout`.
     pub async fn upload(&self, upload: Upload, by: &Actor) -> Result<PluginVersion> {
         let inner = &self.0;
         nexus_registry::validate_name(&upload.name)?;
@@ -89,15 +95,15 @@ impl PluginService {
         let kind = upload.kind;
         let bytes = Arc::new(upload.bytes);
         let component = bytes.clone();
-        // A bounded worker: the permit is held until the compile really ends,
-        // even when the request has given up on it.
-        let permit =
-            inner.compile_slots.clone().acquire_owned().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let tenant = upload.tenant_id.clone();
+        // Held until the compile really ends (a compiler process is killed
+        // at the timeout; an in-process compile runs on).
+        let turn = inner.compiles.turn(&tenant).await?;
         let timeout = inner.config.compile_timeout;
         let now = inner.now();
         let work = blocking(move || -> Result<_> {
-            let _permit = permit;
-            let plugin = runtime.load(kind, &component)?;
+            let _turn = turn;
+            let staged = runtime.stage(&tenant, kind, &component, timeout)?;
             let ctx = CallContext {
                 plugin: plugin_ref,
                 binding_id: BindingId::default(),
@@ -108,15 +114,16 @@ impl PluginService {
                 limits: Limits::for_kind(kind),
                 telemetry: Arc::new(NoTelemetry),
             };
-            let info = runtime.describe(&plugin, ctx).map_err(|f| describe_failed(&f.error))?.output;
-            Ok((plugin, info))
+            let info = runtime.describe(staged.plugin(), ctx).map_err(|f| describe_failed(&f.error))?.output;
+            Ok((staged, info))
         });
-        let (plugin, info): (Arc<nexus_runtime::Plugin>, _) =
-            tokio::time::timeout(timeout, work).await.map_err(|_| ServiceError::Refused {
-                code: "compile-timeout",
-                refusal: crate::Refusal::Unprocessable,
-                message: format!("compiling the component took longer than {timeout:?}; it is refused"),
-            })???;
+        // When the wait ends first, the work's result (the staged plugin) is
+        // dropped with it, leaving nothing behind.
+        let outcome = tokio::time::timeout(timeout, work).await.map_err(|_| compile_timeout(timeout))??;
+        let (staged, info): (nexus_runtime::Staged, _) = outcome.map_err(|e| match e {
+            ServiceError::Refused { code: "compile-timeout", .. } => compile_timeout(timeout),
+            e => e,
+        })?;
         let new = NewPlugin {
             tenant_id: &upload.tenant_id,
             kind,
@@ -125,9 +132,11 @@ impl PluginService {
             hash: &validated.hash,
             bytes: &bytes,
             info: &info,
-            contract: plugin.contract(),
+            contract: staged.plugin().contract(),
         };
         let meta = inner.store.insert_plugin(&new, by, now).await?;
+        let runtime = inner.runtime.clone();
+        let plugin = blocking(move || runtime.keep(staged)).await?;
         inner.wake_outbox();
         tracing::info!(tenant = %meta.tenant_id, plugin = %meta.name, version = %meta.version, %kind, hash = %meta.hash, "Plugin uploaded.");
         inner.remember(Loaded { plugin, meta: meta.clone() });
@@ -285,6 +294,14 @@ impl PluginService {
     /// The tenant's per-binding counters since the host started.
     pub fn metering(&self, tenant: &TenantId) -> Vec<BindingMetrics> {
         self.0.meters.of_tenant(tenant)
+    }
+}
+
+fn compile_timeout(timeout: std::time::Duration) -> ServiceError {
+    ServiceError::Refused {
+        code: "compile-timeout",
+        refusal: crate::Refusal::Unprocessable,
+        message: format!("compiling the component took longer than {timeout:?}; it is refused"),
     }
 }
 

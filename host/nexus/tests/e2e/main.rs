@@ -15,6 +15,7 @@ mod neighbours;
 mod outbox;
 mod tokens;
 mod transform;
+mod uploads;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,6 +59,8 @@ impl Harness {
             scheduler_tick: Duration::from_millis(100),
             http,
             services,
+            // Uploads compile in `nexus compile-worker` children, as in production.
+            compiler: Some(env!("CARGO_BIN_EXE_nexus").into()),
         })
         .await
         .expect("server starts");

@@ -8,6 +8,10 @@
 //! `host-limit-exceeded`, `host-denied`, `host-unavailable`), or `Ok([])` if
 //! the host accepted everything. The guest needs about 64 MiB of linear
 //! memory to build the value; a lower memory limit stops it first.
+//!
+//! Configured with `{"log": "<text>"}` it only logs that text (a guest
+//! trying to forge log lines with newlines and escape sequences) and returns
+//! `Ok([])`.
 
 use nexus_plugin_sdk::decoder::nexus::plugin::host as raw;
 use nexus_plugin_sdk::host::HostError;
@@ -43,6 +47,11 @@ impl nexus_plugin_sdk::AlarmRule for HostAbuse {
     }
 
     fn evaluate(_device_id: String, _batch: Vec<Series>) -> Result<Vec<AlarmSignal>, PluginError> {
+        let config: serde_json::Value = nexus_plugin_sdk::host::config()?;
+        if let Some(text) = config.get("log").and_then(serde_json::Value::as_str) {
+            nexus_plugin_sdk::host::info(text);
+            return Ok(Vec::new());
+        }
         let value = vec![0xA5u8; STATE_BYTES];
         let stored = raw::state_set(STATE_KEY, &value);
         drop(value);

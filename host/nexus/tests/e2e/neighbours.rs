@@ -269,3 +269,67 @@ async fn running_a_quarantined_binding_by_hand_is_a_conflict() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("quarantined")), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_cannot_forge_log_lines() {
+    // A real `nexus serve` whose log the test reads.
+    let dir = std::env::temp_dir().join(format!("nexus-forge-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let log_path = dir.join("server.log");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").to_string();
+    let log_file = std::fs::File::create(&log_path).expect("log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nexus"))
+        .args(["serve", "--data-dir", &dir.join("data").display().to_string(), "--listen", &addr])
+        .env("NEXUS_ADMIN_TOKEN", crate::TOKEN)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(log_file.try_clone().expect("log"))
+        .stderr(log_file)
+        .spawn()
+        .expect("nexus starts");
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(std::time::Instant::now() < deadline, "nexus did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admin = |method: Method, path: &str| client.request(method, format!("{base}{path}")).bearer_auth(crate::TOKEN);
+    let upload = |name: &'static str, kind: &'static str| {
+        let bytes = plugin_files::read(&plugin_files::default_dir(), name).expect("built");
+        admin(Method::POST, &format!("/api/plugins?kind={kind}&name={name}&version=0.1.0")).body(bytes).send()
+    };
+    let decoder: Value =
+        upload("decoder-thingsboard-json", "decoder").await.expect("upload").json().await.expect("json");
+    let guest: Value = upload("test-host-abuse", "alarm-rule").await.expect("upload").json().await.expect("json");
+    let device: Value = admin(Method::POST, "/api/devices")
+        .json(&json!({"name": "D-1"}))
+        .send()
+        .await
+        .expect("device")
+        .json()
+        .await
+        .expect("json");
+    let forged = "ok\n2026-12-01T00:00:00.000000Z  INFO nexus_api: forged admin login\r\u{1b}[2K";
+    for (plugin, config) in [(&decoder["id"], json!({})), (&guest["id"], json!({"log": forged}))] {
+        let binding = json!({"plugin_id": plugin, "device_ids": [device["id"]], "config": config});
+        let status = admin(Method::POST, "/api/bindings").json(&binding).send().await.expect("bind").status();
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let token = device["access_token"].as_str().expect("token");
+    let response = client.post(format!("{base}/api/v1/{token}/telemetry")).body(frame(json!({"x": 1.0}))).send().await;
+    assert_eq!(response.expect("frame").status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let _ = std::fs::remove_dir_all(&dir);
+    // One line holds the guest's text, escaped, attributed to the plugin;
+    // no line starts with the forged timestamp, and no raw escape reached the log.
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("forged admin login")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("nexus::plugin") && lines[0].contains("test-host-abuse"), "{}", lines[0]);
+    assert!(lines[0].contains("ok\\n2026-12-01") && lines[0].contains("\\r\\u{1b}[2K"), "{}", lines[0]);
+    assert!(!log.lines().any(|l| l.starts_with("2026-12-01T00:00:00.000000Z")), "{log}");
+    assert!(!log.contains('\u{1b}'), "no raw escape sequence in the log");
+}

@@ -278,7 +278,7 @@ async fn a_guest_cannot_forge_log_lines() {
     let log_path = dir.join("server.log");
     let addr = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").to_string();
     let log_file = std::fs::File::create(&log_path).expect("log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nexus"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nexus"))
         .args(["serve", "--data-dir", &dir.join("data").display().to_string(), "--listen", &addr])
         .env("NEXUS_ADMIN_TOKEN", crate::TOKEN)
         .env("RUST_LOG", "info")
@@ -287,6 +287,7 @@ async fn a_guest_cannot_forge_log_lines() {
         .stderr(log_file)
         .spawn()
         .expect("nexus starts");
+    let mut server = Killed(child);
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -320,8 +321,7 @@ async fn a_guest_cannot_forge_log_lines() {
     let response = client.post(format!("{base}/api/v1/{token}/telemetry")).body(frame(json!({"x": 1.0}))).send().await;
     assert_eq!(response.expect("frame").status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    server.stop();
     let log = std::fs::read_to_string(&log_path).expect("log");
     let _ = std::fs::remove_dir_all(&dir);
     // One line holds the guest's text, escaped, attributed to the plugin;
@@ -332,4 +332,20 @@ async fn a_guest_cannot_forge_log_lines() {
     assert!(lines[0].contains("ok\\n2026-12-01") && lines[0].contains("\\r\\u{1b}[2K"), "{}", lines[0]);
     assert!(!log.lines().any(|l| l.starts_with("2026-12-01T00:00:00.000000Z")), "{log}");
     assert!(!log.contains('\u{1b}'), "no raw escape sequence in the log");
+}
+
+/// A child server killed when the test ends, whether it passes or panics.
+struct Killed(std::process::Child);
+
+impl Killed {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -7,7 +7,7 @@ use nexus_model::{AlarmFilter, AlarmId};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
 use crate::json::{Json, Query};
 use crate::views::{AlarmChangeView, AlarmEventView, AlarmView, CommentView, all};
@@ -15,7 +15,7 @@ use crate::views::{AlarmChangeView, AlarmEventView, AlarmView, CommentView, all}
 /// `GET /api/alarms?status=&active=&severity=&device_id=&well_id=&wellpad_id=&assignee=&start_ts=&end_ts=&limit=`
 pub(crate) async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Query(filter): Query<AlarmFilter>,
 ) -> Result<JsonResponse<Vec<AlarmView>>, ApiError> {
     Ok(JsonResponse(all(state.services.alarms().list(&principal.tenant_id, &filter).await?)))
@@ -24,7 +24,7 @@ pub(crate) async fn list(
 /// `GET /api/alarms/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
 ) -> Result<JsonResponse<AlarmView>, ApiError> {
     Ok(JsonResponse(state.services.alarms().get(&principal.tenant_id, &id).await?.into()))
@@ -33,7 +33,7 @@ pub(crate) async fn get_one(
 /// `GET /api/alarms/{id}/events`: every transition, oldest first.
 pub(crate) async fn events(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
 ) -> Result<JsonResponse<Vec<AlarmEventView>>, ApiError> {
     Ok(JsonResponse(all(state.services.alarms().events(&principal.tenant_id, &id).await?)))
@@ -42,7 +42,7 @@ pub(crate) async fn events(
 /// `POST /api/alarms/{id}/ack`
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
 ) -> Result<JsonResponse<AlarmChangeView>, ApiError> {
     let change = state.services.alarms().acknowledge(&principal.tenant_id, &id, &principal.actor).await?;
@@ -52,7 +52,7 @@ pub(crate) async fn acknowledge(
 /// `POST /api/alarms/{id}/clear`
 pub(crate) async fn clear(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
 ) -> Result<JsonResponse<AlarmChangeView>, ApiError> {
     let change = state.services.alarms().clear(&principal.tenant_id, &id, &principal.actor).await?;
@@ -69,7 +69,7 @@ pub(crate) struct Assign {
 /// `POST /api/alarms/{id}/assign` `{"assignee": "ana"}` (or `null`).
 pub(crate) async fn assign(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
     Json(body): Json<Assign>,
 ) -> Result<JsonResponse<AlarmChangeView>, ApiError> {
@@ -86,7 +86,7 @@ pub(crate) struct NewComment {
 /// `POST /api/alarms/{id}/comments` `{"text": "..."}`
 pub(crate) async fn comment(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
     Json(body): Json<NewComment>,
 ) -> Result<(axum::http::StatusCode, JsonResponse<CommentView>), ApiError> {
@@ -97,7 +97,7 @@ pub(crate) async fn comment(
 /// `GET /api/alarms/{id}/comments`
 pub(crate) async fn comments(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<AlarmId>,
 ) -> Result<JsonResponse<Vec<CommentView>>, ApiError> {
     Ok(JsonResponse(all(state.services.alarms().comments(&principal.tenant_id, &id).await?)))

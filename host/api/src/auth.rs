@@ -9,19 +9,19 @@ use nexus_model::{Actor, TenantId};
 use crate::AppState;
 use crate::error::ApiError;
 
-/// An authenticated caller, acting for one tenant.
+/// An authenticated caller, acting inside one tenant.
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub struct TenantPrincipal {
     /// The tenant every query is confined to.
     pub tenant_id: TenantId,
     /// Who, for the record (alarm acknowledgements, ...).
     pub actor: Actor,
 }
 
-/// Turns request headers into a principal.
+/// Turns request headers into a tenant principal.
 pub trait Authenticator: Send + Sync + 'static {
     /// Authenticates a request, or says why not.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError>;
+    fn authenticate(&self, headers: &HeaderMap) -> Result<TenantPrincipal, ApiError>;
 }
 
 /// One shared admin bearer token (`NEXUS_ADMIN_TOKEN`); the tenant is chosen
@@ -42,7 +42,7 @@ impl StaticToken {
 pub const DEFAULT_TENANT: &str = "default";
 
 impl Authenticator for StaticToken {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<TenantPrincipal, ApiError> {
         let presented = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -68,7 +68,7 @@ impl Authenticator for StaticToken {
                 tenant.to_string()
             }
         };
-        Ok(Principal { tenant_id: tenant_id.into(), actor: Actor::user("admin") })
+        Ok(TenantPrincipal { tenant_id: tenant_id.into(), actor: Actor::user("admin") })
     }
 }
 
@@ -76,7 +76,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl FromRequestParts<AppState> for TenantPrincipal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {

@@ -7,7 +7,7 @@ use nexus_model::{DeviceId, WellId, WellpadId};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::views::{DeviceView, IssuedTokenView, WellView, WellpadView, all};
@@ -42,7 +42,7 @@ pub(crate) struct NewDevice {
 /// `POST /api/wellpads`
 pub(crate) async fn create_wellpad(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Json(body): Json<NewWellpad>,
 ) -> Result<(StatusCode, JsonResponse<WellpadView>), ApiError> {
     let pad = state.services.assets().create_wellpad(&principal.tenant_id, &body.name, &principal.actor).await?;
@@ -52,7 +52,7 @@ pub(crate) async fn create_wellpad(
 /// `POST /api/wells`
 pub(crate) async fn create_well(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Json(body): Json<NewWell>,
 ) -> Result<(StatusCode, JsonResponse<WellView>), ApiError> {
     let static_data = body.static_data.unwrap_or_else(|| serde_json::json!({}));
@@ -67,7 +67,7 @@ pub(crate) async fn create_well(
 /// `GET /api/wells`
 pub(crate) async fn list_wells(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
 ) -> Result<JsonResponse<Vec<WellView>>, ApiError> {
     Ok(JsonResponse(all(state.services.assets().wells(&principal.tenant_id).await?)))
 }
@@ -76,7 +76,7 @@ pub(crate) async fn list_wells(
 /// this once (only its hash is stored).
 pub(crate) async fn create_device(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Json(body): Json<NewDevice>,
 ) -> Result<(StatusCode, JsonResponse<IssuedTokenView>), ApiError> {
     let issued = state
@@ -91,7 +91,7 @@ pub(crate) async fn create_device(
 /// old one stops working.
 pub(crate) async fn rotate_token(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<DeviceId>,
 ) -> Result<JsonResponse<IssuedTokenView>, ApiError> {
     let issued = state.services.assets().rotate_token(&principal.tenant_id, &id, &principal.actor).await?;
@@ -101,7 +101,7 @@ pub(crate) async fn rotate_token(
 /// `GET /api/devices` (no access tokens)
 pub(crate) async fn list_devices(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
 ) -> Result<JsonResponse<Vec<DeviceView>>, ApiError> {
     Ok(JsonResponse(all(state.services.assets().devices(&principal.tenant_id).await?)))
 }
@@ -109,7 +109,7 @@ pub(crate) async fn list_devices(
 /// `GET /api/devices/{id}`
 pub(crate) async fn get_device(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<DeviceId>,
 ) -> Result<JsonResponse<DeviceView>, ApiError> {
     Ok(JsonResponse(state.services.assets().device(&principal.tenant_id, &id).await?.into()))

@@ -38,7 +38,7 @@ use axum::routing::{get, post};
 use nexus_model::Clock;
 use nexus_services::Services;
 
-pub use auth::{Authenticator, DEFAULT_TENANT, Principal, StaticToken};
+pub use auth::{Authenticator, DEFAULT_TENANT, StaticToken, TenantPrincipal};
 pub use error::ApiError;
 pub use serve::{HttpTimeouts, serve};
 pub use throttle::TokenThrottle;

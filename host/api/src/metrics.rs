@@ -8,13 +8,13 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::TenantPrincipal;
 
 /// A metric family: name, type, help and how to read it off a binding's counters.
 type Family = (&'static str, &'static str, &'static str, fn(&nexus_services::BindingMetrics) -> f64);
 
 /// Renders per-binding counters as Prometheus metrics.
-pub(crate) async fn prometheus(State(state): State<AppState>, principal: Principal) -> impl IntoResponse {
+pub(crate) async fn prometheus(State(state): State<AppState>, principal: TenantPrincipal) -> impl IntoResponse {
     let metrics = state.services.plugins().metering(&principal.tenant_id);
     let mut out = String::new();
     let families: [Family; 5] = [

@@ -8,7 +8,7 @@ use nexus_services::{BindingMetrics, BindingRequest, Upload};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
 use crate::json::{Json, Query, body_bytes};
 use crate::views::{BindingView, PluginView, RecommendationView, all};
@@ -26,7 +26,7 @@ pub(crate) struct UploadQuery {
 /// the bytes are not a component of the declared world.
 pub(crate) async fn upload(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Query(query): Query<UploadQuery>,
     request: Request,
 ) -> Result<(StatusCode, JsonResponse<PluginView>), ApiError> {
@@ -51,7 +51,7 @@ pub(crate) async fn upload(
 /// `GET /api/plugins`
 pub(crate) async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
 ) -> Result<JsonResponse<Vec<PluginView>>, ApiError> {
     Ok(JsonResponse(all(state.services.plugins().list(&principal.tenant_id).await?)))
 }
@@ -59,7 +59,7 @@ pub(crate) async fn list(
 /// `GET /api/plugins/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<PluginVersionId>,
 ) -> Result<JsonResponse<PluginView>, ApiError> {
     Ok(JsonResponse(state.services.plugins().get(&principal.tenant_id, &id).await?.into()))
@@ -68,7 +68,7 @@ pub(crate) async fn get_one(
 /// `POST /api/bindings` with a [`BindingRequest`].
 pub(crate) async fn bind(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Json(request): Json<BindingRequest>,
 ) -> Result<(StatusCode, JsonResponse<BindingView>), ApiError> {
     let binding = state.services.plugins().bind(&principal.tenant_id, request, &principal.actor).await?;
@@ -78,7 +78,7 @@ pub(crate) async fn bind(
 /// `GET /api/bindings`
 pub(crate) async fn list_bindings(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
 ) -> Result<JsonResponse<Vec<BindingView>>, ApiError> {
     Ok(JsonResponse(all(state.services.plugins().bindings(&principal.tenant_id).await?)))
 }
@@ -86,7 +86,7 @@ pub(crate) async fn list_bindings(
 /// `GET /api/bindings/{id}`
 pub(crate) async fn get_binding(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<BindingId>,
 ) -> Result<JsonResponse<BindingView>, ApiError> {
     Ok(JsonResponse(state.services.plugins().binding(&principal.tenant_id, &id).await?.into()))
@@ -95,7 +95,7 @@ pub(crate) async fn get_binding(
 /// `POST /api/bindings/{id}/run`: runs an optimizer binding now.
 pub(crate) async fn run_binding(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<BindingId>,
 ) -> Result<JsonResponse<Vec<RecommendationView>>, ApiError> {
     Ok(JsonResponse(all(state.services.optimizers().run_now(&principal.tenant_id, &id).await?)))
@@ -111,7 +111,7 @@ pub(crate) struct Swap {
 /// version; the batch in flight finishes on the old one.
 pub(crate) async fn swap(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<BindingId>,
     Json(body): Json<Swap>,
 ) -> Result<JsonResponse<BindingView>, ApiError> {
@@ -122,7 +122,7 @@ pub(crate) async fn swap(
 /// `POST /api/bindings/{id}/enable`: re-enables a quarantined binding.
 pub(crate) async fn enable(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<BindingId>,
 ) -> Result<JsonResponse<BindingView>, ApiError> {
     Ok(JsonResponse(state.services.plugins().enable(&principal.tenant_id, &id, &principal.actor).await?.into()))
@@ -132,7 +132,7 @@ pub(crate) async fn enable(
 /// input reach the binding again after its breaker stopped it.
 pub(crate) async fn release_device(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path((id, device)): Path<(BindingId, DeviceId)>,
 ) -> Result<JsonResponse<BindingView>, ApiError> {
     let plugins = state.services.plugins();
@@ -140,14 +140,14 @@ pub(crate) async fn release_device(
 }
 
 /// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.
-pub(crate) async fn metering(State(state): State<AppState>, principal: Principal) -> JsonResponse<Vec<BindingMetrics>> {
+pub(crate) async fn metering(State(state): State<AppState>, principal: TenantPrincipal) -> JsonResponse<Vec<BindingMetrics>> {
     JsonResponse(state.services.plugins().metering(&principal.tenant_id))
 }
 
 /// `GET /api/tenant/plan`
 pub(crate) async fn get_plan(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
 ) -> Result<JsonResponse<TenantPlan>, ApiError> {
     Ok(JsonResponse(state.services.plugins().plan(&principal.tenant_id).await?))
 }
@@ -155,7 +155,7 @@ pub(crate) async fn get_plan(
 /// `PUT /api/tenant/plan` `{"max_executions_per_month", "max_fuel_per_month", "limits"}`
 pub(crate) async fn put_plan(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Json(plan): Json<TenantPlan>,
 ) -> Result<JsonResponse<TenantPlan>, ApiError> {
     Ok(JsonResponse(state.services.plugins().set_plan(&principal.tenant_id, plan, &principal.actor).await?))
@@ -164,7 +164,7 @@ pub(crate) async fn put_plan(
 /// `GET /api/tenant/usage`: this month's executions and fuel.
 pub(crate) async fn usage(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
 ) -> Result<JsonResponse<Usage>, ApiError> {
     Ok(JsonResponse(state.services.plugins().usage(&principal.tenant_id).await?))
 }

@@ -8,7 +8,7 @@ use nexus_model::{DeviceId, EventSeq};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
 use crate::json::Query;
 use crate::views::{DeadLetterView, PluginRunView, ReadingView, RecommendationView, all};
@@ -56,7 +56,7 @@ pub(crate) struct Limit {
 /// `Link: <...>; rel="next"`.
 pub(crate) async fn latest(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<DeviceId>,
     Query(query): Query<LatestQuery>,
 ) -> Result<Response, ApiError> {
@@ -110,7 +110,7 @@ fn percent_encode(text: &str) -> String {
 /// readings in `[start_ts, end_ts)`, oldest first (limit default 1000, max 10 000).
 pub(crate) async fn history(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Path(id): Path<DeviceId>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<JsonResponse<Vec<ReadingView>>, ApiError> {
@@ -129,7 +129,7 @@ pub(crate) async fn history(
 /// `GET /api/recommendations?limit=`
 pub(crate) async fn recommendations(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Query(query): Query<Limit>,
 ) -> Result<JsonResponse<Vec<RecommendationView>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
@@ -139,7 +139,7 @@ pub(crate) async fn recommendations(
 /// `GET /api/plugin-runs?limit=`: failed plugin calls, newest first.
 pub(crate) async fn plugin_runs(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Query(query): Query<Limit>,
 ) -> Result<JsonResponse<Vec<PluginRunView>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
@@ -149,7 +149,7 @@ pub(crate) async fn plugin_runs(
 /// `GET /api/dead-letters?limit=`: rejected frames and failed batches, newest first.
 pub(crate) async fn dead_letters(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Query(query): Query<Limit>,
 ) -> Result<JsonResponse<Vec<DeadLetterView>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
@@ -169,7 +169,7 @@ pub(crate) struct EventsQuery {
 /// a position, oldest first; page with `after` = the last `seq` seen.
 pub(crate) async fn events(
     State(state): State<AppState>,
-    principal: Principal,
+    principal: TenantPrincipal,
     Query(query): Query<EventsQuery>,
 ) -> Result<JsonResponse<Vec<nexus_model::Event>>, ApiError> {
     let after = EventSeq(query.after.unwrap_or(0));

@@ -123,6 +123,23 @@ string_id!(
     /// A recommendation of an optimizer.
     RecommendationId
 );
+string_id!(
+    /// A person who logs in (a system administrator, a tenant's or a
+    /// vendor's user).
+    UserId
+);
+string_id!(
+    /// A vendor: an organisation that publishes components for tenants.
+    VendorId
+);
+string_id!(
+    /// A machine credential of a tenant or a vendor.
+    ApiKeyId
+);
+string_id!(
+    /// A login session: the family of refresh tokens one login starts.
+    SessionId
+);
 
 /// The position of an event in the outbox: strictly increasing in commit
 /// order, so a subscriber's cursor is one number.

@@ -14,6 +14,7 @@ mod alarm;
 mod clock;
 mod entities;
 mod event;
+mod identity;
 mod ids;
 pub mod lifecycle;
 mod limits;
@@ -30,7 +31,11 @@ pub use alarm::{Alarm, AlarmAction, AlarmSignal, AlarmStatus, Severity};
 pub use clock::Clock;
 pub use entities::{Device, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
-pub use ids::{AlarmId, BindingId, DeviceId, EventSeq, PluginVersionId, RecommendationId, TenantId, WellId, WellpadId};
+pub use identity::{Credential, ParseRoleError, Principal, Role, Scope};
+pub use ids::{
+    AlarmId, ApiKeyId, BindingId, DeviceId, EventSeq, PluginVersionId, RecommendationId, SessionId, TenantId, UserId,
+    VendorId, WellId, WellpadId,
+};
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;
 pub use plan::{TenantPlan, Usage, month_of};

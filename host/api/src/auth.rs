@@ -1,13 +1,26 @@
-//! Who is calling the admin API. Handlers see only a [`Principal`]; the
-//! [`Authenticator`] behind it is replaceable (real multi-tenant auth).
+//! Authentication and authorization in one place. The [`authorize`] layer
+//! turns `Authorization: Bearer …` (an access JWT or an API key) into a
+//! [`Principal`], checks the route's [`Access`](crate::access::Access)
+//! against its role, picks the tenant the request acts in — the principal's
+//! own, or for the system administrator the one `X-Nexus-Tenant` names —
+//! applies the rate limits, runs the handler, and appends every change to
+//! the audit log. Handlers never read a tenant from a header, a path or a
+//! body: they take a [`TenantPrincipal`] or a [`Principal`].
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
-use nexus_model::{Actor, TenantId};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use nexus_model::{Actor, Principal, Role, TenantId};
 
 use crate::AppState;
+use crate::access::{Access, access_of};
+use crate::audit;
 use crate::error::ApiError;
+
+/// The header a system administrator names a tenant with.
+pub const TENANT_HEADER: &str = "x-nexus-tenant";
 
 /// An authenticated caller, acting inside one tenant.
 #[derive(Debug, Clone)]
@@ -16,72 +29,131 @@ pub struct TenantPrincipal {
     pub tenant_id: TenantId,
     /// Who, for the record (alarm acknowledgements, ...).
     pub actor: Actor,
+    /// The authenticated principal.
+    pub principal: Principal,
 }
 
-/// Turns request headers into a tenant principal.
-pub trait Authenticator: Send + Sync + 'static {
-    /// Authenticates a request, or says why not.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<TenantPrincipal, ApiError>;
+/// The tenant a request acts in, as the layer resolved it.
+#[derive(Debug, Clone)]
+pub(crate) struct ActingTenant(pub(crate) TenantId);
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("send `Authorization: Bearer <access token or API key>`"))
 }
 
-/// One shared admin bearer token (`NEXUS_ADMIN_TOKEN`); the tenant is chosen
-/// with the `X-Nexus-Tenant` header (default `default`). Stands in until
-/// per-user, per-tenant credentials land.
-pub struct StaticToken {
-    token: String,
-}
-
-impl StaticToken {
-    /// Accepts `Authorization: Bearer <token>`.
-    pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into() }
-    }
-}
-
-/// The tenant used when a request names none.
-pub const DEFAULT_TENANT: &str = "default";
-
-impl Authenticator for StaticToken {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<TenantPrincipal, ApiError> {
-        let presented = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "send `Authorization: Bearer <admin token>`")
-            })?;
-        if !constant_time_eq(presented.as_bytes(), self.token.as_bytes()) {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the admin token is not valid"));
+/// The tenant a request acts in.
+async fn acting_tenant(state: &AppState, principal: &Principal, headers: &HeaderMap) -> Result<TenantId, ApiError> {
+    let named = headers.get(TENANT_HEADER).map(|v| v.to_str().unwrap_or_default().to_string());
+    match (principal.role, principal.tenant_id(), named) {
+        (Role::SysAdmin, _, Some(tenant)) => {
+            let tenant = TenantId::new(tenant);
+            state.services.identity().tenant(&tenant).await?;
+            Ok(tenant)
         }
-        let tenant_id = match headers.get("x-nexus-tenant") {
-            None => DEFAULT_TENANT.to_string(),
-            Some(value) => {
-                let tenant = value.to_str().unwrap_or_default();
-                let ok = !tenant.is_empty()
-                    && tenant.len() <= 64
-                    && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-                if !ok {
-                    return Err(ApiError::bad_request(
-                        "X-Nexus-Tenant must be 1-64 characters of a-z, 0-9, '-' and '_'",
-                    ));
-                }
-                tenant.to_string()
-            }
-        };
-        Ok(TenantPrincipal { tenant_id: tenant_id.into(), actor: Actor::user("admin") })
+        (Role::SysAdmin, _, None) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "tenant-required",
+            "the system administrator names the tenant to act in with X-Nexus-Tenant",
+        )),
+        (_, Some(_), Some(_)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "tenant-header-not-allowed",
+            "only the system administrator names a tenant; yours comes with your credential",
+        )),
+        (_, Some(tenant), None) => Ok(tenant.clone()),
+        (_, None, _) => Err(ApiError::forbidden("this credential belongs to no tenant")),
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The layer in front of every route: authenticate, authorize, limit, audit.
+pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let Some(route) = route else {
+        // No route matched: the fallback answers 404.
+        return next.run(request).await;
+    };
+    let Some(access) = access_of(method.as_str(), &route) else {
+        tracing::error!(%method, route, "A route has no access rule; refused.");
+        return ApiError::forbidden("this operation has no access rule").into_response();
+    };
+    if access == Access::Public {
+        return next.run(request).await;
+    }
+    match admit(&state, access, request).await {
+        Ok((principal, tenant, request)) => audit::run(&state, principal, tenant, route, request, next).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn admit(
+    state: &AppState,
+    access: Access,
+    mut request: Request,
+) -> Result<(Principal, Option<TenantId>, Request), ApiError> {
+    let credential = bearer(request.headers())?;
+    let principal = state.services.identity().authenticate(credential).await?;
+    if !access.allows(principal.role) {
+        return Err(ApiError::forbidden(format!("a {} may not do this", principal.role)));
+    }
+    let tenant = if access.in_tenant() {
+        Some(acting_tenant(state, &principal, request.headers()).await?)
+    } else {
+        None
+    };
+    request.extensions_mut().insert(principal.clone());
+    if let Some(tenant) = &tenant {
+        request.extensions_mut().insert(ActingTenant(tenant.clone()));
+    }
+    Ok((principal, tenant, request))
 }
 
 impl FromRequestParts<AppState> for TenantPrincipal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let principal = state.auth.authenticate(&parts.headers)?;
-        state.services.assets().ensure_tenant(&principal.tenant_id).await?;
-        Ok(principal)
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = parts.extensions.get::<Principal>().cloned();
+        let tenant = parts.extensions.get::<ActingTenant>().cloned();
+        match (principal, tenant) {
+            (Some(principal), Some(ActingTenant(tenant_id))) => {
+                Ok(TenantPrincipal { tenant_id, actor: principal.actor(), principal })
+            }
+            _ => {
+                tracing::error!("A tenant handler ran on a route that is not tenant-scoped.");
+                Err(ApiError::forbidden("this operation acts in no tenant"))
+            }
+        }
     }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| ApiError::unauthenticated("not authenticated"))
+    }
+}
+
+/// Whether a method changes something (and so is audited).
+pub(crate) fn is_change(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A request id: the caller's `x-request-id` when sane, else a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get("x-request-id")
+        .filter(|v| v.len() <= 128 && v.to_str().is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic())))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_str(&uuid_like()).unwrap_or(HeaderValue::from_static("unknown")))
+}
+
+fn uuid_like() -> String {
+    nexus_model::SessionId::random().into_string()
 }

@@ -45,6 +45,19 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid-request", detail)
     }
 
+    /// 401 `unauthenticated` with `WWW-Authenticate: Bearer` (RFC 6750).
+    pub fn unauthenticated(detail: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail).with_header(
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"nexus\", error=\"invalid_token\"",
+        )
+    }
+
+    /// 403 `forbidden`: authenticated, but the role may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -84,6 +97,8 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not-found", e.to_string()),
             ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
             ServiceError::Invalid(detail) => Self::bad_request(detail),
+            ServiceError::Unauthenticated(detail) => Self::unauthenticated(&detail),
+            ServiceError::Forbidden(detail) => Self::forbidden(detail),
             e @ ServiceError::UnknownToken => {
                 Self::new(StatusCode::UNAUTHORIZED, "unknown-access-token", e.to_string())
             }

@@ -3,10 +3,11 @@
 //! The HTTP edge, and the only crate that knows HTTP:
 //!
 //! - the ThingsBoard device API, `POST /api/v1/{accessToken}/telemetry`;
-//! - the admin REST API under `/api/` (plugins, devices, wells, bindings,
-//!   alarms, recommendations, telemetry, failed runs, dead letters and
-//!   events), behind an [`Authenticator`] and confined to the caller's
-//!   tenant.
+//! - the admin REST API under `/api/` (identity, plugins, devices, wells,
+//!   bindings, alarms, recommendations, telemetry, failed runs, dead
+//!   letters, events and the audit log): every route is authenticated,
+//!   authorized by its access class ([`access`]) and confined to the
+//!   principal's tenant in one layer (`auth`); every change is audited.
 //!
 //! Handlers call the services (`nexus-services`) and nothing else: this
 //! crate knows neither storage nor the plugin runtime. Requests and
@@ -17,11 +18,14 @@
 //! Every error is `application/problem+json` with a stable `code`
 //! ([`ApiError`]).
 
+pub mod access;
 mod alarms;
+mod audit;
 mod auth;
 mod device;
 mod entities;
 mod error;
+mod identity;
 mod json;
 mod metrics;
 mod plugins;
@@ -38,7 +42,7 @@ use axum::routing::{get, post};
 use nexus_model::Clock;
 use nexus_services::Services;
 
-pub use auth::{Authenticator, DEFAULT_TENANT, StaticToken, TenantPrincipal};
+pub use auth::{TENANT_HEADER, TenantPrincipal};
 pub use error::ApiError;
 pub use serve::{HttpTimeouts, serve};
 pub use throttle::TokenThrottle;
@@ -50,15 +54,14 @@ pub const MAX_TELEMETRY_BYTES: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     services: Services,
-    auth: Arc<dyn Authenticator>,
     clock: Clock,
     failed_tokens: Arc<TokenThrottle>,
 }
 
 impl AppState {
-    /// State over the services with an authenticator and the host's clock.
-    pub fn new(services: Services, auth: Arc<dyn Authenticator>, clock: Clock) -> Self {
-        Self { services, auth, clock, failed_tokens: Arc::default() }
+    /// State over the services and the host's clock.
+    pub fn new(services: Services, clock: Clock) -> Self {
+        Self { services, clock, failed_tokens: Arc::default() }
     }
 
     /// The same state with another throttle of failed device-token guesses.
@@ -85,6 +88,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bindings/{id}/plugin", axum::routing::put(plugins::swap))
         .route("/api/bindings/{id}/enable", post(plugins::enable))
         .route("/api/bindings/{id}/devices/{device_id}/release", post(plugins::release_device))
+        .route("/api/auth/login", post(identity::login))
+        .route("/api/auth/refresh", post(identity::refresh))
+        .route("/api/auth/logout", post(identity::logout))
+        .route("/api/auth/me", get(identity::me))
+        .route("/api/tenants", post(identity::create_tenant).get(identity::tenants))
+        .route("/api/tenants/{tenant_id}/users", post(identity::create_tenant_user))
+        .route("/api/vendors", post(identity::create_vendor).get(identity::vendors))
+        .route("/api/vendors/{vendor_id}/users", post(identity::create_vendor_user))
+        .route("/api/users", post(identity::create_user).get(identity::users))
+        .route("/api/users/{id}", axum::routing::delete(identity::delete_user))
+        .route("/api/api-keys", post(identity::create_key).get(identity::keys))
+        .route("/api/api-keys/{id}", axum::routing::delete(identity::revoke_key))
+        .route("/api/audit", get(audit::list))
         .route("/api/metering", get(plugins::metering))
         .route("/metrics", get(metrics::prometheus))
         .route("/api/tenant/plan", get(plugins::get_plan).put(plugins::put_plan))
@@ -107,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/recommendations", get(records::recommendations))
         .route("/api/plugin-runs", get(records::plugin_runs))
         .route("/api/dead-letters", get(records::dead_letters))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no-route", "no such endpoint") })
         .with_state(state)
 }

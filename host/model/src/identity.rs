@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Actor, ApiKeyId, SessionId, TenantId, UserId, VendorId};
 
+
 /// What a principal may do. Written as ThingsBoard writes authorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -139,6 +140,92 @@ impl Principal {
             Credential::ApiKey(_) => Actor::user(format!("key:{}", self.name)),
         }
     }
+}
+
+/// A vendor organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vendor {
+    /// Its id.
+    pub id: VendorId,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created_time: crate::TimestampMs,
+}
+
+/// A person who logs in. Never carries the password hash out of storage
+/// and the identity service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// The login name (unique, lower case).
+    pub email: String,
+    /// What it may do.
+    pub role: Role,
+    /// Where it acts.
+    pub scope: Scope,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// When it was created.
+    pub created_time: crate::TimestampMs,
+}
+
+/// A machine credential. The key itself is shown once; only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: ApiKeyId,
+    /// A name for people.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Where it acts.
+    pub scope: Scope,
+    /// When it stops working; `None`: never.
+    pub expires_time: Option<crate::TimestampMs>,
+    /// When it was revoked, if it was.
+    pub revoked_time: Option<crate::TimestampMs>,
+    /// When it was created.
+    pub created_time: crate::TimestampMs,
+}
+
+/// One login session: the family of refresh tokens that login started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Its id (the access token's `sid`).
+    pub id: SessionId,
+    /// Whose.
+    pub user_id: UserId,
+    /// When the family stops refreshing.
+    pub expires_time: crate::TimestampMs,
+    /// When it was revoked (logout, or a refresh token reused), if it was.
+    pub revoked_time: Option<crate::TimestampMs>,
+}
+
+/// One change made through the API, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log (increasing).
+    pub seq: i64,
+    /// When.
+    pub time: crate::TimestampMs,
+    /// The tenant the change was made in, if any.
+    pub tenant_id: Option<TenantId>,
+    /// Who (`user:<email>`, `user:key:<name>`).
+    pub actor: String,
+    /// With which role.
+    pub role: Role,
+    /// What: the operation, e.g. `POST /api/alarms/{id}/ack`.
+    pub action: String,
+    /// On what: the path's ids, e.g. `alarm_id=…`; empty for collections.
+    pub object: String,
+    /// The answer's status code.
+    pub status: u16,
+    /// A short summary of the request and of the result.
+    pub summary: serde_json::Value,
+    /// The request id (`x-request-id`).
+    pub request_id: String,
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub use alarm::{Alarm, AlarmAction, AlarmSignal, AlarmStatus, Severity};
 pub use clock::Clock;
 pub use entities::{Device, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
-pub use identity::{Credential, ParseRoleError, Principal, Role, Scope};
+pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
     AlarmId, ApiKeyId, BindingId, DeviceId, EventSeq, PluginVersionId, RecommendationId, SessionId, TenantId, UserId,
     VendorId, WellId, WellpadId,

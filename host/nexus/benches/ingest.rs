@@ -125,7 +125,22 @@ async fn admin(client: &reqwest::Client, base: &str, path: &str, body: Value) ->
     admin_of(client, base, "default", path, body).await
 }
 
+/// Creates a tenant as the system administrator (the bootstrap key) unless
+/// it exists; the bench then acts inside it with `X-Nexus-Tenant`.
+async fn ensure_tenant(client: &reqwest::Client, base: &str, tenant: &str) {
+    let r = client
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"id": tenant, "name": tenant}))
+        .send()
+        .await
+        .expect("tenant");
+    // An earlier build (NEXUS_BIN) may not have the endpoint: it made tenants on first use.
+    assert!(matches!(r.status().as_u16(), 201 | 404 | 409), "creating tenant {tenant}: {}", r.status());
+}
+
 async fn admin_of(client: &reqwest::Client, base: &str, tenant: &str, path: &str, body: Value) -> Value {
+    ensure_tenant(client, base, tenant).await;
     let r = client
         .post(format!("{base}{path}"))
         .bearer_auth(TOKEN)
@@ -145,6 +160,7 @@ async fn upload(client: &reqwest::Client, base: &str, kind: &str, name: &str) ->
 async fn upload_of(client: &reqwest::Client, base: &str, tenant: &str, kind: &str, name: &str) -> String {
     let bytes = std::fs::read(plugin_dir().join(format!("{}.wasm", name.replace('-', "_"))))
         .expect("built plugins (run .ci/build-plugins)");
+    ensure_tenant(client, base, tenant).await;
     let r = client
         .post(format!("{base}/api/plugins?kind={kind}&name={name}&version=1.0.0"))
         .bearer_auth(TOKEN)
@@ -416,7 +432,8 @@ async fn overload(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, ra
 /// `/metrics`, when it exports them (an earlier build may not).
 async fn ingest_counters(base: &str) -> Option<[f64; 4]> {
     let client = reqwest::Client::new();
-    let text = client.get(format!("{base}/metrics")).bearer_auth(TOKEN).send().await.ok()?.text().await.ok()?;
+    let request = client.get(format!("{base}/metrics")).bearer_auth(TOKEN).header("x-nexus-tenant", "default");
+    let text = request.send().await.ok()?.text().await.ok()?;
     let value = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '))

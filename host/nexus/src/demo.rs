@@ -181,15 +181,70 @@ async fn setup(admin: &Admin, options: &DemoOptions, wells: &[DemoWell]) -> anyh
     Ok((tokens, device_ids))
 }
 
+/// The demo's tenant.
+pub const DEMO_TENANT: &str = "demo";
+
+/// A random password people can type: 16 characters of a-z, 2-9.
+fn new_password() -> String {
+    let alphabet: Vec<char> = "abcdefghijkmnpqrstuvwxyz23456789".chars().collect();
+    uuid::Uuid::new_v4().as_bytes().iter().take(20).map(|b| alphabet[usize::from(*b) % alphabet.len()]).collect()
+}
+
+/// As the system administrator (the bootstrap key): creates the demo
+/// tenant, its tenant admin and operator (printing how to log in), and a
+/// tenant-admin API key the demo drives the field with.
+async fn sign_in(client: &reqwest::Client, base: &str, system_key: &str) -> anyhow::Result<Admin> {
+    let system = Admin { client: client.clone(), base: base.to_string(), token: system_key.to_string() };
+    let (status, body) = system
+        .send(client.post(format!("{base}/api/tenants")).json(&json!({"id": DEMO_TENANT, "name": "Demo field"})))
+        .await?;
+    if status != 201 && status != 409 {
+        bail!("creating the demo tenant: {status} {body}");
+    }
+    let mut logins = Vec::new();
+    for (email, role) in [("admin@demo.nexus", "TENANT_ADMIN"), ("operator@demo.nexus", "OPERATOR")] {
+        let password = new_password();
+        let request = client
+            .post(format!("{base}/api/tenants/{DEMO_TENANT}/users"))
+            .json(&json!({"email": email, "password": password, "role": role}));
+        match system.send(request).await? {
+            (201, _) => logins.push(format!("  {role:<12} {email}  password {password}")),
+            (409, _) => logins.push(format!("  {role:<12} {email}  (created earlier in this data directory)")),
+            (status, body) => bail!("creating {email}: {status} {body}"),
+        }
+    }
+    println!(
+        "\nDemo users (tenant `{DEMO_TENANT}`):\n{}\nLog in: curl -s {base}/api/auth/login -H 'content-type: application/json' \\\n  -d '{{\"email\":\"operator@demo.nexus\",\"password\":\"…\"}}'\nthen: curl -H \"Authorization: Bearer $ACCESS_TOKEN\" {base}/api/alarms\nAPI: {base}/swagger-ui\n",
+        logins.join("\n")
+    );
+    // The demo drives the field as its own tenant admin, with an API key
+    // (access tokens live 15 minutes; the demo runs for hours).
+    let driver = format!("driver-{}@demo.nexus", uuid::Uuid::new_v4().simple());
+    let password = new_password();
+    let user = json!({"email": driver, "password": password, "role": "TENANT_ADMIN"});
+    system.post(&format!("/api/tenants/{DEMO_TENANT}/users"), &user).await?;
+    let (status, tokens) = system
+        .send(client.post(format!("{base}/api/auth/login")).json(&json!({"email": driver, "password": password})))
+        .await?;
+    if status != 200 {
+        bail!("the demo's driver cannot log in: {status} {tokens}");
+    }
+    let access = tokens["access_token"].as_str().context("access token")?.to_string();
+    let as_driver = Admin { client: client.clone(), base: base.to_string(), token: access };
+    let key = as_driver.post("/api/api-keys", &json!({"name": "demo driver", "role": "TENANT_ADMIN"})).await?;
+    let secret = key["key_secret"].as_str().context("key secret")?.to_string();
+    Ok(Admin { client: client.clone(), base: base.to_string(), token: secret })
+}
+
 /// Sets up the field, then posts simulated telemetry until cancelled.
-pub async fn run(base: String, admin_token: String, options: DemoOptions) -> anyhow::Result<()> {
+pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-    let admin = Admin { client: client.clone(), base: base.clone(), token: admin_token };
+    let admin = sign_in(&client, &base, &system_key).await?;
     let mut wells: Vec<DemoWell> = (0..options.wells).map(DemoWell::new).collect::<anyhow::Result<_>>()?;
     let (tokens, device_ids) = setup(&admin, &options, &wells).await.context("setting up the demo field")?;
     let well_s = WELL_SECONDS_PER_DEMO_SECOND * options.period.as_secs_f64();
     tracing::info!(
-        "Demo running: {} wells post every {:?} to {base}/api/v1/<token>/telemetry; one demo second is {:.0} s of well time. Try: curl -H 'Authorization: Bearer $NEXUS_ADMIN_TOKEN' {base}/api/alarms",
+        "Demo running: {} wells post every {:?} to {base}/api/v1/<token>/telemetry; one demo second is {:.0} s of well time. log in as a demo user (printed above) and try {base}/api/alarms",
         tokens.len(),
         options.period,
         WELL_SECONDS_PER_DEMO_SECOND

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nexus_api::{AppState, HttpTimeouts, StaticToken};
+use nexus_api::{AppState, HttpTimeouts};
 use nexus_runtime::{CompilerCommand, Runtime, RuntimeConfig};
-use nexus_services::{Services, ServicesConfig};
+use nexus_services::{Services, ServicesConfig, SigningKey};
 use nexus_storage_sqlite::SqliteStore;
 
 /// How often dead-letter retention runs.
@@ -30,8 +30,12 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The admin bearer token.
-    pub admin_token: String,
+    /// `NEXUS_ADMIN_TOKEN`: kept (hashed) as the system administrator's
+    /// `bootstrap` API key, the way in before any user exists.
+    pub bootstrap_token: Option<String>,
+    /// A system administrator to create on first start (email, password),
+    /// when none exists.
+    pub bootstrap_admin: Option<(String, String)>,
     /// How often the scheduler looks for due optimizers.
     pub scheduler_tick: Duration,
     /// Deadlines on request heads and requests.
@@ -64,8 +68,11 @@ pub struct Server {
 
 impl Server {
     /// Opens storage, loads active plugins, binds the listener and serves.
-    pub async fn start(config: ServerConfig) -> anyhow::Result<Self> {
+    pub async fn start(mut config: ServerConfig) -> anyhow::Result<Self> {
         let store = SqliteStore::open(&config.data_dir).await.context("opening storage")?;
+        if config.services.identity.signing_key.is_none() {
+            config.services.identity.signing_key = Some(signing_key(&config.data_dir)?);
+        }
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(config.data_dir.join("compiled")),
             compiler: config.compiler.as_ref().map(|program| CompilerCommand::new(program, [COMPILE_WORKER])),
@@ -80,8 +87,9 @@ impl Server {
         if preloaded > 0 {
             tracing::info!(bindings = preloaded, elapsed_ms = preload.as_millis() as u64, "Active plugins loaded.");
         }
+        bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
-        let state = AppState::new(services.clone(), Arc::new(StaticToken::new(config.admin_token.clone())), clock);
+        let state = AppState::new(services.clone(), clock);
         let app = nexus_api::router(state);
         let listener =
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
@@ -113,4 +121,59 @@ impl Server {
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task")?
     }
+}
+
+/// The access-token signing key of a data directory: `jwt-signing-key.pem`
+/// (PKCS#8, Ed25519), generated with mode 0600 on first start.
+pub fn signing_key(data_dir: &std::path::Path) -> anyhow::Result<SigningKey> {
+    let path = data_dir.join("jwt-signing-key.pem");
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => SigningKey::from_pem(&pem).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate()?;
+            std::fs::create_dir_all(data_dir)?;
+            write_secret(&path, key.to_pem().as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "Generated the access-token signing key.");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_secret(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The bootstrap key and the configured first system administrator.
+async fn bootstrap(services: &Services, config: &ServerConfig) -> anyhow::Result<()> {
+    let identity = services.identity();
+    if let Some(token) = &config.bootstrap_token {
+        identity.bootstrap_key(token).await.context("storing the bootstrap key")?;
+    }
+    if let Some((email, password)) = &config.bootstrap_admin {
+        if !identity.has_system_admin().await? {
+            identity.bootstrap_admin(email, password).await.context("creating the system administrator")?;
+            tracing::info!(email, "Created the system administrator.");
+        }
+    }
+    Ok(())
+}
+
+/// Creates a system administrator in a data directory (`nexus admin
+/// bootstrap`); refuses when the email is taken.
+pub async fn bootstrap_admin(data_dir: &std::path::Path, email: &str, password: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(data_dir).await.context("opening storage")?;
+    let runtime = Runtime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
+    let services = Services::new(Arc::new(store), runtime, ServicesConfig::default());
+    services.identity().bootstrap_admin(email, password).await.context("creating the system administrator")?;
+    Ok(())
 }

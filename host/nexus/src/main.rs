@@ -27,9 +27,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// The admin API bearer token (generated and printed with --demo when unset).
+        /// Bootstrap: kept (hashed) as the system administrator's API key `bootstrap` (generated and printed with --demo when unset).
         #[arg(long, env = "NEXUS_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// Bootstrap: a system administrator created on first start (with NEXUS_ADMIN_PASSWORD) when none exists.
+        #[arg(long, env = "NEXUS_ADMIN_EMAIL")]
+        admin_email: Option<String>,
         /// Set up a simulated ESP field and feed it.
         #[arg(long)]
         demo: bool,
@@ -46,6 +49,11 @@ enum Command {
         #[arg(long, env = "NEXUS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
         request_timeout_ms: u64,
     },
+    /// Administration of a data directory.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Compile one component from stdin (run by `serve` in a child process).
     #[command(name = "compile-worker", hide = true)]
     CompileWorker {
@@ -60,6 +68,19 @@ enum Command {
     Eval {
         #[command(subcommand)]
         mode: EvalMode,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Creates a system administrator (password from NEXUS_ADMIN_PASSWORD, else the first line of stdin).
+    Bootstrap {
+        /// The data directory of the server.
+        #[arg(long, env = "NEXUS_DATA_DIR", default_value = "nexus-data")]
+        data_dir: PathBuf,
+        /// The administrator's email (login name).
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -127,29 +148,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let (data_dir, listen, admin_token, demo, plugin_dir, wells, timeouts) = match cli.command {
+    let (data_dir, listen, admin_token, admin_email, demo, plugin_dir, wells, timeouts) = match cli.command {
         Command::Serve {
             data_dir,
             listen,
             admin_token,
+            admin_email,
             demo,
             plugin_dir,
             wells,
             header_read_timeout_ms,
             request_timeout_ms,
-        } => (data_dir, listen, admin_token, demo, plugin_dir, wells, (header_read_timeout_ms, request_timeout_ms)),
+        } => (
+            data_dir,
+            listen,
+            admin_token,
+            admin_email,
+            demo,
+            plugin_dir,
+            wells,
+            (header_read_timeout_ms, request_timeout_ms),
+        ),
+        Command::Admin { command: AdminCommand::Bootstrap { data_dir, email } } => {
+            let password = admin_password()?;
+            nexus::bootstrap_admin(&data_dir, &email, &password).await?;
+            println!("System administrator {email} created in {}.", data_dir.display());
+            return Ok(());
+        }
         Command::Eval { mode } => return run_eval(mode),
         Command::CompileWorker { .. } => anyhow::bail!("compile-worker runs before the server starts"),
     };
     let admin_token = match (admin_token, demo) {
-        (Some(token), _) if token.len() >= 16 => token,
-        (Some(_), _) => anyhow::bail!("NEXUS_ADMIN_TOKEN must be at least 16 characters"),
+        (Some(token), _) if nexus_model::estimated_bits(&token) >= 128.0 => Some(token),
+        (Some(_), _) => anyhow::bail!("NEXUS_ADMIN_TOKEN must carry at least 128 bits (e.g. 32 random hex characters)"),
         (None, true) => {
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            println!("\nNEXUS_ADMIN_TOKEN={token}\n");
-            token
+            let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            println!("\nSystem administrator's bootstrap key: NEXUS_ADMIN_TOKEN={token}\n");
+            Some(token)
         }
-        (None, false) => anyhow::bail!("set NEXUS_ADMIN_TOKEN (at least 16 characters) or pass --admin-token"),
+        (None, false) => None,
+    };
+    let bootstrap_admin = match admin_email {
+        Some(email) => Some((email, admin_password()?)),
+        None => None,
     };
     let data_dir = match data_dir {
         Some(dir) => dir,
@@ -160,7 +201,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let server = Server::start(ServerConfig {
         data_dir,
         listen,
-        admin_token: admin_token.clone(),
+        bootstrap_token: admin_token.clone(),
+        bootstrap_admin,
         scheduler_tick: Duration::from_secs(1),
         http: nexus_api::HttpTimeouts {
             header_read: Duration::from_millis(timeouts.0.max(1)),
@@ -171,7 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })
     .await?;
     let base = format!("http://{}", server.addr);
-    if demo {
+    if let (true, Some(admin_token)) = (demo, admin_token) {
         let mut options = DemoOptions { wells, ..DemoOptions::default() };
         if let Some(dir) = plugin_dir {
             options.plugin_dir = dir;
@@ -189,6 +231,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// NEXUS_ADMIN_PASSWORD, else the first line of stdin.
+fn admin_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("NEXUS_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    eprintln!("Password of the system administrator (one line):");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn run_eval(mode: EvalMode) -> anyhow::Result<()> {

@@ -35,6 +35,12 @@ pub enum ServiceError {
     /// A request that makes no sense.
     #[error("{0}")]
     Invalid(String),
+    /// The credential is missing, malformed, expired or revoked (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The principal may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// No device has this access token.
     #[error("no device has this access token")]
     UnknownToken,

@@ -13,6 +13,9 @@
 //! - [`PluginService`]: uploads (validated, compiled one per tenant at a
 //!   time on shared slots, in a child process killed at its deadline),
 //!   bindings, hot swap, re-enabling, plans and metering.
+//! - [`IdentityService`]: tenants and vendors, users and roles, logins
+//!   (access JWT + rotating refresh token), API keys, authentication of a
+//!   bearer credential into a principal, and the audit log.
 //! - [`OptimizerService`]: scheduled and on-demand optimizer runs.
 //! - [`RecordService`]: telemetry, recommendations, failed runs and dead
 //!   letters, read back.
@@ -30,7 +33,9 @@ mod compiles;
 mod error;
 mod frames;
 mod health;
+mod identity;
 mod ingest;
+mod jwt;
 mod keys;
 mod optimizers;
 mod outbox;
@@ -52,10 +57,13 @@ pub use alarms::{AlarmChange, AlarmService};
 pub use assets::{AssetService, IssuedToken};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
+pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
+pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
+pub use nexus_storage::{AuditQuery, NewAuditEntry};
 pub use records::{MAX_PAGE, RecordService};
 
 /// Service results.
@@ -104,6 +112,8 @@ pub struct ServicesConfig {
     /// Payload bytes of dead letters kept per tenant; the sweep deletes a
     /// tenant's oldest letters past it.
     pub dead_letter_max_bytes: u64,
+    /// Access-token signing key and credential lifetimes.
+    pub identity: IdentityConfig,
 }
 
 impl Default for ServicesConfig {
@@ -121,6 +131,7 @@ impl Default for ServicesConfig {
             max_clock_skew: std::time::Duration::from_secs(5 * 60),
             dead_letter_max_age: std::time::Duration::from_secs(7 * 24 * 3600),
             dead_letter_max_bytes: 100 << 20,
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -281,12 +292,14 @@ pub struct Services {
     optimizers: OptimizerService,
     records: RecordService,
     outbox: OutboxService,
+    identity: IdentityService,
 }
 
 impl Services {
     /// The services over a store and a runtime.
     pub fn new(store: Arc<dyn Store>, runtime: Runtime, config: ServicesConfig) -> Self {
         let (outbox_head, _) = tokio::sync::watch::channel(0);
+        let keys = Arc::new(identity::Keys::new(config.identity.clone()));
         let inner = Arc::new(Inner {
             store,
             runtime,
@@ -310,6 +323,7 @@ impl Services {
             optimizers: OptimizerService(inner.clone()),
             records: RecordService(inner.clone()),
             outbox: OutboxService(inner.clone()),
+            identity: IdentityService(inner.clone(), keys),
             inner,
         }
     }
@@ -317,6 +331,11 @@ impl Services {
     /// Telemetry in.
     pub fn ingest(&self) -> &IngestService {
         &self.ingest
+    }
+
+    /// Tenants, vendors, users, credentials and the audit log.
+    pub fn identity(&self) -> &IdentityService {
+        &self.identity
     }
 
     /// Alarms.

@@ -9,6 +9,7 @@
 mod alarms;
 mod commit;
 mod entities;
+mod identity;
 mod outbox;
 mod plugins;
 mod records;

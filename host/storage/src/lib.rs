@@ -2,7 +2,8 @@
 //!
 //! The storage ports, and nothing that knows SQL: narrow async traits per
 //! aggregate ([`EntityStore`], [`PluginStore`], [`StateStore`],
-//! [`TelemetryStore`], [`AlarmStore`], [`RecordStore`], [`OutboxStore`]),
+//! [`TelemetryStore`], [`AlarmStore`], [`RecordStore`], [`OutboxStore`],
+//! [`IdentityStore`]),
 //! the one write path of the telemetry plane ([`UnitOfWork::commit`] of
 //! [`Effects`]), and [`Store`], all of them, which the services are given.
 //!
@@ -16,6 +17,7 @@
 pub mod conformance;
 mod effects;
 mod error;
+mod identity;
 mod ports;
 
 pub use effects::{
@@ -23,6 +25,7 @@ pub use effects::{
     Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,
 };
 pub use error::StorageError;
+pub use identity::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed};
 pub use ports::{
     AlarmStore, EntityStore, OutboxStore, PluginStore, RecordStore, StateStore, Store, TelemetryStore, UnitOfWork,
 };

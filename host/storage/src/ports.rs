@@ -239,7 +239,15 @@ pub trait UnitOfWork: Send + Sync {
 
 /// Every port: what the services are given.
 pub trait Store:
-    EntityStore + PluginStore + StateStore + TelemetryStore + AlarmStore + RecordStore + OutboxStore + UnitOfWork
+    EntityStore
+    + PluginStore
+    + StateStore
+    + TelemetryStore
+    + AlarmStore
+    + RecordStore
+    + OutboxStore
+    + UnitOfWork
+    + crate::IdentityStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

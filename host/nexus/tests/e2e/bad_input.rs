@@ -104,8 +104,8 @@ async fn uploads_are_refused_with_a_stable_code_and_nothing_stored() {
         let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
         let head = format!(
             "POST /api/plugins?kind=alarm-rule&name=refused&version=0.1.0 HTTP/1.1\r\nHost: {addr}\r\n\
-             Authorization: Bearer {}\r\nX-Nexus-Tenant: acme\r\nContent-Length: {}\r\n\r\n",
-            crate::TOKEN,
+             Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+            h.token("acme").await,
             11 << 20
         );
         stream.write_all(head.as_bytes()).await.expect("write");
@@ -137,12 +137,11 @@ async fn a_compile_bomb_gets_a_422_and_the_api_stays_responsive() {
     let funcs: String = (0..3000).map(|_| format!("(func (param i64) (result i64) (local.get 0) {body})")).collect();
     let bomb = wat::parse_str(format!("(component (core module {funcs}))")).expect("wat");
     let upload = {
-        let (client, base) = (h.client.clone(), h.base.clone());
+        let (client, base, token) = (h.client.clone(), h.base.clone(), h.token("acme").await);
         tokio::spawn(async move {
             client
                 .post(format!("{base}/api/plugins?kind=alarm-rule&name=bomb&version=0.1.0"))
-                .bearer_auth(crate::TOKEN)
-                .header("x-nexus-tenant", "acme")
+                .bearer_auth(token)
                 .body(bomb)
                 .send()
                 .await

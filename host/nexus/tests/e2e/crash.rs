@@ -141,8 +141,17 @@ async fn killed_at_random_points_the_host_loses_and_duplicates_nothing() {
     let mut node = start(&data_dir, &addr);
     wait_ready(&client, &mut node).await;
 
-    // A field: two devices, the JSON decoder, a threshold rule and the ledger rule on both.
+    // A field: two devices, the JSON decoder, a threshold rule and the ledger rule on both,
+    // set up by the system administrator acting inside the tenant (X-Nexus-Tenant).
     let base = node.base.clone();
+    let created = client
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(crate::TOKEN)
+        .json(&json!({"id": TENANT, "name": "crash"}))
+        .send()
+        .await
+        .expect("tenant");
+    assert_eq!(created.status(), StatusCode::CREATED);
     let decoder = upload(&client, &base, "decoder", "decoder-thingsboard-json").await;
     let threshold = upload(&client, &base, "alarm-rule", "alarm-rule-threshold").await;
     let ledger = upload(&client, &base, "alarm-rule", "test-ledger").await;

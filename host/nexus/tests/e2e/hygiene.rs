@@ -50,9 +50,9 @@ async fn a_dribbled_request_head_is_dropped_within_the_header_timeout() {
     // A whole head but a body that never comes: 408 within the request timeout.
     let mut stream = tokio::net::TcpStream::connect(h.server().addr).await.expect("connect");
     let head = format!(
-        "POST /api/wells HTTP/1.1\r\nHost: nexus\r\nAuthorization: Bearer {}\r\nX-Nexus-Tenant: acme\r\n\
+        "POST /api/wells HTTP/1.1\r\nHost: nexus\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": ",
-        crate::TOKEN
+        h.token("acme").await
     );
     stream.write_all(head.as_bytes()).await.expect("head");
     let mut answer = vec![0; 4096];

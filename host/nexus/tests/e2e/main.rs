@@ -9,10 +9,12 @@ mod crash;
 mod faults;
 mod flow;
 mod hygiene;
+mod identity;
 mod ingest;
 mod layering;
 mod neighbours;
 mod outbox;
+mod tenancy;
 mod tokens;
 mod transform;
 mod uploads;
@@ -26,13 +28,54 @@ use nexus_services::ServicesConfig;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+/// The system administrator's bootstrap key (`NEXUS_ADMIN_TOKEN`): used to
+/// create tenants and their first users, nothing else.
 pub(crate) const TOKEN: &str = "e2e-admin-token-0123456789";
+/// The password of every user the tests create.
+pub(crate) const PASSWORD: &str = "e2e-password-0123456789";
+
+/// Creates `tenant` (if new) and a user of `role` in it as the system
+/// administrator, logs the user in and returns its access token.
+pub(crate) async fn login_as(client: &Client, base: &str, tenant: &str, role: &str) -> String {
+    let created = client
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"id": tenant, "name": tenant}))
+        .send()
+        .await
+        .expect("create tenant");
+    assert!(matches!(created.status().as_u16(), 201 | 409), "creating tenant {tenant}: {}", created.status());
+    let email = format!("{}-{}@{tenant}.test", role.to_lowercase().replace('_', "-"), uuid::Uuid::new_v4().simple());
+    let user = client
+        .post(format!("{base}/api/tenants/{tenant}/users"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"email": email, "password": PASSWORD, "role": role}))
+        .send()
+        .await
+        .expect("create user");
+    assert_eq!(user.status(), StatusCode::CREATED, "creating {email}: {}", user.text().await.unwrap_or_default());
+    login(client, base, &email).await["access_token"].as_str().expect("access token").to_string()
+}
+
+/// Logs a user in; returns the tokens.
+pub(crate) async fn login(client: &Client, base: &str, email: &str) -> Value {
+    let response = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK, "login {email}");
+    response.json().await.expect("tokens")
+}
 
 pub(crate) struct Harness {
     server: Option<Server>,
     data_dir: PathBuf,
     pub(crate) client: Client,
     pub(crate) base: String,
+    /// A tenant admin's access token per tenant, logged in on first use.
+    tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Harness {
@@ -55,7 +98,8 @@ impl Harness {
         let server = Server::start(ServerConfig {
             data_dir: data_dir.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            admin_token: TOKEN.into(),
+            bootstrap_token: Some(TOKEN.into()),
+            bootstrap_admin: None,
             scheduler_tick: Duration::from_millis(100),
             http,
             services,
@@ -67,7 +111,7 @@ impl Harness {
         let base = format!("http://{}", server.addr);
         // A hung request fails the test instead of hanging the run.
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Self { server: Some(server), data_dir, client, base }
+        Self { server: Some(server), data_dir, client, base, tokens: Default::default() }
     }
 
     pub(crate) async fn restart(self) -> Self {
@@ -78,7 +122,12 @@ impl Harness {
         self.server.take().expect("running").stop().await.expect("stops");
         // The new harness owns (and removes) the directory now.
         let data_dir = std::mem::take(&mut self.data_dir);
-        Self::start_in(data_dir, services).await
+        // Access tokens outlive a restart: the signing key and the sessions
+        // are in the data directory.
+        let tokens = std::mem::take(&mut self.tokens);
+        let mut restarted = Self::start_in(data_dir, services).await;
+        restarted.tokens = tokens;
+        restarted
     }
 
     pub(crate) fn server(&self) -> &Server {
@@ -94,8 +143,29 @@ impl Harness {
         (status, body, content_type)
     }
 
+    /// A tenant admin's access token for `tenant` (the tenant and the user
+    /// are created on first use).
+    pub(crate) async fn token(&self, tenant: &str) -> String {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(tenant) {
+            return token.clone();
+        }
+        let token = login_as(&self.client, &self.base, tenant, "TENANT_ADMIN").await;
+        tokens.insert(tenant.to_string(), token.clone());
+        token
+    }
+
+    /// A request as `tenant`'s tenant admin.
     pub(crate) async fn admin(&self, method: reqwest::Method, path: &str, tenant: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN).header("x-nexus-tenant", tenant)
+        let token = self.token(tenant).await;
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token)
+    }
+
+    /// GET as `tenant`'s tenant admin; asserts 200.
+    pub(crate) async fn get_as(&self, path: &str, tenant: &str) -> Value {
+        let (status, body, _) = self.send(self.admin(reqwest::Method::GET, path, tenant).await).await;
+        assert_eq!(status, StatusCode::OK, "GET {path} as {tenant}: {body}");
+        body
     }
 
     pub(crate) async fn get(&self, path: &str) -> Value {

@@ -295,7 +295,8 @@ async fn a_guest_cannot_forge_log_lines() {
         assert!(std::time::Instant::now() < deadline, "nexus did not become ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let admin = |method: Method, path: &str| client.request(method, format!("{base}{path}")).bearer_auth(crate::TOKEN);
+    let token = crate::login_as(&client, &base, "acme", "TENANT_ADMIN").await;
+    let admin = |method: Method, path: &str| client.request(method, format!("{base}{path}")).bearer_auth(&token);
     let upload = |name: &'static str, kind: &'static str| {
         let bytes = plugin_files::read(&plugin_files::default_dir(), name).expect("built");
         admin(Method::POST, &format!("/api/plugins?kind={kind}&name={name}&version=0.1.0")).body(bytes).send()

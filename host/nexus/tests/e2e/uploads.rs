@@ -11,7 +11,7 @@ use nexus::plugin_files;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::{Harness, TOKEN};
+use crate::Harness;
 
 /// A component whose one core module has thousands of long functions:
 /// valid, small enough to upload, and far longer than a few seconds for
@@ -27,8 +27,7 @@ fn compile_bomb() -> Vec<u8> {
 async fn upload(h: &Harness, tenant: &str, kind: &str, name: &str, version: &str, bytes: Vec<u8>) -> reqwest::Response {
     h.client
         .post(format!("{}/api/plugins?kind={kind}&name={name}&version={version}", h.base))
-        .bearer_auth(TOKEN)
-        .header("x-nexus-tenant", tenant)
+        .bearer_auth(h.token(tenant).await)
         .body(bytes)
         .send()
         .await
@@ -37,7 +36,7 @@ async fn upload(h: &Harness, tenant: &str, kind: &str, name: &str, version: &str
 
 /// Uploads on its own task; answers the status, the problem or plugin, and
 /// how long it took.
-fn spawn_upload(
+async fn spawn_upload(
     h: &Harness,
     tenant: &'static str,
     kind: &'static str,
@@ -45,13 +44,12 @@ fn spawn_upload(
     version: &'static str,
     bytes: Vec<u8>,
 ) -> tokio::task::JoinHandle<(StatusCode, Option<String>, Value, Duration)> {
-    let (client, base) = (h.client.clone(), h.base.clone());
+    let (client, base, token) = (h.client.clone(), h.base.clone(), h.token(tenant).await);
     tokio::spawn(async move {
         let started = Instant::now();
         let response = client
             .post(format!("{base}/api/plugins?kind={kind}&name={name}&version={version}"))
-            .bearer_auth(TOKEN)
-            .header("x-nexus-tenant", tenant)
+            .bearer_auth(token)
             .body(bytes)
             .send()
             .await
@@ -112,7 +110,7 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
 
     // Tenant A's bomb compiles in a child process.
     let started = Instant::now();
-    let bombing = spawn_upload(&h, "tenant-a", "alarm-rule", "bomb", "0.1.0", bomb.clone());
+    let bombing = spawn_upload(&h, "tenant-a", "alarm-rule", "bomb", "0.1.0", bomb.clone()).await;
     let mut workers = Vec::new();
     while workers.is_empty() && started.elapsed() < timeout {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -122,9 +120,9 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
 
     // Meanwhile A's second upload waits for A's turn and is refused past
     // the bound; B's small upload is answered at once.
-    let second = spawn_upload(&h, "tenant-a", "alarm-rule", "small", "0.1.0", small.clone());
+    let second = spawn_upload(&h, "tenant-a", "alarm-rule", "small", "0.1.0", small.clone()).await;
     let (status, _, body, took) =
-        spawn_upload(&h, "tenant-b", "alarm-rule", "small", "0.1.0", small).await.expect("task");
+        spawn_upload(&h, "tenant-b", "alarm-rule", "small", "0.1.0", small).await.await.expect("task");
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(took < Duration::from_secs(1), "B's upload took {took:?} while A's bomb compiled");
     let (status, retry_after, body, took) = second.await.expect("task");
@@ -158,7 +156,7 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
     let cached = cache_files(&h.data_dir);
     assert_eq!(cached.len(), 2, "{cached:?}");
     assert!(cached.iter().all(|f| f.ends_with(".cwasm")), "{cached:?}");
-    let (status, _, body, _) = spawn_upload(&h, "tenant-a", "alarm-rule", "bomb", "0.1.1", bomb).await.expect("task");
+    let (status, _, body, _) = spawn_upload(&h, "tenant-a", "alarm-rule", "bomb", "0.1.1", bomb).await.await.expect("task");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "compile-timeout", "{body}");
     assert_eq!(cache_files(&h.data_dir), cached);

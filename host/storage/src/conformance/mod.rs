@@ -12,6 +12,7 @@ mod commit;
 mod entities;
 mod fixture;
 mod hygiene;
+mod identity;
 mod outbox;
 mod plugins;
 mod telemetry;
@@ -20,6 +21,7 @@ pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing,
 pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
 pub use entities::{device_tokens_are_stored_hashed_and_rotate, tenants_see_nothing_of_each_other};
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
+pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
 pub use plugins::bindings_swap_quarantine_and_enable;
 pub use telemetry::telemetry_latest_history_and_redelivery;
@@ -42,7 +44,8 @@ macro_rules! conformance_suite {
             bindings_swap_quarantine_and_enable,
             telemetry_latest_history_and_redelivery,
             latest_pages_and_samples_ahead_of_the_clock,
-            dead_letter_retention_by_age_and_size
+            dead_letter_retention_by_age_and_size,
+            users_sessions_keys_and_audit_stay_in_their_scope
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,435 @@
+//! Vendors, users, sessions and refresh tokens, API keys, the audit log.
+
+use async_trait::async_trait;
+use nexus_model::{
+    ApiKey, ApiKeyId, AuditEntry, Role, Scope, Session, SessionId, Tenant, TenantId, TimestampMs, User, UserId, Vendor,
+    VendorId,
+};
+use nexus_storage::{
+    AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed, Result, StorageError,
+};
+use sqlx::sqlite::SqliteRow;
+
+use crate::rows::{get, json};
+use crate::{SqliteStore, conflict_or, corrupt, db};
+
+/// A scope as its two columns.
+fn scope_columns(scope: &Scope) -> (&'static str, Option<&str>) {
+    match scope {
+        Scope::System => ("system", None),
+        Scope::Tenant(tenant) => ("tenant", Some(tenant.as_str())),
+        Scope::Vendor(vendor) => ("vendor", Some(vendor.as_str())),
+    }
+}
+
+fn scope_of(row: &SqliteRow) -> Result<Scope> {
+    let kind: String = get(row, "scope_kind")?;
+    let id: Option<String> = get(row, "scope_id")?;
+    match (kind.as_str(), id) {
+        ("system", None) => Ok(Scope::System),
+        ("tenant", Some(id)) => Ok(Scope::Tenant(id.into())),
+        ("vendor", Some(id)) => Ok(Scope::Vendor(id.into())),
+        (kind, _) => Err(corrupt(format!("scope {kind}"))),
+    }
+}
+
+fn role_of(row: &SqliteRow) -> Result<Role> {
+    get::<String>(row, "role")?.parse().map_err(corrupt)
+}
+
+fn user(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: get::<String>(row, "id")?.into(),
+        email: get(row, "email")?,
+        role: role_of(row)?,
+        scope: scope_of(row)?,
+        password_hash: get(row, "password_hash")?,
+        created_time: get(row, "created_time")?,
+    })
+}
+
+fn api_key(row: &SqliteRow) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: get::<String>(row, "id")?.into(),
+        name: get(row, "name")?,
+        role: role_of(row)?,
+        scope: scope_of(row)?,
+        expires_time: get(row, "expires_time")?,
+        revoked_time: get(row, "revoked_time")?,
+        created_time: get(row, "created_time")?,
+    })
+}
+
+fn session(row: &SqliteRow) -> Result<Session> {
+    Ok(Session {
+        id: get::<String>(row, "id")?.into(),
+        user_id: get::<String>(row, "user_id")?.into(),
+        expires_time: get(row, "expires_time")?,
+        revoked_time: get(row, "revoked_time")?,
+    })
+}
+
+fn tenant(row: &SqliteRow) -> Result<Tenant> {
+    Ok(Tenant {
+        id: get::<String>(row, "id")?.into(),
+        name: get(row, "name")?,
+        created_time: get(row, "created_time")?,
+    })
+}
+
+fn vendor(row: &SqliteRow) -> Result<Vendor> {
+    Ok(Vendor {
+        id: get::<String>(row, "id")?.into(),
+        name: get(row, "name")?,
+        created_time: get(row, "created_time")?,
+    })
+}
+
+const USER: &str = "SELECT id, email, role, scope_kind, scope_id, password_hash, created_time FROM app_user";
+const API_KEY: &str =
+    "SELECT id, name, role, scope_kind, scope_id, expires_time, revoked_time, created_time FROM api_key";
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn tenants(&self) -> Result<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT id, name, created_time FROM tenant ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(tenant).collect()
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
+        let row = sqlx::query("SELECT id, name, created_time FROM tenant WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(tenant).transpose()?.ok_or_else(|| StorageError::not_found("tenant", id))
+    }
+
+    async fn create_vendor(&self, name: &str, now: TimestampMs) -> Result<Vendor> {
+        let id = VendorId::random();
+        sqlx::query("INSERT INTO vendor (id, name, created_time) VALUES (?, ?, ?)")
+            .bind(id.as_str())
+            .bind(name)
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| conflict_or(e, || format!("a vendor named `{name}` exists")))?;
+        Ok(Vendor { id, name: name.to_string(), created_time: now })
+    }
+
+    async fn vendor(&self, id: &VendorId) -> Result<Vendor> {
+        let row = sqlx::query("SELECT id, name, created_time FROM vendor WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(vendor).transpose()?.ok_or_else(|| StorageError::not_found("vendor", id))
+    }
+
+    async fn vendors(&self) -> Result<Vec<Vendor>> {
+        let rows =
+            sqlx::query("SELECT id, name, created_time FROM vendor ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(vendor).collect()
+    }
+
+    async fn insert_user(&self, new: &NewUser, now: TimestampMs) -> Result<User> {
+        let id = UserId::random();
+        let (kind, scope_id) = scope_columns(&new.scope);
+        sqlx::query(
+            "INSERT INTO app_user (id, email, role, scope_kind, scope_id, password_hash, created_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(&new.email)
+        .bind(new.role.as_str())
+        .bind(kind)
+        .bind(scope_id)
+        .bind(&new.password_hash)
+        .bind(now)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| conflict_or(e, || format!("a user with email `{}` exists", new.email)))?;
+        Ok(User {
+            id,
+            email: new.email.clone(),
+            role: new.role,
+            scope: new.scope.clone(),
+            password_hash: new.password_hash.clone(),
+            created_time: now,
+        })
+    }
+
+    async fn user(&self, id: &UserId) -> Result<User> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{USER} WHERE id = ?")))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(user).transpose()?.ok_or_else(|| StorageError::not_found("user", id))
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{USER} WHERE email = ?")))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn users(&self, scope: &Scope) -> Result<Vec<User>> {
+        let (kind, scope_id) = scope_columns(scope);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{USER} WHERE scope_kind = ? AND scope_id IS ? ORDER BY email"
+        )))
+        .bind(kind)
+        .bind(scope_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(user).collect()
+    }
+
+    async fn any_user_with_role(&self, role: Role) -> Result<bool> {
+        let found = sqlx::query("SELECT 1 FROM app_user WHERE role = ? LIMIT 1")
+            .bind(role.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(found.is_some())
+    }
+
+    async fn delete_user(&self, scope: &Scope, id: &UserId) -> Result<()> {
+        let (kind, scope_id) = scope_columns(scope);
+        let done = sqlx::query("DELETE FROM app_user WHERE id = ? AND scope_kind = ? AND scope_id IS ?")
+            .bind(id.as_str())
+            .bind(kind)
+            .bind(scope_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("user", id));
+        }
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &Session, refresh_hash: &str, now: TimestampMs) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO session (id, user_id, created_time, expires_time) VALUES (?, ?, ?, ?)")
+            .bind(session.id.as_str())
+            .bind(session.user_id.as_str())
+            .bind(now)
+            .bind(session.expires_time)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("INSERT INTO refresh_token (hash, session_id, issued_time) VALUES (?, ?, ?)")
+            .bind(refresh_hash)
+            .bind(session.id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT id, user_id, expires_time, revoked_time FROM session WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn refresh_session(&self, hash: &str, new_hash: &str, now: TimestampMs) -> Result<Refreshed> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT s.id, s.user_id, s.expires_time, s.revoked_time, r.used_time \
+             FROM refresh_token r JOIN session s ON s.id = r.session_id WHERE r.hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(Refreshed::Refused) };
+        let found = session(&row)?;
+        let used: Option<TimestampMs> = get(&row, "used_time")?;
+        if found.revoked_time.is_some() || found.expires_time <= now {
+            return Ok(Refreshed::Refused);
+        }
+        if used.is_some() {
+            sqlx::query("UPDATE session SET revoked_time = ? WHERE id = ?")
+                .bind(now)
+                .bind(found.id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            return Ok(Refreshed::Reused(found.id));
+        }
+        sqlx::query("UPDATE refresh_token SET used_time = ? WHERE hash = ?")
+            .bind(now)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("INSERT INTO refresh_token (hash, session_id, issued_time) VALUES (?, ?, ?)")
+            .bind(new_hash)
+            .bind(found.id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Refreshed::Rotated(found))
+    }
+
+    async fn revoke_session(&self, id: &SessionId, now: TimestampMs) -> Result<()> {
+        sqlx::query("UPDATE session SET revoked_time = COALESCE(revoked_time, ?) WHERE id = ?")
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn insert_api_key(&self, new: &NewApiKey, now: TimestampMs) -> Result<ApiKey> {
+        let id = ApiKeyId::random();
+        let (kind, scope_id) = scope_columns(&new.scope);
+        sqlx::query(
+            "INSERT INTO api_key (id, hash, name, role, scope_kind, scope_id, expires_time, created_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(&new.hash)
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(kind)
+        .bind(scope_id)
+        .bind(new.expires_time)
+        .bind(now)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(ApiKey {
+            id,
+            name: new.name.clone(),
+            role: new.role,
+            scope: new.scope.clone(),
+            expires_time: new.expires_time,
+            revoked_time: None,
+            created_time: now,
+        })
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{API_KEY} WHERE hash = ?")))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(api_key).transpose()
+    }
+
+    async fn api_keys(&self, scope: &Scope) -> Result<Vec<ApiKey>> {
+        let (kind, scope_id) = scope_columns(scope);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{API_KEY} WHERE scope_kind = ? AND scope_id IS ? ORDER BY created_time DESC, id"
+        )))
+        .bind(kind)
+        .bind(scope_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(api_key).collect()
+    }
+
+    async fn revoke_api_key(&self, scope: &Scope, id: &ApiKeyId, now: TimestampMs) -> Result<ApiKey> {
+        let (kind, scope_id) = scope_columns(scope);
+        let done = sqlx::query(
+            "UPDATE api_key SET revoked_time = COALESCE(revoked_time, ?) \
+             WHERE id = ? AND scope_kind = ? AND scope_id IS ?",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .bind(kind)
+        .bind(scope_id)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("api key", id));
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{API_KEY} WHERE id = ?")))
+            .bind(id.as_str())
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db)?;
+        api_key(&row)
+    }
+
+    async fn append_audit(&self, entry: &NewAuditEntry, now: TimestampMs) -> Result<i64> {
+        let seq = sqlx::query_scalar(
+            "INSERT INTO audit_log (time, tenant_id, actor, role, action, object, status, summary, request_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(now)
+        .bind(entry.tenant_id.as_ref().map(TenantId::as_str))
+        .bind(&entry.actor)
+        .bind(entry.role.as_str())
+        .bind(&entry.action)
+        .bind(&entry.object)
+        .bind(i64::from(entry.status))
+        .bind(entry.summary.to_string())
+        .bind(&entry.request_id)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(seq)
+    }
+
+    async fn audit(&self, tenant: Option<&TenantId>, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, time, tenant_id, actor, role, action, object, status, summary, request_id FROM audit_log \
+             WHERE tenant_id IS ? AND seq > ? AND (? IS NULL OR actor = ?) AND (? IS NULL OR action LIKE ? || '%') \
+             AND (? IS NULL OR time >= ?) AND (? IS NULL OR time < ?) ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant.map(TenantId::as_str))
+        .bind(query.after)
+        .bind(query.actor.as_deref())
+        .bind(query.actor.as_deref())
+        .bind(query.action.as_deref())
+        .bind(query.action.as_deref())
+        .bind(query.start_ts)
+        .bind(query.start_ts)
+        .bind(query.end_ts)
+        .bind(query.end_ts)
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let status: i64 = get(row, "status")?;
+                Ok(AuditEntry {
+                    seq: get(row, "seq")?,
+                    time: get(row, "time")?,
+                    tenant_id: get::<Option<String>>(row, "tenant_id")?.map(Into::into),
+                    actor: get(row, "actor")?,
+                    role: role_of(row)?,
+                    action: get(row, "action")?,
+                    object: get(row, "object")?,
+                    status: u16::try_from(status).map_err(corrupt)?,
+                    summary: json(&get::<String>(row, "summary")?),
+                    request_id: get(row, "request_id")?,
+                })
+            })
+            .collect()
+    }
+}

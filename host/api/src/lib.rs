@@ -23,8 +23,10 @@ mod device;
 mod entities;
 mod error;
 mod json;
+mod limits;
 mod metrics;
 mod plugins;
+mod profiles;
 mod records;
 mod serve;
 mod throttle;
@@ -87,7 +89,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/bindings/{id}/devices/{device_id}/release", post(plugins::release_device))
         .route("/api/metering", get(plugins::metering))
         .route("/metrics", get(metrics::prometheus))
-        .route("/api/tenant/plan", get(plugins::get_plan).put(plugins::put_plan))
+        .route("/api/tenant/profile", get(profiles::get_own))
+        .route("/api/tenants/{tenant_id}/profile", axum::routing::put(profiles::put))
         .route("/api/tenant/usage", get(plugins::usage))
         .route("/api/wellpads", post(entities::create_wellpad))
         .route("/api/wells", post(entities::create_well).get(entities::list_wells))

@@ -11,6 +11,7 @@ mod flow;
 mod hygiene;
 mod ingest;
 mod layering;
+mod limits;
 mod neighbours;
 mod outbox;
 mod tokens;

@@ -107,6 +107,7 @@ async fn admit(
     } else {
         None
     };
+    crate::limits::check_request(state, &principal).await?;
     request.extensions_mut().insert(principal.clone());
     if let Some(tenant) = &tenant {
         request.extensions_mut().insert(ActingTenant(tenant.clone()));

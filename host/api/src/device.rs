@@ -14,7 +14,9 @@ use crate::json::body_bytes;
 /// frame caused is durable: 200 with what was accepted and rejected, 400
 /// when the decoder rejects the frame, 401 for an unknown token, and 429
 /// `too-many-failed-tokens` (with `Retry-After`) to an address that sent
-/// too many unknown tokens lately ([`crate::TokenThrottle`]).
+/// too many unknown tokens lately ([`crate::TokenThrottle`]), and 429
+/// `rate-limited` (with `Retry-After`, nothing of the frame stored) to a
+/// device over its tenant profile's ingest limits.
 pub(crate) async fn post_telemetry(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -50,6 +52,10 @@ pub(crate) async fn post_telemetry(
         }
         other => other?,
     };
+    // The profile's message windows, before the body is read; its data
+    // point windows are checked once the decoder has counted them. Refused:
+    // 429 `rate-limited` with `Retry-After`, nothing of the frame stored.
+    state.services.limits().check_ingest_message(&device.tenant_id, &device.id).await?;
     crate::json::check_declared_length(request.headers(), crate::MAX_TELEMETRY_BYTES)?;
     let payload = body_bytes(request, &()).await?;
     let frame = Frame {

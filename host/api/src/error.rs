@@ -139,6 +139,20 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", e.to_string())
                     .with("note", "the frame is kept as a dead letter")
             }
+            e @ ServiceError::RateLimited { limit, retry_after, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string())
+                    .retry_after(retry_after)
+                    .with("limit", limit)
+                    .with("note", "nothing of this request was done or stored; send it again after Retry-After")
+            }
+            // 403: the request is understood, the tenant's profile forbids
+            // it, and retrying does not help until the profile changes.
+            e @ ServiceError::EntityQuotaExceeded { quota, limit, .. } => {
+                Self::new(StatusCode::FORBIDDEN, "quota-exceeded", e.to_string())
+                    .with("quota", quota)
+                    .with("limit", limit)
+                    .with("note", "nothing was created")
+            }
             e @ ServiceError::AboveCeiling { limit, .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "limit-above-ceiling", e.to_string()).with("limit", limit)
             }

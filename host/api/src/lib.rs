@@ -27,8 +27,10 @@ mod entities;
 mod error;
 mod identity;
 mod json;
+mod limits;
 mod metrics;
 mod plugins;
+mod profiles;
 mod records;
 mod serve;
 mod throttle;
@@ -103,7 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit", get(audit::list))
         .route("/api/metering", get(plugins::metering))
         .route("/metrics", get(metrics::prometheus))
-        .route("/api/tenant/plan", get(plugins::get_plan).put(plugins::put_plan))
+        .route("/api/tenant/profile", get(profiles::get_own))
+        .route("/api/tenants/{tenant_id}/profile", axum::routing::put(profiles::put))
         .route("/api/tenant/usage", get(plugins::usage))
         .route("/api/wellpads", post(entities::create_wellpad))
         .route("/api/wells", post(entities::create_well).get(entities::list_wells))

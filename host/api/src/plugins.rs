@@ -1,9 +1,9 @@
-//! Plugins, bindings, plans and metering.
+//! Plugins, bindings and metering.
 
 use axum::Json as JsonResponse;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use nexus_model::{BindingId, DeviceId, PluginKind, PluginVersionId, TenantPlan, Usage};
+use nexus_model::{BindingId, DeviceId, PluginKind, PluginVersionId, Usage};
 use nexus_services::{BindingMetrics, BindingRequest, Upload};
 use serde::Deserialize;
 
@@ -140,25 +140,11 @@ pub(crate) async fn release_device(
 }
 
 /// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.
-pub(crate) async fn metering(State(state): State<AppState>, principal: TenantPrincipal) -> JsonResponse<Vec<BindingMetrics>> {
+pub(crate) async fn metering(
+    State(state): State<AppState>,
+    principal: TenantPrincipal,
+) -> JsonResponse<Vec<BindingMetrics>> {
     JsonResponse(state.services.plugins().metering(&principal.tenant_id))
-}
-
-/// `GET /api/tenant/plan`
-pub(crate) async fn get_plan(
-    State(state): State<AppState>,
-    principal: TenantPrincipal,
-) -> Result<JsonResponse<TenantPlan>, ApiError> {
-    Ok(JsonResponse(state.services.plugins().plan(&principal.tenant_id).await?))
-}
-
-/// `PUT /api/tenant/plan` `{"max_executions_per_month", "max_fuel_per_month", "limits"}`
-pub(crate) async fn put_plan(
-    State(state): State<AppState>,
-    principal: TenantPrincipal,
-    Json(plan): Json<TenantPlan>,
-) -> Result<JsonResponse<TenantPlan>, ApiError> {
-    Ok(JsonResponse(state.services.plugins().set_plan(&principal.tenant_id, plan, &principal.actor).await?))
 }
 
 /// `GET /api/tenant/usage`: this month's executions and fuel.

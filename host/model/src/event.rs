@@ -106,7 +106,7 @@ pub enum EntityKind {
 pub enum EntityAction {
     /// Created.
     Created,
-    /// Changed (e.g. a plan, a binding's plugin version).
+    /// Changed (e.g. a profile, a binding's plugin version).
     Updated,
     /// A device's access token was issued anew.
     TokenRotated,

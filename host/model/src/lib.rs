@@ -4,7 +4,7 @@
 //! that need no I/O: typed ids, readings and frames, alarm signals and
 //! alarms with their lifecycle as pure functions ([`lifecycle`]), the
 //! entities of a field, plugins and bindings, recommendations and records,
-//! the events of the outbox, per-call limits, tenant plans and the one
+//! the events of the outbox, per-call limits, tenant profiles and the one
 //! [`Clock`] the host reads time from. No I/O and no heavy dependencies, so
 //! the runtime, storage, services and API can all speak it without knowing
 //! each other.
@@ -18,8 +18,8 @@ mod identity;
 mod ids;
 pub mod lifecycle;
 mod limits;
-mod plan;
 mod plugin;
+mod profile;
 mod query;
 mod records;
 mod series;
@@ -38,11 +38,14 @@ pub use ids::{
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;
-pub use plan::{TenantPlan, Usage, month_of};
 pub use plugin::{
     Binding, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint, InjectionBounds, OpenAlarm,
     OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Recommendation, Setpoint,
     SetpointSource, WellContext, WellTest,
+};
+pub use profile::{
+    EntityQuotas, IngestLimits, ParseRateError, QuotaKind, RateLimits, RateWindow, RateWindows, TenantProfile, Usage,
+    month_of,
 };
 pub use query::AlarmFilter;
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};

@@ -66,7 +66,7 @@ impl Default for Limits {
 pub type LimitValue = (&'static str, Option<u64>);
 
 impl Limits {
-    /// The system maxima: no plan may set, and no binding may ask for, more
+    /// The system maxima: no profile may set, and no binding may ask for, more
     /// than this. A deployment may lower (or raise) them in its configuration.
     pub fn system_ceilings() -> Self {
         Self {

@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use nexus_model::{Actor, Device, DeviceId, TenantId, Well, WellId, Wellpad, WellpadId, new_access_token, token_hash};
+use nexus_model::{
+    Actor, Device, DeviceId, QuotaKind, TenantId, Well, WellId, Wellpad, WellpadId, new_access_token, token_hash,
+};
 use nexus_storage::{NewDevice, NewWell};
 use serde::Serialize;
 
@@ -65,7 +67,9 @@ impl AssetService {
             return Err(ServiceError::Invalid("static_data must be a JSON object".into()));
         }
         let new = NewWell { name: name.into(), wellpad_id, static_data };
+        let turn = self.0.quota_turn(tenant, QuotaKind::Wells).await?;
         let created = self.0.store.create_well(tenant, &new, by, self.0.now()).await?;
+        drop(turn);
         self.0.wake_outbox();
         Ok(created)
     }
@@ -96,7 +100,9 @@ impl AssetService {
         }
         let access_token = chosen_token.unwrap_or_else(new_access_token);
         let new = NewDevice { name: name.into(), well_id, token_hash: token_hash(&access_token) };
+        let turn = self.0.quota_turn(tenant, QuotaKind::Devices).await?;
         let device = self.0.store.create_device(tenant, &new, by, self.0.now()).await?;
+        drop(turn);
         self.0.wake_outbox();
         Ok(IssuedToken { device, access_token })
     }

@@ -138,8 +138,9 @@ impl Inner {
             match known {
                 Some(share) => share,
                 None => {
-                    let plan = self.plan(tenant).await.map_err(|e| e.to_string())?;
-                    let size = plan.max_concurrent_calls.map_or(self.config.tenant_call_share, |n| n as usize).max(1);
+                    let profile = self.profile(tenant).await.map_err(|e| e.to_string())?;
+                    let size =
+                        profile.max_concurrent_calls.map_or(self.config.tenant_call_share, |n| n as usize).max(1);
                     let mut shares = self.shares.lock().unwrap_or_else(|e| e.into_inner());
                     shares.entry(tenant.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(size))).clone()
                 }

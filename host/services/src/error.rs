@@ -87,7 +87,7 @@ pub enum ServiceError {
         reason: String,
     },
     /// A limit asked for is above what caps it (the system ceiling, the
-    /// tenant's plan, or the plugin kind's default when there is no plan).
+    /// tenant's profile, or the plugin kind's default when there is no profile).
     #[error("limits: {limit} = {} is above {of}'s {}", show(*.asked), show(*.cap))]
     AboveCeiling {
         /// The limit's name, e.g. `deadline_ms`.
@@ -96,7 +96,7 @@ pub enum ServiceError {
         asked: Option<u64>,
         /// The cap.
         cap: Option<u64>,
-        /// Whose cap: `the system ceiling`, `the tenant plan`, ...
+        /// Whose cap: `the system ceiling`, `the tenant profile`, ...
         of: &'static str,
     },
     /// The tenant's share of the host's capacity (plugin instances, call
@@ -127,7 +127,7 @@ pub enum ServiceError {
         /// When to retry.
         retry_after_s: u32,
     },
-    /// The tenant used up its plan for the month.
+    /// The tenant used up its profile for the month.
     #[error("tenant `{tenant_id}` used {used} {what} of its {limit} for {month}")]
     QuotaExceeded {
         /// The tenant.
@@ -136,10 +136,32 @@ pub enum ServiceError {
         what: &'static str,
         /// Used so far.
         used: u64,
-        /// The plan's cap.
+        /// The profile's cap.
         limit: u64,
         /// `YYYY-MM`.
         month: String,
+    },
+    /// A rate or ingest limit of the tenant's profile refused the request;
+    /// nothing of it was done or stored.
+    #[error("{limit} `{window}` reached; retry in {} s", crate::limits::retry_after_secs(*.retry_after))]
+    RateLimited {
+        /// The profile field, e.g. `rate_limits.per_user`.
+        limit: &'static str,
+        /// The window that refused, e.g. `100:60`.
+        window: String,
+        /// The earliest time that window admits again.
+        retry_after: std::time::Duration,
+    },
+    /// One more entity would go over the tenant's quota; nothing was
+    /// created.
+    #[error("the tenant's profile allows {quota} = {limit}, and it has {existing}")]
+    EntityQuotaExceeded {
+        /// The quota, e.g. `max_devices`.
+        quota: &'static str,
+        /// Its value.
+        limit: u64,
+        /// How many the tenant has.
+        existing: u64,
     },
     /// Storage cannot take the request now; nothing was acknowledged.
     #[error("{0}")]

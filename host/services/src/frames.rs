@@ -131,12 +131,20 @@ pub(crate) async fn process(inner: Arc<Inner>, device: Device, frames: Vec<Frame
                 continue;
             }
         };
-        if let Some(state) = outcome.state {
-            effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.id.clone(), state });
-        }
         let decoded = outcome.output;
         let (mut valid, mut rejected) =
             validate::series(&device.id, decoded.series, decoded.foreign, frame.received_at);
+        // The profile's data point windows, before anything of the frame
+        // (decoder state, readings, dead letters) joins the commit.
+        let points = valid.iter().map(Series::len).sum::<usize>() + rejected.len();
+        let points = u32::try_from(points).unwrap_or(u32::MAX);
+        if let Err(error) = inner.check_ingest_points(tenant, &device.id, points).await {
+            outcomes.push(FrameOutcome::failed(error));
+            continue;
+        }
+        if let Some(state) = outcome.state {
+            effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.id.clone(), state });
+        }
         rejected.extend(inner.cap_keys(tenant, &device.id, &mut valid).await?);
         if !rejected.is_empty() {
             let reasons: Vec<String> = rejected.iter().map(|r| format!("{}@{}: {}", r.key, r.ts, r.reason)).collect();

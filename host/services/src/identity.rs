@@ -414,6 +414,10 @@ impl IdentityService {
         if !fits(role, &scope) {
             return Err(ServiceError::Invalid(format!("a {role} key cannot belong to this scope")));
         }
+        if let Scope::Tenant(tenant) = &scope {
+            let live = self.0.store.api_keys(&scope).await?.iter().filter(|k| k.revoked_time.is_none()).count();
+            self.0.check_quota_of(tenant, nexus_model::QuotaKind::ApiKeys, live as u64).await?;
+        }
         let secret = random_secret(API_KEY_PREFIX)?;
         let expires_time = expires_in.map(|d| self.now() + d.as_millis() as i64);
         let new = NewApiKey { name: name.into(), role, scope, hash: token_hash(&secret), expires_time };

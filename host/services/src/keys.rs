@@ -17,10 +17,10 @@ use crate::{Inner, Result};
 pub(crate) struct DeviceKeys(Mutex<HashMap<DeviceId, HashSet<String>>>);
 
 impl Inner {
-    /// The device's cap: its tenant's plan, else the host default.
+    /// The device's cap: its tenant's profile, else the host default.
     async fn key_cap(&self, tenant: &TenantId) -> Result<usize> {
-        let plan = self.plan(tenant).await?;
-        Ok(plan.max_keys_per_device.unwrap_or(self.config.max_keys_per_device) as usize)
+        let profile = self.profile(tenant).await?;
+        Ok(profile.max_keys_per_device.unwrap_or(self.config.max_keys_per_device) as usize)
     }
 
     /// Refuses the samples of keys a device may not add (it has as many

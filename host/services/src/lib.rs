@@ -12,7 +12,10 @@
 //! - [`AssetService`]: tenants, wellpads, wells, devices and their tokens.
 //! - [`PluginService`]: uploads (validated, compiled one per tenant at a
 //!   time on shared slots, in a child process killed at its deadline),
-//!   bindings, hot swap, re-enabling, plans and metering.
+//!   bindings, hot swap, re-enabling and metering.
+//! - [`LimitService`]: tenant profiles — REST API rate limits, ingest
+//!   limits on the device API, entity quotas (with the monthly caps and
+//!   limits of plugin calls).
 //! - [`IdentityService`]: tenants and vendors, users and roles, logins
 //!   (access JWT + rotating refresh token), API keys, authentication of a
 //!   bearer credential into a principal, and the audit log.
@@ -37,6 +40,7 @@ mod identity;
 mod ingest;
 mod jwt;
 mod keys;
+mod limits;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -59,6 +63,7 @@ pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
+pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
@@ -89,16 +94,16 @@ pub struct ServicesConfig {
     /// tenant's new frames are refused with `overloaded` (503 +
     /// `Retry-After`).
     pub ingest_queue_frames: usize,
-    /// The system maxima of every limit: plans are capped by them, and a
+    /// The system maxima of every limit: profiles are capped by them, and a
     /// stored binding above them is clamped at load.
     pub limit_ceilings: nexus_model::Limits,
-    /// Plugin calls one tenant may have running at once unless its plan
+    /// Plugin calls one tenant may have running at once unless its profile
     /// says otherwise; more wait up to `capacity_wait`.
     pub tenant_call_share: usize,
     /// How long a call waits for its tenant's share before it is refused
     /// with `capacity-exhausted`.
     pub capacity_wait: std::time::Duration,
-    /// Distinct telemetry keys one device may have unless its tenant's plan
+    /// Distinct telemetry keys one device may have unless its tenant's profile
     /// says otherwise (`max_keys_per_device`); a reading of a new key past
     /// it is refused with a reason.
     pub max_keys_per_device: u32,
@@ -170,6 +175,10 @@ pub(crate) struct Inner {
     pub(crate) device_keys: keys::DeviceKeys,
     /// Each tenant's ingest queue, started on first use.
     pub(crate) ingest_lanes: Mutex<HashMap<TenantId, tokio::sync::mpsc::Sender<ingest::Pending>>>,
+    /// Rate and ingest limiters of each tenant's profile.
+    pub(crate) limiters: limits::Limiters,
+    /// Held across counting and creating an entity under a quota.
+    pub(crate) quota_lock: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
@@ -252,20 +261,20 @@ impl Inner {
             return Ok(bindings);
         }
         let mut bindings = self.store.device_bindings(tenant, device, kind).await?;
-        let plan = self.plan(tenant).await?;
+        let profile = self.profile(tenant).await?;
         for binding in &mut bindings {
-            self.clamp_limits(binding, &plan);
+            self.clamp_limits(binding, &profile);
         }
         let bindings = std::sync::Arc::new(bindings);
         self.caches.remember_bindings(device, kind, bindings.clone());
         Ok(bindings)
     }
 
-    /// Lowers a stored binding's limits to what caps them now (the plan or
+    /// Lowers a stored binding's limits to what caps them now (the profile or
     /// the kind's defaults, under the system ceilings), with a warning: rows
     /// written before a ceiling was lowered do not run above it.
-    pub(crate) fn clamp_limits(&self, binding: &mut nexus_model::Binding, plan: &nexus_model::TenantPlan) {
-        let cap = quota::merge_limits(binding.kind, plan.limits.as_ref(), None, &self.config.limit_ceilings)
+    pub(crate) fn clamp_limits(&self, binding: &mut nexus_model::Binding, profile: &nexus_model::TenantProfile) {
+        let cap = quota::merge_limits(binding.kind, profile.limits.as_ref(), None, &self.config.limit_ceilings)
             .unwrap_or_else(|_| nexus_model::Limits::for_kind(binding.kind))
             .clamped_to(&self.config.limit_ceilings);
         if let Some((limit, asked, ceiling)) = binding.limits.first_above(&cap) {
@@ -293,6 +302,7 @@ pub struct Services {
     records: RecordService,
     outbox: OutboxService,
     identity: IdentityService,
+    limits: LimitService,
 }
 
 impl Services {
@@ -314,6 +324,8 @@ impl Services {
             ingest_counters: ingest::IngestCounters::default(),
             device_keys: keys::DeviceKeys::default(),
             ingest_lanes: Mutex::default(),
+            limiters: limits::Limiters::default(),
+            quota_lock: tokio::sync::Mutex::new(()),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -324,6 +336,7 @@ impl Services {
             records: RecordService(inner.clone()),
             outbox: OutboxService(inner.clone()),
             identity: IdentityService(inner.clone(), keys),
+            limits: LimitService(inner.clone()),
             inner,
         }
     }
@@ -348,9 +361,14 @@ impl Services {
         &self.assets
     }
 
-    /// Plugins, bindings, plans and metering.
+    /// Plugins, bindings and metering.
     pub fn plugins(&self) -> &PluginService {
         &self.plugins
+    }
+
+    /// Tenant profiles: rate limits, ingest limits and entity quotas.
+    pub fn limits(&self) -> &LimitService {
+        &self.limits
     }
 
     /// Optimizer runs.

@@ -74,7 +74,7 @@ impl OptimizerService {
         let inner = &self.0;
         let tenant = &binding.tenant_id;
         let mut binding = binding.clone();
-        inner.clamp_limits(&mut binding, &inner.plan(tenant).await?);
+        inner.clamp_limits(&mut binding, &inner.profile(tenant).await?);
         let binding = &binding;
         let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
         let mut stored = Vec::new();

@@ -1,12 +1,12 @@
 //! Uploading plugins, binding them, hot swap, re-enabling after a
-//! quarantine, tenant plans and metering.
+//! quarantine and metering.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nexus_model::{
-    Actor, Binding, BindingId, DeviceId, Limits, PluginKind, PluginRef, PluginVersion, PluginVersionId, TenantId,
-    TenantPlan, Usage,
+    Actor, Binding, BindingId, DeviceId, Limits, PluginKind, PluginRef, PluginVersion, PluginVersionId, QuotaKind,
+    TenantId, Usage,
 };
 use nexus_runtime::{CallContext, NoTelemetry};
 use nexus_storage::{NewBinding, NewPlugin};
@@ -93,6 +93,9 @@ impl PluginService {
             version: upload.version.clone(),
         };
         let kind = upload.kind;
+        // Over the quota, nothing is compiled (checked again, under the
+        // quota's lock, before the insert).
+        drop(inner.quota_turn(&upload.tenant_id, QuotaKind::Plugins).await?);
         let bytes = Arc::new(upload.bytes);
         let component = bytes.clone();
         let tenant = upload.tenant_id.clone();
@@ -134,7 +137,9 @@ impl PluginService {
             info: &info,
             contract: staged.plugin().contract(),
         };
+        let turn = inner.quota_turn(&upload.tenant_id, QuotaKind::Plugins).await?;
         let meta = inner.store.insert_plugin(&new, by, now).await?;
+        drop(turn);
         let runtime = inner.runtime.clone();
         let plugin = blocking(move || runtime.keep(staged)).await?;
         inner.wake_outbox();
@@ -161,9 +166,9 @@ impl PluginService {
         if !request.config.is_object() {
             return Err(ServiceError::Invalid("config must be a JSON object".into()));
         }
-        let plan = inner.plan(tenant).await?;
+        let profile = inner.profile(tenant).await?;
         let limits =
-            merge_limits(plugin.kind, plan.limits.as_ref(), request.limits.as_ref(), &inner.config.limit_ceilings)?;
+            merge_limits(plugin.kind, profile.limits.as_ref(), request.limits.as_ref(), &inner.config.limit_ceilings)?;
         let scheduled =
             matches!(plugin.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer | PluginKind::Forecaster);
         let schedule_ms = match (scheduled, request.schedule_ms) {
@@ -191,7 +196,9 @@ impl PluginService {
             propagate: request.propagate,
             device_ids: &request.device_ids,
         };
+        let turn = inner.quota_turn(tenant, QuotaKind::Bindings).await?;
         let binding = inner.store.insert_binding(&new, by, inner.now()).await?;
+        drop(turn);
         inner.caches.forget_bindings();
         inner.wake_outbox();
         tracing::info!(%tenant, binding = %binding.id, plugin = %plugin.name, version = %plugin.version, devices = binding.device_ids.len(), "Binding created.");
@@ -272,18 +279,6 @@ impl PluginService {
             count += 1;
         }
         Ok(count)
-    }
-
-    /// The tenant's plan.
-    pub async fn plan(&self, tenant: &TenantId) -> Result<TenantPlan> {
-        self.0.plan(tenant).await
-    }
-
-    /// Sets the tenant's plan.
-    pub async fn set_plan(&self, tenant: &TenantId, plan: TenantPlan, by: &Actor) -> Result<TenantPlan> {
-        let plan = self.0.set_plan(tenant, plan, by).await?;
-        self.0.wake_outbox();
-        Ok(plan)
     }
 
     /// The tenant's use this month.

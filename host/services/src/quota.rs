@@ -1,16 +1,16 @@
-//! Tenant plans: monthly caps on executions and fuel, checked before each
+//! Tenant profiles: monthly caps on executions and fuel, checked before each
 //! plugin call (counting the calls of the unit of work not yet committed)
-//! and metered in the same commit; and the plan's limit ceilings.
+//! and metered in the same commit; and the profile's limit ceilings.
 
-use nexus_model::{Actor, Limits, PluginKind, TenantId, TenantPlan, Usage, month_of};
+use nexus_model::{Actor, Limits, PluginKind, TenantId, TenantProfile, Usage, month_of};
 use nexus_storage::Effects;
 
 use crate::{Inner, Result, ServiceError};
 
-/// A tenant's plan and this month's committed use, cached.
+/// A tenant's profile and this month's committed use, cached.
 #[derive(Debug, Clone)]
 pub(crate) struct Account {
-    plan: TenantPlan,
+    profile: TenantProfile,
     usage: Usage,
 }
 
@@ -21,16 +21,18 @@ impl Inner {
         if let Some(account) = cached.filter(|a| a.usage.month == month) {
             return Ok(account);
         }
-        let account =
-            Account { plan: self.store.tenant_plan(tenant).await?, usage: self.store.usage(tenant, &month).await? };
+        let account = Account {
+            profile: self.store.tenant_profile(tenant).await?,
+            usage: self.store.usage(tenant, &month).await?,
+        };
         self.accounts.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant.clone(), account.clone());
         Ok(account)
     }
 
     /// Fails with [`ServiceError::QuotaExceeded`] when one more call would
-    /// go over the tenant's plan, counting the calls already in `pending`.
+    /// go over the tenant's profile, counting the calls already in `pending`.
     pub(crate) async fn check_quota(&self, tenant: &TenantId, pending: &Effects) -> Result<()> {
-        let Account { plan, usage } = self.account(tenant).await?;
+        let Account { profile, usage } = self.account(tenant).await?;
         let (calls, fuel) = pending.usage.as_ref().map_or((0, 0), |u| (u.executions, u.fuel));
         let exceeded = |what: &'static str, used: u64, limit: Option<u64>| match limit {
             Some(limit) if used >= limit => Err(ServiceError::QuotaExceeded {
@@ -42,8 +44,8 @@ impl Inner {
             }),
             _ => Ok(()),
         };
-        exceeded("executions", usage.executions + calls, plan.max_executions_per_month)?;
-        exceeded("fuel", usage.fuel.saturating_add(fuel), plan.max_fuel_per_month)
+        exceeded("executions", usage.executions + calls, profile.max_executions_per_month)?;
+        exceeded("fuel", usage.fuel.saturating_add(fuel), profile.max_fuel_per_month)
     }
 
     /// Adds committed use to the cached account.
@@ -56,9 +58,9 @@ impl Inner {
         }
     }
 
-    /// The tenant's plan.
-    pub(crate) async fn plan(&self, tenant: &TenantId) -> Result<TenantPlan> {
-        Ok(self.account(tenant).await?.plan)
+    /// The tenant's profile.
+    pub(crate) async fn profile(&self, tenant: &TenantId) -> Result<TenantProfile> {
+        Ok(self.account(tenant).await?.profile)
     }
 
     /// The tenant's use this month.
@@ -66,14 +68,19 @@ impl Inner {
         Ok(self.account(tenant).await?.usage)
     }
 
-    /// Sets the tenant's plan after checking its limit overrides.
-    pub(crate) async fn set_plan(&self, tenant: &TenantId, plan: TenantPlan, actor: &Actor) -> Result<TenantPlan> {
+    /// Sets the tenant's profile after checking its limit overrides.
+    pub(crate) async fn set_profile(
+        &self,
+        tenant: &TenantId,
+        profile: TenantProfile,
+        actor: &Actor,
+    ) -> Result<TenantProfile> {
         for kind in PluginKind::ALL {
-            merge_limits(kind, plan.limits.as_ref(), None, &self.config.limit_ceilings)?;
+            merge_limits(kind, profile.limits.as_ref(), None, &self.config.limit_ceilings)?;
         }
         for (limit, asked, cap) in [
-            ("max_concurrent_calls", plan.max_concurrent_calls, MAX_CALL_SHARE),
-            ("max_keys_per_device", plan.max_keys_per_device, MAX_KEYS_PER_DEVICE),
+            ("max_concurrent_calls", profile.max_concurrent_calls, MAX_CALL_SHARE),
+            ("max_keys_per_device", profile.max_keys_per_device, MAX_KEYS_PER_DEVICE),
         ] {
             match asked {
                 Some(0) => return Err(ServiceError::Invalid(format!("{limit} must be positive"))),
@@ -84,17 +91,17 @@ impl Inner {
                 _ => {}
             }
         }
-        self.store.set_tenant_plan(tenant, &plan, actor, self.now()).await?;
+        self.store.set_tenant_profile(tenant, &profile, actor, self.now()).await?;
         self.accounts.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
         self.shares.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
         self.caches.forget_bindings();
-        Ok(plan)
+        Ok(profile)
     }
 }
 
-/// Most concurrent plugin calls a plan may give a tenant.
+/// Most concurrent plugin calls a profile may give a tenant.
 pub(crate) const MAX_CALL_SHARE: u32 = 64;
-/// Most distinct telemetry keys per device a plan may allow.
+/// Most distinct telemetry keys per device a profile may allow.
 pub(crate) const MAX_KEYS_PER_DEVICE: u32 = 100_000;
 
 fn apply(base: Limits, overrides: &serde_json::Map<String, serde_json::Value>, what: &str) -> Result<Limits> {
@@ -111,19 +118,19 @@ fn apply(base: Limits, overrides: &serde_json::Map<String, serde_json::Value>, w
     Ok(limits)
 }
 
-/// The limits of a binding: the kind's defaults, with the plan's
-/// overrides, then the binding's. The plan's result may not go above the
-/// system ceilings; a binding may lower what caps it — its plan, or the
-/// kind's defaults when there is no plan — but not raise it. A limit above
+/// The limits of a binding: the kind's defaults, with the profile's
+/// overrides, then the binding's. The profile's result may not go above the
+/// system ceilings; a binding may lower what caps it — its profile, or the
+/// kind's defaults when there is no profile — but not raise it. A limit above
 /// its cap is refused with [`ServiceError::AboveCeiling`] naming it.
 pub(crate) fn merge_limits(
     kind: PluginKind,
-    plan: Option<&serde_json::Map<String, serde_json::Value>>,
+    profile: Option<&serde_json::Map<String, serde_json::Value>>,
     binding: Option<&serde_json::Value>,
     ceilings: &Limits,
 ) -> Result<Limits> {
     let empty = serde_json::Map::new();
-    let cap = apply(Limits::for_kind(kind), plan.unwrap_or(&empty), "plan limits")?;
+    let cap = apply(Limits::for_kind(kind), profile.unwrap_or(&empty), "profile limits")?;
     above(&cap, ceilings, "the system ceiling")?;
     let Some(binding) = binding else { return Ok(cap) };
     let serde_json::Value::Object(overrides) = binding else {
@@ -131,7 +138,7 @@ pub(crate) fn merge_limits(
     };
     let limits = apply(cap, overrides, "limits")?;
     // `cap` is under the ceilings, so a binding under `cap` is too.
-    above(&limits, &cap, if plan.is_some() { "the tenant plan" } else { "the plugin kind's default" })?;
+    above(&limits, &cap, if profile.is_some() { "the tenant profile" } else { "the plugin kind's default" })?;
     Ok(limits)
 }
 
@@ -148,10 +155,10 @@ mod tests {
 
     fn merge(
         kind: PluginKind,
-        plan: Option<&serde_json::Map<String, serde_json::Value>>,
+        profile: Option<&serde_json::Map<String, serde_json::Value>>,
         binding: Option<&serde_json::Value>,
     ) -> Result<Limits> {
-        merge_limits(kind, plan, binding, &Limits::system_ceilings())
+        merge_limits(kind, profile, binding, &Limits::system_ceilings())
     }
 
     #[test]
@@ -163,12 +170,12 @@ mod tests {
             "{error}"
         );
         assert!(error.to_string().contains("the plugin kind's default"), "{error}");
-        let plan = serde_json::json!({"deadline_ms": 600_000});
-        let error = merge(PluginKind::AlarmRule, plan.as_object(), None).unwrap_err();
+        let profile = serde_json::json!({"deadline_ms": 600_000});
+        let error = merge(PluginKind::AlarmRule, profile.as_object(), None).unwrap_err();
         assert!(matches!(error, ServiceError::AboveCeiling { limit: "deadline_ms", of: "the system ceiling", .. }));
-        let plan = serde_json::json!({"fuel": 1_000_000});
+        let profile = serde_json::json!({"fuel": 1_000_000});
         let error =
-            merge(PluginKind::AlarmRule, plan.as_object(), Some(&serde_json::json!({"fuel": null}))).unwrap_err();
+            merge(PluginKind::AlarmRule, profile.as_object(), Some(&serde_json::json!({"fuel": null}))).unwrap_err();
         assert!(matches!(error, ServiceError::AboveCeiling { limit: "fuel", asked: None, .. }), "{error}");
     }
 
@@ -178,12 +185,12 @@ mod tests {
         assert_eq!((limits.deadline_ms, limits.memory_bytes), (20, 128 << 20));
         assert!(merge(PluginKind::Decoder, None, Some(&serde_json::json!({"nope": 1}))).is_err());
         assert!(merge(PluginKind::Decoder, None, Some(&serde_json::json!({"deadline_ms": 0}))).is_err());
-        let plan = serde_json::json!({"memory_bytes": 8_388_608});
-        let plan = plan.as_object();
-        assert_eq!(merge(PluginKind::AlarmRule, plan, None).unwrap().memory_bytes, 8 << 20);
+        let profile = serde_json::json!({"memory_bytes": 8_388_608});
+        let profile = profile.as_object();
+        assert_eq!(merge(PluginKind::AlarmRule, profile, None).unwrap().memory_bytes, 8 << 20);
         let lower = serde_json::json!({"memory_bytes": 4_194_304});
-        assert_eq!(merge(PluginKind::AlarmRule, plan, Some(&lower)).unwrap().memory_bytes, 4 << 20);
+        assert_eq!(merge(PluginKind::AlarmRule, profile, Some(&lower)).unwrap().memory_bytes, 4 << 20);
         let higher = serde_json::json!({"memory_bytes": 33_554_432});
-        assert!(merge(PluginKind::AlarmRule, plan, Some(&higher)).is_err());
+        assert!(merge(PluginKind::AlarmRule, profile, Some(&higher)).is_err());
     }
 }

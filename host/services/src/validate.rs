@@ -91,7 +91,7 @@ pub(crate) fn key_cap(
             return true;
         }
         let reason = format!(
-            "the device has {cap} telemetry keys already (its plan's max_keys_per_device); a new key is refused"
+            "the device has {cap} telemetry keys already (its profile's max_keys_per_device); a new key is refused"
         );
         rejected.extend(series.ts.iter().map(|&ts| RejectedReading {
             key: series.key.clone(),

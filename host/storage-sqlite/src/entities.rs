@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Device, DeviceId, EntityAction, EntityKind, Tenant, TenantId, TenantPlan, TimestampMs, Well, WellId,
+    Actor, Device, DeviceId, EntityAction, EntityKind, Tenant, TenantId, TenantProfile, TimestampMs, Well, WellId,
     Wellpad, WellpadId, is_token_hash, token_hash,
 };
 use nexus_storage::{EntityStore, NewDevice, NewWell, Result, StorageError, entity_event};
@@ -65,25 +65,25 @@ impl EntityStore for SqliteStore {
         })
     }
 
-    async fn tenant_plan(&self, tenant: &TenantId) -> Result<TenantPlan> {
-        let plan: Option<String> = sqlx::query_scalar("SELECT plan FROM tenant WHERE id = ?")
+    async fn tenant_profile(&self, tenant: &TenantId) -> Result<TenantProfile> {
+        let profile: Option<String> = sqlx::query_scalar("SELECT profile FROM tenant WHERE id = ?")
             .bind(tenant.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        plan.map(|p| serde_json::from_str(&p).map_err(corrupt)).transpose().map(Option::unwrap_or_default)
+        profile.map(|p| serde_json::from_str(&p).map_err(corrupt)).transpose().map(Option::unwrap_or_default)
     }
 
-    async fn set_tenant_plan(
+    async fn set_tenant_profile(
         &self,
         tenant: &TenantId,
-        plan: &TenantPlan,
+        profile: &TenantProfile,
         actor: &Actor,
         now: TimestampMs,
     ) -> Result<()> {
-        let text = serde_json::to_string(plan).map_err(corrupt)?;
+        let text = serde_json::to_string(profile).map_err(corrupt)?;
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("UPDATE tenant SET plan = ? WHERE id = ?")
+        let done = sqlx::query("UPDATE tenant SET profile = ? WHERE id = ?")
             .bind(&text)
             .bind(tenant.as_str())
             .execute(&mut *tx)
@@ -92,7 +92,7 @@ impl EntityStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StorageError::not_found("tenant", tenant));
         }
-        let summary = serde_json::to_value(plan).map_err(corrupt)?;
+        let summary = serde_json::to_value(profile).map_err(corrupt)?;
         let event = entity_event(tenant, now, EntityKind::Tenant, tenant, EntityAction::Updated, actor, summary);
         append(&mut tx, vec![event]).await?;
         tx.commit().await.map_err(db)

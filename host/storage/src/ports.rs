@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, DeadLetter, Device, DeviceId,
     Event, EventSeq, OperatorAction, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
-    StoredRecommendation, Tenant, TenantId, TenantPlan, TimestampMs, Usage, Well, WellId, Wellpad,
+    StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, Wellpad,
 };
 
 use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
@@ -20,13 +20,13 @@ use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, Opera
 pub trait EntityStore: Send + Sync {
     /// Creates a tenant, or returns the existing one with that id.
     async fn ensure_tenant(&self, id: &TenantId, name: &str, now: TimestampMs) -> Result<Tenant>;
-    /// The tenant's plan (empty when none was set).
-    async fn tenant_plan(&self, tenant: &TenantId) -> Result<TenantPlan>;
-    /// Sets the tenant's plan.
-    async fn set_tenant_plan(
+    /// The tenant's profile (the defaults when none was set).
+    async fn tenant_profile(&self, tenant: &TenantId) -> Result<TenantProfile>;
+    /// Sets the tenant's profile.
+    async fn set_tenant_profile(
         &self,
         tenant: &TenantId,
-        plan: &TenantPlan,
+        profile: &TenantProfile,
         actor: &Actor,
         now: TimestampMs,
     ) -> Result<()>;

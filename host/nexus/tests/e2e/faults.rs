@@ -166,12 +166,12 @@ async fn hot_swap_twice_while_telemetry_flows_loses_and_duplicates_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tenant_plan_caps_monthly_executions_and_bounds_binding_limits() {
+async fn a_tenant_profile_caps_monthly_executions_and_bounds_binding_limits() {
     let h = Harness::start().await;
     // No scheduled optimizer: every execution here comes from a frame.
     let (device_id, token, _) = h.field_with(false).await;
     let (status, body, _) = h
-        .send(h.admin(Method::PUT, "/api/tenant/plan", "acme").await.json(&json!({
+        .send(h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&json!({
             "max_executions_per_month": 5,
             "limits": {"memory_bytes": 8_388_608}
         })))
@@ -200,7 +200,7 @@ async fn a_tenant_plan_caps_monthly_executions_and_bounds_binding_limits() {
         .collect();
     assert_eq!(refused, ["decode", "evaluate"]);
 
-    // Bindings take the plan's limits and may not raise them.
+    // Bindings take the profile's limits and may not raise them.
     let plugins = h.get("/api/plugins").await;
     let threshold = plugins.as_array().and_then(|p| p.iter().find(|p| p["name"] == "alarm-rule-threshold"));
     let plugin_id = threshold.and_then(|p| p["id"].as_str()).expect("threshold plugin").to_string();
@@ -219,5 +219,5 @@ async fn a_tenant_plan_caps_monthly_executions_and_bounds_binding_limits() {
         .await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("limit-above-ceiling")), "{body}");
     assert_eq!(body["limit"], "memory_bytes");
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("tenant plan")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("tenant profile")), "{body}");
 }

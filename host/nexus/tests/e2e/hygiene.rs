@@ -91,9 +91,12 @@ async fn a_device_past_its_key_cap_has_new_keys_refused_and_known_keys_stored() 
     assert_eq!(dead[0]["error_code"], "invalid-reading", "{dead}");
     assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("d@") && e.contains("max_keys_per_device")), "{dead}");
 
-    // The tenant's plan raises the cap: one more key fits.
+    // The tenant's profile raises the cap: one more key fits.
     let (status, body, _) = h
-        .send(h.admin(reqwest::Method::PUT, "/api/tenant/plan", "acme").await.json(&json!({"max_keys_per_device": 4})))
+        .send(
+            h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await
+                .json(&json!({"max_keys_per_device": 4})),
+        )
         .await;
     assert!(status.is_success(), "{status} {body}");
     let (_, body, _) = h.telemetry(&token, frame(json!({"d": 4, "e": 5}))).await;
@@ -194,6 +197,8 @@ async fn dead_letter_retention_removes_old_and_oversized_letters() {
     assert_eq!(records.sweep_dead_letters().await.expect("sweep"), 0);
     clock.set(clock.now() + 2 * 86_400_000);
     assert_eq!(records.sweep_dead_letters().await.expect("sweep"), 2);
+    // Eight days on, the access token of the first login has expired.
+    h.forget_tokens().await;
     assert_eq!(letters(h.get("/api/dead-letters").await), 0);
 }
 

@@ -56,6 +56,8 @@ fn only_the_runtime_knows_wasmtime_only_storage_knows_sql_only_the_api_knows_htt
     assert_eq!(who_depends_on(&members, |d| d.starts_with("wasmtime")), set(&["nexus-runtime"]));
     assert_eq!(who_depends_on(&members, |d| d == "sqlx" || d.starts_with("sqlx-")), set(&["nexus-storage-sqlite"]));
     assert_eq!(who_depends_on(&members, |d| d == "axum" || d == "hyper"), set(&["nexus-api"]));
+    // Rate limiters live in the services (the API asks them).
+    assert_eq!(who_depends_on(&members, |d| d == "governor"), set(&["nexus-services"]));
     // The API reaches storage and plugins only through the services.
     let api = &members["nexus-api"].deps;
     for forbidden in ["nexus-storage", "nexus-storage-sqlite", "nexus-runtime", "nexus-registry"] {

@@ -12,6 +12,7 @@ mod hygiene;
 mod identity;
 mod ingest;
 mod layering;
+mod limits;
 mod neighbours;
 mod outbox;
 mod tenancy;
@@ -31,6 +32,8 @@ use serde_json::{Value, json};
 /// The system administrator's bootstrap key (`NEXUS_ADMIN_TOKEN`): used to
 /// create tenants and their first users, nothing else.
 pub(crate) const TOKEN: &str = "e2e-admin-token-0123456789";
+/// The per-user rate limit of the tenants the harness creates.
+pub(crate) const TEST_RATE: &str = "1000000:60";
 /// The password of every user the tests create.
 pub(crate) const PASSWORD: &str = "e2e-password-0123456789";
 
@@ -151,8 +154,28 @@ impl Harness {
             return token.clone();
         }
         let token = login_as(&self.client, &self.base, tenant, "TENANT_ADMIN").await;
+        // Tests drive a tenant faster than the default 100 requests a minute
+        // per user; the rate-limit tests set their own profiles.
+        let (status, mut profile, _) =
+            self.send(self.system(reqwest::Method::GET, "/api/tenant/profile").await.header("x-nexus-tenant", tenant)).await;
+        assert_eq!(status, StatusCode::OK, "{tenant}'s profile: {profile}");
+        profile["rate_limits"]["per_user"] = json!(TEST_RATE);
+        let path = format!("/api/tenants/{tenant}/profile");
+        let (status, body, _) = self.send(self.system(reqwest::Method::PUT, &path).await.json(&profile)).await;
+        assert_eq!(status, StatusCode::OK, "setting {tenant}'s profile: {body}");
         tokens.insert(tenant.to_string(), token.clone());
         token
+    }
+
+    /// Forgets the access tokens (they expire on the host's clock, which a
+    /// test may move days on): the next request logs in again.
+    pub(crate) async fn forget_tokens(&self) {
+        self.tokens.lock().await.clear();
+    }
+
+    /// A request as the system administrator (the bootstrap key).
+    pub(crate) async fn system(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN)
     }
 
     /// A request as `tenant`'s tenant admin.

@@ -42,11 +42,11 @@ async fn device_for(h: &Harness, tenant: &str, name: &str) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_binding_cannot_raise_its_limits_and_a_plan_stays_under_the_system_ceilings() {
+async fn a_binding_cannot_raise_its_limits_and_a_profile_stays_under_the_system_ceilings() {
     let h = Harness::start().await;
     let rule = upload_for(&h, "acme", "alarm-rule", "test-noop").await;
     let (device, _) = device_for(&h, "acme", "ESP-1").await;
-    // No plan: the kind's defaults cap the binding. Each raised limit is
+    // No profile: the kind's defaults cap the binding. Each raised limit is
     // refused, naming it.
     for (limit, value) in [
         ("deadline_ms", json!(600_000)),
@@ -71,24 +71,26 @@ async fn a_binding_cannot_raise_its_limits_and_a_plan_stays_under_the_system_cei
     let lowered = json!({"plugin_id": rule, "device_ids": [device], "config": {}, "limits": {"deadline_ms": 20}});
     let binding = post_for(&h, "acme", "/api/bindings", lowered).await;
     assert_eq!(binding["limits"]["deadline_ms"], 20);
-    // A plan above the system ceilings is refused; under them it is taken,
+    // A profile above the system ceilings is refused; under them it is taken,
     // and then caps bindings instead of the defaults.
     let too_big = json!({"limits": {"deadline_ms": 600_000}});
-    let (status, body, _) = h.send(h.admin(Method::PUT, "/api/tenant/plan", "acme").await.json(&too_big)).await;
+    let (status, body, _) =
+        h.send(h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&too_big)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("limit-above-ceiling")), "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("system ceiling")), "{body}");
     let share = json!({"max_concurrent_calls": 100_000});
-    let (status, body, _) = h.send(h.admin(Method::PUT, "/api/tenant/plan", "acme").await.json(&share)).await;
+    let (status, body, _) = h.send(h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&share)).await;
     assert_eq!((status, body["limit"].as_str()), (StatusCode::BAD_REQUEST, Some("max_concurrent_calls")), "{body}");
-    let plan = json!({"limits": {"deadline_ms": 200}});
-    let (status, body, _) = h.send(h.admin(Method::PUT, "/api/tenant/plan", "acme").await.json(&plan)).await;
+    let profile = json!({"limits": {"deadline_ms": 200}});
+    let (status, body, _) =
+        h.send(h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&profile)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let within = json!({"plugin_id": rule, "device_ids": [device], "config": {}, "limits": {"deadline_ms": 150}});
     assert_eq!(post_for(&h, "acme", "/api/bindings", within).await["limits"]["deadline_ms"], 150);
     let above = json!({"plugin_id": rule, "device_ids": [device], "config": {}, "limits": {"deadline_ms": 201}});
     let (status, body, _) = h.send(h.admin(Method::POST, "/api/bindings", "acme").await.json(&above)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("limit-above-ceiling")), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("tenant plan")), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("tenant profile")), "{body}");
 }
 
 /// A ThingsBoard JSON frame of `samples` timestamped samples of ten keys.

@@ -99,7 +99,25 @@ pub async fn tenants_see_nothing_of_each_other(store: &dyn Store) {
     assert_eq!(store.plugins(t).await.expect("plugins").len(), 1);
     assert_eq!(store.bindings(t).await.expect("bindings").len(), 1);
     assert!(store.alarms(t, &AlarmFilter::default()).await.expect("alarms").is_empty());
-    assert!(store.tenant_plan(&TenantId::new("nobody")).await.expect("plan").limits.is_none());
+    let profile = store.tenant_profile(&TenantId::new("nobody")).await.expect("profile");
+    assert_eq!(profile, nexus_model::TenantProfile::default());
+}
+
+/// A tenant's profile is stored whole (its windows and quotas included),
+/// read back as set, and is the tenant's alone; an unknown tenant's is
+/// refused.
+pub async fn profiles_are_stored_whole_per_tenant(store: &dyn Store) {
+    let a = field(store, "tenant-a").await;
+    let b = field(store, "tenant-b").await;
+    let mut profile = nexus_model::TenantProfile { max_executions_per_month: Some(7), ..Default::default() };
+    profile.rate_limits.per_tenant = "20:1,600:60".parse().expect("windows");
+    profile.ingest_limits.device_points = "1000:60".parse().expect("windows");
+    profile.quotas.max_devices = Some(2);
+    store.set_tenant_profile(&a.tenant, &profile, &admin(), T0).await.expect("set");
+    assert_eq!(store.tenant_profile(&a.tenant).await.expect("a"), profile);
+    assert_eq!(store.tenant_profile(&b.tenant).await.expect("b"), nexus_model::TenantProfile::default());
+    let missing = store.set_tenant_profile(&TenantId::new("nobody"), &profile, &admin(), T0).await;
+    assert!(matches!(missing, Err(StorageError::NotFound { .. })), "{missing:?}");
 }
 
 /// Only a token's hash is stored; rotation makes the old token useless.

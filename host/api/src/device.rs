@@ -9,12 +9,27 @@ use nexus_services::{IngestReport, ServiceError};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::json::body_bytes;
+use crate::schema::{IngestReport as IngestReportSchema, Problem};
 
 /// Accepts a telemetry frame from a device. Answers once everything the
 /// frame caused is durable: 200 with what was accepted and rejected, 400
 /// when the decoder rejects the frame, 401 for an unknown token, and 429
 /// `too-many-failed-tokens` (with `Retry-After`) to an address that sent
 /// too many unknown tokens lately ([`crate::TokenThrottle`]).
+#[utoipa::path(post, path = "/api/v1/{token}/telemetry", tag = "device", operation_id = "post_telemetry",
+    params(("token" = String, Path, description = "The device's access token")),
+    request_body(content = Object, description = "A ThingsBoard telemetry frame (`{\"ts\": ..., \"values\": {...}}`, or what the device's decoder reads; at most 1 MiB)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was accepted and rejected", body = IngestReportSchema),
+        (status = 400, description = "The frame was refused as malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown access token (`unknown-access-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The device has no decoder binding (`no-decoder`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The decoder rejected the frame (`input-rejected`); it is kept as a dead letter", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many unknown tokens from this address (`too-many-failed-tokens`, with `Retry-After`), or the tenant's quota is used up (`quota-exceeded`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The tenant's decoder faulted; the frame is kept as a dead letter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The decoder binding or the device is quarantined, the host is busy or overloaded, or storage is unavailable (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn post_telemetry(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -12,6 +12,7 @@ mod hygiene;
 mod ingest;
 mod layering;
 mod neighbours;
+mod openapi;
 mod outbox;
 mod tokens;
 mod transform;

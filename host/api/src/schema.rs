@@ -17,8 +17,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 /// An `application/problem+json` document (RFC 9457). Every error of the
 /// API is one, with a stable machine-readable `code`. Some carry more
-/// members (e.g. `allowed`, `limit`, `note`, `decoder_code`, `binding_id`,
-/// `device_id`).
+/// members (e.g. `allowed`, `limit`, `maximum`, `note`, `decoder_code`,
+/// `binding_id`, `device_id`).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Problem {
     /// `https://nexus.invalid/problems/{code}`.
@@ -53,9 +53,13 @@ pub(crate) struct Problem {
     /// The device concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     device_id: Option<String>,
-    /// The ceiling a request went over.
+    /// The name of the plugin limit a request went over its ceiling
+    /// (`limit-above-ceiling`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    limit: Option<u64>,
+    limit: Option<String>,
+    /// The largest value allowed (a page size over it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maximum: Option<u64>,
 }
 
 /// The kinds of plugin (each a WIT world).
@@ -323,4 +327,86 @@ pub(crate) struct BindingRequest {
     #[serde(default)]
     #[schema(default = true)]
     propagate: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each description against real values of the type it describes: the
+    //! same member names, and every enum value the model can send.
+
+    use std::collections::BTreeSet;
+
+    use nexus_model as model;
+    use serde_json::Value;
+
+    use super::*;
+
+    fn schema_json<T: PartialSchema>() -> Value {
+        serde_json::to_value(T::schema()).expect("schema")
+    }
+
+    fn properties<T: PartialSchema>() -> BTreeSet<String> {
+        schema_json::<T>()["properties"].as_object().expect("an object schema").keys().cloned().collect()
+    }
+
+    fn members(value: impl Serialize) -> BTreeSet<String> {
+        serde_json::to_value(value).expect("json").as_object().expect("an object").keys().cloned().collect()
+    }
+
+    fn enum_values<T: PartialSchema>() -> BTreeSet<String> {
+        let schema = schema_json::<T>();
+        let values = schema["enum"].as_array().unwrap_or_else(|| panic!("an enum: {schema}"));
+        values.iter().map(|v| v.as_str().expect("text").to_string()).collect()
+    }
+
+    fn names<T: Serialize>(values: impl IntoIterator<Item = T>) -> BTreeSet<String> {
+        values.into_iter().map(|v| serde_json::to_value(v).expect("json").as_str().expect("text").to_string()).collect()
+    }
+
+    #[test]
+    fn objects_have_the_members_of_what_they_describe() {
+        assert_eq!(properties::<Limits>(), members(model::Limits::default()));
+        assert_eq!(properties::<TenantPlan>(), members(model::TenantPlan::default()));
+        assert_eq!(properties::<Usage>(), members(model::Usage::default()));
+        assert_eq!(properties::<BindingMetrics>(), members(nexus_services::BindingMetrics::default()));
+        let report = nexus_services::IngestReport {
+            accepted: 1,
+            rejected: vec![nexus_services::RejectedReading { key: "k".into(), ts: 1, reason: "r".into() }],
+            alarm_transitions: 0,
+            ahead_of_clock: 0,
+        };
+        assert_eq!(properties::<IngestReport>(), members(&report));
+        assert_eq!(properties::<RejectedReading>(), members(&report.rejected[0]));
+        let info = model::PluginInfo {
+            name: "n".into(),
+            version: "v".into(),
+            description: "d".into(),
+            config_schema: serde_json::json!({}),
+        };
+        assert_eq!(properties::<PluginInfo>(), members(info));
+    }
+
+    #[test]
+    fn enums_have_every_value_the_model_sends() {
+        use model::{AlarmStatus as A, PluginKind as K, Severity as S, Stage as G, TransitionKind as T};
+        let kinds = [K::Decoder, K::AlarmRule, K::Optimizer, K::Transform, K::FieldOptimizer, K::Forecaster];
+        assert_eq!(enum_values::<PluginKind>(), names(kinds));
+        let severities = [S::Critical, S::Major, S::Minor, S::Warning, S::Indeterminate];
+        assert_eq!(enum_values::<Severity>(), names(severities));
+        assert_eq!(enum_values::<AlarmStatus>(), names([A::ActiveUnack, A::ActiveAck, A::ClearedUnack, A::ClearedAck]));
+        let transitions = [
+            T::Raised,
+            T::Escalated,
+            T::DeEscalated,
+            T::Updated,
+            T::Cleared,
+            T::Acknowledged,
+            T::Assigned,
+            T::Unassigned,
+            T::Commented,
+        ];
+        assert_eq!(enum_values::<TransitionKind>(), names(transitions));
+        assert_eq!(enum_values::<Stage>(), names([G::Decode, G::Validate, G::Transform, G::Evaluate, G::Optimize]));
+        assert_eq!(enum_values::<RecommendationStatus>(), names([model::RecommendationStatus::Pending]));
+    }
 }

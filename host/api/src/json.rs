@@ -99,7 +99,8 @@ pub(crate) fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u
         None => Ok(default),
         Some(limit) if (1..=max).contains(&limit) => Ok(limit),
         Some(limit) => {
-            Err(ApiError::bad_request(format!("limit must be 1 to {max} (got {limit})")).with("limit", u64::from(max)))
+            Err(ApiError::bad_request(format!("limit must be 1 to {max} (got {limit})"))
+                .with("maximum", u64::from(max)))
         }
     }
 }

@@ -139,11 +139,13 @@ async fn schemathesis_finds_no_server_error_and_no_contradiction_of_the_document
     assert!(!h.alarms(&device_id).await.is_empty(), "the seeded field has an alarm");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/schemathesis");
     let base = h.base.clone();
+    let token = token.clone();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(script)
             .arg(&base)
             .env("NEXUS_ADMIN_TOKEN", crate::TOKEN)
             .env("NEXUS_TENANT", "acme")
+            .env("NEXUS_DEVICE_TOKEN", &token)
             .output()
     })
     .await

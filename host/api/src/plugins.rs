@@ -21,13 +21,13 @@ use crate::views::{BindingView, PluginView, RecommendationView, all};
 #[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
     /// The plugin kind (WIT world): `decoder`, `alarm-rule`, `optimizer` or `transform`.
-    #[param(example = "alarm-rule")]
+    #[param(example = "alarm-rule", pattern = "^(decoder|alarm-rule|optimizer|transform)$")]
     kind: String,
-    /// The plugin's name (1 to 64 of a-z, 0-9, `-`, `_`).
-    #[param(example = "alarm-rule-threshold")]
+    /// The plugin's name: lower-case kebab, 1 to 64 characters, starting with a letter.
+    #[param(example = "alarm-rule-threshold", pattern = "^[a-z][a-z0-9-]{0,63}$")]
     name: String,
-    /// Its version (semantic version).
-    #[param(example = "0.1.0")]
+    /// Its version: `MAJOR.MINOR.PATCH` with an optional `-pre` suffix, at most 64 characters.
+    #[param(example = "0.1.0", max_length = 64, pattern = "^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]*)?$")]
     version: String,
 }
 

@@ -1,14 +1,14 @@
 //! The ThingsBoard device API: `POST /api/v1/{accessToken}/telemetry`.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use nexus_model::{Frame, SourceKind};
 use nexus_services::{IngestReport, ServiceError};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::json::body_bytes;
+use crate::json::{Path, body_bytes};
 use crate::schema::{IngestReport as IngestReportSchema, Problem};
 
 /// Accepts a telemetry frame from a device. Answers once everything the

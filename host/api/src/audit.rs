@@ -158,8 +158,9 @@ fn redact(value: &mut Value) {
 }
 
 /// `GET /api/audit` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditParams {
     /// Only entries after this `seq` (a cursor).
     after: Option<i64>,
@@ -177,6 +178,10 @@ pub(crate) struct AuditParams {
 
 /// `GET /api/audit?after=&actor=&action=&start_ts=&end_ts=&limit=`: the
 /// tenant's audit log, oldest first; page with `after` = the last `seq`.
+#[utoipa::path(get, path = "/api/audit", tag = "identity", operation_id = "audit_log",
+    params(AuditParams),
+    responses((status = 200, description = "The tenant's audit entries, oldest first", body = Vec<AuditEntryView>)),
+    security(("bearer" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     principal: TenantPrincipal,

@@ -1,14 +1,15 @@
 //! The ThingsBoard device API: `POST /api/v1/{accessToken}/telemetry`.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use nexus_model::{Frame, SourceKind};
 use nexus_services::{IngestReport, ServiceError};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::json::body_bytes;
+use crate::json::{Path, body_bytes};
+use crate::schema::{IngestReport as IngestReportSchema, Problem};
 
 /// Accepts a telemetry frame from a device. Answers once everything the
 /// frame caused is durable: 200 with what was accepted and rejected, 400
@@ -17,6 +18,20 @@ use crate::json::body_bytes;
 /// too many unknown tokens lately ([`crate::TokenThrottle`]), and 429
 /// `rate-limited` (with `Retry-After`, nothing of the frame stored) to a
 /// device over its tenant profile's ingest limits.
+#[utoipa::path(post, path = "/api/v1/{token}/telemetry", tag = "device", operation_id = "post_telemetry",
+    params(("token" = String, Path, description = "The device's access token")),
+    request_body(content = Object, description = "A ThingsBoard telemetry frame (`{\"ts\": ..., \"values\": {...}}`, or what the device's decoder reads; at most 1 MiB)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was accepted and rejected", body = IngestReportSchema),
+        (status = 400, description = "The frame was refused as malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown access token (`unknown-access-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The device has no decoder binding (`no-decoder`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The decoder rejected the frame (`input-rejected`); it is kept as a dead letter", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many unknown tokens from this address (`too-many-failed-tokens`, with `Retry-After`), the device or its tenant over the profile's ingest limits (`rate-limited`, with `Retry-After`), or the tenant's monthly quota is used up (`quota-exceeded`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The tenant's decoder faulted; the frame is kept as a dead letter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The decoder binding or the device is quarantined, the host is busy or overloaded, or storage is unavailable (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn post_telemetry(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -1,45 +1,70 @@
 //! Wellpads, wells and devices.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use nexus_model::{DeviceId, WellId, WellpadId};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
-use crate::json::Json;
+use crate::json::{Json, Path};
+use crate::schema::Problem;
 use crate::views::{DeviceView, IssuedTokenView, WellView, WellpadView, all};
 
-#[derive(Deserialize)]
+/// A new wellpad.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewWellpad {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
 }
 
-#[derive(Deserialize)]
+/// A new well.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewWell {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// The wellpad it stands on (one of this tenant's).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     wellpad_id: Option<WellpadId>,
+    /// What optimizers know of the well (default `{}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     static_data: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
+/// A new device.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewDevice {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// The well it measures (one of this tenant's).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     well_id: Option<WellId>,
-    /// A chosen access token (default: a random one).
+    /// A chosen access token (default: a random one); it must be strong.
     #[serde(default)]
     access_token: Option<String>,
 }
 
-/// `POST /api/wellpads`
+/// Creates a wellpad.
+#[utoipa::path(post, path = "/api/wellpads", tag = "assets", operation_id = "create_wellpad",
+    request_body = NewWellpad,
+    responses(
+        (status = 201, description = "The wellpad", body = WellpadView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad name", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn create_wellpad(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -49,7 +74,16 @@ pub(crate) async fn create_wellpad(
     Ok((StatusCode::CREATED, JsonResponse(pad.into())))
 }
 
-/// `POST /api/wells`
+/// Creates a well.
+#[utoipa::path(post, path = "/api/wells", tag = "assets", operation_id = "create_well",
+    request_body = NewWell,
+    responses(
+        (status = 201, description = "The well", body = WellView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad name", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such wellpad in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn create_well(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -64,7 +98,12 @@ pub(crate) async fn create_well(
     Ok((StatusCode::CREATED, JsonResponse(well.into())))
 }
 
-/// `GET /api/wells`
+/// Lists the tenant's wells.
+#[utoipa::path(get, path = "/api/wells", tag = "assets", operation_id = "list_wells",
+    responses(
+        (status = 200, description = "The wells", body = Vec<WellView>),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn list_wells(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -72,8 +111,18 @@ pub(crate) async fn list_wells(
     Ok(JsonResponse(all(state.services.assets().wells(&principal.tenant_id).await?)))
 }
 
-/// `POST /api/devices`: 201 with the device and its access token, shown
+/// Creates a device: 201 with the device and its access token, shown
 /// this once (only its hash is stored).
+#[utoipa::path(post, path = "/api/devices", tag = "assets", operation_id = "create_device",
+    request_body = NewDevice,
+    responses(
+        (status = 201, description = "The device and its access token", body = IssuedTokenView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad name", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such well in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The chosen access token is taken", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn create_device(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -87,8 +136,15 @@ pub(crate) async fn create_device(
     Ok((StatusCode::CREATED, JsonResponse(issued.into())))
 }
 
-/// `POST /api/devices/{id}/token`: a new access token, shown this once; the
-/// old one stops working.
+/// Issues a device a new access token, shown this once; the old one
+/// stops working.
+#[utoipa::path(post, path = "/api/devices/{id}/token", tag = "assets", operation_id = "rotate_device_token",
+    params(("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "The device and its new access token", body = IssuedTokenView),
+        (status = 404, description = "No such device in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn rotate_token(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -98,7 +154,12 @@ pub(crate) async fn rotate_token(
     Ok(JsonResponse(issued.into()))
 }
 
-/// `GET /api/devices` (no access tokens)
+/// Lists the tenant's devices (never with access tokens).
+#[utoipa::path(get, path = "/api/devices", tag = "assets", operation_id = "list_devices",
+    responses(
+        (status = 200, description = "The devices", body = Vec<DeviceView>),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn list_devices(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -106,7 +167,14 @@ pub(crate) async fn list_devices(
     Ok(JsonResponse(all(state.services.assets().devices(&principal.tenant_id).await?)))
 }
 
-/// `GET /api/devices/{id}`
+/// Reads one device.
+#[utoipa::path(get, path = "/api/devices/{id}", tag = "assets", operation_id = "get_device",
+    params(("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "The device", body = DeviceView),
+        (status = 404, description = "No such device in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn get_device(
     State(state): State<AppState>,
     principal: TenantPrincipal,

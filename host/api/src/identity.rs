@@ -6,17 +6,19 @@
 use std::time::Duration;
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use nexus_model::{self as model, ApiKeyId, Principal, Role, Scope, TenantId, UserId, VendorId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::json::Json;
+use crate::json::{Json, Path};
+use crate::schema::{self, Problem};
 
 /// `POST /api/auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Login {
     email: String,
@@ -24,19 +26,20 @@ pub(crate) struct Login {
 }
 
 /// `POST /api/auth/refresh` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Refresh {
     refresh_token: String,
 }
 
 /// Tokens of a login or a refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokensView {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
     refresh_token: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
 }
 
@@ -53,7 +56,7 @@ impl From<nexus_services::Tokens> for TokensView {
 }
 
 /// Where a principal acts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ScopeView {
     kind: &'static str,
     id: Option<String>,
@@ -70,19 +73,21 @@ impl From<Scope> for ScopeView {
 }
 
 /// The caller.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MeView {
     name: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
     scope: ScopeView,
     credential: &'static str,
 }
 
 /// A user (never its password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserView {
     id: String,
     email: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
     scope: ScopeView,
     created_time: i64,
@@ -95,10 +100,11 @@ impl From<model::User> for UserView {
 }
 
 /// An API key (never the key).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ApiKeyView {
     id: String,
     name: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
     scope: ScopeView,
     expires_time: Option<i64>,
@@ -121,7 +127,7 @@ impl From<model::ApiKey> for ApiKeyView {
 }
 
 /// A key just created, with its secret (shown this once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IssuedKeyView {
     #[serde(flatten)]
     key: ApiKeyView,
@@ -129,7 +135,7 @@ pub(crate) struct IssuedKeyView {
 }
 
 /// A tenant.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TenantView {
     id: String,
     name: String,
@@ -143,7 +149,7 @@ impl From<model::Tenant> for TenantView {
 }
 
 /// A vendor.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct VendorView {
     id: String,
     name: String,
@@ -157,16 +163,18 @@ impl From<model::Vendor> for VendorView {
 }
 
 /// An audit entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditEntryView {
     seq: i64,
     time: i64,
     tenant_id: Option<String>,
     actor: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
     action: String,
     object: String,
     status: u16,
+    #[schema(value_type = Object)]
     summary: serde_json::Value,
     request_id: String,
 }
@@ -189,6 +197,14 @@ impl From<model::AuditEntry> for AuditEntryView {
 }
 
 /// `POST /api/auth/login`: an access token (15 min) and a refresh token.
+#[utoipa::path(post, path = "/api/auth/login", tag = "identity", operation_id = "login",
+    request_body = Login,
+    responses(
+        (status = 200, description = "An access token and a refresh token", body = TokensView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The email or the password is wrong (the same answer for either)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     Json(body): Json<Login>,
@@ -198,6 +214,13 @@ pub(crate) async fn login(
 
 /// `POST /api/auth/refresh`: rotates the refresh token; a reused one
 /// revokes the whole session.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "identity", operation_id = "refresh",
+    request_body = Refresh,
+    responses(
+        (status = 200, description = "A new access token and the next refresh token", body = TokensView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The credentials are wrong, expired, revoked or reused (`unauthenticated`, with `WWW-Authenticate`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<Refresh>,
@@ -206,12 +229,18 @@ pub(crate) async fn refresh(
 }
 
 /// `POST /api/auth/logout`: ends the session of this access token.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "identity", operation_id = "logout",
+    responses((status = 204, description = "The session is ended")),
+    security(("bearer" = [])))]
 pub(crate) async fn logout(State(state): State<AppState>, principal: Principal) -> Result<StatusCode, ApiError> {
     state.services.identity().logout(&principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/auth/me`
+#[utoipa::path(get, path = "/api/auth/me", tag = "identity", operation_id = "me",
+    responses((status = 200, description = "The caller", body = MeView)),
+    security(("bearer" = [])))]
 pub(crate) async fn me(principal: Principal) -> JsonResponse<MeView> {
     let credential = match principal.credential {
         model::Credential::User { .. } => "user",
@@ -221,7 +250,7 @@ pub(crate) async fn me(principal: Principal) -> JsonResponse<MeView> {
 }
 
 /// `POST /api/tenants` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTenant {
     /// 1-64 of a-z, 0-9, `-`, `_`; random when absent.
@@ -230,6 +259,10 @@ pub(crate) struct NewTenant {
 }
 
 /// `POST /api/tenants` (system administrator)
+#[utoipa::path(post, path = "/api/tenants", tag = "identity", operation_id = "create_tenant",
+    request_body = NewTenant,
+    responses((status = 201, description = "The tenant", body = TenantView), (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The tenant exists", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn create_tenant(
     State(state): State<AppState>,
     Json(body): Json<NewTenant>,
@@ -239,18 +272,25 @@ pub(crate) async fn create_tenant(
 }
 
 /// `GET /api/tenants` (system administrator)
+#[utoipa::path(get, path = "/api/tenants", tag = "identity", operation_id = "list_tenants",
+    responses((status = 200, description = "Every tenant", body = Vec<TenantView>)),
+    security(("bearer" = [])))]
 pub(crate) async fn tenants(State(state): State<AppState>) -> Result<JsonResponse<Vec<TenantView>>, ApiError> {
     Ok(JsonResponse(crate::views::all(state.services.identity().tenants().await?)))
 }
 
 /// `POST /api/vendors` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewVendor {
     name: String,
 }
 
 /// `POST /api/vendors` (system administrator)
+#[utoipa::path(post, path = "/api/vendors", tag = "identity", operation_id = "create_vendor",
+    request_body = NewVendor,
+    responses((status = 201, description = "The vendor", body = VendorView), (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 409, description = "A vendor of that name exists", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn create_vendor(
     State(state): State<AppState>,
     Json(body): Json<NewVendor>,
@@ -260,16 +300,20 @@ pub(crate) async fn create_vendor(
 }
 
 /// `GET /api/vendors` (system administrator)
+#[utoipa::path(get, path = "/api/vendors", tag = "identity", operation_id = "list_vendors",
+    responses((status = 200, description = "Every vendor", body = Vec<VendorView>)),
+    security(("bearer" = [])))]
 pub(crate) async fn vendors(State(state): State<AppState>) -> Result<JsonResponse<Vec<VendorView>>, ApiError> {
     Ok(JsonResponse(crate::views::all(state.services.identity().vendors().await?)))
 }
 
 /// A user to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
     email: String,
     password: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
 }
 
@@ -284,6 +328,11 @@ async fn create_user_in(
 }
 
 /// `POST /api/tenants/{tenant_id}/users` (system administrator)
+#[utoipa::path(post, path = "/api/tenants/{tenant_id}/users", tag = "identity", operation_id = "create_tenant_user",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = NewUser,
+    responses((status = 201, description = "The user", body = UserView), (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn create_tenant_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -294,6 +343,11 @@ pub(crate) async fn create_tenant_user(
 }
 
 /// `POST /api/vendors/{vendor_id}/users` (system administrator)
+#[utoipa::path(post, path = "/api/vendors/{vendor_id}/users", tag = "identity", operation_id = "create_vendor_user",
+    params(("vendor_id" = String, Path, description = "The vendor")),
+    request_body = NewUser,
+    responses((status = 201, description = "The user", body = UserView), (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such vendor", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn create_vendor_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -304,6 +358,10 @@ pub(crate) async fn create_vendor_user(
 }
 
 /// `POST /api/users`: a user in the caller's own tenant or vendor.
+#[utoipa::path(post, path = "/api/users", tag = "identity", operation_id = "create_user",
+    request_body = NewUser,
+    responses((status = 201, description = "The user", body = UserView), (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -314,6 +372,9 @@ pub(crate) async fn create_user(
 }
 
 /// `GET /api/users`: the users of the caller's scope.
+#[utoipa::path(get, path = "/api/users", tag = "identity", operation_id = "list_users",
+    responses((status = 200, description = "The users of the caller's tenant or vendor", body = Vec<UserView>)),
+    security(("bearer" = [])))]
 pub(crate) async fn users(
     State(state): State<AppState>,
     principal: Principal,
@@ -322,6 +383,10 @@ pub(crate) async fn users(
 }
 
 /// `DELETE /api/users/{id}`: its sessions end at once.
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "identity", operation_id = "delete_user",
+    params(("id" = String, Path, description = "The user")),
+    responses((status = 204, description = "Deleted; its sessions ended"), (status = 404, description = "No such user in the caller's scope", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -332,16 +397,21 @@ pub(crate) async fn delete_user(
 }
 
 /// `POST /api/api-keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewKey {
     name: String,
+    #[schema(value_type = schema::Role)]
     role: Role,
     /// Days until it stops working (1 to 3650); never when absent.
     expires_in_days: Option<u32>,
 }
 
 /// `POST /api/api-keys`: a key in the caller's own scope.
+#[utoipa::path(post, path = "/api/api-keys", tag = "identity", operation_id = "create_api_key",
+    request_body = NewKey,
+    responses((status = 201, description = "The key, with its secret (shown this once)", body = IssuedKeyView), (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -357,6 +427,9 @@ pub(crate) async fn create_key(
 }
 
 /// `GET /api/api-keys`
+#[utoipa::path(get, path = "/api/api-keys", tag = "identity", operation_id = "list_api_keys",
+    responses((status = 200, description = "The keys of the caller's scope (never their secrets)", body = Vec<ApiKeyView>)),
+    security(("bearer" = [])))]
 pub(crate) async fn keys(
     State(state): State<AppState>,
     principal: Principal,
@@ -365,6 +438,10 @@ pub(crate) async fn keys(
 }
 
 /// `DELETE /api/api-keys/{id}`: revokes it.
+#[utoipa::path(delete, path = "/api/api-keys/{id}", tag = "identity", operation_id = "revoke_api_key",
+    params(("id" = String, Path, description = "The key")),
+    responses((status = 200, description = "The revoked key", body = ApiKeyView), (status = 404, description = "No such key in the caller's scope", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     principal: Principal,

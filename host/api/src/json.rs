@@ -66,3 +66,41 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid-query", rejection.body_text()))
     }
 }
+
+/// Path parameters; undecodable ones are a 400 `invalid-path` problem.
+pub(crate) struct Path<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid-path", rejection.body_text()))
+    }
+}
+
+/// Largest JSON body of an admin endpoint (64 KiB); a larger one is a 413
+/// `payload-too-large` problem.
+pub const MAX_JSON_BYTES: usize = 64 << 10;
+
+/// Default page size of the lists that take a `limit` (alarms, events,
+/// recommendations, plugin runs, dead letters).
+pub(crate) const DEFAULT_PAGE: u32 = 100;
+
+/// Largest page of those lists.
+pub(crate) const MAX_LIST_PAGE: u32 = 1000;
+
+/// The page size asked for: `default` when absent; 0 or over `max` is a
+/// 400 `invalid-request` (never silently clamped).
+pub(crate) fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(limit) => {
+            Err(ApiError::bad_request(format!("limit must be 1 to {max} (got {limit})"))
+                .with("maximum", u64::from(max)))
+        }
+    }
+}

@@ -29,9 +29,11 @@ mod identity;
 mod json;
 mod limits;
 mod metrics;
+mod openapi;
 mod plugins;
 mod profiles;
 mod records;
+mod schema;
 mod serve;
 mod throttle;
 mod views;
@@ -40,12 +42,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use nexus_model::Clock;
 use nexus_services::Services;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 pub use auth::{TENANT_HEADER, TenantPrincipal};
 pub use error::ApiError;
+pub use json::MAX_JSON_BYTES;
 pub use serve::{HttpTimeouts, serve};
 pub use throttle::TokenThrottle;
 
@@ -73,60 +78,90 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API.
+/// The whole HTTP API: the routes of [`openapi()`], the document itself at
+/// `GET /api/openapi.json` and Swagger UI at `/swagger-ui` (both without
+/// credentials; Swagger UI's files are inside the binary).
+///
+/// Admin JSON bodies are limited to [`MAX_JSON_BYTES`], telemetry to
+/// [`MAX_TELEMETRY_BYTES`] and plugin uploads to
+/// [`nexus_services::MAX_COMPONENT_BYTES`]; over it the answer is 413
+/// `payload-too-large`.
 pub fn router(state: AppState) -> Router {
-    let upload_limit = nexus_services::MAX_COMPONENT_BYTES;
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/api/v1/{token}/telemetry",
-            post(device::post_telemetry).layer(DefaultBodyLimit::max(MAX_TELEMETRY_BYTES)),
-        )
-        .route("/api/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
-        .route("/api/plugins/{id}", get(plugins::get_one))
-        .route("/api/bindings", post(plugins::bind).get(plugins::list_bindings))
-        .route("/api/bindings/{id}", get(plugins::get_binding))
-        .route("/api/bindings/{id}/run", post(plugins::run_binding))
-        .route("/api/bindings/{id}/plugin", axum::routing::put(plugins::swap))
-        .route("/api/bindings/{id}/enable", post(plugins::enable))
-        .route("/api/bindings/{id}/devices/{device_id}/release", post(plugins::release_device))
-        .route("/api/auth/login", post(identity::login))
-        .route("/api/auth/refresh", post(identity::refresh))
-        .route("/api/auth/logout", post(identity::logout))
-        .route("/api/auth/me", get(identity::me))
-        .route("/api/tenants", post(identity::create_tenant).get(identity::tenants))
-        .route("/api/tenants/{tenant_id}/users", post(identity::create_tenant_user))
-        .route("/api/vendors", post(identity::create_vendor).get(identity::vendors))
-        .route("/api/vendors/{vendor_id}/users", post(identity::create_vendor_user))
-        .route("/api/users", post(identity::create_user).get(identity::users))
-        .route("/api/users/{id}", axum::routing::delete(identity::delete_user))
-        .route("/api/api-keys", post(identity::create_key).get(identity::keys))
-        .route("/api/api-keys/{id}", axum::routing::delete(identity::revoke_key))
-        .route("/api/audit", get(audit::list))
-        .route("/api/metering", get(plugins::metering))
-        .route("/metrics", get(metrics::prometheus))
-        .route("/api/tenant/profile", get(profiles::get_own))
-        .route("/api/tenants/{tenant_id}/profile", axum::routing::put(profiles::put))
-        .route("/api/tenant/usage", get(plugins::usage))
-        .route("/api/wellpads", post(entities::create_wellpad))
-        .route("/api/wells", post(entities::create_well).get(entities::list_wells))
-        .route("/api/devices", post(entities::create_device).get(entities::list_devices))
-        .route("/api/devices/{id}", get(entities::get_device))
-        .route("/api/devices/{id}/token", post(entities::rotate_token))
-        .route("/api/events", get(records::events))
-        .route("/api/devices/{id}/telemetry/latest", get(records::latest))
-        .route("/api/devices/{id}/telemetry", get(records::history))
-        .route("/api/alarms", get(alarms::list))
-        .route("/api/alarms/{id}", get(alarms::get_one))
-        .route("/api/alarms/{id}/events", get(alarms::events))
-        .route("/api/alarms/{id}/ack", post(alarms::acknowledge))
-        .route("/api/alarms/{id}/clear", post(alarms::clear))
-        .route("/api/alarms/{id}/assign", post(alarms::assign))
-        .route("/api/alarms/{id}/comments", post(alarms::comment).get(alarms::comments))
-        .route("/api/recommendations", get(records::recommendations))
-        .route("/api/plugin-runs", get(records::plugin_runs))
-        .route("/api/dead-letters", get(records::dead_letters))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
+    let (router, _) = api_routes().split_for_parts();
+    // Authentication, authorization, the acting tenant, rate limits and the
+    // audit log, after routing (the layer reads the matched route).
+    let router = router.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize));
+    let swagger = utoipa_swagger_ui::SwaggerUi::new("/swagger-ui")
+        .config(utoipa_swagger_ui::Config::from("/api/openapi.json").validator_url("none"));
+    router
+        .merge(Router::from(swagger))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no-route", "no such endpoint") })
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of [`router`]: every operation, its
+/// parameters, bodies, answers and problem documents.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(api_routes().split_for_parts().1)
+}
+
+/// Every route, each with its OpenAPI operation.
+fn api_routes() -> OpenApiRouter<AppState> {
+    let upload_limit = nexus_services::MAX_COMPONENT_BYTES;
+    let (schemas, paths, upload): UtoipaMethodRouter<AppState> = routes!(plugins::upload);
+    let upload = (schemas, paths, upload.layer(DefaultBodyLimit::max(upload_limit)));
+    let (schemas, paths, telemetry): UtoipaMethodRouter<AppState> = routes!(device::post_telemetry);
+    let telemetry = (schemas, paths, telemetry.layer(DefaultBodyLimit::max(MAX_TELEMETRY_BYTES)));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::healthz))
+        .routes(routes!(openapi::document))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::get_one))
+        .routes(routes!(plugins::bind, plugins::list_bindings))
+        .routes(routes!(plugins::get_binding))
+        .routes(routes!(plugins::run_binding))
+        .routes(routes!(plugins::swap))
+        .routes(routes!(plugins::enable))
+        .routes(routes!(plugins::release_device))
+        .routes(routes!(plugins::metering))
+        .routes(routes!(metrics::prometheus))
+        .routes(routes!(profiles::get_own))
+        .routes(routes!(profiles::put))
+        .routes(routes!(identity::login))
+        .routes(routes!(identity::refresh))
+        .routes(routes!(identity::logout))
+        .routes(routes!(identity::me))
+        .routes(routes!(identity::create_tenant, identity::tenants))
+        .routes(routes!(identity::create_tenant_user))
+        .routes(routes!(identity::create_vendor, identity::vendors))
+        .routes(routes!(identity::create_vendor_user))
+        .routes(routes!(identity::create_user, identity::users))
+        .routes(routes!(identity::delete_user))
+        .routes(routes!(identity::create_key, identity::keys))
+        .routes(routes!(identity::revoke_key))
+        .routes(routes!(audit::list))
+        .routes(routes!(plugins::usage))
+        .routes(routes!(entities::create_wellpad))
+        .routes(routes!(entities::create_well, entities::list_wells))
+        .routes(routes!(entities::create_device, entities::list_devices))
+        .routes(routes!(entities::get_device))
+        .routes(routes!(entities::rotate_token))
+        .routes(routes!(records::events))
+        .routes(routes!(records::latest))
+        .routes(routes!(records::history))
+        .routes(routes!(alarms::list))
+        .routes(routes!(alarms::get_one))
+        .routes(routes!(alarms::events))
+        .routes(routes!(alarms::acknowledge))
+        .routes(routes!(alarms::clear))
+        .routes(routes!(alarms::assign))
+        .routes(routes!(alarms::comment, alarms::comments))
+        .routes(routes!(records::recommendations))
+        .routes(routes!(records::plugin_runs))
+        .routes(routes!(records::dead_letters))
+        // Every JSON body of the admin API; the two routes above with
+        // larger bodies keep their own (inner) limits.
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .routes(upload)
+        .routes(telemetry)
 }

@@ -13,7 +13,13 @@ use crate::auth::TenantPrincipal;
 /// A metric family: name, type, help and how to read it off a binding's counters.
 type Family = (&'static str, &'static str, &'static str, fn(&nexus_services::BindingMetrics) -> f64);
 
-/// Renders per-binding counters as Prometheus metrics.
+/// The tenant's plugin counters and the host's ingest counters in the
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "tenant", operation_id = "prometheus_metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn prometheus(State(state): State<AppState>, principal: TenantPrincipal) -> impl IntoResponse {
     let metrics = state.services.plugins().metering(&principal.tenant_id);
     let mut out = String::new();

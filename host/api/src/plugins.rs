@@ -1,29 +1,50 @@
 //! Plugins, bindings and metering.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use nexus_model::{BindingId, DeviceId, PluginKind, PluginVersionId, Usage};
 use nexus_services::{BindingMetrics, BindingRequest, Upload};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
-use crate::json::{Json, Query, body_bytes};
+use crate::json::{Json, Path, Query, body_bytes};
+use crate::schema::{self, Problem};
 use crate::views::{BindingView, PluginView, RecommendationView, all};
 
-#[derive(Deserialize)]
+/// What is uploaded.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
+    /// The plugin kind (WIT world): `decoder`, `alarm-rule`, `optimizer` or `transform`.
+    #[param(example = "alarm-rule", pattern = "^(decoder|alarm-rule|optimizer|transform)$")]
     kind: String,
+    /// The plugin's name: lower-case kebab, 1 to 64 characters, starting with a letter.
+    #[param(example = "alarm-rule-threshold", pattern = "^[a-z][a-z0-9-]{0,63}$")]
     name: String,
+    /// Its version: `MAJOR.MINOR.PATCH` with an optional `-pre` suffix, at most 64 characters.
+    #[param(example = "0.1.0", max_length = 64, pattern = "^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]*)?$")]
     version: String,
 }
 
-/// `POST /api/plugins?kind=alarm-rule&name=..&version=..` with the component
-/// bytes as the body. 201 with the stored plugin; 413 over 10 MiB; 422 when
-/// the bytes are not a component of the declared world.
+/// Uploads a plugin version: the component's bytes as the body. 201 with
+/// the stored plugin; 413 over 10 MiB; 422 when the bytes are not a
+/// component of the declared world.
+#[utoipa::path(post, path = "/api/plugins", tag = "plugins", operation_id = "upload_plugin",
+    params(UploadQuery),
+    request_body(content = schema::Binary, description = "The WebAssembly component's bytes (any content type)", content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "The stored plugin version", body = PluginView),
+        (status = 400, description = "A bad kind, name or version", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This name and version is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The component is over 10 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a valid component of the declared world", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -48,7 +69,12 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, JsonResponse(stored.into())))
 }
 
-/// `GET /api/plugins`
+/// Lists the tenant's plugin versions.
+#[utoipa::path(get, path = "/api/plugins", tag = "plugins", operation_id = "list_plugins",
+    responses(
+        (status = 200, description = "The plugin versions", body = Vec<PluginView>),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -56,7 +82,14 @@ pub(crate) async fn list(
     Ok(JsonResponse(all(state.services.plugins().list(&principal.tenant_id).await?)))
 }
 
-/// `GET /api/plugins/{id}`
+/// Reads one plugin version.
+#[utoipa::path(get, path = "/api/plugins/{id}", tag = "plugins", operation_id = "get_plugin",
+    params(("id" = String, Path, description = "The plugin version's id")),
+    responses(
+        (status = 200, description = "The plugin version", body = PluginView),
+        (status = 404, description = "No such plugin version in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn get_one(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -65,7 +98,16 @@ pub(crate) async fn get_one(
     Ok(JsonResponse(state.services.plugins().get(&principal.tenant_id, &id).await?.into()))
 }
 
-/// `POST /api/bindings` with a [`BindingRequest`].
+/// Binds a plugin version to devices.
+#[utoipa::path(post, path = "/api/bindings", tag = "bindings", operation_id = "create_binding",
+    request_body = schema::BindingRequest,
+    responses(
+        (status = 201, description = "The binding", body = BindingView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plugin version or device in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn bind(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -75,7 +117,12 @@ pub(crate) async fn bind(
     Ok((StatusCode::CREATED, JsonResponse(binding.into())))
 }
 
-/// `GET /api/bindings`
+/// Lists the tenant's bindings.
+#[utoipa::path(get, path = "/api/bindings", tag = "bindings", operation_id = "list_bindings",
+    responses(
+        (status = 200, description = "The bindings", body = Vec<BindingView>),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn list_bindings(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -83,7 +130,14 @@ pub(crate) async fn list_bindings(
     Ok(JsonResponse(all(state.services.plugins().bindings(&principal.tenant_id).await?)))
 }
 
-/// `GET /api/bindings/{id}`
+/// Reads one binding.
+#[utoipa::path(get, path = "/api/bindings/{id}", tag = "bindings", operation_id = "get_binding",
+    params(("id" = String, Path, description = "The binding's id")),
+    responses(
+        (status = 200, description = "The binding", body = BindingView),
+        (status = 404, description = "No such binding in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn get_binding(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -92,7 +146,16 @@ pub(crate) async fn get_binding(
     Ok(JsonResponse(state.services.plugins().binding(&principal.tenant_id, &id).await?.into()))
 }
 
-/// `POST /api/bindings/{id}/run`: runs an optimizer binding now.
+/// Runs an optimizer binding now.
+#[utoipa::path(post, path = "/api/bindings/{id}/run", tag = "bindings", operation_id = "run_binding",
+    params(("id" = String, Path, description = "The binding's id")),
+    responses(
+        (status = 200, description = "What it recommended", body = Vec<RecommendationView>),
+        (status = 400, description = "Not an optimizer binding", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such binding in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The binding is disabled or quarantined", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn run_binding(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -101,14 +164,28 @@ pub(crate) async fn run_binding(
     Ok(JsonResponse(all(state.services.optimizers().run_now(&principal.tenant_id, &id).await?)))
 }
 
-#[derive(Deserialize)]
+/// The plugin version a binding is to run.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Swap {
+    /// A plugin version of this tenant, of the binding's kind.
+    #[schema(value_type = String)]
     plugin_id: PluginVersionId,
 }
 
-/// `PUT /api/bindings/{id}/plugin` `{"plugin_id"}`: hot swap to another
-/// version; the batch in flight finishes on the old one.
+/// Hot-swaps a binding to another plugin version; the batch in flight
+/// finishes on the old one.
+#[utoipa::path(put, path = "/api/bindings/{id}/plugin", tag = "bindings", operation_id = "swap_binding_plugin",
+    params(("id" = String, Path, description = "The binding's id")),
+    request_body = Swap,
+    responses(
+        (status = 200, description = "The binding", body = BindingView),
+        (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such binding or plugin version in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The plugin version is of another kind", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn swap(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -119,7 +196,15 @@ pub(crate) async fn swap(
     Ok(JsonResponse(binding.into()))
 }
 
-/// `POST /api/bindings/{id}/enable`: re-enables a quarantined binding.
+/// Re-enables a quarantined binding.
+#[utoipa::path(post, path = "/api/bindings/{id}/enable", tag = "bindings", operation_id = "enable_binding",
+    params(("id" = String, Path, description = "The binding's id")),
+    responses(
+        (status = 200, description = "The binding", body = BindingView),
+        (status = 404, description = "No such binding in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too soon after the last re-enable (see `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn enable(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -128,8 +213,14 @@ pub(crate) async fn enable(
     Ok(JsonResponse(state.services.plugins().enable(&principal.tenant_id, &id, &principal.actor).await?.into()))
 }
 
-/// `POST /api/bindings/{id}/devices/{device_id}/release`: lets a device's
-/// input reach the binding again after its breaker stopped it.
+/// Lets a device's input reach a binding again after its breaker stopped it.
+#[utoipa::path(post, path = "/api/bindings/{id}/devices/{device_id}/release", tag = "bindings", operation_id = "release_binding_device",
+    params(("id" = String, Path, description = "The binding's id"), ("device_id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "The binding", body = BindingView),
+        (status = 404, description = "No such binding or device in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn release_device(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -139,7 +230,12 @@ pub(crate) async fn release_device(
     Ok(JsonResponse(plugins.release_device(&principal.tenant_id, &id, &device, &principal.actor).await?.into()))
 }
 
-/// `GET /api/metering`: calls, rejections, faults, wall time and fuel per binding.
+/// Calls, rejections, faults, wall time and fuel per binding.
+#[utoipa::path(get, path = "/api/metering", tag = "tenant", operation_id = "metering",
+    responses(
+        (status = 200, description = "Counters per binding since the host started", body = Vec<schema::BindingMetrics>),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn metering(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -147,7 +243,12 @@ pub(crate) async fn metering(
     JsonResponse(state.services.plugins().metering(&principal.tenant_id))
 }
 
-/// `GET /api/tenant/usage`: this month's executions and fuel.
+/// This month's plugin executions and fuel.
+#[utoipa::path(get, path = "/api/tenant/usage", tag = "tenant", operation_id = "usage",
+    responses(
+        (status = 200, description = "This month's use", body = schema::Usage),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn usage(
     State(state): State<AppState>,
     principal: TenantPrincipal,

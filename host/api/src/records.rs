@@ -1,26 +1,32 @@
 //! Telemetry reads, recommendations, failed plugin runs and dead letters.
 
 use axum::Json as JsonResponse;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use nexus_model::{DeviceId, EventSeq};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
-use crate::json::Query;
+use crate::json::{DEFAULT_PAGE, MAX_LIST_PAGE, Path, Query, page_limit};
+use crate::schema::{self, Problem};
 use crate::views::{DeadLetterView, PluginRunView, ReadingView, RecommendationView, all};
 
-#[derive(Deserialize)]
+/// Which latest values.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LatestQuery {
-    /// Comma-separated keys; a page of all keys when absent.
+    /// Comma-separated keys (at most 10 000); a page of all keys when
+    /// absent. Not combined with `limit` or `after`.
     #[serde(default)]
     keys: Option<String>,
-    /// The page's size (default 1000, at most 10 000).
+    /// The page's size: default 1000, 1 to 10 000 (more is a 400).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
     /// The cursor: the last key of the previous page.
     #[serde(default)]
@@ -30,30 +36,53 @@ pub(crate) struct LatestQuery {
 /// Default size of a page of latest values.
 const LATEST_PAGE: u32 = 1000;
 
-#[derive(Deserialize)]
+/// Which readings.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct HistoryQuery {
+    /// Only this key (default: every key).
     #[serde(default)]
     key: Option<String>,
+    /// From (inclusive), ms since the epoch.
     start_ts: i64,
+    /// To (exclusive), ms since the epoch; after `start_ts`.
     end_ts: i64,
+    /// At most this many: default 1000, 1 to 10 000 (more is a 400).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// A page size.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Limit {
+    /// At most this many: default 100, 1 to 1000 (more is a 400).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
-/// `GET /api/devices/{id}/telemetry/latest?keys=a,b` (those keys), or
-/// `?limit=&after=`: a page of every key's latest value in key order
+/// The latest value of some keys of a device (`?keys=a,b`), or
+/// (`?limit=&after=`) a page of every key's latest value in key order
 /// (limit default 1000, max 10 000; a page also ends at about 4 MiB).
 /// When more keys follow, the answer carries the next page's cursor, the
 /// page's last key, percent-encoded in `X-Next-After` and as a
 /// `Link: <...>; rel="next"`.
+#[utoipa::path(get, path = "/api/devices/{id}/telemetry/latest", tag = "telemetry", operation_id = "latest_telemetry",
+    params(("id" = String, Path, description = "The device's id"), LatestQuery),
+    responses(
+        (status = 200, description = "The latest value of each key, in key order", body = Vec<ReadingView>,
+            headers(
+                ("x-next-after" = String, description = "The next page's cursor, percent-encoded (only when more keys follow)"),
+                ("link" = String, description = "`<...>; rel=\"next\"`: the next page (only when more keys follow)"),
+            )),
+        (status = 400, description = "A bad query: unknown parameter, keys with limit or after, limit out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn latest(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -72,10 +101,7 @@ pub(crate) async fn latest(
         return Ok(JsonResponse(all::<_, ReadingView>(records.latest(&principal.tenant_id, &id, &keys).await?))
             .into_response());
     }
-    let limit = query.limit.unwrap_or(LATEST_PAGE);
-    if limit == 0 || limit > nexus_services::MAX_PAGE {
-        return Err(ApiError::bad_request(format!("limit must be 1 to {}", nexus_services::MAX_PAGE)));
-    }
+    let limit = page_limit(query.limit, LATEST_PAGE, nexus_services::MAX_PAGE)?;
     let (page, next) = records.latest_page(&principal.tenant_id, &id, query.after.as_deref(), limit).await?;
     let mut response = JsonResponse(all::<_, ReadingView>(page)).into_response();
     if let Some(next) = next {
@@ -106,8 +132,15 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// `GET /api/devices/{id}/telemetry?key=&start_ts=&end_ts=&limit=`:
-/// readings in `[start_ts, end_ts)`, oldest first (limit default 1000, max 10 000).
+/// A device's readings in `[start_ts, end_ts)`, oldest first (limit default 1000, max 10 000).
+#[utoipa::path(get, path = "/api/devices/{id}/telemetry", tag = "telemetry", operation_id = "telemetry_history",
+    params(("id" = String, Path, description = "The device's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "The readings, oldest first", body = Vec<ReadingView>),
+        (status = 400, description = "A bad query: unknown parameter, end_ts not after start_ts, limit out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn history(
     State(state): State<AppState>,
     principal: TenantPrincipal,
@@ -117,7 +150,7 @@ pub(crate) async fn history(
     if query.end_ts <= query.start_ts {
         return Err(ApiError::bad_request("end_ts must be after start_ts"));
     }
-    let limit = query.limit.unwrap_or(1000);
+    let limit = page_limit(query.limit, 1000, nexus_services::MAX_PAGE)?;
     let readings = state
         .services
         .records()
@@ -126,53 +159,86 @@ pub(crate) async fn history(
     Ok(JsonResponse(all(readings)))
 }
 
-/// `GET /api/recommendations?limit=`
+/// The tenant's recommendations, newest first.
+#[utoipa::path(get, path = "/api/recommendations", tag = "records", operation_id = "list_recommendations",
+    params(Limit),
+    responses(
+        (status = 200, description = "The recommendations, newest first", body = Vec<RecommendationView>),
+        (status = 400, description = "A bad query: unknown parameter, limit out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn recommendations(
     State(state): State<AppState>,
     principal: TenantPrincipal,
     Query(query): Query<Limit>,
 ) -> Result<JsonResponse<Vec<RecommendationView>>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
+    let limit = page_limit(query.limit, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     Ok(JsonResponse(all(state.services.records().recommendations(&principal.tenant_id, limit).await?)))
 }
 
-/// `GET /api/plugin-runs?limit=`: failed plugin calls, newest first.
+/// Failed plugin calls, newest first.
+#[utoipa::path(get, path = "/api/plugin-runs", tag = "records", operation_id = "list_plugin_runs",
+    params(Limit),
+    responses(
+        (status = 200, description = "Failed plugin calls, newest first", body = Vec<PluginRunView>),
+        (status = 400, description = "A bad query: unknown parameter, limit out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn plugin_runs(
     State(state): State<AppState>,
     principal: TenantPrincipal,
     Query(query): Query<Limit>,
 ) -> Result<JsonResponse<Vec<PluginRunView>>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
+    let limit = page_limit(query.limit, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     Ok(JsonResponse(all(state.services.records().plugin_runs(&principal.tenant_id, limit).await?)))
 }
 
-/// `GET /api/dead-letters?limit=`: rejected frames and failed batches, newest first.
+/// Rejected frames and failed batches, newest first.
+#[utoipa::path(get, path = "/api/dead-letters", tag = "records", operation_id = "list_dead_letters",
+    params(Limit),
+    responses(
+        (status = 200, description = "Dead letters (without payloads), newest first", body = Vec<DeadLetterView>),
+        (status = 400, description = "A bad query: unknown parameter, limit out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn dead_letters(
     State(state): State<AppState>,
     principal: TenantPrincipal,
     Query(query): Query<Limit>,
 ) -> Result<JsonResponse<Vec<DeadLetterView>>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
+    let limit = page_limit(query.limit, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     Ok(JsonResponse(all(state.services.records().dead_letters(&principal.tenant_id, limit).await?)))
 }
 
-#[derive(Deserialize)]
+/// Which events.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventsQuery {
+    /// Only events after this position (default 0: from the start).
     #[serde(default)]
     after: Option<i64>,
+    /// At most this many: default 100, 1 to 1000 (more is a 400).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
-/// `GET /api/events?after=&limit=`: the tenant's events (the outbox) after
+/// The tenant's events (the outbox) after
 /// a position, oldest first; page with `after` = the last `seq` seen.
+#[utoipa::path(get, path = "/api/events", tag = "events", operation_id = "list_events",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "The events, oldest first", body = Vec<schema::Event>),
+        (status = 400, description = "A bad query: unknown parameter, limit out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     principal: TenantPrincipal,
     Query(query): Query<EventsQuery>,
 ) -> Result<JsonResponse<Vec<nexus_model::Event>>, ApiError> {
     let after = EventSeq(query.after.unwrap_or(0));
-    let limit = query.limit.unwrap_or(100);
+    let limit = page_limit(query.limit, DEFAULT_PAGE, MAX_LIST_PAGE)?;
     Ok(JsonResponse(state.services.outbox().tenant_events(&principal.tenant_id, after, limit).await?))
 }

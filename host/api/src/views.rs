@@ -3,9 +3,12 @@
 
 use nexus_model as model;
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::schema;
 
 /// A wellpad.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WellpadView {
     id: String,
     tenant_id: String,
@@ -20,7 +23,7 @@ impl From<model::Wellpad> for WellpadView {
 }
 
 /// A well.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WellView {
     id: String,
     tenant_id: String,
@@ -46,7 +49,7 @@ impl From<model::Well> for WellView {
 }
 
 /// A device, never with its access token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeviceView {
     id: String,
     tenant_id: String,
@@ -70,7 +73,7 @@ impl From<model::Device> for DeviceView {
 }
 
 /// A device with the access token just issued (shown this once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IssuedTokenView {
     #[serde(flatten)]
     device: DeviceView,
@@ -84,15 +87,17 @@ impl From<nexus_services::IssuedToken> for IssuedTokenView {
 }
 
 /// A plugin version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PluginView {
     id: String,
     tenant_id: String,
+    #[schema(value_type = schema::PluginKind)]
     kind: model::PluginKind,
     name: String,
     version: String,
     hash: String,
     size_bytes: i64,
+    #[schema(value_type = schema::PluginInfo)]
     info: model::PluginInfo,
     created_time: i64,
     /// The contract version the component targets (`0.1.0` runs through the adapter).
@@ -117,13 +122,15 @@ impl From<model::PluginVersion> for PluginView {
 }
 
 /// A binding.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BindingView {
     id: String,
     tenant_id: String,
     plugin_id: String,
+    #[schema(value_type = schema::PluginKind)]
     kind: model::PluginKind,
     config: serde_json::Value,
+    #[schema(value_type = schema::Limits)]
     limits: model::Limits,
     schedule_ms: Option<i64>,
     enabled: bool,
@@ -156,13 +163,15 @@ impl From<model::Binding> for BindingView {
 }
 
 /// An alarm.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AlarmView {
     id: String,
     tenant_id: String,
     device_id: String,
     alarm_type: String,
+    #[schema(value_type = schema::Severity)]
     severity: model::Severity,
+    #[schema(value_type = schema::AlarmStatus)]
     status: model::AlarmStatus,
     start_ts: i64,
     end_ts: i64,
@@ -198,9 +207,10 @@ impl From<model::Alarm> for AlarmView {
 }
 
 /// What a person's action on an alarm did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AlarmChangeView {
     /// What happened; `null` when the action was already done.
+    #[schema(value_type = Option<schema::TransitionKind>)]
     action: Option<model::TransitionKind>,
     changed: bool,
     alarm: AlarmView,
@@ -213,11 +223,14 @@ impl From<nexus_services::AlarmChange> for AlarmChangeView {
 }
 
 /// One transition of an alarm.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AlarmEventView {
     ts: i64,
+    #[schema(value_type = schema::TransitionKind)]
     action: model::TransitionKind,
+    #[schema(value_type = schema::AlarmStatus)]
     status: model::AlarmStatus,
+    #[schema(value_type = schema::Severity)]
     severity: model::Severity,
     actor: String,
     details: serde_json::Value,
@@ -237,7 +250,7 @@ impl From<model::AlarmEvent> for AlarmEventView {
 }
 
 /// A comment on an alarm.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CommentView {
     ts: i64,
     actor: String,
@@ -251,11 +264,12 @@ impl From<model::AlarmComment> for CommentView {
 }
 
 /// A reading.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ReadingView {
     device_id: String,
     key: String,
     ts: i64,
+    #[schema(value_type = schema::TelemetryValue)]
     value: model::Value,
     quality: f32,
 }
@@ -267,7 +281,7 @@ impl From<model::Reading> for ReadingView {
 }
 
 /// A recommendation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RecommendationView {
     id: String,
     tenant_id: String,
@@ -283,6 +297,7 @@ pub(crate) struct RecommendationView {
     confidence: f32,
     rationale: String,
     details: serde_json::Value,
+    #[schema(value_type = schema::RecommendationStatus)]
     status: model::RecommendationStatus,
     created_ts: i64,
 }
@@ -312,7 +327,7 @@ impl From<model::StoredRecommendation> for RecommendationView {
 }
 
 /// A failed plugin call.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PluginRunView {
     tenant_id: String,
     binding_id: Option<String>,
@@ -344,11 +359,12 @@ impl From<model::PluginRun> for PluginRunView {
 }
 
 /// A dead letter, without its payload (its size instead).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeadLetterView {
     tenant_id: String,
     binding_id: Option<String>,
     device_id: Option<String>,
+    #[schema(value_type = schema::Stage)]
     stage: model::Stage,
     error_code: String,
     error: String,

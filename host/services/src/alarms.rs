@@ -22,8 +22,8 @@ pub struct AlarmChange {
     pub alarm: Alarm,
 }
 
-/// Longest comment accepted.
-pub const MAX_COMMENT_LEN: usize = 4096;
+/// Longest comment accepted, in characters.
+pub const MAX_COMMENT_LEN: usize = 4000;
 
 /// Alarms. Cheap to clone.
 #[derive(Clone)]
@@ -70,16 +70,22 @@ impl AlarmService {
         assignee: Option<String>,
         by: &Actor,
     ) -> Result<AlarmChange> {
-        if assignee.as_deref().is_some_and(|a| a.trim().is_empty() || a.len() > 255) {
-            return Err(ServiceError::Invalid("assignee must be 1 to 255 characters, or null".into()));
+        if assignee.as_deref().is_some_and(|a| a.trim().is_empty() || a.chars().count() > crate::MAX_NAME_CHARS) {
+            return Err(ServiceError::Invalid(format!(
+                "assignee must be 1 to {} characters, not blank, or null",
+                crate::MAX_NAME_CHARS
+            )));
         }
         self.act(tenant, id, OperatorAction::Assign(assignee), by).await
     }
 
     /// Comments on an alarm.
     pub async fn comment(&self, tenant: &TenantId, id: &AlarmId, text: String, by: &Actor) -> Result<AlarmComment> {
-        if text.trim().is_empty() || text.len() > MAX_COMMENT_LEN {
-            return Err(ServiceError::Invalid(format!("text must be 1 to {MAX_COMMENT_LEN} characters")));
+        if text.trim().is_empty() || text.chars().count() > MAX_COMMENT_LEN {
+            return Err(ServiceError::Invalid(format!(
+                "text must be 1 to {MAX_COMMENT_LEN} characters, not blank (got {})",
+                text.chars().count()
+            )));
         }
         let (_, transition) = self.apply(tenant, id, OperatorAction::Comment(text.clone()), by).await?;
         let ts = transition.map_or_else(|| self.0.now(), |t| t.ts);

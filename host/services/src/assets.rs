@@ -27,9 +27,15 @@ pub struct IssuedToken {
 #[derive(Clone)]
 pub struct AssetService(pub(crate) Arc<Inner>, pub(crate) Arc<Mutex<HashSet<TenantId>>>);
 
+/// Longest name of a wellpad, well or device, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
 fn check_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() || name.len() > 255 {
-        return Err(ServiceError::Invalid("name must be 1 to 255 characters".into()));
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ServiceError::Invalid(format!(
+            "name must be 1 to {MAX_NAME_CHARS} characters, not blank (got {})",
+            name.chars().count()
+        )));
     }
     Ok(())
 }

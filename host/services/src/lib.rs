@@ -57,8 +57,8 @@ use nexus_model::{Clock, DeviceId, PluginVersionId, TenantId, TimestampMs};
 use nexus_runtime::Runtime;
 use nexus_storage::{Committed, Effects, Store};
 
-pub use alarms::{AlarmChange, AlarmService};
-pub use assets::{AssetService, IssuedToken};
+pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
+pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};

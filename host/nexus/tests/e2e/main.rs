@@ -14,6 +14,7 @@ mod ingest;
 mod layering;
 mod limits;
 mod neighbours;
+mod openapi;
 mod outbox;
 mod tenancy;
 mod tokens;
@@ -221,6 +222,15 @@ impl Harness {
 
     /// As [`Harness::field`], optionally without the (scheduled) optimizer.
     pub(crate) async fn field_with(&self, optimizer: bool) -> (String, String, String) {
+        self.field_of("acme", optimizer).await
+    }
+
+    /// A field in another tenant (with its scheduled optimizer).
+    pub(crate) async fn field_in(&self, tenant: &str) -> (String, String, String) {
+        self.field_of(tenant, true).await
+    }
+
+    async fn field_of(&self, tenant: &str, optimizer: bool) -> (String, String, String) {
         let dir = plugin_files::default_dir();
         let mut ids = Vec::new();
         for (kind, name) in [
@@ -228,17 +238,24 @@ impl Harness {
             ("alarm-rule", "alarm-rule-threshold"),
             ("optimizer", "optimizer-esp-frequency"),
         ] {
-            let (status, body, _) = self.upload(kind, name, plugin_files::read(&dir, name).expect("built")).await;
+            let path = format!("/api/plugins?kind={kind}&name={name}&version=0.1.0");
+            let bytes = plugin_files::read(&dir, name).expect("built");
+            let (status, body, _) = self.send(self.admin(reqwest::Method::POST, &path, tenant).await.body(bytes)).await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
             assert_eq!(body["info"]["name"], name);
             ids.push(body["id"].as_str().expect("id").to_string());
         }
-        let well = self.post("/api/wells", json!({"name": "W-1", "static_data": esp_well()})).await;
-        let device = self.post("/api/devices", json!({"name": "ESP-1", "well_id": well["id"]})).await;
+        let post = |path: &'static str, body: Value| async move {
+            let (status, response, _) = self.send(self.admin(reqwest::Method::POST, path, tenant).await.json(&body)).await;
+            assert!(status.is_success(), "POST {path}: {status} {response}");
+            response
+        };
+        let well = post("/api/wells", json!({"name": "W-1", "static_data": esp_well()})).await;
+        let device = post("/api/devices", json!({"name": "ESP-1", "well_id": well["id"]})).await;
         let device_id = device["id"].as_str().expect("id").to_string();
         let token = device["access_token"].as_str().expect("token").to_string();
-        self.post("/api/bindings", json!({"plugin_id": ids[0], "device_ids": [device_id]})).await;
-        self.post(
+        post("/api/bindings", json!({"plugin_id": ids[0], "device_ids": [device_id]})).await;
+        post(
             "/api/bindings",
             json!({"plugin_id": ids[1], "device_ids": [device_id],
                    "config": {"key": "motor_temperature", "high": 100.0, "deadband": 5.0, "severity": "major",
@@ -248,12 +265,11 @@ impl Harness {
         if !optimizer {
             return (device_id, token, String::new());
         }
-        let optimizer = self
-            .post(
-                "/api/bindings",
-                json!({"plugin_id": ids[2], "device_ids": [device_id], "schedule_ms": 300, "config": {}}),
-            )
-            .await;
+        let optimizer = post(
+            "/api/bindings",
+            json!({"plugin_id": ids[2], "device_ids": [device_id], "schedule_ms": 300, "config": {}}),
+        )
+        .await;
         (device_id, token, optimizer["id"].as_str().expect("id").to_string())
     }
 

@@ -115,8 +115,14 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 fn body_for(spec: &Value, schema: &Value, ids: &BTreeMap<&'static str, String>, path: &str) -> Value {
     let schema = resolve(spec, schema);
     let mut body = serde_json::Map::new();
+    let required: Vec<&str> =
+        schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
+            // Optional members are left out, unless they name an object.
+            if !required.contains(&name.as_str()) && name != "device_ids" && id_for(ids, path, name).is_none() {
+                continue;
+            }
             let property = resolve(spec, property);
             let value = if name == "device_ids" {
                 json!([ids["device"]])

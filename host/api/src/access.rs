@@ -178,10 +178,6 @@ mod tests {
         let start = readme.find(begin).expect("README has the role table markers") + begin.len();
         let stop = readme[start..].find(end).expect("end marker") + start;
         let generated = role_table();
-        assert_eq!(
-            readme[start..stop],
-            generated,
-            "README's role table is stale; replace it with:\n{generated}"
-        );
+        assert_eq!(readme[start..stop], generated, "README's role table is stale; replace it with:\n{generated}");
     }
 }

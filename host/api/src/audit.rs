@@ -5,12 +5,12 @@
 //! redacted. The entry is written after the change answers (not in its
 //! transaction): a crash between the two loses the entry, not the change.
 
+use axum::Json as JsonResponse;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Json as JsonResponse;
 use nexus_model::{Principal, TenantId};
 use nexus_services::{AuditQuery, NewAuditEntry};
 use serde::Deserialize;
@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{TenantPrincipal, is_change, request_id};
 use crate::error::ApiError;
-use crate::json::Query;
 use crate::identity::AuditEntryView;
+use crate::json::Query;
 use crate::views::all;
 
 /// Largest JSON body (request or response) summarised; larger ones are

@@ -106,11 +106,8 @@ async fn admit(
     if !access.allows(principal.role) {
         return Err(ApiError::forbidden(format!("a {} may not do this", principal.role)));
     }
-    let tenant = if access.in_tenant() {
-        Some(acting_tenant(state, &principal, request.headers()).await?)
-    } else {
-        None
-    };
+    let tenant =
+        if access.in_tenant() { Some(acting_tenant(state, &principal, request.headers()).await?) } else { None };
     crate::limits::check_request(state, &principal).await?;
     request.extensions_mut().insert(principal.clone());
     if let Some(tenant) = &tenant {

@@ -47,10 +47,8 @@ impl ApiError {
 
     /// 401 `unauthenticated` with `WWW-Authenticate: Bearer` (RFC 6750).
     pub fn unauthenticated(detail: &str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail).with_header(
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"nexus\", error=\"invalid_token\"",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+            .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"nexus\", error=\"invalid_token\"")
     }
 
     /// 403 `forbidden`: authenticated, but the role may not do this.

@@ -22,7 +22,11 @@ use crate::schema::Problem;
 /// The answers every admin operation may give besides its own: (status,
 /// response name, description).
 pub(crate) const ADMIN_ERRORS: [(&str, &str, &str); 5] = [
-    ("400", "BadRequest", "A bad request (for example an `X-Nexus-Tenant` header from anyone but the system administrator)"),
+    (
+        "400",
+        "BadRequest",
+        "A bad request (for example an `X-Nexus-Tenant` header from anyone but the system administrator)",
+    ),
     ("401", "Unauthenticated", "No credentials, or credentials that are not valid (`unauthenticated`)"),
     ("403", "Forbidden", "The credentials do not allow this operation in this tenant"),
     ("429", "TooManyRequests", "Over a rate limit or quota (with `Retry-After` when waiting helps)"),

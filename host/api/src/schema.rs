@@ -422,7 +422,8 @@ mod tests {
         assert_eq!(properties::<Limits>(), members(model::Limits::default()));
         assert_eq!(properties::<TenantProfile>(), members(model::TenantProfile::default()));
         let profile = serde_json::to_value(model::TenantProfile::default()).expect("json");
-        let of = |value: &serde_json::Value| value.as_object().expect("object").keys().cloned().collect::<BTreeSet<_>>();
+        let of =
+            |value: &serde_json::Value| value.as_object().expect("object").keys().cloned().collect::<BTreeSet<_>>();
         assert_eq!(properties::<RateLimits>(), of(&profile["rate_limits"]));
         assert_eq!(properties::<IngestLimits>(), of(&profile["ingest_limits"]));
         assert_eq!(properties::<Quotas>(), of(&profile["quotas"]));

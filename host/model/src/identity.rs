@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Actor, ApiKeyId, SessionId, TenantId, UserId, VendorId};
 
-
 /// What a principal may do. Written as ThingsBoard writes authorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

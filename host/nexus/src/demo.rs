@@ -187,7 +187,7 @@ pub const DEMO_TENANT: &str = "demo";
 /// A random password people can type: 16 characters of a-z, 2-9.
 fn new_password() -> String {
     let alphabet: Vec<char> = "abcdefghijkmnpqrstuvwxyz23456789".chars().collect();
-    uuid::Uuid::new_v4().as_bytes().iter().take(20).map(|b| alphabet[usize::from(*b) % alphabet.len()]).collect()
+    uuid::Uuid::new_v4().as_bytes().iter().map(|b| alphabet[usize::from(*b) % alphabet.len()]).collect()
 }
 
 /// As the system administrator (the bootstrap key): creates the demo

@@ -159,11 +159,11 @@ async fn bootstrap(services: &Services, config: &ServerConfig) -> anyhow::Result
     if let Some(token) = &config.bootstrap_token {
         identity.bootstrap_key(token).await.context("storing the bootstrap key")?;
     }
-    if let Some((email, password)) = &config.bootstrap_admin {
-        if !identity.has_system_admin().await? {
-            identity.bootstrap_admin(email, password).await.context("creating the system administrator")?;
-            tracing::info!(email, "Created the system administrator.");
-        }
+    if let Some((email, password)) = &config.bootstrap_admin
+        && !identity.has_system_admin().await?
+    {
+        identity.bootstrap_admin(email, password).await.context("creating the system administrator")?;
+        tracing::info!(email, "Created the system administrator.");
     }
     Ok(())
 }

@@ -40,7 +40,11 @@ pub struct IdentityConfig {
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        Self { signing_key: None, access_ttl: Duration::from_secs(15 * 60), refresh_ttl: Duration::from_secs(7 * 86_400) }
+        Self {
+            signing_key: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 86_400),
+        }
     }
 }
 
@@ -183,8 +187,13 @@ impl IdentityService {
         if self.0.store.api_key_by_hash(&hash).await?.is_some() {
             return Ok(());
         }
-        let new =
-            NewApiKey { name: "bootstrap".into(), role: Role::SysAdmin, scope: Scope::System, hash, expires_time: None };
+        let new = NewApiKey {
+            name: "bootstrap".into(),
+            role: Role::SysAdmin,
+            scope: Scope::System,
+            hash,
+            expires_time: None,
+        };
         self.0.store.insert_api_key(&new, self.now()).await?;
         Ok(())
     }
@@ -335,7 +344,8 @@ impl IdentityService {
         let next = random_secret(REFRESH_PREFIX)?;
         match self.0.store.refresh_session(&token_hash(refresh_token), &token_hash(&next), self.now()).await? {
             Refreshed::Rotated(session) => {
-                let user = self.0.store.user(&session.user_id).await.map_err(|_| unauthenticated("the user is gone"))?;
+                let user =
+                    self.0.store.user(&session.user_id).await.map_err(|_| unauthenticated("the user is gone"))?;
                 self.tokens(&user, &session.id, next)
             }
             Refreshed::Reused(session) => {

@@ -63,12 +63,12 @@ pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
+pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
 pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
+pub use nexus_storage::{AuditQuery, NewAuditEntry};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
-pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
-pub use nexus_storage::{AuditQuery, NewAuditEntry};
 pub use records::{MAX_PAGE, RecordService};
 
 /// Service results.

@@ -5,9 +5,7 @@ use nexus_model::{
     ApiKey, ApiKeyId, AuditEntry, Role, Scope, Session, SessionId, Tenant, TenantId, TimestampMs, User, UserId, Vendor,
     VendorId,
 };
-use nexus_storage::{
-    AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed, Result, StorageError,
-};
+use nexus_storage::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed, Result, StorageError};
 use sqlx::sqlite::SqliteRow;
 
 use crate::rows::{get, json};
@@ -130,8 +128,10 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn vendors(&self) -> Result<Vec<Vendor>> {
-        let rows =
-            sqlx::query("SELECT id, name, created_time FROM vendor ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query("SELECT id, name, created_time FROM vendor ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(vendor).collect()
     }
 
@@ -182,14 +182,13 @@ impl IdentityStore for SqliteStore {
 
     async fn users(&self, scope: &Scope) -> Result<Vec<User>> {
         let (kind, scope_id) = scope_columns(scope);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{USER} WHERE scope_kind = ? AND scope_id IS ? ORDER BY email"
-        )))
-        .bind(kind)
-        .bind(scope_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(format!("{USER} WHERE scope_kind = ? AND scope_id IS ? ORDER BY email")))
+                .bind(kind)
+                .bind(scope_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         rows.iter().map(user).collect()
     }
 

@@ -94,8 +94,7 @@ async fn a_device_past_its_key_cap_has_new_keys_refused_and_known_keys_stored() 
     // The tenant's profile raises the cap: one more key fits.
     let (status, body, _) = h
         .send(
-            h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await
-                .json(&json!({"max_keys_per_device": 4})),
+            h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&json!({"max_keys_per_device": 4})),
         )
         .await;
     assert!(status.is_success(), "{status} {body}");

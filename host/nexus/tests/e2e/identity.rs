@@ -25,8 +25,7 @@ fn claims_of(token: &str) -> Value {
 async fn me(h: &Harness, token: &str) -> (StatusCode, Value, Option<String>) {
     let response = h.client.get(format!("{}/api/auth/me", h.base)).bearer_auth(token).send().await.expect("me");
     let status = response.status();
-    let challenge =
-        response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
     (status, response.json().await.unwrap_or(Value::Null), challenge)
 }
 
@@ -94,7 +93,10 @@ async fn forged_expired_misdirected_and_revoked_tokens_are_refused() {
         ("HS256 signed with the key file", hs_pem),
         ("HS256 signed with another key", hs_other),
         ("EdDSA signed with another key", ed_other),
-        ("expired beyond the leeway", sign(&with(json!({"exp": now - 120, "iat": now - 1000, "nbf": now - 1000})), Algorithm::EdDSA, &real)),
+        (
+            "expired beyond the leeway",
+            sign(&with(json!({"exp": now - 120, "iat": now - 1000, "nbf": now - 1000})), Algorithm::EdDSA, &real),
+        ),
         ("nbf in the future", sign(&with(json!({"nbf": now + 120})), Algorithm::EdDSA, &real)),
         ("wrong audience", sign(&with(json!({"aud": "another-api"})), Algorithm::EdDSA, &real)),
         ("wrong issuer", sign(&with(json!({"iss": "someone-else"})), Algorithm::EdDSA, &real)),
@@ -117,7 +119,8 @@ async fn forged_expired_misdirected_and_revoked_tokens_are_refused() {
     let logout = h.client.post(format!("{}/api/auth/logout", h.base)).bearer_auth(&access).send().await;
     assert_eq!(logout.expect("logout").status(), StatusCode::NO_CONTENT);
     assert_eq!(me(&h, &access).await.0, StatusCode::UNAUTHORIZED, "a revoked token");
-    let refreshed = h.client.post(format!("{}/api/auth/refresh", h.base)).json(&json!({"refresh_token": refresh})).send();
+    let refreshed =
+        h.client.post(format!("{}/api/auth/refresh", h.base)).json(&json!({"refresh_token": refresh})).send();
     assert_eq!(refreshed.await.expect("refresh").status(), StatusCode::UNAUTHORIZED);
 
     // A deleted user's token stops working at once.
@@ -196,9 +199,13 @@ async fn bodies_that_set_what_the_caller_may_not_are_refused_and_change_nothing(
     assert!(users.as_array().expect("users").iter().all(|u| u["role"] != "SYS_ADMIN"), "{users}");
     assert!(h.get_as("/api/api-keys", "acme").await.as_array().expect("keys").is_empty());
     // An operator cannot create users or keys at all, nor pick a tenant.
-    let as_operator = |method: Method, path: &str| h.client.request(method, format!("{}{path}", h.base)).bearer_auth(&operator);
+    let as_operator =
+        |method: Method, path: &str| h.client.request(method, format!("{}{path}", h.base)).bearer_auth(&operator);
     let (status, _, _) = h
-        .send(as_operator(Method::POST, "/api/users").json(&json!({"email": "z@acme.test", "password": PASSWORD, "role": "TENANT_ADMIN"})))
+        .send(
+            as_operator(Method::POST, "/api/users")
+                .json(&json!({"email": "z@acme.test", "password": PASSWORD, "role": "TENANT_ADMIN"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body, _) = h.send(as_operator(Method::GET, "/api/wells").header("x-nexus-tenant", "other")).await;
@@ -244,4 +251,43 @@ async fn every_change_is_audited_with_who_and_the_system_admins_actions_inside_a
     assert_eq!(later.as_array().expect("later").len(), 1, "{later}");
     // Another tenant sees none of it.
     assert!(h.get_as("/api/audit", "other").await.as_array().expect("other").iter().all(|e| e["tenant_id"] == "other"));
+}
+
+#[tokio::test]
+async fn the_101st_request_of_a_user_in_a_minute_is_refused_and_nobody_else_is() {
+    let h = Harness::start().await;
+    // Tenants as the system administrator creates them: the default profile,
+    // 100 requests per 60 s per user (GCRA: 100 at once, then one per 0.6 s).
+    let client = &h.client;
+    let first = crate::login_as(client, &h.base, "limited", "VIEWER").await;
+    let neighbour = crate::login_as(client, &h.base, "limited", "VIEWER").await;
+    let other_tenant = crate::login_as(client, &h.base, "elsewhere", "VIEWER").await;
+    let started = std::time::Instant::now();
+    let mut statuses = Vec::new();
+    let mut refusal = None;
+    for _ in 0..101 {
+        let response = client.get(format!("{}/api/wells", h.base)).bearer_auth(&first).send().await.expect("get");
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && refusal.is_none() {
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            refusal = Some((retry_after, response.json::<Value>().await.expect("problem")));
+        }
+    }
+    let elapsed = started.elapsed();
+    let admitted = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    // GCRA refills one request every 0.6 s: over `elapsed`, at most that many more.
+    let refilled = (elapsed.as_secs_f64() / 0.6).floor() as usize;
+    assert!(admitted >= 100 && admitted <= 100 + refilled, "{admitted} admitted in {elapsed:?}");
+    if refilled == 0 {
+        assert_eq!(statuses[100], StatusCode::TOO_MANY_REQUESTS, "the 101st request within {elapsed:?}");
+    }
+    let (retry_after, problem) = refusal.expect("a refusal");
+    assert_eq!(problem["code"], "rate-limited", "{problem}");
+    assert_eq!(problem["limit"], "rate_limits.per_user", "{problem}");
+    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1), "Retry-After");
+    // Another user of the same tenant, and a user of another tenant, are unaffected.
+    for (who, token) in [("a neighbour", &neighbour), ("another tenant", &other_tenant)] {
+        let response = client.get(format!("{}/api/wells", h.base)).bearer_auth(token).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "{who}");
+    }
 }

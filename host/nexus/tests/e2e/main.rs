@@ -157,8 +157,9 @@ impl Harness {
         let token = login_as(&self.client, &self.base, tenant, "TENANT_ADMIN").await;
         // Tests drive a tenant faster than the default 100 requests a minute
         // per user; the rate-limit tests set their own profiles.
-        let (status, mut profile, _) =
-            self.send(self.system(reqwest::Method::GET, "/api/tenant/profile").await.header("x-nexus-tenant", tenant)).await;
+        let (status, mut profile, _) = self
+            .send(self.system(reqwest::Method::GET, "/api/tenant/profile").await.header("x-nexus-tenant", tenant))
+            .await;
         assert_eq!(status, StatusCode::OK, "{tenant}'s profile: {profile}");
         profile["rate_limits"]["per_user"] = json!(TEST_RATE);
         let path = format!("/api/tenants/{tenant}/profile");
@@ -246,7 +247,8 @@ impl Harness {
             ids.push(body["id"].as_str().expect("id").to_string());
         }
         let post = |path: &'static str, body: Value| async move {
-            let (status, response, _) = self.send(self.admin(reqwest::Method::POST, path, tenant).await.json(&body)).await;
+            let (status, response, _) =
+                self.send(self.admin(reqwest::Method::POST, path, tenant).await.json(&body)).await;
             assert!(status.is_success(), "POST {path}: {status} {response}");
             response
         };

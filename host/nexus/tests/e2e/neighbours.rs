@@ -79,7 +79,8 @@ async fn a_binding_cannot_raise_its_limits_and_a_profile_stays_under_the_system_
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("limit-above-ceiling")), "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("system ceiling")), "{body}");
     let share = json!({"max_concurrent_calls": 100_000});
-    let (status, body, _) = h.send(h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&share)).await;
+    let (status, body, _) =
+        h.send(h.system(reqwest::Method::PUT, "/api/tenants/acme/profile").await.json(&share)).await;
     assert_eq!((status, body["limit"].as_str()), (StatusCode::BAD_REQUEST, Some("max_concurrent_calls")), "{body}");
     let profile = json!({"limits": {"deadline_ms": 200}});
     let (status, body, _) =

@@ -142,7 +142,11 @@ async fn schemathesis_finds_no_server_error_and_no_contradiction_of_the_document
     h.field_in("bravo").await;
     for tenant in ["acme", "bravo"] {
         let (status, key, _) = h
-            .send(h.admin(Method::POST, "/api/api-keys", tenant).await.json(&json!({"name": "schemathesis", "role": "TENANT_ADMIN"})))
+            .send(
+                h.admin(Method::POST, "/api/api-keys", tenant)
+                    .await
+                    .json(&json!({"name": "schemathesis", "role": "TENANT_ADMIN"})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{key}");
         let key = key["key_secret"].as_str().expect("secret").to_string();

@@ -33,11 +33,14 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         response
     };
     let pad = as_b(Method::POST, "/api/wellpads", json!({"name": "B pad"})).await;
-    let well = as_b(Method::POST, "/api/wells", json!({"name": "B well", "wellpad_id": pad["id"], "static_data": esp_well()})).await;
+    let well =
+        as_b(Method::POST, "/api/wells", json!({"name": "B well", "wellpad_id": pad["id"], "static_data": esp_well()}))
+            .await;
     let device = as_b(Method::POST, "/api/devices", json!({"name": "B device", "well_id": well["id"]})).await;
     let device_id = device["id"].as_str().expect("id").to_string();
     let token = device["access_token"].as_str().expect("token").to_string();
-    let decoder = as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[0], "device_ids": [device_id]})).await;
+    let decoder =
+        as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[0], "device_ids": [device_id]})).await;
     as_b(
         Method::POST,
         "/api/bindings",
@@ -45,16 +48,38 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
                "config": {"key": "t", "high": 50.0, "deadband": 1.0, "severity": "major", "alarm_type": "HighT"}}),
     )
     .await;
-    let optimizer = as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[2], "device_ids": [device_id]})).await;
-    let (status, body, _) = h.telemetry(&token, json!({"ts": 1_700_000_000_000_i64, "values": {"t": 60.0}}).to_string()).await;
+    let optimizer =
+        as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[2], "device_ids": [device_id]})).await;
+    let (status, body, _) =
+        h.telemetry(&token, json!({"ts": 1_700_000_000_000_i64, "values": {"t": 60.0}}).to_string()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let alarms = h.get_as(&format!("/api/alarms?device_id={device_id}"), tenant).await;
     let alarm = alarms[0]["id"].as_str().expect("an alarm").to_string();
-    let (status, _, _) =
-        h.send(h.admin(Method::POST, &format!("/api/alarms/{alarm}/comments"), tenant).await.json(&json!({"text": "B's"}))).await;
+    let (status, _, _) = h
+        .send(
+            h.admin(Method::POST, &format!("/api/alarms/{alarm}/comments"), tenant).await.json(&json!({"text": "B's"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let user = as_b(Method::POST, "/api/users", json!({"email": format!("viewer@{tenant}.test"), "password": PASSWORD, "role": "VIEWER"})).await;
+    let user = as_b(
+        Method::POST,
+        "/api/users",
+        json!({"email": format!("viewer@{tenant}.test"), "password": PASSWORD, "role": "VIEWER"}),
+    )
+    .await;
     let key = as_b(Method::POST, "/api/api-keys", json!({"name": "B key", "role": "VIEWER"})).await;
+    // A vendor, for the system administrator's vendor operations.
+    let vendor: Value = h
+        .client
+        .post(format!("{}/api/vendors", h.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": format!("vendor of {tenant}")}))
+        .send()
+        .await
+        .expect("vendor")
+        .json()
+        .await
+        .expect("json");
     BTreeMap::from([
         ("alarm", alarm),
         ("binding", decoder["id"].as_str().expect("id").to_string()),
@@ -66,6 +91,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("user", user["id"].as_str().expect("id").to_string()),
         ("key", key["id"].as_str().expect("id").to_string()),
         ("tenant", tenant.to_string()),
+        ("vendor", vendor["id"].as_str().expect("vendor id").to_string()),
     ])
 }
 
@@ -92,6 +118,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
         "wellpad_id" => "wellpad",
         "plugin_id" => "plugin",
         "tenant_id" => "tenant",
+        "vendor_id" => "vendor",
         "alarm_id" => "alarm",
         "binding_id" => "binding",
         _ => return None,
@@ -144,7 +171,12 @@ fn body_for(spec: &Value, schema: &Value, ids: &BTreeMap<&'static str, String>, 
 }
 
 /// Everything B can read about itself, through B's own credentials.
-async fn snapshot(h: &Harness, spec: &Value, tenant: &str, ids: &BTreeMap<&'static str, String>) -> BTreeMap<String, Value> {
+async fn snapshot(
+    h: &Harness,
+    spec: &Value,
+    tenant: &str,
+    ids: &BTreeMap<&'static str, String>,
+) -> BTreeMap<String, Value> {
     let mut seen = BTreeMap::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         if item.get("get").is_none() || !path.starts_with("/api/") || path.starts_with("/api/v1/") {
@@ -174,12 +206,13 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
     let h = Harness::start().await;
     let b = victim(&h, "bravo").await;
     h.token("alpha").await;
-    let spec: Value = h.client.get(format!("{}/api/openapi.json", h.base)).send().await.expect("spec").json().await.expect("json");
+    let spec: Value =
+        h.client.get(format!("{}/api/openapi.json", h.base)).send().await.expect("spec").json().await.expect("json");
     assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", spec["openapi"]);
     let before = snapshot(&h, &spec, "bravo", &b).await;
     assert!(before.len() >= 10, "B reads its own objects: {:?}", before.keys().collect::<Vec<_>>());
 
-    let mut walked = 0;
+    let (mut walked, mut on_b) = (0, 0);
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {
             let Ok(method) = method.to_uppercase().parse::<Method>() else { continue };
@@ -205,7 +238,15 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
                             query.push((name.to_string(), id));
                             names_b = true;
                         } else if param["required"] == true {
-                            query.push((name.to_string(), "x".to_string()));
+                            let schema = resolve(&spec, &param["schema"]);
+                            let numeric =
+                                schema.to_string().contains("integer") || schema.to_string().contains("number");
+                            let value = match (numeric, name.starts_with("end")) {
+                                (true, true) => "4102444800000",
+                                (true, false) => "0",
+                                (false, _) => "x",
+                            };
+                            query.push((name.to_string(), value.to_string()));
                         }
                     }
                     _ => {}
@@ -215,9 +256,9 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
             let json_body = &operation["requestBody"]["content"]["application/json"]["schema"];
             if !json_body.is_null() {
                 let body = body_for(&spec, json_body, &b, path);
-                names_b |= body.as_object().is_some_and(|members| {
-                    members.iter().any(|(k, _)| k.ends_with("_id") || k == "device_ids")
-                });
+                names_b |= body
+                    .as_object()
+                    .is_some_and(|members| members.iter().any(|(k, _)| k.ends_with("_id") || k == "device_ids"));
                 request = request.json(&body);
             }
             let (status, answer, _) = h.send(request).await;
@@ -226,6 +267,7 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
             if !names_b {
                 continue;
             }
+            on_b += 1;
             let listed_nothing = status == StatusCode::OK && answer.as_array().is_some_and(Vec::is_empty);
             let system_only = access == Some(nexus_api::access::Access::System);
             assert!(
@@ -234,7 +276,8 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
             );
         }
     }
-    assert!(walked >= 40, "walked {walked} operations");
+    println!("walked {walked} operations as tenant A, {on_b} of them on B's ids");
+    assert!(walked >= 45 && on_b >= 25, "walked {walked} operations, {on_b} on B's ids");
     let after = snapshot(&h, &spec, "bravo", &b).await;
     assert_eq!(before, after, "B's objects changed");
 }
@@ -270,7 +313,17 @@ async fn every_role_gets_what_the_readme_role_table_says_for_every_operation() {
     for role in ["TENANT_ADMIN", "OPERATOR", "VIEWER"] {
         principals.push((role.into(), login_as(&h.client, &h.base, "acme", role).await, None));
     }
-    let vendor: Value = h.client.post(format!("{}/api/vendors", h.base)).bearer_auth(TOKEN).json(&json!({"name": "Pumps Inc"})).send().await.expect("vendor").json().await.expect("json");
+    let vendor: Value = h
+        .client
+        .post(format!("{}/api/vendors", h.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "Pumps Inc"}))
+        .send()
+        .await
+        .expect("vendor")
+        .json()
+        .await
+        .expect("json");
     let email = "dev@pumps.test";
     let created = h
         .client
@@ -290,7 +343,11 @@ async fn every_role_gets_what_the_readme_role_table_says_for_every_operation() {
     // Logout ends the caller's session: it goes last.
     let (last, first): (Vec<_>, Vec<_>) = table.iter().partition(|(_, path, _)| path == "/api/auth/logout");
     for (method, path, allowed) in first.into_iter().chain(last) {
-        if path.starts_with("/api/v1/") || path == "/healthz" || path.starts_with("/api/auth/login") || path.starts_with("/api/auth/refresh") {
+        if path.starts_with("/api/v1/")
+            || path == "/healthz"
+            || path.starts_with("/api/auth/login")
+            || path.starts_with("/api/auth/refresh")
+        {
             continue;
         }
         let mut concrete = path.clone();

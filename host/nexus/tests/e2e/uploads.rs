@@ -156,7 +156,8 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
     let cached = cache_files(&h.data_dir);
     assert_eq!(cached.len(), 2, "{cached:?}");
     assert!(cached.iter().all(|f| f.ends_with(".cwasm")), "{cached:?}");
-    let (status, _, body, _) = spawn_upload(&h, "tenant-a", "alarm-rule", "bomb", "0.1.1", bomb).await.await.expect("task");
+    let (status, _, body, _) =
+        spawn_upload(&h, "tenant-a", "alarm-rule", "bomb", "0.1.1", bomb).await.await.expect("task");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "compile-timeout", "{body}");
     assert_eq!(cache_files(&h.data_dir), cached);

@@ -29,7 +29,8 @@ pub async fn users_sessions_keys_and_audit_stay_in_their_scope(store: &dyn Store
     assert!(!store.any_user_with_role(Role::SysAdmin).await.expect("any"));
 
     // Rotation, then reuse of the first token revokes the family.
-    let session = Session { id: SessionId::random(), user_id: ana.id.clone(), expires_time: T0 + 1000, revoked_time: None };
+    let session =
+        Session { id: SessionId::random(), user_id: ana.id.clone(), expires_time: T0 + 1000, revoked_time: None };
     store.insert_session(&session, "r1", T0).await.expect("session");
     assert!(matches!(store.refresh_session("r1", "r2", T0 + 1).await.expect("refresh"), Refreshed::Rotated(_)));
     assert_eq!(store.refresh_session("r1", "r3", T0 + 2).await.expect("reuse"), Refreshed::Reused(session.id.clone()));
@@ -51,7 +52,13 @@ pub async fn users_sessions_keys_and_audit_stay_in_their_scope(store: &dyn Store
     // API keys.
     let key = store
         .insert_api_key(
-            &NewApiKey { name: "ci".into(), role: Role::Viewer, scope: a.clone(), hash: "k1".into(), expires_time: None },
+            &NewApiKey {
+                name: "ci".into(),
+                role: Role::Viewer,
+                scope: a.clone(),
+                hash: "k1".into(),
+                expires_time: None,
+            },
             T0,
         )
         .await
@@ -84,7 +91,10 @@ pub async fn users_sessions_keys_and_audit_stay_in_their_scope(store: &dyn Store
     assert_eq!(all.len(), 2);
     assert!(all[0].seq < all[1].seq && all[0].seq == first);
     let acks = store
-        .audit(Some(tenant_a), &AuditQuery { action: Some("POST /api/alarms".into()), limit: 100, ..AuditQuery::default() })
+        .audit(
+            Some(tenant_a),
+            &AuditQuery { action: Some("POST /api/alarms".into()), limit: 100, ..AuditQuery::default() },
+        )
         .await
         .expect("filtered");
     assert_eq!(acks.len(), 1);

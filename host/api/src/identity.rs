@@ -203,13 +203,34 @@ impl From<model::AuditEntry> for AuditEntryView {
         (status = 200, description = "An access token and a refresh token", body = TokensView),
         (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The email or the password is wrong (the same answer for either)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins from this address (`too-many-failed-logins`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     Json(body): Json<Login>,
 ) -> Result<JsonResponse<TokensView>, ApiError> {
-    Ok(JsonResponse(state.services.identity().login(&body.email, &body.password).await?.into()))
+    // Password guessing: 10 failed logins a minute per address, then 429
+    // until the minute ends, right password or not.
+    let address = crate::serve::client_address(&extensions).map(|a| a.ip());
+    let now = std::time::Instant::now();
+    if let Some(wait) = address.and_then(|a| state.failed_logins.blocked(a, now)) {
+        let detail = format!(
+            "{} failed logins from this address within {} s; try again later",
+            state.failed_logins.max_failures(),
+            state.failed_logins.window().as_secs()
+        );
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-failed-logins", detail).retry_after(wait));
+    }
+    match state.services.identity().login(&body.email, &body.password).await {
+        Ok(tokens) => Ok(JsonResponse(tokens.into())),
+        Err(error) => {
+            if let (Some(address), nexus_services::ServiceError::Unauthenticated(_)) = (address, &error) {
+                state.failed_logins.failed(address, now);
+            }
+            Err(error.into())
+        }
+    }
 }
 
 /// `POST /api/auth/refresh`: rotates the refresh token; a reused one

@@ -63,12 +63,14 @@ pub struct AppState {
     services: Services,
     clock: Clock,
     failed_tokens: Arc<TokenThrottle>,
+    /// Failed logins per address (password guessing).
+    failed_logins: Arc<TokenThrottle>,
 }
 
 impl AppState {
     /// State over the services and the host's clock.
     pub fn new(services: Services, clock: Clock) -> Self {
-        Self { services, clock, failed_tokens: Arc::default() }
+        Self { services, clock, failed_tokens: Arc::default(), failed_logins: Arc::default() }
     }
 
     /// The same state with another throttle of failed device-token guesses.

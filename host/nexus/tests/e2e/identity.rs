@@ -134,17 +134,26 @@ async fn forged_expired_misdirected_and_revoked_tokens_are_refused() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a deleted user's token");
     assert!(challenge.is_some());
 
-    // Wrong passwords and unknown users get the same answer.
-    for (email, password) in [("nobody@acme.test", PASSWORD), ("nobody@acme.test", "wrong-password-123")] {
-        let response = h
-            .client
-            .post(format!("{}/api/auth/login", h.base))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Wrong passwords and unknown users get the same answer; after ten
+    // failures in a minute the address is refused, right password or not.
+    let (email, _) = user(&h, "acme", "VIEWER").await;
+    let attempt = |email: String, password: &'static str| {
+        h.client.post(format!("{}/api/auth/login", h.base)).json(&json!({"email": email, "password": password})).send()
+    };
+    let mut answers = Vec::new();
+    for (who, password) in [("nobody@acme.test", PASSWORD), (email.as_str(), "wrong-password-123")] {
+        for _ in 0..5 {
+            let response = attempt(who.to_string(), password).await.expect("login");
+            answers.push(response.status());
+            let body: Value = response.json().await.expect("problem");
+            assert_eq!(body["detail"], "the email or the password is wrong");
+        }
     }
+    assert!(answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{answers:?}");
+    let blocked = attempt(email.clone(), PASSWORD).await.expect("login");
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked.headers().get("retry-after").is_some());
+    assert_eq!(blocked.json::<Value>().await.expect("problem")["code"], "too-many-failed-logins");
 }
 
 #[tokio::test]

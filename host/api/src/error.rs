@@ -146,7 +146,7 @@ impl From<ServiceError> for ApiError {
             // 403: the request is understood, the tenant's profile forbids
             // it, and retrying does not help until the profile changes.
             e @ ServiceError::EntityQuotaExceeded { quota, limit, .. } => {
-                Self::new(StatusCode::FORBIDDEN, "quota-exceeded", e.to_string())
+                Self::new(StatusCode::FORBIDDEN, "entity-quota-exceeded", e.to_string())
                     .with("quota", quota)
                     .with("limit", limit)
                     .with("note", "nothing was created")

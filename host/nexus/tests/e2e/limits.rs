@@ -136,7 +136,7 @@ async fn an_entity_quota_refuses_one_more_and_creates_nothing() {
     h.post("/api/devices", json!({"name": "D-2"})).await;
     let (status, body, content_type) =
         h.send(h.admin(Method::POST, "/api/devices", "acme").await.json(&json!({"name": "D-3"}))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota-exceeded")), "{body}");
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("entity-quota-exceeded")), "{body}");
     assert_eq!(content_type, "application/problem+json");
     assert_eq!((&body["quota"], &body["limit"]), (&json!("max_devices"), &json!(2)), "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("max_devices = 2")), "{body}");

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
-use crate::json::{Json, Path};
+use crate::json::{Json, Path, Query};
 use crate::schema::Problem;
 use crate::views::{DeviceView, IssuedTokenView, WellView, WellpadView, all};
 
@@ -100,6 +100,7 @@ pub(crate) async fn create_well(
 
 /// Lists the tenant's wells.
 #[utoipa::path(get, path = "/api/wells", tag = "assets", operation_id = "list_wells",
+    params(crate::json::PageQuery),
     responses(
         (status = 200, description = "The wells", body = Vec<WellView>),
     ),
@@ -107,8 +108,10 @@ pub(crate) async fn create_well(
 pub(crate) async fn list_wells(
     State(state): State<AppState>,
     principal: TenantPrincipal,
+    Query(page): Query<crate::json::PageQuery>,
 ) -> Result<JsonResponse<Vec<WellView>>, ApiError> {
-    Ok(JsonResponse(all(state.services.assets().wells(&principal.tenant_id).await?)))
+    let page = page.page()?;
+    Ok(JsonResponse(all(state.services.assets().wells(&principal.tenant_id, &page).await?)))
 }
 
 /// Creates a device: 201 with the device and its access token, shown
@@ -156,6 +159,7 @@ pub(crate) async fn rotate_token(
 
 /// Lists the tenant's devices (never with access tokens).
 #[utoipa::path(get, path = "/api/devices", tag = "assets", operation_id = "list_devices",
+    params(crate::json::PageQuery),
     responses(
         (status = 200, description = "The devices", body = Vec<DeviceView>),
     ),
@@ -163,8 +167,10 @@ pub(crate) async fn rotate_token(
 pub(crate) async fn list_devices(
     State(state): State<AppState>,
     principal: TenantPrincipal,
+    Query(page): Query<crate::json::PageQuery>,
 ) -> Result<JsonResponse<Vec<DeviceView>>, ApiError> {
-    Ok(JsonResponse(all(state.services.assets().devices(&principal.tenant_id).await?)))
+    let page = page.page()?;
+    Ok(JsonResponse(all(state.services.assets().devices(&principal.tenant_id, &page).await?)))
 }
 
 /// Reads one device.

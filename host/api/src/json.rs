@@ -104,3 +104,25 @@ pub(crate) fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u
         }
     }
 }
+
+/// `?after=&limit=` of a list: at most `limit` (default 100, 1 to 1000)
+/// items after the item whose id is `after` (the last id of the previous
+/// page).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// The id of the last item of the previous page.
+    after: Option<String>,
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+impl PageQuery {
+    /// The page asked for; a limit out of range is 400 with `maximum`.
+    pub(crate) fn page(self) -> Result<nexus_model::Page, ApiError> {
+        let limit = page_limit(self.limit, nexus_model::Page::DEFAULT, nexus_model::Page::MAX)?;
+        Ok(nexus_model::Page { after: self.after, limit })
+    }
+}

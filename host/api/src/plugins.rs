@@ -71,6 +71,7 @@ pub(crate) async fn upload(
 
 /// Lists the tenant's plugin versions.
 #[utoipa::path(get, path = "/api/plugins", tag = "plugins", operation_id = "list_plugins",
+    params(crate::json::PageQuery),
     responses(
         (status = 200, description = "The plugin versions", body = Vec<PluginView>),
     ),
@@ -78,8 +79,10 @@ pub(crate) async fn upload(
 pub(crate) async fn list(
     State(state): State<AppState>,
     principal: TenantPrincipal,
+    Query(page): Query<crate::json::PageQuery>,
 ) -> Result<JsonResponse<Vec<PluginView>>, ApiError> {
-    Ok(JsonResponse(all(state.services.plugins().list(&principal.tenant_id).await?)))
+    let page = page.page()?;
+    Ok(JsonResponse(all(state.services.plugins().list(&principal.tenant_id, &page).await?)))
 }
 
 /// Reads one plugin version.
@@ -119,6 +122,7 @@ pub(crate) async fn bind(
 
 /// Lists the tenant's bindings.
 #[utoipa::path(get, path = "/api/bindings", tag = "bindings", operation_id = "list_bindings",
+    params(crate::json::PageQuery),
     responses(
         (status = 200, description = "The bindings", body = Vec<BindingView>),
     ),
@@ -126,8 +130,10 @@ pub(crate) async fn bind(
 pub(crate) async fn list_bindings(
     State(state): State<AppState>,
     principal: TenantPrincipal,
+    Query(page): Query<crate::json::PageQuery>,
 ) -> Result<JsonResponse<Vec<BindingView>>, ApiError> {
-    Ok(JsonResponse(all(state.services.plugins().bindings(&principal.tenant_id).await?)))
+    let page = page.page()?;
+    Ok(JsonResponse(all(state.services.plugins().bindings(&principal.tenant_id, &page).await?)))
 }
 
 /// Reads one binding.

@@ -36,3 +36,30 @@ impl AlarmFilter {
         self.limit.unwrap_or(100).clamp(1, 1000)
     }
 }
+
+/// A page of a list: at most `limit` items, after the item whose id is
+/// `after` (the last id of the previous page), in the list's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The id of the last item of the previous page.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl Page {
+    /// Largest page the API serves.
+    pub const MAX: u32 = 1000;
+    /// Page size when none is asked for.
+    pub const DEFAULT: u32 = 100;
+
+    /// Everything (the host's own reads, e.g. counting for quotas).
+    pub fn all() -> Self {
+        Self { after: None, limit: u32::MAX }
+    }
+
+    /// The first `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use nexus_model::{
-    Actor, Device, DeviceId, QuotaKind, TenantId, Well, WellId, Wellpad, WellpadId, new_access_token, token_hash,
+    Actor, Device, DeviceId, Page, QuotaKind, TenantId, Well, WellId, Wellpad, WellpadId, new_access_token, token_hash,
 };
 use nexus_storage::{NewDevice, NewWell};
 use serde::Serialize;
@@ -80,9 +80,9 @@ impl AssetService {
         Ok(created)
     }
 
-    /// The tenant's wells.
-    pub async fn wells(&self, tenant: &TenantId) -> Result<Vec<Well>> {
-        Ok(self.0.store.wells(tenant).await?)
+    /// A page of the tenant's wells, by name.
+    pub async fn wells(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Well>> {
+        Ok(self.0.store.wells(tenant, page).await?)
     }
 
     /// A well of the tenant.
@@ -123,9 +123,9 @@ impl AssetService {
         Ok(IssuedToken { device, access_token })
     }
 
-    /// The tenant's devices (never their tokens).
-    pub async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>> {
-        Ok(self.0.store.devices(tenant).await?)
+    /// A page of the tenant's devices, by name (never their tokens).
+    pub async fn devices(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Device>> {
+        Ok(self.0.store.devices(tenant, page).await?)
     }
 
     /// A device of the tenant.

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use nexus_model::{Actor, DeviceId, Principal, QuotaKind, RateWindow, RateWindows, Role, TenantId, TenantProfile};
+use nexus_model::{
+    Actor, DeviceId, Page, Principal, QuotaKind, RateWindow, RateWindows, Role, TenantId, TenantProfile,
+};
 
 use crate::{Inner, Result, ServiceError};
 
@@ -184,10 +186,10 @@ impl Inner {
         }
         let guard = self.quota_lock.lock().await;
         let existing = match kind {
-            QuotaKind::Devices => self.store.devices(tenant).await?.len(),
-            QuotaKind::Wells => self.store.wells(tenant).await?.len(),
-            QuotaKind::Plugins => self.store.plugins(tenant).await?.len(),
-            QuotaKind::Bindings => self.store.bindings(tenant).await?.len(),
+            QuotaKind::Devices => self.store.devices(tenant, &Page::all()).await?.len(),
+            QuotaKind::Wells => self.store.wells(tenant, &Page::all()).await?.len(),
+            QuotaKind::Plugins => self.store.plugins(tenant, &Page::all()).await?.len(),
+            QuotaKind::Bindings => self.store.bindings(tenant, &Page::all()).await?.len(),
             QuotaKind::ApiKeys => {
                 return Err(ServiceError::Internal("API keys are counted by their caller".into()));
             }

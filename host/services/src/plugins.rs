@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nexus_model::{
-    Actor, Binding, BindingId, DeviceId, Limits, PluginKind, PluginRef, PluginVersion, PluginVersionId, QuotaKind,
-    TenantId, Usage,
+    Actor, Binding, BindingId, DeviceId, Limits, Page, PluginKind, PluginRef, PluginVersion, PluginVersionId,
+    QuotaKind, TenantId, Usage,
 };
 use nexus_runtime::{CallContext, NoTelemetry};
 use nexus_storage::{NewBinding, NewPlugin};
@@ -148,9 +148,9 @@ impl PluginService {
         Ok(meta)
     }
 
-    /// The tenant's plugin versions.
-    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<PluginVersion>> {
-        Ok(self.0.store.plugins(tenant).await?)
+    /// A page of the tenant's plugin versions.
+    pub async fn list(&self, tenant: &TenantId, page: &Page) -> Result<Vec<PluginVersion>> {
+        Ok(self.0.store.plugins(tenant, page).await?)
     }
 
     /// One plugin version.
@@ -205,9 +205,9 @@ impl PluginService {
         Ok(binding)
     }
 
-    /// The tenant's bindings.
-    pub async fn bindings(&self, tenant: &TenantId) -> Result<Vec<Binding>> {
-        Ok(self.0.store.bindings(tenant).await?)
+    /// A page of the tenant's bindings, oldest first.
+    pub async fn bindings(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Binding>> {
+        Ok(self.0.store.bindings(tenant, page).await?)
     }
 
     /// One binding.

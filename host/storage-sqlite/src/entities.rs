@@ -2,15 +2,15 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Device, DeviceId, EntityAction, EntityKind, Tenant, TenantId, TenantProfile, TimestampMs, Well, WellId,
-    Wellpad, WellpadId, is_token_hash, token_hash,
+    Actor, Device, DeviceId, EntityAction, EntityKind, Page, Tenant, TenantId, TenantProfile, TimestampMs, Well,
+    WellId, Wellpad, WellpadId, is_token_hash, token_hash,
 };
 use nexus_storage::{EntityStore, NewDevice, NewWell, Result, StorageError, entity_event};
 use serde_json::json;
 
 use crate::outbox::append;
 use crate::rows::{self, get};
-use crate::{SqliteStore, conflict_or, corrupt, db};
+use crate::{SqliteStore, conflict_or, corrupt, db, page_limit, page_sql};
 
 impl SqliteStore {
     /// Replaces any raw access token left from before tokens were hashed.
@@ -169,9 +169,11 @@ impl EntityStore for SqliteStore {
         rows::well(&row)
     }
 
-    async fn wells(&self, tenant: &TenantId) -> Result<Vec<Well>> {
-        let rows = sqlx::query("SELECT * FROM well WHERE tenant_id = ? ORDER BY name, id")
+    async fn wells(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Well>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql("SELECT *", "well", "name, id")))
             .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
@@ -231,9 +233,11 @@ impl EntityStore for SqliteStore {
         rows::device(&row)
     }
 
-    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>> {
-        let rows = sqlx::query("SELECT * FROM device WHERE tenant_id = ? ORDER BY name, id")
+    async fn devices(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Device>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql("SELECT *", "device", "name, id")))
             .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;

@@ -143,3 +143,19 @@ pub(crate) fn conflict_or(error: sqlx::Error, message: impl FnOnce() -> String) 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(e.to_string())
 }
+
+/// A keyset page of `table`'s rows of a tenant in the order of `key` (a
+/// comma-separated column list ending in `id`): the rows after the row
+/// whose id is `page.after`, at most `page.limit`. A cursor naming no row
+/// of the tenant gives an empty page.
+pub(crate) fn page_sql(select: &str, table: &str, key: &str) -> String {
+    format!(
+        "{select} FROM {table} WHERE tenant_id = ?1 AND (?2 IS NULL OR ({key}) > \
+         (SELECT {key} FROM {table} WHERE id = ?2 AND tenant_id = ?1)) ORDER BY {key} LIMIT ?3"
+    )
+}
+
+/// A page's limit as SQLite takes it.
+pub(crate) fn page_limit(page: &nexus_model::Page) -> i64 {
+    i64::from(page.limit)
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Binding, BindingId, DeviceId, EntityAction, EntityKind, PluginKind, PluginVersion, PluginVersionId,
+    Actor, Binding, BindingId, DeviceId, EntityAction, EntityKind, Page, PluginKind, PluginVersion, PluginVersionId,
     TenantId, TimestampMs,
 };
 use nexus_storage::{NewBinding, NewPlugin, PluginStore, Result, StateStore, StorageError, entity_event};
@@ -13,7 +13,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::outbox::append;
 use crate::rows::{self, get};
-use crate::{SqliteStore, conflict_or, corrupt, db};
+use crate::{SqliteStore, conflict_or, corrupt, db, page_limit, page_sql};
 
 const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract";
 
@@ -120,11 +120,15 @@ impl PluginStore for SqliteStore {
         rows::plugin(&row)
     }
 
-    async fn plugins(&self, tenant: &TenantId) -> Result<Vec<PluginVersion>> {
-        let sql =
-            format!("SELECT {PLUGIN_COLUMNS} FROM plugin WHERE tenant_id = ? ORDER BY kind, name, created_time, id");
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str()).fetch_all(&self.pool).await.map_err(db)?;
+    async fn plugins(&self, tenant: &TenantId, page: &Page) -> Result<Vec<PluginVersion>> {
+        let sql = page_sql(&format!("SELECT {PLUGIN_COLUMNS}"), "plugin", "kind, name, created_time, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(rows::plugin).collect()
     }
 
@@ -214,9 +218,11 @@ impl PluginStore for SqliteStore {
         self.binding_from_row(&row).await
     }
 
-    async fn bindings(&self, tenant: &TenantId) -> Result<Vec<Binding>> {
-        let rows = sqlx::query("SELECT * FROM binding WHERE tenant_id = ? ORDER BY created_time, id")
+    async fn bindings(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Binding>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql("SELECT *", "binding", "created_time, id")))
             .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, DeadLetter, Device, DeviceId,
-    Event, EventSeq, OperatorAction, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
+    Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
     StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, Wellpad,
 };
 
@@ -36,8 +36,8 @@ pub trait EntityStore: Send + Sync {
     async fn create_well(&self, tenant: &TenantId, new: &NewWell, actor: &Actor, now: TimestampMs) -> Result<Well>;
     /// A well of the tenant.
     async fn well(&self, tenant: &TenantId, id: &WellId) -> Result<Well>;
-    /// The tenant's wells, by name.
-    async fn wells(&self, tenant: &TenantId) -> Result<Vec<Well>>;
+    /// A page of the tenant's wells, by name.
+    async fn wells(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Well>>;
     /// Creates a device; its well must be the tenant's. Only the token's
     /// hash is stored.
     async fn create_device(
@@ -49,8 +49,8 @@ pub trait EntityStore: Send + Sync {
     ) -> Result<Device>;
     /// A device of the tenant.
     async fn device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Device>;
-    /// The tenant's devices, by name.
-    async fn devices(&self, tenant: &TenantId) -> Result<Vec<Device>>;
+    /// A page of the tenant's devices, by name.
+    async fn devices(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Device>>;
     /// The device whose access token hashes to `token_hash`, of any tenant.
     async fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
     /// Replaces a device's token hash; the old token stops working.
@@ -72,16 +72,16 @@ pub trait PluginStore: Send + Sync {
     async fn insert_plugin(&self, new: &NewPlugin<'_>, actor: &Actor, now: TimestampMs) -> Result<PluginVersion>;
     /// A plugin version of the tenant, without bytes.
     async fn plugin(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<PluginVersion>;
-    /// The tenant's plugin versions.
-    async fn plugins(&self, tenant: &TenantId) -> Result<Vec<PluginVersion>>;
+    /// A page of the tenant's plugin versions, by kind, name and upload.
+    async fn plugins(&self, tenant: &TenantId, page: &Page) -> Result<Vec<PluginVersion>>;
     /// The bytes of a plugin version.
     async fn plugin_bytes(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<Vec<u8>>;
     /// Creates a binding; the plugin and every device must be the tenant's.
     async fn insert_binding(&self, new: &NewBinding<'_>, actor: &Actor, now: TimestampMs) -> Result<Binding>;
     /// A binding of the tenant.
     async fn binding(&self, tenant: &TenantId, id: &BindingId) -> Result<Binding>;
-    /// The tenant's bindings, oldest first.
-    async fn bindings(&self, tenant: &TenantId) -> Result<Vec<Binding>>;
+    /// A page of the tenant's bindings, oldest first.
+    async fn bindings(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Binding>>;
     /// Every enabled binding of every tenant (start-up and the scheduler).
     async fn enabled_bindings(&self) -> Result<Vec<Binding>>;
     /// The bindings of one kind that apply to a device, enabled or not,

@@ -77,6 +77,10 @@ async fn unknown_fields_over_long_text_over_large_pages_and_bodies_are_refused()
         "/api/recommendations?limit=5000",
         "/api/plugin-runs?limit=1001",
         "/api/dead-letters?limit=1001",
+        "/api/wells?limit=1001",
+        "/api/devices?limit=0",
+        "/api/plugins?limit=1001",
+        "/api/bindings?limit=1001",
     ] {
         let (status, body, _) = h.send(h.admin(Method::GET, path, "acme").await).await;
         assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid-request")), "{path}");
@@ -86,6 +90,18 @@ async fn unknown_fields_over_long_text_over_large_pages_and_bodies_are_refused()
         let (status, body, _) = h.send(h.admin(Method::GET, path, "acme").await).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
+    // Entity lists page with a cursor: the id of the last item.
+    for name in ["W-b", "W-a"] {
+        let (status, body, _) = send(Method::POST, "/api/wells", json!({"name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let names = |page: &Value| {
+        page.as_array().expect("page").iter().map(|w| w["name"].as_str().expect("name").to_string()).collect::<Vec<_>>()
+    };
+    let first = h.get("/api/wells?limit=2").await;
+    assert_eq!(names(&first), ["W-a", "W-b"]);
+    let rest = h.get(&format!("/api/wells?limit=2&after={}", first[1]["id"].as_str().expect("id"))).await;
+    assert_eq!(names(&rest), ["ñ".repeat(200)]);
     // Unknown query parameters too.
     let (status, body, _) = h.send(h.admin(Method::GET, "/api/alarms?tenant_id=other", "acme").await).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid-query")), "{body}");
@@ -95,7 +111,11 @@ async fn unknown_fields_over_long_text_over_large_pages_and_bodies_are_refused()
     let (status, body, content_type) = send(Method::POST, "/api/wells", big).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload-too-large")));
     assert_eq!(content_type, "application/problem+json");
-    assert_eq!(h.get("/api/wells").await.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        h.get("/api/wells").await.as_array().map(Vec::len),
+        Some(3),
+        "the three wells above, not the refused one"
+    );
     // Just under it is fine.
     let fits = json!({"name": "W-fits", "static_data": {"pad": "x".repeat(60_000)}});
     let (status, body, _) = send(Method::POST, "/api/wells", fits).await;

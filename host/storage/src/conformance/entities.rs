@@ -94,10 +94,10 @@ pub async fn tenants_see_nothing_of_each_other(store: &dyn Store) {
     let state = store.plugin_state(&a.tenant, &a.binding.id, &a.device.id).await.expect("state");
     assert_eq!(state.get("k").map(Vec::as_slice), Some(&b"v"[..]));
     // Lists are per tenant.
-    assert_eq!(store.devices(t).await.expect("devices").len(), 1);
-    assert_eq!(store.wells(t).await.expect("wells").len(), 1);
-    assert_eq!(store.plugins(t).await.expect("plugins").len(), 1);
-    assert_eq!(store.bindings(t).await.expect("bindings").len(), 1);
+    assert_eq!(store.devices(t, &nexus_model::Page::all()).await.expect("devices").len(), 1);
+    assert_eq!(store.wells(t, &nexus_model::Page::all()).await.expect("wells").len(), 1);
+    assert_eq!(store.plugins(t, &nexus_model::Page::all()).await.expect("plugins").len(), 1);
+    assert_eq!(store.bindings(t, &nexus_model::Page::all()).await.expect("bindings").len(), 1);
     assert!(store.alarms(t, &AlarmFilter::default()).await.expect("alarms").is_empty());
     let profile = store.tenant_profile(&TenantId::new("nobody")).await.expect("profile");
     assert_eq!(profile, nexus_model::TenantProfile::default());
@@ -143,4 +143,25 @@ pub async fn device_tokens_are_stored_hashed_and_rotate(store: &dyn Store) {
         .count();
     assert_eq!(rotations, 1);
     assert!(events.iter().all(|e| !serde_json::to_string(e).expect("json").contains("sha256:")), "a hash in an event");
+}
+
+/// Entity lists come in pages, in their order, after a cursor (the last
+/// id); a cursor of another tenant's row gives nothing.
+pub async fn entity_lists_page_after_a_cursor(store: &dyn Store) {
+    let a = TenantId::new("tenant-a");
+    let b = field(store, "tenant-b").await;
+    store.ensure_tenant(&a, "a", T0).await.expect("tenant");
+    for name in ["c", "a", "b"] {
+        let new = NewWell { name: name.into(), wellpad_id: None, static_data: serde_json::json!({}) };
+        store.create_well(&a, &new, &admin(), T0).await.expect("well");
+    }
+    let names = |wells: &[nexus_model::Well]| wells.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
+    let first = store.wells(&a, &nexus_model::Page::first(2)).await.expect("page");
+    assert_eq!(names(&first), ["a", "b"]);
+    let after = nexus_model::Page { after: Some(first[1].id.to_string()), limit: 2 };
+    assert_eq!(names(&store.wells(&a, &after).await.expect("page")), ["c"]);
+    let everything = store.wells(&a, &nexus_model::Page::all()).await.expect("all");
+    assert_eq!(names(&everything), ["a", "b", "c"]);
+    let foreign = nexus_model::Page { after: Some(b.device.id.to_string()), limit: 10 };
+    assert!(store.devices(&a, &foreign).await.expect("page").is_empty(), "another tenant's cursor");
 }

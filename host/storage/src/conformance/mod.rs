@@ -20,7 +20,8 @@ mod telemetry;
 pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
 pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
 pub use entities::{
-    device_tokens_are_stored_hashed_and_rotate, profiles_are_stored_whole_per_tenant, tenants_see_nothing_of_each_other,
+    device_tokens_are_stored_hashed_and_rotate, entity_lists_page_after_a_cursor, profiles_are_stored_whole_per_tenant,
+    tenants_see_nothing_of_each_other,
 };
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
 pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
@@ -37,6 +38,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $make;
             tenants_see_nothing_of_each_other,
             device_tokens_are_stored_hashed_and_rotate,
+            entity_lists_page_after_a_cursor,
             profiles_are_stored_whole_per_tenant,
             a_commit_is_atomic,
             group_commit_is_all_or_nothing,

@@ -231,7 +231,9 @@ impl Harness {
         self.field_of(tenant, true).await
     }
 
-    async fn field_of(&self, tenant: &str, optimizer: bool) -> (String, String, String) {
+    /// Uploads the three first-party plugins to `tenant`; returns their ids
+    /// (decoder, threshold rule, ESP optimizer).
+    pub(crate) async fn upload_first_party(&self, tenant: &str) -> Vec<String> {
         let dir = plugin_files::default_dir();
         let mut ids = Vec::new();
         for (kind, name) in [
@@ -246,6 +248,11 @@ impl Harness {
             assert_eq!(body["info"]["name"], name);
             ids.push(body["id"].as_str().expect("id").to_string());
         }
+        ids
+    }
+
+    async fn field_of(&self, tenant: &str, optimizer: bool) -> (String, String, String) {
+        let ids = self.upload_first_party(tenant).await;
         let post = |path: &'static str, body: Value| async move {
             let (status, response, _) =
                 self.send(self.admin(reqwest::Method::POST, path, tenant).await.json(&body)).await;

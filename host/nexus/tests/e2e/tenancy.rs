@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use nexus::plugin_files;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -14,19 +13,7 @@ use crate::{Harness, PASSWORD, TOKEN, esp_well, login, login_as};
 /// Tenant B: a field with an alarm, a comment, a user and an API key, all
 /// made through B's own credentials. Returns B's ids by parameter name.
 async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
-    let dir = plugin_files::default_dir();
-    let mut plugins = Vec::new();
-    for (kind, name) in [
-        ("decoder", "decoder-thingsboard-json"),
-        ("alarm-rule", "alarm-rule-threshold"),
-        ("optimizer", "optimizer-esp-frequency"),
-    ] {
-        let path = format!("/api/plugins?kind={kind}&name={name}&version=0.1.0");
-        let bytes = plugin_files::read(&dir, name).expect("built");
-        let (status, body, _) = h.send(h.admin(Method::POST, &path, tenant).await.body(bytes)).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        plugins.push(body["id"].as_str().expect("id").to_string());
-    }
+    let plugins = h.upload_first_party(tenant).await;
     let as_b = |method: Method, path: &'static str, body: Value| async move {
         let (status, response, _) = h.send(h.admin(method, path, tenant).await.json(&body)).await;
         assert!(status.is_success(), "{path}: {status} {response}");

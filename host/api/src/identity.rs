@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::json::{Json, Path};
+use crate::json::{Json, Path, Query};
 use crate::schema::{self, Problem};
 
 /// `POST /api/auth/login` body.
@@ -294,10 +294,14 @@ pub(crate) async fn create_tenant(
 
 /// `GET /api/tenants` (system administrator)
 #[utoipa::path(get, path = "/api/tenants", tag = "identity", operation_id = "list_tenants",
+    params(crate::json::PageQuery),
     responses((status = 200, description = "Every tenant", body = Vec<TenantView>)),
     security(("bearer" = [])))]
-pub(crate) async fn tenants(State(state): State<AppState>) -> Result<JsonResponse<Vec<TenantView>>, ApiError> {
-    Ok(JsonResponse(crate::views::all(state.services.identity().tenants().await?)))
+pub(crate) async fn tenants(
+    State(state): State<AppState>,
+    Query(page): Query<crate::json::PageQuery>,
+) -> Result<JsonResponse<Vec<TenantView>>, ApiError> {
+    Ok(JsonResponse(crate::views::all(state.services.identity().tenants(&page.page()?).await?)))
 }
 
 /// `POST /api/vendors` body.
@@ -322,10 +326,14 @@ pub(crate) async fn create_vendor(
 
 /// `GET /api/vendors` (system administrator)
 #[utoipa::path(get, path = "/api/vendors", tag = "identity", operation_id = "list_vendors",
+    params(crate::json::PageQuery),
     responses((status = 200, description = "Every vendor", body = Vec<VendorView>)),
     security(("bearer" = [])))]
-pub(crate) async fn vendors(State(state): State<AppState>) -> Result<JsonResponse<Vec<VendorView>>, ApiError> {
-    Ok(JsonResponse(crate::views::all(state.services.identity().vendors().await?)))
+pub(crate) async fn vendors(
+    State(state): State<AppState>,
+    Query(page): Query<crate::json::PageQuery>,
+) -> Result<JsonResponse<Vec<VendorView>>, ApiError> {
+    Ok(JsonResponse(crate::views::all(state.services.identity().vendors(&page.page()?).await?)))
 }
 
 /// A user to create.
@@ -394,13 +402,17 @@ pub(crate) async fn create_user(
 
 /// `GET /api/users`: the users of the caller's scope.
 #[utoipa::path(get, path = "/api/users", tag = "identity", operation_id = "list_users",
+    params(crate::json::PageQuery),
     responses((status = 200, description = "The users of the caller's tenant or vendor", body = Vec<UserView>)),
     security(("bearer" = [])))]
 pub(crate) async fn users(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<crate::json::PageQuery>,
 ) -> Result<JsonResponse<Vec<UserView>>, ApiError> {
-    Ok(JsonResponse(crate::views::all(state.services.identity().users(&principal, &principal.scope).await?)))
+    Ok(JsonResponse(crate::views::all(
+        state.services.identity().users(&principal, &principal.scope, &page.page()?).await?,
+    )))
 }
 
 /// `DELETE /api/users/{id}`: its sessions end at once.
@@ -449,13 +461,15 @@ pub(crate) async fn create_key(
 
 /// `GET /api/api-keys`
 #[utoipa::path(get, path = "/api/api-keys", tag = "identity", operation_id = "list_api_keys",
+    params(crate::json::PageQuery),
     responses((status = 200, description = "The keys of the caller's scope (never their secrets)", body = Vec<ApiKeyView>)),
     security(("bearer" = [])))]
 pub(crate) async fn keys(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<crate::json::PageQuery>,
 ) -> Result<JsonResponse<Vec<ApiKeyView>>, ApiError> {
-    Ok(JsonResponse(crate::views::all(state.services.identity().api_keys(&principal).await?)))
+    Ok(JsonResponse(crate::views::all(state.services.identity().api_keys(&principal, &page.page()?).await?)))
 }
 
 /// `DELETE /api/api-keys/{id}`: revokes it.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use nexus_model::{
-    ApiKey, ApiKeyId, AuditEntry, Credential, Principal, Role, Scope, Session, SessionId, Tenant, TenantId, User,
+    ApiKey, ApiKeyId, AuditEntry, Credential, Page, Principal, Role, Scope, Session, SessionId, Tenant, TenantId, User,
     UserId, Vendor, VendorId, token_hash,
 };
 use nexus_storage::{AuditQuery, NewApiKey, NewAuditEntry, NewUser, Refreshed};
@@ -237,8 +237,8 @@ impl IdentityService {
     }
 
     /// Every tenant.
-    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
-        Ok(self.0.store.tenants().await?)
+    pub async fn tenants(&self, page: &Page) -> Result<Vec<Tenant>> {
+        Ok(self.0.store.tenants(page).await?)
     }
 
     /// One tenant (404 when it does not exist).
@@ -253,8 +253,8 @@ impl IdentityService {
     }
 
     /// Every vendor.
-    pub async fn vendors(&self) -> Result<Vec<Vendor>> {
-        Ok(self.0.store.vendors().await?)
+    pub async fn vendors(&self, page: &Page) -> Result<Vec<Vendor>> {
+        Ok(self.0.store.vendors(page).await?)
     }
 
     /// Creates a user in `scope`: the system administrator anywhere, a
@@ -279,11 +279,11 @@ impl IdentityService {
     }
 
     /// The users of a scope.
-    pub async fn users(&self, by: &Principal, scope: &Scope) -> Result<Vec<User>> {
+    pub async fn users(&self, by: &Principal, scope: &Scope, page: &Page) -> Result<Vec<User>> {
         if !may_manage(by, scope) {
             return Err(ServiceError::Forbidden("you may not list users there".into()));
         }
-        Ok(self.0.store.users(scope).await?)
+        Ok(self.0.store.users(scope, page).await?)
     }
 
     /// Deletes a user of a scope; its sessions end and its access tokens
@@ -425,7 +425,8 @@ impl IdentityService {
             return Err(ServiceError::Invalid(format!("a {role} key cannot belong to this scope")));
         }
         if let Scope::Tenant(tenant) = &scope {
-            let live = self.0.store.api_keys(&scope).await?.iter().filter(|k| k.revoked_time.is_none()).count();
+            let live =
+                self.0.store.api_keys(&scope, &Page::all()).await?.iter().filter(|k| k.revoked_time.is_none()).count();
             self.0.check_quota_of(tenant, nexus_model::QuotaKind::ApiKeys, live as u64).await?;
         }
         let secret = random_secret(API_KEY_PREFIX)?;
@@ -436,11 +437,11 @@ impl IdentityService {
     }
 
     /// The API keys of the principal's scope.
-    pub async fn api_keys(&self, by: &Principal) -> Result<Vec<ApiKey>> {
+    pub async fn api_keys(&self, by: &Principal, page: &Page) -> Result<Vec<ApiKey>> {
         if !may_manage(by, &by.scope) {
             return Err(ServiceError::Forbidden("your role may not list API keys".into()));
         }
-        Ok(self.0.store.api_keys(&by.scope).await?)
+        Ok(self.0.store.api_keys(&by.scope, page).await?)
     }
 
     /// Revokes an API key of the principal's scope.

@@ -2,14 +2,14 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    ApiKey, ApiKeyId, AuditEntry, Role, Scope, Session, SessionId, Tenant, TenantId, TimestampMs, User, UserId, Vendor,
-    VendorId,
+    ApiKey, ApiKeyId, AuditEntry, Page, Role, Scope, Session, SessionId, Tenant, TenantId, TimestampMs, User, UserId,
+    Vendor, VendorId,
 };
 use nexus_storage::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed, Result, StorageError};
 use sqlx::sqlite::SqliteRow;
 
 use crate::rows::{get, json};
-use crate::{SqliteStore, conflict_or, corrupt, db};
+use crate::{SqliteStore, conflict_or, corrupt, db, page_limit};
 
 /// A scope as its two columns.
 fn scope_columns(scope: &Scope) -> (&'static str, Option<&str>) {
@@ -89,11 +89,14 @@ const API_KEY: &str =
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
-    async fn tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT id, name, created_time FROM tenant ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+    async fn tenants(&self, page: &Page) -> Result<Vec<Tenant>> {
+        let rows =
+            sqlx::query("SELECT id, name, created_time FROM tenant WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2")
+                .bind(page.after.as_deref())
+                .bind(page_limit(page))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         rows.iter().map(tenant).collect()
     }
 
@@ -127,11 +130,16 @@ impl IdentityStore for SqliteStore {
         row.as_ref().map(vendor).transpose()?.ok_or_else(|| StorageError::not_found("vendor", id))
     }
 
-    async fn vendors(&self) -> Result<Vec<Vendor>> {
-        let rows = sqlx::query("SELECT id, name, created_time FROM vendor ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+    async fn vendors(&self, page: &Page) -> Result<Vec<Vendor>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_time FROM vendor WHERE ?1 IS NULL OR (name, id) > \
+             (SELECT name, id FROM vendor WHERE id = ?1) ORDER BY name, id LIMIT ?2",
+        )
+        .bind(page.after.as_deref())
+        .bind(page_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         rows.iter().map(vendor).collect()
     }
 
@@ -180,15 +188,20 @@ impl IdentityStore for SqliteStore {
         row.as_ref().map(user).transpose()
     }
 
-    async fn users(&self, scope: &Scope) -> Result<Vec<User>> {
+    async fn users(&self, scope: &Scope, page: &Page) -> Result<Vec<User>> {
         let (kind, scope_id) = scope_columns(scope);
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(format!("{USER} WHERE scope_kind = ? AND scope_id IS ? ORDER BY email")))
-                .bind(kind)
-                .bind(scope_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{USER} WHERE scope_kind = ?1 AND scope_id IS ?2 AND (?3 IS NULL OR (email, id) > \
+             (SELECT email, id FROM app_user WHERE id = ?3 AND scope_kind = ?1 AND scope_id IS ?2)) \
+             ORDER BY email, id LIMIT ?4"
+        )))
+        .bind(kind)
+        .bind(scope_id)
+        .bind(page.after.as_deref())
+        .bind(page_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         rows.iter().map(user).collect()
     }
 
@@ -336,13 +349,17 @@ impl IdentityStore for SqliteStore {
         row.as_ref().map(api_key).transpose()
     }
 
-    async fn api_keys(&self, scope: &Scope) -> Result<Vec<ApiKey>> {
+    async fn api_keys(&self, scope: &Scope, page: &Page) -> Result<Vec<ApiKey>> {
         let (kind, scope_id) = scope_columns(scope);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{API_KEY} WHERE scope_kind = ? AND scope_id IS ? ORDER BY created_time DESC, id"
+            "{API_KEY} WHERE scope_kind = ?1 AND scope_id IS ?2 AND (?3 IS NULL OR (created_time, id) > \
+             (SELECT created_time, id FROM api_key WHERE id = ?3 AND scope_kind = ?1 AND scope_id IS ?2)) \
+             ORDER BY created_time, id LIMIT ?4"
         )))
         .bind(kind)
         .bind(scope_id)
+        .bind(page.after.as_deref())
+        .bind(page_limit(page))
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    ApiKey, ApiKeyId, AuditEntry, Role, Scope, Session, SessionId, Tenant, TenantId, TimestampMs, User, UserId, Vendor,
-    VendorId,
+    ApiKey, ApiKeyId, AuditEntry, Page, Role, Scope, Session, SessionId, Tenant, TenantId, TimestampMs, User, UserId,
+    Vendor, VendorId,
 };
 
 use crate::Result;
@@ -91,24 +91,24 @@ pub enum Refreshed {
 /// Vendors, users, sessions, API keys and the audit log.
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
-    /// Every tenant, by id.
-    async fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// A page of the tenants, by id.
+    async fn tenants(&self, page: &Page) -> Result<Vec<Tenant>>;
     /// One tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Tenant>;
     /// Creates a vendor; names are unique.
     async fn create_vendor(&self, name: &str, now: TimestampMs) -> Result<Vendor>;
     /// One vendor.
     async fn vendor(&self, id: &VendorId) -> Result<Vendor>;
-    /// Every vendor, by name.
-    async fn vendors(&self) -> Result<Vec<Vendor>>;
+    /// A page of the vendors, by name.
+    async fn vendors(&self, page: &Page) -> Result<Vec<Vendor>>;
     /// Creates a user; emails are unique over the installation.
     async fn insert_user(&self, new: &NewUser, now: TimestampMs) -> Result<User>;
     /// A user by id (any scope: the identity service checks the scope).
     async fn user(&self, id: &UserId) -> Result<User>;
     /// A user by email.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
-    /// The users of a scope, by email.
-    async fn users(&self, scope: &Scope) -> Result<Vec<User>>;
+    /// A page of the users of a scope, by email.
+    async fn users(&self, scope: &Scope, page: &Page) -> Result<Vec<User>>;
     /// Whether any user has this role (e.g. a system administrator exists).
     async fn any_user_with_role(&self, role: Role) -> Result<bool>;
     /// Deletes a user of the scope, and with it its sessions.
@@ -126,8 +126,8 @@ pub trait IdentityStore: Send + Sync {
     async fn insert_api_key(&self, new: &NewApiKey, now: TimestampMs) -> Result<ApiKey>;
     /// The key with this hash, revoked or not.
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
-    /// The keys of a scope, newest first.
-    async fn api_keys(&self, scope: &Scope) -> Result<Vec<ApiKey>>;
+    /// A page of the keys of a scope, oldest first.
+    async fn api_keys(&self, scope: &Scope, page: &Page) -> Result<Vec<ApiKey>>;
     /// Revokes a key of the scope.
     async fn revoke_api_key(&self, scope: &Scope, id: &ApiKeyId, now: TimestampMs) -> Result<ApiKey>;
     /// Appends to the audit log.

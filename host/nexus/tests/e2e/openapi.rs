@@ -81,6 +81,8 @@ async fn unknown_fields_over_long_text_over_large_pages_and_bodies_are_refused()
         "/api/devices?limit=0",
         "/api/plugins?limit=1001",
         "/api/bindings?limit=1001",
+        "/api/users?limit=1001",
+        "/api/api-keys?limit=0",
     ] {
         let (status, body, _) = h.send(h.admin(Method::GET, path, "acme").await).await;
         assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid-request")), "{path}");

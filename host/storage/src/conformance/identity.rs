@@ -23,7 +23,13 @@ pub async fn users_sessions_keys_and_audit_stay_in_their_scope(store: &dyn Store
     let duplicate = store.insert_user(&new_user("ana@a.example", Role::Viewer, b.clone()), T0).await;
     assert!(matches!(duplicate, Err(StorageError::Conflict(_))), "{duplicate:?}");
     store.insert_user(&new_user("bo@b.example", Role::Operator, b.clone()), T0).await.expect("user");
-    assert_eq!(store.users(&a).await.expect("users").len(), 1);
+    assert_eq!(store.users(&a, &nexus_model::Page::all()).await.expect("users").len(), 1);
+    store.insert_user(&new_user("abe@a.example", Role::Viewer, a.clone()), T0).await.expect("user");
+    let first = store.users(&a, &nexus_model::Page::first(1)).await.expect("page");
+    assert_eq!(first.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["abe@a.example"]);
+    let next = nexus_model::Page { after: Some(first[0].id.to_string()), limit: 5 };
+    let rest = store.users(&a, &next).await.expect("page");
+    assert_eq!(rest.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["ana@a.example"]);
     assert_eq!(store.user_by_email("ana@a.example").await.expect("by email").map(|u| u.id), Some(ana.id.clone()));
     assert!(store.any_user_with_role(Role::Operator).await.expect("any"));
     assert!(!store.any_user_with_role(Role::SysAdmin).await.expect("any"));
@@ -64,7 +70,7 @@ pub async fn users_sessions_keys_and_audit_stay_in_their_scope(store: &dyn Store
         .await
         .expect("key");
     assert_eq!(store.api_key_by_hash("k1").await.expect("by hash").map(|k| k.id), Some(key.id.clone()));
-    assert!(store.api_keys(&b).await.expect("keys").is_empty());
+    assert!(store.api_keys(&b, &nexus_model::Page::all()).await.expect("keys").is_empty());
     assert!(matches!(store.revoke_api_key(&b, &key.id, T0).await, Err(StorageError::NotFound { .. })));
     let revoked = store.revoke_api_key(&a, &key.id, T0 + 5).await.expect("revoke");
     assert_eq!(revoked.revoked_time, Some(T0 + 5));

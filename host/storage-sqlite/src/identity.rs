@@ -87,6 +87,35 @@ const USER: &str = "SELECT id, email, role, scope_kind, scope_id, password_hash,
 const API_KEY: &str =
     "SELECT id, name, role, scope_kind, scope_id, expires_time, revoked_time, created_time FROM api_key";
 
+impl SqliteStore {
+    /// A keyset page of a scope's rows of `table` (`select` reads from it)
+    /// in the order of `key` (columns ending in `id`), after the row whose
+    /// id is `page.after`.
+    async fn scoped_page(
+        &self,
+        select: &str,
+        table: &str,
+        key: &str,
+        scope: &Scope,
+        page: &Page,
+    ) -> Result<Vec<SqliteRow>> {
+        let (kind, scope_id) = scope_columns(scope);
+        let sql = format!(
+            "{select} WHERE scope_kind = ?1 AND scope_id IS ?2 AND (?3 IS NULL OR ({key}) > \
+             (SELECT {key} FROM {table} WHERE id = ?3 AND scope_kind = ?1 AND scope_id IS ?2)) \
+             ORDER BY {key} LIMIT ?4"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind)
+            .bind(scope_id)
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+}
+
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn tenants(&self, page: &Page) -> Result<Vec<Tenant>> {
@@ -189,19 +218,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn users(&self, scope: &Scope, page: &Page) -> Result<Vec<User>> {
-        let (kind, scope_id) = scope_columns(scope);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{USER} WHERE scope_kind = ?1 AND scope_id IS ?2 AND (?3 IS NULL OR (email, id) > \
-             (SELECT email, id FROM app_user WHERE id = ?3 AND scope_kind = ?1 AND scope_id IS ?2)) \
-             ORDER BY email, id LIMIT ?4"
-        )))
-        .bind(kind)
-        .bind(scope_id)
-        .bind(page.after.as_deref())
-        .bind(page_limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows = self.scoped_page(USER, "app_user", "email, id", scope, page).await?;
         rows.iter().map(user).collect()
     }
 
@@ -350,19 +367,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn api_keys(&self, scope: &Scope, page: &Page) -> Result<Vec<ApiKey>> {
-        let (kind, scope_id) = scope_columns(scope);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{API_KEY} WHERE scope_kind = ?1 AND scope_id IS ?2 AND (?3 IS NULL OR (created_time, id) > \
-             (SELECT created_time, id FROM api_key WHERE id = ?3 AND scope_kind = ?1 AND scope_id IS ?2)) \
-             ORDER BY created_time, id LIMIT ?4"
-        )))
-        .bind(kind)
-        .bind(scope_id)
-        .bind(page.after.as_deref())
-        .bind(page_limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows = self.scoped_page(API_KEY, "api_key", "created_time, id", scope, page).await?;
         rows.iter().map(api_key).collect()
     }
 

@@ -21,6 +21,10 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 5] =
+        [Severity::Critical, Severity::Major, Severity::Minor, Severity::Warning, Severity::Indeterminate];
+
     /// The stable upper-case name used in storage and the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,9 +43,7 @@ impl Severity {
 
     /// Parses a name case-insensitively.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Critical, Self::Major, Self::Minor, Self::Warning, Self::Indeterminate]
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(name))
     }
 }
 

@@ -10,6 +10,7 @@ mod alarms;
 mod commit;
 mod entities;
 mod identity;
+mod monitor;
 mod outbox;
 mod plugins;
 mod records;
@@ -36,6 +37,11 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Committed series ids by (device, key).
     series: telemetry::SeriesIds,
+    /// The database file (`None` in memory), which [`MonitorStore::ping`]
+    /// opens afresh.
+    ///
+    /// [`MonitorStore::ping`]: nexus_storage::MonitorStore::ping
+    file: Option<std::path::PathBuf>,
     /// The background folder of recent telemetry runs while a clone lives.
     _alive: std::sync::Arc<()>,
 }
@@ -49,8 +55,11 @@ impl SqliteStore {
     /// Opens (creating if needed) `nexus.db` in `data_dir` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| StorageError::Backend(format!("{}: {e}", data_dir.display())))?;
-        let url = format!("sqlite://{}", data_dir.join("nexus.db").display());
-        Self::connect(&url, 8, false).await
+        let file = data_dir.join("nexus.db");
+        let url = format!("sqlite://{}", file.display());
+        let mut store = Self::connect(&url, 8, false).await?;
+        store.file = Some(file);
+        Ok(store)
     }
 
     /// A private in-memory database (tests).
@@ -85,7 +94,7 @@ impl SqliteStore {
         };
         let alive = std::sync::Arc::new(());
         telemetry::spawn_folder(writer.clone(), std::sync::Arc::downgrade(&alive));
-        let store = Self { pool, writer, series: Default::default(), _alive: alive };
+        let store = Self { pool, writer, series: Default::default(), file: None, _alive: alive };
         store.hash_legacy_tokens().await?;
         Ok(store)
     }

@@ -66,6 +66,12 @@ impl OutboxStore for SqliteStore {
         rows.iter().map(event).collect()
     }
 
+    async fn head(&self) -> Result<EventSeq> {
+        let seq: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM outbox").fetch_one(&self.pool).await.map_err(db)?;
+        Ok(EventSeq(seq))
+    }
+
     async fn cursor(&self, subscriber: &str) -> Result<EventSeq> {
         let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM outbox_cursor WHERE subscriber = ?")
             .bind(subscriber)

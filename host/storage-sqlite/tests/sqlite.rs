@@ -139,3 +139,29 @@ async fn telemetry_stored_before_the_compact_schema_survives_its_migration() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A ping opens the database file afresh: while the open connections still
+/// answer from the file they hold, a database file gone from its place (or
+/// something else there that is no database) fails the ping, and putting it
+/// back heals it.
+#[tokio::test]
+async fn a_ping_fails_while_the_database_file_is_gone() {
+    use nexus_storage::MonitorStore;
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir).await.expect("opens");
+    store.ping().await.expect("a fresh database answers");
+    let pools = store.pools();
+    assert_eq!(pools.iter().map(|p| (p.pool, p.max)).collect::<Vec<_>>(), [("read", 8), ("write", 1)]);
+    let file = dir.join("nexus.db");
+    let aside = dir.join("nexus.db.aside");
+    std::fs::rename(&file, &aside).expect("move the database aside");
+    let gone = store.ping().await.expect_err("no database file");
+    assert!(gone.is_transient() && gone.to_string().contains("nexus.db"), "{gone}");
+    std::fs::create_dir(&file).expect("a directory in its place");
+    let directory = store.ping().await.expect_err("a directory is no database");
+    assert!(directory.to_string().contains("nexus.db"), "{directory}");
+    std::fs::remove_dir(&file).expect("remove the directory");
+    std::fs::rename(&aside, &file).expect("put it back");
+    store.ping().await.expect("answers again");
+    let _ = std::fs::remove_dir_all(&dir);
+}

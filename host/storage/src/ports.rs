@@ -214,6 +214,8 @@ pub trait OutboxStore: Send + Sync {
     async fn events_after(&self, after: EventSeq, limit: u32) -> Result<Vec<Event>>;
     /// The tenant's events after `after`, in order, at most `limit`.
     async fn tenant_events(&self, tenant: &TenantId, after: EventSeq, limit: u32) -> Result<Vec<Event>>;
+    /// The `seq` of the last event appended (0 when there is none).
+    async fn head(&self) -> Result<EventSeq>;
     /// Where a subscriber is (0 before its first delivery).
     async fn cursor(&self, subscriber: &str) -> Result<EventSeq>;
     /// Moves a subscriber's cursor (never backwards).
@@ -248,6 +250,7 @@ pub trait Store:
     + OutboxStore
     + UnitOfWork
     + crate::IdentityStore
+    + crate::MonitorStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

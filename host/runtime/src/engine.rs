@@ -336,6 +336,11 @@ impl Runtime {
         RuntimeStats { compiled: self.inner.compiled.load(Relaxed), from_cache: self.inner.from_cache.load(Relaxed) }
     }
 
+    /// The on-disk compile cache's directory, if there is one.
+    pub fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.inner.config.cache_dir.as_deref()
+    }
+
     /// Whether a compiled artifact of the tenant's component `hash` is in
     /// the on-disk cache.
     pub fn is_cached_on_disk(&self, tenant: &TenantId, hash: &str) -> bool {

@@ -23,6 +23,7 @@ mod convert;
 mod engine;
 mod error;
 mod host_state;
+mod readiness;
 
 pub use calls::CallOutcome;
 pub use compiler::{CompilerCommand, compile_worker};

@@ -171,9 +171,15 @@ impl Inner {
         let now = self.now();
         let month = month_of(now);
         let binding = call.binding;
+        let span = call_span(&call);
         let result = match self.call_permit(&binding.tenant_id).await {
             Ok(permit) => {
-                let result = if INLINE.with(std::cell::Cell::get) { run() } else { blocking(run).await? };
+                let result = if INLINE.with(std::cell::Cell::get) {
+                    span.in_scope(run)
+                } else {
+                    let span = span.clone();
+                    blocking(move || span.in_scope(run)).await?
+                };
                 drop(permit);
                 result
             }
@@ -185,6 +191,10 @@ impl Inner {
                 },
                 reason,
             })),
+        };
+        match &result {
+            Ok(outcome) => span.record("outcome", "ok").record("fuel", outcome.fuel_used),
+            Err(failure) => span.record("outcome", failure.error.code()).record("fuel", failure.fuel_used),
         };
         match result {
             Ok(outcome) => {
@@ -235,6 +245,25 @@ impl Inner {
             }
         }
     }
+}
+
+/// The span of one plugin call: whose plugin, which binding, which world
+/// and function, about which device; `outcome` (`ok` or the error's code)
+/// and `fuel` are recorded when it returns.
+fn call_span(call: &Call<'_>) -> tracing::Span {
+    let (binding, meta) = (call.binding, &call.loaded.meta);
+    tracing::info_span!(
+        "plugin_call",
+        tenant = %binding.tenant_id,
+        binding = %binding.id,
+        plugin = %meta.name,
+        version = %meta.version,
+        world = meta.kind.as_str(),
+        function = call.stage.as_str(),
+        device = %call.device,
+        outcome = tracing::field::Empty,
+        fuel = tracing::field::Empty,
+    )
 }
 
 /// Who caused an alarm transition: the binding and its plugin version.

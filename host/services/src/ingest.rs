@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use nexus_storage::Effects;
 
 use crate::frames::{self, DeviceWork};
+use crate::ingest_stats::{TenantCounters, TenantIngest};
 use crate::validate::RejectedReading as Rejected;
 use crate::{Inner, Result, ServiceError};
 
@@ -52,6 +53,13 @@ pub struct IngestReport {
 
 /// Where a frame's answer goes.
 type Reply = oneshot::Sender<Result<IngestReport>>;
+
+/// A tenant's ingest lane: its queue (drained by its batcher) and its
+/// counters.
+pub(crate) struct Lane {
+    queue: mpsc::Sender<Pending>,
+    counters: Arc<TenantCounters>,
+}
 
 /// A frame waiting for its batch.
 pub(crate) struct Pending {
@@ -98,16 +106,19 @@ impl IngestService {
     /// alarm transitions, dead letters. A full queue is refused at once with
     /// [`ServiceError::Overloaded`].
     pub async fn ingest_frame(&self, device: &Device, frame: Frame) -> Result<IngestReport> {
-        let queue = self.0.lane(&device.tenant_id);
+        let (queue, counters) = self.0.lane(&device.tenant_id);
         let (reply, answer) = oneshot::channel();
         let pending = Pending { device: device.clone(), frame, reply };
-        queue.try_send(pending).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                self.0.ingest_counters.overloaded.fetch_add(1, Relaxed);
-                ServiceError::Overloaded { queued: queue.max_capacity() - queue.capacity(), retry_after_s: 1 }
-            }
-            mpsc::error::TrySendError::Closed(_) => ServiceError::Internal("the ingest batcher stopped".into()),
-        })?;
+        queue
+            .try_send(pending)
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    self.0.ingest_counters.overloaded.fetch_add(1, Relaxed);
+                    ServiceError::Overloaded { queued: queue.max_capacity() - queue.capacity(), retry_after_s: 1 }
+                }
+                mpsc::error::TrySendError::Closed(_) => ServiceError::Internal("the ingest batcher stopped".into()),
+            })
+            .inspect_err(|error| counters.failed(error))?;
         answer.await.map_err(|_| ServiceError::Internal("the ingest batcher dropped a frame".into()))?
     }
 
@@ -127,7 +138,17 @@ impl IngestService {
     /// Frames waiting for the batchers now, over every tenant's lane.
     pub fn queued(&self) -> usize {
         let lanes = self.0.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
-        lanes.values().map(|q| q.max_capacity() - q.capacity()).sum()
+        lanes.values().map(|lane| lane.queue.max_capacity() - lane.queue.capacity()).sum()
+    }
+
+    /// A tenant's counters since the host started (zeros before its first
+    /// frame).
+    pub fn tenant_stats(&self, tenant: &TenantId) -> TenantIngest {
+        let lanes = self.0.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
+        match lanes.get(tenant) {
+            Some(lane) => lane.counters.snapshot(tenant),
+            None => TenantCounters::default().snapshot(tenant),
+        }
     }
 }
 
@@ -135,16 +156,15 @@ impl Inner {
     /// The tenant's ingest lane — its own queue, batcher and committer,
     /// started on first use — so one tenant's slow components or full queue
     /// never hold another's frames.
-    fn lane(self: &Arc<Self>, tenant: &TenantId) -> mpsc::Sender<Pending> {
+    fn lane(self: &Arc<Self>, tenant: &TenantId) -> (mpsc::Sender<Pending>, Arc<TenantCounters>) {
         let mut lanes = self.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
-        lanes
-            .entry(tenant.clone())
-            .or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(self.config.ingest_queue_frames.max(1));
-                tokio::spawn(batcher(self.clone(), rx));
-                tx
-            })
-            .clone()
+        let lane = lanes.entry(tenant.clone()).or_insert_with(|| {
+            let (queue, rx) = mpsc::channel(self.config.ingest_queue_frames.max(1));
+            let counters = Arc::new(TenantCounters::default());
+            tokio::spawn(batcher(self.clone(), rx, counters.clone()));
+            Lane { queue, counters }
+        });
+        (lane.queue.clone(), lane.counters.clone())
     }
 }
 
@@ -156,11 +176,11 @@ impl Inner {
 /// as well (its frames answered with the error, nothing of it stored), and
 /// the batcher waits for the committer to settle them before it processes
 /// the next batch on the state storage really holds.
-async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>) {
+async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>, counters: Arc<TenantCounters>) {
     let (to_commit, commits) = mpsc::channel::<Processed>(1);
     let (settled_tx, mut settled) = tokio::sync::watch::channel(0u64);
     let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    tokio::spawn(committer(inner.clone(), commits, settled_tx, failures.clone()));
+    tokio::spawn(committer(inner.clone(), commits, settled_tx, failures.clone(), counters));
     let mut seq = 0u64;
     let mut failures_seen = 0u64;
     while let Some(first) = queue.recv().await {
@@ -211,11 +231,12 @@ async fn committer(
     mut commits: mpsc::Receiver<Processed>,
     settled: tokio::sync::watch::Sender<u64>,
     failures: Arc<std::sync::atomic::AtomicU64>,
+    counters: Arc<TenantCounters>,
 ) {
     while let Some(batch) = commits.recv().await {
         let seq = batch.seq;
         let started = std::time::Instant::now();
-        commit_batch(&inner, batch, &failures).await;
+        commit_batch(&inner, batch, &failures, &counters).await;
         inner.ingest_counters.commit_us.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         settled.send_replace(seq);
     }
@@ -299,7 +320,12 @@ async fn process_batch(inner: &Arc<Inner>, seq: u64, failures_seen: u64, batch: 
 /// Commits one processed batch and answers its frames. A batch processed
 /// while an earlier commit failed may hold state derived from it: it is
 /// failed without a commit.
-async fn commit_batch(inner: &Arc<Inner>, batch: Processed, failures: &std::sync::atomic::AtomicU64) {
+async fn commit_batch(
+    inner: &Arc<Inner>,
+    batch: Processed,
+    failures: &std::sync::atomic::AtomicU64,
+    counters: &TenantCounters,
+) {
     let Processed { seq, failures_seen, replies, outcomes, committed_index, effects } = batch;
     let committed = if failures.load(Relaxed) != failures_seen {
         let pairs = effects.iter().flat_map(|e| &e.states).map(|w| (&w.binding_id, &w.device_id));
@@ -324,13 +350,16 @@ async fn commit_batch(inner: &Arc<Inner>, batch: Processed, failures: &std::sync
     };
     for (index, (device_replies, outcome)) in replies.into_iter().zip(outcomes).enumerate() {
         match (outcome, &commit_error) {
-            (Err(error), _) => answer_all(device_replies, &error),
-            (Ok(_), Some(error)) => answer_all(device_replies, error),
+            (Err(error), _) => answer_all(device_replies, &error, counters),
+            (Ok(_), Some(error)) => answer_all(device_replies, error, counters),
             (Ok(frame_outcomes), None) => {
                 let device_transitions = transitions.remove(&index).unwrap_or_default();
                 for (reply, outcome) in device_replies.into_iter().zip(frame_outcomes) {
                     let answer = match outcome.error {
-                        Some(error) => Err(error),
+                        Some(error) => {
+                            counters.failed(&error);
+                            Err(error)
+                        }
                         None => {
                             let caused = outcome.span.map_or(0, |(lo, hi)| {
                                 device_transitions
@@ -339,6 +368,7 @@ async fn commit_batch(inner: &Arc<Inner>, batch: Processed, failures: &std::sync
                                     .count()
                             });
                             inner.ingest_counters.points.fetch_add(outcome.accepted as u64, Relaxed);
+                            counters.stored(outcome.accepted);
                             Ok(IngestReport {
                                 accepted: outcome.accepted,
                                 rejected: outcome.rejected,
@@ -354,8 +384,9 @@ async fn commit_batch(inner: &Arc<Inner>, batch: Processed, failures: &std::sync
     }
 }
 
-fn answer_all(replies: Vec<Reply>, error: &ServiceError) {
+fn answer_all(replies: Vec<Reply>, error: &ServiceError, counters: &TenantCounters) {
     for reply in replies {
+        counters.failed(error);
         let _ = reply.send(Err(error.clone()));
     }
 }

@@ -24,6 +24,8 @@
 //!   letters, read back.
 //! - [`OutboxService`]: delivers the outbox to [`Subscriber`]s, at least
 //!   once, in commit order, from a stored cursor per subscriber.
+//! - [`MonitorService`]: readiness (database, compile cache, brokers) and
+//!   the monitoring snapshot `/metrics` renders.
 //!
 //! Plugin calls run on blocking threads (wasmtime calls are synchronous and
 //! bounded by their deadline); the async side awaits storage.
@@ -38,9 +40,11 @@ mod frames;
 mod health;
 mod identity;
 mod ingest;
+mod ingest_stats;
 mod jwt;
 mod keys;
 mod limits;
+mod monitor;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -63,9 +67,13 @@ pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
+pub use ingest_stats::TenantIngest;
 pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
 pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
-pub use nexus_storage::{AuditQuery, NewAuditEntry};
+pub use monitor::{
+    CHECK_TIMEOUT, Check, CheckState, HostGauges, MONITORED_WINDOW, MonitorService, Readiness, Snapshot, TenantGauges,
+};
+pub use nexus_storage::{AuditQuery, NewAuditEntry, PoolStats};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
@@ -167,6 +175,8 @@ pub(crate) struct Inner {
     pub(crate) accounts: Mutex<HashMap<TenantId, quota::Account>>,
     /// Bumped whenever events were appended, for the dispatcher to wait on.
     pub(crate) outbox_head: tokio::sync::watch::Sender<u64>,
+    /// The outbox subscribers running now (name → subscriptions).
+    pub(crate) subscribers: Mutex<std::collections::BTreeMap<String, usize>>,
     /// Devices, bindings and plugin state the hot path reads from memory.
     pub(crate) caches: cache::Caches,
     /// Counters of the ingest path.
@@ -174,7 +184,7 @@ pub(crate) struct Inner {
     /// The telemetry keys of each device, for the per-device cap.
     pub(crate) device_keys: keys::DeviceKeys,
     /// Each tenant's ingest queue, started on first use.
-    pub(crate) ingest_lanes: Mutex<HashMap<TenantId, tokio::sync::mpsc::Sender<ingest::Pending>>>,
+    pub(crate) ingest_lanes: Mutex<HashMap<TenantId, ingest::Lane>>,
     /// Rate and ingest limiters of each tenant's profile.
     pub(crate) limiters: limits::Limiters,
     /// Held across counting and creating an entity under a quota.
@@ -303,6 +313,7 @@ pub struct Services {
     outbox: OutboxService,
     identity: IdentityService,
     limits: LimitService,
+    monitor: MonitorService,
 }
 
 impl Services {
@@ -320,6 +331,7 @@ impl Services {
             meters: health::Meters::default(),
             accounts: Mutex::default(),
             outbox_head,
+            subscribers: Mutex::default(),
             caches: cache::Caches::default(),
             ingest_counters: ingest::IngestCounters::default(),
             device_keys: keys::DeviceKeys::default(),
@@ -337,6 +349,7 @@ impl Services {
             outbox: OutboxService(inner.clone()),
             identity: IdentityService(inner.clone(), keys),
             limits: LimitService(inner.clone()),
+            monitor: MonitorService(inner.clone()),
             inner,
         }
     }
@@ -384,6 +397,11 @@ impl Services {
     /// The outbox and its subscribers.
     pub fn outbox(&self) -> &OutboxService {
         &self.outbox
+    }
+
+    /// Readiness and monitoring.
+    pub fn monitor(&self) -> &MonitorService {
+        &self.monitor
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

@@ -47,13 +47,33 @@ pub trait Subscriber: Send + Sync + 'static {
 /// A running subscription; dropping it (or [`Subscription::stop`]) stops it.
 pub struct Subscription {
     task: tokio::task::JoinHandle<()>,
+    _running: Running,
+}
+
+/// Keeps a subscriber's name in the running set while its subscription
+/// lives (the outbox lag reports running subscribers).
+struct Running {
+    inner: Arc<Inner>,
+    name: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut running = self.inner.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = running.get_mut(&self.name) {
+            *count -= 1;
+            if *count == 0 {
+                running.remove(&self.name);
+            }
+        }
+    }
 }
 
 impl Subscription {
     /// Stops delivering; the cursor stays where the last delivery left it.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.task.abort();
-        let _ = (&mut { self }.task).await;
+        let _ = (&mut self.task).await;
     }
 }
 
@@ -71,7 +91,24 @@ impl OutboxService {
     /// Starts delivering to a subscriber from its stored cursor.
     pub fn subscribe(&self, subscriber: Arc<dyn Subscriber>) -> Subscription {
         let inner = self.0.clone();
-        Subscription { task: tokio::spawn(deliver_forever(inner, subscriber)) }
+        let name = subscriber.name().to_string();
+        *inner.subscribers.lock().unwrap_or_else(|e| e.into_inner()).entry(name.clone()).or_default() += 1;
+        let running = Running { inner: inner.clone(), name };
+        Subscription { task: tokio::spawn(deliver_forever(inner, subscriber)), _running: running }
+    }
+
+    /// How far each running subscriber is behind: the outbox head's `seq`
+    /// minus its cursor (SQLite's `seq` has no gaps, so that many events),
+    /// by subscriber name.
+    pub async fn lag(&self) -> Result<Vec<(String, u64)>> {
+        let names: Vec<String> = self.0.subscribers.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let head = self.0.store.head().await?;
+        let mut lag = Vec::with_capacity(names.len());
+        for name in names {
+            let cursor = self.0.store.cursor(&name).await?;
+            lag.push((name, u64::try_from(head.0.saturating_sub(cursor.0)).unwrap_or(0)));
+        }
+        Ok(lag)
     }
 
     /// The tenant's events after `after`, oldest first (at most 1000).

@@ -9,7 +9,7 @@ use nexus_model::Role;
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// No credential (health, login, the OpenAPI document, the device API:
+    /// No credential (health, readiness, login, the OpenAPI document, the device API:
     /// its own token is in the path).
     Public,
     /// Any principal (who am I, logout).
@@ -28,6 +28,10 @@ pub enum Access {
     Credentials,
     /// The installation: tenants, vendors, profiles: system administrator.
     System,
+    /// Monitoring (`/metrics`): a tenant's admin, operator or viewer sees
+    /// its tenant; the system administrator the whole host, or the tenant
+    /// `X-Nexus-Tenant` names.
+    Monitor,
 }
 
 impl Access {
@@ -36,7 +40,7 @@ impl Access {
         use Role::*;
         match self {
             Access::Public | Access::Authenticated => true,
-            Access::Read => matches!(role, SysAdmin | TenantAdmin | Operator | Viewer),
+            Access::Read | Access::Monitor => matches!(role, SysAdmin | TenantAdmin | Operator | Viewer),
             Access::Operate => matches!(role, SysAdmin | TenantAdmin | Operator),
             Access::Manage => matches!(role, SysAdmin | TenantAdmin),
             Access::Credentials => matches!(role, SysAdmin | TenantAdmin | VendorDeveloper),
@@ -54,7 +58,8 @@ impl Access {
 /// Every operation of the API and its access class.
 pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Access::Public),
-    ("GET", "/metrics", Access::Read),
+    ("GET", "/readyz", Access::Public),
+    ("GET", "/metrics", Access::Monitor),
     ("POST", "/api/v1/{token}/telemetry", Access::Public),
     ("POST", "/api/auth/login", Access::Public),
     ("POST", "/api/auth/refresh", Access::Public),
@@ -161,7 +166,7 @@ mod tests {
     #[test]
     fn vendors_see_no_tenant_data_and_viewers_change_nothing() {
         for (method, route, access) in OPERATIONS {
-            if access.in_tenant() {
+            if access.in_tenant() || *access == Access::Monitor {
                 assert!(!access.allows(Role::VendorDeveloper), "{method} {route}");
             }
             if *method != "GET" && access.allows(Role::Viewer) {

@@ -17,10 +17,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::{TenantPrincipal, is_change, request_id};
+use crate::auth::{TenantPrincipal, is_change};
 use crate::error::ApiError;
 use crate::identity::AuditEntryView;
 use crate::json::Query;
+use crate::observe::RequestId;
 use crate::views::all;
 
 /// Largest JSON body (request or response) summarised; larger ones are
@@ -40,19 +41,18 @@ pub(crate) async fn run(
     request: Request,
     next: Next,
 ) -> Response {
-    let id = request_id(request.headers());
     if !is_change(request.method()) {
-        let mut response = next.run(request).await;
-        response.headers_mut().insert("x-request-id", id);
-        return response;
+        return next.run(request).await;
     }
+    // The edge layer gave every request its id.
+    let id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_string()).unwrap_or_default();
     let action = format!("{} {route}", request.method());
     let object = object_of(&route, request.uri().path());
     let tenant = tenant.or_else(|| path_tenant(&route, request.uri().path())).or(principal.tenant_id().cloned());
     let (request, asked) = summarise_request(request).await;
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let (mut response, result) = summarise_response(response).await;
+    let (response, result) = summarise_response(response).await;
     let entry = NewAuditEntry {
         tenant_id: tenant,
         actor: principal.actor().to_string(),
@@ -61,12 +61,11 @@ pub(crate) async fn run(
         object,
         status,
         summary: json!({ "request": asked, "result": result }),
-        request_id: id.to_str().unwrap_or_default().to_string(),
+        request_id: id,
     };
     if let Err(error) = state.services.identity().record(entry).await {
         tracing::error!(%error, "An audit entry could not be written.");
     }
-    response.headers_mut().insert("x-request-id", id);
     response
 }
 

@@ -9,7 +9,7 @@
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use nexus_model::{Actor, Principal, Role, TenantId};
@@ -106,8 +106,17 @@ async fn admit(
     if !access.allows(principal.role) {
         return Err(ApiError::forbidden(format!("a {} may not do this", principal.role)));
     }
-    let tenant =
-        if access.in_tenant() { Some(acting_tenant(state, &principal, request.headers()).await?) } else { None };
+    let tenant = if access.in_tenant() {
+        Some(acting_tenant(state, &principal, request.headers()).await?)
+    } else if access == Access::Monitor
+        && (principal.role != Role::SysAdmin || request.headers().contains_key(TENANT_HEADER))
+    {
+        // The system administrator monitors the whole host unless naming a
+        // tenant; everyone else monitors their own tenant.
+        Some(acting_tenant(state, &principal, request.headers()).await?)
+    } else {
+        None
+    };
     crate::limits::check_request(state, &principal).await?;
     request.extensions_mut().insert(principal.clone());
     if let Some(tenant) = &tenant {
@@ -134,6 +143,28 @@ impl FromRequestParts<AppState> for TenantPrincipal {
     }
 }
 
+/// What a `/metrics` caller may see: one tenant (`Some`), or the whole
+/// host (`None`: the system administrator without `X-Nexus-Tenant`).
+#[derive(Debug, Clone)]
+pub(crate) struct MonitorScope(pub(crate) Option<TenantId>);
+
+impl FromRequestParts<AppState> for MonitorScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = parts.extensions.get::<Principal>();
+        let tenant = parts.extensions.get::<ActingTenant>();
+        match (principal.map(|p| p.role), tenant) {
+            (Some(_), Some(ActingTenant(tenant))) => Ok(MonitorScope(Some(tenant.clone()))),
+            (Some(Role::SysAdmin), None) => Ok(MonitorScope(None)),
+            _ => {
+                tracing::error!("A monitoring handler ran without a monitoring scope.");
+                Err(ApiError::forbidden("this operation monitors no scope"))
+            }
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -145,17 +176,4 @@ impl FromRequestParts<AppState> for Principal {
 /// Whether a method changes something (and so is audited).
 pub(crate) fn is_change(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// A request id: the caller's `x-request-id` when sane, else a new one.
-pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
-    headers
-        .get("x-request-id")
-        .filter(|v| v.len() <= 128 && v.to_str().is_ok_and(|s| s.chars().all(|c| c.is_ascii_graphic())))
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid_like()).unwrap_or(HeaderValue::from_static("unknown")))
-}
-
-fn uuid_like() -> String {
-    nexus_model::SessionId::random().into_string()
 }

@@ -13,7 +13,12 @@
 //! crate knows neither storage nor the plugin runtime. Requests and
 //! responses are its own types (`views`).
 //!
-//! [`serve`] runs the router with deadlines on request heads and requests.
+//! Every request passes the edge layer first (`observe`): a request id
+//! (`X-Request-Id`), a `request` span, its deadline and the HTTP series of
+//! `/metrics`. `GET /healthz` (liveness) and `GET /readyz` (readiness) need
+//! no credential.
+//!
+//! [`serve`] runs the router with a deadline on request heads.
 //!
 //! Every error is `application/problem+json` with a stable `code`
 //! ([`ApiError`]).
@@ -29,9 +34,11 @@ mod identity;
 mod json;
 mod limits;
 mod metrics;
+mod observe;
 mod openapi;
 mod plugins;
 mod profiles;
+mod ready;
 mod records;
 mod schema;
 mod serve;
@@ -51,6 +58,7 @@ use utoipa_axum::routes;
 pub use auth::{TENANT_HEADER, TenantPrincipal};
 pub use error::ApiError;
 pub use json::MAX_JSON_BYTES;
+pub use observe::{BUCKETS, MAX_REQUEST_ID, REQUEST_ID_HEADER, UNMATCHED};
 pub use serve::{HttpTimeouts, serve};
 pub use throttle::TokenThrottle;
 
@@ -65,12 +73,30 @@ pub struct AppState {
     failed_tokens: Arc<TokenThrottle>,
     /// Failed logins per address (password guessing).
     failed_logins: Arc<TokenThrottle>,
+    /// The HTTP series of `/metrics`.
+    http: Arc<observe::HttpMetrics>,
+    /// How long one request may take before it is answered 408.
+    request_timeout: std::time::Duration,
 }
 
 impl AppState {
     /// State over the services and the host's clock.
     pub fn new(services: Services, clock: Clock) -> Self {
-        Self { services, clock, failed_tokens: Arc::default(), failed_logins: Arc::default() }
+        Self {
+            services,
+            clock,
+            failed_tokens: Arc::default(),
+            failed_logins: Arc::default(),
+            http: Arc::default(),
+            request_timeout: HttpTimeouts::default().request,
+        }
+    }
+
+    /// The same state with another deadline on requests (from head read to
+    /// response head); past it the answer is 408 `request-timeout`.
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The same state with another throttle of failed device-token guesses.
@@ -98,6 +124,10 @@ pub fn router(state: AppState) -> Router {
     router
         .merge(Router::from(swagger))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no-route", "no such endpoint") })
+        // Outermost: request id, span, deadline and HTTP series, for every
+        // route and the fallback (it runs after routing, so it reads the
+        // matched route template).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::edge))
         .with_state(state)
 }
 
@@ -116,6 +146,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     let telemetry = (schemas, paths, telemetry.layer(DefaultBodyLimit::max(MAX_TELEMETRY_BYTES)));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(openapi::healthz))
+        .routes(routes!(ready::readyz))
         .routes(routes!(openapi::document))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::get_one))

@@ -60,6 +60,9 @@ pub(crate) struct Problem {
     /// The largest value allowed (a page size over it).
     #[serde(skip_serializing_if = "Option::is_none")]
     maximum: Option<u64>,
+    /// Every readiness check (`not-ready`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<Vec<crate::ready::CheckView>>,
 }
 
 /// The kinds of plugin (each a WIT world).

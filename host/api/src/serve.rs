@@ -1,6 +1,9 @@
 //! Serving the router: HTTP/1 connections with a deadline on the request
-//! head and on every request, and the client's address handed to handlers
-//! (`ConnectInfo<SocketAddr>`), with graceful shutdown.
+//! head, and the client's address handed to handlers
+//! (`ConnectInfo<SocketAddr>`), with graceful shutdown. The deadline on
+//! each request is the router's (its edge layer, `observe`), so a request
+//! that runs out of time is counted, logged and given its request id like
+//! any other.
 //!
 //! `axum::serve` sets no timer, so hyper's header-read timeout never fires
 //! and a client that dribbles a request head keeps its connection forever;
@@ -12,16 +15,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-
-use crate::ApiError;
 
 /// Deadlines of the HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +31,7 @@ pub struct HttpTimeouts {
     pub header_read: Duration,
     /// How long one request may take from its head being read to its
     /// response head (reading the body included); past it the answer is 408
-    /// `request-timeout`.
+    /// `request-timeout` (the router's: [`crate::AppState::with_request_timeout`]).
     pub request: Duration,
 }
 
@@ -45,15 +43,13 @@ impl Default for HttpTimeouts {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting, lets every open connection finish its request and returns.
+/// A client gets `header_read` to send each request head.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    timeouts: HttpTimeouts,
+    header_read: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-        request_deadline(timeouts.request, request, next)
-    }));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (open_tx, open_rx) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
@@ -80,7 +76,7 @@ pub async fn serve(
                 hyper::service::Service::call(&tower, request)
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(timeouts.header_read);
+            builder.timer(TokioTimer::new()).header_read_timeout(header_read);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
             let ended = tokio::select! {
@@ -105,20 +101,6 @@ pub async fn serve(
     drop(open_rx);
     open_tx.closed().await;
     Ok(())
-}
-
-/// Answers 408 `request-timeout` when a request takes longer than `limit`.
-async fn request_deadline(limit: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request-timeout",
-            format!("the request took longer than {} ms", limit.as_millis()),
-        )
-        .with("note", "a telemetry frame may still have been stored; sending it again stores nothing twice")
-        .into_response(),
-    }
 }
 
 /// The client's address, when the server put it in the request.

@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod eval;
+pub mod observability;
 pub mod plugin_files;
 mod sim;
 
@@ -89,7 +90,7 @@ impl Server {
         }
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
-        let state = AppState::new(services.clone(), clock);
+        let state = AppState::new(services.clone(), clock).with_request_timeout(config.http.request);
         let app = nexus_api::router(state);
         let listener =
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
@@ -101,7 +102,7 @@ impl Server {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            nexus_api::serve(listener, app, config.http, stopped).await.context("serving HTTP")?;
+            nexus_api::serve(listener, app, config.http.header_read, stopped).await.context("serving HTTP")?;
             scheduler.abort();
             retention.abort();
             drop(log);

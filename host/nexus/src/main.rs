@@ -15,6 +15,9 @@ use nexus::{Server, ServerConfig};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text or as one JSON object per line.
+    #[arg(long, global = true, env = "NEXUS_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: nexus::observability::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -142,12 +145,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // Logs (RUST_LOG, NEXUS_LOG_FORMAT) and OTLP traces (OTEL_*) until `run` returns.
+    let _observability = nexus::observability::init(cli.log_format)?;
     let (data_dir, listen, admin_token, admin_email, demo, plugin_dir, wells, timeouts) = match cli.command {
         Command::Serve {
             data_dir,

@@ -74,6 +74,12 @@ fn only_the_runtime_knows_wasmtime_only_storage_knows_sql_only_the_api_knows_htt
         .filter_map(|p| p["version"].as_str())
         .collect();
     assert_eq!(wasmtime_versions.len(), 1, "{wasmtime_versions:?}");
+    // Trace export sends through the workspace's reqwest: one reqwest, no gRPC stack.
+    let packages = metadata["packages"].as_array().expect("packages");
+    let reqwests: BTreeSet<&str> =
+        packages.iter().filter(|p| p["name"] == "reqwest").filter_map(|p| p["version"].as_str()).collect();
+    assert_eq!(reqwests.len(), 1, "{reqwests:?}");
+    assert!(!packages.iter().any(|p| p["name"] == "tonic"), "tonic is in the build");
 }
 
 #[test]

@@ -13,7 +13,9 @@ mod identity;
 mod ingest;
 mod layering;
 mod limits;
+mod metrics;
 mod neighbours;
+mod observe;
 mod openapi;
 mod outbox;
 mod tenancy;
@@ -132,6 +134,11 @@ impl Harness {
         let mut restarted = Self::start_in(data_dir, services).await;
         restarted.tokens = tokens;
         restarted
+    }
+
+    /// The server's data directory (database, compile cache).
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     pub(crate) fn server(&self) -> &Server {

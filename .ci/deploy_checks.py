@@ -3,7 +3,7 @@
 queries against deploy/grafana/series.txt, the compose file's healthchecks,
 dependencies, mounts, secrets and image pins, the Kubernetes manifests'
 security settings and probes, the Dockerfile's runtime settings, and the
-documentation of every NEXUS_* variable. Run by .ci/validate-deploy with its
+documentation of every NEXUS_* and OTEL_* variable. Run by .ci/validate-deploy with its
 virtualenv's Python (PyYAML); prints one line per check, exits 1 on failure.
 """
 
@@ -314,10 +314,11 @@ def check_dockerfile_and_docs():
 
     used = set()
     for path in [DEPLOY / "compose.yaml", DEPLOY / "Dockerfile", *sorted((DEPLOY / "k8s").rglob("*.yaml"))]:
-        used |= set(re.findall(r"\b(NEXUS_[A-Z_]+)\b", path.read_text()))
+        used |= set(re.findall(r"\b((?:NEXUS|OTEL)_[A-Z_]+)\b", path.read_text()))
     readme = (DEPLOY / "README.md").read_text()
     undocumented = sorted(v for v in used if f"`{v}`" not in readme)
-    check(not undocumented, f"deploy/README.md documents every NEXUS_* variable used ({len(used)})", ", ".join(undocumented))
+    check(not undocumented, f"deploy/README.md documents every NEXUS_* and OTEL_* variable used ({len(used)})",
+          ", ".join(undocumented))
 
 
 def main():

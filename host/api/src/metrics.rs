@@ -85,16 +85,15 @@ pub(crate) async fn prometheus(
 }
 
 /// A family whose samples are read off each tenant.
-type TenantFamily = (&'static str, &'static str, &'static str, fn(&TenantGauges, &mut dyn FnMut(&[(&str, &str)], f64)));
+type TenantFamily<'a> = (&'static str, &'static str, &'a str, fn(&TenantGauges, &mut dyn FnMut(&[(&str, &str)], f64)));
 
 fn tenant_series(tenants: &[TenantGauges], out: &mut Exposition) {
-    let families: [TenantFamily; 4] = [
-        (
-            "nexus_wells_monitored",
-            "gauge",
-            "Wells with a device whose newest reading is stamped within the last 15 minutes.",
-            |t, emit| emit(&[], t.wells_monitored as f64),
-        ),
+    let wells = format!(
+        "Wells with a device whose newest reading is stamped within the last {} minutes.",
+        nexus_services::MONITORED_WINDOW.as_secs() / 60
+    );
+    let families: [TenantFamily<'_>; 4] = [
+        ("nexus_wells_monitored", "gauge", &wells, |t, emit| emit(&[], t.wells_monitored as f64)),
         ("nexus_active_alarms", "gauge", "Open alarms (ACTIVE_UNACK, ACTIVE_ACK) by severity.", |t, emit| {
             for (severity, n) in &t.open_alarms {
                 emit(&[("severity", severity.as_str())], *n as f64);

@@ -4,6 +4,7 @@
 //! serves the API, runs the optimizer scheduler, and (with `--demo`) sets
 //! up and feeds a simulated field. `main.rs` is only the command line.
 
+pub mod config;
 pub mod demo;
 pub mod eval;
 pub mod observability;
@@ -20,6 +21,11 @@ use nexus_api::{AppState, HttpTimeouts};
 use nexus_runtime::{CompilerCommand, Runtime, RuntimeConfig};
 use nexus_services::{Services, ServicesConfig, SigningKey};
 use nexus_storage_sqlite::SqliteStore;
+
+/// `nexus --version`: the release, the plugin contract (the WIT package its
+/// components must target) and the build (git commit, or `NEXUS_BUILD`).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (contract ", env!("NEXUS_CONTRACT"), ", build ", env!("NEXUS_BUILD"), ")");
 
 /// How often dead-letter retention runs.
 const RETENTION_SWEEP: Duration = Duration::from_secs(600);

@@ -1,56 +1,30 @@
 //! `nexus`: the Nexus server.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use nexus::config::{self, ServeArgs};
 use nexus::demo::{self, DemoOptions};
 use nexus::{Server, ServerConfig};
 
 /// Nexus: production telemetry with sandboxed WebAssembly plugins.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = nexus::VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Log lines as text or as one JSON object per line.
-    #[arg(long, global = true, env = "NEXUS_LOG_FORMAT", value_enum, default_value_t)]
-    log_format: nexus::observability::LogFormat,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve the device and admin APIs.
-    Serve {
-        /// Where the database and compiled plugins live (default: a new temporary directory with --demo, else ./nexus-data).
-        #[arg(long, env = "NEXUS_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// Address to listen on.
-        #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Bootstrap: kept (hashed) as the system administrator's API key `bootstrap` (generated and printed with --demo when unset).
-        #[arg(long, env = "NEXUS_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: Option<String>,
-        /// Bootstrap: a system administrator created on first start (with NEXUS_ADMIN_PASSWORD) when none exists.
-        #[arg(long, env = "NEXUS_ADMIN_EMAIL")]
-        admin_email: Option<String>,
-        /// Set up a simulated ESP field and feed it.
-        #[arg(long)]
-        demo: bool,
-        /// Directory of the built plugin components (demo).
-        #[arg(long, env = "NEXUS_PLUGIN_DIR")]
-        plugin_dir: Option<PathBuf>,
-        /// Number of simulated wells (demo).
-        #[arg(long, default_value_t = 4)]
-        wells: usize,
-        /// How long a client may take to send a request head, ms; past it the connection is closed.
-        #[arg(long, env = "NEXUS_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
-        header_read_timeout_ms: u64,
-        /// How long one request may take, ms; past it the answer is 408 `request-timeout`.
-        #[arg(long, env = "NEXUS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
-        request_timeout_ms: u64,
+    Serve(ServeArgs),
+    /// The configuration of `serve`: flags, NEXUS_* variables and the --config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Administration of a data directory.
     Admin {
@@ -72,6 +46,12 @@ enum Command {
         #[command(subcommand)]
         mode: EvalMode,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Resolves the settings as `serve` would, shows each with its source (secrets redacted) and checks them; exits 1 on a problem.
+    Check(ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -132,7 +112,18 @@ enum EvalMode {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let loaded = match config::load::<Cli>(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(config::ConfigError::Cli(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(2);
+        }
+    };
+    if let Command::Config { command: ConfigCommand::Check(args) } = &loaded.cli.command {
+        std::process::exit(config_check(args, &loaded));
+    }
+    let cli = loaded.cli;
     if let Command::CompileWorker { settings, out } = &cli.command {
         // No runtime, no logging: a small, single-threaded child.
         if let Err(error) = nexus_runtime::compile_worker(settings, out) {
@@ -146,28 +137,13 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // Logs (RUST_LOG, NEXUS_LOG_FORMAT) and OTLP traces (OTEL_*) until `run` returns.
-    let _observability = nexus::observability::init(cli.log_format)?;
-    let (data_dir, listen, admin_token, admin_email, demo, plugin_dir, wells, timeouts) = match cli.command {
-        Command::Serve {
-            data_dir,
-            listen,
-            admin_token,
-            admin_email,
-            demo,
-            plugin_dir,
-            wells,
-            header_read_timeout_ms,
-            request_timeout_ms,
-        } => (
-            data_dir,
-            listen,
-            admin_token,
-            admin_email,
-            demo,
-            plugin_dir,
-            wells,
-            (header_read_timeout_ms, request_timeout_ms),
-        ),
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => nexus::observability::LogFormat::default(),
+    };
+    let _observability = nexus::observability::init(log_format)?;
+    let args = match cli.command {
+        Command::Serve(args) => args,
         Command::Admin { command: AdminCommand::Bootstrap { data_dir, email } } => {
             let password = admin_password()?;
             nexus::bootstrap_admin(&data_dir, &email, &password).await?;
@@ -175,9 +151,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Eval { mode } => return run_eval(mode),
-        Command::CompileWorker { .. } => anyhow::bail!("compile-worker runs before the server starts"),
+        Command::Config { .. } | Command::CompileWorker { .. } => anyhow::bail!("handled before the runtime starts"),
     };
-    let admin_token = match (admin_token, demo) {
+    let demo = args.demo;
+    let admin_token = match (args.admin_token.clone(), demo) {
         (Some(token), _) if nexus_model::estimated_bits(&token) >= 128.0 => Some(token),
         (Some(_), _) => anyhow::bail!("NEXUS_ADMIN_TOKEN must carry at least 128 bits (e.g. 32 random hex characters)"),
         (None, true) => {
@@ -187,34 +164,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         (None, false) => None,
     };
-    let bootstrap_admin = match admin_email {
-        Some(email) => Some((email, admin_password()?)),
+    let bootstrap_admin = match &args.admin_email {
+        Some(email) => Some((email.clone(), admin_password()?)),
         None => None,
     };
-    let data_dir = match data_dir {
-        Some(dir) => dir,
-        None if demo => std::env::temp_dir().join(format!("nexus-demo-{}", std::process::id())),
-        None => PathBuf::from("nexus-data"),
-    };
+    let data_dir = args.data_dir();
     tracing::info!(data_dir = %data_dir.display(), "Starting Nexus.");
     let server = Server::start(ServerConfig {
         data_dir,
-        listen,
+        listen: args.listen,
         bootstrap_token: admin_token.clone(),
         bootstrap_admin,
         scheduler_tick: Duration::from_secs(1),
-        http: nexus_api::HttpTimeouts {
-            header_read: Duration::from_millis(timeouts.0.max(1)),
-            request: Duration::from_millis(timeouts.1.max(1)),
-        },
-        services: nexus_services::ServicesConfig::default(),
+        http: args.http(),
+        services: args.services(),
         compiler: Some(std::env::current_exe().context("finding the nexus executable")?),
     })
     .await?;
     let base = format!("http://{}", server.addr);
     if let (true, Some(admin_token)) = (demo, admin_token) {
-        let mut options = DemoOptions { wells, ..DemoOptions::default() };
-        if let Some(dir) = plugin_dir {
+        let mut options = DemoOptions { wells: args.wells.into(), ..DemoOptions::default() };
+        if let Some(dir) = args.plugin_dir.clone() {
             options.plugin_dir = dir;
         }
         tokio::spawn(async move {
@@ -230,6 +200,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `nexus config check`: every setting with its value and source, then the
+/// problems found; the exit code is 1 when there is one.
+fn config_check(args: &ServeArgs, loaded: &config::Loaded<Cli>) -> i32 {
+    println!("nexus {}", nexus::VERSION);
+    match &args.config {
+        Some(file) => println!("configuration file: {}", file.display()),
+        None => println!("configuration file: none (--config / NEXUS_CONFIG)"),
+    }
+    println!("\n{:<24} {:<8} value", "setting", "source");
+    for (key, source) in &loaded.sources {
+        if key == "config" || key == "help" {
+            continue;
+        }
+        let value = match (key.as_str(), loaded.shown.get(key)) {
+            (_, Some(value)) => value.clone(),
+            ("data_dir", None) => format!("({})", args.data_dir().display()),
+            ("compile_workers", None) => format!("({})", args.services().compile_workers),
+            ("tenant_call_share", None) => format!("({})", args.services().tenant_call_share),
+            _ => String::new(),
+        };
+        println!("{key:<24} {source:<8} {value}");
+    }
+    let findings = config::check(args);
+    if findings.is_empty() {
+        println!("\nconfiguration ok");
+        return 0;
+    }
+    println!();
+    for finding in &findings {
+        println!("problem: {}: {}", finding.key, finding.problem);
+    }
+    println!("{} problem(s)", findings.len());
+    1
 }
 
 /// NEXUS_ADMIN_PASSWORD, else the first line of stdin.

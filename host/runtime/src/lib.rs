@@ -27,6 +27,6 @@ mod readiness;
 
 pub use calls::CallOutcome;
 pub use compiler::{CompilerCommand, compile_worker};
-pub use engine::{Plugin, Runtime, RuntimeConfig, RuntimeStats, Staged};
+pub use engine::{CONTRACT, Plugin, Runtime, RuntimeConfig, RuntimeStats, Staged};
 pub use error::{Blame, CallError, CallFailure, LoadError};
 pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

@@ -4,6 +4,7 @@
 //! a fresh data directory.
 
 mod bad_input;
+mod config;
 mod contract;
 mod crash;
 mod faults;

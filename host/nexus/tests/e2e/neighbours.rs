@@ -353,3 +353,44 @@ impl Drop for Killed {
         self.stop();
     }
 }
+
+/// A binding stored under higher ceilings does not run above lowered ones:
+/// at load it is clamped (to what caps it now: its profile, or the kind's
+/// defaults when the profile itself is above the new ceilings), and the
+/// fault it then makes names the clamped deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_binding_above_lowered_ceilings_is_clamped_at_load() {
+    let h = Harness::start().await;
+    let decoder = upload_for(&h, "acme", "decoder", "decoder-thingsboard-json").await;
+    let profile = json!({"limits": {"deadline_ms": 400}});
+    let (status, body, _) = h.send(h.system(Method::PUT, "/api/tenants/acme/profile").await.json(&profile)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let spin = upload_for(&h, "acme", "alarm-rule", "test-infinite-loop").await;
+    let (device, token) = device_for(&h, "acme", "ESP-1").await;
+    post_for(&h, "acme", "/api/bindings", json!({"plugin_id": decoder, "device_ids": [device]})).await;
+    let binding = json!({"plugin_id": spin, "device_ids": [device], "config": {}, "limits": {"deadline_ms": 300}});
+    let binding_id = post_for(&h, "acme", "/api/bindings", binding).await["id"].as_str().expect("id").to_string();
+    let _ = h.telemetry(&token, frame(json!({"flow": 1.0}))).await;
+    let before = last_fault(&h).await;
+    assert!(before.contains("300 ms deadline"), "the stored limit applies first: {before}");
+
+    // The operator lowers the system ceiling of deadlines to 60 ms and restarts.
+    let lowered = ServicesConfig {
+        limit_ceilings: nexus_model::Limits { deadline_ms: 60, ..nexus_model::Limits::system_ceilings() },
+        ..ServicesConfig::default()
+    };
+    let h = h.restart_with(lowered).await;
+    let stored = get_for(&h, "acme", &format!("/api/bindings/{binding_id}")).await;
+    assert_eq!(stored["limits"]["deadline_ms"], 300, "the row is not rewritten: {stored}");
+    let _ = h.telemetry(&token, frame(json!({"flow": 2.0}))).await;
+    let after = last_fault(&h).await;
+    // The profile (400 ms) is itself above the new ceiling, so the kind's
+    // default (50 ms, under the ceiling) caps the binding.
+    assert!(after.contains("50 ms deadline"), "clamped at load: {after}");
+}
+
+/// The newest failed call's error message of `acme`.
+async fn last_fault(h: &Harness) -> String {
+    let runs = get_for(h, "acme", "/api/plugin-runs").await;
+    runs.as_array().and_then(|r| r.first()).and_then(|r| r["error"].as_str()).unwrap_or_default().to_string()
+}

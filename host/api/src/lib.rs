@@ -28,6 +28,7 @@ mod error;
 mod identity;
 mod json;
 mod limits;
+mod live;
 mod metrics;
 mod openapi;
 mod plugins;
@@ -149,6 +150,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entities::get_device))
         .routes(routes!(entities::rotate_token))
         .routes(routes!(records::events))
+        .routes(routes!(live::stream))
         .routes(routes!(records::latest))
         .routes(routes!(records::history))
         .routes(routes!(alarms::list))

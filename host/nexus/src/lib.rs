@@ -95,6 +95,7 @@ impl Server {
         }
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
+        let live = services.live().start(services.outbox());
         let state = AppState::new(services.clone(), clock);
         let app = nexus_api::router(state);
         let listener =
@@ -111,6 +112,7 @@ impl Server {
             scheduler.abort();
             retention.abort();
             drop(log);
+            drop(live);
             Ok(())
         });
         tracing::info!(%addr, "Nexus is serving.");

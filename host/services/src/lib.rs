@@ -41,6 +41,7 @@ mod ingest;
 mod jwt;
 mod keys;
 mod limits;
+mod live;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -65,6 +66,7 @@ pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, R
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
 pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
+pub use live::{LiveFilter, LiveItem, LiveService, LiveStream, MAX_STREAMS_PER_TENANT};
 pub use nexus_storage::{AuditQuery, NewAuditEntry};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
@@ -179,6 +181,8 @@ pub(crate) struct Inner {
     pub(crate) limiters: limits::Limiters,
     /// Held across counting and creating an entity under a quota.
     pub(crate) quota_lock: tokio::sync::Mutex<()>,
+    /// The live stream's channels, per watched tenant.
+    pub(crate) live: live::Channels,
 }
 
 impl Inner {
@@ -209,6 +213,8 @@ impl Inner {
     }
 
     async fn commit_units(&self, batch: Vec<Effects>, held: Option<u64>) -> Result<Vec<Committed>> {
+        // The telemetry is copied only for a tenant someone watches live.
+        let watched = self.live.any_watched(batch.iter().map(|e| &e.tenant_id));
         let kept: Vec<Effects> = batch
             .iter()
             .map(|e| Effects {
@@ -216,6 +222,7 @@ impl Inner {
                 usage: e.usage.clone(),
                 states: e.states.clone(),
                 quarantines: e.quarantines.clone(),
+                telemetry: if watched { e.telemetry.clone() } else { Vec::new() },
                 ..Effects::default()
             })
             .collect();
@@ -245,6 +252,9 @@ impl Inner {
             }
             if committed.iter().any(|c| !c.events.is_empty()) {
                 self.wake_outbox();
+            }
+            for effects in &kept {
+                self.live.publish(&effects.tenant_id, &effects.telemetry);
             }
         }
         Ok(result?)
@@ -303,6 +313,7 @@ pub struct Services {
     outbox: OutboxService,
     identity: IdentityService,
     limits: LimitService,
+    live: LiveService,
 }
 
 impl Services {
@@ -326,6 +337,7 @@ impl Services {
             ingest_lanes: Mutex::default(),
             limiters: limits::Limiters::default(),
             quota_lock: tokio::sync::Mutex::new(()),
+            live: live::Channels::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -337,6 +349,7 @@ impl Services {
             outbox: OutboxService(inner.clone()),
             identity: IdentityService(inner.clone(), keys),
             limits: LimitService(inner.clone()),
+            live: LiveService(inner.clone()),
             inner,
         }
     }
@@ -384,6 +397,11 @@ impl Services {
     /// The outbox and its subscribers.
     pub fn outbox(&self) -> &OutboxService {
         &self.outbox
+    }
+
+    /// The live stream of committed telemetry and events.
+    pub fn live(&self) -> &LiveService {
+        &self.live
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

@@ -39,6 +39,13 @@ pub trait Subscriber: Send + Sync + 'static {
         StartFrom::Beginning
     }
 
+    /// Whether its cursor is stored. One that is not (a view of what
+    /// happens now, such as the live stream) starts at the end of the
+    /// outbox on every start and costs no write per delivery.
+    fn keeps_cursor(&self) -> bool {
+        true
+    }
+
     /// Takes a batch of events in order. An error means "not delivered":
     /// the same batch is offered again later.
     async fn deliver(&self, events: &[Event]) -> std::result::Result<(), String>;
@@ -118,7 +125,9 @@ async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
             Ok(()) => {
                 backoff = Duration::from_millis(50);
                 cursor = last;
-                while let Err(error) = inner.store.set_cursor(&name, cursor).await {
+                while subscriber.keeps_cursor()
+                    && let Err(error) = inner.store.set_cursor(&name, cursor).await
+                {
                     tracing::warn!(subscriber = %name, %error, "Cannot store the outbox cursor; retrying.");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -134,7 +143,7 @@ async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
 }
 
 async fn start(inner: &Inner, subscriber: &dyn Subscriber) -> Result<EventSeq> {
-    let cursor = inner.store.cursor(subscriber.name()).await?;
+    let cursor = if subscriber.keeps_cursor() { inner.store.cursor(subscriber.name()).await? } else { EventSeq(0) };
     if cursor > EventSeq(0) || subscriber.start_from() == StartFrom::Beginning {
         return Ok(cursor);
     }
@@ -147,7 +156,9 @@ async fn start(inner: &Inner, subscriber: &dyn Subscriber) -> Result<EventSeq> {
             None => break,
         }
     }
-    inner.store.set_cursor(subscriber.name(), end).await?;
+    if subscriber.keeps_cursor() {
+        inner.store.set_cursor(subscriber.name(), end).await?;
+    }
     Ok(end)
 }
 

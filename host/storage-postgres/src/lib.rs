@@ -47,7 +47,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use nexus_storage::{Result, StorageError, Store};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 pub use partitions::TelemetryLayout;
 
@@ -84,11 +85,21 @@ impl PostgresStore {
 
     /// [`PostgresStore::connect`] with options built in code.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
-        let options = options.application_name("nexus").options([
+        // Migrations' notices (IF NOT EXISTS ...) are not news.
+        let options = options.application_name("nexus").options([("client_min_messages", "warning")]);
+        // Migrating, and moving rows into new partitions, may take longer
+        // than a statement of the running store may: a connection of its
+        // own, without the timeouts.
+        let mut setup = PgConnection::connect_with(&options).await.map_err(db)?;
+        POSTGRES_MIGRATOR.run(&mut setup).await.map_err(|e| StorageError::Migration(e.to_string()))?;
+        let layout = partitions::layout(&mut setup).await?;
+        if layout == TelemetryLayout::Partitioned {
+            partitions::ensure_around(&mut setup, partitions::now_ms()).await?;
+        }
+        setup.close().await.map_err(db)?;
+        let options = options.options([
             ("statement_timeout", STATEMENT_TIMEOUT),
             ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_TIMEOUT),
-            // Migrations' notices (IF NOT EXISTS ...) are not news.
-            ("client_min_messages", "warning"),
         ]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -96,11 +107,8 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        POSTGRES_MIGRATOR.run(&pool).await.map_err(|e| StorageError::Migration(e.to_string()))?;
-        let layout = partitions::layout(&pool).await?;
         let alive = std::sync::Arc::new(());
         if layout == TelemetryLayout::Partitioned {
-            partitions::ensure_around(&pool, partitions::now_ms()).await?;
             partitions::spawn_maintainer(pool.clone(), std::sync::Arc::downgrade(&alive));
         }
         Ok(Self { pool, layout, _alive: alive })
@@ -116,7 +124,7 @@ impl PostgresStore {
     /// out of the default partition; returns how many it created. Nothing
     /// on a hypertable. The store already keeps the coming days covered.
     pub async fn ensure_partitions(&self, start: i64, end: i64) -> Result<u32> {
-        partitions::ensure(&self.pool, start, end).await
+        partitions::ensure(&mut *self.pool.acquire().await.map_err(db)?, start, end).await
     }
 
     /// Drops telemetry stamped before `before` (ms) a whole day partition at
@@ -124,7 +132,7 @@ impl PostgresStore {
     /// it dropped. Nothing on a hypertable, where Timescale's `drop_chunks`
     /// does the same.
     pub async fn drop_partitions_before(&self, before: i64) -> Result<u32> {
-        partitions::drop_before(&self.pool, before).await
+        partitions::drop_before(&mut *self.pool.acquire().await.map_err(db)?, before).await
     }
 
     /// A write transaction.

@@ -12,7 +12,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nexus_storage::Result;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::db;
 
@@ -37,9 +37,9 @@ pub enum TelemetryLayout {
 }
 
 /// The layout the migrations chose for this database.
-pub(crate) async fn layout(pool: &PgPool) -> Result<TelemetryLayout> {
+pub(crate) async fn layout(conn: &mut PgConnection) -> Result<TelemetryLayout> {
     let kind: String = sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE oid = 'pf.telemetry'::regclass")
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await
         .map_err(db)?;
     Ok(if kind == "p" { TelemetryLayout::Partitioned } else { TelemetryLayout::Hypertable })
@@ -52,12 +52,12 @@ pub(crate) fn now_ms() -> i64 {
 
 /// Creates the missing partitions of the days from `start` to `end` (ms,
 /// both included); returns how many it created.
-pub(crate) async fn ensure(pool: &PgPool, start: i64, end: i64) -> Result<u32> {
+pub(crate) async fn ensure(conn: &mut PgConnection, start: i64, end: i64) -> Result<u32> {
     let mut created = 0;
     for day in start.div_euclid(DAY_MS)..=end.div_euclid(DAY_MS) {
         let made: bool = sqlx::query_scalar("SELECT pf.ensure_telemetry_partition($1)")
             .bind(day)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db)?;
         created += u32::from(made);
@@ -66,14 +66,14 @@ pub(crate) async fn ensure(pool: &PgPool, start: i64, end: i64) -> Result<u32> {
 }
 
 /// The partitions of the days around `now`.
-pub(crate) async fn ensure_around(pool: &PgPool, now: i64) -> Result<u32> {
-    ensure(pool, now - DAYS_BEHIND * DAY_MS, now + DAYS_AHEAD * DAY_MS).await
+pub(crate) async fn ensure_around(conn: &mut PgConnection, now: i64) -> Result<u32> {
+    ensure(conn, now - DAYS_BEHIND * DAY_MS, now + DAYS_AHEAD * DAY_MS).await
 }
 
 /// Drops the partitions of the days that end at or before `before`.
-pub(crate) async fn drop_before(pool: &PgPool, before: i64) -> Result<u32> {
+pub(crate) async fn drop_before(conn: &mut PgConnection, before: i64) -> Result<u32> {
     let dropped: i32 =
-        sqlx::query_scalar("SELECT pf.drop_telemetry_partitions($1)").bind(before).fetch_one(pool).await.map_err(db)?;
+        sqlx::query_scalar("SELECT pf.drop_telemetry_partitions($1)").bind(before).fetch_one(conn).await.map_err(db)?;
     Ok(u32::try_from(dropped).unwrap_or(0))
 }
 
@@ -89,7 +89,11 @@ pub(crate) fn spawn_maintainer(pool: PgPool, alive: std::sync::Weak<()>) {
                 continue;
             }
             waited = Duration::ZERO;
-            if let Err(error) = ensure_around(&pool, now_ms()).await {
+            let ensured = match pool.acquire().await {
+                Ok(mut conn) => ensure_around(&mut conn, now_ms()).await,
+                Err(error) => Err(db(error)),
+            };
+            if let Err(error) = ensured {
                 tracing::warn!(%error, "Creating the coming days' telemetry partitions failed; retrying in an hour.");
             }
         }

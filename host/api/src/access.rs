@@ -101,6 +101,7 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/devices/{id}/token", Access::Manage),
     ("GET", "/api/devices/{id}/telemetry/latest", Access::Read),
     ("GET", "/api/devices/{id}/telemetry", Access::Read),
+    ("GET", "/api/telemetry/stream", Access::Read),
     ("GET", "/api/events", Access::Read),
     ("GET", "/api/alarms", Access::Read),
     ("GET", "/api/alarms/{id}", Access::Read),

@@ -171,6 +171,11 @@ impl From<ServiceError> for ApiError {
                     .retry_after(std::time::Duration::from_secs(u64::from(retry_after_s)))
                     .with("note", "nothing was compiled or stored; upload it again")
             }
+            e @ ServiceError::TooManyStreams { limit, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-streams", e.to_string())
+                    .with_header(axum::http::header::RETRY_AFTER, "5")
+                    .with("limit", limit)
+            }
             e @ ServiceError::Overloaded { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string())
                     .with_header(axum::http::header::RETRY_AFTER, "1")

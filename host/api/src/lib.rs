@@ -33,6 +33,7 @@ mod error;
 mod identity;
 mod json;
 mod limits;
+mod live;
 mod metrics;
 mod observe;
 mod openapi;
@@ -180,6 +181,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entities::get_device))
         .routes(routes!(entities::rotate_token))
         .routes(routes!(records::events))
+        .routes(routes!(live::stream))
         .routes(routes!(records::latest))
         .routes(routes!(records::history))
         .routes(routes!(alarms::list))

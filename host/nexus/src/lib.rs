@@ -96,6 +96,7 @@ impl Server {
         }
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
+        let live = services.live().start(services.outbox());
         let state = AppState::new(services.clone(), clock).with_request_timeout(config.http.request);
         let app = nexus_api::router(state);
         let listener =
@@ -112,6 +113,7 @@ impl Server {
             scheduler.abort();
             retention.abort();
             drop(log);
+            drop(live);
             Ok(())
         });
         tracing::info!(%addr, "Nexus is serving.");

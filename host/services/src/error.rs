@@ -163,6 +163,14 @@ pub enum ServiceError {
         /// How many the tenant has.
         existing: u64,
     },
+    /// The tenant has as many live streams open as it may.
+    #[error("the tenant has {open} live streams open, the most it may; close one")]
+    TooManyStreams {
+        /// Open now.
+        open: usize,
+        /// The most.
+        limit: usize,
+    },
     /// Storage cannot take the request now; nothing was acknowledged.
     #[error("{0}")]
     Unavailable(String),

@@ -44,6 +44,7 @@ mod ingest_stats;
 mod jwt;
 mod keys;
 mod limits;
+mod live;
 mod monitor;
 mod optimizers;
 mod outbox;
@@ -52,6 +53,7 @@ mod quota;
 mod reader;
 mod records;
 mod rules;
+mod subscribers;
 mod validate;
 
 use std::collections::HashMap;
@@ -70,6 +72,7 @@ pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use ingest_stats::TenantIngest;
 pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
 pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
+pub use live::{LiveFilter, LiveItem, LiveService, LiveStream, MAX_STREAMS_PER_TENANT};
 pub use monitor::{
     CHECK_TIMEOUT, Check, CheckState, HostGauges, MONITORED_WINDOW, MonitorService, Readiness, Snapshot, TenantGauges,
 };
@@ -175,8 +178,8 @@ pub(crate) struct Inner {
     pub(crate) accounts: Mutex<HashMap<TenantId, quota::Account>>,
     /// Bumped whenever events were appended, for the dispatcher to wait on.
     pub(crate) outbox_head: tokio::sync::watch::Sender<u64>,
-    /// The outbox subscribers running now (name → subscriptions).
-    pub(crate) subscribers: Mutex<std::collections::BTreeMap<String, usize>>,
+    /// The outbox subscribers running now and where each is.
+    pub(crate) subscribers: subscribers::RunningSubscribers,
     /// Devices, bindings and plugin state the hot path reads from memory.
     pub(crate) caches: cache::Caches,
     /// Counters of the ingest path.
@@ -189,6 +192,8 @@ pub(crate) struct Inner {
     pub(crate) limiters: limits::Limiters,
     /// Held across counting and creating an entity under a quota.
     pub(crate) quota_lock: tokio::sync::Mutex<()>,
+    /// The live stream's channels, per watched tenant.
+    pub(crate) live: live::Channels,
 }
 
 impl Inner {
@@ -219,6 +224,8 @@ impl Inner {
     }
 
     async fn commit_units(&self, batch: Vec<Effects>, held: Option<u64>) -> Result<Vec<Committed>> {
+        // The telemetry is copied only for a tenant someone watches live.
+        let watched = self.live.any_watched(batch.iter().map(|e| &e.tenant_id));
         let kept: Vec<Effects> = batch
             .iter()
             .map(|e| Effects {
@@ -226,6 +233,7 @@ impl Inner {
                 usage: e.usage.clone(),
                 states: e.states.clone(),
                 quarantines: e.quarantines.clone(),
+                telemetry: if watched { e.telemetry.clone() } else { Vec::new() },
                 ..Effects::default()
             })
             .collect();
@@ -255,6 +263,9 @@ impl Inner {
             }
             if committed.iter().any(|c| !c.events.is_empty()) {
                 self.wake_outbox();
+            }
+            for effects in &kept {
+                self.live.publish(&effects.tenant_id, &effects.telemetry);
             }
         }
         Ok(result?)
@@ -313,6 +324,7 @@ pub struct Services {
     outbox: OutboxService,
     identity: IdentityService,
     limits: LimitService,
+    live: LiveService,
     monitor: MonitorService,
 }
 
@@ -331,13 +343,14 @@ impl Services {
             meters: health::Meters::default(),
             accounts: Mutex::default(),
             outbox_head,
-            subscribers: Mutex::default(),
+            subscribers: subscribers::RunningSubscribers::default(),
             caches: cache::Caches::default(),
             ingest_counters: ingest::IngestCounters::default(),
             device_keys: keys::DeviceKeys::default(),
             ingest_lanes: Mutex::default(),
             limiters: limits::Limiters::default(),
             quota_lock: tokio::sync::Mutex::new(()),
+            live: live::Channels::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -349,6 +362,7 @@ impl Services {
             outbox: OutboxService(inner.clone()),
             identity: IdentityService(inner.clone(), keys),
             limits: LimitService(inner.clone()),
+            live: LiveService(inner.clone()),
             monitor: MonitorService(inner.clone()),
             inner,
         }
@@ -397,6 +411,11 @@ impl Services {
     /// The outbox and its subscribers.
     pub fn outbox(&self) -> &OutboxService {
         &self.outbox
+    }
+
+    /// The live stream of committed telemetry and events.
+    pub fn live(&self) -> &LiveService {
+        &self.live
     }
 
     /// Readiness and monitoring.

@@ -39,6 +39,13 @@ pub trait Subscriber: Send + Sync + 'static {
         StartFrom::Beginning
     }
 
+    /// Whether its cursor is stored. One that is not (a view of what
+    /// happens now, such as the live stream) starts at the end of the
+    /// outbox on every start and costs no write per delivery.
+    fn keeps_cursor(&self) -> bool {
+        true
+    }
+
     /// Takes a batch of events in order. An error means "not delivered":
     /// the same batch is offered again later.
     async fn deliver(&self, events: &[Event]) -> std::result::Result<(), String>;
@@ -50,22 +57,16 @@ pub struct Subscription {
     _running: Running,
 }
 
-/// Keeps a subscriber's name in the running set while its subscription
-/// lives (the outbox lag reports running subscribers).
+/// Keeps a subscription among the running ones while it lives (the outbox
+/// lag reports running subscribers).
 struct Running {
     inner: Arc<Inner>,
-    name: String,
+    id: u64,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut running = self.inner.subscribers.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = running.get_mut(&self.name) {
-            *count -= 1;
-            if *count == 0 {
-                running.remove(&self.name);
-            }
-        }
+        self.inner.subscribers.remove(self.id);
     }
 }
 
@@ -91,24 +92,18 @@ impl OutboxService {
     /// Starts delivering to a subscriber from its stored cursor.
     pub fn subscribe(&self, subscriber: Arc<dyn Subscriber>) -> Subscription {
         let inner = self.0.clone();
-        let name = subscriber.name().to_string();
-        *inner.subscribers.lock().unwrap_or_else(|e| e.into_inner()).entry(name.clone()).or_default() += 1;
-        let running = Running { inner: inner.clone(), name };
-        Subscription { task: tokio::spawn(deliver_forever(inner, subscriber)), _running: running }
+        let (id, position) = inner.subscribers.register(subscriber.name());
+        let running = Running { inner: inner.clone(), id };
+        Subscription { task: tokio::spawn(deliver_forever(inner, subscriber, position)), _running: running }
     }
 
-    /// How far each running subscriber is behind: the outbox head's `seq`
-    /// minus its cursor (SQLite's `seq` has no gaps, so that many events),
-    /// by subscriber name.
+    /// How far each running subscriber is behind, by name: the outbox
+    /// head's `seq` minus the last `seq` it was delivered (stored cursor or
+    /// not). SQLite's `seq` has no gaps, so that is a count of events; a
+    /// PostgreSQL sequence may skip numbers, so there it is at most that.
     pub async fn lag(&self) -> Result<Vec<(String, u64)>> {
-        let names: Vec<String> = self.0.subscribers.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         let head = self.0.store.head().await?;
-        let mut lag = Vec::with_capacity(names.len());
-        for name in names {
-            let cursor = self.0.store.cursor(&name).await?;
-            lag.push((name, u64::try_from(head.0.saturating_sub(cursor.0)).unwrap_or(0)));
-        }
-        Ok(lag)
+        Ok(self.0.subscribers.lag(head))
     }
 
     /// The tenant's events after `after`, oldest first (at most 1000).
@@ -122,7 +117,12 @@ impl OutboxService {
     }
 }
 
-async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
+async fn deliver_forever(
+    inner: Arc<Inner>,
+    subscriber: Arc<dyn Subscriber>,
+    position: Arc<std::sync::atomic::AtomicI64>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
     let name = subscriber.name().to_string();
     let mut woken = inner.outbox_head.subscribe();
     let mut backoff = Duration::from_millis(50);
@@ -136,6 +136,7 @@ async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
             }
         }
     };
+    position.store(cursor.0, Relaxed);
     loop {
         let events = match inner.store.events_after(cursor, BATCH).await {
             Ok(events) => events,
@@ -155,7 +156,10 @@ async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
             Ok(()) => {
                 backoff = Duration::from_millis(50);
                 cursor = last;
-                while let Err(error) = inner.store.set_cursor(&name, cursor).await {
+                position.store(cursor.0, Relaxed);
+                while subscriber.keeps_cursor()
+                    && let Err(error) = inner.store.set_cursor(&name, cursor).await
+                {
                     tracing::warn!(subscriber = %name, %error, "Cannot store the outbox cursor; retrying.");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -171,7 +175,7 @@ async fn deliver_forever(inner: Arc<Inner>, subscriber: Arc<dyn Subscriber>) {
 }
 
 async fn start(inner: &Inner, subscriber: &dyn Subscriber) -> Result<EventSeq> {
-    let cursor = inner.store.cursor(subscriber.name()).await?;
+    let cursor = if subscriber.keeps_cursor() { inner.store.cursor(subscriber.name()).await? } else { EventSeq(0) };
     if cursor > EventSeq(0) || subscriber.start_from() == StartFrom::Beginning {
         return Ok(cursor);
     }
@@ -184,7 +188,9 @@ async fn start(inner: &Inner, subscriber: &dyn Subscriber) -> Result<EventSeq> {
             None => break,
         }
     }
-    inner.store.set_cursor(subscriber.name(), end).await?;
+    if subscriber.keeps_cursor() {
+        inner.store.set_cursor(subscriber.name(), end).await?;
+    }
     Ok(end)
 }
 

@@ -11,8 +11,8 @@
 //! `nexus_model::lifecycle`, and which changes become events is
 //! [`outbox_events`]. A backend persists what those return.
 //!
-//! [`conformance`] is the shared suite every backend must pass (SQLite today,
-//! PostgreSQL next); it is the only storage test a new backend needs.
+//! [`conformance`] is the shared suite every backend must pass (SQLite and
+//! PostgreSQL); it is the only storage test a new backend needs.
 
 pub mod conformance;
 mod effects;

@@ -54,17 +54,24 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 fn only_the_runtime_knows_wasmtime_only_storage_knows_sql_only_the_api_knows_http() {
     let (members, metadata) = workspace();
     assert_eq!(who_depends_on(&members, |d| d.starts_with("wasmtime")), set(&["nexus-runtime"]));
-    assert_eq!(who_depends_on(&members, |d| d == "sqlx" || d.starts_with("sqlx-")), set(&["nexus-storage-sqlite"]));
+    assert_eq!(
+        who_depends_on(&members, |d| d == "sqlx" || d.starts_with("sqlx-")),
+        set(&["nexus-storage-sqlite", "nexus-storage-postgres"])
+    );
     assert_eq!(who_depends_on(&members, |d| d == "axum" || d == "hyper"), set(&["nexus-api"]));
     // Rate limiters live in the services (the API asks them).
     assert_eq!(who_depends_on(&members, |d| d == "governor"), set(&["nexus-services"]));
     // The API reaches storage and plugins only through the services.
     let api = &members["nexus-api"].deps;
-    for forbidden in ["nexus-storage", "nexus-storage-sqlite", "nexus-runtime", "nexus-registry"] {
+    for forbidden in
+        ["nexus-storage", "nexus-storage-sqlite", "nexus-storage-postgres", "nexus-runtime", "nexus-registry"]
+    {
         assert!(!api.contains(forbidden), "nexus-api depends on {forbidden}");
     }
     // The services know storage only by its ports.
-    assert!(!members["nexus-services"].deps.contains("nexus-storage-sqlite"));
+    for backend in ["nexus-storage-sqlite", "nexus-storage-postgres"] {
+        assert!(!members["nexus-services"].deps.contains(backend), "nexus-services depends on {backend}");
+    }
     // One wasmtime in the whole build.
     let wasmtime_versions: BTreeSet<&str> = metadata["packages"]
         .as_array()

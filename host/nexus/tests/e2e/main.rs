@@ -14,6 +14,7 @@ mod identity;
 mod ingest;
 mod layering;
 mod limits;
+mod live;
 mod metrics;
 mod neighbours;
 mod observe;

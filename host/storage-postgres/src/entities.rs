@@ -1,0 +1,264 @@
+//! Tenants, wellpads, wells and devices.
+
+use async_trait::async_trait;
+use nexus_model::{
+    Actor, Device, DeviceId, EntityAction, EntityKind, Page, Tenant, TenantId, TenantProfile, TimestampMs, Well,
+    WellId, Wellpad, WellpadId,
+};
+use nexus_storage::{EntityStore, NewDevice, NewWell, Result, StorageError, entity_event};
+use serde_json::json;
+
+use crate::outbox::append;
+use crate::rows::{self, get};
+use crate::{PostgresStore, conflict_or, corrupt, db, page_limit, page_sql};
+
+impl PostgresStore {
+    async fn has_row(&self, table: &'static str, tenant: &TenantId, id: &str) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {table} WHERE id = $1 AND tenant_id = $2");
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(found.is_some())
+    }
+}
+
+#[async_trait]
+impl EntityStore for PostgresStore {
+    async fn ensure_tenant(&self, id: &TenantId, name: &str, now: TimestampMs) -> Result<Tenant> {
+        sqlx::query("INSERT INTO pf.tenant (id, name, created_time) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+            .bind(id.as_str())
+            .bind(name)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        let row = sqlx::query("SELECT id, name, created_time FROM pf.tenant WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(Tenant {
+            id: get::<String>(&row, "id")?.into(),
+            name: get(&row, "name")?,
+            created_time: get(&row, "created_time")?,
+        })
+    }
+
+    async fn tenant_profile(&self, tenant: &TenantId) -> Result<TenantProfile> {
+        let profile: Option<serde_json::Value> = sqlx::query_scalar("SELECT profile FROM pf.tenant WHERE id = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        profile.map(|p| serde_json::from_value(p).map_err(corrupt)).transpose().map(Option::unwrap_or_default)
+    }
+
+    async fn set_tenant_profile(
+        &self,
+        tenant: &TenantId,
+        profile: &TenantProfile,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<()> {
+        let value = serde_json::to_value(profile).map_err(corrupt)?;
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE pf.tenant SET profile = $1 WHERE id = $2")
+            .bind(&value)
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("tenant", tenant));
+        }
+        let event = entity_event(tenant, now, EntityKind::Tenant, tenant, EntityAction::Updated, actor, value);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn create_wellpad(&self, tenant: &TenantId, name: &str, actor: &Actor, now: TimestampMs) -> Result<Wellpad> {
+        let pad = Wellpad { id: WellpadId::random(), tenant_id: tenant.clone(), name: name.into(), created_time: now };
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO pf.wellpad (id, tenant_id, name, created_time) VALUES ($1, $2, $3, $4)")
+            .bind(pad.id.as_str())
+            .bind(tenant.as_str())
+            .bind(&pad.name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let summary = json!({"name": pad.name});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Wellpad, &pad.id, EntityAction::Created, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(pad)
+    }
+
+    async fn create_well(&self, tenant: &TenantId, new: &NewWell, actor: &Actor, now: TimestampMs) -> Result<Well> {
+        if let Some(pad) = &new.wellpad_id
+            && !self.has_row("pf.wellpad", tenant, pad.as_str()).await?
+        {
+            return Err(StorageError::not_found("wellpad", pad));
+        }
+        let well = Well {
+            id: WellId::random(),
+            tenant_id: tenant.clone(),
+            name: new.name.clone(),
+            wellpad_id: new.wellpad_id.clone(),
+            status: "PRODUCING".into(),
+            static_data: new.static_data.clone(),
+            created_time: now,
+        };
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO pf.well (id, tenant_id, name, wellpad_id, status, static_data, created_time)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(well.id.as_str())
+        .bind(tenant.as_str())
+        .bind(&well.name)
+        .bind(well.wellpad_id.as_ref().map(|p| p.as_str()))
+        .bind(&well.status)
+        .bind(&well.static_data)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let summary = json!({"name": well.name, "wellpad_id": well.wellpad_id});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Well, &well.id, EntityAction::Created, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(well)
+    }
+
+    async fn well(&self, tenant: &TenantId, id: &WellId) -> Result<Well> {
+        let row = sqlx::query("SELECT * FROM pf.well WHERE id = $1 AND tenant_id = $2")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("well", id))?;
+        rows::well(&row)
+    }
+
+    async fn wells(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Well>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql("SELECT *", "pf.well", "name, id")))
+            .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(rows::well).collect()
+    }
+
+    async fn create_device(
+        &self,
+        tenant: &TenantId,
+        new: &NewDevice,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Device> {
+        if let Some(well) = &new.well_id
+            && !self.has_row("pf.well", tenant, well.as_str()).await?
+        {
+            return Err(StorageError::not_found("well", well));
+        }
+        let device = Device {
+            id: DeviceId::random(),
+            tenant_id: tenant.clone(),
+            name: new.name.clone(),
+            well_id: new.well_id.clone(),
+            created_time: now,
+            token_issued_time: now,
+        };
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO pf.device (id, tenant_id, name, well_id, token_hash, created_time, token_issued_time)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(device.id.as_str())
+        .bind(tenant.as_str())
+        .bind(&device.name)
+        .bind(device.well_id.as_ref().map(|w| w.as_str()))
+        .bind(&new.token_hash)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, || format!("a device named `{}` or with that access token exists", new.name)))?;
+        let summary = json!({"name": device.name, "well_id": device.well_id});
+        let event = entity_event(tenant, now, EntityKind::Device, &device.id, EntityAction::Created, actor, summary);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(device)
+    }
+
+    async fn device(&self, tenant: &TenantId, id: &DeviceId) -> Result<Device> {
+        let row = sqlx::query("SELECT * FROM pf.device WHERE id = $1 AND tenant_id = $2")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("device", id))?;
+        rows::device(&row)
+    }
+
+    async fn devices(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Device>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql("SELECT *", "pf.device", "name, id")))
+            .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(rows::device).collect()
+    }
+
+    async fn device_by_token_hash(&self, hash: &str) -> Result<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM pf.device WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(rows::device).transpose()
+    }
+
+    async fn rotate_device_token(
+        &self,
+        tenant: &TenantId,
+        id: &DeviceId,
+        hash: &str,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Device> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE pf.device SET token_hash = $1, token_issued_time = $2 WHERE id = $3 AND tenant_id = $4 RETURNING *",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, || "that access token is taken".into()))?
+        .ok_or_else(|| StorageError::not_found("device", id))?;
+        let device = rows::device(&row)?;
+        let event = entity_event(tenant, now, EntityKind::Device, id, EntityAction::TokenRotated, actor, json!({}));
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(device)
+    }
+}

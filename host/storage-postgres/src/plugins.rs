@@ -1,0 +1,379 @@
+//! Plugin versions, bindings and per-(binding, device) state.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use nexus_model::{
+    Actor, Binding, BindingId, DeviceId, EntityAction, EntityKind, Page, PluginKind, PluginVersion, PluginVersionId,
+    TenantId, TimestampMs,
+};
+use nexus_storage::{NewBinding, NewPlugin, PluginStore, Result, StateStore, StorageError, entity_event};
+use serde_json::json;
+use sqlx::postgres::PgRow;
+
+use crate::outbox::append;
+use crate::rows::{self, get, typed};
+use crate::{PostgresStore, conflict_or, corrupt, db, page_limit, page_sql};
+
+const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract";
+
+/// A binding's columns with its devices and quarantined devices, in device
+/// order: one round trip per list of bindings.
+const BINDING_COLUMNS: &str = "b.*,
+    ARRAY(SELECT device_id FROM host.binding_device d WHERE d.binding_id = b.id ORDER BY device_id) AS devices,
+    ARRAY(SELECT device_id FROM host.binding_device_quarantine q WHERE q.binding_id = b.id ORDER BY device_id)
+        AS quarantined,
+    ARRAY(SELECT reason FROM host.binding_device_quarantine q WHERE q.binding_id = b.id ORDER BY device_id)
+        AS quarantine_reasons";
+
+fn binding(row: &PgRow) -> Result<Binding> {
+    let kind: String = get(row, "kind")?;
+    let devices: Vec<String> = get(row, "devices")?;
+    let quarantined: Vec<String> = get(row, "quarantined")?;
+    let reasons: Vec<String> = get(row, "quarantine_reasons")?;
+    Ok(Binding {
+        id: get::<String>(row, "id")?.into(),
+        tenant_id: get::<String>(row, "tenant_id")?.into(),
+        plugin_id: get::<String>(row, "plugin_id")?.into(),
+        kind: PluginKind::parse(&kind).ok_or_else(|| corrupt(format!("binding kind {kind}")))?,
+        config: get(row, "config")?,
+        limits: typed(row, "limits")?,
+        schedule_ms: get(row, "schedule_ms")?,
+        enabled: get(row, "enabled")?,
+        propagate: get(row, "propagate")?,
+        quarantine_reason: get(row, "quarantine_reason")?,
+        device_ids: devices.into_iter().map(Into::into).collect(),
+        quarantined_devices: quarantined.into_iter().map(Into::into).zip(reasons).collect(),
+        created_time: get(row, "created_time")?,
+    })
+}
+
+#[async_trait]
+impl PluginStore for PostgresStore {
+    async fn insert_plugin(&self, new: &NewPlugin<'_>, actor: &Actor, now: TimestampMs) -> Result<PluginVersion> {
+        let plugin = PluginVersion {
+            id: PluginVersionId::random(),
+            tenant_id: new.tenant_id.clone(),
+            kind: new.kind,
+            name: new.name.into(),
+            version: new.version.into(),
+            hash: new.hash.into(),
+            size_bytes: new.bytes.len() as i64,
+            info: new.info.clone(),
+            created_time: now,
+            contract: new.contract.into(),
+        };
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO host.plugin (id, tenant_id, kind, name, version, hash, size_bytes, bytes, info, created_time,
+             contract) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(plugin.id.as_str())
+        .bind(plugin.tenant_id.as_str())
+        .bind(plugin.kind.as_str())
+        .bind(&plugin.name)
+        .bind(&plugin.version)
+        .bind(&plugin.hash)
+        .bind(plugin.size_bytes)
+        .bind(new.bytes)
+        .bind(serde_json::to_value(&plugin.info).map_err(corrupt)?)
+        .bind(now)
+        .bind(&plugin.contract)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict_or(e, || {
+                format!("{} {}@{} is already uploaded; upload a new version", new.kind, new.name, new.version)
+            })
+        })?;
+        let summary = json!({"kind": plugin.kind, "name": plugin.name, "version": plugin.version, "hash": plugin.hash});
+        let event =
+            entity_event(new.tenant_id, now, EntityKind::Plugin, &plugin.id, EntityAction::Created, actor, summary);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(plugin)
+    }
+
+    async fn plugin(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<PluginVersion> {
+        let sql = format!("SELECT {PLUGIN_COLUMNS} FROM host.plugin WHERE id = $1 AND tenant_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("plugin", id))?;
+        rows::plugin(&row)
+    }
+
+    async fn plugins(&self, tenant: &TenantId, page: &Page) -> Result<Vec<PluginVersion>> {
+        let sql = page_sql(&format!("SELECT {PLUGIN_COLUMNS}"), "host.plugin", "kind, name, created_time, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(rows::plugin).collect()
+    }
+
+    async fn plugin_bytes(&self, tenant: &TenantId, id: &PluginVersionId) -> Result<Vec<u8>> {
+        sqlx::query_scalar("SELECT bytes FROM host.plugin WHERE id = $1 AND tenant_id = $2")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("plugin", id))
+    }
+
+    async fn insert_binding(&self, new: &NewBinding<'_>, actor: &Actor, now: TimestampMs) -> Result<Binding> {
+        let plugin = self.plugin(new.tenant_id, new.plugin_id).await?;
+        let mut device_ids = new.device_ids.to_vec();
+        device_ids.sort();
+        device_ids.dedup();
+        let ids: Vec<&str> = device_ids.iter().map(DeviceId::as_str).collect();
+        let mut tx = self.write_tx().await?;
+        // Every device must be the tenant's: the first that is not is named.
+        let owned: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM pf.device WHERE tenant_id = $1 AND id = ANY($2::text[])")
+                .bind(new.tenant_id.as_str())
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        if let Some(missing) = new.device_ids.iter().find(|d| !owned.iter().any(|o| o == d.as_str())) {
+            return Err(StorageError::not_found("device", missing));
+        }
+        let binding = Binding {
+            id: BindingId::random(),
+            tenant_id: new.tenant_id.clone(),
+            plugin_id: plugin.id.clone(),
+            kind: plugin.kind,
+            config: new.config.clone(),
+            limits: *new.limits,
+            schedule_ms: new.schedule_ms,
+            enabled: true,
+            propagate: new.propagate,
+            quarantine_reason: None,
+            device_ids: device_ids.clone(),
+            quarantined_devices: Default::default(),
+            created_time: now,
+        };
+        sqlx::query(
+            "INSERT INTO host.binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled,
+             created_time, propagate) VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $9)",
+        )
+        .bind(binding.id.as_str())
+        .bind(binding.tenant_id.as_str())
+        .bind(binding.plugin_id.as_str())
+        .bind(binding.kind.as_str())
+        .bind(&binding.config)
+        .bind(serde_json::to_value(binding.limits).map_err(corrupt)?)
+        .bind(binding.schedule_ms)
+        .bind(now)
+        .bind(binding.propagate)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO host.binding_device (binding_id, device_id, tenant_id)
+             SELECT $1, device_id, $2 FROM UNNEST($3::text[]) AS d (device_id)",
+        )
+        .bind(binding.id.as_str())
+        .bind(binding.tenant_id.as_str())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let summary = json!({"plugin": plugin.name, "version": plugin.version, "devices": binding.device_ids.len()});
+        let event =
+            entity_event(new.tenant_id, now, EntityKind::Binding, &binding.id, EntityAction::Created, actor, summary);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(binding)
+    }
+
+    async fn binding(&self, tenant: &TenantId, id: &BindingId) -> Result<Binding> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {BINDING_COLUMNS} FROM host.binding b WHERE b.id = $1 AND b.tenant_id = $2"
+        )))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StorageError::not_found("binding", id))?;
+        binding(&row)
+    }
+
+    async fn bindings(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Binding>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql(
+            &format!("SELECT {BINDING_COLUMNS}"),
+            "host.binding b",
+            "created_time, id",
+        )))
+        .bind(tenant.as_str())
+        .bind(page.after.as_deref())
+        .bind(page_limit(page))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(binding).collect()
+    }
+
+    async fn enabled_bindings(&self) -> Result<Vec<Binding>> {
+        let sql = format!("SELECT {BINDING_COLUMNS} FROM host.binding b WHERE b.enabled ORDER BY b.created_time, b.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(binding).collect()
+    }
+
+    async fn device_bindings(&self, tenant: &TenantId, device: &DeviceId, kind: PluginKind) -> Result<Vec<Binding>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {BINDING_COLUMNS} FROM host.binding b JOIN host.binding_device bd ON bd.binding_id = b.id
+             WHERE bd.tenant_id = $1 AND bd.device_id = $2 AND b.tenant_id = $1 AND b.kind = $3
+             ORDER BY b.created_time, b.id"
+        )))
+        .bind(tenant.as_str())
+        .bind(device.as_str())
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(binding).collect()
+    }
+
+    async fn swap_binding_plugin(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        plugin_id: &PluginVersionId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let binding = self.binding(tenant, id).await?;
+        let plugin = self.plugin(tenant, plugin_id).await?;
+        if plugin.kind != binding.kind {
+            return Err(StorageError::Conflict(format!(
+                "binding `{id}` runs a {} plugin; `{plugin_id}` is a {}",
+                binding.kind, plugin.kind
+            )));
+        }
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE host.binding SET plugin_id = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(plugin_id.as_str())
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let summary = json!({"plugin_id": plugin.id, "plugin": plugin.name, "version": plugin.version,
+                             "previous_plugin_id": binding.plugin_id});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn enable_binding(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE host.binding SET enabled = true, quarantine_reason = NULL, quarantined_time = NULL
+             WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("binding", id));
+        }
+        // Re-enabling lifts the quarantine of every device's input as well.
+        let released =
+            sqlx::query("DELETE FROM host.binding_device_quarantine WHERE binding_id = $1 AND tenant_id = $2")
+                .bind(id.as_str())
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        append(
+            &mut tx,
+            vec![entity_event(
+                tenant,
+                now,
+                EntityKind::Binding,
+                id,
+                EntityAction::Enabled,
+                actor,
+                json!({"released_devices": released}),
+            )],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn release_device(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        device: &DeviceId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "DELETE FROM host.binding_device_quarantine WHERE binding_id = $1 AND device_id = $2 AND tenant_id = $3",
+        )
+        .bind(id.as_str())
+        .bind(device.as_str())
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("device quarantine", format!("{id}/{device}")));
+        }
+        let summary = json!({"released_device": device});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Enabled, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+}
+
+#[async_trait]
+impl StateStore for PostgresStore {
+    async fn plugin_state(
+        &self,
+        tenant: &TenantId,
+        binding: &BindingId,
+        device: &DeviceId,
+    ) -> Result<BTreeMap<String, Vec<u8>>> {
+        let rows = sqlx::query(
+            "SELECT key, value FROM host.plugin_state WHERE tenant_id = $1 AND binding_id = $2 AND device_id = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(binding.as_str())
+        .bind(device.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| Ok((get(r, "key")?, get(r, "value")?))).collect()
+    }
+}

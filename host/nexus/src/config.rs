@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Where the database and compiled plugins live (default: a new temporary directory with --demo, else ./nexus-data).
     #[arg(long, env = "NEXUS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: unset for the embedded SQLite database in the data directory, or a `postgres://USER:PASSWORD@HOST:5432/DB` URL (migrated on start). A secret: it holds the password.
+    #[arg(long, env = "NEXUS_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -328,6 +331,11 @@ pub fn check(args: &ServeArgs) -> Vec<Finding> {
     }
     if args.admin_email.is_some() && std::env::var_os("NEXUS_ADMIN_PASSWORD").is_none() {
         problem("admin_email", "NEXUS_ADMIN_PASSWORD is not set; `serve` would read the password from stdin".into());
+    }
+    if let Some(url) = &args.database
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        problem("database", "must be a postgres:// URL, or unset for the embedded SQLite store".into());
     }
     if let Err(error) = writable(&args.data_dir()) {
         problem("data_dir", error);

@@ -19,6 +19,8 @@ use anyhow::Context;
 use nexus_api::{AppState, HttpTimeouts};
 use nexus_runtime::{CompilerCommand, Runtime, RuntimeConfig};
 use nexus_services::{Services, ServicesConfig, SigningKey};
+use nexus_storage::Store;
+use nexus_storage_postgres::PostgresStore;
 use nexus_storage_sqlite::SqliteStore;
 
 /// `nexus --version`: the release, the plugin contract (the WIT package its
@@ -32,8 +34,12 @@ const RETENTION_SWEEP: Duration = Duration::from_secs(600);
 /// What `nexus serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where the database and the compile cache live.
+    /// Where the compile cache and the signing key live, and the embedded
+    /// database when `database` is unset.
     pub data_dir: PathBuf,
+    /// The store: unset for the embedded SQLite database in `data_dir`, or
+    /// a `postgres://` URL.
+    pub database: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// `NEXUS_ADMIN_TOKEN`: kept (hashed) as the system administrator's
@@ -75,7 +81,7 @@ pub struct Server {
 impl Server {
     /// Opens storage, loads active plugins, binds the listener and serves.
     pub async fn start(mut config: ServerConfig) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&config.data_dir).await.context("opening storage")?;
+        let store = open_store(&config.data_dir, config.database.as_deref()).await?;
         if config.services.identity.signing_key.is_none() {
             config.services.identity.signing_key = Some(signing_key(&config.data_dir)?);
         }
@@ -86,7 +92,7 @@ impl Server {
         })
         .context("starting the plugin runtime")?;
         let clock = config.services.clock.clone();
-        let services = Services::new(Arc::new(store), runtime, config.services.clone());
+        let services = Services::new(store, runtime, config.services.clone());
         let started = Instant::now();
         let preloaded = services.plugins().preload().await.context("loading active plugins")?;
         let preload = started.elapsed();
@@ -128,6 +134,40 @@ impl Server {
     /// Runs until the server task ends (it does not by itself).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task")?
+    }
+}
+
+/// Opens the store `database` names: unset, the embedded SQLite database in
+/// `data_dir`; a `postgres://` (or `postgresql://`) URL, that PostgreSQL
+/// database (migrated on connect).
+pub async fn open_store(data_dir: &std::path::Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    match database {
+        None | Some("") => {
+            let store = SqliteStore::open(data_dir).await;
+            Ok(Arc::new(store.with_context(|| format!("opening the SQLite store in {}", data_dir.display()))?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::connect(url).await;
+            Ok(Arc::new(store.with_context(|| format!("opening the PostgreSQL store at {}", redact_url(url)))?))
+        }
+        Some(other) => anyhow::bail!(
+            "the database must be a postgres:// URL, or unset for the embedded SQLite store; got `{}`",
+            redact_url(other)
+        ),
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &credentials[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -178,10 +218,25 @@ async fn bootstrap(services: &Services, config: &ServerConfig) -> anyhow::Result
 
 /// Creates a system administrator in a data directory (`nexus admin
 /// bootstrap`); refuses when the email is taken.
-pub async fn bootstrap_admin(data_dir: &std::path::Path, email: &str, password: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).await.context("opening storage")?;
+pub async fn bootstrap_admin(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let store = open_store(data_dir, database).await?;
     let runtime = Runtime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
-    let services = Services::new(Arc::new(store), runtime, ServicesConfig::default());
+    let services = Services::new(store, runtime, ServicesConfig::default());
     services.identity().bootstrap_admin(email, password).await.context("creating the system administrator")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(super::redact_url("postgres://nexus:s3cret@db:5432/nexus"), "postgres://nexus:***@db:5432/nexus");
+        assert_eq!(super::redact_url("postgres://nexus@db/nexus"), "postgres://nexus@db/nexus");
+        assert_eq!(super::redact_url("mysql://a:b@c"), "mysql://a:***@c");
+    }
 }

@@ -15,6 +15,7 @@ struct TestCli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, in a test
 enum TestCommand {
     Serve(ServeArgs),
     Other {

@@ -18,6 +18,7 @@ mod live;
 mod neighbours;
 mod openapi;
 mod outbox;
+mod postgres;
 mod tenancy;
 mod tokens;
 mod transform;
@@ -82,6 +83,13 @@ pub(crate) struct Harness {
     pub(crate) base: String,
     /// A tenant admin's access token per tenant, logged in on first use.
     tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The PostgreSQL database the server runs on, if not SQLite.
+    database: Option<postgres::FreshDatabase>,
+}
+
+/// A new, unused data directory.
+fn fresh_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()))
 }
 
 impl Harness {
@@ -90,8 +98,7 @@ impl Harness {
     }
 
     pub(crate) async fn start_with(services: ServicesConfig) -> Self {
-        let data_dir = std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()));
-        Self::start_in(data_dir, services).await
+        Self::start_in(fresh_data_dir(), services).await
     }
 
     pub(crate) async fn start_in(data_dir: PathBuf, services: ServicesConfig) -> Self {
@@ -99,10 +106,34 @@ impl Harness {
     }
 
     pub(crate) async fn start_http(data_dir: PathBuf, services: ServicesConfig, http: HttpTimeouts) -> Self {
+        Self::start_on(data_dir, None, services, http).await
+    }
+
+    /// A server on a fresh PostgreSQL database (dropped with the harness).
+    pub(crate) async fn start_on_postgres() -> Self {
+        let database = postgres::FreshDatabase::create();
+        let mut h = Self::start_on(
+            fresh_data_dir(),
+            Some(database.url.clone()),
+            ServicesConfig::default(),
+            HttpTimeouts::default(),
+        )
+        .await;
+        h.database = Some(database);
+        h
+    }
+
+    async fn start_on(
+        data_dir: PathBuf,
+        database: Option<String>,
+        services: ServicesConfig,
+        http: HttpTimeouts,
+    ) -> Self {
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
             data_dir: data_dir.clone(),
+            database,
             listen: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: Some(TOKEN.into()),
             bootstrap_admin: None,
@@ -117,7 +148,7 @@ impl Harness {
         let base = format!("http://{}", server.addr);
         // A hung request fails the test instead of hanging the run.
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Self { server: Some(server), data_dir, client, base, tokens: Default::default() }
+        Self { server: Some(server), data_dir, client, base, tokens: Default::default(), database: None }
     }
 
     pub(crate) async fn restart(self) -> Self {
@@ -131,8 +162,11 @@ impl Harness {
         // Access tokens outlive a restart: the signing key and the sessions
         // are in the data directory.
         let tokens = std::mem::take(&mut self.tokens);
-        let mut restarted = Self::start_in(data_dir, services).await;
+        let database = self.database.take();
+        let url = database.as_ref().map(|d| d.url.clone());
+        let mut restarted = Self::start_on(data_dir, url, services, HttpTimeouts::default()).await;
         restarted.tokens = tokens;
+        restarted.database = database;
         restarted
     }
 

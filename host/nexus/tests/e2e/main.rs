@@ -13,6 +13,7 @@ mod hygiene;
 mod identity;
 mod ingest;
 mod layering;
+mod ledger;
 mod limits;
 mod live;
 mod neighbours;
@@ -106,13 +107,18 @@ impl Harness {
     }
 
     pub(crate) async fn start_http(data_dir: PathBuf, services: ServicesConfig, http: HttpTimeouts) -> Self {
-        Self::start_on(data_dir, None, services, http).await
+        Self::start_full(data_dir, None, services, http).await
+    }
+
+    /// A server on the PostgreSQL database at `url` (the caller owns it).
+    pub(crate) async fn start_on(url: String) -> Self {
+        Self::start_full(fresh_data_dir(), Some(url), ServicesConfig::default(), HttpTimeouts::default()).await
     }
 
     /// A server on a fresh PostgreSQL database (dropped with the harness).
     pub(crate) async fn start_on_postgres() -> Self {
         let database = postgres::FreshDatabase::create();
-        let mut h = Self::start_on(
+        let mut h = Self::start_full(
             fresh_data_dir(),
             Some(database.url.clone()),
             ServicesConfig::default(),
@@ -123,7 +129,7 @@ impl Harness {
         h
     }
 
-    async fn start_on(
+    async fn start_full(
         data_dir: PathBuf,
         database: Option<String>,
         services: ServicesConfig,
@@ -164,7 +170,7 @@ impl Harness {
         let tokens = std::mem::take(&mut self.tokens);
         let database = self.database.take();
         let url = database.as_ref().map(|d| d.url.clone());
-        let mut restarted = Self::start_on(data_dir, url, services, HttpTimeouts::default()).await;
+        let mut restarted = Self::start_full(data_dir, url, services, HttpTimeouts::default()).await;
         restarted.tokens = tokens;
         restarted.database = database;
         restarted

@@ -24,6 +24,10 @@
 //!   letters, read back.
 //! - [`OutboxService`]: delivers the outbox to [`Subscriber`]s, at least
 //!   once, in commit order, from a stored cursor per subscriber.
+//! - [`NotificationService`]: tenants' notification rules; the outbox
+//!   subscriber that enqueues a delivery per matching rule and alarm
+//!   transition, and the worker that sends them through a
+//!   [`ChannelSender`] with retries.
 //!
 //! Plugin calls run on blocking threads (wasmtime calls are synchronous and
 //! bounded by their deadline); the async side awaits storage.
@@ -41,6 +45,7 @@ mod ingest;
 mod jwt;
 mod keys;
 mod limits;
+mod notifications;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -66,6 +71,10 @@ pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
 pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
 pub use nexus_storage::{AuditQuery, NewAuditEntry};
+pub use notifications::{
+    ChannelRequest, ChannelSender, MAX_LIST, MAX_URL_CHARS, Notification, NotificationConfig, NotificationService,
+    RetryPolicy, RuleError, RuleRequest, SECRET_CHARS, SendError,
+};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
@@ -119,6 +128,8 @@ pub struct ServicesConfig {
     pub dead_letter_max_bytes: u64,
     /// Access-token signing key and credential lifetimes.
     pub identity: IdentityConfig,
+    /// Notification retries, send timeout and concurrency.
+    pub notifications: NotificationConfig,
 }
 
 impl Default for ServicesConfig {
@@ -137,6 +148,7 @@ impl Default for ServicesConfig {
             dead_letter_max_age: std::time::Duration::from_secs(7 * 24 * 3600),
             dead_letter_max_bytes: 100 << 20,
             identity: IdentityConfig::default(),
+            notifications: NotificationConfig::default(),
         }
     }
 }
@@ -179,6 +191,9 @@ pub(crate) struct Inner {
     pub(crate) limiters: limits::Limiters,
     /// Held across counting and creating an entity under a quota.
     pub(crate) quota_lock: tokio::sync::Mutex<()>,
+    /// Wakes the notification delivery worker: deliveries were enqueued or
+    /// retried.
+    pub(crate) notifications_due: tokio::sync::Notify,
 }
 
 impl Inner {
@@ -303,6 +318,7 @@ pub struct Services {
     outbox: OutboxService,
     identity: IdentityService,
     limits: LimitService,
+    notifications: NotificationService,
 }
 
 impl Services {
@@ -326,6 +342,7 @@ impl Services {
             ingest_lanes: Mutex::default(),
             limiters: limits::Limiters::default(),
             quota_lock: tokio::sync::Mutex::new(()),
+            notifications_due: tokio::sync::Notify::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -337,6 +354,7 @@ impl Services {
             outbox: OutboxService(inner.clone()),
             identity: IdentityService(inner.clone(), keys),
             limits: LimitService(inner.clone()),
+            notifications: NotificationService(inner.clone()),
             inner,
         }
     }
@@ -384,6 +402,11 @@ impl Services {
     /// The outbox and its subscribers.
     pub fn outbox(&self) -> &OutboxService {
         &self.outbox
+    }
+
+    /// Notification rules and their deliveries.
+    pub fn notifications(&self) -> &NotificationService {
+        &self.notifications
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

@@ -1,11 +1,14 @@
 //! # nexus
 //!
 //! Wiring: builds storage, runtime and services from a [`ServerConfig`],
-//! serves the API, runs the optimizer scheduler, and (with `--demo`) sets
-//! up and feeds a simulated field. `main.rs` is only the command line.
+//! serves the API, runs the optimizer scheduler and the notification loops
+//! (with the webhook and SMTP senders of [`notifiers`]), and (with
+//! `--demo`) sets up and feeds a simulated field. `main.rs` is only the
+//! command line.
 
 pub mod demo;
 pub mod eval;
+pub mod notifiers;
 pub mod plugin_files;
 mod sim;
 
@@ -19,6 +22,7 @@ use nexus_api::{AppState, HttpTimeouts};
 use nexus_runtime::{CompilerCommand, Runtime, RuntimeConfig};
 use nexus_services::{Services, ServicesConfig, SigningKey};
 use nexus_storage_sqlite::SqliteStore;
+pub use notifiers::NotifierConfig;
 
 /// How often dead-letter retention runs.
 const RETENTION_SWEEP: Duration = Duration::from_secs(600);
@@ -46,6 +50,8 @@ pub struct ServerConfig {
     /// (`nexus compile-worker`) that is killed at the compile timeout;
     /// `None` compiles in this process.
     pub compiler: Option<PathBuf>,
+    /// The SMTP server notifications are mailed through (none: no email).
+    pub notifier: NotifierConfig,
 }
 
 /// The hidden subcommand that compiles one component (see
@@ -80,6 +86,9 @@ impl Server {
         })
         .context("starting the plugin runtime")?;
         let clock = config.services.clock.clone();
+        config.services.notifications.email = config.notifier.smtp_url.is_some();
+        let senders = notifiers::Senders::new(&config.notifier, config.services.notifications.send_timeout)
+            .context("setting up the notification senders")?;
         let services = Services::new(Arc::new(store), runtime, config.services.clone());
         let started = Instant::now();
         let preloaded = services.plugins().preload().await.context("loading active plugins")?;
@@ -89,6 +98,8 @@ impl Server {
         }
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
+        // Before the API serves: every event from here on is matched.
+        let notifications = services.notifications().subscribe().await.context("starting notifications")?;
         let state = AppState::new(services.clone(), clock);
         let app = nexus_api::router(state);
         let listener =
@@ -97,15 +108,28 @@ impl Server {
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(services.optimizers().clone().run_scheduler(config.scheduler_tick));
         let retention = tokio::spawn(services.records().clone().run_retention(RETENTION_SWEEP));
+        // Stopped when serving stops.
+        let (stop_deliveries, deliveries_stop) = tokio::sync::watch::channel(false);
+        let worker = services.notifications().clone().run_deliveries(Arc::new(senders), deliveries_stop);
+        let mut deliveries = tokio::spawn(worker);
+        // The worker finishes the sends in flight once told to stop; each
+        // is bounded by the send timeout.
+        let drain = config.services.notifications.send_timeout + Duration::from_secs(5);
         let task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            nexus_api::serve(listener, app, config.http, stopped).await.context("serving HTTP")?;
+            let served = nexus_api::serve(listener, app, config.http, stopped).await.context("serving HTTP");
             scheduler.abort();
             retention.abort();
             drop(log);
-            Ok(())
+            notifications.stop().await;
+            let _ = stop_deliveries.send(true);
+            if tokio::time::timeout(drain, &mut deliveries).await.is_err() {
+                tracing::warn!("Notification sends did not finish in time; stopping them.");
+                deliveries.abort();
+            }
+            served
         });
         tracing::info!(%addr, "Nexus is serving.");
         Ok(Self { addr, services, preload, preloaded, shutdown, task })

@@ -48,6 +48,8 @@ enum Command {
         /// How long one request may take, ms; past it the answer is 408 `request-timeout`.
         #[arg(long, env = "NEXUS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
         request_timeout_ms: u64,
+        #[command(flatten)]
+        notify: NotifyArgs,
     },
     /// Administration of a data directory.
     Admin {
@@ -69,6 +71,46 @@ enum Command {
         #[command(subcommand)]
         mode: EvalMode,
     },
+}
+
+/// Notifications: the SMTP server and the retry policy of deliveries.
+#[derive(clap::Args)]
+struct NotifyArgs {
+    /// SMTP server for email notifications: smtp://HOST:PORT, smtp://HOST:PORT?tls=required (STARTTLS), smtps://HOST:PORT; credentials as smtp://USER:PASSWORD@HOST. Unset: no email.
+    #[arg(long, env = "NEXUS_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender address of email notifications.
+    #[arg(long, env = "NEXUS_SMTP_FROM", default_value = "nexus@localhost")]
+    smtp_from: String,
+    /// Attempts to send a notification before it is dead.
+    #[arg(long, env = "NEXUS_NOTIFY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    notify_attempts: u32,
+    /// Wait after the first failed attempt, ms; it doubles with each failure.
+    #[arg(long, env = "NEXUS_NOTIFY_BASE_DELAY_MS", default_value_t = 1_000)]
+    notify_base_delay_ms: u64,
+    /// Longest wait between two attempts, ms.
+    #[arg(long, env = "NEXUS_NOTIFY_MAX_DELAY_MS", default_value_t = 300_000)]
+    notify_max_delay_ms: u64,
+    /// How long one webhook request or SMTP session may take, ms.
+    #[arg(long, env = "NEXUS_NOTIFY_TIMEOUT_MS", default_value_t = 10_000)]
+    notify_timeout_ms: u64,
+}
+
+impl NotifyArgs {
+    /// The services' notification settings and the binary's SMTP settings.
+    fn config(self) -> (nexus_services::NotificationConfig, nexus::NotifierConfig) {
+        let ms = Duration::from_millis;
+        let services = nexus_services::NotificationConfig {
+            retry: nexus_services::RetryPolicy {
+                attempts: self.notify_attempts,
+                base_delay: ms(self.notify_base_delay_ms),
+                max_delay: ms(self.notify_max_delay_ms.max(self.notify_base_delay_ms)),
+            },
+            send_timeout: ms(self.notify_timeout_ms.max(1)),
+            ..nexus_services::NotificationConfig::default()
+        };
+        (services, nexus::NotifierConfig { smtp_url: self.smtp_url, smtp_from: self.smtp_from })
+    }
 }
 
 #[derive(Subcommand)]
@@ -148,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let (data_dir, listen, admin_token, admin_email, demo, plugin_dir, wells, timeouts) = match cli.command {
+    let (data_dir, listen, admin_token, admin_email, demo, plugin_dir, wells, timeouts, notify) = match cli.command {
         Command::Serve {
             data_dir,
             listen,
@@ -159,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             wells,
             header_read_timeout_ms,
             request_timeout_ms,
+            notify,
         } => (
             data_dir,
             listen,
@@ -168,6 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             plugin_dir,
             wells,
             (header_read_timeout_ms, request_timeout_ms),
+            notify.config(),
         ),
         Command::Admin { command: AdminCommand::Bootstrap { data_dir, email } } => {
             let password = admin_password()?;
@@ -208,8 +252,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             header_read: Duration::from_millis(timeouts.0.max(1)),
             request: Duration::from_millis(timeouts.1.max(1)),
         },
-        services: nexus_services::ServicesConfig::default(),
+        services: nexus_services::ServicesConfig {
+            notifications: notify.0,
+            ..nexus_services::ServicesConfig::default()
+        },
         compiler: Some(std::env::current_exe().context("finding the nexus executable")?),
+        notifier: notify.1,
     })
     .await?;
     let base = format!("http://{}", server.addr);

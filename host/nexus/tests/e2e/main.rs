@@ -14,6 +14,7 @@ mod ingest;
 mod layering;
 mod limits;
 mod neighbours;
+mod notify;
 mod openapi;
 mod outbox;
 mod tenancy;
@@ -24,7 +25,7 @@ mod uploads;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nexus::{Server, ServerConfig, plugin_files};
+use nexus::{NotifierConfig, Server, ServerConfig, plugin_files};
 use nexus_api::HttpTimeouts;
 use nexus_services::ServicesConfig;
 use reqwest::{Client, StatusCode};
@@ -76,6 +77,8 @@ pub(crate) async fn login(client: &Client, base: &str, email: &str) -> Value {
 pub(crate) struct Harness {
     server: Option<Server>,
     data_dir: PathBuf,
+    /// The SMTP settings, kept across a restart.
+    notifier: NotifierConfig,
     pub(crate) client: Client,
     pub(crate) base: String,
     /// A tenant admin's access token per tenant, logged in on first use.
@@ -97,6 +100,21 @@ impl Harness {
     }
 
     pub(crate) async fn start_http(data_dir: PathBuf, services: ServicesConfig, http: HttpTimeouts) -> Self {
+        Self::start_full(data_dir, services, http, NotifierConfig::default()).await
+    }
+
+    /// A server that mails notifications through `notifier`'s SMTP server.
+    pub(crate) async fn start_notifying(services: ServicesConfig, notifier: NotifierConfig) -> Self {
+        let data_dir = std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()));
+        Self::start_full(data_dir, services, HttpTimeouts::default(), notifier).await
+    }
+
+    async fn start_full(
+        data_dir: PathBuf,
+        services: ServicesConfig,
+        http: HttpTimeouts,
+        notifier: NotifierConfig,
+    ) -> Self {
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
@@ -109,13 +127,14 @@ impl Harness {
             services,
             // Uploads compile in `nexus compile-worker` children, as in production.
             compiler: Some(env!("CARGO_BIN_EXE_nexus").into()),
+            notifier: notifier.clone(),
         })
         .await
         .expect("server starts");
         let base = format!("http://{}", server.addr);
         // A hung request fails the test instead of hanging the run.
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Self { server: Some(server), data_dir, client, base, tokens: Default::default() }
+        Self { server: Some(server), data_dir, notifier, client, base, tokens: Default::default() }
     }
 
     pub(crate) async fn restart(self) -> Self {
@@ -129,7 +148,8 @@ impl Harness {
         // Access tokens outlive a restart: the signing key and the sessions
         // are in the data directory.
         let tokens = std::mem::take(&mut self.tokens);
-        let mut restarted = Self::start_in(data_dir, services).await;
+        let notifier = self.notifier.clone();
+        let mut restarted = Self::start_full(data_dir, services, HttpTimeouts::default(), notifier).await;
         restarted.tokens = tokens;
         restarted
     }

@@ -5,6 +5,7 @@
 //! is back, within the retry policy; one down for too long, or refusing,
 //! ends dead, and is sent again by hand.
 
+#[path = "notify_receivers.rs"]
 mod receivers;
 
 use std::collections::{BTreeSet, HashMap};

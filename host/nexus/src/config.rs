@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// MiB of dead-letter payloads kept per tenant; the oldest go first.
     #[arg(long, env = "NEXUS_DEAD_LETTER_MIB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub dead_letter_mib: u64,
+    /// Notifications: the SMTP server and the retry policy of deliveries.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 impl ServeArgs {
@@ -106,6 +109,7 @@ impl ServeArgs {
             max_keys_per_device: self.max_keys_per_device,
             dead_letter_max_age: Duration::from_secs(u64::from(self.dead_letter_days) * 24 * 3600),
             dead_letter_max_bytes: self.dead_letter_mib << 20,
+            notifications: self.notify.services(),
             ..nexus_services::ServicesConfig::default()
         };
         if let Some(workers) = self.compile_workers {
@@ -123,6 +127,50 @@ impl ServeArgs {
             header_read: Duration::from_millis(self.header_read_timeout_ms),
             request: Duration::from_millis(self.request_timeout_ms),
         }
+    }
+}
+
+/// Notifications: the SMTP server and the retry policy of deliveries.
+#[derive(Args, Debug, Clone)]
+pub struct NotifyArgs {
+    /// SMTP server for email notifications: smtp://HOST:PORT, smtp://HOST:PORT?tls=required (STARTTLS), smtps://HOST:PORT; credentials as smtp://USER:PASSWORD@HOST. Unset: no email.
+    #[arg(long, env = "NEXUS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of email notifications.
+    #[arg(long, env = "NEXUS_SMTP_FROM", default_value = "nexus@localhost")]
+    pub smtp_from: String,
+    /// Attempts to send a notification before it is dead.
+    #[arg(long, env = "NEXUS_NOTIFY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub notify_attempts: u32,
+    /// Wait after the first failed attempt, ms; it doubles with each failure.
+    #[arg(long, env = "NEXUS_NOTIFY_BASE_DELAY_MS", default_value_t = 1_000)]
+    pub notify_base_delay_ms: u64,
+    /// Longest wait between two attempts, ms.
+    #[arg(long, env = "NEXUS_NOTIFY_MAX_DELAY_MS", default_value_t = 300_000)]
+    pub notify_max_delay_ms: u64,
+    /// How long one webhook request or SMTP session may take, ms.
+    #[arg(long, env = "NEXUS_NOTIFY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub notify_timeout_ms: u64,
+}
+
+impl NotifyArgs {
+    /// The services' notification settings (retry policy, send timeout).
+    pub fn services(&self) -> nexus_services::NotificationConfig {
+        let ms = Duration::from_millis;
+        nexus_services::NotificationConfig {
+            retry: nexus_services::RetryPolicy {
+                attempts: self.notify_attempts,
+                base_delay: ms(self.notify_base_delay_ms),
+                max_delay: ms(self.notify_max_delay_ms.max(self.notify_base_delay_ms)),
+            },
+            send_timeout: ms(self.notify_timeout_ms.max(1)),
+            ..nexus_services::NotificationConfig::default()
+        }
+    }
+
+    /// The binary's SMTP settings.
+    pub fn notifier(&self) -> crate::NotifierConfig {
+        crate::NotifierConfig { smtp_url: self.smtp_url.clone(), smtp_from: self.smtp_from.clone() }
     }
 }
 

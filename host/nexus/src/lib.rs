@@ -1,12 +1,15 @@
 //! # nexus
 //!
 //! Wiring: builds storage, runtime and services from a [`ServerConfig`],
-//! serves the API, runs the optimizer scheduler, and (with `--demo`) sets
-//! up and feeds a simulated field. `main.rs` is only the command line.
+//! serves the API, runs the optimizer scheduler and the notification loops
+//! (with the webhook and SMTP senders of [`notifiers`]), and (with
+//! `--demo`) sets up and feeds a simulated field. `main.rs` is only the
+//! command line.
 
 pub mod config;
 pub mod demo;
 pub mod eval;
+pub mod notifiers;
 pub mod plugin_files;
 mod sim;
 
@@ -22,6 +25,7 @@ use nexus_services::{Services, ServicesConfig, SigningKey};
 use nexus_storage::Store;
 use nexus_storage_postgres::PostgresStore;
 use nexus_storage_sqlite::SqliteStore;
+pub use notifiers::NotifierConfig;
 
 /// `nexus --version`: the release, the plugin contract (the WIT package its
 /// components must target) and the build (git commit, or `NEXUS_BUILD`).
@@ -58,6 +62,8 @@ pub struct ServerConfig {
     /// (`nexus compile-worker`) that is killed at the compile timeout;
     /// `None` compiles in this process.
     pub compiler: Option<PathBuf>,
+    /// The SMTP server notifications are mailed through (none: no email).
+    pub notifier: NotifierConfig,
 }
 
 /// The hidden subcommand that compiles one component (see
@@ -92,6 +98,9 @@ impl Server {
         })
         .context("starting the plugin runtime")?;
         let clock = config.services.clock.clone();
+        config.services.notifications.email = config.notifier.smtp_url.is_some();
+        let senders = notifiers::Senders::new(&config.notifier, config.services.notifications.send_timeout)
+            .context("setting up the notification senders")?;
         let services = Services::new(store, runtime, config.services.clone());
         let started = Instant::now();
         let preloaded = services.plugins().preload().await.context("loading active plugins")?;
@@ -102,6 +111,8 @@ impl Server {
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
         let live = services.live().start(services.outbox());
+        // Before the API serves: every event from here on is matched.
+        let notifications = services.notifications().subscribe().await.context("starting notifications")?;
         let state = AppState::new(services.clone(), clock);
         let app = nexus_api::router(state);
         let listener =
@@ -110,16 +121,29 @@ impl Server {
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(services.optimizers().clone().run_scheduler(config.scheduler_tick));
         let retention = tokio::spawn(services.records().clone().run_retention(RETENTION_SWEEP));
+        // Stopped when serving stops.
+        let (stop_deliveries, deliveries_stop) = tokio::sync::watch::channel(false);
+        let worker = services.notifications().clone().run_deliveries(Arc::new(senders), deliveries_stop);
+        let mut deliveries = tokio::spawn(worker);
+        // The worker finishes the sends in flight once told to stop; each
+        // is bounded by the send timeout.
+        let drain = config.services.notifications.send_timeout + Duration::from_secs(5);
         let task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            nexus_api::serve(listener, app, config.http, stopped).await.context("serving HTTP")?;
+            let served = nexus_api::serve(listener, app, config.http, stopped).await.context("serving HTTP");
             scheduler.abort();
             retention.abort();
             drop(log);
             drop(live);
-            Ok(())
+            notifications.stop().await;
+            let _ = stop_deliveries.send(true);
+            if tokio::time::timeout(drain, &mut deliveries).await.is_err() {
+                tracing::warn!("Notification sends did not finish in time; stopping them.");
+                deliveries.abort();
+            }
+            served
         });
         tracing::info!(%addr, "Nexus is serving.");
         Ok(Self { addr, services, preload, preloaded, shutdown, task })

@@ -183,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         http: args.http(),
         services: args.services(),
         compiler: Some(std::env::current_exe().context("finding the nexus executable")?),
+        notifier: args.notify.notifier(),
     })
     .await?;
     let base = format!("http://{}", server.addr);

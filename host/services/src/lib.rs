@@ -24,6 +24,10 @@
 //!   letters, read back.
 //! - [`OutboxService`]: delivers the outbox to [`Subscriber`]s, at least
 //!   once, in commit order, from a stored cursor per subscriber.
+//! - [`NotificationService`]: tenants' notification rules; the outbox
+//!   subscriber that enqueues a delivery per matching rule and alarm
+//!   transition, and the worker that sends them through a
+//!   [`ChannelSender`] with retries.
 //!
 //! Plugin calls run on blocking threads (wasmtime calls are synchronous and
 //! bounded by their deadline); the async side awaits storage.
@@ -42,6 +46,7 @@ mod jwt;
 mod keys;
 mod limits;
 mod live;
+mod notifications;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -68,6 +73,10 @@ pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
 pub use limits::{LimitService, SWEEP_EVERY, retry_after_secs};
 pub use live::{LiveFilter, LiveItem, LiveService, LiveStream, MAX_STREAMS_PER_TENANT};
 pub use nexus_storage::{AuditQuery, NewAuditEntry};
+pub use notifications::{
+    ChannelRequest, ChannelSender, MAX_LIST, MAX_URL_CHARS, Notification, NotificationConfig, NotificationService,
+    RetryPolicy, RuleError, RuleRequest, SECRET_CHARS, SendError,
+};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
@@ -121,6 +130,8 @@ pub struct ServicesConfig {
     pub dead_letter_max_bytes: u64,
     /// Access-token signing key and credential lifetimes.
     pub identity: IdentityConfig,
+    /// Notification retries, send timeout and concurrency.
+    pub notifications: NotificationConfig,
 }
 
 impl Default for ServicesConfig {
@@ -139,6 +150,7 @@ impl Default for ServicesConfig {
             dead_letter_max_age: std::time::Duration::from_secs(7 * 24 * 3600),
             dead_letter_max_bytes: 100 << 20,
             identity: IdentityConfig::default(),
+            notifications: NotificationConfig::default(),
         }
     }
 }
@@ -183,6 +195,9 @@ pub(crate) struct Inner {
     pub(crate) quota_lock: tokio::sync::Mutex<()>,
     /// The live stream's channels, per watched tenant.
     pub(crate) live: live::Channels,
+    /// Wakes the notification delivery worker: deliveries were enqueued or
+    /// retried.
+    pub(crate) notifications_due: tokio::sync::Notify,
 }
 
 impl Inner {
@@ -314,6 +329,7 @@ pub struct Services {
     identity: IdentityService,
     limits: LimitService,
     live: LiveService,
+    notifications: NotificationService,
 }
 
 impl Services {
@@ -338,6 +354,7 @@ impl Services {
             limiters: limits::Limiters::default(),
             quota_lock: tokio::sync::Mutex::new(()),
             live: live::Channels::default(),
+            notifications_due: tokio::sync::Notify::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -350,6 +367,7 @@ impl Services {
             identity: IdentityService(inner.clone(), keys),
             limits: LimitService(inner.clone()),
             live: LiveService(inner.clone()),
+            notifications: NotificationService(inner.clone()),
             inner,
         }
     }
@@ -402,6 +420,11 @@ impl Services {
     /// The live stream of committed telemetry and events.
     pub fn live(&self) -> &LiveService {
         &self.live
+    }
+
+    /// Notification rules and their deliveries.
+    pub fn notifications(&self) -> &NotificationService {
+        &self.notifications
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

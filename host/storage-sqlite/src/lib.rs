@@ -10,6 +10,7 @@ mod alarms;
 mod commit;
 mod entities;
 mod identity;
+mod notifications;
 mod outbox;
 mod plugins;
 mod records;

@@ -248,6 +248,7 @@ pub trait Store:
     + OutboxStore
     + UnitOfWork
     + crate::IdentityStore
+    + crate::NotificationStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

@@ -17,6 +17,7 @@ mod ledger;
 mod limits;
 mod live;
 mod neighbours;
+mod notify;
 mod openapi;
 mod outbox;
 mod postgres;
@@ -28,7 +29,7 @@ mod uploads;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nexus::{Server, ServerConfig, plugin_files};
+use nexus::{NotifierConfig, Server, ServerConfig, plugin_files};
 use nexus_api::HttpTimeouts;
 use nexus_services::ServicesConfig;
 use reqwest::{Client, StatusCode};
@@ -80,6 +81,8 @@ pub(crate) async fn login(client: &Client, base: &str, email: &str) -> Value {
 pub(crate) struct Harness {
     server: Option<Server>,
     data_dir: PathBuf,
+    /// The SMTP settings, kept across a restart.
+    notifier: NotifierConfig,
     pub(crate) client: Client,
     pub(crate) base: String,
     /// A tenant admin's access token per tenant, logged in on first use.
@@ -107,24 +110,24 @@ impl Harness {
     }
 
     pub(crate) async fn start_http(data_dir: PathBuf, services: ServicesConfig, http: HttpTimeouts) -> Self {
-        Self::start_full(data_dir, None, services, http).await
+        Self::start_full(data_dir, None, services, http, NotifierConfig::default()).await
+    }
+
+    /// A server that mails notifications through `notifier`'s SMTP server.
+    pub(crate) async fn start_notifying(services: ServicesConfig, notifier: NotifierConfig) -> Self {
+        Self::start_full(fresh_data_dir(), None, services, HttpTimeouts::default(), notifier).await
     }
 
     /// A server on the PostgreSQL database at `url` (the caller owns it).
     pub(crate) async fn start_on(url: String) -> Self {
-        Self::start_full(fresh_data_dir(), Some(url), ServicesConfig::default(), HttpTimeouts::default()).await
+        let (services, http) = (ServicesConfig::default(), HttpTimeouts::default());
+        Self::start_full(fresh_data_dir(), Some(url), services, http, NotifierConfig::default()).await
     }
 
     /// A server on a fresh PostgreSQL database (dropped with the harness).
     pub(crate) async fn start_on_postgres() -> Self {
         let database = postgres::FreshDatabase::create();
-        let mut h = Self::start_full(
-            fresh_data_dir(),
-            Some(database.url.clone()),
-            ServicesConfig::default(),
-            HttpTimeouts::default(),
-        )
-        .await;
+        let mut h = Self::start_on(database.url.clone()).await;
         h.database = Some(database);
         h
     }
@@ -134,6 +137,7 @@ impl Harness {
         database: Option<String>,
         services: ServicesConfig,
         http: HttpTimeouts,
+        notifier: NotifierConfig,
     ) -> Self {
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
@@ -148,13 +152,14 @@ impl Harness {
             services,
             // Uploads compile in `nexus compile-worker` children, as in production.
             compiler: Some(env!("CARGO_BIN_EXE_nexus").into()),
+            notifier: notifier.clone(),
         })
         .await
         .expect("server starts");
         let base = format!("http://{}", server.addr);
         // A hung request fails the test instead of hanging the run.
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Self { server: Some(server), data_dir, client, base, tokens: Default::default(), database: None }
+        Self { server: Some(server), data_dir, notifier, client, base, tokens: Default::default(), database: None }
     }
 
     pub(crate) async fn restart(self) -> Self {
@@ -168,9 +173,10 @@ impl Harness {
         // Access tokens outlive a restart: the signing key and the sessions
         // are in the data directory.
         let tokens = std::mem::take(&mut self.tokens);
+        let notifier = self.notifier.clone();
         let database = self.database.take();
         let url = database.as_ref().map(|d| d.url.clone());
-        let mut restarted = Self::start_full(data_dir, url, services, HttpTimeouts::default()).await;
+        let mut restarted = Self::start_full(data_dir, url, services, HttpTimeouts::default(), notifier).await;
         restarted.tokens = tokens;
         restarted.database = database;
         restarted

@@ -13,6 +13,7 @@ mod entities;
 mod fixture;
 mod hygiene;
 mod identity;
+mod notifications;
 mod outbox;
 mod plugins;
 mod telemetry;
@@ -25,6 +26,7 @@ pub use entities::{
 };
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
 pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
+pub use notifications::notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once;
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
 pub use plugins::bindings_swap_quarantine_and_enable;
 pub use telemetry::telemetry_latest_history_and_redelivery;
@@ -50,7 +52,8 @@ macro_rules! conformance_suite {
             telemetry_latest_history_and_redelivery,
             latest_pages_and_samples_ahead_of_the_clock,
             dead_letter_retention_by_age_and_size,
-            users_sessions_keys_and_audit_stay_in_their_scope
+            users_sessions_keys_and_audit_stay_in_their_scope,
+            notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

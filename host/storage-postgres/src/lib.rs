@@ -36,6 +36,7 @@ mod alarms;
 mod commit;
 mod entities;
 mod identity;
+mod notifications;
 mod outbox;
 mod partitions;
 mod plugins;

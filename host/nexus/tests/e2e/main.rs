@@ -191,6 +191,11 @@ impl Harness {
         let status = response.status();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        if content_type.starts_with("text/event-stream") {
+            // A live stream never ends: its answer is the status (and it is
+            // closed here).
+            return (status, Value::Null, content_type);
+        }
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         (status, body, content_type)
     }

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device, DeviceId,
-    Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
+    Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
+    DeviceId, Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
     StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, Wellpad,
 };
 

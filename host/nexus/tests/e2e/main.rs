@@ -19,6 +19,7 @@ mod neighbours;
 mod openapi;
 mod outbox;
 mod postgres;
+mod retention;
 mod tenancy;
 mod tokens;
 mod transform;

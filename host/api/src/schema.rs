@@ -313,6 +313,10 @@ pub(crate) struct TenantProfile {
     /// Distinct telemetry keys one device may have; `null`: the host's default.
     #[serde(default)]
     max_keys_per_device: Option<u32>,
+    /// Days the tenant's telemetry is kept (1 to 36 500); `null`: kept
+    /// until deleted. Latest values stay.
+    #[serde(default)]
+    telemetry_retention_days: Option<u32>,
     /// REST API rate limits.
     #[serde(default)]
     rate_limits: RateLimits,

@@ -52,7 +52,7 @@ pub use profile::{
     EntityQuotas, IngestLimits, ParseRateError, QuotaKind, RateLimits, RateWindow, RateWindows, TenantProfile, Usage,
     month_of,
 };
-pub use query::{AlarmFilter, Page};
+pub use query::{Aggregation, AlarmFilter, Bucket, Page, SortOrder};
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};
 pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};

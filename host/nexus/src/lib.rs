@@ -32,7 +32,7 @@ pub use notifiers::NotifierConfig;
 pub const VERSION: &str =
     concat!(env!("CARGO_PKG_VERSION"), " (contract ", env!("NEXUS_CONTRACT"), ", build ", env!("NEXUS_BUILD"), ")");
 
-/// How often dead-letter retention runs.
+/// How often retention (dead letters, and telemetry per tenant profile) runs.
 const RETENTION_SWEEP: Duration = Duration::from_secs(600);
 
 /// What `nexus serve` needs.

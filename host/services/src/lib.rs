@@ -80,7 +80,7 @@ pub use notifications::{
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
-pub use records::{MAX_PAGE, RecordService};
+pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
 
 /// Service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

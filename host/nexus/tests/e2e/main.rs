@@ -21,6 +21,7 @@ mod notify;
 mod openapi;
 mod outbox;
 mod postgres;
+mod retention;
 mod tenancy;
 mod tokens;
 mod transform;

@@ -7,6 +7,7 @@
 //! nexus_storage::conformance_suite!(async { std::sync::Arc::new(MyStore::fresh().await) });
 //! ```
 
+mod aggregate;
 mod alarms;
 mod commit;
 mod entities;
@@ -18,6 +19,10 @@ mod outbox;
 mod plugins;
 mod telemetry;
 
+pub use aggregate::{
+    a_day_at_one_hertz_aggregates_the_same_everywhere, history_aggregates_into_buckets_from_the_start,
+    telemetry_retention_deletes_one_tenants_old_readings,
+};
 pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
 pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
 pub use entities::{
@@ -53,7 +58,10 @@ macro_rules! conformance_suite {
             latest_pages_and_samples_ahead_of_the_clock,
             dead_letter_retention_by_age_and_size,
             users_sessions_keys_and_audit_stay_in_their_scope,
-            notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once
+            notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once,
+            history_aggregates_into_buckets_from_the_start,
+            a_day_at_one_hertz_aggregates_the_same_everywhere,
+            telemetry_retention_deletes_one_tenants_old_readings
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -24,6 +24,8 @@
 //!   letters, read back.
 //! - [`OutboxService`]: delivers the outbox to [`Subscriber`]s, at least
 //!   once, in commit order, from a stored cursor per subscriber.
+//! - [`HotCache`]: the optional hot-state cache (Redis), a copy written
+//!   after commits and read before storage by latest-value reads.
 //!
 //! Plugin calls run on blocking threads (wasmtime calls are synchronous and
 //! bounded by their deadline); the async side awaits storage.
@@ -36,6 +38,7 @@ mod compiles;
 mod error;
 mod frames;
 mod health;
+mod hot;
 mod identity;
 mod ingest;
 mod jwt;
@@ -62,6 +65,7 @@ pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
+pub use hot::{AlarmUpdate, CacheError, HotCache, LatestUpdate, READ_TIMEOUT};
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
@@ -183,6 +187,8 @@ pub(crate) struct Inner {
     pub(crate) quota_lock: tokio::sync::Mutex<()>,
     /// The live stream's channels, per watched tenant.
     pub(crate) live: live::Channels,
+    /// The hot-state cache, when one is attached (written after commits).
+    pub(crate) hot: std::sync::OnceLock<hot::Hot>,
 }
 
 impl Inner {
@@ -226,6 +232,7 @@ impl Inner {
                 ..Effects::default()
             })
             .collect();
+        let hot = self.hot.get().map(|_| hot::latest_of(&batch));
         let result = self.store.commit_all(batch).await;
         let states = || kept.iter().flat_map(|e| &e.states);
         match (&result, held) {
@@ -255,6 +262,9 @@ impl Inner {
             }
             for effects in &kept {
                 self.live.publish(&effects.tenant_id, &effects.telemetry);
+            }
+            if let (Some(cache), Some(latest)) = (self.hot.get(), hot) {
+                cache.offer(latest);
             }
         }
         Ok(result?)
@@ -338,6 +348,7 @@ impl Services {
             limiters: limits::Limiters::default(),
             quota_lock: tokio::sync::Mutex::new(()),
             live: live::Channels::default(),
+            hot: std::sync::OnceLock::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),

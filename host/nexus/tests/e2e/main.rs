@@ -20,6 +20,7 @@ mod neighbours;
 mod openapi;
 mod outbox;
 mod postgres;
+mod redis;
 mod tenancy;
 mod tokens;
 mod transform;
@@ -135,11 +136,39 @@ impl Harness {
         services: ServicesConfig,
         http: HttpTimeouts,
     ) -> Self {
+        Self::start_cached(data_dir, database, None, services, http).await
+    }
+
+    /// A server with the Redis hot cache at `redis` (URL, key prefix).
+    pub(crate) async fn start_with_redis(url: String, prefix: String) -> Self {
+        Self::start_cached(
+            fresh_data_dir(),
+            None,
+            Some((url, prefix)),
+            ServicesConfig::default(),
+            HttpTimeouts::default(),
+        )
+        .await
+    }
+
+    async fn start_cached(
+        data_dir: PathBuf,
+        database: Option<String>,
+        redis: Option<(String, String)>,
+        services: ServicesConfig,
+        http: HttpTimeouts,
+    ) -> Self {
+        let (redis_url, redis_prefix) = match redis {
+            Some((url, prefix)) => (Some(url), prefix),
+            None => (None, "nexus:".to_string()),
+        };
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
             data_dir: data_dir.clone(),
             database,
+            redis_url,
+            redis_prefix,
             listen: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: Some(TOKEN.into()),
             bootstrap_admin: None,

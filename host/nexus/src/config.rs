@@ -40,6 +40,12 @@ pub struct ServeArgs {
     /// The store: unset for the embedded SQLite database in the data directory, or a `postgres://USER:PASSWORD@HOST:5432/DB` URL (migrated on start). A secret: it holds the password.
     #[arg(long, env = "NEXUS_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
+    /// The hot-state cache: unset for none, or a `redis://[:PASSWORD@]HOST:6379/DB` URL. A copy of stored data only (latest values, well status, active alarms); when Redis is down reads use the database. A secret: it may hold a password.
+    #[arg(long, env = "NEXUS_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The prefix of every Redis key (the tenant follows it), so hosts sharing a Redis do not collide.
+    #[arg(long, env = "NEXUS_REDIS_PREFIX", default_value = "nexus:")]
+    pub redis_prefix: String,
     /// Address to listen on.
     #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -384,6 +390,11 @@ pub fn check(args: &ServeArgs) -> Vec<Finding> {
         && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
     {
         problem("database", "must be a postgres:// URL, or unset for the embedded SQLite store".into());
+    }
+    if let Some(url) = &args.redis_url
+        && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+    {
+        problem("redis_url", "must be a redis:// URL, or unset for no cache".into());
     }
     if let Err(error) = writable(&args.data_dir()) {
         problem("data_dir", error);

@@ -44,6 +44,11 @@ pub struct ServerConfig {
     /// The store: unset for the embedded SQLite database in `data_dir`, or
     /// a `postgres://` URL.
     pub database: Option<String>,
+    /// The hot-state cache: a `redis://` URL, or unset for none (reads go
+    /// to the store). A copy only; Redis down makes reads use the store.
+    pub redis_url: Option<String>,
+    /// The prefix of every Redis key (default `nexus:`).
+    pub redis_prefix: String,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// `NEXUS_ADMIN_TOKEN`: kept (hashed) as the system administrator's
@@ -111,6 +116,15 @@ impl Server {
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
         let live = services.live().start(services.outbox());
+        let hot = match &config.redis_url {
+            Some(url) => {
+                let cache = nexus_cache_redis::RedisCache::new(url, &config.redis_prefix)
+                    .with_context(|| format!("the Redis cache at {}", redact_url(url)))?;
+                tracing::info!(prefix = %config.redis_prefix, "Hot-state cache: Redis.");
+                services.attach_hot_cache(Arc::new(cache))
+            }
+            None => None,
+        };
         // Before the API serves: every event from here on is matched.
         let notifications = services.notifications().subscribe().await.context("starting notifications")?;
         let state = AppState::new(services.clone(), clock);
@@ -137,6 +151,7 @@ impl Server {
             retention.abort();
             drop(log);
             drop(live);
+            drop(hot);
             notifications.stop().await;
             let _ = stop_deliveries.send(true);
             if tokio::time::timeout(drain, &mut deliveries).await.is_err() {

@@ -176,6 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let server = Server::start(ServerConfig {
         data_dir,
         database: args.database.clone(),
+        redis_url: args.redis_url.clone(),
+        redis_prefix: args.redis_prefix.clone(),
         listen: args.listen,
         bootstrap_token: admin_token.clone(),
         bootstrap_admin,

@@ -28,6 +28,8 @@
 //!   subscriber that enqueues a delivery per matching rule and alarm
 //!   transition, and the worker that sends them through a
 //!   [`ChannelSender`] with retries.
+//! - [`HotCache`]: the optional hot-state cache (Redis), a copy written
+//!   after commits and read before storage by latest-value reads.
 //!
 //! Plugin calls run on blocking threads (wasmtime calls are synchronous and
 //! bounded by their deadline); the async side awaits storage.
@@ -40,6 +42,7 @@ mod compiles;
 mod error;
 mod frames;
 mod health;
+mod hot;
 mod identity;
 mod ingest;
 mod jwt;
@@ -67,6 +70,7 @@ pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
+pub use hot::{AlarmUpdate, CacheError, HotCache, LatestUpdate, READ_TIMEOUT};
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use jwt::{AUDIENCE, ISSUER, KeyError, LEEWAY_S, SigningKey};
@@ -198,6 +202,8 @@ pub(crate) struct Inner {
     /// Wakes the notification delivery worker: deliveries were enqueued or
     /// retried.
     pub(crate) notifications_due: tokio::sync::Notify,
+    /// The hot-state cache, when one is attached (written after commits).
+    pub(crate) hot: std::sync::OnceLock<hot::Hot>,
 }
 
 impl Inner {
@@ -241,6 +247,7 @@ impl Inner {
                 ..Effects::default()
             })
             .collect();
+        let hot = self.hot.get().map(|_| hot::latest_of(&batch));
         let result = self.store.commit_all(batch).await;
         let states = || kept.iter().flat_map(|e| &e.states);
         match (&result, held) {
@@ -270,6 +277,9 @@ impl Inner {
             }
             for effects in &kept {
                 self.live.publish(&effects.tenant_id, &effects.telemetry);
+            }
+            if let (Some(cache), Some(latest)) = (self.hot.get(), hot) {
+                cache.offer(latest);
             }
         }
         Ok(result?)
@@ -355,6 +365,7 @@ impl Services {
             quota_lock: tokio::sync::Mutex::new(()),
             live: live::Channels::default(),
             notifications_due: tokio::sync::Notify::new(),
+            hot: std::sync::OnceLock::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),

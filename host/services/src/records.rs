@@ -54,10 +54,18 @@ pub struct RecordService(pub(crate) Arc<Inner>);
 
 impl RecordService {
     /// The latest reading per key of a device of the tenant (all keys when
-    /// `keys` is empty).
+    /// `keys` is empty). With a hot cache attached, named keys are answered
+    /// from it when it holds all of them, else from storage (which then
+    /// fills it); every key (`keys` empty) is always storage's answer, as the
+    /// cache cannot tell whether it holds all of them.
     pub async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>> {
         self.0.store.device(tenant, device).await?;
-        Ok(self.0.store.latest(tenant, device, keys).await?)
+        if let Some(cached) = self.0.cached_latest(tenant, device, keys).await {
+            return Ok(cached);
+        }
+        let readings = self.0.store.latest(tenant, device, keys).await?;
+        self.0.fill_latest(tenant, device, &readings);
+        Ok(readings)
     }
 
     /// A page of a device's latest values: at most `limit` (1 to

@@ -151,6 +151,22 @@ fn check_finds_a_weak_token_and_an_unwritable_data_dir() {
 }
 
 #[test]
+fn the_redis_cache_is_set_by_url_and_prefix_and_its_url_is_a_secret_checked_for_its_scheme() {
+    let f = file("redis_url = \"redis://:pw@127.0.0.1:6379/0\"\nredis_prefix = \"site-a:\"\n");
+    let loaded = load::<TestCli>(argv(&["serve", "--config", f.0.to_str().expect("path")])).expect("loads");
+    let args = serve(&loaded);
+    assert_eq!(args.redis_url.as_deref(), Some("redis://:pw@127.0.0.1:6379/0"));
+    assert_eq!(args.redis_prefix, "site-a:");
+    assert_eq!(loaded.shown["redis_url"], "<redacted>");
+    let defaults = load::<TestCli>(argv(&["serve"])).expect("loads");
+    assert_eq!(serve(&defaults).redis_prefix, "nexus:");
+    let mut wrong = args.clone();
+    wrong.redis_url = Some("http://127.0.0.1:6379".into());
+    assert!(check(&wrong).iter().any(|f| f.key == "redis_url"), "{:?}", check(&wrong));
+    assert!(!check(args).iter().any(|f| f.key == "redis_url"));
+}
+
+#[test]
 fn the_version_names_the_contract_the_runtime_serves() {
     assert_eq!(env!("NEXUS_CONTRACT"), format!("nexus:plugin@{}", nexus_runtime::CONTRACT));
     assert!(crate::VERSION.contains(env!("NEXUS_CONTRACT")) && crate::VERSION.contains("build "));

@@ -21,6 +21,7 @@ mod notify;
 mod openapi;
 mod outbox;
 mod postgres;
+mod redis;
 mod retention;
 mod tenancy;
 mod tokens;
@@ -140,11 +141,41 @@ impl Harness {
         http: HttpTimeouts,
         notifier: NotifierConfig,
     ) -> Self {
+        Self::start_cached(data_dir, database, None, services, http, notifier).await
+    }
+
+    /// A server with the Redis hot cache at `redis` (URL, key prefix).
+    pub(crate) async fn start_with_redis(url: String, prefix: String) -> Self {
+        Self::start_cached(
+            fresh_data_dir(),
+            None,
+            Some((url, prefix)),
+            ServicesConfig::default(),
+            HttpTimeouts::default(),
+            NotifierConfig::default(),
+        )
+        .await
+    }
+
+    async fn start_cached(
+        data_dir: PathBuf,
+        database: Option<String>,
+        redis: Option<(String, String)>,
+        services: ServicesConfig,
+        http: HttpTimeouts,
+        notifier: NotifierConfig,
+    ) -> Self {
+        let (redis_url, redis_prefix) = match redis {
+            Some((url, prefix)) => (Some(url), prefix),
+            None => (None, "nexus:".to_string()),
+        };
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
             data_dir: data_dir.clone(),
             database,
+            redis_url,
+            redis_prefix,
             listen: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: Some(TOKEN.into()),
             bootstrap_admin: None,

@@ -18,10 +18,11 @@ pub enum Access {
     /// administrator inside a tenant).
     Read,
     /// Operate a field: acknowledge, assign, comment on and clear alarms;
-    /// approve or reject recommendations: tenant admin and operator.
+    /// approve or reject recommendations; send a dead notification again:
+    /// tenant admin and operator.
     Operate,
-    /// Change a tenant's configuration (entities, plugins, bindings) and
-    /// read its audit log: tenant admin.
+    /// Change a tenant's configuration (entities, plugins, bindings,
+    /// notification rules) and read its audit log: tenant admin.
     Manage,
     /// Users and API keys of one's own scope: tenant admin, vendor developer,
     /// system administrator.
@@ -114,6 +115,13 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("GET", "/api/recommendations", Access::Read),
     ("GET", "/api/plugin-runs", Access::Read),
     ("GET", "/api/dead-letters", Access::Read),
+    ("GET", "/api/notification-rules", Access::Read),
+    ("POST", "/api/notification-rules", Access::Manage),
+    ("GET", "/api/notification-rules/{id}", Access::Read),
+    ("PUT", "/api/notification-rules/{id}", Access::Manage),
+    ("DELETE", "/api/notification-rules/{id}", Access::Manage),
+    ("GET", "/api/notification-deliveries", Access::Read),
+    ("POST", "/api/notification-deliveries/{id}/retry", Access::Operate),
     ("GET", "/api/openapi.json", Access::Public),
 ];
 

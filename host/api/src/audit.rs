@@ -30,7 +30,7 @@ const SUMMARY_BODY_BYTES: usize = 64 << 10;
 /// Longest text kept of a summary.
 const SUMMARY_CHARS: usize = 2000;
 /// Members whose values are never written down.
-const SECRETS: [&str; 5] = ["password", "access_token", "refresh_token", "key_secret", "token"];
+const SECRETS: [&str; 6] = ["password", "access_token", "refresh_token", "key_secret", "token", "secret"];
 
 /// Runs an admitted request; appends an audit entry when it was a change.
 pub(crate) async fn run(
@@ -210,5 +210,8 @@ mod tests {
         );
         let summary = summary_of(br#"{"email":"a@b.c","password":"hunter2hunter2","nested":{"access_token":"x"}}"#);
         assert_eq!(summary, json!({"email":"a@b.c","password":"***","nested":{"access_token":"***"}}));
+        let hook =
+            summary_of(br#"{"channel":{"kind":"webhook","url":"https://h.example","secret":"0123456789abcdef"}}"#);
+        assert_eq!(hook["channel"]["secret"], "***", "a webhook's secret is never written down");
     }
 }

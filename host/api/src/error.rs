@@ -95,6 +95,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not-found", e.to_string()),
             ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
             ServiceError::Invalid(detail) => Self::bad_request(detail),
+            ServiceError::InvalidRule(error) => Self::new(StatusCode::BAD_REQUEST, error.code(), error.to_string()),
             ServiceError::Unauthenticated(detail) => Self::unauthenticated(&detail),
             ServiceError::Forbidden(detail) => Self::forbidden(detail),
             e @ ServiceError::UnknownToken => {

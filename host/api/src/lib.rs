@@ -5,7 +5,8 @@
 //! - the ThingsBoard device API, `POST /api/v1/{accessToken}/telemetry`;
 //! - the admin REST API under `/api/` (identity, plugins, devices, wells,
 //!   bindings, alarms, recommendations, telemetry, failed runs, dead
-//!   letters, events and the audit log): every route is authenticated,
+//!   letters, events, notification rules and deliveries, and the audit
+//!   log): every route is authenticated,
 //!   authorized by its access class ([`access`]) and confined to the
 //!   principal's tenant in one layer (`auth`); every change is audited.
 //!
@@ -36,6 +37,7 @@ mod limits;
 mod live;
 mod metrics;
 mod observe;
+mod notifications;
 mod openapi;
 mod plugins;
 mod profiles;
@@ -194,6 +196,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(records::recommendations))
         .routes(routes!(records::plugin_runs))
         .routes(routes!(records::dead_letters))
+        .routes(routes!(notifications::list_rules, notifications::create_rule))
+        .routes(routes!(notifications::get_rule, notifications::replace_rule, notifications::delete_rule))
+        .routes(routes!(notifications::list_deliveries))
+        .routes(routes!(notifications::retry_delivery))
         // Every JSON body of the admin API; the two routes above with
         // larger bodies keep their own (inner) limits.
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -4,7 +4,8 @@ use axum::Json as JsonResponse;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use nexus_model::{DeviceId, EventSeq};
+use nexus_model::{Aggregation, DeviceId, EventSeq, SortOrder};
+use nexus_services::TelemetryQuery;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -36,18 +37,33 @@ pub(crate) struct LatestQuery {
 /// Default size of a page of latest values.
 const LATEST_PAGE: u32 = 1000;
 
-/// Which readings.
+/// Which readings (ThingsBoard's timeseries query).
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryQuery {
-    /// Only this key (default: every key).
+    /// Only this key (default: every key); not combined with `keys`.
     #[serde(default)]
     key: Option<String>,
+    /// Only these keys, comma-separated (at most 10 000; default: every key).
+    #[serde(default)]
+    keys: Option<String>,
     /// From (inclusive), ms since the epoch.
     start_ts: i64,
     /// To (exclusive), ms since the epoch; after `start_ts`.
     end_ts: i64,
+    /// Bucket width, ms: required when `agg` is not `NONE`, at least 1000,
+    /// at most 10 000 buckets in the range. Ignored with `NONE`.
+    #[serde(default)]
+    interval: Option<i64>,
+    /// `NONE` (default: the readings), `AVG`, `MIN`, `MAX`, `SUM` (of the
+    /// numeric samples of each bucket) or `COUNT` (of every sample).
+    #[serde(default)]
+    agg: Option<String>,
+    /// `ASC` (default: oldest first) or `DESC` (newest first; with `NONE`,
+    /// `limit` keeps the newest).
+    #[serde(default)]
+    order_by: Option<String>,
     /// At most this many: default 1000, 1 to 10 000 (more is a 400).
     #[serde(default)]
     #[param(minimum = 1, maximum = 10000)]
@@ -132,12 +148,18 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// A device's readings in `[start_ts, end_ts)`, oldest first (limit default 1000, max 10 000).
+/// A device's telemetry in `[start_ts, end_ts)` with ThingsBoard's
+/// semantics: the readings (`agg=NONE`, the default), or per key one value
+/// per `interval` bucket, buckets aligned to `start_ts` (the last one
+/// clipped at `end_ts`), stamped at the bucket's middle, empty buckets left
+/// out. AVG/MIN/MAX/SUM take numeric samples only; COUNT counts all.
+/// Ordered by time (then key), `order_by` ASC or DESC, at most `limit`
+/// (default 1000, max 10 000).
 #[utoipa::path(get, path = "/api/devices/{id}/telemetry", tag = "telemetry", operation_id = "telemetry_history",
     params(("id" = String, Path, description = "The device's id"), HistoryQuery),
     responses(
-        (status = 200, description = "The readings, oldest first", body = Vec<ReadingView>),
-        (status = 400, description = "A bad query: unknown parameter, end_ts not after start_ts, limit out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The readings or buckets, in the order asked for", body = Vec<ReadingView>),
+        (status = 400, description = "A bad query: unknown parameter, end_ts not after start_ts, limit out of range, key with keys, unknown agg or order_by, agg without interval, interval under 1000 ms or over 10 000 buckets", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such device in this tenant", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -151,11 +173,31 @@ pub(crate) async fn history(
         return Err(ApiError::bad_request("end_ts must be after start_ts"));
     }
     let limit = page_limit(query.limit, 1000, nexus_services::MAX_PAGE)?;
-    let readings = state
-        .services
-        .records()
-        .history(&principal.tenant_id, &id, query.key.as_deref(), query.start_ts, query.end_ts, limit)
-        .await?;
+    let keys: Vec<String> = match (query.key, query.keys) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("key cannot be combined with keys")),
+        (Some(key), None) => vec![key],
+        (None, Some(keys)) => keys.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect(),
+        (None, None) => Vec::new(),
+    };
+    let agg = match query.agg.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("NONE") => Aggregation::None,
+        Some("AVG") => Aggregation::Avg,
+        Some("MIN") => Aggregation::Min,
+        Some("MAX") => Aggregation::Max,
+        Some("SUM") => Aggregation::Sum,
+        Some("COUNT") => Aggregation::Count,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("agg must be NONE, AVG, MIN, MAX, SUM or COUNT, not {other:?}")));
+        }
+    };
+    let order = match query.order_by.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("ASC") => SortOrder::Asc,
+        Some("DESC") => SortOrder::Desc,
+        Some(other) => return Err(ApiError::bad_request(format!("order_by must be ASC or DESC, not {other:?}"))),
+    };
+    let telemetry =
+        TelemetryQuery { keys, start: query.start_ts, end: query.end_ts, interval: query.interval, agg, order, limit };
+    let readings = state.services.records().telemetry(&principal.tenant_id, &id, &telemetry).await?;
     Ok(JsonResponse(all(readings)))
 }
 

@@ -113,6 +113,24 @@ pub(crate) enum TransitionKind {
     Commented,
 }
 
+/// Where a notification delivery is: to be sent (again) at its
+/// `next_attempt_time`, taken by the receiver, or given up on.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DeliveryStatus {
+    Pending,
+    Sent,
+    Dead,
+}
+
+/// Kinds of notification channel.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ChannelKind {
+    Webhook,
+    Email,
+}
+
 /// Where a recommendation is in its life.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -229,6 +247,7 @@ pub(crate) enum EventType {
     DeadLetter,
     BindingQuarantined,
     Entity,
+    NotificationDead,
 }
 
 /// A binding's counters since the host started.
@@ -297,6 +316,10 @@ pub(crate) struct TenantProfile {
     /// Distinct telemetry keys one device may have; `null`: the host's default.
     #[serde(default)]
     max_keys_per_device: Option<u32>,
+    /// Days the tenant's telemetry is kept (1 to 36 500); `null`: kept
+    /// until deleted. Latest values stay.
+    #[serde(default)]
+    telemetry_retention_days: Option<u32>,
     /// REST API rate limits.
     #[serde(default)]
     rate_limits: RateLimits,
@@ -472,5 +495,8 @@ mod tests {
         assert_eq!(enum_values::<TransitionKind>(), names(transitions));
         assert_eq!(enum_values::<Stage>(), names([G::Decode, G::Validate, G::Transform, G::Evaluate, G::Optimize]));
         assert_eq!(enum_values::<RecommendationStatus>(), names([model::RecommendationStatus::Pending]));
+        let statuses = [model::DeliveryStatus::Pending, model::DeliveryStatus::Sent, model::DeliveryStatus::Dead];
+        assert_eq!(enum_values::<DeliveryStatus>(), names(statuses));
+        assert_eq!(enum_values::<ChannelKind>(), names([model::ChannelKind::Webhook, model::ChannelKind::Email]));
     }
 }

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Actor, AlarmTransition, BindingId, DeadLetter, DeviceId, EventSeq, PluginRun, Stage, StoredRecommendation,
-    TenantId, TimestampMs,
+    Actor, AlarmTransition, BindingId, DeadLetter, DeadNotification, DeviceId, EventSeq, PluginRun, Stage,
+    StoredRecommendation, TenantId, TimestampMs,
 };
 
 /// An event as the outbox holds it.
@@ -50,6 +50,8 @@ pub enum EventBody {
     },
     /// An entity was created or changed through the API.
     Entity(EntityChange),
+    /// A notification could not be delivered and was given up on.
+    NotificationDead(DeadNotification),
 }
 
 /// A dead letter without its payload.
@@ -98,6 +100,8 @@ pub enum EntityKind {
     Plugin,
     /// A binding.
     Binding,
+    /// A notification rule.
+    NotificationRule,
 }
 
 /// What was done to an entity.
@@ -112,6 +116,8 @@ pub enum EntityAction {
     TokenRotated,
     /// A quarantined binding was enabled again.
     Enabled,
+    /// Deleted.
+    Deleted,
 }
 
 /// A change of an entity through the API.
@@ -150,6 +156,7 @@ impl EventBody {
                 .unwrap_or_default(),
             EventBody::BindingQuarantined { binding_id, .. } => binding_id.to_string(),
             EventBody::Entity(change) => change.id.clone(),
+            EventBody::NotificationDead(dead) => dead.rule_id.to_string(),
         }
     }
 
@@ -162,6 +169,7 @@ impl EventBody {
             EventBody::DeadLetter(_) => "dead_letter",
             EventBody::BindingQuarantined { .. } => "binding_quarantined",
             EventBody::Entity(_) => "entity",
+            EventBody::NotificationDead(_) => "notification_dead",
         }
     }
 }

@@ -140,6 +140,14 @@ string_id!(
     /// A login session: the family of refresh tokens one login starts.
     SessionId
 );
+string_id!(
+    /// A notification rule: which alarm transitions a tenant sends where.
+    NotificationRuleId
+);
+string_id!(
+    /// One notification to send: a rule's delivery of one event.
+    NotificationDeliveryId
+);
 
 /// The position of an event in the outbox: strictly increasing in commit
 /// order, so a subscriber's cursor is one number.

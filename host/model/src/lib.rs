@@ -4,10 +4,10 @@
 //! that need no I/O: typed ids, readings and frames, alarm signals and
 //! alarms with their lifecycle as pure functions ([`lifecycle`]), the
 //! entities of a field, plugins and bindings, recommendations and records,
-//! the events of the outbox, per-call limits, tenant profiles and the one
-//! [`Clock`] the host reads time from. No I/O and no heavy dependencies, so
-//! the runtime, storage, services and API can all speak it without knowing
-//! each other.
+//! the events of the outbox, notification rules and their matching,
+//! per-call limits, tenant profiles and the one [`Clock`] the host reads
+//! time from. No I/O and no heavy dependencies, so the runtime, storage,
+//! services and API can all speak it without knowing each other.
 
 mod actor;
 mod alarm;
@@ -18,6 +18,7 @@ mod identity;
 mod ids;
 pub mod lifecycle;
 mod limits;
+mod notification;
 mod plugin;
 mod profile;
 mod query;
@@ -33,11 +34,15 @@ pub use entities::{Device, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
 pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
-    AlarmId, ApiKeyId, BindingId, DeviceId, EventSeq, PluginVersionId, RecommendationId, SessionId, TenantId, UserId,
-    VendorId, WellId, WellpadId,
+    AlarmId, ApiKeyId, BindingId, DeviceId, EventSeq, NotificationDeliveryId, NotificationRuleId, PluginVersionId,
+    RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellpadId,
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;
+pub use notification::{
+    Channel, ChannelKind, DeadNotification, DeliveryOutcome, DeliveryStatus, NotificationDelivery, NotificationFilter,
+    NotificationRule,
+};
 pub use plugin::{
     Binding, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint, InjectionBounds, OpenAlarm,
     OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Recommendation, Setpoint,
@@ -47,7 +52,7 @@ pub use profile::{
     EntityQuotas, IngestLimits, ParseRateError, QuotaKind, RateLimits, RateWindow, RateWindows, TenantProfile, Usage,
     month_of,
 };
-pub use query::{AlarmFilter, Page};
+pub use query::{Aggregation, AlarmFilter, Bucket, Page, SortOrder};
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, Stage, StoredRecommendation};
 pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};

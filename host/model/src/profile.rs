@@ -30,6 +30,11 @@ pub struct TenantProfile {
     /// Distinct telemetry keys one device may have; a reading of a new key
     /// past it is refused with a reason. `None`: the host's default.
     pub max_keys_per_device: Option<u32>,
+    /// Days the tenant's telemetry is kept: the retention sweep deletes
+    /// readings stamped before now minus this many days (latest values
+    /// stay). `None`: kept until deleted (the seed's 30 days is
+    /// `Some(30)`).
+    pub telemetry_retention_days: Option<u32>,
     /// Requests to the REST API, per user (or API key) and per tenant.
     pub rate_limits: RateLimits,
     /// Telemetry on the device API, per device and per tenant.

@@ -63,3 +63,56 @@ impl Page {
         Self { after: None, limit }
     }
 }
+
+/// How history is summarized over time buckets (ThingsBoard's `agg`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Aggregation {
+    /// The raw readings, no buckets.
+    #[default]
+    None,
+    /// Mean of the numeric samples of a bucket.
+    Avg,
+    /// Smallest numeric sample of a bucket.
+    Min,
+    /// Largest numeric sample of a bucket.
+    Max,
+    /// Sum of the numeric samples of a bucket.
+    Sum,
+    /// Number of samples of a bucket, of any type.
+    Count,
+}
+
+/// Which end of a time range a read starts from (ThingsBoard's `orderBy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SortOrder {
+    /// Oldest first.
+    #[default]
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// One time bucket of one key: bucket `index` covers
+/// `[start + index·interval, start + (index+1)·interval)` of the query's
+/// `start` and `interval`. `count` counts every sample; the numeric
+/// statistics cover the numeric (floating-point and integer) samples only
+/// and are `None` when the bucket has none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    /// The telemetry key.
+    pub key: String,
+    /// The bucket's number from the query's start (0 is the first).
+    pub index: i64,
+    /// Mean of the numeric samples.
+    pub avg: Option<f64>,
+    /// Smallest numeric sample.
+    pub min: Option<f64>,
+    /// Largest numeric sample.
+    pub max: Option<f64>,
+    /// Sum of the numeric samples.
+    pub sum: Option<f64>,
+    /// Number of samples, of any type.
+    pub count: i64,
+}

@@ -37,6 +37,15 @@ pub struct ServeArgs {
     /// Where the database and compiled plugins live (default: a new temporary directory with --demo, else ./nexus-data).
     #[arg(long, env = "NEXUS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: unset for the embedded SQLite database in the data directory, or a `postgres://USER:PASSWORD@HOST:5432/DB` URL (migrated on start). A secret: it holds the password.
+    #[arg(long, env = "NEXUS_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// The hot-state cache: unset for none, or a `redis://[:PASSWORD@]HOST:6379/DB` URL. A copy of stored data only (latest values, well status, active alarms); when Redis is down reads use the database. A secret: it may hold a password.
+    #[arg(long, env = "NEXUS_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The prefix of every Redis key (the tenant follows it), so hosts sharing a Redis do not collide.
+    #[arg(long, env = "NEXUS_REDIS_PREFIX", default_value = "nexus:")]
+    pub redis_prefix: String,
     /// Address to listen on.
     #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -85,6 +94,9 @@ pub struct ServeArgs {
     /// Log lines: `text` (colours on a terminal) or `json` (one object per line, with the fields of the spans it is in). Filter with RUST_LOG.
     #[arg(long, env = "NEXUS_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: crate::observability::LogFormat,
+    /// Notifications: the SMTP server and the retry policy of deliveries.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 impl ServeArgs {
@@ -106,6 +118,7 @@ impl ServeArgs {
             max_keys_per_device: self.max_keys_per_device,
             dead_letter_max_age: Duration::from_secs(u64::from(self.dead_letter_days) * 24 * 3600),
             dead_letter_max_bytes: self.dead_letter_mib << 20,
+            notifications: self.notify.services(),
             ..nexus_services::ServicesConfig::default()
         };
         if let Some(workers) = self.compile_workers {
@@ -123,6 +136,50 @@ impl ServeArgs {
             header_read: Duration::from_millis(self.header_read_timeout_ms),
             request: Duration::from_millis(self.request_timeout_ms),
         }
+    }
+}
+
+/// Notifications: the SMTP server and the retry policy of deliveries.
+#[derive(Args, Debug, Clone)]
+pub struct NotifyArgs {
+    /// SMTP server for email notifications: smtp://HOST:PORT, smtp://HOST:PORT?tls=required (STARTTLS), smtps://HOST:PORT; credentials as smtp://USER:PASSWORD@HOST. Unset: no email.
+    #[arg(long, env = "NEXUS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of email notifications.
+    #[arg(long, env = "NEXUS_SMTP_FROM", default_value = "nexus@localhost")]
+    pub smtp_from: String,
+    /// Attempts to send a notification before it is dead.
+    #[arg(long, env = "NEXUS_NOTIFY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub notify_attempts: u32,
+    /// Wait after the first failed attempt, ms; it doubles with each failure.
+    #[arg(long, env = "NEXUS_NOTIFY_BASE_DELAY_MS", default_value_t = 1_000)]
+    pub notify_base_delay_ms: u64,
+    /// Longest wait between two attempts, ms.
+    #[arg(long, env = "NEXUS_NOTIFY_MAX_DELAY_MS", default_value_t = 300_000)]
+    pub notify_max_delay_ms: u64,
+    /// How long one webhook request or SMTP session may take, ms.
+    #[arg(long, env = "NEXUS_NOTIFY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub notify_timeout_ms: u64,
+}
+
+impl NotifyArgs {
+    /// The services' notification settings (retry policy, send timeout).
+    pub fn services(&self) -> nexus_services::NotificationConfig {
+        let ms = Duration::from_millis;
+        nexus_services::NotificationConfig {
+            retry: nexus_services::RetryPolicy {
+                attempts: self.notify_attempts,
+                base_delay: ms(self.notify_base_delay_ms),
+                max_delay: ms(self.notify_max_delay_ms.max(self.notify_base_delay_ms)),
+            },
+            send_timeout: ms(self.notify_timeout_ms.max(1)),
+            ..nexus_services::NotificationConfig::default()
+        }
+    }
+
+    /// The binary's SMTP settings.
+    pub fn notifier(&self) -> crate::NotifierConfig {
+        crate::NotifierConfig { smtp_url: self.smtp_url.clone(), smtp_from: self.smtp_from.clone() }
     }
 }
 
@@ -331,6 +388,16 @@ pub fn check(args: &ServeArgs) -> Vec<Finding> {
     }
     if args.admin_email.is_some() && std::env::var_os("NEXUS_ADMIN_PASSWORD").is_none() {
         problem("admin_email", "NEXUS_ADMIN_PASSWORD is not set; `serve` would read the password from stdin".into());
+    }
+    if let Some(url) = &args.database
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        problem("database", "must be a postgres:// URL, or unset for the embedded SQLite store".into());
+    }
+    if let Some(url) = &args.redis_url
+        && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+    {
+        problem("redis_url", "must be a redis:// URL, or unset for no cache".into());
     }
     if let Err(error) = writable(&args.data_dir()) {
         problem("data_dir", error);

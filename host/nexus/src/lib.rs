@@ -1,12 +1,15 @@
 //! # nexus
 //!
 //! Wiring: builds storage, runtime and services from a [`ServerConfig`],
-//! serves the API, runs the optimizer scheduler, and (with `--demo`) sets
-//! up and feeds a simulated field. `main.rs` is only the command line.
+//! serves the API, runs the optimizer scheduler and the notification loops
+//! (with the webhook and SMTP senders of [`notifiers`]), and (with
+//! `--demo`) sets up and feeds a simulated field. `main.rs` is only the
+//! command line.
 
 pub mod config;
 pub mod demo;
 pub mod eval;
+pub mod notifiers;
 pub mod observability;
 pub mod plugin_files;
 mod sim;
@@ -20,21 +23,33 @@ use anyhow::Context;
 use nexus_api::{AppState, HttpTimeouts};
 use nexus_runtime::{CompilerCommand, Runtime, RuntimeConfig};
 use nexus_services::{Services, ServicesConfig, SigningKey};
+use nexus_storage::Store;
+use nexus_storage_postgres::PostgresStore;
 use nexus_storage_sqlite::SqliteStore;
+pub use notifiers::NotifierConfig;
 
 /// `nexus --version`: the release, the plugin contract (the WIT package its
 /// components must target) and the build (git commit, or `NEXUS_BUILD`).
 pub const VERSION: &str =
     concat!(env!("CARGO_PKG_VERSION"), " (contract ", env!("NEXUS_CONTRACT"), ", build ", env!("NEXUS_BUILD"), ")");
 
-/// How often dead-letter retention runs.
+/// How often retention (dead letters, and telemetry per tenant profile) runs.
 const RETENTION_SWEEP: Duration = Duration::from_secs(600);
 
 /// What `nexus serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where the database and the compile cache live.
+    /// Where the compile cache and the signing key live, and the embedded
+    /// database when `database` is unset.
     pub data_dir: PathBuf,
+    /// The store: unset for the embedded SQLite database in `data_dir`, or
+    /// a `postgres://` URL.
+    pub database: Option<String>,
+    /// The hot-state cache: a `redis://` URL, or unset for none (reads go
+    /// to the store). A copy only; Redis down makes reads use the store.
+    pub redis_url: Option<String>,
+    /// The prefix of every Redis key (default `nexus:`).
+    pub redis_prefix: String,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// `NEXUS_ADMIN_TOKEN`: kept (hashed) as the system administrator's
@@ -53,6 +68,8 @@ pub struct ServerConfig {
     /// (`nexus compile-worker`) that is killed at the compile timeout;
     /// `None` compiles in this process.
     pub compiler: Option<PathBuf>,
+    /// The SMTP server notifications are mailed through (none: no email).
+    pub notifier: NotifierConfig,
 }
 
 /// The hidden subcommand that compiles one component (see
@@ -76,7 +93,7 @@ pub struct Server {
 impl Server {
     /// Opens storage, loads active plugins, binds the listener and serves.
     pub async fn start(mut config: ServerConfig) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&config.data_dir).await.context("opening storage")?;
+        let store = open_store(&config.data_dir, config.database.as_deref()).await?;
         if config.services.identity.signing_key.is_none() {
             config.services.identity.signing_key = Some(signing_key(&config.data_dir)?);
         }
@@ -87,7 +104,10 @@ impl Server {
         })
         .context("starting the plugin runtime")?;
         let clock = config.services.clock.clone();
-        let services = Services::new(Arc::new(store), runtime, config.services.clone());
+        config.services.notifications.email = config.notifier.smtp_url.is_some();
+        let senders = notifiers::Senders::new(&config.notifier, config.services.notifications.send_timeout)
+            .context("setting up the notification senders")?;
+        let services = Services::new(store, runtime, config.services.clone());
         let started = Instant::now();
         let preloaded = services.plugins().preload().await.context("loading active plugins")?;
         let preload = started.elapsed();
@@ -97,6 +117,17 @@ impl Server {
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
         let live = services.live().start(services.outbox());
+        let hot = match &config.redis_url {
+            Some(url) => {
+                let cache = nexus_cache_redis::RedisCache::new(url, &config.redis_prefix)
+                    .with_context(|| format!("the Redis cache at {}", redact_url(url)))?;
+                tracing::info!(prefix = %config.redis_prefix, "Hot-state cache: Redis.");
+                services.attach_hot_cache(Arc::new(cache))
+            }
+            None => None,
+        };
+        // Before the API serves: every event from here on is matched.
+        let notifications = services.notifications().subscribe().await.context("starting notifications")?;
         let state = AppState::new(services.clone(), clock).with_request_timeout(config.http.request);
         let app = nexus_api::router(state);
         let listener =
@@ -105,16 +136,30 @@ impl Server {
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(services.optimizers().clone().run_scheduler(config.scheduler_tick));
         let retention = tokio::spawn(services.records().clone().run_retention(RETENTION_SWEEP));
+        // Stopped when serving stops.
+        let (stop_deliveries, deliveries_stop) = tokio::sync::watch::channel(false);
+        let worker = services.notifications().clone().run_deliveries(Arc::new(senders), deliveries_stop);
+        let mut deliveries = tokio::spawn(worker);
+        // The worker finishes the sends in flight once told to stop; each
+        // is bounded by the send timeout.
+        let drain = config.services.notifications.send_timeout + Duration::from_secs(5);
         let task = tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            nexus_api::serve(listener, app, config.http.header_read, stopped).await.context("serving HTTP")?;
+            let served = nexus_api::serve(listener, app, config.http.header_read, stopped).await.context("serving HTTP");
             scheduler.abort();
             retention.abort();
             drop(log);
             drop(live);
-            Ok(())
+            drop(hot);
+            notifications.stop().await;
+            let _ = stop_deliveries.send(true);
+            if tokio::time::timeout(drain, &mut deliveries).await.is_err() {
+                tracing::warn!("Notification sends did not finish in time; stopping them.");
+                deliveries.abort();
+            }
+            served
         });
         tracing::info!(%addr, "Nexus is serving.");
         Ok(Self { addr, services, preload, preloaded, shutdown, task })
@@ -129,6 +174,40 @@ impl Server {
     /// Runs until the server task ends (it does not by itself).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task")?
+    }
+}
+
+/// Opens the store `database` names: unset, the embedded SQLite database in
+/// `data_dir`; a `postgres://` (or `postgresql://`) URL, that PostgreSQL
+/// database (migrated on connect).
+pub async fn open_store(data_dir: &std::path::Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    match database {
+        None | Some("") => {
+            let store = SqliteStore::open(data_dir).await;
+            Ok(Arc::new(store.with_context(|| format!("opening the SQLite store in {}", data_dir.display()))?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::connect(url).await;
+            Ok(Arc::new(store.with_context(|| format!("opening the PostgreSQL store at {}", redact_url(url)))?))
+        }
+        Some(other) => anyhow::bail!(
+            "the database must be a postgres:// URL, or unset for the embedded SQLite store; got `{}`",
+            redact_url(other)
+        ),
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &credentials[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -179,10 +258,25 @@ async fn bootstrap(services: &Services, config: &ServerConfig) -> anyhow::Result
 
 /// Creates a system administrator in a data directory (`nexus admin
 /// bootstrap`); refuses when the email is taken.
-pub async fn bootstrap_admin(data_dir: &std::path::Path, email: &str, password: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).await.context("opening storage")?;
+pub async fn bootstrap_admin(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let store = open_store(data_dir, database).await?;
     let runtime = Runtime::new(RuntimeConfig::default()).context("starting the plugin runtime")?;
-    let services = Services::new(Arc::new(store), runtime, ServicesConfig::default());
+    let services = Services::new(store, runtime, ServicesConfig::default());
     services.identity().bootstrap_admin(email, password).await.context("creating the system administrator")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(super::redact_url("postgres://nexus:s3cret@db:5432/nexus"), "postgres://nexus:***@db:5432/nexus");
+        assert_eq!(super::redact_url("postgres://nexus@db/nexus"), "postgres://nexus@db/nexus");
+        assert_eq!(super::redact_url("mysql://a:b@c"), "mysql://a:***@c");
+    }
 }

@@ -64,6 +64,9 @@ enum AdminCommand {
         /// The administrator's email (login name).
         #[arg(long)]
         email: String,
+        /// The store, as `serve --database` takes it (unset: SQLite in the data directory).
+        #[arg(long, env = "NEXUS_DATABASE_URL", hide_env_values = true)]
+        database: Option<String>,
     },
 }
 
@@ -144,9 +147,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let _observability = nexus::observability::init(log_format)?;
     let args = match cli.command {
         Command::Serve(args) => args,
-        Command::Admin { command: AdminCommand::Bootstrap { data_dir, email } } => {
+        Command::Admin { command: AdminCommand::Bootstrap { data_dir, email, database } } => {
             let password = admin_password()?;
-            nexus::bootstrap_admin(&data_dir, &email, &password).await?;
+            nexus::bootstrap_admin(&data_dir, database.as_deref(), &email, &password).await?;
             println!("System administrator {email} created in {}.", data_dir.display());
             return Ok(());
         }
@@ -172,6 +175,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), "Starting Nexus.");
     let server = Server::start(ServerConfig {
         data_dir,
+        database: args.database.clone(),
+        redis_url: args.redis_url.clone(),
+        redis_prefix: args.redis_prefix.clone(),
         listen: args.listen,
         bootstrap_token: admin_token.clone(),
         bootstrap_admin,
@@ -179,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         http: args.http(),
         services: args.services(),
         compiler: Some(std::env::current_exe().context("finding the nexus executable")?),
+        notifier: args.notify.notifier(),
     })
     .await?;
     let base = format!("http://{}", server.addr);

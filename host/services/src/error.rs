@@ -171,6 +171,10 @@ pub enum ServiceError {
         /// The most.
         limit: usize,
     },
+    /// A notification rule that cannot be stored as asked (400 with the
+    /// error's code).
+    #[error(transparent)]
+    InvalidRule(crate::RuleError),
     /// Storage cannot take the request now; nothing was acknowledged.
     #[error("{0}")]
     Unavailable(String),

@@ -26,6 +26,12 @@
 //!   once, in commit order, from a stored cursor per subscriber.
 //! - [`MonitorService`]: readiness (database, compile cache, brokers) and
 //!   the monitoring snapshot `/metrics` renders.
+//! - [`NotificationService`]: tenants' notification rules; the outbox
+//!   subscriber that enqueues a delivery per matching rule and alarm
+//!   transition, and the worker that sends them through a
+//!   [`ChannelSender`] with retries.
+//! - [`HotCache`]: the optional hot-state cache (Redis), a copy written
+//!   after commits and read before storage by latest-value reads.
 //!
 //! Plugin calls run on blocking threads (wasmtime calls are synchronous and
 //! bounded by their deadline); the async side awaits storage.
@@ -38,6 +44,7 @@ mod compiles;
 mod error;
 mod frames;
 mod health;
+mod hot;
 mod identity;
 mod ingest;
 mod ingest_stats;
@@ -46,6 +53,7 @@ mod keys;
 mod limits;
 mod live;
 mod monitor;
+mod notifications;
 mod optimizers;
 mod outbox;
 mod plugins;
@@ -67,6 +75,7 @@ pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
+pub use hot::{AlarmUpdate, CacheError, HotCache, LatestUpdate, READ_TIMEOUT};
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
 pub use ingest::{IngestReport, IngestService, IngestStats, RejectedReading};
 pub use ingest_stats::TenantIngest;
@@ -77,10 +86,14 @@ pub use monitor::{
     CHECK_TIMEOUT, Check, CheckState, HostGauges, MONITORED_WINDOW, MonitorService, Readiness, Snapshot, TenantGauges,
 };
 pub use nexus_storage::{AuditQuery, NewAuditEntry, PoolStats};
+pub use notifications::{
+    ChannelRequest, ChannelSender, MAX_LIST, MAX_URL_CHARS, Notification, NotificationConfig, NotificationService,
+    RetryPolicy, RuleError, RuleRequest, SECRET_CHARS, SendError,
+};
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
-pub use records::{MAX_PAGE, RecordService};
+pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
 
 /// Service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -130,6 +143,8 @@ pub struct ServicesConfig {
     pub dead_letter_max_bytes: u64,
     /// Access-token signing key and credential lifetimes.
     pub identity: IdentityConfig,
+    /// Notification retries, send timeout and concurrency.
+    pub notifications: NotificationConfig,
 }
 
 impl Default for ServicesConfig {
@@ -148,6 +163,7 @@ impl Default for ServicesConfig {
             dead_letter_max_age: std::time::Duration::from_secs(7 * 24 * 3600),
             dead_letter_max_bytes: 100 << 20,
             identity: IdentityConfig::default(),
+            notifications: NotificationConfig::default(),
         }
     }
 }
@@ -194,6 +210,11 @@ pub(crate) struct Inner {
     pub(crate) quota_lock: tokio::sync::Mutex<()>,
     /// The live stream's channels, per watched tenant.
     pub(crate) live: live::Channels,
+    /// Wakes the notification delivery worker: deliveries were enqueued or
+    /// retried.
+    pub(crate) notifications_due: tokio::sync::Notify,
+    /// The hot-state cache, when one is attached (written after commits).
+    pub(crate) hot: std::sync::OnceLock<hot::Hot>,
 }
 
 impl Inner {
@@ -237,6 +258,7 @@ impl Inner {
                 ..Effects::default()
             })
             .collect();
+        let hot = self.hot.get().map(|_| hot::latest_of(&batch));
         let result = self.store.commit_all(batch).await;
         let states = || kept.iter().flat_map(|e| &e.states);
         match (&result, held) {
@@ -266,6 +288,9 @@ impl Inner {
             }
             for effects in &kept {
                 self.live.publish(&effects.tenant_id, &effects.telemetry);
+            }
+            if let (Some(cache), Some(latest)) = (self.hot.get(), hot) {
+                cache.offer(latest);
             }
         }
         Ok(result?)
@@ -326,6 +351,7 @@ pub struct Services {
     limits: LimitService,
     live: LiveService,
     monitor: MonitorService,
+    notifications: NotificationService,
 }
 
 impl Services {
@@ -351,6 +377,8 @@ impl Services {
             limiters: limits::Limiters::default(),
             quota_lock: tokio::sync::Mutex::new(()),
             live: live::Channels::default(),
+            notifications_due: tokio::sync::Notify::new(),
+            hot: std::sync::OnceLock::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -364,6 +392,7 @@ impl Services {
             limits: LimitService(inner.clone()),
             live: LiveService(inner.clone()),
             monitor: MonitorService(inner.clone()),
+            notifications: NotificationService(inner.clone()),
             inner,
         }
     }
@@ -421,6 +450,11 @@ impl Services {
     /// Readiness and monitoring.
     pub fn monitor(&self) -> &MonitorService {
         &self.monitor
+    }
+
+    /// Notification rules and their deliveries.
+    pub fn notifications(&self) -> &NotificationService {
+        &self.notifications
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

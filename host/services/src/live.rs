@@ -84,7 +84,7 @@ fn event_device(event: &Event) -> Option<&DeviceId> {
         EventBody::PluginFault(run) => run.device_id.as_ref(),
         EventBody::DeadLetter(letter) => letter.device_id.as_ref(),
         EventBody::BindingQuarantined { device_id, .. } => device_id.as_ref(),
-        EventBody::Entity(_) => None,
+        EventBody::Entity(_) | EventBody::NotificationDead(_) => None,
     }
 }
 

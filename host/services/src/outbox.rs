@@ -106,6 +106,17 @@ impl OutboxService {
         Ok(self.0.subscribers.lag(head))
     }
 
+    /// Starts delivering to a subscriber once its cursor is settled: a
+    /// subscriber that starts [`StartFrom::Now`] gets every event appended
+    /// after this returns.
+    pub async fn subscribe_ready(&self, subscriber: Arc<dyn Subscriber>) -> Result<Subscription> {
+        let cursor = start(&self.0, subscriber.as_ref()).await?;
+        let inner = self.0.clone();
+        let (id, position) = inner.subscribers.register(subscriber.name());
+        let running = Running { inner: inner.clone(), id };
+        Ok(Subscription { task: tokio::spawn(deliver_from(inner, subscriber, cursor, position)), _running: running })
+    }
+
     /// The tenant's events after `after`, oldest first (at most 1000).
     pub async fn tenant_events(&self, tenant: &TenantId, after: EventSeq, limit: u32) -> Result<Vec<Event>> {
         Ok(self.0.store.tenant_events(tenant, after, limit.clamp(1, 1000)).await?)
@@ -122,21 +133,32 @@ async fn deliver_forever(
     subscriber: Arc<dyn Subscriber>,
     position: Arc<std::sync::atomic::AtomicI64>,
 ) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let name = subscriber.name().to_string();
-    let mut woken = inner.outbox_head.subscribe();
     let mut backoff = Duration::from_millis(50);
-    let mut cursor = loop {
+    let cursor = loop {
         match start(&inner, subscriber.as_ref()).await {
             Ok(cursor) => break cursor,
             Err(error) => {
+                let name = subscriber.name();
                 tracing::warn!(subscriber = %name, %error, "Outbox subscriber cannot read its cursor; retrying.");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     };
+    deliver_from(inner, subscriber, cursor, position).await
+}
+
+async fn deliver_from(
+    inner: Arc<Inner>,
+    subscriber: Arc<dyn Subscriber>,
+    mut cursor: EventSeq,
+    position: Arc<std::sync::atomic::AtomicI64>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
     position.store(cursor.0, Relaxed);
+    let name = subscriber.name().to_string();
+    let mut woken = inner.outbox_head.subscribe();
+    let mut backoff = Duration::from_millis(50);
     loop {
         let events = match inner.store.events_after(cursor, BATCH).await {
             Ok(events) => events,
@@ -247,6 +269,10 @@ impl Subscriber for LogSubscriber {
                 }
                 EventBody::Entity(change) => {
                     tracing::debug!(seq = event.seq.0, %tenant, kind = ?change.kind, id = %change.id, action = ?change.action, "Entity changed.")
+                }
+                EventBody::NotificationDead(dead) => {
+                    tracing::warn!(seq = event.seq.0, %tenant, delivery = %dead.delivery_id, rule = %dead.rule_id,
+                        attempts = dead.attempts, error = %dead.error, "Notification dead.")
                 }
             }
         }

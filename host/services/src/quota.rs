@@ -81,6 +81,7 @@ impl Inner {
         for (limit, asked, cap) in [
             ("max_concurrent_calls", profile.max_concurrent_calls, MAX_CALL_SHARE),
             ("max_keys_per_device", profile.max_keys_per_device, MAX_KEYS_PER_DEVICE),
+            ("telemetry_retention_days", profile.telemetry_retention_days, MAX_RETENTION_DAYS),
         ] {
             match asked {
                 Some(0) => return Err(ServiceError::Invalid(format!("{limit} must be positive"))),
@@ -101,6 +102,8 @@ impl Inner {
 
 /// Most concurrent plugin calls a profile may give a tenant.
 pub(crate) const MAX_CALL_SHARE: u32 = 64;
+/// Longest telemetry retention a profile may set, days (100 years).
+pub(crate) const MAX_RETENTION_DAYS: u32 = 36_500;
 /// Most distinct telemetry keys per device a profile may allow.
 pub(crate) const MAX_KEYS_PER_DEVICE: u32 = 100_000;
 

@@ -2,14 +2,51 @@
 
 use std::sync::Arc;
 
-use nexus_model::{DeadLetter, DeviceId, PluginRun, Reading, StoredRecommendation, TenantId, TimestampMs};
+use nexus_model::{
+    Aggregation, DeadLetter, DeviceId, Page, PluginRun, Reading, SortOrder, StoredRecommendation, TenantId,
+    TimestampMs, Value,
+};
 
-use crate::{Inner, Result};
+use crate::{Inner, Result, ServiceError};
 
 /// Most rows one read returns.
 pub const MAX_PAGE: u32 = 10_000;
 /// Most bytes (keys and texts, and 32 a reading) of a page of latest values.
 const MAX_PAGE_BYTES: usize = 4 << 20;
+
+/// One day, ms.
+const DAY_MS: i64 = 86_400_000;
+/// Narrowest aggregation bucket, ms.
+pub const MIN_INTERVAL_MS: i64 = 1000;
+/// Most buckets (per key) one aggregated query may span.
+pub const MAX_BUCKETS: i64 = 10_000;
+
+/// A telemetry query with ThingsBoard's semantics. With `agg` other than
+/// NONE, bucket `i` is `[start + i·interval, start + (i+1)·interval)`
+/// clipped to `[start, end)` (aligned to `start`, as ThingsBoard does), a
+/// bucket without samples (or, but for COUNT, without numeric samples) is
+/// left out, and a bucket's reading is stamped at the middle of the bucket
+/// (`from + (to - from) / 2`, as ThingsBoard stamps it), quality 1. AVG,
+/// MIN, MAX and SUM take the numeric samples (numbers and integers) and
+/// give a number; COUNT counts every sample and gives an integer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryQuery {
+    /// Only these keys; every key when empty.
+    pub keys: Vec<String>,
+    /// From (inclusive), ms.
+    pub start: TimestampMs,
+    /// To (exclusive), ms.
+    pub end: TimestampMs,
+    /// Bucket width, ms (required when `agg` is not NONE).
+    pub interval: Option<i64>,
+    /// The aggregation.
+    pub agg: Aggregation,
+    /// Oldest (ASC) or newest (DESC) first; with NONE, which end of the
+    /// range `limit` keeps.
+    pub order: SortOrder,
+    /// At most this many readings (or buckets over all keys).
+    pub limit: u32,
+}
 
 /// Reads of telemetry and records. Cheap to clone.
 #[derive(Clone)]
@@ -17,10 +54,18 @@ pub struct RecordService(pub(crate) Arc<Inner>);
 
 impl RecordService {
     /// The latest reading per key of a device of the tenant (all keys when
-    /// `keys` is empty).
+    /// `keys` is empty). With a hot cache attached, named keys are answered
+    /// from it when it holds all of them, else from storage (which then
+    /// fills it); every key (`keys` empty) is always storage's answer, as the
+    /// cache cannot tell whether it holds all of them.
     pub async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>> {
         self.0.store.device(tenant, device).await?;
-        Ok(self.0.store.latest(tenant, device, keys).await?)
+        if let Some(cached) = self.0.cached_latest(tenant, device, keys).await {
+            return Ok(cached);
+        }
+        let readings = self.0.store.latest(tenant, device, keys).await?;
+        self.0.fill_latest(tenant, device, &readings);
+        Ok(readings)
     }
 
     /// A page of a device's latest values: at most `limit` (1 to
@@ -58,18 +103,82 @@ impl RecordService {
         Ok((page, next))
     }
 
-    /// Readings of a device in `[start, end)`, oldest first, at most `limit`.
-    pub async fn history(
+    /// A device's telemetry by ThingsBoard's query: the raw readings
+    /// (`agg` NONE) or per key one value per time bucket (see
+    /// [`TelemetryQuery`]), in `order`, at most `limit` (1 to [`MAX_PAGE`]).
+    /// Refused as invalid: `end` not after `start`; an aggregation without
+    /// an `interval`, with one under [`MIN_INTERVAL_MS`], or with more than
+    /// [`MAX_BUCKETS`] buckets.
+    pub async fn telemetry(
         &self,
         tenant: &TenantId,
         device: &DeviceId,
-        key: Option<&str>,
-        start: TimestampMs,
-        end: TimestampMs,
-        limit: u32,
+        query: &TelemetryQuery,
     ) -> Result<Vec<Reading>> {
+        let TelemetryQuery { keys, start, end, interval, agg, order, limit } = query;
+        let (start, end, limit) = (*start, *end, (*limit).clamp(1, MAX_PAGE));
+        if end <= start {
+            return Err(ServiceError::Invalid("end_ts must be after start_ts".into()));
+        }
+        if keys.len() > MAX_PAGE as usize {
+            return Err(ServiceError::Invalid(format!("at most {MAX_PAGE} keys at once")));
+        }
         self.0.store.device(tenant, device).await?;
-        Ok(self.0.store.history(tenant, device, key, start, end, limit.clamp(1, MAX_PAGE)).await?)
+        let store = &self.0.store;
+        let mut readings = if *agg == Aggregation::None {
+            let mut readings = Vec::new();
+            let one: [Option<&str>; 1] = [None];
+            let keys: Vec<Option<&str>> =
+                if keys.is_empty() { one.to_vec() } else { keys.iter().map(|k| Some(k.as_str())).collect() };
+            for key in keys {
+                readings.extend(match order {
+                    SortOrder::Asc => store.history(tenant, device, key, start, end, limit).await?,
+                    SortOrder::Desc => store.history_newest(tenant, device, key, start, end, limit).await?,
+                });
+            }
+            readings
+        } else {
+            let interval = interval
+                .ok_or_else(|| ServiceError::Invalid("interval (ms) is required when agg is not NONE".into()))?;
+            if interval < MIN_INTERVAL_MS {
+                return Err(ServiceError::Invalid(format!("interval must be at least {MIN_INTERVAL_MS} ms")));
+            }
+            let buckets = (end.saturating_sub(start) - 1) / interval + 1;
+            if buckets > MAX_BUCKETS {
+                return Err(ServiceError::Invalid(format!(
+                    "{buckets} buckets of {interval} ms in the range; at most {MAX_BUCKETS}: widen the interval"
+                )));
+            }
+            store
+                .aggregate(tenant, device, keys, start, end, interval)
+                .await?
+                .into_iter()
+                .filter_map(|bucket| {
+                    let from = start.saturating_add(bucket.index.saturating_mul(interval));
+                    let to = from.saturating_add(interval).min(end);
+                    let value = match agg {
+                        Aggregation::Avg => Value::Number(bucket.avg?),
+                        Aggregation::Min => Value::Number(bucket.min?),
+                        Aggregation::Max => Value::Number(bucket.max?),
+                        Aggregation::Sum => Value::Number(bucket.sum?),
+                        Aggregation::Count | Aggregation::None => Value::Integer(bucket.count),
+                    };
+                    Some(Reading {
+                        device_id: device.clone(),
+                        key: bucket.key,
+                        ts: from + (to - from) / 2,
+                        value,
+                        quality: 1.0,
+                    })
+                })
+                .collect()
+        };
+        readings.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.key.cmp(&b.key)));
+        if *order == SortOrder::Desc {
+            readings.reverse();
+        }
+        readings.truncate(limit as usize);
+        Ok(readings)
     }
 
     /// The tenant's recommendations, newest first.
@@ -101,7 +210,36 @@ impl RecordService {
         Ok(deleted)
     }
 
-    /// Runs [`RecordService::sweep_dead_letters`] every `every`, forever.
+    /// Telemetry retention, once: for every tenant whose profile sets
+    /// `telemetry_retention_days`, deletes its readings stamped before now
+    /// minus that many days (latest values stay). A tenant whose sweep
+    /// fails is logged and skipped. Returns how many stored rows went.
+    pub async fn sweep_telemetry(&self) -> Result<u64> {
+        let mut deleted = 0;
+        for tenant in self.0.store.tenants(&Page::all()).await? {
+            let Some(days) = self.0.store.tenant_profile(&tenant.id).await?.telemetry_retention_days else {
+                continue;
+            };
+            let before = self.0.now().saturating_sub(i64::from(days) * DAY_MS);
+            match self.0.store.delete_telemetry_before(&tenant.id, before).await {
+                Ok(n) => deleted += n,
+                Err(error) => tracing::warn!(%error, tenant = %tenant.id, "Telemetry retention of a tenant failed."),
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "Telemetry retention deleted old readings.");
+        }
+        Ok(deleted)
+    }
+
+    /// Every retention sweep once, now: dead letters, then telemetry.
+    /// Returns how many rows went.
+    pub async fn sweep_now(&self) -> Result<u64> {
+        Ok(self.sweep_dead_letters().await? + self.sweep_telemetry().await?)
+    }
+
+    /// Runs the retention sweeps (dead letters, telemetry) every `every`,
+    /// forever; one failing does not stop the other.
     pub async fn run_retention(self, every: std::time::Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -109,6 +247,9 @@ impl RecordService {
             tick.tick().await;
             if let Err(error) = self.sweep_dead_letters().await {
                 tracing::warn!(%error, "Dead-letter retention failed; trying again later.");
+            }
+            if let Err(error) = self.sweep_telemetry().await {
+                tracing::warn!(%error, "Telemetry retention failed; trying again later.");
             }
         }
     }

@@ -37,6 +37,7 @@ mod commit;
 mod entities;
 mod identity;
 mod monitor;
+mod notifications;
 mod outbox;
 mod partitions;
 mod plugins;
@@ -57,9 +58,10 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 
 /// Connections in the pool.
 const MAX_CONNECTIONS: u32 = 10;
-/// How long a caller waits for a free connection before the database counts
-/// as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a caller waits for a free connection (or for a new one while
+/// the server is down) before the database counts as unavailable: a
+/// request is refused with 503 after it rather than held.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest any one statement may run (server side).
 const STATEMENT_TIMEOUT: &str = "30s";
 /// Longest a transaction may sit idle (a stuck caller cannot hold locks).

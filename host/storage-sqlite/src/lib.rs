@@ -11,6 +11,7 @@ mod commit;
 mod entities;
 mod identity;
 mod monitor;
+mod notifications;
 mod outbox;
 mod plugins;
 mod records;

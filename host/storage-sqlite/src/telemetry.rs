@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use nexus_model::{Column, DeviceId, Reading, TenantId, TimestampMs, Value};
+use nexus_model::{Bucket, Column, DeviceId, Reading, TenantId, TimestampMs, Value};
 use nexus_storage::{DeviceSeries, Result, StorageError, TelemetryStore};
 use sqlx::sqlite::SqliteRow;
 
@@ -372,6 +372,28 @@ async fn read_device(
     Ok(readings)
 }
 
+/// Time buckets of a device's series (`?3`: a JSON array of keys, or NULL
+/// for all) in `[?4, ?5)`, `?6` ms wide from `?4`. The samples are the
+/// folded rows not replaced by a recent one, and of the recent rows the last
+/// written per (series, ts) (SQLite takes the bare columns of a `max()`
+/// group from the row holding the maximum). Integers count as numbers.
+const AGGREGATE: &str = "WITH s AS (
+        SELECT id, key FROM series WHERE tenant_id = ?1 AND device_id = ?2
+          AND (?3 IS NULL OR key IN (SELECT value FROM json_each(?3)))),
+    samples AS (
+        SELECT series_id, ts, coalesce(value_numeric, CAST(value_long AS REAL)) AS v FROM telemetry t
+        WHERE series_id IN (SELECT id FROM s) AND ts >= ?4 AND ts < ?5
+          AND NOT EXISTS (SELECT 1 FROM telemetry_recent n WHERE n.series_id = t.series_id AND n.ts = t.ts)
+        UNION ALL
+        SELECT series_id, ts, v FROM (
+            SELECT series_id, ts, coalesce(value_numeric, CAST(value_long AS REAL)) AS v, max(rowid)
+            FROM telemetry_recent WHERE series_id IN (SELECT id FROM s) AND ts >= ?4 AND ts < ?5
+            GROUP BY series_id, ts))
+    SELECT s.key AS key, (samples.ts - ?4) / ?6 AS bucket, avg(v) AS avg_value, min(v) AS min_value,
+           max(v) AS max_value, sum(v) AS sum_value, count(*) AS samples
+    FROM samples JOIN s ON s.id = samples.series_id
+    GROUP BY s.key, bucket ORDER BY s.key, bucket";
+
 /// The latest-value columns, qualified for a join with `series`.
 fn latest_columns() -> String {
     VALUES.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
@@ -446,6 +468,74 @@ impl TelemetryStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Reading>> {
         read_device(self, tenant, device, key, (start, end), From::Oldest, limit).await
+    }
+
+    async fn history_newest(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: Option<&str>,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<Reading>> {
+        let mut readings = read_device(self, tenant, device, key, (start, end), From::Newest, limit).await?;
+        readings.reverse();
+        Ok(readings)
+    }
+
+    async fn aggregate(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        keys: &[String],
+        start: TimestampMs,
+        end: TimestampMs,
+        interval: i64,
+    ) -> Result<Vec<Bucket>> {
+        let wanted = (!keys.is_empty()).then(|| serde_json::Value::from(keys.to_vec()).to_string());
+        let rows = sqlx::query(AGGREGATE)
+            .bind(tenant.as_str())
+            .bind(device.as_str())
+            .bind(wanted)
+            .bind(start)
+            .bind(end)
+            .bind(interval.max(1))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Bucket {
+                    key: get(row, "key")?,
+                    index: get(row, "bucket")?,
+                    avg: get(row, "avg_value")?,
+                    min: get(row, "min_value")?,
+                    max: get(row, "max_value")?,
+                    sum: get(row, "sum_value")?,
+                    count: get(row, "samples")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_telemetry_before(&self, tenant: &TenantId, before: TimestampMs) -> Result<u64> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut deleted = 0;
+        for table in ["telemetry", "telemetry_recent"] {
+            deleted += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE ts < ?2
+                   AND series_id IN (SELECT id FROM series WHERE tenant_id = ?1)"
+            )))
+            .bind(tenant.as_str())
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(deleted)
     }
 
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>> {

@@ -3,7 +3,7 @@
 //! The storage ports, and nothing that knows SQL: narrow async traits per
 //! aggregate ([`EntityStore`], [`PluginStore`], [`StateStore`],
 //! [`TelemetryStore`], [`AlarmStore`], [`RecordStore`], [`OutboxStore`],
-//! [`IdentityStore`], [`MonitorStore`]),
+//! [`IdentityStore`], [`MonitorStore`], [`NotificationStore`]),
 //! the one write path of the telemetry plane ([`UnitOfWork::commit`] of
 //! [`Effects`]), and [`Store`], all of them, which the services are given.
 //!
@@ -19,6 +19,7 @@ mod effects;
 mod error;
 mod identity;
 mod monitor;
+mod notifications;
 mod ports;
 
 pub use effects::{
@@ -28,6 +29,7 @@ pub use effects::{
 pub use error::StorageError;
 pub use identity::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed};
 pub use monitor::{MonitorStore, PoolStats};
+pub use notifications::{NewDelivery, NotificationStore};
 pub use ports::{
     AlarmStore, EntityStore, OutboxStore, PluginStore, RecordStore, StateStore, Store, TelemetryStore, UnitOfWork,
 };

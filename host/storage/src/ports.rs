@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, DeadLetter, Device, DeviceId,
-    Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
+    Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
+    DeviceId, Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
     StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, Wellpad,
 };
 
@@ -158,6 +158,36 @@ pub trait TelemetryStore: Send + Sync {
         end: TimestampMs,
         limit: u32,
     ) -> Result<Vec<Reading>>;
+    /// Readings of a device in `[start, end)`, newest first, at most
+    /// `limit` (the newest ones); all keys when `key` is `None`. Ties of
+    /// `ts` in descending key order.
+    async fn history_newest(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: Option<&str>,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<Reading>>;
+    /// Time buckets of a device's keys (all keys when `keys` is empty):
+    /// bucket `i` of a key covers `[start + i·interval, start +
+    /// (i+1)·interval)` intersected with `[start, end)`, with the average,
+    /// minimum, maximum and sum of its numeric samples and the count of all
+    /// its samples. Only buckets holding a sample are returned, ordered by
+    /// (key, index). `interval` is positive.
+    async fn aggregate(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        keys: &[String],
+        start: TimestampMs,
+        end: TimestampMs,
+        interval: i64,
+    ) -> Result<Vec<Bucket>>;
+    /// Deletes the tenant's readings stamped before `before` (retention);
+    /// latest values stay. Returns how many stored rows went.
+    async fn delete_telemetry_before(&self, tenant: &TenantId, before: TimestampMs) -> Result<u64>;
     /// The newest readings of a device (all keys), oldest first.
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>>;
     /// Number of stored readings of a device.
@@ -251,6 +281,7 @@ pub trait Store:
     + UnitOfWork
     + crate::IdentityStore
     + crate::MonitorStore
+    + crate::NotificationStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

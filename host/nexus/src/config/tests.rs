@@ -15,6 +15,7 @@ struct TestCli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, in a test
 enum TestCommand {
     Serve(ServeArgs),
     Other {
@@ -147,6 +148,22 @@ fn check_finds_a_weak_token_and_an_unwritable_data_dir() {
     let mut args = serve(&ok).clone();
     args.listen = "127.0.0.1:0".parse().expect("address");
     assert!(check(&args).iter().all(|f| f.key == "admin_email"), "{:?}", check(&args));
+}
+
+#[test]
+fn the_redis_cache_is_set_by_url_and_prefix_and_its_url_is_a_secret_checked_for_its_scheme() {
+    let f = file("redis_url = \"redis://:pw@127.0.0.1:6379/0\"\nredis_prefix = \"site-a:\"\n");
+    let loaded = load::<TestCli>(argv(&["serve", "--config", f.0.to_str().expect("path")])).expect("loads");
+    let args = serve(&loaded);
+    assert_eq!(args.redis_url.as_deref(), Some("redis://:pw@127.0.0.1:6379/0"));
+    assert_eq!(args.redis_prefix, "site-a:");
+    assert_eq!(loaded.shown["redis_url"], "<redacted>");
+    let defaults = load::<TestCli>(argv(&["serve"])).expect("loads");
+    assert_eq!(serve(&defaults).redis_prefix, "nexus:");
+    let mut wrong = args.clone();
+    wrong.redis_url = Some("http://127.0.0.1:6379".into());
+    assert!(check(&wrong).iter().any(|f| f.key == "redis_url"), "{:?}", check(&wrong));
+    assert!(!check(args).iter().any(|f| f.key == "redis_url"));
 }
 
 #[test]

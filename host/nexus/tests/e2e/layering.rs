@@ -1,5 +1,5 @@
 //! The architecture's layering, checked on `cargo metadata`: which crate
-//! may know wasmtime, SQL and HTTP, and that host and guests stand apart.
+//! may know wasmtime, SQL, Redis and HTTP, and that host and guests stand apart.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -59,6 +59,9 @@ fn only_the_runtime_knows_wasmtime_only_storage_knows_sql_only_the_api_knows_htt
         set(&["nexus-storage-sqlite", "nexus-storage-postgres"])
     );
     assert_eq!(who_depends_on(&members, |d| d == "axum" || d == "hyper"), set(&["nexus-api"]));
+    // Only the cache crate knows Redis; the services know the cache by its port.
+    assert_eq!(who_depends_on(&members, |d| d == "redis"), set(&["nexus-cache-redis"]));
+    assert!(!members["nexus-services"].deps.contains("nexus-cache-redis"), "nexus-services depends on the cache");
     // Rate limiters live in the services (the API asks them).
     assert_eq!(who_depends_on(&members, |d| d == "governor"), set(&["nexus-services"]));
     // The API reaches storage and plugins only through the services.

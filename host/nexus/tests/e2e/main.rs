@@ -13,13 +13,18 @@ mod hygiene;
 mod identity;
 mod ingest;
 mod layering;
+mod ledger;
 mod limits;
 mod live;
 mod metrics;
 mod neighbours;
 mod observe;
+mod notify;
 mod openapi;
 mod outbox;
+mod postgres;
+mod redis;
+mod retention;
 mod tenancy;
 mod tokens;
 mod transform;
@@ -28,7 +33,7 @@ mod uploads;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nexus::{Server, ServerConfig, plugin_files};
+use nexus::{NotifierConfig, Server, ServerConfig, plugin_files};
 use nexus_api::HttpTimeouts;
 use nexus_services::ServicesConfig;
 use reqwest::{Client, StatusCode};
@@ -80,10 +85,19 @@ pub(crate) async fn login(client: &Client, base: &str, email: &str) -> Value {
 pub(crate) struct Harness {
     server: Option<Server>,
     data_dir: PathBuf,
+    /// The SMTP settings, kept across a restart.
+    notifier: NotifierConfig,
     pub(crate) client: Client,
     pub(crate) base: String,
     /// A tenant admin's access token per tenant, logged in on first use.
     tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The PostgreSQL database the server runs on, if not SQLite.
+    database: Option<postgres::FreshDatabase>,
+}
+
+/// A new, unused data directory.
+fn fresh_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()))
 }
 
 impl Harness {
@@ -92,8 +106,7 @@ impl Harness {
     }
 
     pub(crate) async fn start_with(services: ServicesConfig) -> Self {
-        let data_dir = std::env::temp_dir().join(format!("nexus-e2e-{}", uuid::Uuid::new_v4()));
-        Self::start_in(data_dir, services).await
+        Self::start_in(fresh_data_dir(), services).await
     }
 
     pub(crate) async fn start_in(data_dir: PathBuf, services: ServicesConfig) -> Self {
@@ -101,10 +114,70 @@ impl Harness {
     }
 
     pub(crate) async fn start_http(data_dir: PathBuf, services: ServicesConfig, http: HttpTimeouts) -> Self {
+        Self::start_full(data_dir, None, services, http, NotifierConfig::default()).await
+    }
+
+    /// A server that mails notifications through `notifier`'s SMTP server.
+    pub(crate) async fn start_notifying(services: ServicesConfig, notifier: NotifierConfig) -> Self {
+        Self::start_full(fresh_data_dir(), None, services, HttpTimeouts::default(), notifier).await
+    }
+
+    /// A server on the PostgreSQL database at `url` (the caller owns it).
+    pub(crate) async fn start_on(url: String) -> Self {
+        let (services, http) = (ServicesConfig::default(), HttpTimeouts::default());
+        Self::start_full(fresh_data_dir(), Some(url), services, http, NotifierConfig::default()).await
+    }
+
+    /// A server on a fresh PostgreSQL database (dropped with the harness).
+    pub(crate) async fn start_on_postgres() -> Self {
+        let database = postgres::FreshDatabase::create();
+        let mut h = Self::start_on(database.url.clone()).await;
+        h.database = Some(database);
+        h
+    }
+
+    async fn start_full(
+        data_dir: PathBuf,
+        database: Option<String>,
+        services: ServicesConfig,
+        http: HttpTimeouts,
+        notifier: NotifierConfig,
+    ) -> Self {
+        Self::start_cached(data_dir, database, None, services, http, notifier).await
+    }
+
+    /// A server with the Redis hot cache at `redis` (URL, key prefix).
+    pub(crate) async fn start_with_redis(url: String, prefix: String) -> Self {
+        Self::start_cached(
+            fresh_data_dir(),
+            None,
+            Some((url, prefix)),
+            ServicesConfig::default(),
+            HttpTimeouts::default(),
+            NotifierConfig::default(),
+        )
+        .await
+    }
+
+    async fn start_cached(
+        data_dir: PathBuf,
+        database: Option<String>,
+        redis: Option<(String, String)>,
+        services: ServicesConfig,
+        http: HttpTimeouts,
+        notifier: NotifierConfig,
+    ) -> Self {
+        let (redis_url, redis_prefix) = match redis {
+            Some((url, prefix)) => (Some(url), prefix),
+            None => (None, "nexus:".to_string()),
+        };
         // Server logs show with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,nexus=info").try_init();
         let server = Server::start(ServerConfig {
             data_dir: data_dir.clone(),
+            database,
+            redis_url,
+            redis_prefix,
             listen: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: Some(TOKEN.into()),
             bootstrap_admin: None,
@@ -113,13 +186,14 @@ impl Harness {
             services,
             // Uploads compile in `nexus compile-worker` children, as in production.
             compiler: Some(env!("CARGO_BIN_EXE_nexus").into()),
+            notifier: notifier.clone(),
         })
         .await
         .expect("server starts");
         let base = format!("http://{}", server.addr);
         // A hung request fails the test instead of hanging the run.
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Self { server: Some(server), data_dir, client, base, tokens: Default::default() }
+        Self { server: Some(server), data_dir, notifier, client, base, tokens: Default::default(), database: None }
     }
 
     pub(crate) async fn restart(self) -> Self {
@@ -133,8 +207,12 @@ impl Harness {
         // Access tokens outlive a restart: the signing key and the sessions
         // are in the data directory.
         let tokens = std::mem::take(&mut self.tokens);
-        let mut restarted = Self::start_in(data_dir, services).await;
+        let notifier = self.notifier.clone();
+        let database = self.database.take();
+        let url = database.as_ref().map(|d| d.url.clone());
+        let mut restarted = Self::start_full(data_dir, url, services, HttpTimeouts::default(), notifier).await;
         restarted.tokens = tokens;
+        restarted.database = database;
         restarted
     }
 
@@ -152,6 +230,11 @@ impl Harness {
         let status = response.status();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        if content_type.starts_with("text/event-stream") {
+            // A live stream never ends: its answer is the status (and it is
+            // closed here).
+            return (status, Value::Null, content_type);
+        }
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         (status, body, content_type)
     }

@@ -37,11 +37,29 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
     .await;
     let optimizer =
         as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[2], "device_ids": [device_id]})).await;
+    // A notification rule whose receiver (this host, on no route) refuses
+    // it: the alarm's delivery is dead after one attempt, and stays so.
+    let refused = format!("{}/no-such-receiver", h.base);
+    let rule = as_b(
+        Method::POST,
+        "/api/notification-rules",
+        json!({"name": "B pager", "channel": {"kind": "webhook", "url": refused, "secret": "B-secret-0123456789"}}),
+    )
+    .await;
     let (status, body, _) =
         h.telemetry(&token, json!({"ts": 1_700_000_000_000_i64, "values": {"t": 60.0}}).to_string()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let alarms = h.get_as(&format!("/api/alarms?device_id={device_id}"), tenant).await;
     let alarm = alarms[0]["id"].as_str().expect("an alarm").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let delivery = loop {
+        let dead = h.get_as("/api/notification-deliveries?status=dead", tenant).await;
+        if let Some(id) = dead[0]["id"].as_str() {
+            break id.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "B's notification is not dead: {dead}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let (status, _, _) = h
         .send(
             h.admin(Method::POST, &format!("/api/alarms/{alarm}/comments"), tenant).await.json(&json!({"text": "B's"})),
@@ -79,6 +97,8 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("key", key["id"].as_str().expect("id").to_string()),
         ("tenant", tenant.to_string()),
         ("vendor", vendor["id"].as_str().expect("vendor id").to_string()),
+        ("notification_rule", rule["id"].as_str().expect("id").to_string()),
+        ("notification_delivery", delivery),
     ])
 }
 
@@ -97,6 +117,8 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "api-keys" => "key",
                 "wells" => "well",
                 "wellpads" => "wellpad",
+                "notification-rules" => "notification_rule",
+                "notification-deliveries" => "notification_delivery",
                 _ => return None,
             }
         }
@@ -128,6 +150,10 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 /// every other member is a plausible value.
 fn body_for(spec: &Value, schema: &Value, ids: &BTreeMap<&'static str, String>, path: &str) -> Value {
     let schema = resolve(spec, schema);
+    // One of several shapes (a tagged enum): the first.
+    if let Some(first) = schema.get("oneOf").and_then(|shapes| shapes.get(0)) {
+        return body_for(spec, first, ids, path);
+    }
     let mut body = serde_json::Map::new();
     let required: Vec<&str> =
         schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
@@ -142,6 +168,10 @@ fn body_for(spec: &Value, schema: &Value, ids: &BTreeMap<&'static str, String>, 
                 json!([ids["device"]])
             } else if let Some(id) = id_for(ids, path, name) {
                 json!(id)
+            } else if let Some(first) = property.get("enum").and_then(|values| values.get(0)) {
+                first.clone()
+            } else if property.get("properties").is_some() || property.get("oneOf").is_some() {
+                body_for(spec, property, ids, path)
             } else {
                 match property.get("type").and_then(|t| t.as_str().or_else(|| t.get(0).and_then(Value::as_str))) {
                     Some("string") => json!("x"),

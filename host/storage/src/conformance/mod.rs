@@ -7,6 +7,7 @@
 //! nexus_storage::conformance_suite!(async { std::sync::Arc::new(MyStore::fresh().await) });
 //! ```
 
+mod aggregate;
 mod alarms;
 mod commit;
 mod entities;
@@ -14,10 +15,15 @@ mod fixture;
 mod hygiene;
 mod identity;
 mod monitor;
+mod notifications;
 mod outbox;
 mod plugins;
 mod telemetry;
 
+pub use aggregate::{
+    a_day_at_one_hertz_aggregates_the_same_everywhere, history_aggregates_into_buckets_from_the_start,
+    telemetry_retention_deletes_one_tenants_old_readings,
+};
 pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
 pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
 pub use entities::{
@@ -27,6 +33,7 @@ pub use entities::{
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
 pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
 pub use monitor::monitoring_reads_pools_wells_alarms_and_the_outbox_head;
+pub use notifications::notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once;
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
 pub use plugins::bindings_swap_quarantine_and_enable;
 pub use telemetry::telemetry_latest_history_and_redelivery;
@@ -53,7 +60,11 @@ macro_rules! conformance_suite {
             latest_pages_and_samples_ahead_of_the_clock,
             dead_letter_retention_by_age_and_size,
             users_sessions_keys_and_audit_stay_in_their_scope,
-            monitoring_reads_pools_wells_alarms_and_the_outbox_head
+            monitoring_reads_pools_wells_alarms_and_the_outbox_head,
+            notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once,
+            history_aggregates_into_buckets_from_the_start,
+            a_day_at_one_hertz_aggregates_the_same_everywhere,
+            telemetry_retention_deletes_one_tenants_old_readings
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

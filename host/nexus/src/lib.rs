@@ -147,7 +147,8 @@ impl Server {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            let served = nexus_api::serve(listener, app, config.http.header_read, stopped).await.context("serving HTTP");
+            let served =
+                nexus_api::serve(listener, app, config.http.header_read, stopped).await.context("serving HTTP");
             scheduler.abort();
             retention.abort();
             drop(log);

@@ -187,6 +187,17 @@ impl From<ServiceError> for ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry later")
                     .with_header(axum::http::header::RETRY_AFTER, "1")
             }
+            ServiceError::SetpointWrite(e) => {
+                let status = match e {
+                    nexus_services::WriteError::NotWritable { .. } => StatusCode::CONFLICT,
+                    nexus_services::WriteError::OutOfRange(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    nexus_services::WriteError::Refused(_) | nexus_services::WriteError::Unreachable(_) => {
+                        StatusCode::BAD_GATEWAY
+                    }
+                    nexus_services::WriteError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                };
+                Self::new(status, e.code(), e.to_string())
+            }
             e => Self::internal(&e),
         }
     }

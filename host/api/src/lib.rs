@@ -28,6 +28,7 @@ pub mod access;
 mod alarms;
 mod audit;
 mod auth;
+mod connectors;
 mod device;
 mod entities;
 mod error;
@@ -196,6 +197,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(records::recommendations))
         .routes(routes!(records::plugin_runs))
         .routes(routes!(records::dead_letters))
+        .routes(routes!(connectors::list, connectors::create))
+        .routes(routes!(connectors::get, connectors::replace, connectors::delete))
+        .routes(routes!(connectors::write_setpoint))
         .routes(routes!(notifications::list_rules, notifications::create_rule))
         .routes(routes!(notifications::get_rule, notifications::replace_rule, notifications::delete_rule))
         .routes(routes!(notifications::list_deliveries))

@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use nexus_model::{ConnectorState, ConnectorStatus};
 use nexus_services::{HostGauges, TenantGauges};
 
 use crate::AppState;
@@ -77,6 +78,7 @@ pub(crate) async fn prometheus(
     let snapshot = state.services.monitor().snapshot(scope.0.as_ref()).await?;
     let mut out = Exposition::default();
     tenant_series(&snapshot.tenants, &mut out);
+    connector_series(&state.services.connectors().statuses(scope.0.as_ref()), &mut out);
     if let Some(host) = &snapshot.host {
         state.http.render(&mut out);
         host_series(host, &mut out);
@@ -136,6 +138,71 @@ fn tenant_series(tenants: &[TenantGauges], out: &mut Exposition) {
         for m in tenants.iter().flat_map(|t| &t.bindings) {
             out.sample(name, &[("tenant", m.tenant_id.as_str()), ("binding", m.binding_id.as_str())], value(m));
         }
+    }
+}
+
+/// A family whose samples are read off each connector's status.
+type ConnectorFamily =
+    (&'static str, &'static str, &'static str, fn(&ConnectorStatus, &mut dyn FnMut(&[(&str, &str)], f64)));
+
+fn connector_series(statuses: &[ConnectorStatus], out: &mut Exposition) {
+    let families: [ConnectorFamily; 6] = [
+        ("nexus_connector_up", "gauge", "1 while a connector is connected and working, else 0.", |c, emit| {
+            emit(&[("state", state_name(c.state))], if c.state == ConnectorState::Running { 1.0 } else { 0.0 })
+        }),
+        (
+            "nexus_connector_frames_total",
+            "counter",
+            "Frames a connector delivered, by outcome (stored, refused).",
+            |c, emit| {
+                emit(&[("outcome", "stored")], c.frames as f64);
+                emit(&[("outcome", "refused")], c.refused as f64);
+            },
+        ),
+        ("nexus_connector_readings_total", "counter", "Readings stored from a connector's frames.", |c, emit| {
+            emit(&[], c.readings as f64)
+        }),
+        (
+            "nexus_connector_errors_total",
+            "counter",
+            "Protocol and device errors of a connector (it went on).",
+            |c, emit| emit(&[], c.errors as f64),
+        ),
+        ("nexus_connector_restarts_total", "counter", "Restarts of a connector after a fault.", |c, emit| {
+            emit(&[], c.restarts as f64)
+        }),
+        (
+            "nexus_connector_setpoint_writes_total",
+            "counter",
+            "Setpoint writes through a connector, by outcome.",
+            |c, emit| {
+                emit(&[("outcome", "confirmed")], c.writes_ok as f64);
+                emit(&[("outcome", "failed")], c.writes_failed as f64);
+            },
+        ),
+    ];
+    for (name, kind, help, samples) in families {
+        out.family(name, kind, help);
+        for status in statuses {
+            samples(status, &mut |labels: &[(&str, &str)], value: f64| {
+                let mut all = vec![
+                    ("tenant", status.tenant_id.as_str()),
+                    ("connector", status.connector_id.as_str()),
+                    ("kind", status.kind.as_str()),
+                ];
+                all.extend_from_slice(labels);
+                out.sample(name, &all, value);
+            });
+        }
+    }
+}
+
+fn state_name(state: ConnectorState) -> &'static str {
+    match state {
+        ConnectorState::Starting => "starting",
+        ConnectorState::Running => "running",
+        ConnectorState::Backoff => "backoff",
+        ConnectorState::Stopped => "stopped",
     }
 }
 

@@ -4,8 +4,8 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use nexus_model::{
     self as model, DeliveryStatus, NotificationDeliveryId, NotificationFilter, NotificationRuleId, Severity,
     TransitionKind,
@@ -216,11 +216,7 @@ impl From<model::NotificationDelivery> for DeliveryView {
 /// full (more may follow).
 fn paged<T, V: Serialize + From<T>>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> String) -> Response {
     let next = (items.len() == limit as usize).then(|| items.last().map(&id)).flatten();
-    let mut response = JsonResponse(crate::views::all::<T, V>(items)).into_response();
-    if let Some(value) = next.and_then(|next| HeaderValue::from_str(&next).ok()) {
-        response.headers_mut().insert("x-next-after", value);
-    }
-    response
+    crate::views::with_next(crate::views::all::<T, V>(items), next)
 }
 
 /// Lists the tenant's notification rules, by name.

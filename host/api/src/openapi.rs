@@ -53,6 +53,7 @@ pub(crate) const ADMIN_ERRORS: [(&str, &str, &str); 5] = [
         (name = "records", description = "Recommendations, failed plugin runs and dead letters"),
         (name = "events", description = "The tenant's outbox"),
         (name = "notifications", description = "Notification rules (webhooks, email) and their deliveries"),
+        (name = "connectors", description = "Connectors to the field (MQTT, Modbus TCP), their health, and setpoint writes through them"),
         (name = "tenant", description = "Profile, usage and metering"),
         (name = "identity", description = "Logins, tenants, vendors, users, API keys and the audit log"),
     ),

@@ -391,3 +391,14 @@ impl From<model::DeadLetter> for DeadLetterView {
 pub(crate) fn all<T, V: From<T>>(items: Vec<T>) -> Vec<V> {
     items.into_iter().map(V::from).collect()
 }
+
+/// A page of views: `X-Next-After` names the last item when the page is
+/// full (more may follow).
+pub(crate) fn with_next<V: serde::Serialize>(views: Vec<V>, next: Option<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = axum::Json(views).into_response();
+    if let Some(value) = next.and_then(|next| axum::http::HeaderValue::from_str(&next).ok()) {
+        response.headers_mut().insert("x-next-after", value);
+    }
+    response
+}

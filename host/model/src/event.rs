@@ -102,6 +102,8 @@ pub enum EntityKind {
     Binding,
     /// A notification rule.
     NotificationRule,
+    /// A connector.
+    Connector,
 }
 
 /// What was done to an entity.

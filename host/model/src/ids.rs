@@ -145,6 +145,10 @@ string_id!(
     NotificationRuleId
 );
 string_id!(
+    /// A tenant's connector to its field (an MQTT broker, Modbus slaves).
+    ConnectorId
+);
+string_id!(
     /// One notification to send: a rule's delivery of one event.
     NotificationDeliveryId
 );

@@ -12,6 +12,7 @@
 mod actor;
 mod alarm;
 mod clock;
+mod connector;
 mod entities;
 mod event;
 mod identity;
@@ -30,12 +31,17 @@ mod token;
 pub use actor::{Actor, ParseActorError};
 pub use alarm::{Alarm, AlarmAction, AlarmSignal, AlarmStatus, Severity};
 pub use clock::Clock;
+pub use connector::{
+    Connector, ConnectorKind, ConnectorProblem, ConnectorSettings, ConnectorState, ConnectorStatus, ModbusDevice,
+    ModbusSetpoint, ModbusSettings, MqttSettings, REDACTED, RegisterBlock, RegisterTable, SetpointWrite, WordOrder,
+    WordType, WriteOutcome, default_topics,
+};
 pub use entities::{Device, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
 pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
-    AlarmId, ApiKeyId, BindingId, DeviceId, EventSeq, NotificationDeliveryId, NotificationRuleId, PluginVersionId,
-    RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellpadId,
+    AlarmId, ApiKeyId, BindingId, ConnectorId, DeviceId, EventSeq, NotificationDeliveryId, NotificationRuleId,
+    PluginVersionId, RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellpadId,
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;

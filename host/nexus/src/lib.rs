@@ -128,6 +128,11 @@ impl Server {
         };
         // Before the API serves: every event from here on is matched.
         let notifications = services.notifications().subscribe().await.context("starting notifications")?;
+        let connectors = nexus_connectors::Supervisor::new(services.clone(), clock.clone());
+        let started = services.connectors().attach(connectors.clone()).await.context("starting connectors")?;
+        if started > 0 {
+            tracing::info!(connectors = started, "Connectors started.");
+        }
         let state = AppState::new(services.clone(), clock).with_request_timeout(config.http.request);
         let app = nexus_api::router(state);
         let listener =
@@ -155,6 +160,7 @@ impl Server {
             drop(live);
             drop(hot);
             notifications.stop().await;
+            connectors.stop_all().await;
             let _ = stop_deliveries.send(true);
             if tokio::time::timeout(drain, &mut deliveries).await.is_err() {
                 tracing::warn!("Notification sends did not finish in time; stopping them.");

@@ -178,6 +178,9 @@ pub enum ServiceError {
     /// Storage cannot take the request now; nothing was acknowledged.
     #[error("{0}")]
     Unavailable(String),
+    /// A setpoint write through a connector failed.
+    #[error(transparent)]
+    SetpointWrite(#[from] crate::WriteError),
     /// The host has more work queued than it takes; retry after a moment.
     #[error("the ingest queue is full ({queued} frames waiting); retry in {retry_after_s} s")]
     Overloaded {

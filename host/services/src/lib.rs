@@ -41,6 +41,7 @@ mod assets;
 mod cache;
 mod calls;
 mod compiles;
+mod connectors;
 mod error;
 mod frames;
 mod health;
@@ -73,6 +74,9 @@ use nexus_storage::{Committed, Effects, Store};
 
 pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
+pub use connectors::{
+    ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MIN_POLL_MS, WriteError, mqtt_peer,
+};
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;
 pub use hot::{AlarmUpdate, CacheError, HotCache, LatestUpdate, READ_TIMEOUT};
@@ -215,6 +219,8 @@ pub(crate) struct Inner {
     pub(crate) notifications_due: tokio::sync::Notify,
     /// The hot-state cache, when one is attached (written after commits).
     pub(crate) hot: std::sync::OnceLock<hot::Hot>,
+    /// What runs connectors, when attached.
+    pub(crate) connectors: std::sync::OnceLock<Arc<dyn connectors::ConnectorRuntime>>,
 }
 
 impl Inner {
@@ -352,6 +358,7 @@ pub struct Services {
     live: LiveService,
     monitor: MonitorService,
     notifications: NotificationService,
+    connectors: ConnectorService,
 }
 
 impl Services {
@@ -379,6 +386,7 @@ impl Services {
             live: live::Channels::default(),
             notifications_due: tokio::sync::Notify::new(),
             hot: std::sync::OnceLock::new(),
+            connectors: std::sync::OnceLock::new(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -393,6 +401,7 @@ impl Services {
             live: LiveService(inner.clone()),
             monitor: MonitorService(inner.clone()),
             notifications: NotificationService(inner.clone()),
+            connectors: ConnectorService(inner.clone()),
             inner,
         }
     }
@@ -455,6 +464,11 @@ impl Services {
     /// Notification rules and their deliveries.
     pub fn notifications(&self) -> &NotificationService {
         &self.notifications
+    }
+
+    /// Connectors to the field and setpoint writes through them.
+    pub fn connectors(&self) -> &ConnectorService {
+        &self.connectors
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

@@ -8,6 +8,7 @@
 
 mod alarms;
 mod commit;
+mod connectors;
 mod entities;
 mod identity;
 mod monitor;

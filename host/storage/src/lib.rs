@@ -15,6 +15,7 @@
 //! PostgreSQL); it is the only storage test a new backend needs.
 
 pub mod conformance;
+mod connectors;
 mod effects;
 mod error;
 mod identity;
@@ -22,6 +23,7 @@ mod monitor;
 mod notifications;
 mod ports;
 
+pub use connectors::ConnectorStore;
 pub use effects::{
     Committed, DeviceSeries, Effects, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell, OperatorOutcome,
     Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,

@@ -282,6 +282,7 @@ pub trait Store:
     + crate::IdentityStore
     + crate::MonitorStore
     + crate::NotificationStore
+    + crate::ConnectorStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

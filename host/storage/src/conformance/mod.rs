@@ -10,6 +10,7 @@
 mod aggregate;
 mod alarms;
 mod commit;
+mod connectors;
 mod entities;
 mod fixture;
 mod hygiene;
@@ -26,6 +27,7 @@ pub use aggregate::{
 };
 pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
 pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
+pub use connectors::connectors_stay_in_their_tenant_and_their_events_carry_no_secret;
 pub use entities::{
     device_tokens_are_stored_hashed_and_rotate, entity_lists_page_after_a_cursor, profiles_are_stored_whole_per_tenant,
     tenants_see_nothing_of_each_other,
@@ -64,7 +66,8 @@ macro_rules! conformance_suite {
             notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once,
             history_aggregates_into_buckets_from_the_start,
             a_day_at_one_hertz_aggregates_the_same_everywhere,
-            telemetry_retention_deletes_one_tenants_old_readings
+            telemetry_retention_deletes_one_tenants_old_readings,
+            connectors_stay_in_their_tenant_and_their_events_carry_no_secret
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,34 @@
+//! # nexus-connectors
+//!
+//! The field connectors: trusted native code that speaks a field protocol
+//! (MQTT, Modbus TCP), hands each raw frame to the ingest path — where the
+//! device's decoder binding, an untrusted component, decodes it — and writes
+//! setpoints back to devices.
+//!
+//! - [`Connector`]: one protocol's run loop over a [`Link`]: frames out
+//!   through its [`FrameSink`], setpoint writes in, health and counters in
+//!   its [`Health`].
+//! - [`Supervisor`]: runs each tenant's enabled connectors, restarts a
+//!   failing one with capped, jittered backoff, applies a changed
+//!   configuration at run time, and reports status; it is the services'
+//!   `ConnectorRuntime` port.
+//! - [`ServicesSink`]: the production sink, resolving the wire's device
+//!   (id or name, within the connector's tenant) and calling the ingest
+//!   service; a frame is stored (durable) before its sink call returns.
+//!
+//! A connector never interprets a payload: payload formats, register maps,
+//! scaling and byte order belong to the tenant's decoder.
+
+mod backoff;
+mod health;
+mod link;
+pub mod modbus;
+pub mod mqtt;
+mod sink;
+mod supervisor;
+
+pub use backoff::Backoff;
+pub use health::Health;
+pub use link::{Connector, ConnectorError, DeviceRef, FrameSink, Link, SinkError, WriteRequest, run_write};
+pub use sink::ServicesSink;
+pub use supervisor::Supervisor;

@@ -1,0 +1,158 @@
+//! Connector configurations: one row per connector, its settings as JSON.
+//! Each change appends its entity event (secrets redacted) in its
+//! transaction.
+
+use async_trait::async_trait;
+use nexus_model::{
+    Actor, Connector, ConnectorId, ConnectorKind, ConnectorSettings, EntityAction, EntityKind, NewEvent, Page,
+    TenantId, TimestampMs,
+};
+use nexus_storage::{ConnectorStore, Result, StorageError, entity_event};
+use serde_json::json;
+use sqlx::postgres::PgRow;
+
+use crate::outbox::append;
+use crate::rows::get;
+use crate::{PostgresStore, conflict_or, corrupt, db, page_limit, page_sql};
+
+const COLUMNS: &str = "SELECT id, tenant_id, name, kind, enabled, settings, created_time, updated_time";
+
+fn connector(row: &PgRow) -> Result<Connector> {
+    let kind: String = get(row, "kind")?;
+    let settings: ConnectorSettings = serde_json::from_str(&get::<String>(row, "settings")?).map_err(corrupt)?;
+    if ConnectorKind::parse(&kind) != Some(settings.kind()) {
+        return Err(corrupt(format!("connector kind {kind} with settings of {}", settings.kind().as_str())));
+    }
+    Ok(Connector {
+        id: get::<String>(row, "id")?.into(),
+        tenant_id: get::<String>(row, "tenant_id")?.into(),
+        name: get(row, "name")?,
+        enabled: get(row, "enabled")?,
+        settings,
+        created_time: get(row, "created_time")?,
+        updated_time: get(row, "updated_time")?,
+    })
+}
+
+/// What an entity event says of a connector: its settings without secrets.
+fn connector_event(connector: &Connector, action: EntityAction, actor: &Actor, now: TimestampMs) -> NewEvent {
+    let summary = json!({
+        "name": connector.name,
+        "enabled": connector.enabled,
+        "settings": connector.settings.redacted(),
+    });
+    entity_event(&connector.tenant_id, now, EntityKind::Connector, &connector.id, action, actor, summary)
+}
+
+fn returned() -> &'static str {
+    COLUMNS.trim_start_matches("SELECT ")
+}
+
+#[async_trait]
+impl ConnectorStore for PostgresStore {
+    async fn insert_connector(&self, new: &Connector, actor: &Actor) -> Result<Connector> {
+        let settings = serde_json::to_string(&new.settings).map_err(corrupt)?;
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO pf.connector (id, tenant_id, name, kind, enabled, settings, created_time, updated_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.tenant_id.as_str())
+        .bind(&new.name)
+        .bind(new.settings.kind().as_str())
+        .bind(new.enabled)
+        .bind(&settings)
+        .bind(new.created_time)
+        .bind(new.updated_time)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, || format!("a connector named `{}` exists", new.name)))?;
+        append(&mut tx, vec![connector_event(new, EntityAction::Created, actor, new.created_time)]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(new.clone())
+    }
+
+    async fn connector(&self, tenant: &TenantId, id: &ConnectorId) -> Result<Connector> {
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(format!("{COLUMNS} FROM pf.connector WHERE id = $1 AND tenant_id = $2")))
+                .bind(id.as_str())
+                .bind(tenant.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        row.as_ref().map(connector).transpose()?.ok_or_else(|| StorageError::not_found("connector", id))
+    }
+
+    async fn connectors(&self, tenant: &TenantId, page: &Page) -> Result<Vec<Connector>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql(COLUMNS, "pf.connector", "name, id")))
+            .bind(tenant.as_str())
+            .bind(page.after.as_deref())
+            .bind(page_limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(connector).collect()
+    }
+
+    async fn enabled_connectors(&self) -> Result<Vec<Connector>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} FROM pf.connector WHERE enabled ORDER BY tenant_id, name, id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(connector).collect()
+    }
+
+    async fn update_connector(&self, changed: &Connector, actor: &Actor) -> Result<Connector> {
+        let settings = serde_json::to_string(&changed.settings).map_err(corrupt)?;
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE pf.connector SET name = $1, kind = $2, enabled = $3, settings = $4, updated_time = $5 \
+             WHERE id = $6 AND tenant_id = $7 RETURNING {}",
+            returned()
+        )))
+        .bind(&changed.name)
+        .bind(changed.settings.kind().as_str())
+        .bind(changed.enabled)
+        .bind(&settings)
+        .bind(changed.updated_time)
+        .bind(changed.id.as_str())
+        .bind(changed.tenant_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, || format!("a connector named `{}` exists", changed.name)))?;
+        let updated = row
+            .as_ref()
+            .map(connector)
+            .transpose()?
+            .ok_or_else(|| StorageError::not_found("connector", &changed.id))?;
+        append(&mut tx, vec![connector_event(&updated, EntityAction::Updated, actor, updated.updated_time)]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(updated)
+    }
+
+    async fn delete_connector(
+        &self,
+        tenant: &TenantId,
+        id: &ConnectorId,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM pf.connector WHERE id = $1 AND tenant_id = $2 RETURNING {}",
+            returned()
+        )))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let deleted =
+            row.as_ref().map(connector).transpose()?.ok_or_else(|| StorageError::not_found("connector", id))?;
+        append(&mut tx, vec![connector_event(&deleted, EntityAction::Deleted, actor, now)]).await?;
+        tx.commit().await.map_err(db)
+    }
+}

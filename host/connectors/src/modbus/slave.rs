@@ -2,11 +2,13 @@
 //!
 //! Each cycle runs on a `tokio::time::interval` of `poll_ms` with
 //! [`MissedTickBehavior::Skip`]: a cycle that overruns its period (a slow
-//! reply, a slow store, a write in between) does not trigger a burst of
-//! catch-up reads of stale timing; the ticks it overran are skipped and
-//! counted as missed cycles (`modbus-missed-cycle`). Between cycles the
-//! task carries out the setpoint writes routed to it, on the same
-//! connection. A failed request is reported against the device with a
+//! reply, a slow store, a write in between) is counted as a missed cycle
+//! (`modbus-missed-cycle`, one per overrunning cycle); the next cycle then
+//! starts at once, late, and the schedule resumes on the multiples of
+//! `poll_ms` — ticks that fell inside the overrun are skipped, never caught
+//! up in a burst. Between cycles the task carries out the setpoint writes
+//! routed to it, on the same connection; writes are served before a due
+//! tick, so a slave whose cycles always overrun still answers them. A failed request is reported against the device with a
 //! stable code; anything but a Modbus exception drops the connection,
 //! which is made again after a capped, jittered backoff (reset by a clean
 //! cycle). The task ends only when the connector stops.
@@ -109,6 +111,11 @@ impl Slave {
             tokio::select! {
                 biased;
                 () = &mut stop => break None,
+                Some(request) = self.writes.recv() => {
+                    if self.write(&mut ctx, request).await.is_err() {
+                        break Some(());
+                    }
+                }
                 _ = interval.tick() => {
                     let started = Instant::now();
                     let clean = self.cycle(&mut ctx).await;
@@ -117,11 +124,6 @@ impl Slave {
                         Ok(true) => backoff.reset(),
                         Ok(false) => {}
                         Err(()) => break Some(()),
-                    }
-                }
-                Some(request) = self.writes.recv() => {
-                    if self.write(&mut ctx, request).await.is_err() {
-                        break Some(());
                     }
                 }
             }
@@ -161,10 +163,9 @@ impl Slave {
     }
 
     fn count_missed(&self, took: Duration, period: Duration) {
-        let missed = took.as_nanos() / period.as_nanos().max(1);
-        if missed > 0 {
+        if took > period {
             let reason = format!(
-                "a poll cycle took {} ms, over the period of {} ms: {missed} cycle(s) missed",
+                "a poll cycle took {} ms, over the period of {} ms: the next cycle is late and the ticks it overran are skipped",
                 took.as_millis(),
                 period.as_millis()
             );

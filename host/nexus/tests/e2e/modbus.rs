@@ -337,7 +337,8 @@ async fn setpoints_are_written_with_fc06_and_fc16_and_read_back() {
     let mut settings = slave_settings(&device, address, 500, 4);
     settings["setpoints"] = json!([
         {"parameter": "frequency_hz", "address": 10, "type": "u16", "scale": 0.01},
-        {"parameter": "choke_pct", "address": 20, "type": "f32", "word_order": "little"}
+        {"parameter": "choke_pct", "address": 20, "type": "f32", "word_order": "little"},
+        {"parameter": "beyond_the_map", "address": 5000, "type": "u16"}
     ]);
     create_connector(&h, "vfd", vec![settings]).await;
     let write = |parameter: &'static str, value: f64| {
@@ -374,6 +375,11 @@ async fn setpoints_are_written_with_fc06_and_fc16_and_read_back() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["code"], "out-of-range");
     assert_eq!(bank.holding(10, 1), [5250], "nothing written");
+    // The slave answers IllegalDataAddress: refused, with the exception.
+    let (status, problem, _) = write("beyond_the_map", 1.0).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
+    assert_eq!(problem["code"], "write-refused");
+    assert!(problem.to_string().contains("IllegalDataAddress"), "{problem}");
     let (status, problem, _) = write("speed_rpm", 1.0).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "not-writable");

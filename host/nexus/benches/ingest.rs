@@ -9,6 +9,9 @@
 //!     --devices 100 --samples 1,100 --connections 1,32 --seconds 10
 //! ```
 //!
+//! `--modbus N` instead measures the Modbus connector polling N slaves
+//! (see `ingest/modbus.rs`).
+//!
 //! `--fairness S` then measures tenant B's throughput and p99 for S seconds
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
 //! `--overload S` sheds load at twice the sustainable rate for S seconds.
@@ -25,6 +28,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "ingest/modbus.rs"]
+mod modbus;
+
 const TOKEN: &str = "bench-admin-token-0123456789";
 const KEYS: usize = 10;
 
@@ -37,6 +43,12 @@ struct Options {
     overload: u64,
     /// Seconds per side of the fairness run (0: skip).
     fairness: u64,
+    /// Modbus mode: slaves polled (0: the HTTP benchmark).
+    modbus: usize,
+    /// Modbus mode: registers per slave (one block).
+    registers: u16,
+    /// Modbus mode: poll period, ms.
+    poll_ms: u32,
 }
 
 fn options() -> Options {
@@ -47,6 +59,9 @@ fn options() -> Options {
         seconds: 10,
         overload: 0,
         fairness: 0,
+        modbus: 0,
+        registers: 125,
+        poll_ms: 100,
     };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
@@ -58,6 +73,9 @@ fn options() -> Options {
             "--seconds" => o.seconds = pair[1].parse().unwrap_or(o.seconds),
             "--overload" => o.overload = pair[1].parse().unwrap_or(0),
             "--fairness" => o.fairness = pair[1].parse().unwrap_or(0),
+            "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
+            "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),
+            "--poll-ms" => o.poll_ms = pair[1].parse().unwrap_or(o.poll_ms),
             _ => {}
         }
     }
@@ -459,6 +477,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let o = options();
+    if o.modbus > 0 {
+        return modbus::run(o.modbus, o.registers, o.poll_ms, o.seconds).await;
+    }
     let server = start_server().await;
     let tokens = Arc::new(field(&server.base, o.devices).await);
     println!(

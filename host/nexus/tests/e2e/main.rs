@@ -17,6 +17,7 @@ mod ledger;
 mod limits;
 mod live;
 mod metrics;
+mod mqtt;
 mod neighbours;
 mod notify;
 mod observe;

@@ -18,6 +18,7 @@ mod limits;
 mod live;
 mod metrics;
 mod modbus;
+mod mqtt;
 mod neighbours;
 mod notify;
 mod observe;

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod config;
+mod connectors;
 mod contract;
 mod crash;
 mod faults;

@@ -14,6 +14,7 @@ mod setpoint;
 mod slave;
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use nexus_model::{ConnectorState, DeviceId, ModbusSettings};
@@ -25,6 +26,13 @@ use crate::{Connector, ConnectorError, Link, WriteRequest, run_write};
 
 /// Writes that may wait for one slave (between two of its polls).
 const SLAVE_WRITE_QUEUE: usize = 16;
+
+/// A write on its way to its slave's task, with when it was taken (its
+/// `elapsed_ms` counts the wait for the slave's current cycle).
+pub(crate) struct Routed {
+    taken: Instant,
+    request: WriteRequest,
+}
 
 /// A Modbus TCP connector.
 pub struct ModbusConnector {
@@ -46,7 +54,7 @@ impl Connector for ModbusConnector {
     /// and ride out: this never returns `Err`.
     async fn run(&mut self, link: &mut Link) -> Result<(), ConnectorError> {
         let mut tasks = JoinSet::new();
-        let mut routes: HashMap<DeviceId, mpsc::Sender<WriteRequest>> = HashMap::new();
+        let mut routes: HashMap<DeviceId, mpsc::Sender<Routed>> = HashMap::new();
         for device in &self.settings.devices {
             let (writes, writes_rx) = mpsc::channel(SLAVE_WRITE_QUEUE);
             routes.insert(device.device_id.clone(), writes);
@@ -79,7 +87,7 @@ impl Connector for ModbusConnector {
 
 /// Hands a write to its slave's task, or answers it at once when no slave
 /// of this connector is that device or its queue is full.
-fn route(link: &Link, routes: &HashMap<DeviceId, mpsc::Sender<WriteRequest>>, request: WriteRequest) {
+fn route(link: &Link, routes: &HashMap<DeviceId, mpsc::Sender<Routed>>, request: WriteRequest) {
     let Some(writes) = routes.get(&request.write.device_id) else {
         let error = WriteError::NotWritable {
             device: request.write.device_id.clone(),
@@ -87,10 +95,10 @@ fn route(link: &Link, routes: &HashMap<DeviceId, mpsc::Sender<WriteRequest>>, re
         };
         return run_write(&link.health, request, Err(error));
     };
-    if let Err(error) = writes.try_send(request) {
-        let (request, why) = match error {
-            mpsc::error::TrySendError::Full(request) => (request, "too many writes are waiting for this slave"),
-            mpsc::error::TrySendError::Closed(request) => (request, "the slave's task has ended"),
+    if let Err(error) = writes.try_send(Routed { taken: Instant::now(), request }) {
+        let (Routed { request, .. }, why) = match error {
+            mpsc::error::TrySendError::Full(routed) => (routed, "too many writes are waiting for this slave"),
+            mpsc::error::TrySendError::Closed(routed) => (routed, "the slave's task has ended"),
         };
         run_write(&link.health, request, Err(WriteError::Unreachable(why.into())));
     }

@@ -22,9 +22,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tokio_modbus::client::Context;
 
+use super::Routed;
 use super::read::{self, PollError};
 use super::setpoint;
-use crate::{Backoff, DeviceRef, FrameSink, Health, SinkError, WriteRequest, run_write};
+use crate::{Backoff, DeviceRef, FrameSink, Health, SinkError, run_write};
 
 /// A slave's task and what it needs.
 pub(super) struct Slave {
@@ -34,7 +35,7 @@ pub(super) struct Slave {
     pub(super) health: Arc<Health>,
     pub(super) clock: Clock,
     pub(super) stop: watch::Receiver<bool>,
-    pub(super) writes: mpsc::Receiver<WriteRequest>,
+    pub(super) writes: mpsc::Receiver<Routed>,
 }
 
 /// Resolves when `stop` turns true (or its sender is gone).
@@ -91,7 +92,7 @@ impl Slave {
             tokio::select! {
                 () = &mut stop => return false,
                 () = &mut wake => return true,
-                Some(request) = self.writes.recv() => {
+                Some(Routed { request, .. }) = self.writes.recv() => {
                     let error = WriteError::Unreachable(format!("not connected to {}; reconnecting", self.device.address));
                     run_write(&self.health, request, Err(error));
                 }
@@ -111,8 +112,8 @@ impl Slave {
             tokio::select! {
                 biased;
                 () = &mut stop => break None,
-                Some(request) = self.writes.recv() => {
-                    if self.write(&mut ctx, request).await.is_err() {
+                Some(routed) = self.writes.recv() => {
+                    if self.write(&mut ctx, routed).await.is_err() {
                         break Some(());
                     }
                 }
@@ -175,7 +176,8 @@ impl Slave {
 
     /// Carries out one setpoint write. `Err`: the connection must be made
     /// again (the write has been answered).
-    async fn write(&mut self, ctx: &mut Context, request: WriteRequest) -> Result<(), PollError> {
+    async fn write(&mut self, ctx: &mut Context, routed: Routed) -> Result<(), PollError> {
+        let Routed { taken, request } = routed;
         let wanted = &request.write.parameter;
         let Some(point) = self.device.setpoints.iter().find(|s| &s.parameter == wanted) else {
             let error = WriteError::NotWritable { device: request.write.device_id.clone(), parameter: wanted.clone() };
@@ -183,7 +185,8 @@ impl Slave {
             return Ok(());
         };
         match setpoint::write(ctx, point, request.write.value, self.device.timeout_ms).await {
-            Ok((confirmed, read_back, elapsed_ms)) => {
+            Ok((confirmed, read_back)) => {
+                let elapsed_ms = taken.elapsed().as_millis() as u64;
                 let outcome = WriteOutcome {
                     connector_id: self.connector.clone(),
                     confirmed,

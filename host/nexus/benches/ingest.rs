@@ -16,6 +16,14 @@
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
 //! `--overload S` sheds load at twice the sustainable rate for S seconds.
 //!
+//! `--mqtt M [--publishers P]` measures the MQTT connector instead: M
+//! messages of one 10-reading sample each, published QoS 1 by P clients
+//! through a local mosquitto of its own, until all are stored:
+//!
+//! ```sh
+//! cargo bench -p nexus --bench ingest -- --devices 100 --mqtt 20000 --publishers 4
+//! ```
+//!
 //! Every request is answered only after its readings and the rule's effects
 //! are committed, so "accepted" means durable and evaluated. `NEXUS_BIN`
 //! points the same load at another build of the server.
@@ -30,6 +38,8 @@ use serde_json::{Value, json};
 
 #[path = "ingest/modbus.rs"]
 mod modbus;
+#[path = "ingest/mqtt.rs"]
+mod mqtt;
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const KEYS: usize = 10;
@@ -49,6 +59,10 @@ struct Options {
     registers: u16,
     /// Modbus mode: poll period, ms.
     poll_ms: u32,
+    /// Messages through MQTT (0: the HTTP rows instead).
+    mqtt: usize,
+    /// MQTT publishers.
+    publishers: usize,
 }
 
 fn options() -> Options {
@@ -62,6 +76,8 @@ fn options() -> Options {
         modbus: 0,
         registers: 125,
         poll_ms: 100,
+        mqtt: 0,
+        publishers: 4,
     };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
@@ -76,6 +92,8 @@ fn options() -> Options {
             "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
             "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),
             "--poll-ms" => o.poll_ms = pair[1].parse().unwrap_or(o.poll_ms),
+            "--mqtt" => o.mqtt = pair[1].parse().unwrap_or(0),
+            "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
             _ => {}
         }
     }
@@ -482,6 +500,10 @@ async fn main() {
     }
     let server = start_server().await;
     let tokens = Arc::new(field(&server.base, o.devices).await);
+    if o.mqtt > 0 {
+        mqtt::run(&server, o.devices, o.mqtt, o.publishers).await;
+        return;
+    }
     println!(
         "end-to-end ingest: {} devices, decoder + threshold rule, {KEYS} keys per sample, {} s per row, SQLite",
         o.devices, o.seconds

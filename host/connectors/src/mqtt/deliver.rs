@@ -31,10 +31,16 @@ pub(super) struct AckWhenDone {
 }
 
 impl AckWhenDone {
-    async fn part_done(&self) {
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // A failure means the session is gone: the broker redelivers.
-            let _ = self.client.ack(&self.publish).await;
+    /// Never waits for the session's request queue: a lane blocked on it
+    /// would hold its permit, the run loop would wait for permits, the
+    /// event loop for the run loop, and nobody would drain the queue.
+    fn part_done(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 && self.client.try_ack(&self.publish).is_err() {
+            // Full (or gone: then the broker redelivers anyway).
+            let (client, publish) = (self.client.clone(), self.publish.clone());
+            tokio::spawn(async move {
+                let _ = client.ack(&publish).await;
+            });
         }
     }
 }
@@ -137,7 +143,7 @@ impl Worker {
             if !self.deliver(&job).await {
                 return;
             }
-            job.ack.part_done().await;
+            job.ack.part_done();
             self.pending.fetch_sub(1, Ordering::AcqRel);
         }
     }

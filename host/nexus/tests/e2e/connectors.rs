@@ -49,9 +49,15 @@ async fn connectors_are_checked_kept_secret_supervised_and_stay_in_their_tenant(
     // Settings that cannot work are refused, naming the field.
     let bad = [
         (json!({"name": "x", "settings": {"kind": "mqtt", "url": "http://broker"}}), "settings.url"),
-        (json!({"name": "x", "settings": {"kind": "mqtt", "url": "mqtt://b", "topics": ["a/#/b"]}}), "settings.topics[0]"),
-        (json!({"name": "x", "settings": {"kind": "modbus", "devices": [{"device_id": "d", "address": "h:502",
-            "blocks": [{"start": 0, "count": 126}]}]}}), "settings.devices[0].blocks[0]"),
+        (
+            json!({"name": "x", "settings": {"kind": "mqtt", "url": "mqtt://b", "topics": ["a/#/b"]}}),
+            "settings.topics[0]",
+        ),
+        (
+            json!({"name": "x", "settings": {"kind": "modbus", "devices": [{"device_id": "d", "address": "h:502",
+            "blocks": [{"start": 0, "count": 126}]}]}}),
+            "settings.devices[0].blocks[0]",
+        ),
         (json!({"name": "x", "settings": {"kind": "opcua"}}), "opcua"),
         (json!({"name": "x", "settings": {"kind": "mqtt", "url": "mqtt://b", "colour": "red"}}), "colour"),
     ];
@@ -74,7 +80,10 @@ async fn connectors_are_checked_kept_secret_supervised_and_stay_in_their_tenant(
     .await;
     let problems = backing_off["status"]["problems"].as_array().expect("problems");
     assert!(
-        problems.iter().any(|p| p["code"] == "connect-failed" && p["reason"].as_str().unwrap_or_default().contains(&port.to_string())),
+        problems
+            .iter()
+            .any(|p| p["code"] == "connect-failed"
+                && p["reason"].as_str().unwrap_or_default().contains(&port.to_string())),
         "the reason names the broker: {backing_off:#}"
     );
     let twin = h.send(h.admin(Method::POST, "/api/connectors", "acme").await.json(&broker(port))).await;
@@ -112,7 +121,10 @@ async fn connectors_are_checked_kept_secret_supervised_and_stay_in_their_tenant(
         }
     };
     let own = metrics("acme").await;
-    assert!(own.contains(&format!("nexus_connector_restarts_total{{tenant=\"acme\",connector=\"{id}\",kind=\"mqtt\"}}")), "{own}");
+    assert!(
+        own.contains(&format!("nexus_connector_restarts_total{{tenant=\"acme\",connector=\"{id}\",kind=\"mqtt\"}}")),
+        "{own}"
+    );
     assert!(own.contains("nexus_connector_up{"), "{own}");
     assert!(!metrics("globex").await.contains(&id), "a neighbour sees the connector's series");
 

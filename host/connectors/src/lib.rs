@@ -12,6 +12,8 @@
 //!   failing one with capped, jittered backoff, applies a changed
 //!   configuration at run time, and reports status; it is the services'
 //!   `ConnectorRuntime` port.
+//! - [`NetworkPolicy`]: which addresses connectors may reach, checked on
+//!   every connection after name resolution.
 //! - [`ServicesSink`]: the production sink, resolving the wire's device
 //!   (id or name, within the connector's tenant) and calling the ingest
 //!   service; a frame is stored (durable) before its sink call returns.
@@ -24,11 +26,13 @@ mod health;
 mod link;
 pub mod modbus;
 pub mod mqtt;
+mod policy;
 mod sink;
 mod supervisor;
 
 pub use backoff::Backoff;
 pub use health::Health;
 pub use link::{Connector, ConnectorError, DeviceRef, FrameSink, Link, SinkError, WriteRequest, run_write};
+pub use policy::NetworkPolicy;
 pub use sink::ServicesSink;
 pub use supervisor::Supervisor;

@@ -37,6 +37,9 @@ pub enum ConnectorError {
     /// The connection broke or the peer broke the protocol.
     #[error("{0}")]
     Protocol(String),
+    /// The host's network policy forbids the address.
+    #[error("{0}")]
+    NotAllowed(String),
     /// The settings cannot work (checked when saved; this is the rest).
     #[error("invalid settings: {0}")]
     Settings(String),
@@ -48,6 +51,7 @@ impl ConnectorError {
         match self {
             Self::Connect { .. } => "connect-failed",
             Self::Protocol(_) => "protocol-error",
+            Self::NotAllowed(_) => "address-not-allowed",
             Self::Settings(_) => "invalid-settings",
         }
     }
@@ -131,6 +135,8 @@ pub struct Link {
     pub stop: watch::Receiver<bool>,
     /// Setpoint writes routed to this connector.
     pub writes: mpsc::Receiver<WriteRequest>,
+    /// Which addresses it may connect to.
+    pub policy: Arc<crate::NetworkPolicy>,
 }
 
 impl Link {

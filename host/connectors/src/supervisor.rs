@@ -17,7 +17,7 @@ use nexus_services::{ConnectorRuntime, Services, WriteError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::HEALTHY_RUN;
-use crate::{Backoff, Connector, Health, Link, ServicesSink, WriteRequest, modbus, mqtt};
+use crate::{Backoff, Connector, Health, Link, NetworkPolicy, ServicesSink, WriteRequest, modbus, mqtt};
 
 /// Setpoint writes that may wait for one connector.
 const WRITE_QUEUE: usize = 64;
@@ -30,6 +30,7 @@ type Key = (TenantId, ConnectorId);
 pub struct Supervisor {
     services: Services,
     clock: Clock,
+    policy: Arc<NetworkPolicy>,
     running: Mutex<HashMap<Key, Running>>,
 }
 
@@ -47,9 +48,10 @@ struct Control {
 }
 
 impl Supervisor {
-    /// A supervisor whose connectors deliver into `services`.
-    pub fn new(services: Services, clock: Clock) -> Arc<Self> {
-        Arc::new(Self { services, clock, running: Mutex::default() })
+    /// A supervisor whose connectors deliver into `services` and reach only
+    /// what `policy` allows.
+    pub fn new(services: Services, clock: Clock, policy: NetworkPolicy) -> Arc<Self> {
+        Arc::new(Self { services, clock, policy: Arc::new(policy), running: Mutex::default() })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Running>> {
@@ -77,6 +79,7 @@ impl Supervisor {
             clock: self.clock.clone(),
             stop: stop_rx,
             writes: writes_rx,
+            policy: self.policy.clone(),
         };
         let connector = build(config);
         let task = tokio::spawn(supervise(connector, link));

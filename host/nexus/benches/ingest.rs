@@ -142,6 +142,8 @@ async fn start_server() -> Server {
     let child = Command::new(binary)
         .args(["serve", "--data-dir", &data_dir.display().to_string(), "--listen", &addr])
         .env("NEXUS_ADMIN_TOKEN", TOKEN)
+        // The bench's broker and slaves are on loopback.
+        .env("NEXUS_CONNECTOR_NETWORKS", "any")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

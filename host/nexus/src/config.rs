@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// The prefix of every Redis key (the tenant follows it), so hosts sharing a Redis do not collide.
     #[arg(long, env = "NEXUS_REDIS_PREFIX", default_value = "nexus:")]
     pub redis_prefix: String,
+    /// Which addresses connectors may reach: `default` (any but loopback, link-local — cloud metadata —, multicast and unspecified: a tenant cannot point one at the host's own services), `any`, or a comma-separated list of CIDR blocks (those only), checked on every connection after name resolution.
+    #[arg(long, env = "NEXUS_CONNECTOR_NETWORKS", default_value = "default", value_parser = nexus_connectors::NetworkPolicy::parse)]
+    pub connector_networks: nexus_connectors::NetworkPolicy,
     /// Address to listen on.
     #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub redis_url: Option<String>,
     /// The prefix of every Redis key (default `nexus:`).
     pub redis_prefix: String,
+    /// Which addresses connectors may reach.
+    pub connector_networks: nexus_connectors::NetworkPolicy,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// `NEXUS_ADMIN_TOKEN`: kept (hashed) as the system administrator's
@@ -128,7 +130,8 @@ impl Server {
         };
         // Before the API serves: every event from here on is matched.
         let notifications = services.notifications().subscribe().await.context("starting notifications")?;
-        let connectors = nexus_connectors::Supervisor::new(services.clone(), clock.clone());
+        let connectors =
+            nexus_connectors::Supervisor::new(services.clone(), clock.clone(), config.connector_networks.clone());
         let started = services.connectors().attach(connectors.clone()).await.context("starting connectors")?;
         if started > 0 {
             tracing::info!(connectors = started, "Connectors started.");

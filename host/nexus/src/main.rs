@@ -178,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         database: args.database.clone(),
         redis_url: args.redis_url.clone(),
         redis_prefix: args.redis_prefix.clone(),
+        connector_networks: args.connector_networks.clone(),
         listen: args.listen,
         bootstrap_token: admin_token.clone(),
         bootstrap_admin,

@@ -66,6 +66,7 @@ impl Connector for ModbusConnector {
                 clock: link.clock.clone(),
                 stop: link.stop.clone(),
                 writes: writes_rx,
+                policy: link.policy.clone(),
             };
             tasks.spawn(slave.run());
         }

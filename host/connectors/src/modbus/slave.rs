@@ -36,6 +36,7 @@ pub(super) struct Slave {
     pub(super) clock: Clock,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) writes: mpsc::Receiver<Routed>,
+    pub(super) policy: Arc<crate::NetworkPolicy>,
 }
 
 /// Resolves when `stop` turns true (or its sender is gone).
@@ -73,7 +74,8 @@ impl Slave {
         let address = &self.device.address;
         let fail = |reason: String| PollError::Connect { address: address.clone(), reason };
         let timeout = Duration::from_millis(self.device.timeout_ms.into());
-        let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address.as_str())).await {
+        let target = self.policy.resolve(address).await.map_err(|e| fail(e.to_string()))?;
+        let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(target)).await {
             Err(_) => return Err(fail(format!("no connection within {} ms", self.device.timeout_ms))),
             Ok(Err(error)) => return Err(fail(error.to_string())),
             Ok(Ok(stream)) => stream,

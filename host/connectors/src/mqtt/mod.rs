@@ -62,7 +62,12 @@ impl MqttConnector {
 #[async_trait]
 impl Connector for MqttConnector {
     async fn run(&mut self, link: &mut Link) -> Result<(), ConnectorError> {
-        let (options, peer) = options::options(&self.id, &self.settings)?;
+        let peer = options::peer(&self.settings)?;
+        let target = link.policy.resolve(&peer).await.map_err(|e| match e {
+            crate::policy::Unreachable::Forbidden(reason) => ConnectorError::NotAllowed(reason),
+            crate::policy::Unreachable::Unresolved(reason) => ConnectorError::Connect { peer: peer.clone(), reason },
+        })?;
+        let (options, peer) = options::options(&self.id, &self.settings, target)?;
         let (client, mut eventloop) = AsyncClient::new(options, REQUESTS);
         // The event loop is polled in a task of its own, so that nothing in
         // the run loop cancels a half-read packet.

@@ -23,16 +23,27 @@ const MQTT_MAX_PACKET: usize = 268_435_455;
 const OUTGOING_INFLIGHT: u16 = 100;
 
 /// The options, and the peer (`host:port`) for messages.
-pub(super) fn options(id: &ConnectorId, settings: &MqttSettings) -> Result<(MqttOptions, String), ConnectorError> {
+/// `host:port` of the broker the settings name.
+pub(super) fn peer(settings: &MqttSettings) -> Result<String, ConnectorError> {
     let Some((host, port)) = nexus_services::mqtt_peer(&settings.url) else {
         return Err(ConnectorError::Settings(format!("url `{}`: expected mqtt://host[:port]", settings.url)));
     };
+    Ok(format!("{host}:{port}"))
+}
+
+/// The options for a session with the broker at `target` (its resolved
+/// address), and the peer (`host:port`) for messages.
+pub(super) fn options(
+    id: &ConnectorId,
+    settings: &MqttSettings,
+    target: std::net::SocketAddr,
+) -> Result<(MqttOptions, String), ConnectorError> {
+    let peer = peer(settings)?;
     let client_id = match &settings.client_id {
         Some(client_id) if !client_id.is_empty() => client_id.clone(),
         _ => format!("nexus-{id}"),
     };
-    let peer = format!("{host}:{port}");
-    let mut options = MqttOptions::new(client_id, host, port);
+    let mut options = MqttOptions::new(client_id, target.ip().to_string(), target.port());
     let max = settings.max_payload_bytes as usize;
     let incoming = (max.saturating_mul(2)).max(max.saturating_add(HEADROOM)).min(MQTT_MAX_PACKET);
     options
@@ -58,11 +69,13 @@ mod tests {
     #[test]
     fn a_persistent_session_with_manual_acks_and_room_for_oversized_messages() {
         let id = ConnectorId::from("c-1".to_string());
-        let (made, peer) = options(&id, &settings("mqtt://broker.plant:1884")).expect("options");
+        let target: std::net::SocketAddr = "10.0.0.7:1884".parse().expect("address");
+        let (made, peer) = options(&id, &settings("mqtt://broker.plant:1884"), target).expect("options");
         assert_eq!(peer, "broker.plant:1884");
+        assert_eq!(made.broker_address(), ("10.0.0.7".to_string(), 1884), "connects to the checked address");
         assert_eq!(made.client_id(), "nexus-c-1");
         assert!(!made.clean_session());
         assert!(made.max_packet_size() > 256 * 1024);
-        assert!(options(&id, &settings("http://x")).is_err());
+        assert!(options(&id, &settings("http://x"), target).is_err());
     }
 }

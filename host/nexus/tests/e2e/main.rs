@@ -181,6 +181,8 @@ impl Harness {
             database,
             redis_url,
             redis_prefix,
+            // The tests' brokers and slaves are on loopback.
+            connector_networks: nexus_connectors::NetworkPolicy::any(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: Some(TOKEN.into()),
             bootstrap_admin: None,

@@ -30,7 +30,7 @@ pub(crate) struct ConnectorBody {
     /// The kind's settings, tagged by `kind` (`mqtt` or `modbus`); see
     /// docs/connectors.md. On a replace, an MQTT `password` of `********`
     /// keeps the stored one.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::schema::ConnectorSettings)]
     settings: ConnectorSettings,
 }
 
@@ -46,7 +46,7 @@ pub(crate) struct ConnectorView {
     name: String,
     enabled: bool,
     /// The kind's settings; a password reads `********`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::schema::ConnectorSettings)]
     settings: ConnectorSettings,
     created_time: i64,
     updated_time: i64,

@@ -96,6 +96,19 @@ impl Supervisor {
     }
 }
 
+impl Drop for Supervisor {
+    /// A supervisor dropped without `stop_all` (a server task aborted)
+    /// still stops its connectors: their tasks hold the services.
+    fn drop(&mut self) {
+        for (_, running) in self.running().drain() {
+            if let Some(control) = running.control {
+                let _ = control.stop.send(true);
+                control.task.abort();
+            }
+        }
+    }
+}
+
 /// Builds the connector its settings describe.
 fn build(config: &Config) -> Box<dyn Connector> {
     match &config.settings {

@@ -219,8 +219,9 @@ pub(crate) struct Inner {
     pub(crate) notifications_due: tokio::sync::Notify,
     /// The hot-state cache, when one is attached (written after commits).
     pub(crate) hot: std::sync::OnceLock<hot::Hot>,
-    /// What runs connectors, when attached.
-    pub(crate) connectors: std::sync::OnceLock<Arc<dyn connectors::ConnectorRuntime>>,
+    /// What runs connectors, when attached. Weak: the runtime holds the
+    /// services (its connectors deliver into them), and the server owns it.
+    pub(crate) connectors: std::sync::OnceLock<std::sync::Weak<dyn connectors::ConnectorRuntime>>,
 }
 
 impl Inner {

@@ -3,12 +3,8 @@
 //! transaction.
 
 use async_trait::async_trait;
-use nexus_model::{
-    Actor, Connector, ConnectorId, ConnectorKind, ConnectorSettings, EntityAction, EntityKind, NewEvent, Page,
-    TenantId, TimestampMs,
-};
-use nexus_storage::{ConnectorStore, Result, StorageError, entity_event};
-use serde_json::json;
+use nexus_model::{Actor, Connector, ConnectorId, EntityAction, Page, TenantId, TimestampMs};
+use nexus_storage::{ConnectorStore, Result, StorageError, connector_event, connector_settings};
 use sqlx::sqlite::SqliteRow;
 
 use crate::outbox::append;
@@ -18,11 +14,7 @@ use crate::{SqliteStore, conflict_or, corrupt, db, page_limit, page_sql};
 const COLUMNS: &str = "SELECT id, tenant_id, name, kind, enabled, settings, created_time, updated_time";
 
 fn connector(row: &SqliteRow) -> Result<Connector> {
-    let kind: String = get(row, "kind")?;
-    let settings: ConnectorSettings = serde_json::from_str(&get::<String>(row, "settings")?).map_err(corrupt)?;
-    if ConnectorKind::parse(&kind) != Some(settings.kind()) {
-        return Err(corrupt(format!("connector kind {kind} with settings of {}", settings.kind().as_str())));
-    }
+    let settings = connector_settings(&get::<String>(row, "kind")?, &get::<String>(row, "settings")?)?;
     Ok(Connector {
         id: get::<String>(row, "id")?.into(),
         tenant_id: get::<String>(row, "tenant_id")?.into(),
@@ -32,16 +24,6 @@ fn connector(row: &SqliteRow) -> Result<Connector> {
         created_time: get(row, "created_time")?,
         updated_time: get(row, "updated_time")?,
     })
-}
-
-/// What an entity event says of a connector: its settings without secrets.
-fn connector_event(connector: &Connector, action: EntityAction, actor: &Actor, now: TimestampMs) -> NewEvent {
-    let summary = json!({
-        "name": connector.name,
-        "enabled": connector.enabled,
-        "settings": connector.settings.redacted(),
-    });
-    entity_event(&connector.tenant_id, now, EntityKind::Connector, &connector.id, action, actor, summary)
 }
 
 fn returned() -> &'static str {

@@ -30,3 +30,31 @@ pub trait ConnectorStore: Send + Sync {
         now: TimestampMs,
     ) -> Result<()>;
 }
+
+/// The entity event of a change of a connector: its settings without
+/// secrets. Both backends append it in the change's transaction.
+pub fn connector_event(
+    connector: &nexus_model::Connector,
+    action: nexus_model::EntityAction,
+    actor: &Actor,
+    now: TimestampMs,
+) -> nexus_model::NewEvent {
+    let summary = serde_json::json!({
+        "name": connector.name,
+        "enabled": connector.enabled,
+        "settings": connector.settings.redacted(),
+    });
+    let kind = nexus_model::EntityKind::Connector;
+    crate::entity_event(&connector.tenant_id, now, kind, &connector.id, action, actor, summary)
+}
+
+/// A connector's settings as stored (JSON), checked against its stored kind.
+pub fn connector_settings(kind: &str, settings: &str) -> Result<nexus_model::ConnectorSettings> {
+    let settings: nexus_model::ConnectorSettings =
+        serde_json::from_str(settings).map_err(|e| crate::StorageError::Corrupt(e.to_string()))?;
+    if nexus_model::ConnectorKind::parse(kind) != Some(settings.kind()) {
+        let stored = settings.kind().as_str();
+        return Err(crate::StorageError::Corrupt(format!("connector kind {kind} with settings of {stored}")));
+    }
+    Ok(settings)
+}

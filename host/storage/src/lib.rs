@@ -23,7 +23,7 @@ mod monitor;
 mod notifications;
 mod ports;
 
-pub use connectors::ConnectorStore;
+pub use connectors::{ConnectorStore, connector_event, connector_settings};
 pub use effects::{
     Committed, DeviceSeries, Effects, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell, OperatorOutcome,
     Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,

@@ -46,6 +46,14 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         json!({"name": "B pager", "channel": {"kind": "webhook", "url": refused, "secret": "B-secret-0123456789"}}),
     )
     .await;
+    // A connector (disabled: its status stays still between snapshots).
+    let connector = as_b(
+        Method::POST,
+        "/api/connectors",
+        json!({"name": "B broker", "enabled": false,
+               "settings": {"kind": "mqtt", "url": "mqtt://127.0.0.1:1", "password": "B-broker-secret"}}),
+    )
+    .await;
     let (status, body, _) =
         h.telemetry(&token, json!({"ts": 1_700_000_000_000_i64, "values": {"t": 60.0}}).to_string()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -99,6 +107,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("vendor", vendor["id"].as_str().expect("vendor id").to_string()),
         ("notification_rule", rule["id"].as_str().expect("id").to_string()),
         ("notification_delivery", delivery),
+        ("connector", connector["id"].as_str().expect("id").to_string()),
     ])
 }
 
@@ -119,6 +128,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "wellpads" => "wellpad",
                 "notification-rules" => "notification_rule",
                 "notification-deliveries" => "notification_delivery",
+                "connectors" => "connector",
                 _ => return None,
             }
         }
@@ -154,6 +164,16 @@ fn body_for(spec: &Value, schema: &Value, ids: &BTreeMap<&'static str, String>, 
     if let Some(first) = schema.get("oneOf").and_then(|shapes| shapes.get(0)) {
         return body_for(spec, first, ids, path);
     }
+    // All of several parts (a tagged enum's variant and its tag): merged.
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        let mut merged = serde_json::Map::new();
+        for part in parts {
+            if let Value::Object(members) = body_for(spec, part, ids, path) {
+                merged.extend(members);
+            }
+        }
+        return Value::Object(merged);
+    }
     let mut body = serde_json::Map::new();
     let required: Vec<&str> =
         schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
@@ -170,7 +190,10 @@ fn body_for(spec: &Value, schema: &Value, ids: &BTreeMap<&'static str, String>, 
                 json!(id)
             } else if let Some(first) = property.get("enum").and_then(|values| values.get(0)) {
                 first.clone()
-            } else if property.get("properties").is_some() || property.get("oneOf").is_some() {
+            } else if property.get("properties").is_some()
+                || property.get("oneOf").is_some()
+                || property.get("allOf").is_some()
+            {
                 body_for(spec, property, ids, path)
             } else {
                 match property.get("type").and_then(|t| t.as_str().or_else(|| t.get(0).and_then(Value::as_str))) {

@@ -95,9 +95,12 @@ pub struct ConnectorService(pub(crate) Arc<Inner>);
 
 impl ConnectorService {
     /// Attaches the runtime that runs connectors (once; later calls are
-    /// ignored) and starts every enabled connector of every tenant.
+    /// ignored) and starts every enabled connector of every tenant. The
+    /// services keep only a weak reference: the caller owns the runtime
+    /// (it holds the services, and a strong reference back would keep both
+    /// alive forever).
     pub async fn attach(&self, runtime: Arc<dyn ConnectorRuntime>) -> Result<usize> {
-        if self.0.connectors.set(runtime.clone()).is_err() {
+        if self.0.connectors.set(Arc::downgrade(&runtime)).is_err() {
             return Ok(0);
         }
         let enabled = self.0.store.enabled_connectors().await?;
@@ -107,8 +110,8 @@ impl ConnectorService {
         Ok(enabled.len())
     }
 
-    fn runtime(&self) -> Option<&Arc<dyn ConnectorRuntime>> {
-        self.0.connectors.get()
+    fn runtime(&self) -> Option<Arc<dyn ConnectorRuntime>> {
+        self.0.connectors.get().and_then(std::sync::Weak::upgrade)
     }
 
     /// Creates a connector; an enabled one starts at once.

@@ -15,6 +15,10 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+mod connectors;
+
+pub(crate) use connectors::ConnectorSettings;
+
 /// An `application/problem+json` document (RFC 9457). Every error of the
 /// API is one, with a stable machine-readable `code`. Some carry more
 /// members (e.g. `allowed`, `limit`, `maximum`, `note`, `decoder_code`,
@@ -498,155 +502,5 @@ mod tests {
         let statuses = [model::DeliveryStatus::Pending, model::DeliveryStatus::Sent, model::DeliveryStatus::Dead];
         assert_eq!(enum_values::<DeliveryStatus>(), names(statuses));
         assert_eq!(enum_values::<ChannelKind>(), names([model::ChannelKind::Webhook, model::ChannelKind::Email]));
-    }
-}
-
-/// A connector's settings, tagged by `kind` (docs/connectors.md). A copy of
-/// `nexus_model::ConnectorSettings` for the OpenAPI document; the unit test
-/// below checks that what it documents parses as the model.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum ConnectorSettings {
-    /// An MQTT broker.
-    Mqtt(MqttSettings),
-    /// Modbus TCP slaves, polled.
-    Modbus(ModbusSettings),
-}
-
-/// MQTT settings.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-pub(crate) struct MqttSettings {
-    /// `mqtt://host[:port]`.
-    url: String,
-    /// Default `nexus-{connector id}`.
-    client_id: Option<String>,
-    username: Option<String>,
-    /// Write-only: shown as `********`; `********` on a replace keeps it.
-    password: Option<String>,
-    /// Topic filters (default: the device and gateway topics).
-    topics: Option<Vec<String>>,
-    /// Default 262144.
-    max_payload_bytes: Option<u32>,
-    /// Default `application/json`.
-    content_type: Option<String>,
-    /// Default 10000.
-    rpc_timeout_ms: Option<u32>,
-}
-
-/// Modbus TCP settings.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ModbusSettings {
-    /// 1 to 1000 slaves.
-    devices: Vec<ModbusDevice>,
-}
-
-/// One slave.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ModbusDevice {
-    device_id: String,
-    /// `host:port`.
-    address: String,
-    /// Default 1.
-    unit: Option<u8>,
-    /// Default 1000, at least 100.
-    poll_ms: Option<u32>,
-    /// Default 500.
-    timeout_ms: Option<u32>,
-    /// 1 to 32 blocks.
-    blocks: Vec<RegisterBlock>,
-    setpoints: Option<Vec<ModbusSetpoint>>,
-}
-
-/// A block of registers read in one request.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-pub(crate) struct RegisterBlock {
-    /// Default `holding`.
-    table: Option<RegisterTable>,
-    start: u16,
-    /// 1 to 125.
-    count: u16,
-}
-
-/// A register table.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum RegisterTable {
-    Holding,
-    Input,
-}
-
-/// A writable setpoint.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ModbusSetpoint {
-    parameter: String,
-    address: u16,
-    /// Default `u16`.
-    #[serde(rename = "type")]
-    word_type: Option<WordType>,
-    /// Default 1.
-    scale: Option<f64>,
-    /// Default 0.
-    offset: Option<f64>,
-    /// Default `big`.
-    word_order: Option<WordOrder>,
-}
-
-/// A register value's type.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum WordType {
-    U16,
-    I16,
-    U32,
-    I32,
-    F32,
-}
-
-/// Which register of a 32-bit value comes first.
-#[allow(dead_code)]
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum WordOrder {
-    Big,
-    Little,
-}
-
-#[cfg(test)]
-mod connector_schema_tests {
-    /// The schema's shape parses as the model: the tag and every field name.
-    #[test]
-    fn documented_connector_settings_parse_as_the_model() {
-        use utoipa::PartialSchema;
-        let text = [
-            serde_json::to_value(super::ConnectorSettings::schema()),
-            serde_json::to_value(super::MqttSettings::schema()),
-            serde_json::to_value(super::ModbusSettings::schema()),
-            serde_json::to_value(super::ModbusDevice::schema()),
-            serde_json::to_value(super::ModbusSetpoint::schema()),
-        ]
-        .into_iter()
-        .map(|schema| schema.expect("schema").to_string())
-        .collect::<String>();
-        for name in
-            ["kind", "url", "client_id", "max_payload_bytes", "rpc_timeout_ms", "devices", "poll_ms", "word_order"]
-        {
-            assert!(text.contains(name), "{name} missing from {text}");
-        }
-        let mqtt = serde_json::json!({"kind": "mqtt", "url": "mqtt://b", "client_id": "c", "username": "u", "password": "p",
-            "topics": ["a"], "max_payload_bytes": 1, "content_type": "t", "rpc_timeout_ms": 100});
-        let modbus = serde_json::json!({"kind": "modbus", "devices": [{"device_id": "d", "address": "h:1", "unit": 1,
-            "poll_ms": 100, "timeout_ms": 10, "blocks": [{"table": "input", "start": 0, "count": 1}],
-            "setpoints": [{"parameter": "p", "address": 0, "type": "f32", "scale": 1.0, "offset": 0.0, "word_order": "little"}]}]});
-        for value in [mqtt, modbus] {
-            serde_json::from_value::<nexus_model::ConnectorSettings>(value.clone()).expect("the model parses it");
-        }
     }
 }

@@ -209,9 +209,10 @@ pub(crate) struct WriteView {
 }
 
 /// Writes a setpoint to a device through the running connector that serves
-/// it (Modbus FC06/FC16 then a read-back; MQTT RPC and its response) and
-/// waits for the confirmation. Every write is in the audit log with its
-/// outcome.
+/// it (Modbus FC06/FC16 then a read-back; MQTT RPC and its response; OPC
+/// UA write then read) and waits for the confirmation. Every write is in the
+/// audit log, and one that reached a connector is a `setpoint_write` event
+/// with its outcome.
 #[utoipa::path(post, path = "/api/devices/{id}/setpoint-writes", tag = "connectors", operation_id = "write_setpoint",
     params(("id" = String, Path, description = "The device")),
     request_body = SetpointBody,

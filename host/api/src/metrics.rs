@@ -10,8 +10,8 @@
 //!
 //! `deploy/grafana/series.txt` lists what the dashboard queries; the
 //! end-to-end test `metrics` checks every line of it against a scrape.
-//! `nexus_kafka_consumer_lag` is not exported: the host has no Kafka
-//! consumer yet.
+//! `nexus_kafka_consumer_lag` is not exported yet: the Kafka connectors
+//! do not report their lag.
 
 use std::fmt::Write as _;
 

@@ -252,6 +252,7 @@ pub(crate) enum EventType {
     BindingQuarantined,
     Entity,
     NotificationDead,
+    SetpointWrite,
 }
 
 /// A binding's counters since the host started.

@@ -1,7 +1,7 @@
 //! # nexus-connectors
 //!
 //! The field connectors: trusted native code that speaks a field protocol
-//! (MQTT, Modbus TCP), hands each raw frame to the ingest path — where the
+//! (MQTT, Modbus TCP, OPC UA, Kafka), hands each raw frame to the ingest path — where the
 //! device's decoder binding, an untrusted component, decodes it — and writes
 //! setpoints back to devices.
 //!
@@ -18,14 +18,20 @@
 //!   (id or name, within the connector's tenant) and calling the ingest
 //!   service; a frame is stored (durable) before its sink call returns.
 //!
+//! - [`kafka::KafkaPublisher`]: the outbox subscriber that publishes events
+//!   to Kafka (alarms, recommendations, the rest), started by the host when
+//!   Kafka is configured.
+//!
 //! A connector never interprets a payload: payload formats, register maps,
 //! scaling and byte order belong to the tenant's decoder.
 
 mod backoff;
 mod health;
+pub mod kafka;
 mod link;
 pub mod modbus;
 pub mod mqtt;
+pub mod opcua;
 mod policy;
 mod sink;
 mod supervisor;

@@ -17,7 +17,7 @@ use nexus_services::{ConnectorRuntime, Services, WriteError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::HEALTHY_RUN;
-use crate::{Backoff, Connector, Health, Link, NetworkPolicy, ServicesSink, WriteRequest, modbus, mqtt};
+use crate::{Backoff, Connector, Health, Link, NetworkPolicy, ServicesSink, WriteRequest, kafka, modbus, mqtt, opcua};
 
 /// Setpoint writes that may wait for one connector.
 const WRITE_QUEUE: usize = 64;
@@ -114,12 +114,15 @@ fn build(config: &Config) -> Box<dyn Connector> {
     match &config.settings {
         ConnectorSettings::Mqtt(settings) => Box::new(mqtt::MqttConnector::new(config.id.clone(), settings.clone())),
         ConnectorSettings::Modbus(settings) => Box::new(modbus::ModbusConnector::new(settings.clone())),
+        ConnectorSettings::Kafka(settings) => Box::new(kafka::KafkaConnector::new(config.id.clone(), settings.clone())),
+        ConnectorSettings::OpcUa(settings) => Box::new(opcua::OpcUaConnector::new(config.id.clone(), settings.clone())),
     }
 }
 
 /// Whether a connector with these settings can write `parameter` of the
-/// device: Modbus where the slave lists the setpoint; MQTT for any device
-/// (an RPC request on its topic).
+/// device: Modbus and OPC UA where the device lists the setpoint; MQTT for
+/// any device (an RPC request on its topic); Kafka for none (it only
+/// consumes).
 fn serves(settings: &ConnectorSettings, write: &SetpointWrite) -> Option<u8> {
     match settings {
         ConnectorSettings::Modbus(modbus) => modbus
@@ -127,7 +130,13 @@ fn serves(settings: &ConnectorSettings, write: &SetpointWrite) -> Option<u8> {
             .iter()
             .any(|d| d.device_id == write.device_id && d.setpoints.iter().any(|s| s.parameter == write.parameter))
             .then_some(0),
+        ConnectorSettings::OpcUa(opcua) => opcua
+            .devices
+            .iter()
+            .any(|d| d.device_id == write.device_id && d.setpoints.iter().any(|s| s.parameter == write.parameter))
+            .then_some(0),
         ConnectorSettings::Mqtt(_) => Some(1),
+        ConnectorSettings::Kafka(_) => None,
     }
 }
 

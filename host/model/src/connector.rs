@@ -20,6 +20,11 @@ pub enum ConnectorKind {
     Mqtt,
     /// Modbus TCP slaves, polled.
     Modbus,
+    /// A Kafka topic, consumed in a consumer group.
+    Kafka,
+    /// An OPC UA server: a subscription (or polling) of its nodes.
+    #[serde(rename = "opcua")]
+    OpcUa,
 }
 
 impl ConnectorKind {
@@ -28,6 +33,8 @@ impl ConnectorKind {
         match self {
             Self::Mqtt => "mqtt",
             Self::Modbus => "modbus",
+            Self::Kafka => "kafka",
+            Self::OpcUa => "opcua",
         }
     }
 
@@ -36,6 +43,8 @@ impl ConnectorKind {
         match name {
             "mqtt" => Some(Self::Mqtt),
             "modbus" => Some(Self::Modbus),
+            "kafka" => Some(Self::Kafka),
+            "opcua" => Some(Self::OpcUa),
             _ => None,
         }
     }
@@ -68,6 +77,11 @@ pub enum ConnectorSettings {
     Mqtt(MqttSettings),
     /// Modbus TCP.
     Modbus(ModbusSettings),
+    /// Kafka.
+    Kafka(KafkaSettings),
+    /// OPC UA.
+    #[serde(rename = "opcua")]
+    OpcUa(OpcUaSettings),
 }
 
 impl ConnectorSettings {
@@ -76,6 +90,8 @@ impl ConnectorSettings {
         match self {
             Self::Mqtt(_) => ConnectorKind::Mqtt,
             Self::Modbus(_) => ConnectorKind::Modbus,
+            Self::Kafka(_) => ConnectorKind::Kafka,
+            Self::OpcUa(_) => ConnectorKind::OpcUa,
         }
     }
 
@@ -88,6 +104,8 @@ impl ConnectorSettings {
                 ..mqtt.clone()
             }),
             Self::Modbus(modbus) => Self::Modbus(modbus.clone()),
+            Self::Kafka(kafka) => Self::Kafka(kafka.clone()),
+            Self::OpcUa(opcua) => Self::OpcUa(opcua.clone()),
         }
     }
 }
@@ -138,6 +156,41 @@ pub fn default_topics() -> Vec<String> {
     ["v1/devices/+/telemetry", "v1/devices/+/attributes", "v1/gateway/telemetry", "v1/gateway/attributes"]
         .map(String::from)
         .to_vec()
+}
+
+/// A Kafka connector: a consumer in a consumer group on one topic (the
+/// seed's `pf.telemetry.raw`). A record's key names its device (id or
+/// name), its value is one raw frame for that device's decoder. Offsets are
+/// committed only once the record's frame is durable or refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// The topic consumed.
+    #[serde(default = "default_kafka_topic")]
+    pub topic: String,
+    /// The consumer group (its committed offsets are where a restart
+    /// resumes).
+    #[serde(default = "default_kafka_group")]
+    pub group_id: String,
+    /// Largest record value accepted, bytes; a larger record is counted,
+    /// reported and skipped (committed: it can never succeed).
+    #[serde(default = "default_max_payload")]
+    pub max_payload_bytes: u32,
+    /// The MIME type frames get (what the decoder is told).
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+}
+
+/// The seed's raw telemetry topic.
+pub fn default_kafka_topic() -> String {
+    "pf.telemetry.raw".into()
+}
+
+/// The seed's consumer group.
+pub fn default_kafka_group() -> String {
+    "nexus-pf-consumer".into()
 }
 
 fn default_max_payload() -> u32 {
@@ -292,6 +345,82 @@ pub enum WordOrder {
     Little,
 }
 
+/// An OPC UA connector: one session (no security, anonymous) on a server;
+/// the listed nodes of each device are monitored in one subscription (or
+/// read every `poll_ms`), and each batch of values becomes one frame per
+/// device for its decoder (`application/vnd.nexus.opcua-values+json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaSettings {
+    /// `opc.tcp://host:port[/path]` (4840 when no port is given).
+    pub url: String,
+    /// Subscribe (default) or poll.
+    #[serde(default)]
+    pub mode: OpcUaMode,
+    /// How often the server samples each monitored node, ms.
+    #[serde(default = "default_sampling_ms")]
+    pub sampling_interval_ms: u32,
+    /// How often the server sends the subscription's changes, ms.
+    #[serde(default = "default_publishing_ms")]
+    pub publishing_interval_ms: u32,
+    /// In `poll` mode: how often every node is read, ms.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u32,
+    /// How long one request (connect, read, write) may take, ms.
+    #[serde(default = "default_opcua_timeout_ms")]
+    pub timeout_ms: u32,
+    /// The devices and their nodes.
+    pub devices: Vec<OpcUaDevice>,
+}
+
+fn default_sampling_ms() -> u32 {
+    500
+}
+
+fn default_publishing_ms() -> u32 {
+    1_000
+}
+
+fn default_opcua_timeout_ms() -> u32 {
+    5_000
+}
+
+/// How an OPC UA connector learns values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpcUaMode {
+    /// One subscription, a monitored item per node: the server sends
+    /// changes.
+    #[default]
+    Subscribe,
+    /// Every node is read each `poll_ms` (servers without subscriptions).
+    Poll,
+}
+
+/// One device's nodes on an OPC UA server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaDevice {
+    /// The Nexus device whose frames these are.
+    pub device_id: DeviceId,
+    /// Node ids (`ns=2;s=Well.W1.Frequency`, `ns=3;i=1001`), as the
+    /// decoder's node map names them.
+    pub nodes: Vec<String>,
+    /// Setpoints that may be written, by parameter name.
+    #[serde(default)]
+    pub setpoints: Vec<OpcUaSetpoint>,
+}
+
+/// A setpoint written to a node's Value attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaSetpoint {
+    /// The setpoint's name (e.g. `frequency_hz`).
+    pub parameter: String,
+    /// The node id written (its value keeps the node's data type).
+    pub node: String,
+}
+
 /// A setpoint to write to a device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetpointWrite {
@@ -301,6 +430,25 @@ pub struct SetpointWrite {
     pub parameter: String,
     /// The value to write.
     pub value: f64,
+}
+
+/// A setpoint write as recorded (an outbox event, published to
+/// `po.setpoint-changes`): what was asked and how it ended — the device's
+/// confirmation, or the stable error code and reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetpointWriteRecord {
+    /// What was asked.
+    #[serde(flatten)]
+    pub write: SetpointWrite,
+    /// How it ended, when it was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<WriteOutcome>,
+    /// The stable error code, when it failed (`write-timeout`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The reason, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// How a setpoint write ended.

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Actor, AlarmTransition, BindingId, DeadLetter, DeadNotification, DeviceId, EventSeq, PluginRun, Stage,
-    StoredRecommendation, TenantId, TimestampMs,
+    Actor, AlarmTransition, BindingId, DeadLetter, DeadNotification, DeviceId, EventSeq, PluginRun,
+    SetpointWriteRecord, Stage, StoredRecommendation, TenantId, TimestampMs,
 };
 
 /// An event as the outbox holds it.
@@ -52,6 +52,8 @@ pub enum EventBody {
     Entity(EntityChange),
     /// A notification could not be delivered and was given up on.
     NotificationDead(DeadNotification),
+    /// A setpoint was written to a device, or the write failed.
+    SetpointWrite(SetpointWriteRecord),
 }
 
 /// A dead letter without its payload.
@@ -159,6 +161,7 @@ impl EventBody {
             EventBody::BindingQuarantined { binding_id, .. } => binding_id.to_string(),
             EventBody::Entity(change) => change.id.clone(),
             EventBody::NotificationDead(dead) => dead.rule_id.to_string(),
+            EventBody::SetpointWrite(record) => record.write.device_id.to_string(),
         }
     }
 
@@ -172,6 +175,7 @@ impl EventBody {
             EventBody::BindingQuarantined { .. } => "binding_quarantined",
             EventBody::Entity(_) => "entity",
             EventBody::NotificationDead(_) => "notification_dead",
+            EventBody::SetpointWrite(_) => "setpoint_write",
         }
     }
 }

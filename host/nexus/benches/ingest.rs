@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `--modbus N` instead measures the Modbus connector polling N slaves
-//! (see `ingest/modbus.rs`).
+//! (see `ingest/modbus.rs`); `--opcua N [--nodes K]` the OPC UA connector
+//! subscribed to N devices of K nodes each (see `ingest/opcua.rs`).
 //!
 //! `--fairness S` then measures tenant B's throughput and p99 for S seconds
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
@@ -24,6 +25,19 @@
 //! cargo bench -p nexus --bench ingest -- --devices 100 --mqtt 20000 --publishers 4
 //! ```
 //!
+//! `--postgres SERVER` runs the server on PostgreSQL instead of SQLite: a
+//! fresh database `nexus_bench_<pid>` on SERVER (e.g.
+//! `postgres://postgres@127.0.0.1:5432`), made with `psql` and dropped at
+//! the end.
+//!
+//! `--kafka M` measures the Kafka connector: M records of one 10-reading
+//! sample each, keyed by device, produced (idempotent, `acks=all`) to a
+//! local tansu broker of its own, until all are stored:
+//!
+//! ```sh
+//! cargo bench -p nexus --bench ingest -- --devices 100 --kafka 20000
+//! ```
+//!
 //! Every request is answered only after its readings and the rule's effects
 //! are committed, so "accepted" means durable and evaluated. `NEXUS_BIN`
 //! points the same load at another build of the server.
@@ -31,15 +45,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "ingest/kafka.rs"]
+mod kafka;
 #[path = "ingest/modbus.rs"]
 mod modbus;
 #[path = "ingest/mqtt.rs"]
 mod mqtt;
+#[path = "ingest/opcua.rs"]
+mod opcua;
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const KEYS: usize = 10;
@@ -59,10 +78,35 @@ struct Options {
     registers: u16,
     /// Modbus mode: poll period, ms.
     poll_ms: u32,
+    /// OPC UA mode: devices on the in-process server (0: not this mode).
+    opcua: usize,
+    /// OPC UA mode: nodes per device.
+    nodes: usize,
     /// Messages through MQTT (0: the HTTP rows instead).
     mqtt: usize,
     /// MQTT publishers.
     publishers: usize,
+    /// PostgreSQL server to run on (none: SQLite).
+    postgres: Option<String>,
+    /// Records through Kafka (0: the HTTP rows instead).
+    kafka: usize,
+}
+
+/// The PostgreSQL server of `--postgres`, set once in `main`.
+static POSTGRES: OnceLock<Option<String>> = OnceLock::new();
+
+/// The storage backend the server runs on, for the reports.
+fn backend() -> &'static str {
+    if POSTGRES.get().is_some_and(Option::is_some) { "PostgreSQL" } else { "SQLite" }
+}
+
+/// Runs `sql` on `server`'s maintenance database with `psql`.
+fn psql(server: &str, sql: &str) {
+    let output = Command::new("psql")
+        .args([&format!("{server}/postgres"), "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("psql (installed with PostgreSQL)");
+    assert!(output.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 fn options() -> Options {
@@ -76,8 +120,12 @@ fn options() -> Options {
         modbus: 0,
         registers: 125,
         poll_ms: 100,
+        opcua: 0,
+        nodes: 10,
         mqtt: 0,
         publishers: 4,
+        postgres: None,
+        kafka: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
@@ -92,8 +140,12 @@ fn options() -> Options {
             "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
             "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),
             "--poll-ms" => o.poll_ms = pair[1].parse().unwrap_or(o.poll_ms),
+            "--opcua" => o.opcua = pair[1].parse().unwrap_or(0),
+            "--nodes" => o.nodes = pair[1].parse().unwrap_or(o.nodes).max(1),
             "--mqtt" => o.mqtt = pair[1].parse().unwrap_or(0),
+            "--kafka" => o.kafka = pair[1].parse().unwrap_or(0),
             "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
+            "--postgres" => o.postgres = Some(pair[1].trim_end_matches('/').to_string()),
             _ => {}
         }
     }
@@ -122,6 +174,8 @@ struct Server {
     child: Child,
     base: String,
     data_dir: PathBuf,
+    /// (server, database) made for this run on PostgreSQL.
+    database: Option<(String, String)>,
 }
 
 impl Drop for Server {
@@ -129,6 +183,9 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some((server, name)) = &self.database {
+            psql(server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
     }
 }
 
@@ -139,8 +196,17 @@ async fn start_server() -> Server {
     let addr = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").to_string();
     // `NEXUS_BIN` measures another build (e.g. an earlier commit's) with the same load.
     let binary = std::env::var("NEXUS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nexus").to_string());
+    let mut args =
+        vec!["serve".to_string(), "--data-dir".into(), data_dir.display().to_string(), "--listen".into(), addr.clone()];
+    let database = POSTGRES.get().cloned().flatten().map(|server| {
+        let name = format!("nexus_bench_{}", std::process::id());
+        psql(&server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        psql(&server, &format!("CREATE DATABASE {name}"));
+        args.extend(["--database".to_string(), format!("{server}/{name}")]);
+        (server, name)
+    });
     let child = Command::new(binary)
-        .args(["serve", "--data-dir", &data_dir.display().to_string(), "--listen", &addr])
+        .args(&args)
         .env("NEXUS_ADMIN_TOKEN", TOKEN)
         // The bench's broker and slaves are on loopback.
         .env("NEXUS_CONNECTOR_NETWORKS", "any")
@@ -149,7 +215,7 @@ async fn start_server() -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("nexus starts");
-    let server = Server { child, base: format!("http://{addr}"), data_dir };
+    let server = Server { child, base: format!("http://{addr}"), data_dir, database };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while client.get(format!("{}/healthz", server.base)).send().await.is_err() {
@@ -497,8 +563,12 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let o = options();
+    POSTGRES.set(o.postgres.clone()).expect("set once");
     if o.modbus > 0 {
         return modbus::run(o.modbus, o.registers, o.poll_ms, o.seconds).await;
+    }
+    if o.opcua > 0 {
+        return opcua::run(o.opcua, o.nodes, o.poll_ms, o.seconds).await;
     }
     let server = start_server().await;
     let tokens = Arc::new(field(&server.base, o.devices).await);
@@ -506,9 +576,15 @@ async fn main() {
         mqtt::run(&server, o.devices, o.mqtt, o.publishers).await;
         return;
     }
+    if o.kafka > 0 {
+        kafka::run(&server, o.devices, o.kafka).await;
+        return;
+    }
     println!(
-        "end-to-end ingest: {} devices, decoder + threshold rule, {KEYS} keys per sample, {} s per row, SQLite",
-        o.devices, o.seconds
+        "end-to-end ingest: {} devices, decoder + threshold rule, {KEYS} keys per sample, {} s per row, {}",
+        o.devices,
+        o.seconds,
+        backend()
     );
     println!(
         "{:>8} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>7} {:>13} {:>10} {:>10}",

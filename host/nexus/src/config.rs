@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Which addresses connectors may reach: `default` (any but loopback, link-local — cloud metadata —, multicast and unspecified: a tenant cannot point one at the host's own services), `any`, or a comma-separated list of CIDR blocks (those only), checked on every connection after name resolution.
     #[arg(long, env = "NEXUS_CONNECTOR_NETWORKS", default_value = "default", value_parser = nexus_connectors::NetworkPolicy::parse)]
     pub connector_networks: nexus_connectors::NetworkPolicy,
+    /// Kafka bootstrap brokers, `HOST:9092[,HOST:9092…]`: the outbox's events are published to the seed's topics (`pf.alarms`, `po.recommendations`, `pf.events`). Unset: no Kafka producer (consumer connectors are configured per tenant).
+    #[arg(long, env = "NEXUS_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "NEXUS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -401,6 +404,11 @@ pub fn check(args: &ServeArgs) -> Vec<Finding> {
         && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
     {
         problem("redis_url", "must be a redis:// URL, or unset for no cache".into());
+    }
+    if let Some(brokers) = &args.kafka_brokers
+        && nexus_services::kafka_brokers(brokers).is_none()
+    {
+        problem("kafka_brokers", "must be HOST:PORT[,HOST:PORT…], or unset for no Kafka producer".into());
     }
     if let Err(error) = writable(&args.data_dir()) {
         problem("data_dir", error);

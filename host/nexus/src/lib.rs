@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub redis_prefix: String,
     /// Which addresses connectors may reach.
     pub connector_networks: nexus_connectors::NetworkPolicy,
+    /// Kafka bootstrap brokers (`host:port[,…]`): the outbox's events are
+    /// published to Kafka; unset: no producer.
+    pub kafka_brokers: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// `NEXUS_ADMIN_TOKEN`: kept (hashed) as the system administrator's
@@ -119,6 +122,21 @@ impl Server {
         bootstrap(&services, &config).await?;
         let log = services.outbox().subscribe_log();
         let live = services.live().start(services.outbox());
+        let kafka = match &config.kafka_brokers {
+            Some(brokers) => {
+                let topics = nexus_connectors::kafka::Topics::default();
+                let publisher = nexus_connectors::kafka::KafkaPublisher::new(brokers, topics)
+                    .with_context(|| format!("the Kafka producer on {brokers}"))?;
+                let subscription = services
+                    .outbox()
+                    .subscribe_ready(Arc::new(publisher))
+                    .await
+                    .context("starting the Kafka producer")?;
+                tracing::info!(%brokers, "Outbox events are published to Kafka.");
+                Some(subscription)
+            }
+            None => None,
+        };
         let hot = match &config.redis_url {
             Some(url) => {
                 let cache = nexus_cache_redis::RedisCache::new(url, &config.redis_prefix)
@@ -161,6 +179,7 @@ impl Server {
             retention.abort();
             drop(log);
             drop(live);
+            drop(kafka);
             drop(hot);
             notifications.stop().await;
             connectors.stop_all().await;

@@ -179,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         redis_url: args.redis_url.clone(),
         redis_prefix: args.redis_prefix.clone(),
         connector_networks: args.connector_networks.clone(),
+        kafka_brokers: args.kafka_brokers.clone(),
         listen: args.listen,
         bootstrap_token: admin_token.clone(),
         bootstrap_admin,

@@ -75,7 +75,8 @@ use nexus_storage::{Committed, Effects, Store};
 pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use connectors::{
-    ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MIN_POLL_MS, WriteError, mqtt_peer,
+    ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES,
+    MIN_POLL_MS, WriteError, kafka_brokers, mqtt_peer, opcua_peer, valid_node_id,
 };
 pub use error::{Refusal, ServiceError};
 pub use health::BindingMetrics;

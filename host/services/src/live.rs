@@ -84,6 +84,7 @@ fn event_device(event: &Event) -> Option<&DeviceId> {
         EventBody::PluginFault(run) => run.device_id.as_ref(),
         EventBody::DeadLetter(letter) => letter.device_id.as_ref(),
         EventBody::BindingQuarantined { device_id, .. } => device_id.as_ref(),
+        EventBody::SetpointWrite(record) => Some(&record.write.device_id),
         EventBody::Entity(_) | EventBody::NotificationDead(_) => None,
     }
 }

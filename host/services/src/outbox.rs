@@ -270,6 +270,11 @@ impl Subscriber for LogSubscriber {
                 EventBody::Entity(change) => {
                     tracing::debug!(seq = event.seq.0, %tenant, kind = ?change.kind, id = %change.id, action = ?change.action, "Entity changed.")
                 }
+                EventBody::SetpointWrite(record) => {
+                    tracing::info!(seq = event.seq.0, %tenant, device = %record.write.device_id,
+                        parameter = %record.write.parameter, value = record.write.value,
+                        error = record.error_code.as_deref().unwrap_or("none"), "Setpoint write recorded.")
+                }
                 EventBody::NotificationDead(dead) => {
                     tracing::warn!(seq = event.seq.0, %tenant, delivery = %dead.delivery_id, rule = %dead.rule_id,
                         attempts = dead.attempts, error = %dead.error, "Notification dead.")

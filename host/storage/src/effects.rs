@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use nexus_model::{
     Actor, Alarm, AlarmSignal, AlarmTransition, BindingId, DeadLetter, DeviceId, EntityAction, EntityChange,
     EntityKind, Event, EventBody, Limits, NewEvent, PluginInfo, PluginKind, PluginRun, PluginVersionId, Reading,
-    Recommendation, Series, StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
+    Recommendation, Series, SetpointWriteRecord, StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
 };
 
 /// Everything one unit of work changes, committed atomically by
@@ -35,6 +35,8 @@ pub struct Effects {
     pub quarantines: Vec<Quarantine>,
     /// Plugin calls and fuel to add to the tenant's month.
     pub usage: Option<UsageDelta>,
+    /// Setpoint writes and how they ended (events only).
+    pub setpoint_writes: Vec<SetpointWriteRecord>,
 }
 
 impl Effects {
@@ -53,6 +55,7 @@ impl Effects {
             && self.dead_letters.is_empty()
             && self.quarantines.is_empty()
             && self.usage.is_none()
+            && self.setpoint_writes.is_empty()
     }
 
     /// Adds readings (rows), grouped into each device's series.
@@ -242,7 +245,8 @@ pub struct NewDevice {
 }
 
 /// The events a commit appends, in this order: alarm transitions that are
-/// events, recommendations, plugin faults, dead letters, quarantines. The
+/// events, recommendations, plugin faults, dead letters, quarantines,
+/// setpoint writes. The
 /// one definition every backend uses.
 pub fn outbox_events(
     effects: &Effects,
@@ -270,6 +274,9 @@ pub fn outbox_events(
             reason: q.reason.clone(),
         };
         events.push(NewEvent::new(tenant, effects.now, body));
+    }
+    for record in &effects.setpoint_writes {
+        events.push(NewEvent::new(tenant, effects.now, EventBody::SetpointWrite(record.clone())));
     }
     events
 }

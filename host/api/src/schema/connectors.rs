@@ -16,6 +16,27 @@ pub(crate) enum ConnectorSettings {
     Mqtt(MqttSettings),
     /// Modbus TCP slaves, polled.
     Modbus(ModbusSettings),
+    /// An OPC UA server's nodes, subscribed to or polled.
+    #[serde(rename = "opcua")]
+    OpcUa(OpcUaSettings),
+    /// A Kafka topic, consumed in a consumer group.
+    Kafka(KafkaSettings),
+}
+
+/// Kafka settings.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KafkaSettings {
+    /// Bootstrap brokers, `host:port[,host:port…]`.
+    brokers: String,
+    /// Default `pf.telemetry.raw`.
+    topic: Option<String>,
+    /// Default `nexus-pf-consumer`.
+    group_id: Option<String>,
+    /// Default 262144.
+    max_payload_bytes: Option<u32>,
+    /// Default `application/json`.
+    content_type: Option<String>,
 }
 
 /// MQTT settings.
@@ -123,6 +144,53 @@ pub(crate) enum WordOrder {
     Little,
 }
 
+/// OPC UA settings (no security, anonymous).
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OpcUaSettings {
+    /// `opc.tcp://host[:port][/path]` (port 4840 by default).
+    url: String,
+    /// Default `subscribe`.
+    mode: Option<OpcUaMode>,
+    /// Default 500, at least 100.
+    sampling_interval_ms: Option<u32>,
+    /// Default 1000, at least 100.
+    publishing_interval_ms: Option<u32>,
+    /// `poll` mode's period; default 1000, at least 100.
+    poll_ms: Option<u32>,
+    /// Default 5000.
+    timeout_ms: Option<u32>,
+    /// 1 to 1000 devices, at most 10000 nodes in all.
+    devices: Vec<OpcUaDevice>,
+}
+
+/// How values are learnt.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OpcUaMode {
+    Subscribe,
+    Poll,
+}
+
+/// One device's nodes.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OpcUaDevice {
+    device_id: String,
+    /// Node ids, e.g. `ns=2;s=Well.W1.Frequency`.
+    nodes: Vec<String>,
+    setpoints: Option<Vec<OpcUaSetpoint>>,
+}
+
+/// A writable setpoint: a node's Value.
+#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OpcUaSetpoint {
+    parameter: String,
+    node: String,
+}
+
 #[cfg(test)]
 mod connector_schema_tests {
     /// The schema's shape parses as the model: the tag and every field name.
@@ -133,15 +201,33 @@ mod connector_schema_tests {
             serde_json::to_value(super::ConnectorSettings::schema()),
             serde_json::to_value(super::MqttSettings::schema()),
             serde_json::to_value(super::ModbusSettings::schema()),
+            serde_json::to_value(super::KafkaSettings::schema()),
             serde_json::to_value(super::ModbusDevice::schema()),
             serde_json::to_value(super::ModbusSetpoint::schema()),
+            serde_json::to_value(super::OpcUaSettings::schema()),
+            serde_json::to_value(super::OpcUaDevice::schema()),
+            serde_json::to_value(super::OpcUaSetpoint::schema()),
         ]
         .into_iter()
         .map(|schema| schema.expect("schema").to_string())
         .collect::<String>();
-        for name in
-            ["kind", "url", "client_id", "max_payload_bytes", "rpc_timeout_ms", "devices", "poll_ms", "word_order"]
-        {
+        for name in [
+            "kind",
+            "url",
+            "client_id",
+            "max_payload_bytes",
+            "rpc_timeout_ms",
+            "devices",
+            "poll_ms",
+            "word_order",
+            "brokers",
+            "group_id",
+            "opcua",
+            "sampling_interval_ms",
+            "publishing_interval_ms",
+            "nodes",
+            "node",
+        ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
         let mqtt = serde_json::json!({"kind": "mqtt", "url": "mqtt://b", "client_id": "c", "username": "u", "password": "p",
@@ -149,7 +235,12 @@ mod connector_schema_tests {
         let modbus = serde_json::json!({"kind": "modbus", "devices": [{"device_id": "d", "address": "h:1", "unit": 1,
             "poll_ms": 100, "timeout_ms": 10, "blocks": [{"table": "input", "start": 0, "count": 1}],
             "setpoints": [{"parameter": "p", "address": 0, "type": "f32", "scale": 1.0, "offset": 0.0, "word_order": "little"}]}]});
-        for value in [mqtt, modbus] {
+        let kafka = serde_json::json!({"kind": "kafka", "brokers": "k:9092", "topic": "t", "group_id": "g",
+            "max_payload_bytes": 1, "content_type": "t"});
+        let opcua = serde_json::json!({"kind": "opcua", "url": "opc.tcp://h:4840", "mode": "poll",
+            "sampling_interval_ms": 100, "publishing_interval_ms": 100, "poll_ms": 100, "timeout_ms": 100,
+            "devices": [{"device_id": "d", "nodes": ["ns=2;s=a"], "setpoints": [{"parameter": "p", "node": "ns=2;s=a"}]}]});
+        for value in [mqtt, modbus, kafka, opcua] {
             serde_json::from_value::<nexus_model::ConnectorSettings>(value.clone()).expect("the model parses it");
         }
     }

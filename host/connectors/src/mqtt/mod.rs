@@ -30,7 +30,7 @@ mod rpc;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use nexus_model::{Clock, ConnectorId, ConnectorState, DeviceId, Frame, MqttSettings, SourceKind};
+use nexus_model::{Clock, ConnectorId, ConnectorState, DeviceId, Frame, MqttSettings, SourceKind, default_topics};
 use rumqttc::{AsyncClient, ConnectionError, Event, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode};
 use tokio::sync::mpsc;
 
@@ -141,6 +141,14 @@ impl Session<'_> {
                 if let Err(error) = self.client.try_subscribe_many(filters.collect::<Vec<_>>()) {
                     self.health.error(None, "subscribe-failed", &error.to_string());
                 }
+                // A persistent session keeps the subscriptions of earlier
+                // settings: drop the default topics these settings left out
+                // (messages on any other stale filter are refused by topic).
+                for stale in default_topics().into_iter().filter(|topic| !self.settings.topics.contains(topic)) {
+                    if let Err(error) = self.client.try_unsubscribe(stale) {
+                        self.health.error(None, "subscribe-failed", &error.to_string());
+                    }
+                }
                 self.health.set_state(ConnectorState::Running);
             }
             Event::Incoming(Packet::SubAck(ack))
@@ -156,7 +164,7 @@ impl Session<'_> {
 
     async fn message(&mut self, publish: Publish) {
         let max = self.settings.max_payload_bytes as usize;
-        match route::route(&publish.topic, &publish.payload, max) {
+        match route::route(&publish.topic, &publish.payload, max, &self.settings.topics) {
             Route::Frames(parts) => {
                 let metadata = vec![
                     ("qos".to_string(), (publish.qos as u8).to_string()),

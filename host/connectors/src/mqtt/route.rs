@@ -27,13 +27,24 @@ pub(super) enum Route {
 }
 
 /// Sorts a message on `topic` with `payload`; payloads over `max` bytes are
-/// refused (`payload-too-large`).
-pub(super) fn route(topic: &str, payload: &[u8], max: usize) -> Route {
+/// refused (`payload-too-large`), and so is a message on a topic that none
+/// of the connector's `filters` matches (`unsubscribed-topic`: a
+/// subscription the broker's persistent session kept after the topic was
+/// removed from the settings). RPC responses are always taken.
+pub(super) fn route(topic: &str, payload: &[u8], max: usize, filters: &[String]) -> Route {
     let parts: Vec<&str> = topic.split('/').collect();
     let device = match parts.as_slice() {
         ["v1", "devices", device, ..] if !device.is_empty() => Some((*device).to_string()),
         _ => None,
     };
+    let rpc_response = matches!(parts.as_slice(), ["v1", "devices", _, "rpc", "response", _]);
+    if !rpc_response && !filters.iter().any(|filter| matches_filter(filter, topic)) {
+        return Route::Refused {
+            device,
+            code: "unsubscribed-topic",
+            reason: format!("topic `{topic}` matches none of the connector's topics {filters:?}"),
+        };
+    }
     if payload.len() > max {
         return Route::Refused {
             device,
@@ -52,6 +63,21 @@ pub(super) fn route(topic: &str, payload: &[u8], max: usize) -> Route {
         ["v1", "gateway", "telemetry" | "attributes"] => gateway(topic, payload),
         _ => unknown(topic, device),
     }
+}
+
+/// Whether MQTT topic filter `filter` (with `+` and `#` wildcards) matches
+/// `topic`.
+pub(super) fn matches_filter(filter: &str, topic: &str) -> bool {
+    let mut topic_levels = topic.split('/');
+    for level in filter.split('/') {
+        match (level, topic_levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (level, Some(actual)) if level == actual => {}
+            _ => return false,
+        }
+    }
+    topic_levels.next().is_none()
 }
 
 fn unknown(topic: &str, device: Option<String>) -> Route {
@@ -92,6 +118,32 @@ fn gateway(topic: &str, payload: &[u8]) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn route(topic: &str, payload: &[u8], max: usize) -> Route {
+        super::route(topic, payload, max, &["#".to_string()])
+    }
+
+    #[test]
+    fn filters_match_like_a_broker() {
+        assert!(matches_filter("v1/devices/+/telemetry", "v1/devices/ESP-1/telemetry"));
+        assert!(!matches_filter("v1/devices/+/telemetry", "v1/devices/ESP-1/attributes"));
+        assert!(!matches_filter("v1/devices/+/telemetry", "v1/devices/ESP-1/telemetry/x"));
+        assert!(matches_filter("v1/#", "v1/gateway/telemetry"));
+        assert!(matches_filter("#", "anything/at/all"));
+        assert!(matches_filter("v1/gateway/telemetry", "v1/gateway/telemetry"));
+        assert!(!matches_filter("v1/gateway/telemetry", "v1/gateway"));
+    }
+
+    #[test]
+    fn a_topic_no_filter_matches_is_refused_but_rpc_responses_pass() {
+        let filters = vec!["v1/devices/+/telemetry".to_string()];
+        let refused = super::route("v1/devices/d/attributes", b"{}", 100, &filters);
+        assert!(matches!(refused, Route::Refused { code: "unsubscribed-topic", .. }), "{refused:?}");
+        let taken = super::route("v1/devices/d/telemetry", b"{}", 100, &filters);
+        assert!(matches!(taken, Route::Frames(_)), "{taken:?}");
+        let answer = super::route("v1/devices/d/rpc/response/7", b"{}", 100, &filters);
+        assert_eq!(answer, Route::RpcResponse { device: "d".into(), id: 7 });
+    }
 
     #[test]
     fn device_topics_are_one_frame() {

@@ -123,7 +123,8 @@ pub(crate) async fn run(slaves: usize, registers: u16, poll_ms: u32, seconds: u6
     let secs = seconds as f64;
     let offered = slaves as f64 * f64::from(registers) * 1000.0 / f64::from(poll_ms);
     println!(
-        "modbus polling: {slaves} slaves x {registers} registers every {poll_ms} ms, decoder-modbus-registers, SQLite, {seconds} s"
+        "modbus polling: {slaves} slaves x {registers} registers every {poll_ms} ms, decoder-modbus-registers, {}, {seconds} s",
+        super::backend()
     );
     println!(
         "  {:.0} readings/s stored of {offered:.0} offered, {:.1} frames/s, {errors} errors (timeouts, missed cycles), \

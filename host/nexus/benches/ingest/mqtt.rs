@@ -56,7 +56,7 @@ async fn broker() -> Broker {
     Broker { child, dir, port }
 }
 
-async fn status(base: &str, id: &str) -> Value {
+pub(super) async fn status(base: &str, id: &str) -> Value {
     let r = reqwest::Client::new()
         .get(format!("{base}/api/connectors/{id}"))
         .bearer_auth(TOKEN)
@@ -142,7 +142,8 @@ pub(super) async fn run(server: &Server, devices: usize, messages: usize, publis
     let readings = last["readings"].as_u64().unwrap_or(0);
     println!(
         "MQTT → storage: {messages} messages × {KEYS} readings over {devices} devices, {publishers} publishers, \
-         QoS 1, decoder + threshold rule, SQLite"
+         QoS 1, decoder + threshold rule, {}",
+        super::backend()
     );
     println!(
         "  broker acknowledged all in {published:.2} s; {readings} readings stored in {stored_in:.2} s: \

@@ -58,7 +58,12 @@ async fn connectors_are_checked_kept_secret_supervised_and_stay_in_their_tenant(
             "blocks": [{"start": 0, "count": 126}]}]}}),
             "settings.devices[0].blocks[0]",
         ),
-        (json!({"name": "x", "settings": {"kind": "opcua"}}), "opcua"),
+        (json!({"name": "x", "settings": {"kind": "profibus"}}), "profibus"),
+        (
+            json!({"name": "x", "settings": {"kind": "opcua", "url": "opc.tcp://plc:4840",
+            "devices": [{"device_id": "d", "nodes": ["Well.W1"]}]}}),
+            "settings.devices[0].nodes[0]",
+        ),
         (json!({"name": "x", "settings": {"kind": "mqtt", "url": "mqtt://b", "colour": "red"}}), "colour"),
     ];
     for (body, field) in bad {

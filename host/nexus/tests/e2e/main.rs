@@ -13,6 +13,7 @@ mod flow;
 mod hygiene;
 mod identity;
 mod ingest;
+mod kafka;
 mod layering;
 mod ledger;
 mod limits;
@@ -23,6 +24,7 @@ mod mqtt;
 mod neighbours;
 mod notify;
 mod observe;
+mod opcua;
 mod openapi;
 mod outbox;
 mod postgres;
@@ -146,7 +148,13 @@ impl Harness {
         http: HttpTimeouts,
         notifier: NotifierConfig,
     ) -> Self {
-        Self::start_cached(data_dir, database, None, services, http, notifier).await
+        Self::start_cached(data_dir, database, None, services, http, notifier, None).await
+    }
+
+    /// A server publishing the outbox to the Kafka brokers at `brokers`.
+    pub(crate) async fn start_with_kafka(brokers: String) -> Self {
+        let (services, http) = (ServicesConfig::default(), HttpTimeouts::default());
+        Self::start_cached(fresh_data_dir(), None, None, services, http, NotifierConfig::default(), Some(brokers)).await
     }
 
     /// A server with the Redis hot cache at `redis` (URL, key prefix).
@@ -158,6 +166,7 @@ impl Harness {
             ServicesConfig::default(),
             HttpTimeouts::default(),
             NotifierConfig::default(),
+            None,
         )
         .await
     }
@@ -169,6 +178,7 @@ impl Harness {
         services: ServicesConfig,
         http: HttpTimeouts,
         notifier: NotifierConfig,
+        kafka_brokers: Option<String>,
     ) -> Self {
         let (redis_url, redis_prefix) = match redis {
             Some((url, prefix)) => (Some(url), prefix),
@@ -183,6 +193,7 @@ impl Harness {
             redis_prefix,
             // The tests' brokers and slaves are on loopback.
             connector_networks: nexus_connectors::NetworkPolicy::any(),
+            kafka_brokers,
             listen: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token: Some(TOKEN.into()),
             bootstrap_admin: None,

@@ -291,7 +291,7 @@ async fn mqtt_refusals_are_counted_with_reasons_and_the_connector_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mqtt_setpoint_writes_are_rpc_answered_or_timed_out() {
+async fn mqtt_setpoint_writes_are_rpc_answered_refused_or_timed_out() {
     let broker = Broker::start().await;
     let h = Harness::start().await;
     let ids = devices(&h, &["ESP-1", "ESP-2"]).await;
@@ -307,11 +307,18 @@ async fn mqtt_setpoint_writes_are_rpc_answered_or_timed_out() {
             let Packet::Publish(request) = device.next(|p| matches!(p, Packet::Publish(_))).await else { continue };
             let body: Value = serde_json::from_slice(&request.payload).expect("json request");
             let response = request.topic.replace("/rpc/request/", "/rpc/response/");
-            device.publish(&response, json!({"value": body["params"]}).to_string()).await;
+            // The first request is answered with the value set, the second
+            // refused (the device's interlock).
+            let answer = if seen.is_empty() {
+                json!({"value": body["params"]})
+            } else {
+                json!({"error": "local control: the well is in hand mode"})
+            };
+            device.publish(&response, answer.to_string()).await;
             // The peer's session ends with the task: the answer must be out.
             device.next(|p| matches!(p, Packet::PubAck(_))).await;
             seen.push(body);
-            if seen.len() == 1 {
+            if seen.len() == 2 {
                 return seen;
             }
         }
@@ -323,8 +330,17 @@ async fn mqtt_setpoint_writes_are_rpc_answered_or_timed_out() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["confirmed"], true, "{body}");
     assert_eq!(body["read_back"], 52.5, "{body}");
+    // The device refuses the next one: a 502 naming the device's reason.
+    let refused = json!({"parameter": "frequency_hz", "value": 53.0});
+    let (status, body, _) = h.send(h.admin(Method::POST, &path, "acme").await.json(&refused)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "write-refused", "{body}");
+    assert!(body.to_string().contains("hand mode"), "{body}");
     let seen = requests.await.expect("device");
-    assert_eq!(seen, vec![json!({"method": "frequency_hz", "params": 52.5})]);
+    assert_eq!(
+        seen,
+        vec![json!({"method": "frequency_hz", "params": 52.5}), json!({"method": "frequency_hz", "params": 53.0})]
+    );
 
     // ESP-2 never answers.
     let path = format!("/api/devices/{}/setpoint-writes", ids[1]);
@@ -372,6 +388,12 @@ async fn mqtt_connectors_are_reconfigured_at_run_time_and_the_session_keeps_mess
     peer.publish("site/7/raw", "x").await;
     let status = wait_for(&h, &id, "refusing the new topic", |s| s["refused"] == 1).await;
     assert!(status["problems"].to_string().contains("site/7/raw"), "{status}");
+    // The attributes topic left the settings: the persistent session's old
+    // subscription to it is dropped, so nothing published there is stored.
+    peer.publish("v1/devices/ESP-1/attributes", json!({"ts": ts, "values": {"stale": 1}}).to_string()).await;
+    peer.publish("v1/devices/ESP-1/telemetry", json!({"ts": ts + 9, "values": {"q": 9}}).to_string()).await;
+    stored_at_least(&h, &ids[0], "q", ts, 6).await;
+    assert!(history(&h, &ids[0], "stale", ts, ts + 10).await.is_empty(), "a removed topic still delivers");
 }
 
 /// What a ledger run saw.

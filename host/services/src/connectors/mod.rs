@@ -11,15 +11,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Connector, ConnectorId, ConnectorSettings, ConnectorStatus, Page, REDACTED, SetpointWrite, TenantId,
-    WriteOutcome,
+    Actor, Connector, ConnectorId, ConnectorSettings, ConnectorStatus, Page, REDACTED, SetpointWrite,
+    SetpointWriteRecord, TenantId, WriteOutcome,
 };
+use nexus_storage::Effects;
 
 use crate::{Inner, Result, ServiceError};
 
 mod settings;
 
-pub use settings::{MAX_MODBUS_DEVICES, MIN_POLL_MS, mqtt_peer};
+pub use settings::{
+    MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES, MIN_POLL_MS, kafka_brokers, mqtt_peer, opcua_peer,
+    valid_node_id,
+};
 
 /// What runs connectors: implemented by the `nexus-connectors` supervisor.
 #[async_trait]
@@ -197,7 +201,19 @@ impl ConnectorService {
         let Some(runtime) = self.runtime() else {
             return Err(WriteError::NotWritable { device: write.device_id, parameter: write.parameter }.into());
         };
-        Ok(runtime.write(tenant, write).await?)
+        let result = runtime.write(tenant, write.clone()).await;
+        // Recorded with its outcome, whatever it was (an outbox event:
+        // `/api/events`, the live stream, Kafka's `po.setpoint-changes`).
+        let record = SetpointWriteRecord {
+            write,
+            outcome: result.as_ref().ok().cloned(),
+            error_code: result.as_ref().err().map(|e| e.code().to_string()),
+            error: result.as_ref().err().map(ToString::to_string),
+        };
+        let mut effects = Effects::new(tenant, self.0.now());
+        effects.setpoint_writes.push(record);
+        self.0.commit(effects).await?;
+        Ok(result?)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use nexus_model::{ConnectorSettings, ModbusDevice, ModbusSettings, MqttSettings};
+use nexus_model::{ConnectorSettings, KafkaSettings, ModbusDevice, ModbusSettings, MqttSettings, OpcUaSettings};
 
 use crate::{Result, ServiceError};
 
@@ -11,6 +11,10 @@ use crate::{Result, ServiceError};
 pub const MAX_MODBUS_DEVICES: usize = 1_000;
 /// Shortest poll period, ms.
 pub const MIN_POLL_MS: u32 = 100;
+/// Most devices of one OPC UA connector.
+pub const MAX_OPCUA_DEVICES: usize = 1_000;
+/// Most nodes of one OPC UA connector (monitored items of its subscription).
+pub const MAX_OPCUA_NODES: usize = 10_000;
 /// Most register blocks read from one slave each cycle.
 const MAX_BLOCKS: usize = 32;
 /// Most registers in one read (the protocol's limit for FC03/FC04).
@@ -58,6 +62,8 @@ pub(crate) fn check(settings: ConnectorSettings, current: Option<&ConnectorSetti
             ConnectorSettings::Mqtt(mqtt_settings(mqtt)?)
         }
         ConnectorSettings::Modbus(modbus) => ConnectorSettings::Modbus(modbus_settings(modbus)?),
+        ConnectorSettings::Kafka(kafka) => ConnectorSettings::Kafka(kafka_settings(kafka)?),
+        ConnectorSettings::OpcUa(opcua) => ConnectorSettings::OpcUa(opcua_settings(opcua)?),
     })
 }
 
@@ -117,6 +123,50 @@ fn valid_filter(filter: &str) -> bool {
     })
 }
 
+/// The `host:port` entries of a Kafka broker list, or `None` when one is
+/// not `host:port`.
+pub fn kafka_brokers(brokers: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = brokers.split(',').map(|b| b.trim().to_string()).collect();
+    let ok = list.iter().all(|b| {
+        b.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && !host.contains(['/', '@', '?', '#', ' ']) && port.parse::<u16>().is_ok()
+        })
+    });
+    (ok && !list.is_empty()).then_some(list)
+}
+
+/// A Kafka topic or group name: 1 to 249 of `A-Za-z0-9._-` (Kafka's rule).
+fn kafka_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn kafka_settings(kafka: KafkaSettings) -> Result<KafkaSettings> {
+    match kafka_brokers(&kafka.brokers) {
+        Some(list) if list.len() <= MAX_TOPICS => {}
+        _ => {
+            return Err(invalid(format!(
+                "settings.brokers `{}`: expected host:port[,host:port…] (1 to {MAX_TOPICS})",
+                kafka.brokers
+            )));
+        }
+    }
+    if !kafka_name(&kafka.topic) {
+        return Err(invalid(format!("settings.topic `{}`: 1 to 249 of A-Z a-z 0-9 . _ -", kafka.topic)));
+    }
+    if !kafka_name(&kafka.group_id) {
+        return Err(invalid(format!("settings.group_id `{}`: 1 to 249 of A-Z a-z 0-9 . _ -", kafka.group_id)));
+    }
+    if kafka.max_payload_bytes == 0 || kafka.max_payload_bytes > MAX_PAYLOAD_CAP {
+        return Err(invalid(format!("settings.max_payload_bytes: 1 to {MAX_PAYLOAD_CAP}")));
+    }
+    if kafka.content_type.trim().is_empty() || kafka.content_type.len() > 100 {
+        return Err(invalid("settings.content_type: 1 to 100 characters".into()));
+    }
+    Ok(kafka)
+}
+
 fn modbus_settings(modbus: ModbusSettings) -> Result<ModbusSettings> {
     if modbus.devices.is_empty() || modbus.devices.len() > MAX_MODBUS_DEVICES {
         return Err(invalid(format!("settings.devices: 1 to {MAX_MODBUS_DEVICES} slaves")));
@@ -170,6 +220,96 @@ fn modbus_device(device: &ModbusDevice, at: &str) -> Result<()> {
     Ok(())
 }
 
+/// Host and port of an `opc.tcp://host[:port][/path]` URL (4840 by default).
+pub fn opcua_peer(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("opc.tcp://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains(['@', '?', '#']) || rest.contains(['?', '#']) {
+        return None;
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => Some((host.to_string(), port.parse().ok()?)),
+        Some(_) => None,
+        None => Some((authority.to_string(), 4840)),
+    }
+}
+
+/// Whether `text` is an OPC UA node id as its text form writes it:
+/// `[ns=<u16>;]` then `i=<u32>`, `s=<string>`, `g=<guid>` or `b=<base64>`.
+pub fn valid_node_id(text: &str) -> bool {
+    let rest = match text.strip_prefix("ns=") {
+        Some(tail) => match tail.split_once(';') {
+            Some((ns, rest)) if ns.parse::<u16>().is_ok() => rest,
+            _ => return false,
+        },
+        None => text,
+    };
+    match rest.split_at_checked(2) {
+        Some(("i=", id)) => id.parse::<u32>().is_ok(),
+        Some(("s=", id)) => !id.is_empty() && id.len() <= 4096,
+        Some(("g=", id)) => id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+        Some(("b=", id)) => {
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+        }
+        _ => false,
+    }
+}
+
+fn opcua_settings(opcua: OpcUaSettings) -> Result<OpcUaSettings> {
+    if opcua_peer(&opcua.url).is_none() {
+        return Err(invalid(format!("settings.url `{}`: expected opc.tcp://host[:port][/path]", opcua.url)));
+    }
+    for (field, value) in [
+        ("sampling_interval_ms", opcua.sampling_interval_ms),
+        ("publishing_interval_ms", opcua.publishing_interval_ms),
+        ("poll_ms", opcua.poll_ms),
+    ] {
+        if !(MIN_POLL_MS..=86_400_000).contains(&value) {
+            return Err(invalid(format!("settings.{field}: {MIN_POLL_MS} to 86400000")));
+        }
+    }
+    if !(100..=60_000).contains(&opcua.timeout_ms) {
+        return Err(invalid("settings.timeout_ms: 100 to 60000".into()));
+    }
+    if opcua.devices.is_empty() || opcua.devices.len() > MAX_OPCUA_DEVICES {
+        return Err(invalid(format!("settings.devices: 1 to {MAX_OPCUA_DEVICES} devices")));
+    }
+    let (mut devices, mut nodes) = (HashSet::new(), HashSet::new());
+    for (index, device) in opcua.devices.iter().enumerate() {
+        let at = format!("settings.devices[{index}]");
+        if !devices.insert(&device.device_id) {
+            return Err(invalid(format!("{at}.device_id `{}`: listed twice", device.device_id)));
+        }
+        if device.nodes.is_empty() {
+            return Err(invalid(format!("{at}.nodes: at least one node")));
+        }
+        for (n, node) in device.nodes.iter().enumerate() {
+            if !valid_node_id(node) {
+                return Err(invalid(format!(
+                    "{at}.nodes[{n}] `{node}`: not a node id such as ns=2;s=Well.W1.Frequency"
+                )));
+            }
+            if !nodes.insert(node) {
+                return Err(invalid(format!("{at}.nodes[{n}] `{node}`: listed twice in this connector")));
+            }
+        }
+        let mut names = HashSet::new();
+        for (n, setpoint) in device.setpoints.iter().enumerate() {
+            parameter(&setpoint.parameter).map_err(|e| invalid(format!("{at}.setpoints[{n}].{e}")))?;
+            if !names.insert(&setpoint.parameter) {
+                return Err(invalid(format!("{at}.setpoints[{n}].parameter `{}`: listed twice", setpoint.parameter)));
+            }
+            if !valid_node_id(&setpoint.node) {
+                return Err(invalid(format!("{at}.setpoints[{n}].node `{}`: not a node id", setpoint.node)));
+            }
+        }
+    }
+    if nodes.len() > MAX_OPCUA_NODES {
+        return Err(invalid(format!("settings.devices: at most {MAX_OPCUA_NODES} nodes in all")));
+    }
+    Ok(opcua)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +322,30 @@ mod tests {
         assert_eq!(mqtt_peer("mqtt://user@broker"), None);
         assert_eq!(mqtt_peer("mqtt://:1883"), None);
         assert_eq!(mqtt_peer("mqtt://broker:99999"), None);
+    }
+
+    #[test]
+    fn kafka_broker_lists_are_host_port_entries() {
+        assert_eq!(kafka_brokers("k1:9092, k2:9093"), Some(vec!["k1:9092".into(), "k2:9093".into()]));
+        assert_eq!(kafka_brokers("k1"), None);
+        assert_eq!(kafka_brokers("k1:9092,"), None);
+        assert_eq!(kafka_brokers("tcp://k1:9092"), None);
+        assert!(kafka_name("pf.telemetry.raw") && !kafka_name("a b") && !kafka_name(""));
+    }
+
+    #[test]
+    fn opcua_urls_and_node_ids() {
+        assert_eq!(opcua_peer("opc.tcp://127.0.0.1:4841"), Some(("127.0.0.1".into(), 4841)));
+        assert_eq!(opcua_peer("opc.tcp://plc/UA/Server"), Some(("plc".into(), 4840)));
+        assert_eq!(opcua_peer("opc.tcp://:4840"), None);
+        assert_eq!(opcua_peer("http://plc"), None);
+        for good in ["ns=2;s=Well.W1.Frequency", "i=2258", "ns=3;i=1001", "ns=1;g=72962b91-fa75-4ae6-8d28-b404dc7daf63"]
+        {
+            assert!(valid_node_id(good), "{good}");
+        }
+        for bad in ["", "ns=2;", "ns=x;s=a", "s=", "i=-1", "Well.W1", "ns=70000;i=1"] {
+            assert!(!valid_node_id(bad), "{bad}");
+        }
     }
 
     #[test]

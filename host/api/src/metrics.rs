@@ -195,6 +195,23 @@ fn connector_series(statuses: &[ConnectorStatus], out: &mut Exposition) {
             });
         }
     }
+    // Only Kafka consumers have a lag: the family is left out without one.
+    if statuses.iter().any(|s| !s.lag.is_empty()) {
+        let name = "nexus_kafka_consumer_lag";
+        out.family(name, "gauge", "Records past a Kafka connector's committed position, by partition.");
+        for status in statuses {
+            for lag in &status.lag {
+                let partition = lag.partition.to_string();
+                let labels = [
+                    ("tenant", status.tenant_id.as_str()),
+                    ("connector", status.connector_id.as_str()),
+                    ("topic", lag.topic.as_str()),
+                    ("partition", partition.as_str()),
+                ];
+                out.sample(name, &labels, lag.records as f64);
+            }
+        }
+    }
 }
 
 fn state_name(state: ConnectorState) -> &'static str {
@@ -221,11 +238,21 @@ fn host_series(host: &HostGauges, out: &mut Exposition) {
         out.sample("nexus_outbox_lag_events", &[("subscriber", subscriber.as_str())], *lag as f64);
     }
     let ingest = &host.ingest;
-    let counters: [(&str, &str, f64); 4] = [
+    let counters: [(&str, &str, f64); 6] = [
         ("nexus_ingest_batches_total", "Group commits of the ingest path.", ingest.batches as f64),
         ("nexus_ingest_batch_frames_total", "Frames taken into ingest batches.", ingest.frames as f64),
         ("nexus_ingest_process_seconds_total", "Time processing batches.", ingest.process_us as f64 / 1e6),
         ("nexus_ingest_commit_seconds_total", "Time committing batches.", ingest.commit_us as f64 / 1e6),
+        (
+            "nexus_hot_cache_skipped_total",
+            "Latest-value writes the hot cache skipped (queue full or cache down).",
+            host.hot_cache_skipped as f64,
+        ),
+        (
+            "nexus_telemetry_tap_skipped_total",
+            "Device commits not copied to a telemetry tap (pf.telemetry.validated): queue full or delivery failed.",
+            host.telemetry_tap_skipped as f64,
+        ),
     ];
     for (name, help, value) in counters {
         out.family(name, "counter", help);

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use nexus_model::{
-    ConnectorId, ConnectorKind, ConnectorProblem as Problem, ConnectorState, ConnectorStatus, SetpointWrite, TenantId,
-    TimestampMs, WriteOutcome,
+    ConnectorId, ConnectorKind, ConnectorProblem as Problem, ConnectorState, ConnectorStatus, PartitionLag,
+    SetpointWrite, TenantId, TimestampMs, WriteOutcome,
 };
 use nexus_services::{IngestReport, WriteError};
 
@@ -33,6 +33,7 @@ pub struct Health {
     last_frame: Mutex<Option<TimestampMs>>,
     device_errors: Mutex<BTreeMap<String, u64>>,
     problems: Mutex<VecDeque<Problem>>,
+    lag: Mutex<Vec<PartitionLag>>,
 }
 
 impl Health {
@@ -55,6 +56,7 @@ impl Health {
             last_frame: Mutex::new(None),
             device_errors: Mutex::default(),
             problems: Mutex::default(),
+            lag: Mutex::default(),
         }
     }
 
@@ -150,7 +152,14 @@ impl Health {
             last_frame_time: *lock(&self.last_frame),
             device_errors: lock(&self.device_errors).clone(),
             problems: lock(&self.problems).iter().cloned().collect(),
+            lag: lock(&self.lag).clone(),
         }
+    }
+
+    /// A consumer's lag per assigned partition, replacing the last report
+    /// (empty: none to report, e.g. the run ended).
+    pub fn set_lag(&self, lag: Vec<PartitionLag>) {
+        *lock(&self.lag) = lag;
     }
 }
 

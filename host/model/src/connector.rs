@@ -494,6 +494,18 @@ pub struct ConnectorProblem {
     pub device: Option<String>,
 }
 
+/// How far a consumer connector is behind on one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionLag {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// Records past the connector's committed position (not yet durable in
+    /// Nexus, or not yet consumed).
+    pub records: i64,
+}
+
 /// A snapshot of a connector's health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectorStatus {
@@ -527,4 +539,8 @@ pub struct ConnectorStatus {
     pub device_errors: BTreeMap<String, u64>,
     /// The most recent problems, newest last.
     pub problems: Vec<ConnectorProblem>,
+    /// A consumer's lag per assigned partition, as its client last reported
+    /// it (Kafka; empty for the other kinds, or before the first report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lag: Vec<PartitionLag>,
 }

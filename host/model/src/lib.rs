@@ -34,8 +34,8 @@ pub use clock::Clock;
 pub use connector::{
     Connector, ConnectorKind, ConnectorProblem, ConnectorSettings, ConnectorState, ConnectorStatus, KafkaSettings,
     ModbusDevice, ModbusSetpoint, ModbusSettings, MqttSettings, OpcUaDevice, OpcUaMode, OpcUaSetpoint, OpcUaSettings,
-    REDACTED, RegisterBlock, RegisterTable, SetpointWrite, SetpointWriteRecord, WordOrder, WordType, WriteOutcome,
-    default_kafka_group, default_kafka_topic, default_topics,
+    PartitionLag, REDACTED, RegisterBlock, RegisterTable, SetpointWrite, SetpointWriteRecord, WordOrder, WordType,
+    WriteOutcome, default_kafka_group, default_kafka_topic, default_topics,
 };
 pub use entities::{Device, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};

@@ -49,7 +49,7 @@ pub struct ServeArgs {
     /// Which addresses connectors may reach: `default` (any but loopback, link-local — cloud metadata —, multicast and unspecified: a tenant cannot point one at the host's own services), `any`, or a comma-separated list of CIDR blocks (those only), checked on every connection after name resolution.
     #[arg(long, env = "NEXUS_CONNECTOR_NETWORKS", default_value = "default", value_parser = nexus_connectors::NetworkPolicy::parse)]
     pub connector_networks: nexus_connectors::NetworkPolicy,
-    /// Kafka bootstrap brokers, `HOST:9092[,HOST:9092…]`: the outbox's events are published to the seed's topics (`pf.alarms`, `po.recommendations`, `pf.events`). Unset: no Kafka producer (consumer connectors are configured per tenant).
+    /// Kafka bootstrap brokers, `HOST:9092[,HOST:9092…]`: the outbox's events are published to the seed's topics (`pf.alarms`, `po.recommendations`, `po.setpoint-changes`, `pf.events`), and committed telemetry to `pf.telemetry.validated`. Unset: no Kafka producer (consumer connectors are configured per tenant).
     #[arg(long, env = "NEXUS_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
     /// Address to listen on.

@@ -52,8 +52,8 @@ pub struct ServerConfig {
     pub redis_prefix: String,
     /// Which addresses connectors may reach.
     pub connector_networks: nexus_connectors::NetworkPolicy,
-    /// Kafka bootstrap brokers (`host:port[,…]`): the outbox's events are
-    /// published to Kafka; unset: no producer.
+    /// Kafka bootstrap brokers (`host:port[,…]`): the outbox's events and
+    /// committed telemetry are published to Kafka; unset: no producer.
     pub kafka_brokers: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -127,12 +127,14 @@ impl Server {
                 let topics = nexus_connectors::kafka::Topics::default();
                 let publisher = nexus_connectors::kafka::KafkaPublisher::new(brokers, topics)
                     .with_context(|| format!("the Kafka producer on {brokers}"))?;
+                let publisher = Arc::new(publisher);
                 let subscription = services
                     .outbox()
-                    .subscribe_ready(Arc::new(publisher))
+                    .subscribe_ready(publisher.clone())
                     .await
                     .context("starting the Kafka producer")?;
-                tracing::info!(%brokers, "Outbox events are published to Kafka.");
+                services.attach_telemetry_tap(publisher);
+                tracing::info!(%brokers, "Outbox events and committed telemetry are published to Kafka.");
                 Some(subscription)
             }
             None => None,

@@ -134,6 +134,11 @@ impl Skipped {
 }
 
 impl Hot {
+    /// Writes skipped so far.
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped.count.load(Ordering::Relaxed)
+    }
+
     /// Queues the latest values a successful commit wrote; never waits.
     pub(crate) fn offer(&self, updates: Vec<LatestUpdate>) {
         for update in updates {
@@ -314,7 +319,7 @@ impl crate::Services {
 
     /// Latest-value writes the hot cache skipped (queue full or cache down).
     pub fn hot_cache_skipped(&self) -> u64 {
-        self.inner.hot.get().map_or(0, |hot| hot.skipped.count.load(Ordering::Relaxed))
+        self.inner.hot.get().map_or(0, Hot::skipped)
     }
 }
 

@@ -63,6 +63,7 @@ mod reader;
 mod records;
 mod rules;
 mod subscribers;
+mod tap;
 mod validate;
 
 use std::collections::HashMap;
@@ -99,6 +100,7 @@ pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
 pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
+pub use tap::{TappedTelemetry, TelemetryTap};
 
 /// Service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -220,6 +222,8 @@ pub(crate) struct Inner {
     pub(crate) notifications_due: tokio::sync::Notify,
     /// The hot-state cache, when one is attached (written after commits).
     pub(crate) hot: std::sync::OnceLock<hot::Hot>,
+    /// Where committed telemetry is copied to (Kafka's validated topic).
+    pub(crate) taps: tap::Taps,
     /// What runs connectors, when attached. Weak: the runtime holds the
     /// services (its connectors deliver into them), and the server owns it.
     pub(crate) connectors: std::sync::OnceLock<std::sync::Weak<dyn connectors::ConnectorRuntime>>,
@@ -253,7 +257,9 @@ impl Inner {
     }
 
     async fn commit_units(&self, batch: Vec<Effects>, held: Option<u64>) -> Result<Vec<Committed>> {
-        // The telemetry is copied only for a tenant someone watches live.
+        // The telemetry is copied only for a tenant someone watches live,
+        // or for a telemetry tap.
+        let tapped = self.taps.any();
         let watched = self.live.any_watched(batch.iter().map(|e| &e.tenant_id));
         let kept: Vec<Effects> = batch
             .iter()
@@ -262,7 +268,7 @@ impl Inner {
                 usage: e.usage.clone(),
                 states: e.states.clone(),
                 quarantines: e.quarantines.clone(),
-                telemetry: if watched { e.telemetry.clone() } else { Vec::new() },
+                telemetry: if watched || tapped { e.telemetry.clone() } else { Vec::new() },
                 ..Effects::default()
             })
             .collect();
@@ -294,8 +300,12 @@ impl Inner {
             if committed.iter().any(|c| !c.events.is_empty()) {
                 self.wake_outbox();
             }
+            let now = self.now();
             for effects in &kept {
                 self.live.publish(&effects.tenant_id, &effects.telemetry);
+                if tapped {
+                    self.taps.offer(&effects.tenant_id, now, &effects.telemetry);
+                }
             }
             if let (Some(cache), Some(latest)) = (self.hot.get(), hot) {
                 cache.offer(latest);
@@ -388,6 +398,7 @@ impl Services {
             live: live::Channels::default(),
             notifications_due: tokio::sync::Notify::new(),
             hot: std::sync::OnceLock::new(),
+            taps: tap::Taps::default(),
             connectors: std::sync::OnceLock::new(),
         });
         Self {

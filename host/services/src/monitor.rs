@@ -84,6 +84,11 @@ pub struct HostGauges {
     pub outbox_lag: Vec<(String, u64)>,
     /// The ingest path's batch counters.
     pub ingest: IngestStats,
+    /// Latest-value writes the hot cache skipped (queue full or cache down).
+    pub hot_cache_skipped: u64,
+    /// Device commits the telemetry taps skipped (queue full or delivery
+    /// failed).
+    pub telemetry_tap_skipped: u64,
 }
 
 /// What `/metrics` reports: tenants' series, and the host's when the whole
@@ -156,6 +161,8 @@ impl MonitorService {
                 pools: self.0.store.pools(),
                 outbox_lag: crate::OutboxService(self.0.clone()).lag().await?,
                 ingest: crate::IngestService(self.0.clone()).stats(),
+                hot_cache_skipped: self.0.hot.get().map_or(0, |hot| hot.skipped()),
+                telemetry_tap_skipped: self.0.taps.skipped(),
             }),
         };
         Ok(Snapshot { tenants: gauges, host })

@@ -120,9 +120,14 @@ impl PluginService {
             let info = runtime.describe(staged.plugin(), ctx).map_err(|f| describe_failed(&f.error))?.output;
             Ok((staged, info))
         });
-        // When the wait ends first, the work's result (the staged plugin) is
-        // dropped with it, leaving nothing behind.
-        let outcome = tokio::time::timeout(timeout, work).await.map_err(|_| compile_timeout(timeout))??;
+        // A compiler process is killed at the timeout and reaped before the
+        // work ends, so the answer waits for that (a little past the
+        // timeout) and nothing of the compile is left when it comes. An
+        // in-process compile runs on: the wait ends a grace after the
+        // timeout, and the work's result (the staged plugin) is dropped with
+        // it, leaving nothing behind.
+        let outcome =
+            tokio::time::timeout(timeout + KILL_GRACE, work).await.map_err(|_| compile_timeout(timeout))??;
         let (staged, info): (nexus_runtime::Staged, _) = outcome.map_err(|e| match e {
             ServiceError::Refused { code: "compile-timeout", .. } => compile_timeout(timeout),
             e => e,
@@ -291,6 +296,10 @@ impl PluginService {
         self.0.meters.of_tenant(tenant)
     }
 }
+
+/// How long past the compile timeout an upload waits for its compiler
+/// process to be killed and reaped.
+const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn compile_timeout(timeout: std::time::Duration) -> ServiceError {
     ServiceError::Refused {

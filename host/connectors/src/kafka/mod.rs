@@ -19,12 +19,15 @@
 //!   run, and the supervisor restarts it after its backoff.
 //!
 //! The producer ([`KafkaPublisher`], in [`publish`]) is an outbox
-//! subscriber the host starts when `--kafka-brokers` is set.
+//! subscriber the host starts when `--kafka-brokers` is set, and a
+//! telemetry tap publishing committed telemetry to
+//! `pf.telemetry.validated` ([`validated`]).
 
 mod client;
 mod lanes;
 mod publish;
 mod record;
+mod validated;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +72,7 @@ impl Connector for KafkaConnector {
         let peer = self.settings.brokers.clone();
         let (faults_tx, mut faults) = mpsc::unbounded_channel();
         let (failures_tx, mut commit_failures) = mpsc::unbounded_channel();
-        let context = Context { faults: faults_tx, commit_failures: failures_tx };
+        let context = Context { faults: faults_tx, commit_failures: failures_tx, health: link.health.clone() };
         let consumer = Arc::new(client::consumer(&self.id, &self.settings, &bootstrap, context)?);
         let reading = consumer.clone();
         let topic = self.settings.topic.clone();
@@ -134,8 +137,11 @@ impl Connector for KafkaConnector {
         }
         run.commit(link, CommitMode::Sync).await;
         drop(run);
-        // Leaving the group blocks while the broker answers.
-        tokio::task::spawn_blocking(move || drop(consumer));
+        // Leaving the group blocks until the brokers answer, which a dead
+        // broker never does: on a thread of its own, not the runtime's
+        // blocking pool (whose shutdown would wait for it).
+        detach("kafka-close", move || drop(consumer));
+        link.health.set_lag(Vec::new());
         result
     }
 }
@@ -192,10 +198,13 @@ impl Run<'_> {
             CommitMode::Async => self.consumer.commit(&list, CommitMode::Async).map_err(|e| e.to_string()),
             CommitMode::Sync => {
                 let consumer = self.consumer.clone();
-                let commit = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync));
-                match tokio::time::timeout(FINAL_COMMIT, commit).await {
+                let (answer, answered) = tokio::sync::oneshot::channel();
+                detach("kafka-commit", move || {
+                    let _ = answer.send(consumer.commit(&list, CommitMode::Sync));
+                });
+                match tokio::time::timeout(FINAL_COMMIT, answered).await {
                     Ok(Ok(result)) => result.map_err(|e| e.to_string()),
-                    Ok(Err(error)) => Err(error.to_string()),
+                    Ok(Err(_)) => Err("the commit's thread ended without an answer".to_string()),
                     Err(_) => Err(format!("no answer from the brokers within {FINAL_COMMIT:?}")),
                 }
             }
@@ -204,5 +213,15 @@ impl Run<'_> {
             Ok(()) => self.offsets.committed(&positions),
             Err(reason) => link.health.error(None, "commit-failed", &reason),
         }
+    }
+}
+
+/// Runs `work`, which may block for as long as a broker does not answer
+/// (librdkafka's synchronous calls have no deadline), on a detached thread:
+/// the caller waits for it at most as long as it chooses, and neither the
+/// runtime's shutdown nor the process's exit waits for it.
+fn detach(name: &str, work: impl FnOnce() + Send + 'static) {
+    if let Err(error) = std::thread::Builder::new().name(name.into()).spawn(work) {
+        tracing::warn!(%error, "no thread for {name}");
     }
 }

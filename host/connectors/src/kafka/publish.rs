@@ -35,6 +35,9 @@ pub struct Topics {
     pub setpoint_changes: String,
     /// Every other event (default `pf.events`).
     pub events: String,
+    /// Committed telemetry, from the telemetry tap (default
+    /// `pf.telemetry.validated`).
+    pub validated: String,
 }
 
 impl Default for Topics {
@@ -44,6 +47,7 @@ impl Default for Topics {
             recommendations: "po.recommendations".into(),
             setpoint_changes: "po.setpoint-changes".into(),
             events: "pf.events".into(),
+            validated: "pf.telemetry.validated".into(),
         }
     }
 }
@@ -74,7 +78,7 @@ pub enum PublishError {
 /// Publishes the outbox's events to Kafka.
 pub struct KafkaPublisher {
     producer: FutureProducer,
-    topics: Topics,
+    pub(super) topics: Topics,
 }
 
 impl KafkaPublisher {
@@ -106,14 +110,26 @@ impl Subscriber for KafkaPublisher {
     }
 
     async fn deliver(&self, events: &[Event]) -> Result<(), String> {
-        let mut pending: VecDeque<DeliveryFuture> = VecDeque::with_capacity(events.len());
+        let mut records = Vec::with_capacity(events.len());
         for event in events {
             // Through a map, so a key the body repeats (`tenant_id`, an
             // alarm transition's `ts`) appears once, with the body's value.
             let json = serde_json::to_value(event)
                 .and_then(|value| serde_json::to_vec(&value))
                 .map_err(|e| format!("event {}: {e}", event.seq))?;
-            let mut record = FutureRecord::to(self.topics.of(event)).key(event.key.as_str()).payload(json.as_slice());
+            records.push((self.topics.of(event), event.key.as_str(), json));
+        }
+        self.send_all(&records).await
+    }
+}
+
+impl KafkaPublisher {
+    /// Produces `(topic, key, payload)` records and waits until the brokers
+    /// acknowledged every one of them.
+    pub(super) async fn send_all(&self, records: &[(&str, &str, Vec<u8>)]) -> Result<(), String> {
+        let mut pending: VecDeque<DeliveryFuture> = VecDeque::with_capacity(records.len());
+        for (topic, key, payload) in records {
+            let mut record = FutureRecord::to(topic).key(*key).payload(payload.as_slice());
             loop {
                 match self.producer.send_result(record) {
                     Ok(delivery) => {
@@ -128,7 +144,7 @@ impl Subscriber for KafkaPublisher {
                             None => tokio::time::sleep(Duration::from_millis(10)).await,
                         }
                     }
-                    Err((error, _)) => return Err(format!("event {}: {error}", event.seq)),
+                    Err((error, _)) => return Err(format!("a record for {topic}: {error}")),
                 }
             }
         }
@@ -142,7 +158,7 @@ impl Subscriber for KafkaPublisher {
 async fn acknowledged(delivery: DeliveryFuture) -> Result<(), String> {
     match delivery.await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err((error, _))) => Err(format!("Kafka did not take an event: {error}")),
+        Ok(Err((error, _))) => Err(format!("Kafka did not take a record: {error}")),
         Err(_) => Err("the Kafka producer went away".into()),
     }
 }

@@ -136,13 +136,10 @@ async fn a_compile_bomb_is_killed_at_its_timeout_holds_no_other_tenants_slot_and
     let (status, _, body, took) = bombing.await.expect("task");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "compile-timeout", "{body}");
-    assert!(took < timeout + Duration::from_secs(1), "refused after {took:?}");
-    let gone = Instant::now();
-    while !compile_workers(&h.data_dir).is_empty() && gone.elapsed() < Duration::from_secs(1) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(compile_workers(&h.data_dir), Vec::<u32>::new(), "the compiler child was killed and reaped");
-    assert!(!Path::new(&format!("/proc/{}", workers[0])).exists(), "pid {} is gone", workers[0]);
+    assert!(took < timeout + Duration::from_secs(2), "refused after {took:?}");
+    // The answer came after the compiler was killed and reaped.
+    assert_eq!(compile_workers(&h.data_dir), Vec::<u32>::new(), "the compiler child was killed");
+    assert!(!Path::new(&format!("/proc/{}", workers[0])).exists(), "pid {} is gone (reaped)", workers[0]);
 
     // Right after, B's next upload is answered at once.
     let started = Instant::now();

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! `--modbus N` instead measures the Modbus connector polling N slaves
-//! (see `ingest/modbus.rs`); `--opcua N [--nodes K]` the OPC UA connector
-//! subscribed to N devices of K nodes each (see `ingest/opcua.rs`).
+//! (see `ingest/modbus.rs`); `--opcua N [--nodes K] [--opcua-mode poll]` the
+//! OPC UA connector subscribed to (or polling) N devices of K nodes each
+//! (see `ingest/opcua.rs`).
 //!
 //! `--fairness S` then measures tenant B's throughput and p99 for S seconds
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
@@ -84,6 +85,8 @@ struct Options {
     opcua: usize,
     /// OPC UA mode: nodes per device.
     nodes: usize,
+    /// OPC UA mode: `subscribe` or `poll`.
+    opcua_mode: String,
     /// Messages through MQTT (0: the HTTP rows instead).
     mqtt: usize,
     /// MQTT publishers.
@@ -124,6 +127,7 @@ fn options() -> Options {
         poll_ms: 100,
         opcua: 0,
         nodes: 10,
+        opcua_mode: "subscribe".into(),
         mqtt: 0,
         publishers: 4,
         postgres: None,
@@ -144,6 +148,7 @@ fn options() -> Options {
             "--poll-ms" => o.poll_ms = pair[1].parse().unwrap_or(o.poll_ms),
             "--opcua" => o.opcua = pair[1].parse().unwrap_or(0),
             "--nodes" => o.nodes = pair[1].parse().unwrap_or(o.nodes).max(1),
+            "--opcua-mode" => o.opcua_mode = pair[1].clone(),
             "--mqtt" => o.mqtt = pair[1].parse().unwrap_or(0),
             "--kafka" => o.kafka = pair[1].parse().unwrap_or(0),
             "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
@@ -212,7 +217,7 @@ async fn start_server() -> Server {
         .env("NEXUS_ADMIN_TOKEN", TOKEN)
         // The bench's broker and slaves are on loopback.
         .env("NEXUS_CONNECTOR_NETWORKS", "any")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("NEXUS_BENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -412,7 +417,7 @@ async fn main() {
         return modbus::run(o.modbus, o.registers, o.poll_ms, o.seconds).await;
     }
     if o.opcua > 0 {
-        return opcua::run(o.opcua, o.nodes, o.poll_ms, o.seconds).await;
+        return opcua::run(o.opcua, o.nodes, &o.opcua_mode, o.poll_ms, o.seconds).await;
     }
     let server = start_server().await;
     let tokens = Arc::new(field(&server.base, o.devices).await);

@@ -4,7 +4,7 @@
 //! `(client handle, value)` pairs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use nexus_model::OpcUaSettings;
@@ -34,10 +34,13 @@ const QUEUE_SIZE: u32 = 10;
 struct Notifications {
     batches: mpsc::Sender<Values>,
     dropped: Arc<AtomicU64>,
+    heard: Arc<AtomicBool>,
 }
 
 impl OnSubscriptionNotificationCore for Notifications {
     fn on_subscription_notification(&mut self, notification: NotificationMessage, _items: MonitoredItemMap<'_>) {
+        // Data or a keep-alive: the subscription is alive.
+        self.heard.store(true, Relaxed);
         let mut values = Vec::new();
         for object in notification.notification_data.into_iter().flatten() {
             if let Some(change) = object_as::<DataChangeNotification>(object) {
@@ -54,10 +57,25 @@ fn object_as<T: Send + Sync + 'static>(object: ExtensionObject) -> Option<T> {
     object.into_inner_as::<T>().map(|boxed| *boxed)
 }
 
-/// The subscription's batches, and how many were dropped for want of room.
+/// The subscription's batches, how many were dropped for want of room,
+/// and whether the server published anything (data or a keep-alive) since
+/// this was last reset.
 pub(crate) struct Subscribed {
     pub(crate) batches: mpsc::Receiver<Values>,
     pub(crate) dropped: Arc<AtomicU64>,
+    pub(crate) heard: Arc<AtomicBool>,
+}
+
+/// Publishing intervals without a data change after which the server
+/// sends a keep-alive.
+pub(crate) const KEEP_ALIVE_COUNT: u32 = 10;
+
+/// How long a subscription may stay silent — no data and no keep-alive —
+/// before the run ends (the supervisor makes a new session and
+/// subscription): three keep-alive periods, at least 3 s.
+pub(crate) fn silence_limit(settings: &OpcUaSettings) -> Duration {
+    let keep_alive = u64::from(settings.publishing_interval_ms) * u64::from(KEEP_ALIVE_COUNT);
+    Duration::from_millis((3 * keep_alive).max(3_000))
 }
 
 /// Creates the subscription and its monitored items. A node the server
@@ -71,11 +89,12 @@ pub(crate) async fn subscribe(
 ) -> Result<Subscribed, ConnectorError> {
     let (sender, batches) = mpsc::channel(BATCH_QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
-    let callback = Notifications { batches: sender, dropped: dropped.clone() };
+    let heard = Arc::new(AtomicBool::new(true));
+    let callback = Notifications { batches: sender, dropped: dropped.clone(), heard: heard.clone() };
     let publishing = Duration::from_millis(settings.publishing_interval_ms.into());
     // Lifetime 60 publishes, a keep-alive every 10 when nothing changes.
     let id = session
-        .create_subscription(publishing, 60, 10, 0, 0, true, callback)
+        .create_subscription(publishing, 60, KEEP_ALIVE_COUNT, 0, 0, true, callback)
         .await
         .map_err(|e| ConnectorError::Protocol(format!("CreateSubscription: {e}")))?;
     let requests: Vec<MonitoredItemCreateRequest> = nodes
@@ -112,7 +131,7 @@ pub(crate) async fn subscribe(
             }
         }
     }
-    Ok(Subscribed { batches, dropped })
+    Ok(Subscribed { batches, dropped, heard })
 }
 
 /// Reads every node's value once.

@@ -88,9 +88,22 @@ impl OpcUaConnector {
         let stopped = link.stopped();
         tokio::pin!(stopped);
         let mut reported_drops = 0;
+        let silence = feed::silence_limit(&self.settings);
+        let mut watchdog = tokio::time::interval_at(tokio::time::Instant::now() + silence, silence);
         loop {
             tokio::select! {
                 () = &mut stopped => return Ok(()),
+                _ = watchdog.tick(), if subscribe => {
+                    // Nothing published — not even a keep-alive — for a
+                    // whole period: the subscription is gone or stuck on
+                    // the server, whatever the session says.
+                    if !subscribed.as_ref().is_some_and(|s| s.heard.swap(false, Relaxed)) {
+                        return Err(ConnectorError::Protocol(format!(
+                            "the subscription on {} published nothing, not even a keep-alive, for {} ms",
+                            self.settings.url, silence.as_millis()
+                        )));
+                    }
+                }
                 ended = &mut *events => {
                     let code = ended.unwrap_or(opcua::types::StatusCode::BadUnexpectedError);
                     return Err(ConnectorError::Protocol(format!(

@@ -4,8 +4,9 @@
 //! `--poll-ms P` ms (default 100), and has the server's OPC UA connector
 //! subscribe to all of them (sampling and publishing every P ms) through
 //! the tenant's `decoder-opcua-nodes` binding (a map of the device's K
-//! nodes). It reports the readings and frames stored per second, as the
-//! connector's status counts them, against the offered rate
+//! nodes) — or, with `--opcua-mode poll`, reads them all every P ms. It
+//! reports the readings and frames stored per second, as the connector's
+//! status counts them, against the offered rate
 //! N × K × 1000 / P, the errors, and the server's CPU time per reading.
 //!
 //! ```sh
@@ -102,7 +103,7 @@ async fn counters(client: &reqwest::Client, base: &str, connector: &str) -> [u64
 }
 
 /// Runs the OPC UA mode.
-pub(crate) async fn run(devices: usize, nodes: usize, period_ms: u32, seconds: u64) {
+pub(crate) async fn run(devices: usize, nodes: usize, mode: &str, period_ms: u32, seconds: u64) {
     let server = start_server().await;
     let (url, handle) = plc(devices, nodes, Duration::from_millis(period_ms.into())).await;
     let client = reqwest::Client::new();
@@ -127,8 +128,8 @@ pub(crate) async fn run(devices: usize, nodes: usize, period_ms: u32, seconds: u
         &client,
         base,
         "/api/connectors",
-        json!({"name": "bench", "settings": {"kind": "opcua", "url": url, "sampling_interval_ms": period_ms,
-               "publishing_interval_ms": period_ms, "devices": settings}}),
+        json!({"name": "bench", "settings": {"kind": "opcua", "url": url, "mode": mode, "sampling_interval_ms": period_ms,
+               "publishing_interval_ms": period_ms, "poll_ms": period_ms, "devices": settings}}),
     )
     .await;
     let connector = connector["id"].as_str().expect("id").to_string();
@@ -143,7 +144,7 @@ pub(crate) async fn run(devices: usize, nodes: usize, period_ms: u32, seconds: u
     let secs = seconds as f64;
     let offered = (devices * nodes) as f64 * 1000.0 / f64::from(period_ms);
     println!(
-        "opcua subscription: {devices} devices x {nodes} nodes changing every {period_ms} ms, decoder-opcua-nodes, SQLite, {seconds} s"
+        "opcua {mode}: {devices} devices x {nodes} nodes changing every {period_ms} ms, decoder-opcua-nodes, SQLite, {seconds} s"
     );
     println!(
         "  {:.0} readings/s stored of {offered:.0} offered, {:.1} frames/s, {errors} errors, \
@@ -158,6 +159,11 @@ pub(crate) async fn run(devices: usize, nodes: usize, period_ms: u32, seconds: u
     for problem in status["problems"].as_array().into_iter().flatten() {
         *codes.entry(problem["code"].as_str().unwrap_or("?").to_string()).or_default() += 1;
     }
-    println!("  state {}, codes of the last {} problems: {codes:?}", status["state"], codes.values().sum::<usize>());
+    println!(
+        "  state {}, restarts {}, codes of the last {} problems: {codes:?}",
+        status["state"],
+        status["restarts"],
+        codes.values().sum::<usize>()
+    );
     handle.cancel();
 }

@@ -18,9 +18,13 @@
 //!   (id or name, within the connector's tenant) and calling the ingest
 //!   service; a frame is stored (durable) before its sink call returns.
 //!
+//! - `lanes`: delivery for the connectors that read a stream for many
+//!   devices (MQTT, Kafka): a lane per device, in order, a bound on frames
+//!   under way, and a token per frame spent once it is stored or refused.
 //! - [`kafka::KafkaPublisher`]: the outbox subscriber that publishes events
-//!   to Kafka (alarms, recommendations, the rest), started by the host when
-//!   Kafka is configured.
+//!   to Kafka (alarms, recommendations, setpoint writes, the rest) and the
+//!   telemetry tap that publishes committed telemetry, started by the host
+//!   when Kafka is configured.
 //!
 //! A connector never interprets a payload: payload formats, register maps,
 //! scaling and byte order belong to the tenant's decoder.
@@ -28,6 +32,7 @@
 mod backoff;
 mod health;
 pub mod kafka;
+mod lanes;
 mod link;
 pub mod modbus;
 pub mod mqtt;

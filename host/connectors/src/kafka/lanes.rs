@@ -1,30 +1,18 @@
-//! Delivery with order and throughput, and the offsets that may be
-//! committed. Each device has a lane (a task delivering its frames one
-//! after another, in the order they were consumed), lanes run concurrently,
-//! and at most [`IN_FLIGHT`] frames are queued or under way (past that the
-//! consumer stops reading until one is done). A frame the sink cannot take
-//! now (`Unavailable`) is retried after the sink's `retry_after`, and its
-//! offset stays uncommitted until it is stored.
+//! Which offsets may be committed. Frames go through the shared lanes
+//! ([`crate::lanes`]: one per device, in the order consumed, at most
+//! [`IN_FLIGHT`](crate::lanes::IN_FLIGHT) under way); a frame the sink
+//! cannot take now is retried, and its offset stays uncommitted until it is
+//! stored.
 //!
 //! [`Offsets`] keeps, per partition, the records consumed but not done: the
 //! position committed is the lowest of them (or, when none, one past the
 //! last consumed), so a commit never passes a record that is not durable.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use nexus_model::Frame;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 
-use crate::{DeviceRef, FrameSink, Health, SinkError};
-
-/// Frames queued or being delivered at once, over all devices.
-pub(super) const IN_FLIGHT: usize = 512;
-/// Idle lanes are dropped when there are more lanes than this.
-const LANES_KEPT: usize = 1024;
+use crate::lanes::Done;
 
 /// A record's place: (partition, offset).
 pub(super) type Place = (i32, i64);
@@ -91,141 +79,21 @@ impl Offsets {
     }
 }
 
-struct Job {
-    device: String,
-    frame: Frame,
-    place: Place,
-    _permit: OwnedSemaphorePermit,
+/// A record's frame is done: its place goes to the run loop, which may
+/// then commit past it.
+pub(super) struct Committable {
+    pub(super) place: Place,
+    pub(super) done: mpsc::UnboundedSender<Place>,
 }
 
-struct Lane {
-    jobs: mpsc::UnboundedSender<Job>,
-    pending: Arc<AtomicUsize>,
-}
-
-/// The lanes of one run. Each finished record's place goes to `done`.
-pub(super) struct Lanes {
-    sink: Arc<dyn FrameSink>,
-    health: Arc<Health>,
-    stop: watch::Receiver<bool>,
-    done: mpsc::UnboundedSender<Place>,
-    permits: Arc<Semaphore>,
-    lanes: HashMap<String, Lane>,
-    tasks: JoinSet<()>,
-}
-
-impl Lanes {
-    /// Lanes delivering into `sink`.
-    pub(super) fn new(
-        sink: Arc<dyn FrameSink>,
-        health: Arc<Health>,
-        stop: watch::Receiver<bool>,
-        done: mpsc::UnboundedSender<Place>,
-    ) -> Self {
-        Self {
-            sink,
-            health,
-            stop,
-            done,
-            permits: Arc::new(Semaphore::new(IN_FLIGHT)),
-            lanes: HashMap::new(),
-            tasks: JoinSet::new(),
-        }
-    }
-
-    /// No lanes (a run's lanes once they are finished).
-    pub(super) fn none(link: &crate::Link) -> Self {
-        Self::new(link.sink.clone(), link.health.clone(), link.stop.clone(), mpsc::unbounded_channel().0)
-    }
-
-    /// Queues a frame on its device's lane (waiting for room when
-    /// [`IN_FLIGHT`] frames are under way).
-    pub(super) async fn dispatch(&mut self, device: String, frame: Frame, place: Place) {
-        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
-        let job = Job { device, frame, place, _permit: permit };
-        self.lane(&job.device).pending.fetch_add(1, Ordering::AcqRel);
-        if let Some(lane) = self.lanes.get(&job.device) {
-            // The lane's task lives as long as its sender (here).
-            let _ = lane.jobs.send(job);
-        }
-    }
-
-    /// Lets the lanes finish what they hold, for at most `grace` (past it,
-    /// or when the sink is unavailable and the connector stops, the rest
-    /// stays uncommitted and is consumed again).
-    pub(super) async fn finish(mut self, grace: Duration) {
-        self.lanes.clear();
-        let _ = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
-    }
-
-    fn lane(&mut self, device: &str) -> &Lane {
-        if !self.lanes.contains_key(device) {
-            if self.lanes.len() >= LANES_KEPT {
-                // Only this task sends, so a lane with nothing pending is
-                // idle and empty: dropping its sender ends it.
-                self.lanes.retain(|_, lane| lane.pending.load(Ordering::Acquire) > 0);
-                while self.tasks.try_join_next().is_some() {}
-            }
-            let (jobs, rx) = mpsc::unbounded_channel();
-            let pending = Arc::new(AtomicUsize::new(0));
-            let worker = Worker {
-                sink: self.sink.clone(),
-                health: self.health.clone(),
-                stop: self.stop.clone(),
-                done: self.done.clone(),
-                pending: pending.clone(),
-            };
-            self.tasks.spawn(worker.run(rx));
-            self.lanes.insert(device.to_string(), Lane { jobs, pending });
-        }
-        &self.lanes[device]
+impl Done for Committable {
+    fn done(self) {
+        let _ = self.done.send(self.place);
     }
 }
 
-struct Worker {
-    sink: Arc<dyn FrameSink>,
-    health: Arc<Health>,
-    stop: watch::Receiver<bool>,
-    done: mpsc::UnboundedSender<Place>,
-    pending: Arc<AtomicUsize>,
-}
-
-impl Worker {
-    async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        while let Some(job) = jobs.recv().await {
-            if !self.deliver(&job).await {
-                return;
-            }
-            let _ = self.done.send(job.place);
-            self.pending.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-
-    /// Delivers until the frame is stored or refused (`true`), or the
-    /// connector stops while the sink is unavailable (`false`: not done).
-    async fn deliver(&mut self, job: &Job) -> bool {
-        let device = DeviceRef::IdOrName(job.device.clone());
-        loop {
-            match self.sink.deliver(&device, job.frame.clone()).await {
-                Ok(report) => {
-                    self.health.frame_stored(&report);
-                    return true;
-                }
-                Err(SinkError::Refused { code, reason }) => {
-                    self.health.frame_refused(Some(&job.device), &code, &reason);
-                    return true;
-                }
-                Err(SinkError::Unavailable { reason, retry_after }) => {
-                    self.health.error(Some(&job.device), "sink-unavailable", &reason);
-                    tokio::select! {
-                        () = tokio::time::sleep(retry_after) => {}
-                        _ = self.stop.wait_for(|stop| *stop) => return false,
-                    }
-                }
-            }
-        }
-    }
-}
+/// The lanes of one run ([`crate::lanes`]).
+pub(super) type Lanes = crate::lanes::Lanes<Committable>;
 
 #[cfg(test)]
 mod tests {

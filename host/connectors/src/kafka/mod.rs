@@ -41,7 +41,7 @@ use tokio::sync::mpsc;
 
 use crate::{Connector, ConnectorError, Link};
 use client::Context;
-use lanes::{Lanes, Offsets, Place};
+use lanes::{Committable, Lanes, Offsets, Place};
 pub use publish::{KafkaPublisher, PublishError, Topics};
 use record::Sorted;
 
@@ -90,7 +90,8 @@ impl Connector for KafkaConnector {
         let mut run = Run {
             settings: &self.settings,
             consumer: consumer.clone(),
-            lanes: Lanes::new(link.sink.clone(), link.health.clone(), link.stop.clone(), done_tx),
+            lanes: Lanes::new(link.sink.clone(), link.health.clone(), link.stop.clone()),
+            done: done_tx,
             offsets: Offsets::default(),
         };
         let mut tick = tokio::time::interval(COMMIT_EVERY);
@@ -130,7 +131,8 @@ impl Connector for KafkaConnector {
         };
         // What the lanes finish in their grace is committed; the rest is
         // consumed again by the next run.
-        let lanes = std::mem::replace(&mut run.lanes, Lanes::none(link));
+        let lanes =
+            std::mem::replace(&mut run.lanes, Lanes::new(link.sink.clone(), link.health.clone(), link.stop.clone()));
         lanes.finish(FINISH_GRACE).await;
         while let Ok(place) = done.try_recv() {
             run.offsets.done(place);
@@ -150,6 +152,8 @@ struct Run<'a> {
     settings: &'a KafkaSettings,
     consumer: Arc<StreamConsumer<Context>>,
     lanes: Lanes,
+    /// Where the lanes send the places of done records.
+    done: mpsc::UnboundedSender<Place>,
     offsets: Offsets,
 }
 
@@ -167,7 +171,8 @@ impl Run<'_> {
                     received_at: link.clock.now(),
                     metadata: vec![("partition".into(), place.0.to_string()), ("offset".into(), place.1.to_string())],
                 };
-                self.lanes.dispatch(device, frame, place).await;
+                let done = Committable { place, done: self.done.clone() };
+                self.lanes.dispatch(device, frame, done).await;
             }
             Sorted::Refused { device, code, reason } => {
                 link.health.frame_refused(device.as_deref(), code, &reason);

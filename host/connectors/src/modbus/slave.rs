@@ -84,8 +84,11 @@ impl Slave {
         Ok(tokio_modbus::client::tcp::attach_slave(stream, tokio_modbus::Slave(self.device.unit)))
     }
 
-    /// Waits `delay` before a reconnect, answering writes meanwhile (the
-    /// slave cannot be reached now). `false`: the connector stops.
+    /// Waits `delay` before a reconnect. A write meanwhile gets a
+    /// connection of its own (a slave that stopped answering polls may still
+    /// take a write, and one that answers nothing is told from one that
+    /// cannot be reached: `write-timeout`, not `device-unreachable`).
+    /// `false`: the connector stops.
     async fn wait(&mut self, delay: Duration) -> bool {
         let wake = tokio::time::sleep(delay);
         let stop = stopped(self.stop.clone());
@@ -94,10 +97,13 @@ impl Slave {
             tokio::select! {
                 () = &mut stop => return false,
                 () = &mut wake => return true,
-                Some(Routed { request, .. }) = self.writes.recv() => {
-                    let error = WriteError::Unreachable(format!("not connected to {}; reconnecting", self.device.address));
-                    run_write(&self.health, request, Err(error));
-                }
+                Some(routed) = self.writes.recv() => match self.connect().await {
+                    Ok(mut ctx) => {
+                        // Answered either way; the polls reconnect on their own schedule.
+                        let _ = self.write(&mut ctx, routed).await;
+                    }
+                    Err(error) => run_write(&self.health, routed.request, Err(WriteError::Unreachable(error.to_string()))),
+                },
             }
         }
     }

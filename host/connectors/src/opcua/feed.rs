@@ -26,6 +26,11 @@ pub(crate) type Values = Vec<(u32, DataValue)>;
 const BATCH_QUEUE: usize = 256;
 /// Monitored items created, or nodes read, per request.
 const CHUNK: usize = 1_000;
+/// Notifications the server may put in one publish response (more go in
+/// the next ones). The client decodes arrays of at most 1 000 elements: an
+/// unbounded publish of more data changes than that never arrives, and the
+/// subscription goes silent.
+const MAX_NOTIFICATIONS: u32 = 1_000;
 /// Values a node's monitored item keeps between two publishes.
 const QUEUE_SIZE: u32 = 10;
 
@@ -94,7 +99,7 @@ pub(crate) async fn subscribe(
     let publishing = Duration::from_millis(settings.publishing_interval_ms.into());
     // Lifetime 60 publishes, a keep-alive every 10 when nothing changes.
     let id = session
-        .create_subscription(publishing, 60, KEEP_ALIVE_COUNT, 0, 0, true, callback)
+        .create_subscription(publishing, 60, KEEP_ALIVE_COUNT, MAX_NOTIFICATIONS, 0, true, callback)
         .await
         .map_err(|e| ConnectorError::Protocol(format!("CreateSubscription: {e}")))?;
     let requests: Vec<MonitoredItemCreateRequest> = nodes

@@ -2,8 +2,8 @@
 //! async-opcua server on a loopback port whose wells' nodes change every
 //! 100 ms, a connector configured with `POST /api/connectors`, values
 //! decoded by the tenant's `decoder-opcua-nodes` binding, a threshold
-//! alarm rule, a server restart mid-subscription, setpoint writes and a
-//! node whose status is Bad.
+//! alarm rule, a server restart mid-subscription, setpoint writes, a
+//! node whose status is Bad, and publishes of thousands of changes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -360,5 +360,36 @@ async fn polled_values_arrive_and_a_setpoint_write_reaches_the_servers_node() {
     assert_eq!(status["writes_ok"], 1, "{status}");
     assert_eq!(status["writes_failed"], 1, "{status}");
     assert_eq!(status["restarts"], 0, "{status}");
+    plc.stop().await;
+}
+
+/// 200 wells, 600 monitored items, 400 of them changing every 100 ms and
+/// published every 500 ms: a publish holds about 2 000 data changes. The
+/// client decodes arrays of at most 1 000 elements, so unbounded, such a
+/// publish never reached the connector (the subscription went silent,
+/// keep-alives included); with at most 1 000 notifications per publish the
+/// server splits it, and values keep coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_whose_publishes_hold_thousands_of_changes_keeps_delivering() {
+    const WELLS: usize = 200;
+    let h = Harness::start().await;
+    let port = free_port().await;
+    let plc = Plc::start(port, WELLS).await;
+    let ids = wells(&h, WELLS).await;
+    let mut settings = settings(port, &ids, "subscribe");
+    settings["publishing_interval_ms"] = json!(500);
+    let connector = create_connector(&h, settings).await;
+    // About 4 000 frequencies a second (the Bad values are not readings):
+    // 20 000 is five seconds' worth.
+    eventually(Duration::from_secs(30), "20 000 readings from the subscription", || async {
+        status(&h, &connector).await["readings"].as_u64().unwrap_or(0) >= 20_000
+    })
+    .await;
+    let status = status(&h, &connector).await;
+    assert_eq!(status["restarts"], 0, "{status}");
+    assert_eq!(status["state"], "running", "{status}");
+    for device in [&ids[0], &ids[WELLS - 1]] {
+        assert!(history(&h, device, "frequency_hz").await.len() >= 10, "{device}");
+    }
     plc.stop().await;
 }

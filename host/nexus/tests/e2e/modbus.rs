@@ -196,12 +196,12 @@ async fn create_connector(h: &Harness, name: &str, slaves: Vec<Value>) -> String
     body["id"].as_str().expect("id").to_string()
 }
 
-async fn status(h: &Harness, connector: &str) -> Value {
+pub(crate) async fn status(h: &Harness, connector: &str) -> Value {
     h.get(&format!("/api/connectors/{connector}")).await["status"].clone()
 }
 
 /// The stored readings of `key` of a device: (ts, value), oldest first.
-async fn history(h: &Harness, device: &str, key: &str) -> Vec<(i64, f64)> {
+pub(crate) async fn history(h: &Harness, device: &str, key: &str) -> Vec<(i64, f64)> {
     let path = format!("/api/devices/{device}/telemetry?key={key}&start_ts=0&end_ts={}&limit=10000", i64::MAX);
     let body = h.get(&path).await;
     body.as_array()
@@ -212,7 +212,7 @@ async fn history(h: &Harness, device: &str, key: &str) -> Vec<(i64, f64)> {
 }
 
 /// Polls `check` every 100 ms until it holds or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -20,6 +20,7 @@ use reqwest::{Method, StatusCode as Http};
 use serde_json::{Value, json};
 
 use crate::Harness;
+use crate::modbus::{eventually, history, status};
 
 const NAMESPACE: &str = "urn:nexus-e2e";
 
@@ -214,34 +215,6 @@ async fn create_connector(h: &Harness, settings: Value) -> String {
         .await;
     assert_eq!(status, Http::CREATED, "{body}");
     body["id"].as_str().expect("id").to_string()
-}
-
-async fn status(h: &Harness, connector: &str) -> Value {
-    h.get(&format!("/api/connectors/{connector}")).await["status"].clone()
-}
-
-/// The stored readings of `key` of a device: (ts, value), oldest first.
-async fn history(h: &Harness, device: &str, key: &str) -> Vec<(i64, f64)> {
-    let path = format!("/api/devices/{device}/telemetry?key={key}&start_ts=0&end_ts={}&limit=10000", i64::MAX);
-    let body = h.get(&path).await;
-    body.as_array()
-        .expect("readings")
-        .iter()
-        .map(|r| (r["ts"].as_i64().expect("ts"), r["value"].as_f64().expect("value")))
-        .collect()
-}
-
-/// Polls `check` every 100 ms until it holds or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

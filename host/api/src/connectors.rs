@@ -220,7 +220,7 @@ pub(crate) struct WriteView {
         (status = 200, description = "Written and confirmed", body = WriteView),
         (status = 400, description = "A bad body: unknown field, a non-finite value, a bad parameter name", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such device in this tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`not-writable`: no running connector writes this setpoint of this device", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not-writable`: no running connector writes this setpoint of this device; `setpoint-interlock`: the change breaks the setpoint's range, largest step or shortest interval (nothing is sent)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`out-of-range`: the value does not fit the register", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`write-refused` (the device refused it) or `device-unreachable`", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "`write-timeout`: the device did not confirm in time", body = Problem, content_type = "application/problem+json"),

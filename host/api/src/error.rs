@@ -189,7 +189,9 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::SetpointWrite(e) => {
                 let status = match e {
-                    nexus_services::WriteError::NotWritable { .. } => StatusCode::CONFLICT,
+                    nexus_services::WriteError::NotWritable { .. } | nexus_services::WriteError::Interlock(_) => {
+                        StatusCode::CONFLICT
+                    }
                     nexus_services::WriteError::OutOfRange(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     nexus_services::WriteError::Refused(_) | nexus_services::WriteError::Unreachable(_) => {
                         StatusCode::BAD_GATEWAY

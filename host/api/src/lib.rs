@@ -46,8 +46,10 @@ mod ready;
 mod records;
 mod schema;
 mod serve;
+mod setpoints;
 mod throttle;
 mod views;
+mod well_tests;
 
 use std::sync::Arc;
 
@@ -180,6 +182,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::usage))
         .routes(routes!(entities::create_wellpad))
         .routes(routes!(entities::create_well, entities::list_wells))
+        .routes(routes!(well_tests::record, well_tests::list))
+        .routes(routes!(setpoints::put))
+        .routes(routes!(setpoints::list))
         .routes(routes!(entities::create_device, entities::list_devices))
         .routes(routes!(entities::get_device))
         .routes(routes!(entities::rotate_token))

@@ -78,7 +78,7 @@ pub(crate) struct Limit {
     /// At most this many: default 100, 1 to 1000 (more is a 400).
     #[serde(default)]
     #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
 }
 
 /// The latest value of some keys of a device (`?keys=a,b`), or

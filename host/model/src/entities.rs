@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceId, TenantId, TimestampMs, WellId, WellpadId};
+use crate::{DeviceId, TenantId, TimestampMs, WellId, WellTest, WellTestId, WellpadId};
 
 /// A tenant: the unit of isolation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,24 @@ pub struct Well {
     /// Static data for optimizers (nameplate, depths, pump curve).
     pub static_data: serde_json::Value,
     /// Creation time, ms.
+    pub created_time: TimestampMs,
+}
+
+/// A well test as the host keeps it (pf.well_test): the measured rates and
+/// conditions of one test of one well, and when it was recorded. At most one
+/// test per well and start time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedWellTest {
+    /// Id.
+    pub id: WellTestId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// The well tested.
+    pub well_id: WellId,
+    /// The test.
+    #[serde(flatten)]
+    pub test: WellTest,
+    /// When it was recorded, ms.
     pub created_time: TimestampMs,
 }
 

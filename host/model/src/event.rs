@@ -106,6 +106,10 @@ pub enum EntityKind {
     NotificationRule,
     /// A connector.
     Connector,
+    /// A well test.
+    WellTest,
+    /// A device's setpoint (its limits, or a value set by hand).
+    Setpoint,
 }
 
 /// What was done to an entity.

@@ -108,6 +108,10 @@ string_id!(
     WellpadId
 );
 string_id!(
+    /// A well test recorded for a well.
+    WellTestId
+);
+string_id!(
     /// A binding: a plugin version bound to devices with a configuration.
     BindingId
 );

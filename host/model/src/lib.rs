@@ -37,12 +37,12 @@ pub use connector::{
     PartitionLag, REDACTED, RegisterBlock, RegisterTable, SetpointWrite, SetpointWriteRecord, WordOrder, WordType,
     WriteOutcome, default_kafka_group, default_kafka_topic, default_topics,
 };
-pub use entities::{Device, Tenant, Well, Wellpad};
+pub use entities::{Device, RecordedWellTest, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
 pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
     AlarmId, ApiKeyId, BindingId, ConnectorId, DeviceId, EventSeq, NotificationDeliveryId, NotificationRuleId,
-    PluginVersionId, RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellpadId,
+    PluginVersionId, RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellTestId, WellpadId,
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;

@@ -130,11 +130,10 @@ impl DemoWell {
     /// `plugins/optimizer-esp-frequency/README.md`): what an engineer would
     /// enter — the catalogue pump and its stage count, depths, PI and bubble
     /// point (not the reservoir pressure: the optimizer calibrates it),
-    /// fluid, tubing, motor nameplate, casing, limits, and a well test at the
-    /// design point dated `test_date` (`YYYY-MM-DD`).
-    pub(crate) fn static_data(&self, test_date: &str) -> anyhow::Result<Value> {
+    /// fluid, tubing, motor nameplate, casing and limits. Its well test is
+    /// data of its own ([`DemoWell::well_test`]).
+    pub(crate) fn static_data(&self) -> anyhow::Result<Value> {
         let well: &EspWell = self.sim.well();
-        let test = well.operating_point(self.design_hz).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (current_a, horsepower, base_hz) = self.nameplate();
         let bubble_point = match well.ipr {
             Ipr::Vogel { bubble_point_psi, .. } => Some(bubble_point_psi),
@@ -159,10 +158,26 @@ impl DemoWell {
             "limits": {"min_frequency_hz": 40, "max_frequency_hz": 62, "max_step_hz": 1.0,
                        "min_intake_pressure_psi": 150, "target_intake_pressure_psi": 300,
                        "recommended_range_bpd": [stage.min_flow_bpd, stage.max_flow_bpd]},
-            "well_test": {"date": test_date, "frequency_hz": self.design_hz, "rate_bpd": test.rate_bpd,
-                          "intake_pressure_psi": test.intake_pressure_psi,
-                          "discharge_pressure_psi": test.discharge_pressure_psi, "water_cut": well.fluid.water_cut}
         }))
+    }
+
+    /// A 24-hour well test at the design point starting at `ts` (ms): the
+    /// rates split by the water cut, and the drive frequency, intake and
+    /// discharge pressures as its conditions — what `POST
+    /// /api/wells/{id}/well-tests` records and the optimizer calibrates to.
+    pub(crate) fn well_test(&self, ts: i64) -> anyhow::Result<nexus_model::WellTest> {
+        let well: &EspWell = self.sim.well();
+        let point = well.operating_point(self.design_hz).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let water_cut = well.fluid.water_cut;
+        Ok(nexus_model::WellTest {
+            ts,
+            duration_h: 24.0,
+            oil_bbl_d: point.rate_bpd * (1.0 - water_cut),
+            water_bbl_d: point.rate_bpd * water_cut,
+            gas_mscf_d: 0.0,
+            conditions: json!({"frequency_hz": self.design_hz, "intake_pressure_psi": point.intake_pressure_psi,
+                               "discharge_pressure_psi": point.discharge_pressure_psi}),
+        })
     }
 
     /// The `alarm-rule-esp-protection` configuration for this well: its

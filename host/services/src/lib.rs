@@ -62,9 +62,11 @@ mod quota;
 mod reader;
 mod records;
 mod rules;
+mod setpoints;
 mod subscribers;
 mod tap;
 mod validate;
+mod well_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -100,7 +102,9 @@ pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
 pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
+pub use setpoints::{check_change, check_setpoint};
 pub use tap::{TappedTelemetry, TelemetryTap};
+pub use well_tests::{WELL_TEST_CONDITIONS, WELL_TESTS_IN_CONTEXT, check_well_test};
 
 /// Service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -189,6 +193,9 @@ pub fn default_call_share() -> usize {
 }
 
 /// What the services share.
+/// One device's turn to have a setpoint written.
+pub(crate) type DeviceTurn = Arc<tokio::sync::Mutex<()>>;
+
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) runtime: Runtime,
@@ -227,6 +234,9 @@ pub(crate) struct Inner {
     /// What runs connectors, when attached. Weak: the runtime holds the
     /// services (its connectors deliver into them), and the server owns it.
     pub(crate) connectors: std::sync::OnceLock<std::sync::Weak<dyn connectors::ConnectorRuntime>>,
+    /// One setpoint write at a time per device, so the interlocks check the
+    /// value the previous write left.
+    pub(crate) setpoint_turns: Mutex<HashMap<(TenantId, DeviceId), DeviceTurn>>,
 }
 
 impl Inner {
@@ -400,6 +410,7 @@ impl Services {
             hot: std::sync::OnceLock::new(),
             taps: tap::Taps::default(),
             connectors: std::sync::OnceLock::new(),
+            setpoint_turns: Mutex::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),

@@ -108,15 +108,25 @@ impl OptimizerService {
                     created_at: r.created_ts,
                 })
                 .collect();
+            let well_tests = match &well {
+                Some(well) => inner
+                    .store
+                    .well_tests(tenant, &well.id, crate::WELL_TESTS_IN_CONTEXT)
+                    .await?
+                    .into_iter()
+                    .map(|t| t.test)
+                    .collect(),
+                None => Vec::new(),
+            };
             let context = WellContext {
                 well_id: well.as_ref().map(|w| w.id.clone()),
                 device_id: device.id.clone(),
                 readings: nexus_model::series_of(&recent),
-                setpoints: Vec::new(),
+                setpoints: inner.store.setpoints(tenant, &device.id).await?,
                 static_data: well.as_ref().map_or_else(|| "{}".to_string(), |w| w.static_data.to_string()),
                 open_alarms,
                 open_recommendations,
-                well_tests: Vec::new(),
+                well_tests,
                 now,
             };
             if let Err(error) = inner.check_quota(tenant, &effects).await {

@@ -152,6 +152,7 @@ async fn apply(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<Applied
         .await
         .map_err(db)?;
     }
+    crate::setpoints::apply_writes(&mut *tx, tenant, &effects.setpoint_writes, effects.now).await?;
     let events = outbox_events(effects, &transitions, &recommendations);
     Ok(Applied { transitions, recommendations, event_count: events.len(), events })
 }

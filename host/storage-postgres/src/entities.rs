@@ -13,7 +13,7 @@ use crate::rows::{self, get};
 use crate::{PostgresStore, conflict_or, corrupt, db, page_limit, page_sql};
 
 impl PostgresStore {
-    async fn has_row(&self, table: &'static str, tenant: &TenantId, id: &str) -> Result<bool> {
+    pub(crate) async fn has_row(&self, table: &'static str, tenant: &TenantId, id: &str) -> Result<bool> {
         let sql = format!("SELECT 1 FROM {table} WHERE id = $1 AND tenant_id = $2");
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)

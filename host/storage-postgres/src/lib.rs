@@ -44,7 +44,9 @@ mod partitions;
 mod plugins;
 mod records;
 mod rows;
+mod setpoints;
 mod telemetry;
+mod well_tests;
 
 use std::str::FromStr;
 use std::time::Duration;

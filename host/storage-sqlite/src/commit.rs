@@ -136,6 +136,7 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
             .await
             .map_err(db)?;
         }
+        crate::setpoints::apply_writes(&mut *tx, tenant, &effects.setpoint_writes, effects.now).await?;
         let events = outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations)).await?;
         Ok(Committed { transitions, recommendations, events })
     }

@@ -31,7 +31,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn has_row(&self, table: &'static str, tenant: &TenantId, id: &str) -> Result<bool> {
+    pub(crate) async fn has_row(&self, table: &'static str, tenant: &TenantId, id: &str) -> Result<bool> {
         let sql = format!("SELECT 1 FROM {table} WHERE id = ? AND tenant_id = ?");
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)

@@ -17,7 +17,9 @@ mod outbox;
 mod plugins;
 mod records;
 mod rows;
+mod setpoints;
 mod telemetry;
+mod well_tests;
 
 use std::path::Path;
 use std::str::FromStr;

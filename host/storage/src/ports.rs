@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
     DeviceId, Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
-    StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, Wellpad,
+    RecordedWellTest, Setpoint, StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well,
+    WellId, WellTest, Wellpad,
 };
 
 use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
@@ -269,6 +270,44 @@ pub trait UnitOfWork: Send + Sync {
     async fn commit_all(&self, batch: Vec<Effects>) -> Result<Vec<Committed>>;
 }
 
+/// Well tests: the measured rates and conditions of a well's tests.
+#[async_trait]
+pub trait WellTestStore: Send + Sync {
+    /// Records a test of one of the tenant's wells, with its entity event;
+    /// another test of the same well at the same `ts` is a conflict.
+    async fn record_well_test(
+        &self,
+        tenant: &TenantId,
+        well: &WellId,
+        test: &WellTest,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<RecordedWellTest>;
+    /// A well's newest `limit` tests, newest first (not found: no such well
+    /// in the tenant).
+    async fn well_tests(&self, tenant: &TenantId, well: &WellId, limit: u32) -> Result<Vec<RecordedWellTest>>;
+}
+
+/// Setpoints: each (device, parameter)'s current value, unit, limits and
+/// source. A confirmed write ([`crate::Effects::setpoint_writes`]) sets the
+/// value in the commit that records it.
+#[async_trait]
+pub trait SetpointStore: Send + Sync {
+    /// Sets a setpoint of one of the tenant's devices whole (value, unit,
+    /// limits, source), with its entity event.
+    async fn put_setpoint(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        setpoint: &Setpoint,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Setpoint>;
+    /// A device's setpoints by parameter (not found: no such device in the
+    /// tenant).
+    async fn setpoints(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<Setpoint>>;
+}
+
 /// Every port: what the services are given.
 pub trait Store:
     EntityStore
@@ -283,6 +322,8 @@ pub trait Store:
     + crate::MonitorStore
     + crate::NotificationStore
     + crate::ConnectorStore
+    + WellTestStore
+    + SetpointStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

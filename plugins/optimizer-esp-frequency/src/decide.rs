@@ -82,6 +82,10 @@ pub enum HoldReason {
     AtTarget,
     /// The step would break these limits.
     StepRefused(Vec<Violation>),
+    /// The host's frequency setpoint allows no change now: it changed less
+    /// than its shortest interval ago, or its range leaves no step towards
+    /// the target.
+    SetpointLimit,
 }
 
 /// What was decided, and why.
@@ -201,8 +205,35 @@ pub fn decide(config: &Config, input: &Input) -> Decision {
             ),
         );
     }
-    let step = (target - f).clamp(-model.max_step_hz, model.max_step_hz);
-    let proposed = round_towards(f + step, f);
+    // The host's setpoint, when it has limits, bounds the step as its
+    // interlocks will bound the write.
+    let setpoint = input.setpoints.iter().rev().find(|s| s.parameter == FREQUENCY_PARAMETER);
+    if let Some(s) = setpoint
+        && let Some(interval) = s.min_interval_ms
+        && input.now_ms - s.updated_at < interval
+    {
+        return hold(
+            HoldReason::SetpointLimit,
+            format!(
+                "the frequency setpoint changed {:.0} min ago; changes must be at least {:.0} min apart",
+                (input.now_ms - s.updated_at) as f64 / 60_000.0,
+                interval as f64 / 60_000.0
+            ),
+        );
+    }
+    let max_step = setpoint.and_then(|s| s.max_step).map_or(model.max_step_hz, |m| m.min(model.max_step_hz));
+    let step = (target - f).clamp(-max_step, max_step);
+    let low = setpoint.and_then(|s| s.min).unwrap_or(f64::NEG_INFINITY);
+    let high = setpoint.and_then(|s| s.max).unwrap_or(f64::INFINITY);
+    let proposed = round_towards(f + step, f).clamp(low.min(high), high);
+    if (proposed - f).abs() < config.min_step_hz || (proposed - f).signum() != step.signum() {
+        return hold(
+            HoldReason::SetpointLimit,
+            format!(
+                "the frequency setpoint's range [{low}, {high}] Hz leaves no step from {f:.2} towards {target:.2} Hz"
+            ),
+        );
+    }
     let (before, after) = match (well.assess(f, limits), well.assess(proposed, limits)) {
         (Ok(before), Ok(after)) => (before, after),
         (Err(e), _) | (_, Err(e)) => return hold(HoldReason::Calibration, format!("checking the step: {e}")),

@@ -48,13 +48,18 @@ pub fn parse_config(json: &str) -> Result<Config, PluginError> {
 /// An open frequency recommendation the latest frequency reading has already
 /// reached counts as carried out, so it does not block the next step.
 pub fn run(config: &Config, context: &WellContext, now_ms: i64) -> (Vec<Recommendation>, Option<Decision>) {
-    let static_data = match static_data::parse(&context.static_data) {
+    let mut static_data = match static_data::parse(&context.static_data) {
         Ok(data) => data,
         Err(message) => {
             let reason = HoldReason::InvalidStaticData;
             return (Vec::new(), Some(Decision::Hold { reason, message }));
         }
     };
+    if let Some(recorded) = newest_usable_test(context)
+        && static_data.well_test.as_ref().and_then(static_data::WellTestData::start_ms) <= recorded.start_ms()
+    {
+        static_data.well_test = Some(recorded);
+    }
     let readings = nexus_plugin_sdk::readings(&context.device_id, &context.readings);
     let latest_frequency =
         readings.iter().filter(|r| r.key == config.keys.frequency).max_by_key(|r| r.ts).and_then(|r| r.value.as_f64());
@@ -82,6 +87,14 @@ pub fn run(config: &Config, context: &WellContext, now_ms: i64) -> (Vec<Recommen
         Decision::Recommend(plan) => (vec![plan.recommendation], None),
         hold => (Vec::new(), Some(hold)),
     }
+}
+
+/// The newest of the host's recorded well tests that can calibrate the
+/// model (it has the drive frequency, the intake pressure and liquid).
+fn newest_usable_test(context: &WellContext) -> Option<static_data::WellTestData> {
+    let mut tests: Vec<_> = context.well_tests.iter().collect();
+    tests.sort_by_key(|t| std::cmp::Reverse(t.ts));
+    tests.into_iter().find_map(static_data::WellTestData::from_recorded)
 }
 
 /// The component.

@@ -195,7 +195,8 @@ impl WellData {
 
 impl WellTestData {
     fn parse(&self) -> Result<(WellTest, i64), String> {
-        let ts = parse_date(&self.date)
+        let ts = self
+            .start_ms()
             .ok_or_else(|| format!("static data: `well_test.date` {:?} is not YYYY-MM-DD", self.date))?;
         let test = WellTest {
             frequency_hz: positive("well_test.frequency_hz", self.frequency_hz)?,
@@ -210,6 +211,21 @@ impl WellTestData {
         };
         Ok((test, ts))
     }
+}
+
+/// ms since the epoch → its UTC date, `YYYY-MM-DD` (the inverse of [`parse_date`]
+/// at midnight).
+pub fn format_date(ms: i64) -> String {
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// `YYYY-MM-DD` (optionally followed by a time, ignored) → ms since the

@@ -210,4 +210,39 @@ pub struct WellTestData {
     /// Water cut measured in the test; replaces `fluid.water_cut`.
     #[serde(default)]
     pub water_cut: Option<f64>,
+    /// The exact start of a test recorded as data (the host's well tests),
+    /// ms; `date` is then only its day.
+    #[serde(skip)]
+    pub ts_ms: Option<i64>,
+}
+
+impl WellTestData {
+    /// A test the host recorded (`WellContext::well_tests`) as the
+    /// calibration point, when its conditions hold the drive frequency and
+    /// the intake pressure: liquid rate = oil + water, water cut from them,
+    /// discharge pressure and motor current when recorded. `None` when a
+    /// condition is missing or the test produced no liquid.
+    pub fn from_recorded(test: &nexus_plugin_sdk::WellTest) -> Option<Self> {
+        let conditions: serde_json::Value = serde_json::from_str(&test.conditions).ok()?;
+        let number = |key: &str| conditions.get(key).and_then(serde_json::Value::as_f64);
+        let rate_bpd = test.oil_bbl_d + test.water_bbl_d;
+        if !(rate_bpd.is_finite() && rate_bpd > 0.0) {
+            return None;
+        }
+        Some(Self {
+            date: crate::model::format_date(test.ts),
+            frequency_hz: number("frequency_hz")?,
+            rate_bpd,
+            intake_pressure_psi: number("intake_pressure_psi")?,
+            discharge_pressure_psi: number("discharge_pressure_psi"),
+            motor_current_a: number("motor_current_a"),
+            water_cut: Some(test.water_bbl_d / rate_bpd),
+            ts_ms: Some(test.ts),
+        })
+    }
+
+    /// Start of the test, ms (its date at midnight UTC when only the date is known).
+    pub fn start_ms(&self) -> Option<i64> {
+        self.ts_ms.or_else(|| crate::model::parse_date(&self.date))
+    }
 }

@@ -182,3 +182,106 @@ fn bad_static_data_and_configuration_are_named() {
     assert!(parse_config(r#"{"min_step_hz": 0}"#).is_err());
     assert_eq!(parse_config("").expect("defaults"), config());
 }
+
+#[test]
+fn a_well_test_recorded_by_the_host_calibrates_like_the_static_one_and_the_newer_wins() {
+    // The host's recorded tests (`WellContext::well_tests`) instead of the
+    // static data's: the test of 2024-05-02 again, as rates and conditions.
+    let readings = steady(&[
+        ("frequency", 50.0),
+        ("intake_pressure", 420.0),
+        ("discharge_pressure", 2870.0),
+        ("motor_current", 40.0),
+    ]);
+    let mut builder = nexus_plugin_sdk::SeriesBuilder::new();
+    for r in &readings {
+        builder.push(&r.key, r.ts, r.value.clone(), r.quality);
+    }
+    let thirty_days_ago = NOW - 30 * 86_400_000;
+    let recorded = |ts: i64, conditions: serde_json::Value| nexus_plugin_sdk::WellTest {
+        ts,
+        duration_h: 24.0,
+        oil_bbl_d: 390.0,
+        water_bbl_d: 910.0,
+        gas_mscf_d: 50.0,
+        conditions: conditions.to_string(),
+    };
+    let full = json!({"frequency_hz": 50, "intake_pressure_psi": 420, "discharge_pressure_psi": 2870});
+    let mut context = nexus_plugin_sdk::WellContext {
+        well_id: "w-1".into(),
+        device_id: "esp-1".into(),
+        readings: builder.build(),
+        setpoints: Vec::new(),
+        static_data: issue_well_json(1.2, 2.0).to_string(),
+        open_alarms: Vec::new(),
+        open_recommendations: Vec::new(),
+        // Newest first is what the host sends; the order is not relied on.
+        well_tests: vec![recorded(thirty_days_ago - 86_400_000, json!({})), recorded(thirty_days_ago, full.clone())],
+    };
+    let rationale = |context: &nexus_plugin_sdk::WellContext| {
+        let (recommendations, hold) = optimizer_esp_frequency::run(&config(), context, NOW);
+        assert_eq!(recommendations.len(), 1, "{hold:?}");
+        let r = &recommendations[0];
+        assert!((r.proposed_value - 50.0).abs() > 0.1, "{r:?}");
+        r.rationale.clone()
+    };
+    let uncalibrated = |context: &nexus_plugin_sdk::WellContext| {
+        let (recommendations, hold) = optimizer_esp_frequency::run(&config(), context, NOW);
+        assert!(recommendations.is_empty(), "{recommendations:?}");
+        matches!(hold, Some(Decision::Hold { reason: HoldReason::Calibration, .. }))
+    };
+    let from_recorded = rationale(&context);
+    assert!(from_recorded.contains("well test of 30 days ago"), "{from_recorded}");
+
+    // Without it (and without a flow meter) the stage count cannot be calibrated.
+    context.well_tests.clear();
+    assert!(uncalibrated(&context));
+
+    // A recorded test lacking the intake pressure cannot calibrate: ignored.
+    context.well_tests = vec![recorded(thirty_days_ago, json!({"frequency_hz": 50}))];
+    assert!(uncalibrated(&context));
+
+    // A static test newer than the recorded one wins; an older one does not.
+    let mut data = issue_well_json(1.2, 2.0);
+    data["well_test"] = json!({"date": "2024-05-22", "frequency_hz": 50, "rate_bpd": 1300, "intake_pressure_psi": 420, "discharge_pressure_psi": 2870});
+    context.static_data = data.to_string();
+    context.well_tests = vec![recorded(thirty_days_ago, full.clone())];
+    assert!(rationale(&context).contains("well test of 10 days ago"));
+    data["well_test"]["date"] = json!("2024-04-01");
+    context.static_data = data.to_string();
+    assert!(rationale(&context).contains("well test of 30 days ago"));
+}
+
+#[test]
+fn the_hosts_frequency_setpoint_bounds_the_step_as_its_interlocks_will() {
+    // 50 Hz towards 51.49 Hz, steps of up to 2 Hz: one step to the target.
+    let base = input(well(issue_well_json(1.2, 2.0)), issue_readings(40.0));
+    assert!((plan(decide(&config(), &base)).proposed_hz - 51.49).abs() < 0.011);
+    let setpoint =
+        |max_step: Option<f64>, max: Option<f64>, interval: Option<i64>, changed: i64| nexus_plugin_sdk::Setpoint {
+            parameter: "frequency_hz".into(),
+            value: 50.0,
+            unit: "Hz".into(),
+            min: Some(35.0),
+            max,
+            max_step,
+            min_interval_ms: interval,
+            source: nexus_plugin_sdk::SetpointSource::Written,
+            updated_at: changed,
+        };
+    let with = |s: nexus_plugin_sdk::Setpoint| {
+        let mut i = base.clone();
+        i.setpoints = vec![s];
+        decide(&config(), &i)
+    };
+    let long_ago = NOW - 24 * 60 * MINUTE;
+    // A smaller largest step, then a lower maximum, bound the proposal.
+    let p = plan(with(setpoint(Some(0.5), None, None, long_ago)));
+    assert!((p.proposed_hz - 50.5).abs() < 1e-9, "{}", p.proposed_hz);
+    let p = plan(with(setpoint(None, Some(50.7), None, long_ago)));
+    assert!((p.proposed_hz - 50.7).abs() < 1e-9, "{}", p.proposed_hz);
+    // At its maximum, or changed sooner than its interval: nothing.
+    assert_eq!(reason(with(setpoint(None, Some(50.0), None, long_ago))), HoldReason::SetpointLimit);
+    assert_eq!(reason(with(setpoint(None, None, Some(30 * MINUTE), NOW - 10 * MINUTE))), HoldReason::SetpointLimit);
+    plan(with(setpoint(None, None, Some(30 * MINUTE), NOW - 31 * MINUTE)));
+}

@@ -41,13 +41,15 @@ struct Optimizer {
     plugin: Arc<nexus_runtime::Plugin>,
     config: String,
     state: BTreeMap<String, Vec<u8>>,
+    /// The well's recorded tests, as the optimizer service passes them.
+    well_tests: Vec<nexus_model::WellTest>,
 }
 
 impl Optimizer {
     fn new() -> Self {
         let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
         let plugin = runtime.load(PluginKind::Optimizer, &component("optimizer-esp-frequency")).expect("loads");
-        Self { runtime, plugin, config: optimizer_config().to_string(), state: BTreeMap::new() }
+        Self { runtime, plugin, config: optimizer_config().to_string(), state: BTreeMap::new(), well_tests: Vec::new() }
     }
 
     /// One run on the well's last 500 readings (as the optimizer service
@@ -88,7 +90,7 @@ impl Optimizer {
                 })
                 .into_iter()
                 .collect(),
-            well_tests: Vec::new(),
+            well_tests: self.well_tests.clone(),
             now,
         };
         let outcome =
@@ -121,7 +123,7 @@ fn readings(device: &str, ts: i64, values: &[(&str, f64)]) -> Vec<Reading> {
 #[test]
 fn the_optimizer_converges_on_a_demo_well_without_oscillating() {
     let mut well = DemoWell::new(0).expect("a demo well");
-    let static_data = well.static_data("2024-06-01").expect("static data").to_string();
+    let static_data = well.static_data().expect("static data").to_string();
     let start = well.sim().frequency();
     let limits = Envelope {
         min_frequency_hz: 40.0,
@@ -133,6 +135,8 @@ fn the_optimizer_converges_on_a_demo_well_without_oscillating() {
     };
     let truth = well.sim().well().best_frequency(start, &limits).expect("solves").expect("feasible");
     let mut optimizer = Optimizer::new();
+    // The well test of the day before, recorded as data (as the demo does).
+    optimizer.well_tests = vec![well.well_test(T0 - 86_400_000).expect("well test")];
     let mut history: Vec<Reading> = Vec::new();
     let mut recommended: Vec<(i64, f64)> = Vec::new();
     // (demo second it is applied, frequency, ts it was made)

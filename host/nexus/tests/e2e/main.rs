@@ -34,6 +34,7 @@ mod tenancy;
 mod tokens;
 mod transform;
 mod uploads;
+mod well_tests;
 
 use std::path::PathBuf;
 use std::time::Duration;

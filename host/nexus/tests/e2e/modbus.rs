@@ -390,6 +390,49 @@ async fn setpoints_are_written_with_fc06_and_fc16_and_read_back() {
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(problem["code"], "not-writable");
 
+    // Setpoints are data: each confirmed write set its value (the read-back).
+    let setpoints = h.get(&format!("/api/devices/{device}/setpoints")).await;
+    let current = |all: &Value, parameter: &str| {
+        all.as_array().expect("setpoints").iter().find(|s| s["parameter"] == parameter).cloned().expect(parameter)
+    };
+    assert_eq!(
+        (current(&setpoints, "frequency_hz")["value"].as_f64(), current(&setpoints, "frequency_hz")["source"].as_str()),
+        (Some(52.5), Some("written"))
+    );
+    assert_eq!(current(&setpoints, "choke_pct")["value"], 123.456);
+    // With limits (the interlocks), a change that breaks one is refused
+    // and nothing reaches the slave; one inside them is written.
+    let limits = json!({"value": 52.5, "unit": "Hz", "min": 35, "max": 60, "max_step": 1, "min_interval_ms": 0});
+    let put = format!("/api/devices/{device}/setpoints/frequency_hz");
+    let (status, body, _) = h.send(h.admin(Method::PUT, &put, "acme").await.json(&limits)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["source"], "manual");
+    for (value, limit) in [(54.0, "largest step"), (34.0, "below the minimum")] {
+        let (status, problem, _) = write("frequency_hz", value).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{value}: {problem}");
+        assert_eq!(problem["code"], "setpoint-interlock", "{problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains(limit)), "{problem}");
+        assert_eq!(bank.holding(10, 1), [5250], "nothing written");
+    }
+    let (status, outcome, _) = write("frequency_hz", 53.5).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(bank.holding(10, 1), [5350]);
+    let moved = current(&h.get(&format!("/api/devices/{device}/setpoints")).await, "frequency_hz");
+    assert_eq!((moved["value"].as_f64(), moved["source"].as_str()), (Some(53.5), Some("written")), "{moved}");
+    assert_eq!((moved["max_step"].as_f64(), moved["unit"].as_str()), (Some(1.0), Some("Hz")), "limits kept: {moved}");
+    let spaced = json!({"value": 53.5, "unit": "Hz", "max_step": 1, "min_interval_ms": 3_600_000});
+    let (status, body, _) = h.send(h.admin(Method::PUT, &put, "acme").await.json(&spaced)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, problem, _) = write("frequency_hz", 54.0).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("setpoint-interlock")), "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("3600 s apart")), "{problem}");
+    assert_eq!(bank.holding(10, 1), [5350], "nothing written");
+    // Bad limits are refused, naming the field.
+    let (status, problem, _) =
+        h.send(h.admin(Method::PUT, &put, "acme").await.json(&json!({"value": 70, "max": 60}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("above the maximum")), "{problem}");
+
     // A slave that takes the connection and never answers: the write ends
     // after the slave's timeout (500 ms) as 504 write-timeout.
     let mute = devices(&h, "MUTE", 1).await.remove(0);
@@ -426,6 +469,8 @@ async fn setpoints_are_written_with_fc06_and_fc16_and_read_back() {
     assert_eq!(confirmed["key"], device.as_str(), "{confirmed}");
     assert!(writes.iter().any(|e| e["parameter"] == "beyond_the_map" && e["error_code"] == "write-refused"));
     assert!(writes.iter().any(|e| e["device_id"] == mute.as_str() && e["error_code"] == "write-timeout"));
+    let refused = writes.iter().filter(|e| e["error_code"] == "setpoint-interlock").count();
+    assert_eq!(refused, 3, "each interlock refusal is recorded: {writes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,15 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         as_b(Method::POST, "/api/wells", json!({"name": "B well", "wellpad_id": pad["id"], "static_data": esp_well()}))
             .await;
     let device = as_b(Method::POST, "/api/devices", json!({"name": "B device", "well_id": well["id"]})).await;
+    let tests = format!("/api/wells/{}/well-tests", well["id"].as_str().expect("well id"));
+    let test = json!({"ts": 1_700_000_000_000_i64, "duration_h": 24, "oil_bbl_d": 500, "water_bbl_d": 500});
+    let (status, body, _) = h.send(h.admin(Method::POST, &tests, tenant).await.json(&test)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let device_id = device["id"].as_str().expect("id").to_string();
+    let setpoint = format!("/api/devices/{device_id}/setpoints/frequency_hz");
+    let limits = json!({"value": 50.0, "unit": "Hz", "min": 35.0, "max": 62.0, "max_step": 1.0});
+    let (status, body, _) = h.send(h.admin(Method::PUT, &setpoint, tenant).await.json(&limits)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let token = device["access_token"].as_str().expect("token").to_string();
     let decoder =
         as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[0], "device_ids": [device_id]})).await;
@@ -108,6 +116,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("notification_rule", rule["id"].as_str().expect("id").to_string()),
         ("notification_delivery", delivery),
         ("connector", connector["id"].as_str().expect("id").to_string()),
+        ("setpoint", "frequency_hz".to_string()),
     ])
 }
 
@@ -140,6 +149,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
         "vendor_id" => "vendor",
         "alarm_id" => "alarm",
         "binding_id" => "binding",
+        "parameter" => "setpoint",
         _ => return None,
     };
     ids.get(kind).cloned()

@@ -20,6 +20,8 @@ use crate::{Inner, Result, ServiceError};
 
 mod settings;
 
+pub(crate) use settings::parameter;
+
 pub use settings::{
     MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES, MIN_POLL_MS, kafka_brokers, mqtt_peer, opcua_peer,
     valid_node_id,
@@ -66,6 +68,10 @@ pub enum WriteError {
     /// The device could not be reached.
     #[error("the device is unreachable: {0}")]
     Unreachable(String),
+    /// The change breaks a limit of the setpoint (range, step, interval);
+    /// nothing was sent to the device.
+    #[error("interlock: {0}")]
+    Interlock(String),
 }
 
 impl WriteError {
@@ -77,6 +83,7 @@ impl WriteError {
             Self::Refused(_) => "write-refused",
             Self::Timeout(_) => "write-timeout",
             Self::Unreachable(_) => "device-unreachable",
+            Self::Interlock(_) => "setpoint-interlock",
         }
     }
 }
@@ -191,17 +198,37 @@ impl ConnectorService {
     }
 
     /// Writes a setpoint to a device of the tenant through the connector
-    /// that serves it, and waits for the device to confirm it.
+    /// that serves it, and waits for the device to confirm it. A setpoint
+    /// with limits is checked first (range, step from the current value,
+    /// interval since it last changed): a change that breaks one is refused
+    /// (`setpoint-interlock`) and recorded, and nothing reaches the device.
+    /// A confirmed write sets the setpoint's value in the same commit as
+    /// its record.
     pub async fn write_setpoint(&self, tenant: &TenantId, write: SetpointWrite) -> Result<WriteOutcome> {
         self.0.store.device(tenant, &write.device_id).await?;
         if !write.value.is_finite() {
             return Err(ServiceError::Invalid(format!("setpoint value {} is not a finite number", write.value)));
         }
         settings::parameter(&write.parameter)?;
-        let Some(runtime) = self.runtime() else {
-            return Err(WriteError::NotWritable { device: write.device_id, parameter: write.parameter }.into());
+        let turn = {
+            let mut turns = self.0.setpoint_turns.lock().unwrap_or_else(|e| e.into_inner());
+            turns.retain(|_, lock| Arc::strong_count(lock) > 1);
+            turns.entry((tenant.clone(), write.device_id.clone())).or_default().clone()
         };
-        let result = runtime.write(tenant, write.clone()).await;
+        let _turn = turn.lock().await;
+        let now = self.0.now();
+        let current = self.0.store.setpoints(tenant, &write.device_id).await?;
+        let interlock = current
+            .iter()
+            .find(|s| s.parameter == write.parameter)
+            .and_then(|s| crate::setpoints::check_change(s, write.value, now).err());
+        let result = match (interlock, self.runtime()) {
+            (Some(reason), _) => Err(WriteError::Interlock(reason)),
+            (None, None) => {
+                return Err(WriteError::NotWritable { device: write.device_id, parameter: write.parameter }.into());
+            }
+            (None, Some(runtime)) => runtime.write(tenant, write.clone()).await,
+        };
         // Recorded with its outcome, whatever it was (an outbox event:
         // `/api/events`, the live stream, Kafka's `po.setpoint-changes`).
         let record = SetpointWriteRecord {

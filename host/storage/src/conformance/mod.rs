@@ -19,7 +19,9 @@ mod monitor;
 mod notifications;
 mod outbox;
 mod plugins;
+mod setpoints;
 mod telemetry;
+mod well_tests;
 
 pub use aggregate::{
     a_day_at_one_hertz_aggregates_the_same_everywhere, history_aggregates_into_buckets_from_the_start,
@@ -38,7 +40,9 @@ pub use monitor::monitoring_reads_pools_wells_alarms_and_the_outbox_head;
 pub use notifications::notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once;
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
 pub use plugins::bindings_swap_quarantine_and_enable;
+pub use setpoints::setpoints_are_data_moved_only_by_confirmed_writes;
 pub use telemetry::telemetry_latest_history_and_redelivery;
+pub use well_tests::well_tests_are_kept_per_well_newest_first_once_per_start;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an
 /// expression (evaluated once per test) giving a future of a fresh
@@ -67,7 +71,9 @@ macro_rules! conformance_suite {
             history_aggregates_into_buckets_from_the_start,
             a_day_at_one_hertz_aggregates_the_same_everywhere,
             telemetry_retention_deletes_one_tenants_old_readings,
-            connectors_stay_in_their_tenant_and_their_events_carry_no_secret
+            connectors_stay_in_their_tenant_and_their_events_carry_no_secret,
+            well_tests_are_kept_per_well_newest_first_once_per_start,
+            setpoints_are_data_moved_only_by_confirmed_writes
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -45,28 +45,7 @@ pub(crate) async fn post_telemetry(
         .to_string();
     let topic = request.uri().path().to_string();
     let address = crate::serve::client_address(request.extensions()).map(|a| a.ip());
-    let now = std::time::Instant::now();
-    if let Some(wait) = address.and_then(|a| state.failed_tokens.blocked(a, now)) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-failed-tokens",
-            format!(
-                "{} unknown access tokens from this address within {} s; try again later",
-                state.failed_tokens.max_failures(),
-                state.failed_tokens.window().as_secs()
-            ),
-        )
-        .retry_after(wait));
-    }
-    let device = match state.services.assets().authenticate_device(&token).await {
-        Err(ServiceError::UnknownToken) => {
-            if let Some(address) = address {
-                state.failed_tokens.failed(address, now);
-            }
-            return Err(ServiceError::UnknownToken.into());
-        }
-        other => other?,
-    };
+    let device = authenticate(&state, &token, address).await?;
     // The profile's message windows, before the body is read; its data
     // point windows are checked once the decoder has counted them. Refused:
     // 429 `rate-limited` with `Retry-After`, nothing of the frame stored.
@@ -84,4 +63,35 @@ pub(crate) async fn post_telemetry(
         metadata: Vec::new(),
     };
     Ok(JsonResponse(state.services.ingest().ingest_frame(&device, frame).await?))
+}
+
+/// The device of an access token, throttling an address that sends too
+/// many unknown tokens (429 `too-many-failed-tokens`, with `Retry-After`).
+pub(crate) async fn authenticate(
+    state: &AppState,
+    token: &str,
+    address: Option<std::net::IpAddr>,
+) -> Result<nexus_model::Device, ApiError> {
+    let now = std::time::Instant::now();
+    if let Some(wait) = address.and_then(|a| state.failed_tokens.blocked(a, now)) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-failed-tokens",
+            format!(
+                "{} unknown access tokens from this address within {} s; try again later",
+                state.failed_tokens.max_failures(),
+                state.failed_tokens.window().as_secs()
+            ),
+        )
+        .retry_after(wait));
+    }
+    match state.services.assets().authenticate_device(token).await {
+        Err(ServiceError::UnknownToken) => {
+            if let Some(address) = address {
+                state.failed_tokens.failed(address, now);
+            }
+            Err(ServiceError::UnknownToken.into())
+        }
+        other => Ok(other?),
+    }
 }

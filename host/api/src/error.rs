@@ -106,6 +106,7 @@ impl From<ServiceError> for ApiError {
                     Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     Refusal::BadRequest => StatusCode::BAD_REQUEST,
                     Refusal::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                    Refusal::Conflict => StatusCode::CONFLICT,
                 };
                 Self::new(status, code, message)
             }

@@ -26,6 +26,7 @@
 
 pub mod access;
 mod alarms;
+mod approvals;
 mod audit;
 mod auth;
 mod connectors;
@@ -44,6 +45,7 @@ mod plugins;
 mod profiles;
 mod ready;
 mod records;
+mod rpc;
 mod schema;
 mod serve;
 mod setpoints;
@@ -200,6 +202,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(alarms::assign))
         .routes(routes!(alarms::comment, alarms::comments))
         .routes(routes!(records::recommendations))
+        .routes(routes!(approvals::get_one))
+        .routes(routes!(approvals::transitions))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(rpc::poll))
+        .routes(routes!(rpc::answer))
         .routes(routes!(records::plugin_runs))
         .routes(routes!(records::dead_letters))
         .routes(routes!(connectors::list, connectors::create))

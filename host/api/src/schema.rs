@@ -135,11 +135,21 @@ pub(crate) enum ChannelKind {
     Email,
 }
 
-/// Where a recommendation is in its life.
+/// Where a recommendation is in its life: `PROPOSED → APPROVED | REJECTED |
+/// EXPIRED | SUPERSEDED`, `APPROVED → SENT | FAILED`, `SENT → CONFIRMED |
+/// FAILED | TIMED_OUT`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum RecommendationStatus {
-    Pending,
+    Proposed,
+    Approved,
+    Rejected,
+    Expired,
+    Superseded,
+    Sent,
+    Confirmed,
+    Failed,
+    TimedOut,
 }
 
 /// Where in the pipeline something happened.
@@ -225,8 +235,9 @@ impl ToSchema for Binary {
 }
 
 /// An event of the tenant's outbox: the members below, plus those of its
-/// `type` (an alarm transition, a recommendation, a plugin fault, a dead
-/// letter summary, a quarantine or an entity change).
+/// `type` (an alarm transition, a recommendation, a step of a
+/// recommendation's life, a plugin fault, a dead letter summary, a
+/// quarantine, an entity change, a dead notification or a setpoint write).
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Event {
     /// Position in the outbox; page with `after` = the last one seen.
@@ -247,6 +258,7 @@ pub(crate) struct Event {
 pub(crate) enum EventType {
     Alarm,
     Recommendation,
+    RecommendationChanged,
     PluginFault,
     DeadLetter,
     BindingQuarantined,
@@ -499,7 +511,7 @@ mod tests {
         ];
         assert_eq!(enum_values::<TransitionKind>(), names(transitions));
         assert_eq!(enum_values::<Stage>(), names([G::Decode, G::Validate, G::Transform, G::Evaluate, G::Optimize]));
-        assert_eq!(enum_values::<RecommendationStatus>(), names([model::RecommendationStatus::Pending]));
+        assert_eq!(enum_values::<RecommendationStatus>(), names(model::RecommendationStatus::ALL));
         let statuses = [model::DeliveryStatus::Pending, model::DeliveryStatus::Sent, model::DeliveryStatus::Dead];
         assert_eq!(enum_values::<DeliveryStatus>(), names(statuses));
         assert_eq!(enum_values::<ChannelKind>(), names([model::ChannelKind::Webhook, model::ChannelKind::Email]));

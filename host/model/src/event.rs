@@ -34,6 +34,8 @@ pub enum EventBody {
     Alarm(AlarmTransition),
     /// An optimizer recommended a setpoint.
     Recommendation(StoredRecommendation),
+    /// A recommendation moved in its life (approved, sent, confirmed, ...).
+    RecommendationChanged(crate::RecommendationTransition),
     /// A plugin call faulted (trap, timeout, memory, ...).
     PluginFault(PluginRun),
     /// Input was kept as a dead letter.
@@ -150,6 +152,7 @@ impl EventBody {
         match self {
             EventBody::Alarm(t) => t.alarm.device_id.to_string(),
             EventBody::Recommendation(r) => r.recommendation.device_id.to_string(),
+            EventBody::RecommendationChanged(t) => t.device_id.to_string(),
             EventBody::PluginFault(run) => run
                 .device_id
                 .as_ref()
@@ -174,6 +177,7 @@ impl EventBody {
         match self {
             EventBody::Alarm(_) => "alarm",
             EventBody::Recommendation(_) => "recommendation",
+            EventBody::RecommendationChanged(_) => "recommendation_changed",
             EventBody::PluginFault(_) => "plugin_fault",
             EventBody::DeadLetter(_) => "dead_letter",
             EventBody::BindingQuarantined { .. } => "binding_quarantined",

@@ -41,26 +41,105 @@ impl Stage {
     }
 }
 
-/// Where a recommendation is in its life.
+/// Where a recommendation is in its life:
+/// `PROPOSED → APPROVED | REJECTED | EXPIRED | SUPERSEDED`, then
+/// `APPROVED → SENT | FAILED` (an interlock at send), then
+/// `SENT → CONFIRMED | FAILED | TIMED_OUT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RecommendationStatus {
-    /// Waiting for an operator.
-    Pending,
+    /// Made by an optimizer, waiting for an operator.
+    Proposed,
+    /// Approved by an operator; being sent.
+    Approved,
+    /// Rejected by an operator.
+    Rejected,
+    /// Not decided within its time to live.
+    Expired,
+    /// A newer recommendation of the same binding, device and parameter
+    /// replaced it before it was decided.
+    Superseded,
+    /// Handed to the device's transport.
+    Sent,
+    /// The device confirmed the value.
+    Confirmed,
+    /// Refused by an interlock at send, by the device, or not writable.
+    Failed,
+    /// The device did not confirm in time.
+    TimedOut,
 }
 
 impl RecommendationStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RecommendationStatus; 9] = [
+        RecommendationStatus::Proposed,
+        RecommendationStatus::Approved,
+        RecommendationStatus::Rejected,
+        RecommendationStatus::Expired,
+        RecommendationStatus::Superseded,
+        RecommendationStatus::Sent,
+        RecommendationStatus::Confirmed,
+        RecommendationStatus::Failed,
+        RecommendationStatus::TimedOut,
+    ];
+
     /// The stable upper-case name used in storage and the API.
     pub fn as_str(self) -> &'static str {
         match self {
-            RecommendationStatus::Pending => "PENDING",
+            RecommendationStatus::Proposed => "PROPOSED",
+            RecommendationStatus::Approved => "APPROVED",
+            RecommendationStatus::Rejected => "REJECTED",
+            RecommendationStatus::Expired => "EXPIRED",
+            RecommendationStatus::Superseded => "SUPERSEDED",
+            RecommendationStatus::Sent => "SENT",
+            RecommendationStatus::Confirmed => "CONFIRMED",
+            RecommendationStatus::Failed => "FAILED",
+            RecommendationStatus::TimedOut => "TIMED_OUT",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(name: &str) -> Option<Self> {
-        (name == "PENDING").then_some(RecommendationStatus::Pending)
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
+
+    /// Whether it is still in progress (proposed, approved or sent): an
+    /// optimizer does not repeat it.
+    pub fn is_open(self) -> bool {
+        matches!(self, RecommendationStatus::Proposed | RecommendationStatus::Approved | RecommendationStatus::Sent)
+    }
+
+    /// Whether `self → to` is a step of the lifecycle.
+    pub fn can_become(self, to: RecommendationStatus) -> bool {
+        use RecommendationStatus::*;
+        matches!(
+            (self, to),
+            (Proposed, Approved | Rejected | Expired | Superseded)
+                | (Approved, Sent | Failed)
+                | (Sent, Confirmed | Failed | TimedOut)
+        )
+    }
+}
+
+/// One step of a recommendation's life, with who took it and why
+/// (po.recommendation_transition; an outbox event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendationTransition {
+    /// The recommendation.
+    pub recommendation_id: RecommendationId,
+    /// Its device (the event's key).
+    pub device_id: DeviceId,
+    /// The status it left.
+    pub from: RecommendationStatus,
+    /// The status it reached.
+    pub to: RecommendationStatus,
+    /// Who: the operator, or the host (`system:setpoint-writer`, ...).
+    pub actor: crate::Actor,
+    /// Why (an operator's reason, an interlock, the device's answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When, ms.
+    pub ts: TimestampMs,
 }
 
 /// A stored recommendation (po.recommendations).

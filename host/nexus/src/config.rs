@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Number of simulated wells (demo).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub wells: u16,
+    /// Leave the demo's recommendations for a person to approve (by default the demo's operator approves each a few seconds after it appears).
+    #[arg(long)]
+    pub manual_approval: bool,
     /// How long a client may take to send a request head, ms; past it the connection is closed.
     #[arg(long, env = "NEXUS_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_ms: u64,

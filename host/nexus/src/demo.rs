@@ -2,8 +2,9 @@
 //! that post through the device API, the first-party plugins bound to them —
 //! the ThingsBoard decoder, `alarm-rule-esp-protection` per well (its
 //! nameplate), the ESP frequency optimizer (the wells' static data) — an
-//! operator who applies each recommendation, and a short summary of alarms
-//! and recommendations every 15 s.
+//! operator who approves each recommendation (`operator.rs`; the wells obey
+//! the frequency the host sends over the device API's RPC), and a short
+//! summary of alarms and recommendations every 15 s.
 //!
 //! One demo second is one minute of well time (printed at start); the
 //! plugins' time windows are configured in demo time.
@@ -11,7 +12,8 @@
 //! Set-up goes through the admin API, like an operator's script would, so
 //! the demo exercises the same paths as production.
 
-use std::collections::{BTreeSet, HashMap};
+mod operator;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,8 +35,10 @@ pub struct DemoOptions {
     pub period: Duration,
     /// Optimizer interval (15 demo seconds: 15 minutes of well time).
     pub optimizer_every_ms: i64,
-    /// How long the operator takes to apply a recommendation.
+    /// How long the operator takes to approve a recommendation.
     pub operator_delay: Duration,
+    /// Leave approvals to a person (no demo operator).
+    pub manual_approval: bool,
 }
 
 impl Default for DemoOptions {
@@ -45,6 +49,7 @@ impl Default for DemoOptions {
             period: Duration::from_secs(1),
             optimizer_every_ms: 15_000,
             operator_delay: Duration::from_secs(5),
+            manual_approval: false,
         }
     }
 }
@@ -235,7 +240,7 @@ pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyh
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let admin = sign_in(&client, &base, &system_key).await?;
     let mut wells: Vec<DemoWell> = (0..options.wells).map(DemoWell::new).collect::<anyhow::Result<_>>()?;
-    let (tokens, device_ids) = setup(&admin, &options, &wells).await.context("setting up the demo field")?;
+    let (tokens, _device_ids) = setup(&admin, &options, &wells).await.context("setting up the demo field")?;
     let well_s = WELL_SECONDS_PER_DEMO_SECOND * options.period.as_secs_f64();
     tracing::info!(
         "Demo running: {} wells post every {:?} to {base}/api/v1/<token>/telemetry; one demo second is {:.0} s of well time. log in as a demo user (printed above) and try {base}/api/alarms",
@@ -255,7 +260,18 @@ pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyh
         );
     }
     let mut rng = SplitMix64::new(0x5eed_e7e7);
-    let mut operator = Operator::default();
+    let mut requests = operator::listen(&client, &base, &tokens);
+    let key = if options.manual_approval {
+        tracing::info!(
+            "Manual approval: approve recommendations as operator@demo.nexus (POST /api/recommendations/{{id}}/approve)."
+        );
+        None
+    } else {
+        let issued = admin.post("/api/api-keys", &json!({"name": "demo operator", "role": "OPERATOR"})).await?;
+        let secret = issued["key_secret"].as_str().context("operator key secret")?.to_string();
+        Some(Admin { client: client.clone(), base: base.clone(), token: secret })
+    };
+    let mut operator = operator::Operator::new(key, options.operator_delay);
     let mut ticker = tokio::time::interval(options.period);
     let mut step: u64 = 0;
     loop {
@@ -284,47 +300,12 @@ pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyh
                 Err(error) => tracing::warn!(%error, "Demo frame not sent."),
             }
         }
+        operator::obey(&client, &base, &tokens, &mut wells, &mut requests).await;
         if step.is_multiple_of(5) {
-            operator.review(&admin, &device_ids, options.operator_delay, &mut wells).await;
+            operator.review(&admin).await;
         }
         if step.is_multiple_of(15) {
             summarize(&admin).await;
-        }
-    }
-}
-
-/// The demo's operator: approves every recommendation and applies it to the
-/// simulated drive `operator_delay` after it appeared.
-#[derive(Default)]
-struct Operator {
-    seen: BTreeSet<String>,
-    waiting: HashMap<String, (std::time::Instant, usize, f64)>,
-}
-
-impl Operator {
-    async fn review(&mut self, admin: &Admin, device_ids: &[String], delay: Duration, wells: &mut [DemoWell]) {
-        let recommendations = admin.get("/api/recommendations?limit=50").await.unwrap_or(Value::Null);
-        for r in recommendations.as_array().into_iter().flatten() {
-            let (Some(id), Some(device), Some(hz)) =
-                (r["id"].as_str(), r["device_id"].as_str(), r["proposed_value"].as_f64())
-            else {
-                continue;
-            };
-            if r["parameter"] != "frequency_hz" || !self.seen.insert(id.to_string()) {
-                continue;
-            }
-            if let Some(index) = device_ids.iter().position(|d| d == device) {
-                self.waiting.insert(id.to_string(), (std::time::Instant::now() + delay, index, hz));
-            }
-        }
-        let now = std::time::Instant::now();
-        let due: Vec<String> =
-            self.waiting.iter().filter(|(_, (at, _, _))| *at <= now).map(|(id, _)| id.clone()).collect();
-        for id in due {
-            if let Some((_, index, hz)) = self.waiting.remove(&id) {
-                wells[index].set_frequency(hz);
-                tracing::info!("Operator applied recommendation {id}: ESP-{:02} to {hz:.2} Hz.", index + 1);
-            }
         }
     }
 }

@@ -192,7 +192,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await?;
     let base = format!("http://{}", server.addr);
     if let (true, Some(admin_token)) = (demo, admin_token) {
-        let mut options = DemoOptions { wells: args.wells.into(), ..DemoOptions::default() };
+        let mut options =
+            DemoOptions { wells: args.wells.into(), manual_approval: args.manual_approval, ..DemoOptions::default() };
         if let Some(dir) = args.plugin_dir.clone() {
             options.plugin_dir = dir;
         }

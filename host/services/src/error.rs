@@ -15,6 +15,8 @@ pub enum Refusal {
     BadRequest,
     /// The component is not what it must be (422).
     Unprocessable,
+    /// The thing is not in a state that allows it (409).
+    Conflict,
 }
 
 /// Why a service call failed.
@@ -44,7 +46,8 @@ pub enum ServiceError {
     /// No device has this access token.
     #[error("no device has this access token")]
     UnknownToken,
-    /// An upload refused before anything was stored.
+    /// A request refused before anything was changed: an upload, or a
+    /// step a recommendation cannot take now.
     #[error("{message}")]
     Refused {
         /// Stable code, e.g. `forbidden-import`.

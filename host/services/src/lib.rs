@@ -37,6 +37,7 @@
 //! bounded by their deadline); the async side awaits storage.
 
 mod alarms;
+mod approvals;
 mod assets;
 mod cache;
 mod calls;
@@ -61,6 +62,7 @@ mod plugins;
 mod quota;
 mod reader;
 mod records;
+mod rpc;
 mod rules;
 mod setpoints;
 mod subscribers;
@@ -76,6 +78,7 @@ use nexus_runtime::Runtime;
 use nexus_storage::{Committed, Effects, Store};
 
 pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
+pub use approvals::{ApprovalConfig, ApprovalService, MAX_REASON_CHARS};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use connectors::{
     ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES,
@@ -102,6 +105,7 @@ pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
 pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
+pub use rpc::{DeviceRpc, RpcRequest, rpc_answer};
 pub use setpoints::{check_change, check_setpoint};
 pub use tap::{TappedTelemetry, TelemetryTap};
 pub use well_tests::{WELL_TEST_CONDITIONS, WELL_TESTS_IN_CONTEXT, check_well_test};
@@ -156,6 +160,8 @@ pub struct ServicesConfig {
     pub identity: IdentityConfig,
     /// Notification retries, send timeout and concurrency.
     pub notifications: NotificationConfig,
+    /// The recommendation loop: time to live, interlocks, write-back.
+    pub approvals: ApprovalConfig,
 }
 
 impl Default for ServicesConfig {
@@ -175,6 +181,7 @@ impl Default for ServicesConfig {
             dead_letter_max_bytes: 100 << 20,
             identity: IdentityConfig::default(),
             notifications: NotificationConfig::default(),
+            approvals: ApprovalConfig::default(),
         }
     }
 }
@@ -192,10 +199,10 @@ pub fn default_call_share() -> usize {
     (std::thread::available_parallelism().map_or(2, usize::from) / 2).max(1)
 }
 
-/// What the services share.
 /// One device's turn to have a setpoint written.
 pub(crate) type DeviceTurn = Arc<tokio::sync::Mutex<()>>;
 
+/// What the services share.
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) runtime: Runtime,
@@ -237,6 +244,8 @@ pub(crate) struct Inner {
     /// One setpoint write at a time per device, so the interlocks check the
     /// value the previous write left.
     pub(crate) setpoint_turns: Mutex<HashMap<(TenantId, DeviceId), DeviceTurn>>,
+    /// RPC requests for devices on the HTTP device API.
+    pub(crate) rpc: rpc::DeviceRpc,
 }
 
 impl Inner {
@@ -381,6 +390,7 @@ pub struct Services {
     monitor: MonitorService,
     notifications: NotificationService,
     connectors: ConnectorService,
+    approvals: ApprovalService,
 }
 
 impl Services {
@@ -411,6 +421,7 @@ impl Services {
             taps: tap::Taps::default(),
             connectors: std::sync::OnceLock::new(),
             setpoint_turns: Mutex::default(),
+            rpc: rpc::DeviceRpc::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),
@@ -426,6 +437,7 @@ impl Services {
             monitor: MonitorService(inner.clone()),
             notifications: NotificationService(inner.clone()),
             connectors: ConnectorService(inner.clone()),
+            approvals: ApprovalService(inner.clone()),
             inner,
         }
     }
@@ -493,6 +505,17 @@ impl Services {
     /// Connectors to the field and setpoint writes through them.
     pub fn connectors(&self) -> &ConnectorService {
         &self.connectors
+    }
+
+    /// Recommendations' lives: approve, reject, send, confirm.
+    pub fn approvals(&self) -> &ApprovalService {
+        &self.approvals
+    }
+
+    /// The device API's RPC: requests waiting for HTTP devices and their
+    /// replies.
+    pub fn device_rpc(&self) -> &DeviceRpc {
+        &self.inner.rpc
     }
 
     /// What the plugin runtime has done (compiles, cache loads).

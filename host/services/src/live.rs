@@ -81,6 +81,7 @@ fn event_device(event: &Event) -> Option<&DeviceId> {
     match &event.body {
         EventBody::Alarm(transition) => Some(&transition.alarm.device_id),
         EventBody::Recommendation(r) => Some(&r.recommendation.device_id),
+        EventBody::RecommendationChanged(t) => Some(&t.device_id),
         EventBody::PluginFault(run) => run.device_id.as_ref(),
         EventBody::DeadLetter(letter) => letter.device_id.as_ref(),
         EventBody::BindingQuarantined { device_id, .. } => device_id.as_ref(),

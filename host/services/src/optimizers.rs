@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_model::{
-    AlarmFilter, Binding, BindingId, OpenAlarm, OpenRecommendation, PluginKind, RecommendationStatus, Stage,
-    StoredRecommendation, TenantId, WellContext,
+    AlarmFilter, Binding, BindingId, OpenAlarm, OpenRecommendation, PluginKind, Stage, StoredRecommendation, TenantId,
+    WellContext,
 };
 use nexus_storage::{Effects, NewRecommendation, StateWrite};
 
@@ -101,7 +101,7 @@ impl OptimizerService {
                 .await?
                 .into_iter()
                 .filter(|r| r.binding_id == binding.id && r.recommendation.device_id == device.id)
-                .filter(|r| r.status == RecommendationStatus::Pending)
+                .filter(|r| r.status.is_open())
                 .map(|r| OpenRecommendation {
                     parameter: r.recommendation.parameter,
                     proposed_value: r.recommendation.proposed_value,

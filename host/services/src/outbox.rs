@@ -254,6 +254,17 @@ impl Subscriber for LogSubscriber {
                     proposed = r.recommendation.proposed_value,
                     "Recommendation stored."
                 ),
+                EventBody::RecommendationChanged(t) => tracing::info!(
+                    seq = event.seq.0,
+                    %tenant,
+                    recommendation = %t.recommendation_id,
+                    device = %t.device_id,
+                    from = t.from.as_str(),
+                    to = t.to.as_str(),
+                    actor = %t.actor,
+                    reason = t.reason.as_deref().unwrap_or(""),
+                    "Recommendation {}.", t.to.as_str().to_lowercase().replace('_', "-")
+                ),
                 EventBody::BindingQuarantined { binding_id, device_id: None, reason } => {
                     tracing::warn!(seq = event.seq.0, %tenant, binding = %binding_id, %reason, "Binding quarantined.")
                 }

@@ -114,8 +114,11 @@ async fn apply(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<Applied
         }
     }
     let mut recommendations = Vec::with_capacity(effects.recommendations.len());
+    let mut superseded = Vec::new();
     for new in &effects.recommendations {
-        recommendations.push(records::insert_recommendation(&mut *tx, tenant, new, effects.now).await?);
+        let stored = records::insert_recommendation(&mut *tx, tenant, new, effects.now).await?;
+        superseded.extend(crate::lifecycle::supersede(&mut *tx, tenant, &stored).await?);
+        recommendations.push(stored);
     }
     for run in &effects.plugin_runs {
         records::insert_plugin_run(&mut *tx, run).await?;
@@ -153,6 +156,6 @@ async fn apply(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<Applied
         .map_err(db)?;
     }
     crate::setpoints::apply_writes(&mut *tx, tenant, &effects.setpoint_writes, effects.now).await?;
-    let events = outbox_events(effects, &transitions, &recommendations);
+    let events = outbox_events(effects, &transitions, &recommendations, &superseded);
     Ok(Applied { transitions, recommendations, event_count: events.len(), events })
 }

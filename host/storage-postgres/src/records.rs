@@ -23,7 +23,7 @@ pub(crate) async fn insert_recommendation(
         binding_id: new.binding_id.clone(),
         well_id: new.well_id.clone(),
         recommendation: r.clone(),
-        status: RecommendationStatus::Pending,
+        status: RecommendationStatus::Proposed,
         created_ts: now,
     };
     sqlx::query(
@@ -109,7 +109,7 @@ pub(crate) async fn add_usage(tx: &mut sqlx::PgConnection, tenant: &TenantId, us
     Ok(())
 }
 
-fn recommendation(row: &sqlx::postgres::PgRow) -> Result<StoredRecommendation> {
+pub(crate) fn recommendation(row: &sqlx::postgres::PgRow) -> Result<StoredRecommendation> {
     let status: String = get(row, "status")?;
     Ok(StoredRecommendation {
         id: get::<String>(row, "id")?.into(),

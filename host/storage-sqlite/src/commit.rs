@@ -99,8 +99,11 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
             }
         }
         let mut recommendations = Vec::with_capacity(effects.recommendations.len());
+        let mut superseded = Vec::new();
         for new in &effects.recommendations {
-            recommendations.push(records::insert_recommendation(&mut *tx, tenant, new, effects.now).await?);
+            let stored = records::insert_recommendation(&mut *tx, tenant, new, effects.now).await?;
+            superseded.extend(crate::lifecycle::supersede(&mut *tx, tenant, &stored).await?);
+            recommendations.push(stored);
         }
         for run in &effects.plugin_runs {
             records::insert_plugin_run(&mut *tx, run).await?;
@@ -137,7 +140,8 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
             .map_err(db)?;
         }
         crate::setpoints::apply_writes(&mut *tx, tenant, &effects.setpoint_writes, effects.now).await?;
-        let events = outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations)).await?;
+        let events =
+            outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations, &superseded)).await?;
         Ok(Committed { transitions, recommendations, events })
     }
 }

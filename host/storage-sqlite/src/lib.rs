@@ -11,6 +11,7 @@ mod commit;
 mod connectors;
 mod entities;
 mod identity;
+mod lifecycle;
 mod monitor;
 mod notifications;
 mod outbox;

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use nexus_model::{
     Actor, Alarm, AlarmSignal, AlarmTransition, BindingId, DeadLetter, DeviceId, EntityAction, EntityChange,
     EntityKind, Event, EventBody, Limits, NewEvent, PluginInfo, PluginKind, PluginRun, PluginVersionId, Reading,
-    Recommendation, Series, SetpointWriteRecord, StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
+    Recommendation, RecommendationTransition, Series, SetpointWriteRecord, StoredRecommendation, TenantId, TimestampMs,
+    WellId, WellpadId,
 };
 
 /// Everything one unit of work changes, committed atomically by
@@ -245,18 +246,22 @@ pub struct NewDevice {
 }
 
 /// The events a commit appends, in this order: alarm transitions that are
-/// events, recommendations, plugin faults, dead letters, quarantines,
-/// setpoint writes. The
-/// one definition every backend uses.
+/// events, recommendations (each after the proposed ones it superseded),
+/// plugin faults, dead letters, quarantines, setpoint writes. The one
+/// definition every backend uses.
 pub fn outbox_events(
     effects: &Effects,
     transitions: &[AlarmTransition],
     recommendations: &[StoredRecommendation],
+    superseded: &[RecommendationTransition],
 ) -> Vec<NewEvent> {
     let tenant = &effects.tenant_id;
     let mut events = Vec::new();
     for t in transitions.iter().filter(|t| t.action.is_event()) {
         events.push(NewEvent::new(tenant, t.ts, EventBody::Alarm(t.clone())));
+    }
+    for t in superseded {
+        events.push(NewEvent::new(tenant, t.ts, EventBody::RecommendationChanged(t.clone())));
     }
     for r in recommendations {
         events.push(NewEvent::new(tenant, r.created_ts, EventBody::Recommendation(r.clone())));

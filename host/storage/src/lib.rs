@@ -33,8 +33,8 @@ pub use identity::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser,
 pub use monitor::{MonitorStore, PoolStats};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use ports::{
-    AlarmStore, EntityStore, OutboxStore, PluginStore, RecordStore, SetpointStore, StateStore, Store, TelemetryStore,
-    UnitOfWork, WellTestStore,
+    AlarmStore, EntityStore, OutboxStore, PluginStore, RecommendationStore, RecordStore, SetpointStore, StateStore,
+    Store, TelemetryStore, UnitOfWork, WellTestStore,
 };
 
 /// Storage results.

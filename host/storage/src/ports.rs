@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
     DeviceId, Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
-    RecordedWellTest, Setpoint, StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well,
-    WellId, WellTest, Wellpad,
+    RecommendationId, RecommendationStatus, RecommendationTransition, RecordedWellTest, Setpoint, StoredRecommendation,
+    Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, WellTest, Wellpad,
 };
 
 use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
@@ -308,6 +308,35 @@ pub trait SetpointStore: Send + Sync {
     async fn setpoints(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<Setpoint>>;
 }
 
+/// Recommendations' lives: one compare-and-set step at a time, each with
+/// its transition row and event in one transaction. (A recommendation is
+/// made by a commit, which also supersedes the proposed ones it replaces.)
+#[async_trait]
+pub trait RecommendationStore: Send + Sync {
+    /// A recommendation of the tenant.
+    async fn recommendation(&self, tenant: &TenantId, id: &RecommendationId) -> Result<StoredRecommendation>;
+    /// Moves a recommendation from `from` to `to` if it is still `from`
+    /// (else a conflict naming its status), with the transition row and its
+    /// event.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition_recommendation(
+        &self,
+        tenant: &TenantId,
+        id: &RecommendationId,
+        from: RecommendationStatus,
+        to: RecommendationStatus,
+        actor: &Actor,
+        reason: Option<&str>,
+        now: TimestampMs,
+    ) -> Result<(StoredRecommendation, RecommendationTransition)>;
+    /// A recommendation's steps, oldest first.
+    async fn recommendation_transitions(
+        &self,
+        tenant: &TenantId,
+        id: &RecommendationId,
+    ) -> Result<Vec<RecommendationTransition>>;
+}
+
 /// Every port: what the services are given.
 pub trait Store:
     EntityStore
@@ -324,6 +353,7 @@ pub trait Store:
     + crate::ConnectorStore
     + WellTestStore
     + SetpointStore
+    + RecommendationStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

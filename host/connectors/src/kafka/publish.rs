@@ -57,7 +57,7 @@ impl Topics {
     pub fn of(&self, event: &Event) -> &str {
         match event.body {
             EventBody::Alarm(_) => &self.alarms,
-            EventBody::Recommendation(_) => &self.recommendations,
+            EventBody::Recommendation(_) | EventBody::RecommendationChanged(_) => &self.recommendations,
             EventBody::SetpointWrite(_) => &self.setpoint_changes,
             _ => &self.events,
         }

@@ -3,7 +3,8 @@
 //! `{"method": parameter, "params": value}`; the device answers on
 //! `v1/devices/{device id}/rpc/response/{n}` within `rpc_timeout_ms`. A
 //! number, or `{"value": n}`, is the value read back; `{"error": …}` is a
-//! refusal; any other answer confirms without a read-back.
+//! refusal; any other answer confirms without a read-back
+//! ([`nexus_services::rpc_answer`], shared with the device API's RPC).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -56,7 +57,7 @@ impl Rpc {
             let outcome = match client.publish(topic, QoS::AtLeastOnce, false, body.to_string()).await {
                 Err(error) => Err(WriteError::Unreachable(format!("the MQTT session is closed: {error}"))),
                 Ok(()) => match tokio::time::timeout(timeout, rx).await {
-                    Ok(Ok(answer)) => answered(&answer).map(|read_back| WriteOutcome {
+                    Ok(Ok(answer)) => nexus_services::rpc_answer(&answer).map(|read_back| WriteOutcome {
                         connector_id: connector,
                         confirmed: true,
                         read_back,
@@ -81,30 +82,6 @@ impl Rpc {
     }
 }
 
-/// The read-back value of an answer, or the device's refusal.
-fn answered(payload: &[u8]) -> Result<Option<f64>, WriteError> {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else { return Ok(None) };
-    if let Some(error) = value.get("error") {
-        let reason = error.as_str().map_or_else(|| error.to_string(), str::to_string);
-        return Err(WriteError::Refused(reason));
-    }
-    Ok(value.as_f64().or_else(|| value.get("value").and_then(serde_json::Value::as_f64)))
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_read_back_refuse_or_confirm() {
-        assert_eq!(answered(b"52.5"), Ok(Some(52.5)));
-        assert_eq!(answered(br#"{"value": 7}"#), Ok(Some(7.0)));
-        assert_eq!(answered(br#"{"ok": true}"#), Ok(None));
-        assert_eq!(answered(b"done"), Ok(None));
-        assert_eq!(answered(br#"{"error": "locked"}"#), Err(WriteError::Refused("locked".into())));
-    }
 }

@@ -71,7 +71,7 @@ async fn alarm_raises_holds_in_the_deadband_clears_and_the_optimizer_recommends(
     assert_eq!(recommendation["proposed_value"], 53.0, "{recommendation}");
     assert_eq!(recommendation["unit"], "Hz");
     assert!(recommendation["details"]["delta_oil_bbl_d"].as_f64().expect("Δoil") > 0.0, "{recommendation}");
-    assert_eq!(recommendation["status"], "PENDING");
+    assert_eq!(recommendation["status"], "PROPOSED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

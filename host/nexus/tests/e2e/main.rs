@@ -3,6 +3,7 @@
 //! One test binary; each test starts its own server on a loopback port with
 //! a fresh data directory.
 
+mod approvals;
 mod bad_input;
 mod config;
 mod connectors;

@@ -30,7 +30,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let device_id = device["id"].as_str().expect("id").to_string();
     let setpoint = format!("/api/devices/{device_id}/setpoints/frequency_hz");
-    let limits = json!({"value": 50.0, "unit": "Hz", "min": 35.0, "max": 62.0, "max_step": 1.0});
+    let limits = json!({"value": 52.0, "unit": "Hz", "min": 35.0, "max": 62.0, "max_step": 1.0});
     let (status, body, _) = h.send(h.admin(Method::PUT, &setpoint, tenant).await.json(&limits)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = device["access_token"].as_str().expect("token").to_string();
@@ -45,6 +45,15 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
     .await;
     let optimizer =
         as_b(Method::POST, "/api/bindings", json!({"plugin_id": plugins[2], "device_ids": [device_id]})).await;
+    // A recommendation of B's: a steady hour, then the optimizer run by hand.
+    for frame in crate::steady_esp_hour() {
+        let (status, body, _) = h.telemetry(&token, frame).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let run = format!("/api/bindings/{}/run", optimizer["id"].as_str().expect("id"));
+    let (status, made, _) = h.send(h.admin(Method::POST, &run, tenant).await.json(&json!({}))).await;
+    assert!(status.is_success(), "{status} {made}");
+    let recommendation = made[0]["id"].as_str().unwrap_or_else(|| panic!("a recommendation: {made}")).to_string();
     // A notification rule whose receiver (this host, on no route) refuses
     // it: the alarm's delivery is dead after one attempt, and stays so.
     let refused = format!("{}/no-such-receiver", h.base);
@@ -117,6 +126,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("notification_delivery", delivery),
         ("connector", connector["id"].as_str().expect("id").to_string()),
         ("setpoint", "frequency_hz".to_string()),
+        ("recommendation", recommendation),
     ])
 }
 
@@ -138,6 +148,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "notification-rules" => "notification_rule",
                 "notification-deliveries" => "notification_delivery",
                 "connectors" => "connector",
+                "recommendations" => "recommendation",
                 _ => return None,
             }
         }

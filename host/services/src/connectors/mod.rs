@@ -202,6 +202,8 @@ impl ConnectorService {
     /// with limits is checked first (range, step from the current value,
     /// interval since it last changed): a change that breaks one is refused
     /// (`setpoint-interlock`) and recorded, and nothing reaches the device.
+    /// A device no connector serves is written through the device API's RPC
+    /// when it polls for requests ([`crate::DeviceRpc`]).
     /// A confirmed write sets the setpoint's value in the same commit as
     /// its record.
     pub async fn write_setpoint(&self, tenant: &TenantId, write: SetpointWrite) -> Result<WriteOutcome> {
@@ -222,12 +224,29 @@ impl ConnectorService {
             .iter()
             .find(|s| s.parameter == write.parameter)
             .and_then(|s| crate::setpoints::check_change(s, write.value, now).err());
+        let listening = self.0.rpc.listening(tenant, &write.device_id);
         let result = match (interlock, self.runtime()) {
             (Some(reason), _) => Err(WriteError::Interlock(reason)),
-            (None, None) => {
+            (None, None) if !listening => {
                 return Err(WriteError::NotWritable { device: write.device_id, parameter: write.parameter }.into());
             }
-            (None, Some(runtime)) => runtime.write(tenant, write.clone()).await,
+            (None, runtime) => {
+                let by_connector = match runtime {
+                    Some(runtime) => runtime.write(tenant, write.clone()).await,
+                    None => Err(WriteError::NotWritable {
+                        device: write.device_id.clone(),
+                        parameter: write.parameter.clone(),
+                    }),
+                };
+                // No connector serves it: the device API's RPC, if the
+                // device polls for requests.
+                match by_connector {
+                    Err(WriteError::NotWritable { .. }) if listening => {
+                        self.0.rpc.call(tenant, &write, self.0.config.approvals.rpc_timeout).await
+                    }
+                    other => other,
+                }
+            }
         };
         // Recorded with its outcome, whatever it was (an outbox event:
         // `/api/events`, the live stream, Kafka's `po.setpoint-changes`).

@@ -111,11 +111,15 @@ pub async fn records_and_usage_accumulate(store: &dyn Store) {
         let committed = store.commit(effects).await.expect("commit");
         assert_eq!(committed.recommendations.len(), 1);
         let kinds: Vec<&str> = committed.events.iter().map(|e| e.body.type_name()).collect();
-        assert_eq!(kinds, ["recommendation", "plugin_fault", "dead_letter"]);
+        // Each recommendation supersedes the proposed one before it.
+        let superseded: &[&str] = if i == 0 { &[] } else { &["recommendation_changed"] };
+        assert_eq!(kinds, [superseded, &["recommendation", "plugin_fault", "dead_letter"]].concat());
     }
     let recommendations = store.recommendations(&a.tenant, 10).await.expect("recommendations");
     assert_eq!(recommendations.iter().map(|r| r.recommendation.proposed_value).collect::<Vec<_>>(), [52.5, 51.5, 50.5]);
     assert_eq!(recommendations[0].well_id.as_ref(), Some(&a.well.id));
+    let statuses: Vec<&str> = recommendations.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(statuses, ["PROPOSED", "SUPERSEDED", "SUPERSEDED"]);
     assert_eq!(recommendations[0].recommendation.details, serde_json::json!({"binding_constraint": "pip", "step": 2}));
     let runs = store.plugin_runs(&a.tenant, 2).await.expect("runs");
     assert_eq!(runs.iter().map(|r| r.error.as_str()).collect::<Vec<_>>(), ["trap 2", "trap 1"]);

@@ -15,6 +15,7 @@ mod entities;
 mod fixture;
 mod hygiene;
 mod identity;
+mod lifecycle;
 mod monitor;
 mod notifications;
 mod outbox;
@@ -36,6 +37,7 @@ pub use entities::{
 };
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
 pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
+pub use lifecycle::recommendations_move_one_checked_step_at_a_time;
 pub use monitor::monitoring_reads_pools_wells_alarms_and_the_outbox_head;
 pub use notifications::notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once;
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
@@ -73,7 +75,8 @@ macro_rules! conformance_suite {
             telemetry_retention_deletes_one_tenants_old_readings,
             connectors_stay_in_their_tenant_and_their_events_carry_no_secret,
             well_tests_are_kept_per_well_newest_first_once_per_start,
-            setpoints_are_data_moved_only_by_confirmed_writes
+            setpoints_are_data_moved_only_by_confirmed_writes,
+            recommendations_move_one_checked_step_at_a_time
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

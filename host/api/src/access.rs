@@ -96,6 +96,8 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/bindings/{id}/enable", Access::Manage),
     ("POST", "/api/bindings/{id}/devices/{device_id}/release", Access::Manage),
     ("POST", "/api/wellpads", Access::Manage),
+    ("GET", "/api/wellpads/{id}", Access::Read),
+    ("PUT", "/api/wellpads/{id}/constraints", Access::Manage),
     ("POST", "/api/wells", Access::Manage),
     ("GET", "/api/wells", Access::Read),
     ("POST", "/api/wells/{id}/well-tests", Access::Operate),

@@ -52,6 +52,7 @@ mod setpoints;
 mod throttle;
 mod views;
 mod well_tests;
+mod wellpads;
 
 use std::sync::Arc;
 
@@ -183,6 +184,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(plugins::usage))
         .routes(routes!(entities::create_wellpad))
+        .routes(routes!(wellpads::get))
+        .routes(routes!(wellpads::put_constraints))
         .routes(routes!(entities::create_well, entities::list_wells))
         .routes(routes!(well_tests::record, well_tests::list))
         .routes(routes!(setpoints::put))

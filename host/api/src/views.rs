@@ -13,12 +13,20 @@ pub(crate) struct WellpadView {
     id: String,
     tenant_id: String,
     name: String,
+    /// What its wells share (the constraints of its field optimizers).
+    constraints: crate::wellpads::Constraints,
     created_time: i64,
 }
 
 impl From<model::Wellpad> for WellpadView {
     fn from(p: model::Wellpad) -> Self {
-        Self { id: p.id.into(), tenant_id: p.tenant_id.into(), name: p.name, created_time: p.created_time }
+        Self {
+            id: p.id.into(),
+            tenant_id: p.tenant_id.into(),
+            name: p.name,
+            constraints: p.constraints.into(),
+            created_time: p.created_time,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceId, TenantId, TimestampMs, WellId, WellTest, WellTestId, WellpadId};
+use crate::{DeviceId, FieldConstraints, TenantId, TimestampMs, WellId, WellTest, WellTestId, WellpadId};
 
 /// A tenant: the unit of isolation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,7 +15,7 @@ pub struct Tenant {
     pub created_time: TimestampMs,
 }
 
-/// A wellpad (pf.wellpad).
+/// A wellpad (pf.wellpad): also the well group a field optimizer runs on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wellpad {
     /// Id.
@@ -24,6 +24,9 @@ pub struct Wellpad {
     pub tenant_id: TenantId,
     /// Name.
     pub name: String,
+    /// What its wells share (lift gas, compression, water handling,
+    /// per-well injection bounds); empty until set.
+    pub constraints: FieldConstraints,
     /// Creation time, ms.
     pub created_time: TimestampMs,
 }

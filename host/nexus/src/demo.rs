@@ -1,10 +1,12 @@
 //! `nexus serve --demo`: a tenant with simulated ESP wells (`crate::sim`)
 //! that post through the device API, the first-party plugins bound to them —
 //! the ThingsBoard decoder, `alarm-rule-esp-protection` per well (its
-//! nameplate), the ESP frequency optimizer (the wells' static data) — an
+//! nameplate), the ESP frequency optimizer (the wells' static data) — a
+//! gas-lift group of four wells sharing a wellpad's lift gas, allocated by
+//! the `optimizer-gas-lift-allocation` field optimizer (`gas_lift.rs`), an
 //! operator who approves each recommendation (`operator.rs`; the wells obey
-//! the frequency the host sends over the device API's RPC), and a short
-//! summary of alarms and recommendations every 15 s.
+//! the frequency or injection the host sends over the device API's RPC), and
+//! a short summary of alarms and recommendations every 15 s.
 //!
 //! One demo second is one minute of well time (printed at start); the
 //! plugins' time windows are configured in demo time.
@@ -12,6 +14,7 @@
 //! Set-up goes through the admin API, like an operator's script would, so
 //! the demo exercises the same paths as production.
 
+mod gas_lift;
 mod operator;
 
 use std::path::PathBuf;
@@ -84,6 +87,14 @@ impl Admin {
         Ok(response)
     }
 
+    async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let (status, response) = self.send(self.client.put(format!("{}{path}", self.base)).json(body)).await?;
+        if status != 200 {
+            bail!("PUT {path}: {status} {response}");
+        }
+        Ok(response)
+    }
+
     /// Uploads a plugin, or finds the same name and version uploaded before.
     async fn plugin(&self, kind: &str, name: &str, dir: &std::path::Path) -> anyhow::Result<String> {
         let bytes = plugin_files::read(dir, name)?;
@@ -111,7 +122,13 @@ impl Admin {
 async fn setup(admin: &Admin, options: &DemoOptions, wells: &[DemoWell]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let token_of = |issued: &Value| issued["access_token"].as_str().map(str::to_string).context("access token");
     let devices = admin.get("/api/devices").await?;
-    let existing = devices.as_array().cloned().unwrap_or_default();
+    let existing: Vec<Value> = devices
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["name"].as_str().is_some_and(|n| n.starts_with("ESP-")))
+        .cloned()
+        .collect();
     if existing.len() >= options.wells {
         tracing::info!(devices = existing.len(), "Demo field already set up in this data directory; reusing it.");
         let id = |index: usize| {
@@ -260,7 +277,8 @@ pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyh
         );
     }
     let mut rng = SplitMix64::new(0x5eed_e7e7);
-    let mut requests = operator::listen(&client, &base, &tokens);
+    let mut requests = operator::listen(&client, &base, &tokens, "frequency_hz");
+    let mut gas_lift = gas_lift::Group::start(&admin, &options).await.context("setting up the gas-lift group")?;
     let key = if options.manual_approval {
         tracing::info!(
             "Manual approval: approve recommendations as operator@demo.nexus (POST /api/recommendations/{{id}}/approve)."
@@ -300,7 +318,9 @@ pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyh
                 Err(error) => tracing::warn!(%error, "Demo frame not sent."),
             }
         }
+        gas_lift.post(&client, &base).await;
         operator::obey(&client, &base, &tokens, &mut wells, &mut requests).await;
+        gas_lift.obey(&client, &base).await;
         if step.is_multiple_of(5) {
             operator.review(&admin).await;
         }

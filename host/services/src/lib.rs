@@ -19,7 +19,8 @@
 //! - [`IdentityService`]: tenants and vendors, users and roles, logins
 //!   (access JWT + rotating refresh token), API keys, authentication of a
 //!   bearer credential into a principal, and the audit log.
-//! - [`OptimizerService`]: scheduled and on-demand optimizer runs.
+//! - [`OptimizerService`]: scheduled and on-demand optimizer runs (per device;
+//!   field optimizers per well group, the wellpad).
 //! - [`RecordService`]: telemetry, recommendations, failed runs and dead
 //!   letters, read back.
 //! - [`OutboxService`]: delivers the outbox to [`Subscriber`]s, at least
@@ -44,6 +45,7 @@ mod calls;
 mod compiles;
 mod connectors;
 mod error;
+mod field_runs;
 mod frames;
 mod health;
 mod hot;
@@ -69,6 +71,7 @@ mod subscribers;
 mod tap;
 mod validate;
 mod well_tests;
+mod wellpads;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -101,6 +104,7 @@ pub use notifications::{
     ChannelRequest, ChannelSender, MAX_LIST, MAX_URL_CHARS, Notification, NotificationConfig, NotificationService,
     RetryPolicy, RuleError, RuleRequest, SECRET_CHARS, SendError,
 };
+pub use field_runs::FIELD_WELL_TESTS;
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
@@ -109,6 +113,7 @@ pub use rpc::{DeviceRpc, RpcRequest, rpc_answer};
 pub use setpoints::{check_change, check_setpoint};
 pub use tap::{TappedTelemetry, TelemetryTap};
 pub use well_tests::{WELL_TEST_CONDITIONS, WELL_TESTS_IN_CONTEXT, check_well_test};
+pub use wellpads::{MAX_CONSTRAINT, MAX_INJECTION_BOUNDS, check_constraints};
 
 /// Service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_model::{
-    AlarmFilter, Binding, BindingId, OpenAlarm, OpenRecommendation, PluginKind, Stage, StoredRecommendation, TenantId,
-    WellContext,
+    AlarmFilter, Binding, BindingId, Device, DeviceId, OpenAlarm, OpenRecommendation, PluginKind, Reading, Stage,
+    StoredRecommendation, TenantId, WellContext,
 };
 use nexus_storage::{Effects, NewRecommendation, StateWrite};
 
@@ -38,7 +38,7 @@ impl OptimizerService {
                 }
             };
             let now = self.0.now();
-            for binding in bindings.into_iter().filter(|b| b.kind == PluginKind::Optimizer) {
+            for binding in bindings.into_iter().filter(|b| matches!(b.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer)) {
                 let every = binding.schedule_ms.unwrap_or(60_000);
                 let due = last_run.get(&binding.id).is_none_or(|last| now - last >= every);
                 if !due {
@@ -56,8 +56,8 @@ impl OptimizerService {
     /// recommendations stored.
     pub async fn run_now(&self, tenant: &TenantId, id: &BindingId) -> Result<Vec<StoredRecommendation>> {
         let binding = self.0.store.binding(tenant, id).await?;
-        if binding.kind != PluginKind::Optimizer {
-            return Err(ServiceError::Invalid(format!("binding `{id}` is not an optimizer binding")));
+        if !matches!(binding.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer) {
+            return Err(ServiceError::Invalid(format!("binding `{id}` is not an optimizer or field-optimizer binding")));
         }
         if let Some(reason) = &binding.quarantine_reason {
             return Err(ServiceError::Conflict(format!(
@@ -71,6 +71,9 @@ impl OptimizerService {
     }
 
     async fn run(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
+        if binding.kind == PluginKind::FieldOptimizer {
+            return self.run_field(binding).await;
+        }
         let inner = &self.0;
         let tenant = &binding.tenant_id;
         let mut binding = binding.clone();
@@ -79,56 +82,9 @@ impl OptimizerService {
         let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
         let mut stored = Vec::new();
         for device_id in &binding.device_ids {
-            let device = inner.store.device(tenant, device_id).await?;
-            let well = match &device.well_id {
-                Some(well_id) => Some(inner.store.well(tenant, well_id).await?),
-                None => None,
-            };
             let now = inner.now();
             let mut effects = Effects::new(tenant, now);
-            let recent = inner.store.recent(tenant, &device.id, CONTEXT_READINGS).await?;
-            let open = AlarmFilter { device_id: Some(device.id.clone()), active: Some(true), ..AlarmFilter::default() };
-            let open_alarms = inner
-                .store
-                .alarms(tenant, &open)
-                .await?
-                .into_iter()
-                .map(|a| OpenAlarm { alarm_type: a.alarm_type, severity: a.severity, since: a.start_ts })
-                .collect();
-            let open_recommendations = inner
-                .store
-                .recommendations(tenant, 1000)
-                .await?
-                .into_iter()
-                .filter(|r| r.binding_id == binding.id && r.recommendation.device_id == device.id)
-                .filter(|r| r.status.is_open())
-                .map(|r| OpenRecommendation {
-                    parameter: r.recommendation.parameter,
-                    proposed_value: r.recommendation.proposed_value,
-                    created_at: r.created_ts,
-                })
-                .collect();
-            let well_tests = match &well {
-                Some(well) => inner
-                    .store
-                    .well_tests(tenant, &well.id, crate::WELL_TESTS_IN_CONTEXT)
-                    .await?
-                    .into_iter()
-                    .map(|t| t.test)
-                    .collect(),
-                None => Vec::new(),
-            };
-            let context = WellContext {
-                well_id: well.as_ref().map(|w| w.id.clone()),
-                device_id: device.id.clone(),
-                readings: nexus_model::series_of(&recent),
-                setpoints: inner.store.setpoints(tenant, &device.id).await?,
-                static_data: well.as_ref().map_or_else(|| "{}".to_string(), |w| w.static_data.to_string()),
-                open_alarms,
-                open_recommendations,
-                well_tests,
-                now,
-            };
+            let (device, context, recent) = self.well_context(binding, device_id, crate::WELL_TESTS_IN_CONTEXT).await?;
             if let Err(error) = inner.check_quota(tenant, &effects).await {
                 let payload = serde_json::to_vec(&recent).unwrap_or_default();
                 let letter = refused_letter(
@@ -175,5 +131,61 @@ impl OptimizerService {
             stored.extend(inner.commit(effects).await?.recommendations);
         }
         Ok(stored)
+    }
+
+    /// What an optimizer sees of one device's well: its recent readings,
+    /// setpoints, static data, open alarms, the binding's open
+    /// recommendations for it and its newest `tests` well tests.
+    pub(crate) async fn well_context(
+        &self,
+        binding: &Binding,
+        device_id: &DeviceId,
+        tests: u32,
+    ) -> Result<(Device, WellContext, Vec<Reading>)> {
+        let inner = &self.0;
+        let tenant = &binding.tenant_id;
+        let device = inner.store.device(tenant, device_id).await?;
+        let well = match &device.well_id {
+            Some(well_id) => Some(inner.store.well(tenant, well_id).await?),
+            None => None,
+        };
+        let recent = inner.store.recent(tenant, &device.id, CONTEXT_READINGS).await?;
+        let open = AlarmFilter { device_id: Some(device.id.clone()), active: Some(true), ..AlarmFilter::default() };
+        let open_alarms = inner
+            .store
+            .alarms(tenant, &open)
+            .await?
+            .into_iter()
+            .map(|a| OpenAlarm { alarm_type: a.alarm_type, severity: a.severity, since: a.start_ts })
+            .collect();
+        let open_recommendations = inner
+            .store
+            .recommendations(tenant, 1000)
+            .await?
+            .into_iter()
+            .filter(|r| r.binding_id == binding.id && r.recommendation.device_id == device.id)
+            .filter(|r| r.status.is_open())
+            .map(|r| OpenRecommendation {
+                parameter: r.recommendation.parameter,
+                proposed_value: r.recommendation.proposed_value,
+                created_at: r.created_ts,
+            })
+            .collect();
+        let well_tests = match &well {
+            Some(well) => inner.store.well_tests(tenant, &well.id, tests).await?.into_iter().map(|t| t.test).collect(),
+            None => Vec::new(),
+        };
+        let context = WellContext {
+            well_id: well.as_ref().map(|w| w.id.clone()),
+            device_id: device.id.clone(),
+            readings: nexus_model::series_of(&recent),
+            setpoints: inner.store.setpoints(tenant, &device.id).await?,
+            static_data: well.as_ref().map_or_else(|| "{}".to_string(), |w| w.static_data.to_string()),
+            open_alarms,
+            open_recommendations,
+            well_tests,
+            now: inner.now(),
+        };
+        Ok((device, context, recent))
     }
 }

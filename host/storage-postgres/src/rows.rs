@@ -1,7 +1,7 @@
 //! Rows to model types.
 
 use nexus_model::{
-    Alarm, AlarmStatus, DeadLetter, Device, PluginKind, PluginRun, PluginVersion, Severity, Stage, Well,
+    Alarm, AlarmStatus, DeadLetter, Device, PluginKind, PluginRun, PluginVersion, Severity, Stage, Well, Wellpad,
 };
 use nexus_storage::Result;
 use sqlx::Row;
@@ -51,6 +51,16 @@ pub(crate) fn device(row: &PgRow) -> Result<Device> {
         well_id: get::<Option<String>>(row, "well_id")?.map(Into::into),
         created_time: get(row, "created_time")?,
         token_issued_time: get(row, "token_issued_time")?,
+    })
+}
+
+pub(crate) fn wellpad(row: &PgRow) -> Result<Wellpad> {
+    Ok(Wellpad {
+        id: get::<String>(row, "id")?.into(),
+        tenant_id: get::<String>(row, "tenant_id")?.into(),
+        name: get(row, "name")?,
+        constraints: typed(row, "constraints")?,
+        created_time: get(row, "created_time")?,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Device, DeviceId, EntityAction, EntityKind, Page, Tenant, TenantId, TenantProfile, TimestampMs, Well,
+    Actor, Device, DeviceId, EntityAction, EntityKind, FieldConstraints, Page, Tenant, TenantId, TenantProfile, TimestampMs, Well,
     WellId, Wellpad, WellpadId, is_token_hash, token_hash,
 };
 use nexus_storage::{EntityStore, NewDevice, NewWell, Result, StorageError, entity_event};
@@ -99,7 +99,13 @@ impl EntityStore for SqliteStore {
     }
 
     async fn create_wellpad(&self, tenant: &TenantId, name: &str, actor: &Actor, now: TimestampMs) -> Result<Wellpad> {
-        let pad = Wellpad { id: WellpadId::random(), tenant_id: tenant.clone(), name: name.into(), created_time: now };
+        let pad = Wellpad {
+            id: WellpadId::random(),
+            tenant_id: tenant.clone(),
+            name: name.into(),
+            constraints: FieldConstraints::default(),
+            created_time: now,
+        };
         let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO wellpad (id, tenant_id, name, created_time) VALUES (?, ?, ?, ?)")
             .bind(pad.id.as_str())
@@ -117,6 +123,44 @@ impl EntityStore for SqliteStore {
         .await?;
         tx.commit().await.map_err(db)?;
         Ok(pad)
+    }
+
+    async fn wellpad(&self, tenant: &TenantId, id: &WellpadId) -> Result<Wellpad> {
+        let row = sqlx::query("SELECT * FROM wellpad WHERE id = ? AND tenant_id = ?")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StorageError::not_found("wellpad", id))?;
+        rows::wellpad(&row)
+    }
+
+    async fn set_wellpad_constraints(
+        &self,
+        tenant: &TenantId,
+        id: &WellpadId,
+        constraints: &FieldConstraints,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Wellpad> {
+        let value = serde_json::to_value(constraints).map_err(corrupt)?;
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE wellpad SET constraints = ? WHERE id = ? AND tenant_id = ?")
+            .bind(value.to_string())
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("wellpad", id));
+        }
+        let summary = json!({"constraints": value});
+        let event = entity_event(tenant, now, EntityKind::Wellpad, id, EntityAction::Updated, actor, summary);
+        append(&mut tx, vec![event]).await?;
+        tx.commit().await.map_err(db)?;
+        self.wellpad(tenant, id).await
     }
 
     async fn create_well(&self, tenant: &TenantId, new: &NewWell, actor: &Actor, now: TimestampMs) -> Result<Well> {

@@ -1,7 +1,7 @@
 //! Rows to model types, and model values to columns.
 
 use nexus_model::{
-    Alarm, AlarmStatus, DeadLetter, Device, PluginKind, PluginRun, PluginVersion, Severity, Stage, Well,
+    Alarm, AlarmStatus, DeadLetter, Device, PluginKind, PluginRun, PluginVersion, Severity, Stage, Well, Wellpad,
 };
 use nexus_storage::Result;
 use sqlx::Row;
@@ -50,6 +50,17 @@ pub(crate) fn device(row: &SqliteRow) -> Result<Device> {
         well_id: get::<Option<String>>(row, "well_id")?.map(Into::into),
         created_time: get(row, "created_time")?,
         token_issued_time: get(row, "token_issued_time")?,
+    })
+}
+
+pub(crate) fn wellpad(row: &SqliteRow) -> Result<Wellpad> {
+    let constraints: String = get(row, "constraints")?;
+    Ok(Wellpad {
+        id: get::<String>(row, "id")?.into(),
+        tenant_id: get::<String>(row, "tenant_id")?.into(),
+        name: get(row, "name")?,
+        constraints: serde_json::from_str(&constraints).map_err(corrupt)?,
+        created_time: get(row, "created_time")?,
     })
 }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
-    DeviceId, Event, EventSeq, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
+    DeviceId, Event, EventSeq, FieldConstraints, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
     RecommendationId, RecommendationStatus, RecommendationTransition, RecordedWellTest, Setpoint, StoredRecommendation,
-    Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, WellTest, Wellpad,
+    Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, WellTest, Wellpad, WellpadId,
 };
 
 use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
@@ -33,6 +33,17 @@ pub trait EntityStore: Send + Sync {
     ) -> Result<()>;
     /// Creates a wellpad.
     async fn create_wellpad(&self, tenant: &TenantId, name: &str, actor: &Actor, now: TimestampMs) -> Result<Wellpad>;
+    /// A wellpad of the tenant.
+    async fn wellpad(&self, tenant: &TenantId, id: &WellpadId) -> Result<Wellpad>;
+    /// Replaces what a wellpad's wells share (checked by the caller).
+    async fn set_wellpad_constraints(
+        &self,
+        tenant: &TenantId,
+        id: &WellpadId,
+        constraints: &FieldConstraints,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Wellpad>;
     /// Creates a well; its wellpad must be the tenant's.
     async fn create_well(&self, tenant: &TenantId, new: &NewWell, actor: &Actor, now: TimestampMs) -> Result<Well>;
     /// A well of the tenant.

@@ -17,8 +17,13 @@ use crate::sim::DemoWell;
 pub(super) type Request = (usize, u64, f64);
 
 /// Starts a task per well that long-polls its RPC and hands each request
-/// to the demo loop.
-pub(super) fn listen(client: &reqwest::Client, base: &str, tokens: &[String]) -> mpsc::Receiver<Request> {
+/// for `method` (the setpoint's parameter) to the demo loop.
+pub(super) fn listen(
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    method: &'static str,
+) -> mpsc::Receiver<Request> {
     let (tx, rx) = mpsc::channel(64);
     for (index, token) in tokens.iter().enumerate() {
         let (client, url, tx) = (client.clone(), format!("{base}/api/v1/{token}/rpc?timeout=20000"), tx.clone());
@@ -42,7 +47,7 @@ pub(super) fn listen(client: &reqwest::Client, base: &str, tokens: &[String]) ->
                 };
                 let Some(request) = request else { continue };
                 if let (Some(id), Some(value)) = (request["id"].as_u64(), request["params"].as_f64()) {
-                    if request["method"] != "frequency_hz" {
+                    if request["method"] != method {
                         continue;
                     }
                     if tx.send((index, id, value)).await.is_err() {

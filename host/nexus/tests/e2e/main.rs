@@ -10,6 +10,7 @@ mod connectors;
 mod contract;
 mod crash;
 mod faults;
+mod field;
 mod flow;
 mod hygiene;
 mod identity;

@@ -1,8 +1,8 @@
 //! Tenancy and device credentials.
 
 use nexus_model::{
-    AlarmAction, AlarmFilter, AlarmSignal, EntityAction, EventBody, EventSeq, OperatorAction, PluginKind, Reading,
-    Severity, TenantId, Value, token_hash,
+    AlarmAction, AlarmFilter, AlarmSignal, EntityAction, EntityKind, EventBody, EventSeq, FieldConstraints,
+    InjectionBounds, OperatorAction, PluginKind, Reading, Severity, TenantId, Value, token_hash,
 };
 
 use super::fixture::{T0, admin, field};
@@ -164,4 +164,38 @@ pub async fn entity_lists_page_after_a_cursor(store: &dyn Store) {
     assert_eq!(names(&everything), ["a", "b", "c"]);
     let foreign = nexus_model::Page { after: Some(b.device.id.to_string()), limit: 10 };
     assert!(store.devices(&a, &foreign).await.expect("page").is_empty(), "another tenant's cursor");
+}
+
+/// A wellpad's constraints are stored whole, start empty, are the tenant's
+/// only and each change is an entity event.
+pub async fn wellpad_constraints_are_kept_whole_per_tenant(store: &dyn Store) {
+    let a = field(store, "tenant-a").await;
+    let b = field(store, "tenant-b").await;
+    assert_eq!(a.pad.constraints, FieldConstraints::default());
+    let read = store.wellpad(&a.tenant, &a.pad.id).await.expect("wellpad");
+    assert_eq!(read, a.pad, "a new wellpad reads back as created");
+    let constraints = FieldConstraints {
+        lift_gas_available: Some(1000.0),
+        compressor_capacity: Some(1200.5),
+        water_handling: None,
+        separator_liquid: Some(8000.0),
+        injection_bounds: vec![InjectionBounds { well_id: a.well.id.clone(), min: 50.0, max: 900.0 }],
+    };
+    let head = store.events_after(EventSeq(0), 10_000).await.expect("events").last().map_or(EventSeq(0), |e| e.seq);
+    let set = store.set_wellpad_constraints(&a.tenant, &a.pad.id, &constraints, &admin(), T0 + 5).await.expect("set");
+    assert_eq!(set.constraints, constraints);
+    assert_eq!(store.wellpad(&a.tenant, &a.pad.id).await.expect("read").constraints, constraints);
+    let events = store.events_after(head, 100).await.expect("events");
+    assert!(
+        events.iter().any(|e| matches!(&e.body, EventBody::Entity(c) if c.kind == EntityKind::Wellpad
+            && c.action == EntityAction::Updated)),
+        "the change is an event: {events:?}"
+    );
+    // B neither reads nor changes A's wellpad; its own stays empty.
+    let not_found = |r: Result<_, StorageError>| matches!(r, Err(StorageError::NotFound { .. }));
+    assert!(not_found(store.wellpad(&b.tenant, &a.pad.id).await.map(|_| ())));
+    let empty = FieldConstraints::default();
+    assert!(not_found(store.set_wellpad_constraints(&b.tenant, &a.pad.id, &empty, &admin(), T0).await.map(|_| ())));
+    assert_eq!(store.wellpad(&a.tenant, &a.pad.id).await.expect("read").constraints, constraints);
+    assert_eq!(store.wellpad(&b.tenant, &b.pad.id).await.expect("B's").constraints, empty);
 }

@@ -33,7 +33,7 @@ pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and
 pub use connectors::connectors_stay_in_their_tenant_and_their_events_carry_no_secret;
 pub use entities::{
     device_tokens_are_stored_hashed_and_rotate, entity_lists_page_after_a_cursor, profiles_are_stored_whole_per_tenant,
-    tenants_see_nothing_of_each_other,
+    tenants_see_nothing_of_each_other, wellpad_constraints_are_kept_whole_per_tenant,
 };
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
 pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
@@ -76,7 +76,8 @@ macro_rules! conformance_suite {
             connectors_stay_in_their_tenant_and_their_events_carry_no_secret,
             well_tests_are_kept_per_well_newest_first_once_per_start,
             setpoints_are_data_moved_only_by_confirmed_writes,
-            recommendations_move_one_checked_step_at_a_time
+            recommendations_move_one_checked_step_at_a_time,
+            wellpad_constraints_are_kept_whole_per_tenant
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

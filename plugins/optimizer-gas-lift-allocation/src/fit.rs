@@ -225,7 +225,7 @@ pub fn fit_saturating(points: &[(f64, f64)]) -> Option<Candidate> {
     let ln_b = golden_min(sse_at, left, right, 1.0e-13);
     let (q0, a, sse) = linear(ln_b.exp())?;
     let beta = ln_b.exp() / xs;
-    (a > 0.0 && beta > 0.0 && sse.is_finite()).then(|| Candidate { curve: Curve::SaturatingExp { q0, a, beta }, sse })
+    (a > 0.0 && beta > 0.0 && sse.is_finite()).then_some(Candidate { curve: Curve::SaturatingExp { q0, a, beta }, sse })
 }
 
 /// Golden-section minimum of `f` on `[a, b]` to an interval of `tol`.
@@ -287,12 +287,12 @@ pub fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
-        for row in col + 1..n {
-            let m = a[row][col] / a[col][col];
-            for j in col..n {
-                a[row][j] -= m * a[col][j];
-            }
-            b[row] -= m * b[col];
+        let (top, bottom) = a.split_at_mut(col + 1);
+        let pivot_row = &top[col];
+        for (offset, r) in bottom.iter_mut().enumerate() {
+            let m = r[col] / pivot_row[col];
+            r.iter_mut().zip(pivot_row).skip(col).for_each(|(v, p)| *v -= m * p);
+            b[col + 1 + offset] -= m * b[col];
         }
     }
     let mut x = vec![0.0; n];

@@ -1,7 +1,8 @@
 //! The normalised card and its shape features.
 //!
 //! **Normalisation.** The loop is rotated to start at its lowest position
-//! and split at its highest into the upstroke and the downstroke. Each half
+//! and split at its highest into two halves; the one with the higher mean
+//! load is the upstroke (so the loop may be listed either way round). Each half
 //! is resampled by linear interpolation on [`GRID`] equally spaced positions
 //! `x = 0, 0.01, …, 1` of the unit stroke (`x = (position − min)/stroke`),
 //! then smoothed by a 5-point running median (keeps sharp edges, removes
@@ -132,8 +133,13 @@ pub fn normalize(card: &Card) -> Result<Normalized, CardError> {
     let order: Vec<usize> = (0..=n).map(|k| (start + k) % n).collect();
     let top = (0..=n).max_by(|&a, &b| card.position[order[a]].total_cmp(&card.position[order[b]])).unwrap_or(0);
     let point = |k: usize| ((card.position[order[k]] - pmin) / stroke, card.load[order[k]]);
-    let up = resample((0..=top).map(point).collect());
-    let down = resample((top..=n).map(point).collect());
+    let mut up = resample((0..=top).map(point).collect());
+    let mut down = resample((top..=n).map(point).collect());
+    // A pump lifts on the upstroke: the half with the higher mean load is
+    // the upstroke, whichever way round the loop is listed.
+    if mean(up.iter().copied()) < mean(down.iter().copied()) {
+        std::mem::swap(&mut up, &mut down);
+    }
     let (up_s, down_s) = (running_median(&up), running_median(&down));
     let upper = range(0.05, 0.94).map(|i| up_s[i]).fold(f64::NEG_INFINITY, f64::max);
     let lower = range(0.06, 0.95).map(|i| down_s[i]).fold(f64::INFINITY, f64::min);

@@ -68,7 +68,7 @@ fn surface_card_subtracts_the_rod_weight_and_keeps_the_shape() {
 }
 
 #[test]
-fn features_do_not_depend_on_where_the_loop_starts() {
+fn features_do_not_depend_on_where_the_loop_starts_or_its_direction() {
     let mut rng = SplitMix64::new(11);
     let s = synthetic(CardClass::FluidPound, &Params { fillage: Some(0.6), ..Params::default() }, &mut rng);
     let reference = features(&s.card).expect("features");
@@ -80,6 +80,13 @@ fn features_do_not_depend_on_where_the_loop_starts() {
         assert!((f.fillage - reference.fillage).abs() < 1e-9, "shift {shift}: {} vs {}", f.fillage, reference.fillage);
         assert!((f.area_ratio - reference.area_ratio).abs() < 1e-9);
     }
+    // Listed the other way round: the same card.
+    let reversed =
+        Card::new(s.card.position.iter().rev().copied().collect(), s.card.load.iter().rev().copied().collect())
+            .expect("valid");
+    let f = features(&reversed).expect("features");
+    assert!((f.fillage - reference.fillage).abs() < 1e-9, "{} vs {}", f.fillage, reference.fillage);
+    assert_eq!(classify(&reversed).expect("classified").class, CardClass::FluidPound);
 }
 
 #[test]

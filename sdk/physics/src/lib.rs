@@ -6,6 +6,7 @@
 //!
 //! | module | model |
 //! |---|---|
+//! | [`card`] | sucker-rod pump dynamometer cards: fillage, shape features, a rule-based classifier of nine card classes, synthetic cards |
 //! | [`ipr`] | inflow performance: straight-line productivity index, Vogel (1968) below the bubble point (composite IPR), and its inverse |
 //! | [`curve`] | a curve given as a polynomial or as a table, linearly interpolated |
 //! | [`pump`] | ESP stage curves at base frequency (head, brake horsepower, efficiency), the affinity laws, the recommended operating range, head degradation |
@@ -96,6 +97,7 @@
 //!   pressure rise across the pump.
 #![forbid(unsafe_code)]
 
+pub mod card;
 pub mod curve;
 pub mod esp;
 pub mod ipr;

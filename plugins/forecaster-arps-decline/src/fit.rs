@@ -6,7 +6,8 @@
 //! `Di` is found by Gauss–Newton on `ln Di` with step halving (variable
 //! projection, Golub & Pereyra 1973); `b = 0` is the closed-form linear
 //! regression of `ln q` on `t`. The hyperbolic family's `b` is the minimum of
-//! that profile over a grid of `b` (step 0.05 on `[0, 3]`), refined by
+//! that profile over a grid of `b` (step 0.05 on `[0, 1]`, on to 3 when
+//! the profile still falls at 1), refined by
 //! golden-section search between the grid neighbours of the best point,
 //! constrained to `[0, 1]`; the unconstrained minimum is reported too, and
 //! flagged when it lies above 1 significantly (likelihood ratio > 3.84).
@@ -194,14 +195,19 @@ pub fn fit(points: &[(f64, f64)]) -> Result<Fit, FitError> {
     if exp.di <= 0.0 {
         return Err(FitError::Rising(exp.di));
     }
-    // The profile over the b grid, warm-started from the previous b.
+    // The profile over the b grid, warm-started from the previous b; past
+    // b = 1 only when the profile still falls at 1.
+    let unit = B_PER_UNIT as usize;
     let mut grid = Vec::with_capacity(B_GRID + 1);
     grid.push(exp);
     for k in 1..=B_GRID {
+        if k == unit + 1 && grid[unit].sse >= grid[unit - 1].sse {
+            break;
+        }
         let start = grid[k - 1].di;
         grid.push(profile(&data, k as f64 / B_PER_UNIT, start));
     }
-    let harm = grid[B_PER_UNIT as usize];
+    let harm = grid[unit];
     let hyp = refine(&data, &grid, 1.0);
     let grid_best = grid.iter().min_by(|a, b| a.sse.total_cmp(&b.sse)).map_or(0.0, |p| p.b);
     let unconstrained = if grid_best > 1.0 { refine(&data, &grid, B_GRID as f64 / B_PER_UNIT) } else { hyp };

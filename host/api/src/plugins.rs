@@ -20,8 +20,8 @@ use crate::views::{BindingView, PluginView, RecommendationView, all};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
-    /// The plugin kind (WIT world): `decoder`, `alarm-rule`, `optimizer` or `transform`.
-    #[param(example = "alarm-rule", pattern = "^(decoder|alarm-rule|optimizer|transform)$")]
+    /// The plugin kind (WIT world): `decoder`, `alarm-rule`, `optimizer`, `transform`, `field-optimizer` or `forecaster`.
+    #[param(example = "alarm-rule", pattern = "^(decoder|alarm-rule|optimizer|transform|field-optimizer|forecaster)$")]
     kind: String,
     /// The plugin's name: lower-case kebab, 1 to 64 characters, starting with a letter.
     #[param(example = "alarm-rule-threshold", pattern = "^[a-z][a-z0-9-]{0,63}$")]

@@ -4,7 +4,7 @@
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
-use nexus_model::{DeviceId, Setpoint, SetpointSource};
+use nexus_model::{DeviceId, Readback, Setpoint, SetpointSource};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -35,6 +35,21 @@ pub(crate) struct SetpointDefinition {
     /// Shortest time between two changes, ms (0 to 30 days).
     #[serde(default)]
     min_interval_ms: Option<i64>,
+    /// The telemetry that shows the value: a write is confirmed only once
+    /// it reads the written value within the tolerance (none: the device's
+    /// answer confirms).
+    #[serde(default)]
+    readback: Option<ReadbackView>,
+}
+
+/// How a setpoint's value shows in telemetry.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReadbackView {
+    /// The telemetry key, e.g. `frequency` (1 to 255 characters).
+    key: String,
+    /// How far a reading may be from the written value (not negative).
+    tolerance: f64,
 }
 
 /// A setpoint: current value, unit, limits and where the value came from.
@@ -52,6 +67,8 @@ pub(crate) struct SetpointView {
     source: String,
     /// When the value last changed, ms.
     updated_at: i64,
+    /// The telemetry read-back, if any.
+    readback: Option<ReadbackView>,
 }
 
 impl From<Setpoint> for SetpointView {
@@ -71,6 +88,7 @@ impl From<Setpoint> for SetpointView {
             min_interval_ms: s.min_interval_ms,
             source: source.into(),
             updated_at: s.updated_at,
+            readback: s.readback.map(|r| ReadbackView { key: r.key, tolerance: r.tolerance }),
         }
     }
 }
@@ -101,6 +119,7 @@ pub(crate) async fn put(
         min_interval_ms: body.min_interval_ms,
         source: SetpointSource::Manual,
         updated_at: 0,
+        readback: body.readback.map(|r| Readback { key: r.key, tolerance: r.tolerance }),
     };
     let stored = state.services.assets().put_setpoint(&principal.tenant_id, &id, setpoint, &principal.actor).await?;
     Ok(JsonResponse(stored.into()))

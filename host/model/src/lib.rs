@@ -52,8 +52,8 @@ pub use notification::{
 };
 pub use plugin::{
     Binding, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint, InjectionBounds, OpenAlarm,
-    OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Recommendation, Setpoint,
-    SetpointSource, WellContext, WellTest,
+    OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Readback, Recommendation,
+    Setpoint, SetpointSource, WellContext, WellTest,
 };
 pub use profile::{
     EntityQuotas, IngestLimits, ParseRateError, QuotaKind, RateLimits, RateWindow, RateWindows, TenantProfile, Usage,

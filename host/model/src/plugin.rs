@@ -24,8 +24,14 @@ pub enum PluginKind {
 
 impl PluginKind {
     /// Every kind.
-    pub const ALL: [PluginKind; 4] =
-        [PluginKind::Decoder, PluginKind::AlarmRule, PluginKind::Optimizer, PluginKind::Transform];
+    pub const ALL: [PluginKind; 6] = [
+        PluginKind::Decoder,
+        PluginKind::AlarmRule,
+        PluginKind::Optimizer,
+        PluginKind::Transform,
+        PluginKind::FieldOptimizer,
+        PluginKind::Forecaster,
+    ];
 
     /// The WIT world name, also used in storage and the API.
     pub fn as_str(self) -> &'static str {
@@ -155,6 +161,19 @@ pub struct Setpoint {
     pub source: SetpointSource,
     /// When it last changed.
     pub updated_at: TimestampMs,
+    /// The telemetry that shows the value: a write is confirmed only once
+    /// it reads the written value (none: the device's answer confirms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readback: Option<Readback>,
+}
+
+/// How a setpoint's value shows in telemetry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readback {
+    /// The telemetry key, e.g. `frequency` for `frequency_hz`.
+    pub key: String,
+    /// How far the reading may be from the written value.
+    pub tolerance: f64,
 }
 
 /// An alarm open on a well's device, as an optimizer sees it.

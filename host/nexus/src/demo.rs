@@ -165,6 +165,11 @@ async fn setup(admin: &Admin, options: &DemoOptions, wells: &[DemoWell]) -> anyh
         let device = admin.post("/api/devices", &json!({"name": name, "well_id": well["id"]})).await?;
         tokens.push(token_of(&device)?);
         let id = device["id"].as_str().context("device id")?.to_string();
+        // The drive's frequency as a setpoint: a write is confirmed once the
+        // well's telemetry reads it back.
+        let setpoint = json!({"value": sim.sim().frequency(), "unit": "Hz",
+                              "readback": {"key": "frequency", "tolerance": 0.05}});
+        admin.put(&format!("/api/devices/{id}/setpoints/frequency_hz"), &setpoint).await?;
         // The protection rule judges against this well's motor nameplate.
         admin
             .post(

@@ -162,7 +162,9 @@ impl Server {
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+        services.approvals().recover().await.context("ending the recommendations a stopped server left")?;
         let scheduler = tokio::spawn(services.optimizers().clone().run_scheduler(config.scheduler_tick));
+        let approvals = tokio::spawn(services.approvals().clone().run_sweeper(nexus_services::APPROVAL_SWEEP));
         let retention = tokio::spawn(services.records().clone().run_retention(RETENTION_SWEEP));
         // Stopped when serving stops.
         let (stop_deliveries, deliveries_stop) = tokio::sync::watch::channel(false);
@@ -178,6 +180,7 @@ impl Server {
             let served =
                 nexus_api::serve(listener, app, config.http.header_read, stopped).await.context("serving HTTP");
             scheduler.abort();
+            approvals.abort();
             retention.abort();
             drop(log);
             drop(live);

@@ -10,20 +10,31 @@
 //! shortest interval since it last changed), no critical alarm is active on
 //! the device, and the device is online (its newest reading is recent). A
 //! recommendation older than its time to live expires instead of being
-//! approved; one superseded by a newer recommendation cannot be approved.
+//! approved, and a sweep expires it every minute; one superseded by a newer
+//! recommendation cannot be approved. On start, what a stopped server left
+//! approved ends `FAILED` and what it left sent ends `TIMED_OUT`.
+//!
+//! **Confirmation**: the device's answer (or the connector's read-back),
+//! and, when the setpoint names a read-back telemetry key, a reading of it
+//! at or after the send within the tolerance, within `readback_timeout`;
+//! without that reading the recommendation ends `TIMED_OUT`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_model::{
-    Actor, AlarmFilter, RecommendationId, RecommendationStatus as S, RecommendationTransition, SetpointWrite, Severity,
-    StoredRecommendation, TenantId, TimestampMs,
+    Actor, AlarmFilter, Readback, RecommendationId, RecommendationStatus as S, RecommendationTransition, SetpointWrite,
+    Severity, StoredRecommendation, TenantId, TimestampMs,
 };
 
 use crate::{ConnectorService, Inner, Refusal, Result, ServiceError, WriteError};
 
 /// Longest reason, characters.
 pub const MAX_REASON_CHARS: usize = 1000;
+/// How often proposed recommendations are checked for expiry.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Recommendations one sweep query reads.
+const SWEEP_BATCH: u32 = 500;
 
 /// The loop's settings.
 #[derive(Debug, Clone)]
@@ -34,6 +45,9 @@ pub struct ApprovalConfig {
     pub device_online: Duration,
     /// How long a write through the device API's RPC waits for the answer.
     pub rpc_timeout: Duration,
+    /// How long a confirmed write waits for its setpoint's read-back
+    /// telemetry to show the value.
+    pub readback_timeout: Duration,
 }
 
 impl Default for ApprovalConfig {
@@ -42,6 +56,7 @@ impl Default for ApprovalConfig {
             recommendation_ttl: Duration::from_secs(24 * 3600),
             device_online: Duration::from_secs(10 * 60),
             rpc_timeout: Duration::from_secs(10),
+            readback_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -131,6 +146,77 @@ impl ApprovalService {
         self.step(&stored, S::Proposed, S::Rejected, by, Some(reason)).await
     }
 
+    /// Ends what a stopped server left in flight: an approved
+    /// recommendation it never sent ends `FAILED` (nothing was written), a
+    /// sent one whose answer it never saw ends `TIMED_OUT` (the device may
+    /// have applied it). Run once before serving; returns how many.
+    pub async fn recover(&self) -> Result<usize> {
+        let mut ended = 0;
+        let now = self.0.now();
+        let recovery = Actor::system("approvals");
+        for (from, to, why) in [
+            (S::Approved, S::Failed, "the server stopped before sending it; nothing was written"),
+            (S::Sent, S::TimedOut, "the server stopped while waiting for the device's answer; it may have applied it"),
+        ] {
+            loop {
+                let left = self.0.store.recommendations_in(from, now + 1, SWEEP_BATCH).await?;
+                if left.is_empty() {
+                    break;
+                }
+                for r in &left {
+                    match step(&self.0, r, from, to, &recovery, Some(why)).await {
+                        Ok(_) => ended += 1,
+                        // Moved meanwhile: nothing to end.
+                        Err(ServiceError::Refused { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        if ended > 0 {
+            tracing::warn!(ended, "Recommendations a stopped server left approved or sent were ended.");
+        }
+        Ok(ended)
+    }
+
+    /// Expires proposed recommendations older than their time to live,
+    /// every `every`, until the task is dropped.
+    pub async fn run_sweeper(self, every: Duration) {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(error) = self.expire().await {
+                tracing::warn!(%error, "The approval sweep failed.");
+            }
+        }
+    }
+
+    /// Expires the proposed recommendations past their time to live now;
+    /// returns how many.
+    pub async fn expire(&self) -> Result<usize> {
+        let ttl = self.0.config.approvals.recommendation_ttl;
+        let before = self.0.now() - ttl.as_millis() as i64;
+        let why = format!("not decided within {} s", ttl.as_secs());
+        let expiry = Actor::system("approvals");
+        let mut expired = 0;
+        loop {
+            let stale = self.0.store.recommendations_in(S::Proposed, before, SWEEP_BATCH).await?;
+            let mut moved = 0;
+            for r in &stale {
+                match step(&self.0, r, S::Proposed, S::Expired, &expiry, Some(&why)).await {
+                    Ok(_) => moved += 1,
+                    Err(ServiceError::Refused { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            expired += moved;
+            if stale.len() < SWEEP_BATCH as usize || moved == 0 {
+                return Ok(expired);
+            }
+        }
+    }
+
     async fn step(
         &self,
         r: &StoredRecommendation,
@@ -215,11 +301,20 @@ async fn send(inner: Arc<Inner>, approved: StoredRecommendation) {
     let r = &sent.recommendation;
     let write =
         SetpointWrite { device_id: r.device_id.clone(), parameter: r.parameter.clone(), value: r.proposed_value };
+    let setpoints = inner.store.setpoints(&sent.tenant_id, &r.device_id).await;
+    let readback = setpoints.ok().and_then(|all| all.into_iter().find(|s| s.parameter == r.parameter)?.readback);
     let result = ConnectorService(inner.clone()).write_setpoint(&sent.tenant_id, write).await;
     let (to, why) = match result {
         Ok(outcome) if outcome.confirmed => {
             let read_back = outcome.read_back.map_or_else(String::new, |v| format!(", read back {v}"));
-            (S::Confirmed, format!("confirmed by {} in {} ms{read_back}", outcome.connector_id, outcome.elapsed_ms))
+            let answered = format!("confirmed by {} in {} ms{read_back}", outcome.connector_id, outcome.elapsed_ms);
+            match readback {
+                Some(readback) => match read_back_telemetry(&inner, &sent, &readback, now).await {
+                    Ok(seen) => (S::Confirmed, format!("{answered}; {seen}")),
+                    Err(unseen) => (S::TimedOut, format!("{answered}, but {unseen}")),
+                },
+                None => (S::Confirmed, answered),
+            }
         }
         Ok(outcome) => (S::Failed, format!("{} did not confirm the value", outcome.connector_id)),
         Err(ServiceError::SetpointWrite(WriteError::Timeout(ms))) => {
@@ -230,6 +325,49 @@ async fn send(inner: Arc<Inner>, approved: StoredRecommendation) {
     };
     log_step(step(&inner, &sent, S::Sent, to, &writer, Some(&why)).await);
 }
+
+/// Waits for the setpoint's read-back telemetry to show the written value:
+/// a reading of `readback.key` at or after `since` (ms) within the
+/// tolerance. `Ok` says what it read; `Err` what it did not see in time.
+async fn read_back_telemetry(
+    inner: &Inner,
+    sent: &StoredRecommendation,
+    readback: &Readback,
+    since: TimestampMs,
+) -> std::result::Result<String, String> {
+    let (tenant, device) = (&sent.tenant_id, &sent.recommendation.device_id);
+    let value = sent.recommendation.proposed_value;
+    let (key, tolerance) = (&readback.key, readback.tolerance);
+    let timeout = inner.config.approvals.readback_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = None;
+    loop {
+        match inner.store.latest(tenant, device, std::slice::from_ref(key)).await {
+            Ok(readings) => {
+                if let Some(reading) = readings.into_iter().find(|r| &r.key == key && r.ts >= since) {
+                    let read = reading.value.as_f64();
+                    if let Some(read) = read.filter(|v| (v - value).abs() <= tolerance + 1e-9) {
+                        return Ok(format!("telemetry `{key}` read {read} at {} (±{tolerance})", reading.ts));
+                    }
+                    let shown = read.map_or_else(|| format!("{:?}", reading.value), |v| v.to_string());
+                    last = Some(format!("{shown} at {}", reading.ts));
+                }
+            }
+            Err(error) => last = Some(format!("unreadable: {error}")),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let last = last.map_or_else(|| "nothing since the write".to_string(), |l| format!("last {l}"));
+            return Err(format!(
+                "telemetry `{key}` did not read {value} ± {tolerance} within {} s ({last})",
+                timeout.as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(READBACK_POLL).await;
+    }
+}
+
+/// How often the read-back telemetry is looked at.
+const READBACK_POLL: Duration = Duration::from_millis(250);
 
 fn log_step(result: Result<StoredRecommendation>) {
     if let Err(error) = result {

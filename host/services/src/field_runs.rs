@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use nexus_model::{
-    Binding, Device, DeviceId, FieldConstraints, FieldContext, Reading, Stage, StoredRecommendation, WellContext, WellId,
-    WellpadId,
+    Binding, Device, DeviceId, FieldConstraints, FieldContext, Reading, Stage, StoredRecommendation, WellContext,
+    WellId, WellpadId,
 };
 use nexus_storage::{Effects, NewRecommendation, StateWrite};
 use serde_json::json;
@@ -65,8 +65,15 @@ impl OptimizerService {
             let now = inner.now();
             let mut effects = Effects::new(tenant, now);
             if let Err(error) = inner.check_quota(tenant, &effects).await {
-                let letter =
-                    refused_letter(binding, &first, Stage::Optimize, "quota-exceeded", error.to_string(), payload(), now);
+                let letter = refused_letter(
+                    binding,
+                    &first,
+                    Stage::Optimize,
+                    "quota-exceeded",
+                    error.to_string(),
+                    payload(),
+                    now,
+                );
                 effects.dead_letters.push(letter);
                 inner.commit(effects).await?;
                 continue;

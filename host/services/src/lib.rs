@@ -81,13 +81,14 @@ use nexus_runtime::Runtime;
 use nexus_storage::{Committed, Effects, Store};
 
 pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
-pub use approvals::{ApprovalConfig, ApprovalService, MAX_REASON_CHARS};
+pub use approvals::{ApprovalConfig, ApprovalService, MAX_REASON_CHARS, SWEEP_EVERY as APPROVAL_SWEEP};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use connectors::{
     ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES,
     MIN_POLL_MS, WriteError, kafka_brokers, mqtt_peer, opcua_peer, valid_node_id,
 };
 pub use error::{Refusal, ServiceError};
+pub use field_runs::FIELD_WELL_TESTS;
 pub use health::BindingMetrics;
 pub use hot::{AlarmUpdate, CacheError, HotCache, LatestUpdate, READ_TIMEOUT};
 pub use identity::{API_KEY_PREFIX, IdentityConfig, IdentityService, IssuedKey, REFRESH_PREFIX, Tokens};
@@ -104,7 +105,6 @@ pub use notifications::{
     ChannelRequest, ChannelSender, MAX_LIST, MAX_URL_CHARS, Notification, NotificationConfig, NotificationService,
     RetryPolicy, RuleError, RuleRequest, SECRET_CHARS, SendError,
 };
-pub use field_runs::FIELD_WELL_TESTS;
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};

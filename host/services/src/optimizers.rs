@@ -38,7 +38,9 @@ impl OptimizerService {
                 }
             };
             let now = self.0.now();
-            for binding in bindings.into_iter().filter(|b| matches!(b.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer)) {
+            for binding in
+                bindings.into_iter().filter(|b| matches!(b.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer))
+            {
                 let every = binding.schedule_ms.unwrap_or(60_000);
                 let due = last_run.get(&binding.id).is_none_or(|last| now - last >= every);
                 if !due {
@@ -57,7 +59,9 @@ impl OptimizerService {
     pub async fn run_now(&self, tenant: &TenantId, id: &BindingId) -> Result<Vec<StoredRecommendation>> {
         let binding = self.0.store.binding(tenant, id).await?;
         if !matches!(binding.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer) {
-            return Err(ServiceError::Invalid(format!("binding `{id}` is not an optimizer or field-optimizer binding")));
+            return Err(ServiceError::Invalid(format!(
+                "binding `{id}` is not an optimizer or field-optimizer binding"
+            )));
         }
         if let Some(reason) = &binding.quarantine_reason {
             return Err(ServiceError::Conflict(format!(

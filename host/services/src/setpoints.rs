@@ -10,6 +10,8 @@ use crate::{AssetService, Result, ServiceError};
 
 /// Longest unit, characters.
 pub const MAX_UNIT_CHARS: usize = 16;
+/// Longest read-back telemetry key, characters.
+pub const MAX_READBACK_KEY_CHARS: usize = 255;
 /// Longest shortest-interval between changes, ms (30 days).
 pub const MAX_INTERVAL_MS: i64 = 30 * 86_400_000;
 
@@ -37,6 +39,17 @@ pub fn check_setpoint(setpoint: &Setpoint) -> std::result::Result<(), String> {
     }
     if setpoint.min_interval_ms.is_some_and(|i| !(0..=MAX_INTERVAL_MS).contains(&i)) {
         return Err(format!("min_interval_ms must be between 0 and {MAX_INTERVAL_MS}"));
+    }
+    if let Some(readback) = &setpoint.readback {
+        let key = &readback.key;
+        if key.is_empty() || key.chars().count() > MAX_READBACK_KEY_CHARS || key.chars().any(char::is_control) {
+            return Err(format!(
+                "readback.key must be 1 to {MAX_READBACK_KEY_CHARS} characters, no control characters"
+            ));
+        }
+        if !(readback.tolerance.is_finite() && readback.tolerance >= 0.0) {
+            return Err(format!("readback.tolerance {} must be a finite number, not negative", readback.tolerance));
+        }
     }
     outside(setpoint, setpoint.value).map_or(Ok(()), |reason| Err(format!("value {reason}")))
 }
@@ -112,6 +125,8 @@ impl AssetService {
 
 #[cfg(test)]
 mod tests {
+    use nexus_model::Readback;
+
     use super::*;
 
     fn frequency() -> Setpoint {
@@ -125,6 +140,7 @@ mod tests {
             min_interval_ms: Some(600_000),
             source: SetpointSource::Manual,
             updated_at: 1_000_000,
+            readback: None,
         }
     }
 
@@ -159,6 +175,14 @@ mod tests {
             (Setpoint { min_interval_ms: Some(-1), ..frequency() }, "min_interval_ms"),
             (Setpoint { value: 30.0, ..frequency() }, "value 30 Hz is below the minimum"),
             (Setpoint { unit: "x".repeat(17), ..frequency() }, "unit"),
+            (
+                Setpoint { readback: Some(Readback { key: String::new(), tolerance: 0.1 }), ..frequency() },
+                "readback.key",
+            ),
+            (
+                Setpoint { readback: Some(Readback { key: "frequency".into(), tolerance: -1.0 }), ..frequency() },
+                "readback.tolerance",
+            ),
         ];
         for (setpoint, reason) in cases {
             let error = check_setpoint(&setpoint).expect_err(reason);

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Device, DeviceId, EntityAction, EntityKind, FieldConstraints, Page, Tenant, TenantId, TenantProfile, TimestampMs, Well,
-    WellId, Wellpad, WellpadId,
+    Actor, Device, DeviceId, EntityAction, EntityKind, FieldConstraints, Page, Tenant, TenantId, TenantProfile,
+    TimestampMs, Well, WellId, Wellpad, WellpadId,
 };
 use nexus_storage::{EntityStore, NewDevice, NewWell, Result, StorageError, entity_event};
 use serde_json::json;

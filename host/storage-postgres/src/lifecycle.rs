@@ -133,6 +133,24 @@ impl RecommendationStore for PostgresStore {
         Ok((stored, step))
     }
 
+    async fn recommendations_in(
+        &self,
+        status: RecommendationStatus,
+        before: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<StoredRecommendation>> {
+        let rows = sqlx::query(
+            "SELECT * FROM po.recommendation WHERE status = $1 AND created_ts < $2 ORDER BY created_ts, id LIMIT $3",
+        )
+        .bind(status.as_str())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(crate::records::recommendation).collect()
+    }
+
     async fn recommendation_transitions(
         &self,
         tenant: &TenantId,

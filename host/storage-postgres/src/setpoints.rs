@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, DeviceId, EntityAction, EntityKind, Setpoint, SetpointSource, SetpointWriteRecord, TenantId, TimestampMs,
+    Actor, DeviceId, EntityAction, EntityKind, Readback, Setpoint, SetpointSource, SetpointWriteRecord, TenantId,
+    TimestampMs,
 };
 use nexus_storage::{Result, SetpointStore, StorageError, entity_event};
 use sqlx::postgres::PgRow;
@@ -13,10 +14,12 @@ use crate::rows::get;
 use crate::{PostgresStore, corrupt, db};
 
 const UPSERT: &str = "INSERT INTO po.setpoint (tenant_id, device_id, parameter, value, unit, min_value, max_value,
-     max_step, min_interval_ms, source, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     max_step, min_interval_ms, source, updated_at, readback_key, readback_tolerance)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT (tenant_id, device_id, parameter) DO UPDATE SET value = excluded.value, unit = excluded.unit,
      min_value = excluded.min_value, max_value = excluded.max_value, max_step = excluded.max_step,
-     min_interval_ms = excluded.min_interval_ms, source = excluded.source, updated_at = excluded.updated_at";
+     min_interval_ms = excluded.min_interval_ms, source = excluded.source, updated_at = excluded.updated_at,
+     readback_key = excluded.readback_key, readback_tolerance = excluded.readback_tolerance";
 
 /// A write the device confirmed sets the setpoint's value (what it read
 /// back, else what was written), source `written`; its limits stay.
@@ -72,6 +75,8 @@ impl SetpointStore for PostgresStore {
             .bind(setpoint.min_interval_ms)
             .bind(source_text(setpoint.source))
             .bind(setpoint.updated_at)
+            .bind(setpoint.readback.as_ref().map(|r| r.key.as_str()))
+            .bind(setpoint.readback.as_ref().map(|r| r.tolerance))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -128,5 +133,9 @@ fn row(row: &PgRow) -> Result<Setpoint> {
         min_interval_ms: get(row, "min_interval_ms")?,
         source: source_of(&get::<String>(row, "source")?)?,
         updated_at: get(row, "updated_at")?,
+        readback: match (get::<Option<String>>(row, "readback_key")?, get::<Option<f64>>(row, "readback_tolerance")?) {
+            (Some(key), Some(tolerance)) => Some(Readback { key, tolerance }),
+            _ => None,
+        },
     })
 }

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, Device, DeviceId, EntityAction, EntityKind, FieldConstraints, Page, Tenant, TenantId, TenantProfile, TimestampMs, Well,
-    WellId, Wellpad, WellpadId, is_token_hash, token_hash,
+    Actor, Device, DeviceId, EntityAction, EntityKind, FieldConstraints, Page, Tenant, TenantId, TenantProfile,
+    TimestampMs, Well, WellId, Wellpad, WellpadId, is_token_hash, token_hash,
 };
 use nexus_storage::{EntityStore, NewDevice, NewWell, Result, StorageError, entity_event};
 use serde_json::json;

@@ -137,6 +137,24 @@ impl RecommendationStore for SqliteStore {
         Ok((stored, step))
     }
 
+    async fn recommendations_in(
+        &self,
+        status: RecommendationStatus,
+        before: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<StoredRecommendation>> {
+        let rows = sqlx::query(
+            "SELECT * FROM recommendation WHERE status = ? AND created_ts < ? ORDER BY created_ts, rowid LIMIT ?",
+        )
+        .bind(status.as_str())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(crate::records::recommendation).collect()
+    }
+
     async fn recommendation_transitions(
         &self,
         tenant: &TenantId,

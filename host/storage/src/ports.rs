@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
-    DeviceId, Event, EventSeq, FieldConstraints, OperatorAction, Page, PluginKind, PluginRun, PluginVersion, PluginVersionId, Reading,
-    RecommendationId, RecommendationStatus, RecommendationTransition, RecordedWellTest, Setpoint, StoredRecommendation,
-    Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, WellTest, Wellpad, WellpadId,
+    DeviceId, Event, EventSeq, FieldConstraints, OperatorAction, Page, PluginKind, PluginRun, PluginVersion,
+    PluginVersionId, Reading, RecommendationId, RecommendationStatus, RecommendationTransition, RecordedWellTest,
+    Setpoint, StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, WellTest,
+    Wellpad, WellpadId,
 };
 
 use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
@@ -340,6 +341,14 @@ pub trait RecommendationStore: Send + Sync {
         reason: Option<&str>,
         now: TimestampMs,
     ) -> Result<(StoredRecommendation, RecommendationTransition)>;
+    /// Recommendations of every tenant in `status` made before `before`
+    /// (ms), oldest first, at most `limit` (the approval sweep's reads).
+    async fn recommendations_in(
+        &self,
+        status: RecommendationStatus,
+        before: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<StoredRecommendation>>;
     /// A recommendation's steps, oldest first.
     async fn recommendation_transitions(
         &self,

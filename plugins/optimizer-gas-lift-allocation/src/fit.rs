@@ -13,14 +13,14 @@
 //! points, the least AICc `n·ln(max(SSE/n, floor)) + 2k + 2k(k+1)/(n−k−1)`
 //! (a large penalty when `n = k + 1`; `floor = (1e-6·range(y))²`, so exact
 //! fits tie and the simpler form wins). With fewer than 4 points, or when the
-//! best form's RMSE exceeds 1 % of the range of y, the table is used.
+//! best form's RMSE exceeds 3 % of the range of y, the table is used.
 
 use crate::curve::Curve;
 
 /// Smallest number of points for a parametric form.
 pub const MIN_PARAMETRIC_POINTS: usize = 4;
 /// A parametric fit's RMSE must be within this fraction of the range of y.
-pub const MAX_RELATIVE_RMSE: f64 = 0.01;
+pub const MAX_RELATIVE_RMSE: f64 = 0.03;
 /// Confidence given to a table curve.
 pub const TABLE_CONFIDENCE: f64 = 0.6;
 /// A curve is trusted up to this multiple of the largest tested injection.

@@ -128,7 +128,7 @@ async fn setup(admin: &Admin, options: &DemoOptions) -> anyhow::Result<Vec<Strin
         let well = admin.post("/api/wells", &json!({"name": name(index), "wellpad_id": pad_id})).await?;
         let well_id = well["id"].as_str().context("well id")?;
         // A multi-rate test over the last week: six injection rates.
-        for (day, g) in [0.0, 300.0, 600.0, 900.0, 1200.0, 1500.0].into_iter().enumerate() {
+        for (day, g) in [0.0, 200.0, 400.0, 600.0, 900.0, 1200.0].into_iter().enumerate() {
             let oil = a + b * g + c * g * g;
             let test = json!({"ts": now - (day as i64 + 1) * 86_400_000, "duration_h": 12, "oil_bbl_d": oil,
                               "water_bbl_d": 0.25 * oil, "conditions": {PARAMETER: g}});
@@ -137,7 +137,8 @@ async fn setup(admin: &Admin, options: &DemoOptions) -> anyhow::Result<Vec<Strin
         let device = admin.post("/api/devices", &json!({"name": name(index), "well_id": well_id})).await?;
         tokens.push(device["access_token"].as_str().context("access token")?.to_string());
         let id = device["id"].as_str().context("device id")?.to_string();
-        let setpoint = json!({"value": START_INJECTION, "unit": "Mscf/d", "min": 0, "max": 1500});
+        let setpoint = json!({"value": START_INJECTION, "unit": "Mscf/d", "min": 0, "max": 1500,
+                              "readback": {"key": "gas_injection", "tolerance": 0.5}});
         admin.put(&format!("/api/devices/{id}/setpoints/{PARAMETER}"), &setpoint).await?;
         devices.push(id);
     }

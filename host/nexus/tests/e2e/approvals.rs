@@ -1,9 +1,10 @@
 //! The recommendation loop through the real server: the ESP optimizer
 //! proposes, an operator approves, the HTTP device long-polls the RPC,
 //! applies the frequency and answers, and the recommendation ends
-//! `CONFIRMED` — each step with its actor on the outbox. Each interlock
-//! refuses on its own; a viewer cannot approve; a device that polls but
-//! never answers ends `TIMED_OUT`; a superseded recommendation cannot be
+//! `CONFIRMED` once its telemetry reads the value back — each step with its
+//! actor on the outbox. Each interlock refuses on its own; a viewer cannot
+//! approve; a device that polls but never answers, or answers but whose
+//! telemetry never shows the value, ends `TIMED_OUT`; a superseded recommendation cannot be
 //! approved; a rejection needs a reason.
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ fn device(
     h: &Harness,
     token: &str,
     answer: Arc<AtomicBool>,
+    short: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<Vec<Value>> {
     let (client, base, token) = (h.client.clone(), h.base.clone(), token.to_string());
@@ -55,8 +57,10 @@ fn device(
                 continue;
             }
             let value = request["params"].as_f64().expect("a value");
+            // A drive that falls short reports 1 Hz under what it was sent.
+            let runs_at = if short.load(Ordering::SeqCst) { value - 1.0 } else { value };
             let body = json!({"ts": nexus_model::Clock::system().now(),
-                              "values": {"frequency": value, "intake_pressure": 700.0, "motor_current": 30.0, "flow_rate": 1300.0}});
+                              "values": {"frequency": runs_at, "intake_pressure": 700.0, "motor_current": 30.0, "flow_rate": 1300.0}});
             let posted =
                 client.post(format!("{base}/api/v1/{token}/telemetry")).json(&body).send().await.expect("post");
             assert_eq!(posted.status(), StatusCode::OK);
@@ -67,6 +71,23 @@ fn device(
         }
         received
     })
+}
+
+/// An ESP optimizer binding run by hand, its open-recommendation memory
+/// off (so each run proposes again); returns its id.
+async fn by_hand(h: &Harness, plugins: &Value, device_id: &str) -> String {
+    let optimizer_plugin = plugins
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .find(|p| p["info"]["name"] == "optimizer-esp-frequency")
+        .expect("uploaded")["id"]
+        .clone();
+    let config = json!({"open_recommendation_ttl_ms": 0});
+    let binding = h
+        .post("/api/bindings", json!({"plugin_id": optimizer_plugin, "device_ids": [device_id], "config": config}))
+        .await;
+    binding["id"].as_str().expect("id").to_string()
 }
 
 async fn run(h: &Harness, optimizer: &str) -> Value {
@@ -97,26 +118,13 @@ async fn a_recommendation_is_approved_sent_over_rpc_and_confirmed_and_every_inte
     let approvals = ApprovalConfig {
         rpc_timeout: Duration::from_secs(1),
         device_online: Duration::from_secs(3),
+        readback_timeout: Duration::from_secs(2),
         ..ApprovalConfig::default()
     };
     let h = Harness::start_with(ServicesConfig { approvals, ..ServicesConfig::default() }).await;
     let (device_id, token, _) = h.field_with(false).await;
     let plugins = h.get("/api/plugins").await;
-    let optimizer_plugin = plugins
-        .as_array()
-        .expect("plugins")
-        .iter()
-        .find(|p| p["info"]["name"] == "optimizer-esp-frequency")
-        .expect("uploaded")["id"]
-        .clone();
-    // Run by hand; the open-recommendation memory off, so a run proposes again.
-    let binding = h
-        .post(
-            "/api/bindings",
-            json!({"plugin_id": optimizer_plugin, "device_ids": [device_id], "config": {"open_recommendation_ttl_ms": 0}}),
-        )
-        .await;
-    let optimizer = binding["id"].as_str().expect("id").to_string();
+    let optimizer = by_hand(&h, &plugins, &device_id).await;
     let end = nexus_model::Clock::system().now();
     steady_hour(&h, &token, 52.0, end).await;
     let operator = login_as(&h.client, &h.base, "acme", "OPERATOR").await;
@@ -144,9 +152,16 @@ async fn a_recommendation_is_approved_sent_over_rpc_and_confirmed_and_every_inte
     let why = h.get(&format!("/api/recommendations/{id}/transitions")).await;
     assert!(why.to_string().contains("not-writable"), "{failed} {why}");
 
-    // 2. The device polls: approved → sent over RPC → answered → CONFIRMED.
-    let (answer, stop) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(false)));
-    let field_device = device(&h, &token, answer.clone(), stop.clone());
+    // 2. The device polls: approved → sent over RPC → answered, and its
+    // telemetry reads the new frequency back → CONFIRMED.
+    let (answer, short, stop) =
+        (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let field_device = device(&h, &token, answer.clone(), short.clone(), stop.clone());
+    let put = format!("/api/devices/{device_id}/setpoints/frequency_hz");
+    let read_back = json!({"value": 52.0, "unit": "Hz", "readback": {"key": "frequency", "tolerance": 0.05}});
+    let (status, body, _) = h.send(h.admin(Method::PUT, &put, "acme").await.json(&read_back)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["readback"]["key"], "frequency", "{body}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = run(&h, &optimizer).await;
     let id = second["id"].as_str().expect("id").to_string();
@@ -161,7 +176,9 @@ async fn a_recommendation_is_approved_sent_over_rpc_and_confirmed_and_every_inte
     assert_eq!(path[2].2, "system:setpoint-writer");
     let confirmed = h.get(&format!("/api/recommendations/{id}/transitions")).await;
     assert!(
-        confirmed[2]["reason"].as_str().is_some_and(|r| r.contains("http-rpc") && r.contains("read back 53")),
+        confirmed[2]["reason"].as_str().is_some_and(|r| r.contains("http-rpc")
+            && r.contains("read back 53")
+            && r.contains("telemetry `frequency` read 53")),
         "{confirmed}"
     );
     // The value is the setpoint's now, written; the outbox has every step and the write.
@@ -189,7 +206,6 @@ async fn a_recommendation_is_approved_sent_over_rpc_and_confirmed_and_every_inte
     let id = third["id"].as_str().expect("id").to_string();
     let step = third["proposed_value"].as_f64().expect("value") - 53.0;
     assert!(step > 0.5, "{third}");
-    let put = format!("/api/devices/{device_id}/setpoints/frequency_hz");
     let tight = json!({"value": 53.0, "unit": "Hz", "max_step": 0.5});
     assert_eq!(h.send(h.admin(Method::PUT, &put, "acme").await.json(&tight)).await.0, StatusCode::OK);
     let refusal = |problem: Value, what: &str| {
@@ -259,9 +275,94 @@ async fn a_recommendation_is_approved_sent_over_rpc_and_confirmed_and_every_inte
     let (status, _, _) = decide(&operator, &id, "approve", json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "decided already");
 
+    // 7. A device that answers but whose telemetry never reads the value
+    // back (its drive falls 1 Hz short): TIMED_OUT, saying what it read.
+    answer.store(true, Ordering::SeqCst);
+    short.store(true, Ordering::SeqCst);
+    let checked = json!({"value": 53.0, "unit": "Hz", "max_step": 2.0,
+                         "readback": {"key": "frequency", "tolerance": 0.05}});
+    assert_eq!(h.send(h.admin(Method::PUT, &put, "acme").await.json(&checked)).await.0, StatusCode::OK);
+    touch(&h, &token).await;
+    let short_of = run(&h, &optimizer).await;
+    let id = short_of["id"].as_str().expect("id").to_string();
+    let (status, body, _) = decide(&operator, &id, "approve", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    until_status(&h, &id, "TIMED_OUT").await;
+    let why = h.get(&format!("/api/recommendations/{id}/transitions")).await;
+    let reason = why[2]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("http-rpc") && reason.contains("telemetry `frequency` did not read"), "{why}");
+
     stop.store(true, Ordering::SeqCst);
     let received = field_device.await.expect("device");
     let values: Vec<f64> = received.iter().filter_map(|r| r["params"].as_f64()).collect();
-    assert_eq!(values.len(), 2, "the confirmed and the timed-out request: {received:?}");
+    assert_eq!(values.len(), 3, "the confirmed and the two timed-out requests: {received:?}");
     assert!(received.iter().all(|r| r["method"] == "frequency_hz"), "{received:?}");
+}
+
+/// What a stopped server left in flight ends on start (a sent write whose
+/// answer it never saw: `TIMED_OUT`, saying why), and the sweep expires a
+/// proposal older than its time to live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_ends_what_was_in_flight_and_the_sweep_expires_stale_proposals() {
+    let approvals = ApprovalConfig {
+        rpc_timeout: Duration::from_secs(60),
+        recommendation_ttl: Duration::from_secs(2),
+        ..ApprovalConfig::default()
+    };
+    let services = ServicesConfig { approvals, ..ServicesConfig::default() };
+    let h = Harness::start_with(services.clone()).await;
+    let (device_id, token, _) = h.field_with(false).await;
+    let optimizer = by_hand(&h, &h.get("/api/plugins").await, &device_id).await;
+    steady_hour(&h, &token, 52.0, nexus_model::Clock::system().now()).await;
+    // A device that takes the request and never answers.
+    let (answer, short, stop) =
+        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let field_device = device(&h, &token, answer, short, stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = run(&h, &optimizer).await;
+    let sent_id = sent["id"].as_str().expect("id").to_string();
+    touch(&h, &token).await;
+    let operator = login_as(&h.client, &h.base, "acme", "OPERATOR").await;
+    let approve = h
+        .client
+        .post(format!("{}/api/recommendations/{sent_id}/approve", h.base))
+        .bearer_auth(&operator)
+        .json(&json!({}));
+    assert_eq!(h.send(approve).await.0, StatusCode::ACCEPTED);
+    until_status(&h, &sent_id, "SENT").await;
+    let proposed = run(&h, &optimizer).await;
+    let proposed_id = proposed["id"].as_str().expect("id").to_string();
+    stop.store(true, Ordering::SeqCst);
+    let received = field_device.await.expect("device");
+    assert_eq!(received.len(), 1, "{received:?}");
+
+    let h = h.restart_with(services).await;
+    let ended = h.get(&format!("/api/recommendations/{sent_id}")).await;
+    assert_eq!(ended["status"], "TIMED_OUT", "{ended}");
+    let path = steps(&h, &sent_id).await;
+    assert_eq!(path.last().map(|(_, _, actor)| actor.as_str()), Some("system:approvals"), "{path:?}");
+    let why = h.get(&format!("/api/recommendations/{sent_id}/transitions")).await;
+    assert!(why[2]["reason"].as_str().is_some_and(|r| r.contains("server stopped")), "{why}");
+
+    // A proposal older than its 2 s time to live expires: the newest (the
+    // restarted scheduler's run may have superseded the one made before).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let proposals = |list: Value| -> Vec<Value> {
+        list.as_array().expect("list").iter().filter(|r| r["status"] == "PROPOSED").cloned().collect()
+    };
+    let newest = proposals(h.get("/api/recommendations?limit=100").await)
+        .into_iter()
+        .max_by_key(|r| r["created_ts"].as_i64())
+        .expect("a proposal");
+    assert_ne!(h.get(&format!("/api/recommendations/{proposed_id}")).await["status"], "PROPOSED");
+    let newest_id = newest["id"].as_str().expect("id").to_string();
+    let wait = newest["created_ts"].as_i64().expect("created") + 2_100 - nexus_model::Clock::system().now();
+    tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
+    assert!(h.server().services.approvals().expire().await.expect("sweep") >= 1);
+    assert_eq!(h.server().services.approvals().expire().await.expect("again"), 0);
+    assert!(proposals(h.get("/api/recommendations?limit=100").await).is_empty(), "none left proposed");
+    let why = h.get(&format!("/api/recommendations/{newest_id}/transitions")).await;
+    assert_eq!(why[0]["to"], "EXPIRED", "{why}");
+    assert_eq!(why[0]["actor"], "system:approvals", "{why}");
+    assert!(why[0]["reason"].as_str().is_some_and(|r| r.contains("not decided within 2 s")), "{why}");
 }

@@ -30,7 +30,7 @@ async fn gas_lift_well(h: &Harness, pad: &str, name: &str, (a, b, c): (f64, f64,
     let device = h.post("/api/devices", json!({"name": format!("{name}-GL"), "well_id": well_id})).await;
     let device_id = device["id"].as_str().expect("id").to_string();
     let now = nexus_model::Clock::system().now();
-    for (i, g) in [0.0, 300.0, 600.0, 900.0, 1200.0, 1600.0].into_iter().enumerate() {
+    for (i, g) in [0.0, 200.0, 400.0, 600.0, 900.0, 1200.0].into_iter().enumerate() {
         let oil = a + b * g + c * g * g;
         let ts = now - (i as i64 + 1) * 86_400_000;
         h.post(
@@ -84,7 +84,8 @@ async fn a_field_optimizer_shares_each_wellpads_lift_gas_by_equal_marginal_oil()
     let (status, set) = put(&h, &constraints, json!({"lift_gas_available": 1000, "compressor_capacity": 1500})).await;
     assert_eq!(status, StatusCode::OK, "{set}");
     assert_eq!(h.get(&format!("/api/wellpads/{pad_id}")).await["constraints"]["lift_gas_available"], 1000.0);
-    let (status, _) = put(&h, &format!("/api/wellpads/{other_id}/constraints"), json!({"lift_gas_available": 500})).await;
+    let (status, _) =
+        put(&h, &format!("/api/wellpads/{other_id}/constraints"), json!({"lift_gas_available": 500})).await;
     assert_eq!(status, StatusCode::OK);
 
     // One binding over both wellpads' devices: one call per wellpad.

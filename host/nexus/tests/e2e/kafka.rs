@@ -148,14 +148,15 @@ async fn connector(h: &Harness, settings: Value) -> String {
 type Want<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
 
 /// Reads `reader` until `want` holds for a record of each topic named,
-/// within 30 s; returns those records' values by topic.
+/// within 60 s (a new consumer group joins the broker first, slow on a busy
+/// machine); returns those records' values by topic.
 async fn read_until(reader: &StreamConsumer, want: &[Want<'_>]) -> Vec<Value> {
     let mut found: Vec<Option<Value>> = vec![None; want.len()];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while found.iter().any(Option::is_none) {
         let message = match tokio::time::timeout_at(deadline, reader.recv()).await {
             Ok(message) => message.expect("a record"),
-            Err(_) => panic!("not every topic had its record within 30 s: {found:?}"),
+            Err(_) => panic!("not every topic had its record within 60 s: {found:?}"),
         };
         let value: Value = serde_json::from_slice(message.payload().expect("value")).expect("JSON");
         let key = message.key().map(|k| String::from_utf8_lossy(k).to_string());

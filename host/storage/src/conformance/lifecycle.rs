@@ -103,4 +103,15 @@ pub async fn recommendations_move_one_checked_step_at_a_time(store: &dyn Store) 
     assert!(matches!(store.recommendation(&b.tenant, &third.id).await, Err(StorageError::NotFound { .. })));
     assert!(matches!(store.recommendation_transitions(&b.tenant, &first.id).await, Err(StorageError::NotFound { .. })));
     assert_eq!(status(&third).await, S::Proposed);
+
+    // The sweep's read: by status and age, across tenants, oldest first.
+    let ids = |rs: Vec<StoredRecommendation>| rs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let b_first = recommend(store, &b, "frequency_hz", 49.0, T0 + 5).await;
+    let proposed = store.recommendations_in(S::Proposed, T0 + 100, 10).await.expect("proposed");
+    assert_eq!(ids(proposed), [other.id.clone(), b_first.id.clone(), third.id.clone()]);
+    let older = store.recommendations_in(S::Proposed, T0 + 6, 10).await.expect("older");
+    assert_eq!(ids(older), [other.id.clone(), b_first.id.clone()], "made before T0 + 6 only");
+    let oldest = store.recommendations_in(S::Proposed, T0 + 100, 1).await.expect("one");
+    assert_eq!(ids(oldest), [other.id]);
+    assert_eq!(ids(store.recommendations_in(S::Confirmed, T0 + 100, 10).await.expect("confirmed")), [first.id]);
 }

@@ -3,7 +3,8 @@
 //! never seen or set across tenants.
 
 use nexus_model::{
-    ConnectorId, EntityKind, EventBody, Setpoint, SetpointSource, SetpointWrite, SetpointWriteRecord, WriteOutcome,
+    ConnectorId, EntityKind, EventBody, Readback, Setpoint, SetpointSource, SetpointWrite, SetpointWriteRecord,
+    WriteOutcome,
 };
 
 use super::fixture::{T0, admin, field};
@@ -20,6 +21,7 @@ fn frequency(value: f64) -> Setpoint {
         min_interval_ms: Some(600_000),
         source: SetpointSource::Manual,
         updated_at: T0,
+        readback: Some(Readback { key: "frequency".into(), tolerance: 0.1 }),
     }
 }
 
@@ -37,7 +39,7 @@ fn written(device: &nexus_model::DeviceId, parameter: &str, value: f64, confirme
     }
 }
 
-/// A setpoint put by hand reads back whole; putting it again replaces it;
+/// A setpoint put by hand reads back whole (with its telemetry read-back); putting it again replaces it;
 /// a confirmed write sets its value (the read-back) and source and keeps
 /// its limits, and makes a setpoint of a parameter not put before; an
 /// unconfirmed or failed write changes nothing; another tenant's device is
@@ -52,6 +54,7 @@ pub async fn setpoints_are_data_moved_only_by_confirmed_writes(store: &dyn Store
     assert_eq!(store.setpoints(&a.tenant, device).await.expect("read"), [frequency(50.0)]);
     let mut replaced = frequency(51.0);
     replaced.max_step = None;
+    replaced.readback = Some(Readback { key: "drive_frequency".into(), tolerance: 0.05 });
     store.put_setpoint(&a.tenant, device, &replaced, &admin(), T0 + 1).await.expect("replace");
     assert_eq!(store.setpoints(&a.tenant, device).await.expect("read"), [replaced.clone()]);
 

@@ -37,12 +37,8 @@ impl OptimizerService {
         let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
         let mut groups: BTreeMap<Option<WellpadId>, Vec<Member>> = BTreeMap::new();
         for device_id in &binding.device_ids {
-            let member = self.well_context(binding, device_id, FIELD_WELL_TESTS).await?;
-            let pad = match &member.0.well_id {
-                Some(well) => inner.store.well(tenant, well).await?.wellpad_id,
-                None => None,
-            };
-            groups.entry(pad).or_default().push(member);
+            let (device, pad, context, recent) = self.well_context(binding, device_id, FIELD_WELL_TESTS).await?;
+            groups.entry(pad).or_default().push((device, context, recent));
         }
         let mut stored = Vec::new();
         for (pad, members) in groups {

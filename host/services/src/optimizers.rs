@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nexus_model::{
     AlarmFilter, Binding, BindingId, Device, DeviceId, OpenAlarm, OpenRecommendation, PluginKind, Reading, Stage,
-    StoredRecommendation, TenantId, WellContext,
+    StoredRecommendation, TenantId, WellContext, WellpadId,
 };
 use nexus_storage::{Effects, NewRecommendation, StateWrite};
 
@@ -88,7 +88,8 @@ impl OptimizerService {
         for device_id in &binding.device_ids {
             let now = inner.now();
             let mut effects = Effects::new(tenant, now);
-            let (device, context, recent) = self.well_context(binding, device_id, crate::WELL_TESTS_IN_CONTEXT).await?;
+            let (device, _, context, recent) =
+                self.well_context(binding, device_id, crate::WELL_TESTS_IN_CONTEXT).await?;
             if let Err(error) = inner.check_quota(tenant, &effects).await {
                 let payload = serde_json::to_vec(&recent).unwrap_or_default();
                 let letter = refused_letter(
@@ -139,13 +140,14 @@ impl OptimizerService {
 
     /// What an optimizer sees of one device's well: its recent readings,
     /// setpoints, static data, open alarms, the binding's open
-    /// recommendations for it and its newest `tests` well tests.
+    /// recommendations for it and its newest `tests` well tests; with the
+    /// device, its well's wellpad and the recent readings.
     pub(crate) async fn well_context(
         &self,
         binding: &Binding,
         device_id: &DeviceId,
         tests: u32,
-    ) -> Result<(Device, WellContext, Vec<Reading>)> {
+    ) -> Result<(Device, Option<WellpadId>, WellContext, Vec<Reading>)> {
         let inner = &self.0;
         let tenant = &binding.tenant_id;
         let device = inner.store.device(tenant, device_id).await?;
@@ -190,6 +192,7 @@ impl OptimizerService {
             well_tests,
             now: inner.now(),
         };
-        Ok((device, context, recent))
+        let wellpad = well.and_then(|w| w.wellpad_id);
+        Ok((device, wellpad, context, recent))
     }
 }

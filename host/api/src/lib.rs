@@ -14,6 +14,9 @@
 //! crate knows neither storage nor the plugin runtime. Requests and
 //! responses are its own types (`views`).
 //!
+//! The operator console is served at `/` (`console`): static files built
+//! into the binary that call this API with the user's token.
+//!
 //! Every request passes the edge layer first (`observe`): a request id
 //! (`X-Request-Id`), a `request` span, its deadline and the HTTP series of
 //! `/metrics`. `GET /healthz` (liveness) and `GET /readyz` (readiness) need
@@ -30,6 +33,7 @@ mod approvals;
 mod audit;
 mod auth;
 mod connectors;
+mod console;
 mod device;
 mod entities;
 mod error;
@@ -116,8 +120,10 @@ impl AppState {
 }
 
 /// The whole HTTP API: the routes of [`openapi()`], the document itself at
-/// `GET /api/openapi.json` and Swagger UI at `/swagger-ui` (both without
-/// credentials; Swagger UI's files are inside the binary).
+/// `GET /api/openapi.json`, Swagger UI at `/swagger-ui` and the operator
+/// console at `/` (all without credentials; their files are inside the
+/// binary, and the console's data comes from the API with the user's
+/// token).
 ///
 /// Admin JSON bodies are limited to [`MAX_JSON_BYTES`], telemetry to
 /// [`MAX_TELEMETRY_BYTES`] and plugin uploads to
@@ -132,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .config(utoipa_swagger_ui::Config::from("/api/openapi.json").validator_url("none"));
     router
         .merge(Router::from(swagger))
+        .merge(console::routes())
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "no-route", "no such endpoint") })
         // Outermost: request id, span, deadline and HTTP series, for every
         // route and the fallback (it runs after routing, so it reads the

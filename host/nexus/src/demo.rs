@@ -42,6 +42,9 @@ pub struct DemoOptions {
     pub operator_delay: Duration,
     /// Leave approvals to a person (no demo operator).
     pub manual_approval: bool,
+    /// The step (demo second) of the first scripted pump-off; a gas lock
+    /// follows 80 steps later.
+    pub first_event_step: u64,
 }
 
 impl Default for DemoOptions {
@@ -53,6 +56,7 @@ impl Default for DemoOptions {
             optimizer_every_ms: 15_000,
             operator_delay: Duration::from_secs(5),
             manual_approval: false,
+            first_event_step: 120,
         }
     }
 }
@@ -155,8 +159,14 @@ async fn setup(admin: &Admin, options: &DemoOptions, wells: &[DemoWell]) -> anyh
     let mut tokens = Vec::new();
     for (index, sim) in wells.iter().enumerate() {
         let name = format!("ESP-{:02}", index + 1);
+        let mut static_data = sim.static_data()?;
+        // Where it stands (the console's field map reads these, as
+        // ThingsBoard's map widgets do).
+        let (latitude, longitude) = position(PAD_A, index);
+        static_data["latitude"] = json!(latitude);
+        static_data["longitude"] = json!(longitude);
         let well = admin
-            .post("/api/wells", &json!({"name": name, "wellpad_id": pad["id"], "static_data": sim.static_data()?}))
+            .post("/api/wells", &json!({"name": name, "wellpad_id": pad["id"], "static_data": static_data}))
             .await?;
         let well_id = well["id"].as_str().context("well id")?;
         admin
@@ -192,6 +202,18 @@ async fn setup(admin: &Admin, options: &DemoOptions, wells: &[DemoWell]) -> anyh
         "Demo field set up: decoder, ESP protection per well and the ESP frequency optimizer bound."
     );
     Ok((tokens, device_ids))
+}
+
+/// Where the demo's wellpads stand (degrees north, east): a made-up field.
+const PAD_A: (f64, f64) = (31.9010, -102.3120);
+/// The gas-lift wellpad, about 4 km north-east of pad A.
+pub(crate) const GAS_LIFT_PAD: (f64, f64) = (31.9290, -102.2810);
+
+/// A well's position on its pad: two rows, 60 m apart, 50 m between wells.
+pub(crate) fn position(pad: (f64, f64), index: usize) -> (f64, f64) {
+    let row = (index % 2) as f64;
+    let column = (index / 2) as f64;
+    (pad.0 + row * 0.00054, pad.1 + column * 0.00053)
 }
 
 /// The demo's tenant.
@@ -235,7 +257,7 @@ async fn sign_in(client: &reqwest::Client, base: &str, system_key: &str) -> anyh
         }
     }
     println!(
-        "\nDemo users (tenant `{DEMO_TENANT}`):\n{}\nLog in: curl -s {base}/api/auth/login -H 'content-type: application/json' \\\n  -d '{{\"email\":\"operator@demo.nexus\",\"password\":\"…\"}}'\nthen: curl -H \"Authorization: Bearer $ACCESS_TOKEN\" {base}/api/alarms\nAPI: {base}/swagger-ui\n",
+        "\nDemo users (tenant `{DEMO_TENANT}`):\n{}\n\nConsole: {base}/  (open it in a browser and log in as one of them)\n\nAPI: curl -s {base}/api/auth/login -H 'content-type: application/json' \\\n  -d '{{\"email\":\"operator@demo.nexus\",\"password\":\"…\"}}'\nthen: curl -H \"Authorization: Bearer $ACCESS_TOKEN\" {base}/api/alarms\nAPI reference: {base}/swagger-ui\n",
         logins.join("\n")
     );
     // The demo drives the field as its own tenant admin, with an API key
@@ -300,12 +322,13 @@ pub async fn run(base: String, system_key: String, options: DemoOptions) -> anyh
     loop {
         ticker.tick().await;
         step += 1;
-        // A first pump-off and gas lock early on, then random events (about
+        // A first pump-off and gas lock early on (by default at 2 and 3⅓
+        // minutes), then random events (about
         // one per well every 30 demo minutes), each 4–8 hours of well time.
-        if step == 120 {
+        if step == options.first_event_step {
             wells[0].inject(Event::PumpOff, 300.0);
         }
-        if step == 200 && wells.len() > 1 {
+        if step == options.first_event_step + 80 && wells.len() > 1 {
             wells[1].inject(Event::GasLock, 300.0);
         }
         for (well, token) in wells.iter_mut().zip(&tokens) {

@@ -125,7 +125,14 @@ async fn setup(admin: &Admin, options: &DemoOptions) -> anyhow::Result<Vec<Strin
     let now = nexus_model::Clock::system().now();
     let (mut tokens, mut devices) = (Vec::new(), Vec::new());
     for (index, &(a, b, c)) in CURVES.iter().enumerate() {
-        let well = admin.post("/api/wells", &json!({"name": name(index), "wellpad_id": pad_id})).await?;
+        let (latitude, longitude) = super::position(super::GAS_LIFT_PAD, index);
+        let well = admin
+            .post(
+                "/api/wells",
+                &json!({"name": name(index), "wellpad_id": pad_id,
+                        "static_data": {"latitude": latitude, "longitude": longitude}}),
+            )
+            .await?;
         let well_id = well["id"].as_str().context("well id")?;
         // A multi-rate test over the last week: six injection rates.
         for (day, g) in [0.0, 200.0, 400.0, 600.0, 900.0, 1200.0].into_iter().enumerate() {

@@ -7,6 +7,7 @@ mod approvals;
 mod bad_input;
 mod config;
 mod connectors;
+mod console;
 mod contract;
 mod crash;
 mod faults;

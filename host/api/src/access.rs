@@ -95,6 +95,8 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("PUT", "/api/bindings/{id}/plugin", Access::Manage),
     ("POST", "/api/bindings/{id}/enable", Access::Manage),
     ("POST", "/api/bindings/{id}/devices/{device_id}/release", Access::Manage),
+    ("POST", "/api/backtests", Access::Manage),
+    ("GET", "/api/backtests/{id}", Access::Read),
     ("POST", "/api/wellpads", Access::Manage),
     ("GET", "/api/wellpads/{id}", Access::Read),
     ("PUT", "/api/wellpads/{id}/constraints", Access::Manage),

@@ -32,6 +32,7 @@ mod alarms;
 mod approvals;
 mod audit;
 mod auth;
+mod backtests;
 mod connectors;
 mod console;
 mod device;
@@ -173,6 +174,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::enable))
         .routes(routes!(plugins::release_device))
         .routes(routes!(plugins::metering))
+        .routes(routes!(backtests::start))
+        .routes(routes!(backtests::get))
         .routes(routes!(metrics::prometheus))
         .routes(routes!(profiles::get_own))
         .routes(routes!(profiles::put))

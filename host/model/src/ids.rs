@@ -156,6 +156,10 @@ string_id!(
     /// One notification to send: a rule's delivery of one event.
     NotificationDeliveryId
 );
+string_id!(
+    /// A backtest: a rule version run over stored data in virtual time.
+    BacktestId
+);
 
 /// The position of an event in the outbox: strictly increasing in commit
 /// order, so a subscriber's cursor is one number.

@@ -41,8 +41,9 @@ pub use entities::{Device, RecordedWellTest, Tenant, Well, Wellpad};
 pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event, EventBody, NewEvent};
 pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
-    AlarmId, ApiKeyId, BindingId, ConnectorId, DeviceId, EventSeq, NotificationDeliveryId, NotificationRuleId,
-    PluginVersionId, RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellTestId, WellpadId,
+    AlarmId, ApiKeyId, BacktestId, BindingId, ConnectorId, DeviceId, EventSeq, NotificationDeliveryId,
+    NotificationRuleId, PluginVersionId, RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellTestId,
+    WellpadId,
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;

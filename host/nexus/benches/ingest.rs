@@ -14,6 +14,13 @@
 //! OPC UA connector subscribed to (or polling) N devices of K nodes each
 //! (see `ingest/opcua.rs`).
 //!
+//! `--backtest D` stores D days of one device's 1 Hz telemetry, then times
+//! a backtest of a threshold-rule version over it (see `ingest/backtest.rs`):
+//!
+//! ```sh
+//! cargo bench -p nexus --bench ingest -- --devices 1 --backtest 7
+//! ```
+//!
 //! `--fairness S` then measures tenant B's throughput and p99 for S seconds
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
 //! `--overload S` sheds load at twice the sustainable rate for S seconds.
@@ -52,6 +59,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "ingest/backtest.rs"]
+mod backtest;
 #[path = "ingest/fairness.rs"]
 mod fairness;
 #[path = "ingest/kafka.rs"]
@@ -73,6 +82,8 @@ struct Options {
     seconds: u64,
     /// Seconds of open-loop load at twice the sustainable rate (0: skip).
     overload: u64,
+    /// Days of one device's 1 Hz telemetry to backtest over (0: skip).
+    backtest: u64,
     /// Seconds per side of the fairness run (0: skip).
     fairness: u64,
     /// Modbus mode: slaves polled (0: the HTTP benchmark).
@@ -121,6 +132,7 @@ fn options() -> Options {
         connections: vec![1, 32],
         seconds: 10,
         overload: 0,
+        backtest: 0,
         fairness: 0,
         modbus: 0,
         registers: 125,
@@ -142,6 +154,7 @@ fn options() -> Options {
             "--connections" => o.connections = list(&pair[1]),
             "--seconds" => o.seconds = pair[1].parse().unwrap_or(o.seconds),
             "--overload" => o.overload = pair[1].parse().unwrap_or(0),
+            "--backtest" => o.backtest = pair[1].parse().unwrap_or(0),
             "--fairness" => o.fairness = pair[1].parse().unwrap_or(0),
             "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
             "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),
@@ -421,6 +434,10 @@ async fn main() {
     }
     let server = start_server().await;
     let tokens = Arc::new(field(&server.base, o.devices).await);
+    if o.backtest > 0 {
+        backtest::run(&server, &tokens[0], o.backtest).await;
+        return;
+    }
     if o.mqtt > 0 {
         mqtt::run(&server, o.devices, o.mqtt, o.publishers).await;
         return;

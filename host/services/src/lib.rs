@@ -40,6 +40,7 @@
 mod alarms;
 mod approvals;
 mod assets;
+mod backtests;
 mod cache;
 mod calls;
 mod compiles;
@@ -83,6 +84,10 @@ use nexus_storage::{Committed, Effects, Store};
 pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use approvals::{ApprovalConfig, ApprovalService, MAX_REASON_CHARS, SWEEP_EVERY as APPROVAL_SWEEP};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
+pub use backtests::{
+    Backtest, BacktestAlarm, BacktestRequest, MAX_BACKTEST_DEVICES, MAX_BACKTEST_SPAN_MS, RUNNING_PER_TENANT,
+    VersionRun,
+};
 pub use connectors::{
     ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES,
     MIN_POLL_MS, WriteError, kafka_brokers, mqtt_peer, opcua_peer, valid_node_id,
@@ -251,6 +256,8 @@ pub(crate) struct Inner {
     pub(crate) setpoint_turns: Mutex<HashMap<(TenantId, DeviceId), DeviceTurn>>,
     /// RPC requests for devices on the HTTP device API.
     pub(crate) rpc: rpc::DeviceRpc,
+    /// The backtests started on this host.
+    pub(crate) backtests: backtests::Backtests,
 }
 
 impl Inner {
@@ -427,6 +434,7 @@ impl Services {
             connectors: std::sync::OnceLock::new(),
             setpoint_turns: Mutex::default(),
             rpc: rpc::DeviceRpc::default(),
+            backtests: backtests::Backtests::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),

@@ -4,6 +4,7 @@
 //! a fresh data directory.
 
 mod approvals;
+mod backtests;
 mod bad_input;
 mod config;
 mod connectors;

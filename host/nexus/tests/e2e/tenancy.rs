@@ -77,6 +77,20 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
     let (status, body, _) =
         h.telemetry(&token, json!({"ts": 1_700_000_000_000_i64, "values": {"t": 60.0}}).to_string()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A backtest of B's (finished before the walk, so it stays still).
+    let backtest = as_b(
+        Method::POST,
+        "/api/backtests",
+        json!({"plugin_id": plugins[1], "device_ids": [device_id], "start_ts": 1_700_000_000_000_i64,
+               "end_ts": 1_700_000_001_000_i64}),
+    )
+    .await;
+    let backtest = backtest["id"].as_str().expect("backtest id").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.get_as(&format!("/api/backtests/{backtest}"), tenant).await["status"] != "done" {
+        assert!(std::time::Instant::now() < deadline, "B's backtest did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let alarms = h.get_as(&format!("/api/alarms?device_id={device_id}"), tenant).await;
     let alarm = alarms[0]["id"].as_str().expect("an alarm").to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -130,6 +144,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("connector", connector["id"].as_str().expect("id").to_string()),
         ("setpoint", "frequency_hz".to_string()),
         ("recommendation", recommendation),
+        ("backtest", backtest),
     ])
 }
 
@@ -152,6 +167,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "notification-deliveries" => "notification_delivery",
                 "connectors" => "connector",
                 "recommendations" => "recommendation",
+                "backtests" => "backtest",
                 _ => return None,
             }
         }

@@ -278,7 +278,7 @@ impl PluginService {
         if end <= start {
             return Err(ServiceError::Invalid("end_ts must be after start_ts".into()));
         }
-        if end - start > MAX_BACKTEST_SPAN_MS {
+        if end.checked_sub(start).is_none_or(|span| span > MAX_BACKTEST_SPAN_MS) {
             return Err(ServiceError::Invalid(format!(
                 "a backtest covers at most {} days",
                 MAX_BACKTEST_SPAN_MS / 86_400_000

@@ -6,7 +6,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::decoder::nexus::plugin::host as raw;
 use crate::state::{StateStore, encode};
-use crate::{PluginError, Reading, Series};
+use crate::{Forecast, PluginError, Reading, Series};
 pub use raw::{HostError, LogLevel};
 
 /// Logs a line at `info` level.
@@ -78,6 +78,12 @@ pub fn latest(device_id: &str, key: &str) -> Result<Option<Reading>, PluginError
 /// Stored readings of a device key in `[start, end)`, oldest first.
 pub fn history(device_id: &str, key: &str, start: i64, end: i64, limit: u32) -> Result<Vec<Series>, PluginError> {
     raw::history(device_id, key, start, end, limit).map_err(host_error)
+}
+
+/// The newest stored forecast of a device key (same tenant only), as a
+/// forecaster binding issued it; `None` when there is none.
+pub fn latest_forecast(device_id: &str, key: &str) -> Result<Option<Forecast>, PluginError> {
+    raw::latest_forecast(device_id, key).map_err(host_error)
 }
 
 fn host_error(error: HostError) -> PluginError {

@@ -110,6 +110,7 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/devices/{id}/token", Access::Manage),
     ("PUT", "/api/devices/{id}/setpoints/{parameter}", Access::Manage),
     ("GET", "/api/devices/{id}/setpoints", Access::Read),
+    ("GET", "/api/devices/{id}/forecasts", Access::Read),
     ("GET", "/api/devices/{id}/telemetry/latest", Access::Read),
     ("GET", "/api/devices/{id}/telemetry", Access::Read),
     ("GET", "/api/telemetry/stream", Access::Read),

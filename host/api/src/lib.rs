@@ -38,6 +38,7 @@ mod console;
 mod device;
 mod entities;
 mod error;
+mod forecasts;
 mod identity;
 mod json;
 mod limits;
@@ -200,6 +201,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(well_tests::record, well_tests::list))
         .routes(routes!(setpoints::put))
         .routes(routes!(setpoints::list))
+        .routes(routes!(forecasts::list))
         .routes(routes!(entities::create_device, entities::list_devices))
         .routes(routes!(entities::get_device))
         .routes(routes!(entities::rotate_token))

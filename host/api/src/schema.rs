@@ -417,9 +417,19 @@ pub(crate) struct BindingRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     limits: Option<serde_json::Value>,
-    /// Optimizers: run every `schedule_ms` (default 60 000, at least 100).
+    /// Optimizers and forecasters: run every `schedule_ms` (default 60 000;
+    /// a forecaster 3 600 000; at least 100).
     #[serde(default)]
     schedule_ms: Option<i64>,
+    /// Optimizers and forecasters: run at the times of this cron expression
+    /// instead of an interval — five fields (minute hour day-of-month month
+    /// day-of-week), e.g. `0 6 * * 1-5`.
+    #[serde(default)]
+    schedule_cron: Option<String>,
+    /// The IANA time zone `schedule_cron` is read in (default `UTC`), e.g.
+    /// `America/Chicago`.
+    #[serde(default)]
+    schedule_tz: Option<String>,
     /// Alarm rules: show their alarms on the device's well and wellpad too.
     #[serde(default)]
     #[schema(default = true)]

@@ -141,6 +141,9 @@ pub(crate) struct BindingView {
     #[schema(value_type = schema::Limits)]
     limits: model::Limits,
     schedule_ms: Option<i64>,
+    /// A cron schedule instead of `schedule_ms`, with its time zone.
+    schedule_cron: Option<String>,
+    schedule_tz: Option<String>,
     enabled: bool,
     propagate: bool,
     quarantine_reason: Option<String>,
@@ -160,6 +163,8 @@ impl From<model::Binding> for BindingView {
             config: b.config,
             limits: b.limits,
             schedule_ms: b.schedule_ms,
+            schedule_cron: b.schedule_cron.as_ref().map(|c| c.expression.clone()),
+            schedule_tz: b.schedule_cron.map(|c| c.time_zone),
             enabled: b.enabled,
             propagate: b.propagate,
             quarantine_reason: b.quarantine_reason,

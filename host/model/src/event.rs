@@ -56,6 +56,8 @@ pub enum EventBody {
     NotificationDead(DeadNotification),
     /// A setpoint was written to a device, or the write failed.
     SetpointWrite(SetpointWriteRecord),
+    /// A forecaster issued a forecast (the newest of its device and key).
+    Forecast(crate::StoredForecast),
 }
 
 /// A dead letter without its payload.
@@ -169,6 +171,7 @@ impl EventBody {
             EventBody::Entity(change) => change.id.clone(),
             EventBody::NotificationDead(dead) => dead.rule_id.to_string(),
             EventBody::SetpointWrite(record) => record.write.device_id.to_string(),
+            EventBody::Forecast(f) => f.forecast.device_id.to_string(),
         }
     }
 
@@ -184,6 +187,7 @@ impl EventBody {
             EventBody::Entity(_) => "entity",
             EventBody::NotificationDead(_) => "notification_dead",
             EventBody::SetpointWrite(_) => "setpoint_write",
+            EventBody::Forecast(_) => "forecast",
         }
     }
 }

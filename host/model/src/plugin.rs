@@ -23,6 +23,12 @@ pub enum PluginKind {
 }
 
 impl PluginKind {
+    /// Whether bindings of this kind run on a schedule (optimizers, field
+    /// optimizers and forecasters) rather than on arriving telemetry.
+    pub fn is_scheduled(self) -> bool {
+        matches!(self, PluginKind::Optimizer | PluginKind::FieldOptimizer | PluginKind::Forecaster)
+    }
+
     /// Every kind.
     pub const ALL: [PluginKind; 6] = [
         PluginKind::Decoder,
@@ -315,6 +321,19 @@ pub struct Forecast {
     pub model: serde_json::Value,
 }
 
+/// A forecast as stored: the newest one of each (device, key), with the
+/// binding that issued it and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredForecast {
+    /// The forecaster binding that issued it.
+    pub binding_id: BindingId,
+    /// When it was issued (the host's clock), ms.
+    pub issued_at: TimestampMs,
+    /// The forecast.
+    #[serde(flatten)]
+    pub forecast: Forecast,
+}
+
 /// An uploaded plugin version (its bytes are stored apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginVersion {
@@ -341,6 +360,16 @@ pub struct PluginVersion {
     pub contract: String,
 }
 
+/// A cron schedule: five fields (minute, hour, day of month, month, day of
+/// week) read in an IANA time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronSchedule {
+    /// E.g. `0 6 * * 1-5` (06:00 on weekdays).
+    pub expression: String,
+    /// E.g. `America/Chicago`; `UTC` by default.
+    pub time_zone: String,
+}
+
 /// A plugin version bound to devices with a configuration and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Binding {
@@ -356,8 +385,11 @@ pub struct Binding {
     pub config: serde_json::Value,
     /// Limits of each call.
     pub limits: Limits,
-    /// Optimizers: interval in ms.
+    /// Optimizers and forecasters: interval in ms (or a cron schedule).
     pub schedule_ms: Option<i64>,
+    /// Optimizers and forecasters: a cron schedule instead of an interval.
+    #[serde(default)]
+    pub schedule_cron: Option<CronSchedule>,
     /// Whether it runs.
     pub enabled: bool,
     /// Alarm rules: whether alarms propagate to the well and wellpad.

@@ -42,6 +42,15 @@ pub trait TelemetryReader: Send + Sync {
         end: TimestampMs,
         limit: u32,
     ) -> Result<Vec<nexus_model::Reading>, TelemetryError>;
+    /// The newest stored forecast of a key of a device of `tenant_id`.
+    fn forecast(
+        &self,
+        _tenant_id: &TenantId,
+        _device_id: &DeviceId,
+        _key: &str,
+    ) -> Result<Option<nexus_model::Forecast>, TelemetryError> {
+        Ok(None)
+    }
 }
 
 /// A reader that sees nothing (for validation calls and tests).
@@ -231,6 +240,25 @@ impl HostState {
         Ok(reading)
     }
 
+    /// `host.forecast`, bounded like `host.latest`: a forecast is counted
+    /// as its key, unit and model text and 32 bytes per point, and one over
+    /// the host-call cap is refused (`limit-exceeded`).
+    fn stored_forecast(&mut self, device_id: String, key: &str) -> Result<Option<nexus_model::Forecast>, Refused> {
+        let cap = self.cap();
+        let forecast = self
+            .ctx
+            .telemetry
+            .forecast(&self.ctx.plugin.tenant_id, &DeviceId::new(device_id), key)
+            .map_err(Refused::from)?;
+        let bytes = forecast.as_ref().map_or(0, |f| {
+            f.key.len() + f.unit.len() + f.model.to_string().len() + 32 * f.points.len().saturating_add(1)
+        });
+        if bytes > cap {
+            return Err(self.refuse(format!("forecast of {bytes} bytes over the {cap}-byte cap")));
+        }
+        Ok(forecast)
+    }
+
     /// `host.history`, bounded in rows and in the bytes it builds: a row is
     /// counted as its key, its text and 32 bytes; rows past the host-call
     /// cap are not returned.
@@ -310,7 +338,7 @@ impl WasiView for HostState {
 
 /// The `host` interface of one contract version, over the shared core.
 macro_rules! host_impl {
-    ($version:ident, $history:ty, $to_history:expr, $reading_to_wit:path) => {
+    ($version:ident, $history:ty, $to_history:expr, $reading_to_wit:path $(, $extra:item)*) => {
         impl crate::bindings::$version::types::Host for HostState {}
 
         impl crate::bindings::$version::host::Host for HostState {
@@ -370,6 +398,8 @@ macro_rules! host_impl {
                 let rows = self.history_readings(device_id, &key, start, end, limit)?;
                 Ok($to_history(rows))
             }
+
+            $($extra)*
         }
 
         impl From<Refused> for crate::bindings::$version::host::HostError {
@@ -389,7 +419,14 @@ host_impl!(
     v02,
     Vec<crate::bindings::v02::types::Series>,
     |rows: Vec<Reading>| nexus_model::series_of(&rows).iter().map(crate::convert::v02::series_to_wit).collect(),
-    crate::convert::v02::reading_to_wit
+    crate::convert::v02::reading_to_wit,
+    fn latest_forecast(
+        &mut self,
+        device_id: String,
+        key: String,
+    ) -> Result<Option<crate::bindings::v02::types::Forecast>, crate::bindings::v02::host::HostError> {
+        Ok(self.stored_forecast(device_id, &key)?.map(crate::convert::v02::forecast_to_wit))
+    }
 );
 host_impl!(
     v01,

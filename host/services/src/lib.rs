@@ -67,6 +67,7 @@ mod reader;
 mod records;
 mod rpc;
 mod rules;
+mod schedule;
 mod setpoints;
 mod subscribers;
 mod tap;
@@ -117,7 +118,7 @@ pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, Telemet
 pub use rpc::{DeviceRpc, RpcRequest, rpc_answer};
 pub use setpoints::{check_change, check_setpoint};
 pub use tap::{TappedTelemetry, TelemetryTap};
-pub use well_tests::{WELL_TEST_CONDITIONS, WELL_TESTS_IN_CONTEXT, check_well_test};
+pub use well_tests::{WELL_TEST_CONDITIONS, WELL_TESTS_FOR_FORECASTS, WELL_TESTS_IN_CONTEXT, check_well_test};
 pub use wellpads::{MAX_CONSTRAINT, MAX_INJECTION_BOUNDS, check_constraints};
 
 /// Service results.

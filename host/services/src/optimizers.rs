@@ -1,6 +1,6 @@
-//! Optimizer runs: on their schedule, or now. Each device's run is one unit
-//! of work: its recommendations, state, metered use and failures commit
-//! together.
+//! Scheduled runs of optimizers and forecasters: on their schedule, or
+//! now. Each device's run is one unit of work: its recommendations (or
+//! forecasts), state, metered use and failures commit together.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,9 +10,10 @@ use nexus_model::{
     AlarmFilter, Binding, BindingId, Device, DeviceId, OpenAlarm, OpenRecommendation, PluginKind, Reading, Stage,
     StoredRecommendation, TenantId, WellContext, WellpadId,
 };
-use nexus_storage::{Effects, NewRecommendation, StateWrite};
+use nexus_storage::{Effects, ForecastWrite, NewRecommendation, StateWrite};
 
 use crate::calls::{Call, refused_letter};
+use crate::schedule::Schedule;
 use crate::{Inner, Result, ServiceError};
 
 /// Readings of the device an optimizer sees.
@@ -23,9 +24,12 @@ const CONTEXT_READINGS: u32 = 500;
 pub struct OptimizerService(pub(crate) Arc<Inner>);
 
 impl OptimizerService {
-    /// Runs due optimizer bindings every `tick` until the task is dropped.
+    /// Runs due scheduled bindings (optimizers, field optimizers,
+    /// forecasters) every `tick` until the task is dropped: an interval's
+    /// first run is at once, a cron schedule's at its next time.
     pub async fn run_scheduler(self, tick: Duration) {
-        let mut last_run: HashMap<BindingId, i64> = HashMap::new();
+        // Per binding: its schedule as last read, its last run, its next run.
+        let mut runs: HashMap<BindingId, (Binding, Option<i64>, Option<i64>)> = HashMap::new();
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -38,17 +42,22 @@ impl OptimizerService {
                 }
             };
             let now = self.0.now();
-            for binding in
-                bindings.into_iter().filter(|b| matches!(b.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer))
-            {
-                let every = binding.schedule_ms.unwrap_or(60_000);
-                let due = last_run.get(&binding.id).is_none_or(|last| now - last >= every);
-                if !due {
+            runs.retain(|id, _| bindings.iter().any(|b| &b.id == id));
+            for binding in bindings.into_iter().filter(|b| b.kind.is_scheduled()) {
+                let entry = runs.entry(binding.id.clone()).or_insert_with(|| (binding.clone(), None, None));
+                if entry.0.schedule_ms != binding.schedule_ms || entry.0.schedule_cron != binding.schedule_cron {
+                    entry.2 = None;
+                }
+                entry.0 = binding.clone();
+                let schedule = Schedule::of(&binding);
+                let next = *entry.2.get_or_insert_with(|| schedule.next(entry.1, now).unwrap_or(i64::MAX));
+                if now < next {
                     continue;
                 }
-                last_run.insert(binding.id.clone(), now);
+                entry.1 = Some(now);
+                entry.2 = schedule.next(Some(now), now + 1);
                 if let Err(error) = self.run(&binding).await {
-                    tracing::warn!(binding = %binding.id, %error, "Optimizer run failed.");
+                    tracing::warn!(binding = %binding.id, %error, "Scheduled run failed.");
                 }
             }
         }
@@ -58,9 +67,9 @@ impl OptimizerService {
     /// recommendations stored.
     pub async fn run_now(&self, tenant: &TenantId, id: &BindingId) -> Result<Vec<StoredRecommendation>> {
         let binding = self.0.store.binding(tenant, id).await?;
-        if !matches!(binding.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer) {
+        if !binding.kind.is_scheduled() {
             return Err(ServiceError::Invalid(format!(
-                "binding `{id}` is not an optimizer or field-optimizer binding"
+                "binding `{id}` is not an optimizer, field-optimizer or forecaster binding"
             )));
         }
         if let Some(reason) = &binding.quarantine_reason {
@@ -89,7 +98,7 @@ impl OptimizerService {
             let now = inner.now();
             let mut effects = Effects::new(tenant, now);
             let (device, _, context, recent) =
-                self.well_context(binding, device_id, crate::WELL_TESTS_IN_CONTEXT).await?;
+                self.well_context(binding, device_id, well_tests_seen(binding.kind)).await?;
             if let Err(error) = inner.check_quota(tenant, &effects).await {
                 let payload = serde_json::to_vec(&recent).unwrap_or_default();
                 let letter = refused_letter(
@@ -111,26 +120,36 @@ impl OptimizerService {
             let call_context = context.clone();
             let payload = || serde_json::to_vec(&recent).unwrap_or_default();
             let call = Call { binding, loaded: &loaded, device: &device.id, stage: Stage::Optimize };
-            let run = move || runtime.optimize(&plugin, ctx, &call_context);
-            if let Ok(outcome) = inner.run_call(&mut effects, call, run, payload).await? {
-                if let Some(state) = outcome.state {
-                    effects.states.push(StateWrite {
-                        binding_id: binding.id.clone(),
-                        device_id: device.id.clone(),
-                        state,
-                    });
-                }
-                // An optimizer may only recommend for the device it was run for.
-                for mut recommendation in outcome.output {
-                    if !recommendation.device_id.is_empty() && recommendation.device_id != device.id {
-                        continue;
+            let forecaster = binding.kind == PluginKind::Forecaster;
+            if forecaster {
+                let run = move || runtime.forecast(&plugin, ctx, &call_context);
+                if let Ok(outcome) = inner.run_call(&mut effects, call, run, payload).await? {
+                    keep_state(&mut effects, binding, &device, outcome.state);
+                    // A forecaster may only forecast the device it was run for.
+                    for mut forecast in outcome.output {
+                        if !forecast.device_id.is_empty() && forecast.device_id != device.id {
+                            continue;
+                        }
+                        forecast.device_id.clone_from(&device.id);
+                        effects.forecasts.push(ForecastWrite { binding_id: binding.id.clone(), forecast });
                     }
-                    recommendation.device_id.clone_from(&device.id);
-                    effects.recommendations.push(NewRecommendation {
-                        binding_id: binding.id.clone(),
-                        well_id: device.well_id.clone(),
-                        recommendation,
-                    });
+                }
+            } else {
+                let run = move || runtime.optimize(&plugin, ctx, &call_context);
+                if let Ok(outcome) = inner.run_call(&mut effects, call, run, payload).await? {
+                    keep_state(&mut effects, binding, &device, outcome.state);
+                    // An optimizer may only recommend for the device it was run for.
+                    for mut recommendation in outcome.output {
+                        if !recommendation.device_id.is_empty() && recommendation.device_id != device.id {
+                            continue;
+                        }
+                        recommendation.device_id.clone_from(&device.id);
+                        effects.recommendations.push(NewRecommendation {
+                            binding_id: binding.id.clone(),
+                            well_id: device.well_id.clone(),
+                            recommendation,
+                        });
+                    }
                 }
             }
             stored.extend(inner.commit(effects).await?.recommendations);
@@ -195,4 +214,27 @@ impl OptimizerService {
         let wellpad = well.and_then(|w| w.wellpad_id);
         Ok((device, wellpad, context, recent))
     }
+}
+
+/// Keeps a successful call's state for the (binding, device).
+fn keep_state(
+    effects: &mut Effects,
+    binding: &Binding,
+    device: &Device,
+    state: Option<std::collections::BTreeMap<String, Vec<u8>>>,
+) {
+    if let Some(state) = state {
+        effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.id.clone(), state });
+    }
+}
+
+/// How often a binding without a schedule runs: a minute, an hour for a
+/// forecaster (a decline fit changes slowly).
+pub(crate) fn default_schedule_ms(kind: PluginKind) -> i64 {
+    if kind == PluginKind::Forecaster { 3_600_000 } else { 60_000 }
+}
+
+/// How many of a well's newest tests a binding of `kind` sees.
+fn well_tests_seen(kind: PluginKind) -> u32 {
+    if kind == PluginKind::Forecaster { crate::WELL_TESTS_FOR_FORECASTS } else { crate::WELL_TESTS_IN_CONTEXT }
 }

@@ -286,6 +286,10 @@ impl Subscriber for LogSubscriber {
                         parameter = %record.write.parameter, value = record.write.value,
                         error = record.error_code.as_deref().unwrap_or("none"), "Setpoint write recorded.")
                 }
+                EventBody::Forecast(f) => {
+                    tracing::debug!(seq = event.seq.0, %tenant, device = %f.forecast.device_id, key = %f.forecast.key,
+                        points = f.forecast.points.len(), "Forecast stored.")
+                }
                 EventBody::NotificationDead(dead) => {
                     tracing::warn!(seq = event.seq.0, %tenant, delivery = %dead.delivery_id, rule = %dead.rule_id,
                         attempts = dead.attempts, error = %dead.error, "Notification dead.")

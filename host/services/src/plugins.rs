@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nexus_model::{
-    Actor, Binding, BindingId, DeviceId, Limits, Page, PluginKind, PluginRef, PluginVersion, PluginVersionId,
-    QuotaKind, TenantId, Usage,
+    Actor, Binding, BindingId, CronSchedule, DeviceId, Limits, Page, PluginKind, PluginRef, PluginVersion,
+    PluginVersionId, QuotaKind, TenantId, Usage,
 };
 use nexus_runtime::{CallContext, NoTelemetry};
 use nexus_storage::{NewBinding, NewPlugin};
@@ -48,9 +48,17 @@ pub struct BindingRequest {
     /// Overrides of the kind's default limits, e.g. `{"deadline_ms": 20}`.
     #[serde(default)]
     pub limits: Option<serde_json::Value>,
-    /// Optimizers: run every `schedule_ms` (default 60 000).
+    /// Optimizers and forecasters: run every `schedule_ms` (default 60 000;
+    /// a forecaster 3 600 000).
     #[serde(default)]
     pub schedule_ms: Option<i64>,
+    /// Optimizers and forecasters: run at the times of this cron expression
+    /// instead (five fields), in `schedule_tz`.
+    #[serde(default)]
+    pub schedule_cron: Option<String>,
+    /// The IANA time zone of `schedule_cron` (default `UTC`).
+    #[serde(default)]
+    pub schedule_tz: Option<String>,
     /// Alarm rules: show their alarms on the device's well and wellpad too
     /// (default `true`).
     #[serde(default = "yes")]
@@ -174,10 +182,30 @@ impl PluginService {
         let profile = inner.profile(tenant).await?;
         let limits =
             merge_limits(plugin.kind, profile.limits.as_ref(), request.limits.as_ref(), &inner.config.limit_ceilings)?;
-        let scheduled =
-            matches!(plugin.kind, PluginKind::Optimizer | PluginKind::FieldOptimizer | PluginKind::Forecaster);
+        let scheduled = plugin.kind.is_scheduled();
+        let schedule_cron = match (&request.schedule_cron, &request.schedule_tz) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(ServiceError::Invalid("schedule_tz goes with a schedule_cron".into())),
+            (Some(_), _) if !scheduled => {
+                return Err(ServiceError::Invalid(
+                    "only optimizer, field-optimizer and forecaster bindings take a schedule_cron".into(),
+                ));
+            }
+            (Some(_), _) if request.schedule_ms.is_some() => {
+                return Err(ServiceError::Invalid("give schedule_ms or schedule_cron, not both".into()));
+            }
+            (Some(expression), tz) => {
+                let cron = CronSchedule {
+                    expression: expression.trim().to_string(),
+                    time_zone: tz.clone().unwrap_or_else(|| "UTC".into()),
+                };
+                crate::schedule::parse_cron(&cron).map_err(ServiceError::Invalid)?;
+                Some(cron)
+            }
+        };
         let schedule_ms = match (scheduled, request.schedule_ms) {
-            (true, None) => Some(60_000),
+            (true, None) if schedule_cron.is_some() => None,
+            (true, None) => Some(crate::optimizers::default_schedule_ms(plugin.kind)),
             (true, Some(ms)) if ms < MIN_SCHEDULE_MS => {
                 return Err(ServiceError::Invalid(format!("schedule_ms must be at least {MIN_SCHEDULE_MS}")));
             }
@@ -198,6 +226,7 @@ impl PluginService {
             config: &request.config,
             limits: &limits,
             schedule_ms,
+            schedule_cron,
             propagate: request.propagate,
             device_ids: &request.device_ids,
         };

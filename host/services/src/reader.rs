@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use nexus_model::{DeviceId, Reading, TenantId, TimestampMs};
+use nexus_model::{DeviceId, Forecast, Reading, TenantId, TimestampMs};
 use nexus_runtime::{TelemetryError, TelemetryReader};
 use nexus_storage::{StorageError, Store};
 
@@ -51,6 +51,14 @@ impl TelemetryReader for StoreReader {
         self.visible(tenant, device)?;
         self.handle
             .block_on(self.store.history(tenant, device, Some(key), start, end, limit))
+            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+    }
+
+    fn forecast(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Forecast>, TelemetryError> {
+        self.visible(tenant, device)?;
+        self.handle
+            .block_on(self.store.forecasts(tenant, device))
+            .map(|all| all.into_iter().find(|f| f.forecast.key == key).map(|f| f.forecast))
             .map_err(|e| TelemetryError::Unavailable(e.to_string()))
     }
 }

@@ -121,6 +121,11 @@ impl AssetService {
     pub async fn setpoints(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<Setpoint>> {
         Ok(self.0.store.setpoints(tenant, device).await?)
     }
+
+    /// A device's newest forecast of each key, by key.
+    pub async fn forecasts(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<nexus_model::StoredForecast>> {
+        Ok(self.0.store.forecasts(tenant, device).await?)
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub const MAX_CONDITIONS_BYTES: usize = 4096;
 pub const EARLIEST_TEST_MS: i64 = 946_684_800_000;
 /// How many of a well's newest tests an optimizer sees.
 pub const WELL_TESTS_IN_CONTEXT: u32 = 5;
+/// How many of a well's newest tests a forecaster sees (ten years of
+/// monthly tests: a decline is fitted to the history).
+pub const WELL_TESTS_FOR_FORECASTS: u32 = 120;
 
 /// Checks a well test against the clock (`now`, ms): a clear reason for the
 /// first thing wrong.

@@ -156,6 +156,7 @@ async fn apply(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<Applied
         .map_err(db)?;
     }
     crate::setpoints::apply_writes(&mut *tx, tenant, &effects.setpoint_writes, effects.now).await?;
+    crate::forecasts::apply(&mut *tx, tenant, &effects.forecasts, effects.now).await?;
     let events = outbox_events(effects, &transitions, &recommendations, &superseded);
     Ok(Applied { transitions, recommendations, event_count: events.len(), events })
 }

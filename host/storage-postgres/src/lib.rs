@@ -36,6 +36,7 @@ mod alarms;
 mod commit;
 mod connectors;
 mod entities;
+mod forecasts;
 mod identity;
 mod lifecycle;
 mod monitor;

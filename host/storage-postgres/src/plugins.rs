@@ -39,6 +39,7 @@ fn binding(row: &PgRow) -> Result<Binding> {
         config: get(row, "config")?,
         limits: typed(row, "limits")?,
         schedule_ms: get(row, "schedule_ms")?,
+        schedule_cron: cron(get(row, "schedule_cron")?, get(row, "schedule_tz")?),
         enabled: get(row, "enabled")?,
         propagate: get(row, "propagate")?,
         quarantine_reason: get(row, "quarantine_reason")?,
@@ -154,6 +155,7 @@ impl PluginStore for PostgresStore {
             config: new.config.clone(),
             limits: *new.limits,
             schedule_ms: new.schedule_ms,
+            schedule_cron: new.schedule_cron.clone(),
             enabled: true,
             propagate: new.propagate,
             quarantine_reason: None,
@@ -163,7 +165,7 @@ impl PluginStore for PostgresStore {
         };
         sqlx::query(
             "INSERT INTO host.binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled,
-             created_time, propagate) VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $9)",
+             created_time, propagate, schedule_cron, schedule_tz) VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $9, $10, $11)",
         )
         .bind(binding.id.as_str())
         .bind(binding.tenant_id.as_str())
@@ -174,6 +176,8 @@ impl PluginStore for PostgresStore {
         .bind(binding.schedule_ms)
         .bind(now)
         .bind(binding.propagate)
+        .bind(binding.schedule_cron.as_ref().map(|c| c.expression.as_str()))
+        .bind(binding.schedule_cron.as_ref().map(|c| c.time_zone.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -376,4 +380,9 @@ impl StateStore for PostgresStore {
         .map_err(db)?;
         rows.iter().map(|r| Ok((get(r, "key")?, get(r, "value")?))).collect()
     }
+}
+
+/// A stored cron schedule (both columns, or none).
+fn cron(expression: Option<String>, time_zone: Option<String>) -> Option<nexus_model::CronSchedule> {
+    Some(nexus_model::CronSchedule { expression: expression?, time_zone: time_zone.unwrap_or_else(|| "UTC".into()) })
 }

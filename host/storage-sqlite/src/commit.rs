@@ -140,6 +140,7 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
             .map_err(db)?;
         }
         crate::setpoints::apply_writes(&mut *tx, tenant, &effects.setpoint_writes, effects.now).await?;
+        crate::forecasts::apply(&mut *tx, tenant, &effects.forecasts, effects.now).await?;
         let events =
             outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations, &superseded)).await?;
         Ok(Committed { transitions, recommendations, events })

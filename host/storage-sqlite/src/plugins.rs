@@ -52,6 +52,7 @@ impl SqliteStore {
             config: serde_json::from_str(&config).map_err(corrupt)?,
             limits: serde_json::from_str(&limits).map_err(corrupt)?,
             schedule_ms: get(row, "schedule_ms")?,
+            schedule_cron: cron(get(row, "schedule_cron")?, get(row, "schedule_tz")?),
             enabled: get::<i64>(row, "enabled")? != 0,
             propagate: get::<i64>(row, "propagate")? != 0,
             quarantine_reason: get(row, "quarantine_reason")?,
@@ -167,6 +168,7 @@ impl PluginStore for SqliteStore {
             config: new.config.clone(),
             limits: *new.limits,
             schedule_ms: new.schedule_ms,
+            schedule_cron: new.schedule_cron.clone(),
             enabled: true,
             propagate: new.propagate,
             quarantine_reason: None,
@@ -175,8 +177,8 @@ impl PluginStore for SqliteStore {
             created_time: now,
         };
         sqlx::query(
-            "INSERT INTO binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled, created_time, propagate)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            "INSERT INTO binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled, created_time, propagate,
+             schedule_cron, schedule_tz) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
         )
         .bind(binding.id.as_str())
         .bind(binding.tenant_id.as_str())
@@ -187,6 +189,8 @@ impl PluginStore for SqliteStore {
         .bind(binding.schedule_ms)
         .bind(now)
         .bind(binding.propagate)
+        .bind(binding.schedule_cron.as_ref().map(|c| c.expression.as_str()))
+        .bind(binding.schedule_cron.as_ref().map(|c| c.time_zone.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -381,4 +385,9 @@ impl StateStore for SqliteStore {
                 .map_err(db)?;
         rows.iter().map(|r| Ok((get(r, "key")?, get(r, "value")?))).collect()
     }
+}
+
+/// A stored cron schedule (both columns, or none).
+fn cron(expression: Option<String>, time_zone: Option<String>) -> Option<nexus_model::CronSchedule> {
+    Some(nexus_model::CronSchedule { expression: expression?, time_zone: time_zone.unwrap_or_else(|| "UTC".into()) })
 }

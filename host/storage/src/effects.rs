@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use nexus_model::{
     Actor, Alarm, AlarmSignal, AlarmTransition, BindingId, DeadLetter, DeviceId, EntityAction, EntityChange,
-    EntityKind, Event, EventBody, Limits, NewEvent, PluginInfo, PluginKind, PluginRun, PluginVersionId, Reading,
-    Recommendation, RecommendationTransition, Series, SetpointWriteRecord, StoredRecommendation, TenantId, TimestampMs,
-    WellId, WellpadId,
+    EntityKind, Event, EventBody, Forecast, Limits, NewEvent, PluginInfo, PluginKind, PluginRun, PluginVersionId,
+    Reading, Recommendation, RecommendationTransition, Series, SetpointWriteRecord, StoredForecast,
+    StoredRecommendation, TenantId, TimestampMs, WellId, WellpadId,
 };
 
 /// Everything one unit of work changes, committed atomically by
@@ -38,6 +38,8 @@ pub struct Effects {
     pub usage: Option<UsageDelta>,
     /// Setpoint writes and how they ended (events only).
     pub setpoint_writes: Vec<SetpointWriteRecord>,
+    /// Forecasts of forecasters, each replacing its (device, key)'s last.
+    pub forecasts: Vec<ForecastWrite>,
 }
 
 impl Effects {
@@ -57,6 +59,7 @@ impl Effects {
             && self.quarantines.is_empty()
             && self.usage.is_none()
             && self.setpoint_writes.is_empty()
+            && self.forecasts.is_empty()
     }
 
     /// Adds readings (rows), grouped into each device's series.
@@ -139,6 +142,22 @@ pub struct NewRecommendation {
     pub recommendation: Recommendation,
 }
 
+/// A forecast of a forecaster binding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastWrite {
+    /// The binding.
+    pub binding_id: BindingId,
+    /// What it forecasts.
+    pub forecast: Forecast,
+}
+
+impl ForecastWrite {
+    /// The forecast as stored by a commit at `now`.
+    pub fn stored(&self, now: TimestampMs) -> StoredForecast {
+        StoredForecast { binding_id: self.binding_id.clone(), issued_at: now, forecast: self.forecast.clone() }
+    }
+}
+
 /// A binding the circuit breaker stops — or, with a device, that device's
 /// input to it — and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,8 +234,10 @@ pub struct NewBinding<'a> {
     pub config: &'a serde_json::Value,
     /// Limits (the kind's defaults with overrides applied).
     pub limits: &'a Limits,
-    /// Optimizers: interval in ms.
+    /// Optimizers and forecasters: interval in ms.
     pub schedule_ms: Option<i64>,
+    /// Optimizers and forecasters: a cron schedule instead.
+    pub schedule_cron: Option<nexus_model::CronSchedule>,
     /// Alarm rules: whether alarms propagate to the well and wellpad.
     pub propagate: bool,
     /// Devices it applies to.
@@ -282,6 +303,9 @@ pub fn outbox_events(
     }
     for record in &effects.setpoint_writes {
         events.push(NewEvent::new(tenant, effects.now, EventBody::SetpointWrite(record.clone())));
+    }
+    for write in &effects.forecasts {
+        events.push(NewEvent::new(tenant, effects.now, EventBody::Forecast(write.stored(effects.now))));
     }
     events
 }

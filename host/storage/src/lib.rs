@@ -25,16 +25,16 @@ mod ports;
 
 pub use connectors::{ConnectorStore, connector_event, connector_settings};
 pub use effects::{
-    Committed, DeviceSeries, Effects, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell, OperatorOutcome,
-    Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,
+    Committed, DeviceSeries, Effects, ForecastWrite, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell,
+    OperatorOutcome, Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,
 };
 pub use error::StorageError;
 pub use identity::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed};
 pub use monitor::{MonitorStore, PoolStats};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use ports::{
-    AlarmStore, EntityStore, OutboxStore, PluginStore, RecommendationStore, RecordStore, SetpointStore, StateStore,
-    Store, TelemetryStore, UnitOfWork, WellTestStore,
+    AlarmStore, EntityStore, ForecastStore, OutboxStore, PluginStore, RecommendationStore, RecordStore, SetpointStore,
+    StateStore, Store, TelemetryStore, UnitOfWork, WellTestStore,
 };
 
 /// Storage results.

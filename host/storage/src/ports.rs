@@ -11,8 +11,8 @@ use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, Binding, BindingId, Bucket, DeadLetter, Device,
     DeviceId, Event, EventSeq, FieldConstraints, OperatorAction, Page, PluginKind, PluginRun, PluginVersion,
     PluginVersionId, Reading, RecommendationId, RecommendationStatus, RecommendationTransition, RecordedWellTest,
-    Setpoint, StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId, WellTest,
-    Wellpad, WellpadId,
+    Setpoint, StoredForecast, StoredRecommendation, Tenant, TenantId, TenantProfile, TimestampMs, Usage, Well, WellId,
+    WellTest, Wellpad, WellpadId,
 };
 
 use crate::{Committed, Effects, NewBinding, NewDevice, NewPlugin, NewWell, OperatorOutcome, Result};
@@ -357,6 +357,14 @@ pub trait RecommendationStore: Send + Sync {
     ) -> Result<Vec<RecommendationTransition>>;
 }
 
+/// Forecasts: the newest of each (device, key), written by commits
+/// ([`crate::Effects::forecasts`]).
+#[async_trait]
+pub trait ForecastStore: Send + Sync {
+    /// The newest forecast of each key of a device, by key.
+    async fn forecasts(&self, tenant: &TenantId, device: &DeviceId) -> Result<Vec<StoredForecast>>;
+}
+
 /// Every port: what the services are given.
 pub trait Store:
     EntityStore
@@ -374,6 +382,7 @@ pub trait Store:
     + WellTestStore
     + SetpointStore
     + RecommendationStore
+    + ForecastStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

@@ -71,6 +71,11 @@ pub struct Config {
     pub open_recommendation_ttl_ms: i64,
     /// A well test older than this many days is not used for calibration.
     pub well_test_max_age_days: f64,
+    /// The forecast key whose stored forecast is the baseline of the
+    /// expected gain ([`crate::baseline`]).
+    pub baseline_key: String,
+    /// Days over which the gain is averaged on the forecast baseline.
+    pub gain_horizon_days: u32,
 }
 
 impl Default for Config {
@@ -90,6 +95,8 @@ impl Default for Config {
                 .to_vec(),
             open_recommendation_ttl_ms: 24 * 3_600_000,
             well_test_max_age_days: 365.0,
+            baseline_key: "oil_rate".into(),
+            gain_horizon_days: 30,
         }
     }
 }
@@ -122,6 +129,12 @@ impl Config {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("`{name}` must be a number > 0, got {v}"));
             }
+        }
+        if self.baseline_key.is_empty() {
+            return Err("`baseline_key` must not be empty".into());
+        }
+        if !(1..=3650).contains(&self.gain_horizon_days) {
+            return Err(format!("`gain_horizon_days` must be 1 to 3650, got {}", self.gain_horizon_days));
         }
         if self.min_steady_samples < 2 {
             return Err("`min_steady_samples` must be at least 2".into());
@@ -166,7 +179,11 @@ pub fn schema() -> serde_json::Value {
                                    "description": "Alarm types that silence the optimizer while open." },
             "open_recommendation_ttl_ms": { "type": "integer", "minimum": 0, "default": d.open_recommendation_ttl_ms,
                                             "description": "An unapplied recommendation stops counting as open after this, ms." },
-            "well_test_max_age_days": num(d.well_test_max_age_days, "Older well tests are not used.")
+            "well_test_max_age_days": num(d.well_test_max_age_days, "Older well tests are not used."),
+            "baseline_key": { "type": "string", "minLength": 1, "default": d.baseline_key,
+                              "description": "Key whose stored forecast is the baseline of the expected gain." },
+            "gain_horizon_days": { "type": "integer", "minimum": 1, "maximum": 3650, "default": d.gain_horizon_days,
+                                   "description": "Days over which the gain is averaged on the forecast baseline." }
         }
     })
 }

@@ -7,14 +7,17 @@
 //! recommended range at that frequency, motor cooling, frequency limits —
 //! approached one rate-limited step at a time, only while the well is steady,
 //! never while a protection alarm is open and never twice while a
-//! recommendation is open. The recommendation carries Δoil as its gain; the
-//! rationale gives Δoil, Δwater, Δpower (kW) and the binding constraint.
+//! recommendation is open. The recommendation carries Δoil as its gain —
+//! averaged over a horizon on the well's stored forecast when there is one
+//! ([`baseline`]); the rationale gives Δoil, Δwater, Δpower (kW) and the
+//! binding constraint.
 //!
 //! The logic is the pure [`decide()`] over an [`Input`]; [`static_data`]
 //! is the well's schema, [`config`] the binding's. The component glue
 //! ([`run`]) is thin: it builds the input from the well context of contract
 //! 0.2.0, whose open alarms and open recommendations the host supplies.
 
+pub mod baseline;
 pub mod calibrate;
 pub mod config;
 pub mod decide;
@@ -28,7 +31,7 @@ pub use decide::{Decision, HoldReason, Input, OpenRecommendation, Plan, decide};
 pub use observe::FREQUENCY_PARAMETER;
 pub use static_data::WellData;
 
-use nexus_plugin_sdk::{PluginError, PluginInfo, Recommendation, WellContext};
+use nexus_plugin_sdk::{Forecast, PluginError, PluginInfo, Recommendation, WellContext};
 
 /// A frequency reading within this of an open recommendation means it was applied, Hz.
 const APPLIED_TOLERANCE_HZ: f64 = 0.05;
@@ -47,7 +50,14 @@ pub fn parse_config(json: &str) -> Result<Config, PluginError> {
 ///
 /// An open frequency recommendation the latest frequency reading has already
 /// reached counts as carried out, so it does not block the next step.
-pub fn run(config: &Config, context: &WellContext, now_ms: i64) -> (Vec<Recommendation>, Option<Decision>) {
+/// `forecast` is the stored forecast of `config.baseline_key`, if any: the
+/// baseline of the expected gain.
+pub fn run(
+    config: &Config,
+    context: &WellContext,
+    now_ms: i64,
+    forecast: Option<&Forecast>,
+) -> (Vec<Recommendation>, Option<Decision>) {
     let mut static_data = match static_data::parse(&context.static_data) {
         Ok(data) => data,
         Err(message) => {
@@ -84,9 +94,33 @@ pub fn run(config: &Config, context: &WellContext, now_ms: i64) -> (Vec<Recommen
         now_ms,
     };
     match decide(config, &input) {
-        Decision::Recommend(plan) => (vec![plan.recommendation], None),
+        Decision::Recommend(plan) => {
+            let baseline =
+                forecast.and_then(|f| baseline::Baseline::from_forecast(f, now_ms, config.gain_horizon_days));
+            (vec![on_baseline(plan.recommendation, baseline.as_ref(), &config.baseline_key)], None)
+        }
         hold => (Vec::new(), Some(hold)),
     }
+}
+
+/// States the gain on the forecast baseline (or says there was none).
+fn on_baseline(mut r: Recommendation, baseline: Option<&baseline::Baseline>, key: &str) -> Recommendation {
+    let mut details: serde_json::Value = serde_json::from_str(&r.details).unwrap_or_else(|_| serde_json::json!({}));
+    match baseline {
+        Some(b) => {
+            let now = r.expected_gain;
+            r.expected_gain = now * b.factor();
+            r.rationale.push_str(&format!(
+                " Baseline: the `{}` forecast, {:.0} bbl/d now and {:.0} on average over the next {} days, so the \
+                 expected gain is {:+.1} bbl/d oil averaged over them ({now:+.1} now).",
+                b.key, b.now, b.mean, b.horizon_days, r.expected_gain
+            ));
+            details["baseline"] = b.details(now);
+        }
+        None => details["baseline"] = baseline::current_rate(key),
+    }
+    r.details = details.to_string();
+    r
 }
 
 /// The newest of the host's recorded well tests that can calibrate the
@@ -117,7 +151,14 @@ impl nexus_plugin_sdk::Optimizer for EspFrequency {
     fn optimize(context: WellContext) -> Result<Vec<Recommendation>, PluginError> {
         let config: Config = nexus_plugin_sdk::host::config()?;
         config.validate().map_err(nexus_plugin_sdk::config::invalid)?;
-        let (recommendations, hold) = run(&config, &context, nexus_plugin_sdk::host::now());
+        let forecast = match nexus_plugin_sdk::host::latest_forecast(&context.device_id, &config.baseline_key) {
+            Ok(forecast) => forecast,
+            Err(error) => {
+                nexus_plugin_sdk::host::debug(&format!("no forecast baseline: {}", error.message));
+                None
+            }
+        };
+        let (recommendations, hold) = run(&config, &context, nexus_plugin_sdk::host::now(), forecast.as_ref());
         if let Some(Decision::Hold { reason, message }) = hold {
             let line = format!("well {}: {message}", context.well_id);
             match reason {

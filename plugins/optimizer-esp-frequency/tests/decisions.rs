@@ -219,14 +219,14 @@ fn a_well_test_recorded_by_the_host_calibrates_like_the_static_one_and_the_newer
         well_tests: vec![recorded(thirty_days_ago - 86_400_000, json!({})), recorded(thirty_days_ago, full.clone())],
     };
     let rationale = |context: &nexus_plugin_sdk::WellContext| {
-        let (recommendations, hold) = optimizer_esp_frequency::run(&config(), context, NOW);
+        let (recommendations, hold) = optimizer_esp_frequency::run(&config(), context, NOW, None);
         assert_eq!(recommendations.len(), 1, "{hold:?}");
         let r = &recommendations[0];
         assert!((r.proposed_value - 50.0).abs() > 0.1, "{r:?}");
         r.rationale.clone()
     };
     let uncalibrated = |context: &nexus_plugin_sdk::WellContext| {
-        let (recommendations, hold) = optimizer_esp_frequency::run(&config(), context, NOW);
+        let (recommendations, hold) = optimizer_esp_frequency::run(&config(), context, NOW, None);
         assert!(recommendations.is_empty(), "{recommendations:?}");
         matches!(hold, Some(Decision::Hold { reason: HoldReason::Calibration, .. }))
     };

@@ -177,18 +177,80 @@ fn a_repeat_run_does_not_duplicate_an_open_recommendation() {
         open_recommendations: Vec::new(),
         well_tests: Vec::new(),
     };
-    let (once, _) = run(&config(), &context, NOW);
+    let (once, _) = run(&config(), &context, NOW, None);
     assert_eq!(once.len(), 1);
     context.open_recommendations = vec![nexus_plugin_sdk::OpenRecommendation {
         parameter: once[0].parameter.clone(),
         proposed_value: once[0].proposed_value,
         created_at: NOW,
     }];
-    let (again, hold) = run(&config(), &context, NOW + 15 * MINUTE);
+    let (again, hold) = run(&config(), &context, NOW + 15 * MINUTE, None);
     assert!(again.is_empty());
     assert!(matches!(hold, Some(Decision::Hold { reason: HoldReason::OpenRecommendation, .. })), "{hold:?}");
     // An open recommendation the frequency has already reached was carried out.
     context.open_recommendations[0].proposed_value = 50.0;
-    let (after, hold) = run(&config(), &context, NOW + 15 * MINUTE);
+    let (after, hold) = run(&config(), &context, NOW + 15 * MINUTE, None);
     assert!(!matches!(hold, Some(Decision::Hold { reason: HoldReason::OpenRecommendation, .. })), "{hold:?} {after:?}");
+}
+
+/// With a stored exponential decline forecast the expected gain is today's
+/// Δoil times the forecast's mean over the horizon over its value now,
+/// which for q = q₀·e^(−D·t) is Σ_{d=1..30} e^(−D·d) / 30; without one the
+/// gain is today's Δoil and the details say the baseline is the current rate.
+#[test]
+fn the_expected_gain_rides_on_the_stored_forecast() {
+    let mut builder = nexus_plugin_sdk::SeriesBuilder::new();
+    for r in issue_readings(40.0) {
+        builder.push(&r.key, r.ts, r.value, r.quality);
+    }
+    let context = nexus_plugin_sdk::WellContext {
+        well_id: "w-1".into(),
+        device_id: "esp-1".into(),
+        readings: builder.build(),
+        setpoints: Vec::new(),
+        static_data: issue_well_json(1.2, 1.0).to_string(),
+        open_alarms: Vec::new(),
+        open_recommendations: Vec::new(),
+        well_tests: Vec::new(),
+    };
+    let (plain, _) = run(&config(), &context, NOW, None);
+    assert_eq!(plain.len(), 1);
+    let plain_details: serde_json::Value = serde_json::from_str(&plain[0].details).expect("json");
+    assert_eq!(plain_details["baseline"]["source"], "current rate");
+
+    let decline = 0.004_f64;
+    let day = 86_400_000_i64;
+    let forecast = nexus_plugin_sdk::Forecast {
+        device_id: "esp-1".into(),
+        key: "oil_rate".into(),
+        unit: "bbl/d".into(),
+        points: (0..=12)
+            .map(|k| {
+                let value = 900.0 * (-decline * 30.0 * f64::from(k)).exp();
+                nexus_plugin_sdk::ForecastPoint {
+                    ts: NOW - 15 * day + i64::from(k) * 30 * day,
+                    value,
+                    low: value * 0.9,
+                    high: value * 1.1,
+                }
+            })
+            .collect(),
+        model: r#"{"family":"exponential"}"#.into(),
+    };
+    let (on_forecast, _) = run(&config(), &context, NOW, Some(&forecast));
+    assert_eq!(on_forecast.len(), 1);
+    let factor = (1..=30).map(|d| (-decline * f64::from(d)).exp()).sum::<f64>() / 30.0;
+    let want = plain[0].expected_gain * factor;
+    assert!(
+        (on_forecast[0].expected_gain - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "gain {} against {want} (factor {factor})",
+        on_forecast[0].expected_gain
+    );
+    assert!(factor < 0.95 && on_forecast[0].expected_gain.abs() < plain[0].expected_gain.abs());
+    let details: serde_json::Value = serde_json::from_str(&on_forecast[0].details).expect("json");
+    assert_eq!(details["baseline"]["source"], "forecast");
+    assert_eq!(details["baseline"]["model"]["family"], "exponential");
+    assert!((details["baseline"]["factor"].as_f64().expect("factor") - factor).abs() < 1e-12);
+    assert!(on_forecast[0].rationale.contains("Baseline: the `oil_rate` forecast"), "{}", on_forecast[0].rationale);
+    assert_eq!(on_forecast[0].proposed_value, plain[0].proposed_value, "the baseline changes the gain, not the step");
 }

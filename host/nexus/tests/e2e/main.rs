@@ -14,6 +14,7 @@ mod crash;
 mod faults;
 mod field;
 mod flow;
+mod forecasts;
 mod hygiene;
 mod identity;
 mod ingest;

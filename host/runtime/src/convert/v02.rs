@@ -190,3 +190,17 @@ pub(crate) fn forecast_from_wit(f: wit::Forecast) -> model::Forecast {
         model: json_object(&f.model),
     }
 }
+
+pub(crate) fn forecast_to_wit(f: model::Forecast) -> wit::Forecast {
+    wit::Forecast {
+        device_id: f.device_id.to_string(),
+        key: f.key,
+        unit: f.unit,
+        points: f
+            .points
+            .into_iter()
+            .map(|p| wit::ForecastPoint { ts: p.ts, value: p.value, low: p.low, high: p.high })
+            .collect(),
+        model: f.model.to_string(),
+    }
+}

@@ -77,6 +77,7 @@ pub async fn tenants_see_nothing_of_each_other(store: &dyn Store) {
         config: &serde_json::json!({}),
         limits: &b.binding.limits,
         schedule_ms: None,
+        schedule_cron: None,
         propagate: true,
         device_ids: std::slice::from_ref(&a.device.id),
     };

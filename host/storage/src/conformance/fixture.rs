@@ -73,6 +73,7 @@ pub(crate) async fn field(store: &dyn Store, tenant: &str) -> Field {
                 config: &serde_json::json!({"k": 1}),
                 limits: &Limits::for_kind(PluginKind::AlarmRule),
                 schedule_ms: None,
+                schedule_cron: None,
                 propagate: true,
                 device_ids: std::slice::from_ref(&device.id),
             },

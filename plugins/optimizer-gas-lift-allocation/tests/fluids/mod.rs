@@ -96,6 +96,9 @@ fn exhaustive_4(f: &Field, m: usize) -> f64 {
     best
 }
 
+/// A well's DP options `(units, gas)` and its pick at each unit count.
+type Picks = (Vec<(usize, f64)>, Vec<usize>);
+
 /// The allocation maximising `Σ c_i f_i(g_i)` with every injection a multiple
 /// of `G / steps` (or `lo`, charged the units above it), by DP over the
 /// units of gas used; without a gas limit, each well's best on a grid.
@@ -115,7 +118,7 @@ fn dp_scaled(f: &Field, c: &[f64], steps: usize) -> Vec<f64> {
     };
     let d = limit / steps as f64;
     let mut best = vec![0.0f64; steps + 1];
-    let mut picks: Vec<(Vec<(usize, f64)>, Vec<usize>)> = Vec::new();
+    let mut picks: Vec<Picks> = Vec::new();
     for (w, c) in wells.iter().zip(c) {
         let mut opts = vec![(0usize, 0.0)];
         let k0 = (w.lo / d).ceil() as usize;

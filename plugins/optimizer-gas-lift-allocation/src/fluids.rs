@@ -27,6 +27,10 @@
 //!    made feasible (gas, then water and liquid taken from the wettest wells)
 //!    and polished on the true curves by moves that keep every limit
 //!    ([`polish`]). The best by true total oil wins.
+//! 5. Discrete moves on that best ([`crate::swap`]): each well tried at a
+//!    few far positions (`0`, `lo`, gap ends, interior points, `hi`), the
+//!    others repaired and the slack filled; kept if the oil rises, then
+//!    polished again (method `swap`).
 
 use crate::allocate::{
     Allocation, SAMPLES, Segment, WellInput, allocate, finish, hull, marginal, repair_feasibility, sample_step,
@@ -72,7 +76,7 @@ pub struct FluidUse {
 
 /// Prices of the three resources.
 #[derive(Debug, Clone, Copy, Default)]
-struct Prices {
+pub(crate) struct Prices {
     gas: f64,
     water: f64,
     liquid: f64,
@@ -80,35 +84,35 @@ struct Prices {
 
 impl Prices {
     /// The worth of a barrel of oil of a well with water–oil ratio `r`.
-    fn value(&self, r: f64) -> f64 {
+    pub(crate) fn value(&self, r: f64) -> f64 {
         1.0 - self.water * r - self.liquid * (1.0 + r)
     }
 }
 
 /// The problem: wells, their water–oil ratios and the limits.
-struct Problem<'a, 'w> {
-    wells: &'a [WellInput<'w>],
-    wor: &'a [f64],
-    gas: Option<f64>,
-    limits: FluidLimits,
-    steps: Vec<f64>,
+pub(crate) struct Problem<'a, 'w> {
+    pub(crate) wells: &'a [WellInput<'w>],
+    pub(crate) wor: &'a [f64],
+    pub(crate) gas: Option<f64>,
+    pub(crate) limits: FluidLimits,
+    pub(crate) steps: Vec<f64>,
 }
 
 impl Problem<'_, '_> {
-    fn water(&self, gas: &[f64]) -> f64 {
+    pub(crate) fn water(&self, gas: &[f64]) -> f64 {
         self.wells.iter().zip(gas).zip(self.wor).map(|((w, g), r)| r * w.curve.oil(*g)).sum()
     }
 
-    fn liquid(&self, gas: &[f64]) -> f64 {
+    pub(crate) fn liquid(&self, gas: &[f64]) -> f64 {
         self.wells.iter().zip(gas).zip(self.wor).map(|((w, g), r)| (1.0 + r) * w.curve.oil(*g)).sum()
     }
 
-    fn oil(&self, gas: &[f64]) -> f64 {
+    pub(crate) fn oil(&self, gas: &[f64]) -> f64 {
         self.wells.iter().zip(gas).map(|(w, g)| w.curve.oil(*g)).sum()
     }
 
     /// Slack of (gas, water, liquid); infinite where not limited.
-    fn slack(&self, gas: &[f64]) -> [f64; 3] {
+    pub(crate) fn slack(&self, gas: &[f64]) -> [f64; 3] {
         [
             self.gas.map_or(f64::INFINITY, |g| g - gas.iter().sum::<f64>()),
             self.limits.water.map_or(f64::INFINITY, |w| w - self.water(gas)),
@@ -116,7 +120,7 @@ impl Problem<'_, '_> {
         ]
     }
 
-    fn feasible(&self, gas: &[f64]) -> bool {
+    pub(crate) fn feasible(&self, gas: &[f64]) -> bool {
         let [g, w, l] = self.slack(gas);
         g >= -1.0e-9 * self.gas.unwrap_or(1.0).max(1.0)
             && w >= -TOL * self.limits.water.unwrap_or(1.0).max(1.0)
@@ -200,7 +204,7 @@ pub fn allocate_fluids(wells: &[WellInput], wor: &[f64], gas: Option<f64>, limit
     let mut best: Option<(&'static str, Vec<f64>, f64)> = None;
     for (name, mut g) in candidates {
         repair_feasibility(wells, &mut g, gas);
-        fluid_repair(&p, &mut g);
+        fluid_repair(&p, &mut g, None);
         if !p.feasible(&g) {
             continue;
         }
@@ -210,10 +214,15 @@ pub fn allocate_fluids(wells: &[WellInput], wor: &[f64], gas: Option<f64>, limit
             best = Some((name, g, total));
         }
     }
-    let Some((name, g, _)) = best else {
+    let Some((mut name, mut g, _)) = best else {
         use_.feasible = false;
         return with_use(&p, finish(wells, least, gas, 0.0, true, "infeasible-fluids"), use_);
     };
+    // Discrete moves (a well to another mode, the others repaired and filled).
+    if crate::swap::swap_search(&p, &mut g, prices, &hulls) {
+        polish(&p, &mut g, prices);
+        name = "swap";
+    }
     let mut a = finish(wells, g, gas, prices.gas, true, name);
     use_.mu_water = prices.water;
     use_.mu_liquid = prices.liquid;
@@ -333,13 +342,16 @@ fn dual_search(p: &Problem, hulls: &[Vec<Segment>], start: &[f64]) -> (Prices, V
 
 /// Takes water and liquid off the wettest wells (least oil lost per barrel
 /// freed) until both totals are within their limits.
-fn fluid_repair(p: &Problem, gas: &mut [f64]) {
+pub(crate) fn fluid_repair(p: &Problem, gas: &mut [f64], keep: Option<usize>) {
     let mut order: Vec<usize> = (0..p.wells.len()).collect();
     order.sort_by(|&a, &b| p.wor[b].total_cmp(&p.wor[a]));
     for i in order {
         let [_, sw, sl] = p.slack(gas);
         if sw >= 0.0 && sl >= 0.0 {
             return;
+        }
+        if keep == Some(i) {
+            continue;
         }
         let w = &p.wells[i];
         let r = p.wor[i];
@@ -375,7 +387,7 @@ fn fluid_repair(p: &Problem, gas: &mut [f64]) {
 
 /// The best step `t ∈ [0, reach]` adding gas to well `i` within the slacks
 /// of gas, water and liquid.
-fn best_add(p: &Problem, i: usize, g: f64, slack: [f64; 3], reach: f64) -> f64 {
+pub(crate) fn best_add(p: &Problem, i: usize, g: f64, slack: [f64; 3], reach: f64) -> f64 {
     let w = &p.wells[i];
     let reach = reach.min(slack[0]).min(w.hi - g);
     if reach <= 0.0 || !w.has_interval() || g < w.lo - 1.0e-9 {

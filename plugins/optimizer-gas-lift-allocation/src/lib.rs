@@ -19,6 +19,7 @@ pub mod fit;
 pub mod fluids;
 pub mod polish;
 pub mod report;
+mod swap;
 pub mod wells;
 
 pub use allocate::{Allocation, Response, WellInput, allocate, allocate_with};

@@ -7,9 +7,12 @@
 //! gives is printed) — and the plan through `run` (binding limits, wells
 //! without a water cut, infeasible limits).
 
+mod oracle;
+
 use crate::common::*;
 use nexus_plugin_sdk::WellTest;
 use optimizer_gas_lift_allocation::{Config, FluidLimits, WellInput, allocate_fluids, run};
+use oracle::Resolution;
 
 /// A generated field with water–oil ratios and fluid limits.
 struct Field {
@@ -96,120 +99,30 @@ fn exhaustive_4(f: &Field, m: usize) -> f64 {
     best
 }
 
-/// A well's DP options `(units, gas)` and its pick at each unit count.
-type Picks = (Vec<(usize, f64)>, Vec<usize>);
-
-/// The allocation maximising `Σ c_i f_i(g_i)` with every injection a multiple
-/// of `G / steps` (or `lo`, charged the units above it), by DP over the
-/// units of gas used; without a gas limit, each well's best on a grid.
-fn dp_scaled(f: &Field, c: &[f64], steps: usize) -> Vec<f64> {
-    let wells = &f.inst.wells;
-    let Some(limit) = f.inst.limit else {
-        return wells
-            .iter()
-            .zip(c)
-            .map(|(w, c)| {
-                grid(w, steps)
-                    .into_iter()
-                    .max_by(|a, b| (c * w.curve.oil(*a)).total_cmp(&(c * w.curve.oil(*b))))
-                    .unwrap_or(0.0)
-            })
-            .collect();
-    };
-    let d = limit / steps as f64;
-    let mut best = vec![0.0f64; steps + 1];
-    let mut picks: Vec<Picks> = Vec::new();
-    for (w, c) in wells.iter().zip(c) {
-        let mut opts = vec![(0usize, 0.0)];
-        let k0 = (w.lo / d).ceil() as usize;
-        if w.lo > 0.0 && k0 <= steps {
-            opts.push((k0, w.lo));
-        }
-        let mut k = if w.lo > 0.0 { k0 + 1 } else { 1 };
-        while k <= steps && k as f64 * d <= w.hi {
-            opts.push((k, k as f64 * d));
-            k += 1;
-        }
-        let vals: Vec<f64> = opts.iter().map(|o| c * w.curve.oil(o.1)).collect();
-        let mut next = vec![f64::NEG_INFINITY; steps + 1];
-        let mut pick = vec![0usize; steps + 1];
-        for u in 0..=steps {
-            for (o, &(cost, _)) in opts.iter().enumerate() {
-                if cost > u {
-                    break;
-                }
-                let v = best[u - cost] + vals[o];
-                if v > next[u] {
-                    next[u] = v;
-                    pick[u] = o;
-                }
-            }
-        }
-        best = next;
-        picks.push((opts, pick));
+/// Checks the DP's allocation against every bound and limit with the
+/// test's own totals.
+fn assert_feasible(f: &Field, gas: &[f64], who: &str) {
+    if let Some(g) = f.inst.limit {
+        assert!(gas.iter().sum::<f64>() <= g * (1.0 + 1.0e-12), "{who}: gas over the limit");
     }
-    let mut gas = vec![0.0; wells.len()];
-    let mut u = steps;
-    for i in (0..wells.len()).rev() {
-        let (opts, pick) = &picks[i];
-        let (cost, g) = opts[pick[u]];
-        gas[i] = g;
-        u -= cost;
+    if let Some(w) = f.limits.water {
+        assert!(water(f, gas) <= w * (1.0 + 1.0e-9) + 1.0e-9, "{who}: water over the limit");
     }
-    gas
+    if let Some(l) = f.limits.liquid {
+        assert!(liquid(f, gas) <= l * (1.0 + 1.0e-9) + 1.0e-9, "{who}: liquid over the limit");
+    }
+    for (w, g) in f.inst.wells.iter().zip(gas) {
+        assert!(*g == 0.0 || (*g >= w.lo && *g <= w.hi), "{who}: {g} outside {{0}} ∪ [{}, {}]", w.lo, w.hi);
+    }
 }
 
-/// Lagrangian search with the DP as inner solver: bisection on the price of
-/// liquid (outer) and of water (inner); returns the best feasible oil it
-/// visits and the least dual bound `Σ c_i f_i + μ_w W + μ_l L` (a bound on
-/// the grid problem).
-fn lagrangian_dp(f: &Field, steps: usize, iterations: usize) -> (f64, f64) {
-    let oil = |g: &[f64]| f.inst.wells.iter().zip(g).map(|(w, g)| w.curve.oil(*g)).sum::<f64>();
-    let (wl, ll) = (f.limits.water.unwrap_or(f64::INFINITY), f.limits.liquid.unwrap_or(f64::INFINITY));
-    let mut primal = f64::NEG_INFINITY;
-    let mut dual = f64::INFINITY;
-    let mut solve = |mw: f64, ml: f64| -> (f64, f64) {
-        let c: Vec<f64> = f.wor.iter().map(|r| 1.0 - mw * r - ml * (1.0 + r)).collect();
-        let g = dp_scaled(f, &c, steps);
-        let (w, l) = (water(f, &g), liquid(f, &g));
-        let value: f64 = f.inst.wells.iter().zip(&g).zip(&c).map(|((wl, g), c)| c * wl.curve.oil(*g)).sum();
-        dual =
-            dual.min(value + mw * if wl.is_finite() { wl } else { 0.0 } + ml * if ll.is_finite() { ll } else { 0.0 });
-        if w <= wl && l <= ll {
-            primal = primal.max(oil(&g));
-        }
-        (w, l)
-    };
-    let max_w = 1.0 / f.wor.iter().copied().filter(|r| *r > 0.0).fold(f64::INFINITY, f64::min);
-    let inner = |ml: f64, solve: &mut dyn FnMut(f64, f64) -> (f64, f64)| -> (f64, f64) {
-        let first = solve(0.0, ml);
-        if first.0 <= wl || !max_w.is_finite() {
-            return first;
-        }
-        let (mut lo, mut hi) = (0.0, max_w);
-        let mut at = first;
-        for _ in 0..iterations {
-            let mid = 0.5 * (lo + hi);
-            let r = solve(mid, ml);
-            if r.0 > wl { lo = mid } else { (hi, at) = (mid, r) }
-        }
-        at
-    };
-    let first = inner(0.0, &mut solve);
-    if first.1 > ll {
-        let (mut lo, mut hi) = (0.0, 1.0);
-        for _ in 0..iterations {
-            let mid = 0.5 * (lo + hi);
-            if inner(mid, &mut solve).1 > ll { lo = mid } else { hi = mid }
-        }
-    }
-    (primal, dual)
-}
-
-/// Runs the component on generated fields and checks it against `oracle`.
-fn check(n: usize, seeds: &[u64], oracle: impl Fn(&Field) -> (f64, f64)) {
+/// Runs the component on generated fields of `n` wells and checks it
+/// against the DP optimum at two resolutions (the better is the
+/// reference; for 4 wells also the exhaustive grid), printing the
+/// Lagrangian upper bound.
+fn check(n: usize, seeds: &[u64], coarse: Resolution, fine: Resolution) {
     let mut binding = [0usize; 2];
-    let mut worst = f64::INFINITY;
+    let (mut worst, mut worst_coarse, mut worst_bound) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     for &seed in seeds {
         for gas_binding in [true, false] {
             for kind in 0..4u8 {
@@ -223,19 +136,33 @@ fn check(n: usize, seeds: &[u64], oracle: impl Fn(&Field) -> (f64, f64)) {
                 let a = allocate_fluids(&wells, &f.wor, f.inst.limit, f.limits);
                 let u = a.fluids.clone().expect("fluid use");
                 let total: f64 = f.inst.wells.iter().zip(&a.gas).map(|(w, g)| w.curve.oil(*g)).sum();
-                let (best, bound) = oracle(&f);
+                let (bound, prices) = oracle::upper_bound(&f);
+                let (c, d) = (oracle::dp(&f, coarse, prices), oracle::dp(&f, fine, prices));
+                for o in [&c, &d] {
+                    assert_feasible(&f, &o.gas, &format!("seed {seed} kind {kind}: the DP"));
+                    let oil: f64 = f.inst.wells.iter().zip(&o.gas).map(|(w, g)| w.curve.oil(*g)).sum();
+                    assert!((oil - o.oil).abs() <= 1.0e-9 * oil.max(1.0), "the DP's oil {} vs {oil}", o.oil);
+                }
+                let mut best = c.oil.max(d.oil);
+                if n == 4 {
+                    best = best.max(exhaustive_4(&f, 80));
+                }
                 let ratio = total / best;
                 worst = worst.min(ratio);
+                worst_coarse = worst_coarse.min(c.oil / d.oil);
+                worst_bound = worst_bound.min(best / bound);
                 binding[0] += usize::from(u.water_binds);
                 binding[1] += usize::from(u.liquid_binds);
                 eprintln!(
-                    "{n} wells, seed {seed}, gas {:?}, water {:?}, liquid {:?}: component {total:.3} vs oracle \
-                     {best:.3} ({:.4} %; dual bound {:.3}), binds gas {} water {} liquid {}, μ_w {:.4} μ_l {:.4}, {}",
+                    "{n} wells, seed {seed}, gas {:?}, water {:?}, liquid {:?}: component {total:.3} = {:.4} % of \
+                     the DP {best:.3} (coarse {:.3}, fine {:.3}; upper bound {bound:.3}), binds gas {} water {} \
+                     liquid {}, μ_w {:.4} μ_l {:.4}, {}",
                     f.inst.limit.map(|g| g.round()),
                     f.limits.water.map(|g| g.round()),
                     f.limits.liquid.map(|g| g.round()),
                     100.0 * ratio,
-                    bound,
+                    c.oil,
+                    d.oil,
                     a.gas_binds,
                     u.water_binds,
                     u.liquid_binds,
@@ -244,30 +171,21 @@ fn check(n: usize, seeds: &[u64], oracle: impl Fn(&Field) -> (f64, f64)) {
                     a.method
                 );
                 assert!(u.feasible, "seed {seed}: limits are feasible by construction");
+                assert_feasible(&f, &a.gas, &format!("seed {seed} kind {kind}: the component"));
                 assert!(total >= 0.995 * best, "seed {seed} kind {kind}: {total} < 99.5 % of {best}");
-                if let Some(g) = f.inst.limit {
-                    assert!(a.gas.iter().sum::<f64>() <= g + 1.0e-9, "seed {seed}: gas over the limit");
-                }
-                if let Some(w) = f.limits.water {
-                    assert!(water(&f, &a.gas) <= w * (1.0 + 1.0e-9) + 1.0e-9, "seed {seed}: water over the limit");
-                }
-                if let Some(l) = f.limits.liquid {
-                    assert!(liquid(&f, &a.gas) <= l * (1.0 + 1.0e-9) + 1.0e-9, "seed {seed}: liquid over the limit");
-                }
-                for (w, g) in f.inst.wells.iter().zip(&a.gas) {
-                    assert!(
-                        *g == 0.0 || (*g >= w.lo && *g <= w.hi),
-                        "seed {seed}: {g} outside {{0}} ∪ [{}, {}]",
-                        w.lo,
-                        w.hi
-                    );
-                }
+                assert!(
+                    best <= bound * (1.0 + 1.0e-9),
+                    "seed {seed} kind {kind}: the DP {best} over the bound {bound}"
+                );
             }
         }
     }
     eprintln!(
-        "{n} wells: worst {:.4} % of the oracle; water bound in {}, liquid in {} runs",
+        "{n} wells: worst {:.4} % of the DP optimum; coarse DP at worst {:.4} % of the fine; DP at worst {:.4} % \
+         of the upper bound; water bound in {}, liquid in {} runs",
         100.0 * worst,
+        100.0 * worst_coarse,
+        100.0 * worst_bound,
         binding[0],
         binding[1]
     );
@@ -275,18 +193,24 @@ fn check(n: usize, seeds: &[u64], oracle: impl Fn(&Field) -> (f64, f64)) {
 }
 
 #[test]
-fn fluids_4_wells_reach_the_exhaustive_grid_optimum() {
-    check(4, &[1, 2, 3, 4, 5, 6], |f| (exhaustive_4(f, 80), f64::NAN));
+fn fluids_4_wells_reach_the_dp_and_exhaustive_optimum() {
+    let (coarse, fine) =
+        (Resolution { points: 80, gas: 200, fluid: 200 }, Resolution { points: 160, gas: 400, fluid: 400 });
+    check(4, &[1, 2, 3, 4, 5, 6], coarse, fine);
 }
 
 #[test]
-fn fluids_10_wells_reach_a_lagrangian_dp_optimum() {
-    check(10, &[11, 12, 13, 14], |f| lagrangian_dp(f, 800, 24));
+fn fluids_10_wells_reach_the_dp_optimum() {
+    let (coarse, fine) =
+        (Resolution { points: 60, gas: 200, fluid: 200 }, Resolution { points: 120, gas: 400, fluid: 400 });
+    check(10, &[11, 12, 13, 14], coarse, fine);
 }
 
 #[test]
-fn fluids_50_wells_reach_a_lagrangian_dp_optimum() {
-    check(50, &[21, 22, 23], |f| lagrangian_dp(f, 300, 16));
+fn fluids_50_wells_reach_the_dp_optimum() {
+    let (coarse, fine) =
+        (Resolution { points: 30, gas: 150, fluid: 150 }, Resolution { points: 60, gas: 300, fluid: 300 });
+    check(50, &[21, 22], coarse, fine);
 }
 
 /// A test at injection `g` with a water cut.

@@ -1,11 +1,12 @@
 //! Water-handling and separator-liquid limits: generated fields of 4, 10
 //! and 50 wells (concave and dead-zone curves, random water cuts, with and
-//! without a binding gas, water and liquid limit) against optima computed
-//! here by other methods — an exhaustive grid for 4 wells; for 10 and 50 a
-//! Lagrangian search whose inner problem is a gas-grid DP written here (the
-//! best feasible allocation it visits is the reference; the dual bound it
-//! gives is printed) — and the plan through `run` (binding limits, wells
-//! without a water cut, infeasible limits).
+//! without a binding gas, water and liquid limit) against an optimum
+//! computed here by other code — a DP over the wells with the gas and the
+//! binding fluid used as state, run at two resolutions (see [`oracle`]),
+//! and for 4 wells also an exhaustive grid — every DP answer checked
+//! feasible, the better one the reference, with a Lagrangian upper bound
+//! printed and checked above it; and the plan through `run` (binding
+//! limits, wells without a water cut, infeasible limits).
 
 mod oracle;
 

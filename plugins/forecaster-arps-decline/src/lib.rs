@@ -5,7 +5,8 @@
 //! curves are fitted by least squares on `ln q` to a year of daily rates
 //! (telemetry read through `host.history`) or to the well's tests, the family
 //! is chosen by AICc, and the forecast carries a prediction interval by the
-//! delta method and the EUR to an economic limit.
+//! delta method, averaged over the three families by their Akaike weights,
+//! and the EUR to an economic limit.
 //!
 //! The core is pure: [`fit::fit`] over `(t_days, q)` points,
 //! [`forecast::forecast`] of a fit, and the glue [`run`], which takes the
@@ -37,7 +38,7 @@ impl nexus_plugin_sdk::Forecaster for ArpsDecline {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Arps decline-curve forecast of a well's oil rate: exponential, harmonic and hyperbolic \
                           fits on ln q to the daily telemetry history or the well tests, chosen by AICc, with \
-                          a delta-method prediction interval and the EUR to an economic limit."
+                          a prediction interval averaging the families' delta-method predictive distributions by their Akaike weights, and the EUR to an economic limit."
                 .into(),
             config_schema: config::schema().to_string(),
         }

@@ -91,17 +91,21 @@ pub struct Allocation {
     pub gas_binds: bool,
     /// False when the wells' minimum injections alone exceed the limit.
     pub feasible: bool,
-    /// Which candidate won (`greedy`, `repair-down`, `repair-up`, `dp`).
+    /// Which candidate won (`greedy`, `repair-down`, `repair-up`, `dp`;
+    /// with water or liquid limits, see [`crate::fluids`]).
     pub method: &'static str,
+    /// Water and liquid of the allocation and their limits, when the water
+    /// cuts are known ([`crate::fluids::allocate_fluids`]).
+    pub fluids: Option<crate::fluids::FluidUse>,
 }
 
 /// A hull segment of one well.
 #[derive(Debug, Clone, Copy)]
-struct Segment {
-    well: usize,
-    x0: f64,
-    x1: f64,
-    slope: f64,
+pub(crate) struct Segment {
+    pub(crate) well: usize,
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
+    pub(crate) slope: f64,
 }
 
 /// Allocates with the default sampling ([`SAMPLES`], [`DP_STEPS`]).
@@ -179,13 +183,13 @@ pub fn allocate_with(wells: &[WellInput], limit: Option<f64>, samples: usize, dp
 }
 
 /// Sample spacing of a well's interval.
-fn sample_step(w: &WellInput, samples: usize) -> f64 {
+pub(crate) fn sample_step(w: &WellInput, samples: usize) -> f64 {
     if w.has_interval() { (w.hi - w.lo) / samples.max(2) as f64 } else { 0.0 }
 }
 
 /// The upper concave hull of a well's samples from its smallest feasible
 /// injection, as segments (slopes strictly decreasing).
-fn hull(well: usize, w: &WellInput, samples: usize) -> Vec<Segment> {
+pub(crate) fn hull(well: usize, w: &WellInput, samples: usize) -> Vec<Segment> {
     let mut pts: Vec<(f64, f64)> = Vec::with_capacity(samples + 2);
     if w.allow_zero && (!w.has_interval() || w.lo > 0.0) {
         pts.push((0.0, w.curve.oil(0.0)));
@@ -266,7 +270,7 @@ fn greedy(segments: &[Segment], start: &[f64], budget: f64, skip: Option<usize>)
 
 /// Clamps every injection into its feasible set and, when the total exceeds
 /// the limit, takes the excess from the wells with the lowest marginal rate.
-fn repair_feasibility(wells: &[WellInput], gas: &mut [f64], limit: Option<f64>) {
+pub(crate) fn repair_feasibility(wells: &[WellInput], gas: &mut [f64], limit: Option<f64>) {
     for (w, g) in wells.iter().zip(gas.iter_mut()) {
         if !g.is_finite() {
             *g = w.min_gas();
@@ -317,7 +321,7 @@ pub fn marginal(w: &WellInput, g: f64) -> f64 {
     if b > a { (w.curve.oil(b) - w.curve.oil(a)) / (b - a) } else { 0.0 }
 }
 
-fn finish(
+pub(crate) fn finish(
     wells: &[WellInput],
     gas: Vec<f64>,
     limit: Option<f64>,
@@ -346,5 +350,16 @@ fn finish(
     } else {
         0.5 * (inside[inside.len() / 2 - 1] + inside[inside.len() / 2])
     };
-    Allocation { total_oil: oil.iter().sum(), gas, oil, lambda, greedy_lambda, marginal, gas_binds, feasible, method }
+    Allocation {
+        total_oil: oil.iter().sum(),
+        gas,
+        oil,
+        lambda,
+        greedy_lambda,
+        marginal,
+        gas_binds,
+        feasible,
+        method,
+        fluids: None,
+    }
 }

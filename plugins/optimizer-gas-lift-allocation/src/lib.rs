@@ -16,14 +16,17 @@ pub mod allocate;
 pub mod config;
 pub mod curve;
 pub mod fit;
+pub mod fluids;
 pub mod polish;
 pub mod report;
+mod swap;
 pub mod wells;
 
 pub use allocate::{Allocation, Response, WellInput, allocate, allocate_with};
 pub use config::Config;
 pub use curve::Curve;
 pub use fit::Fit;
+pub use fluids::{FluidLimits, FluidUse, allocate_fluids};
 pub use wells::PreparedWell;
 
 use nexus_plugin_sdk::{FieldContext, FieldPlan, PluginError, PluginInfo};
@@ -53,8 +56,39 @@ pub fn run(config: &Config, context: &FieldContext) -> FieldPlan {
             Some(WellInput { curve: &fit.curve, lo: w.lo, hi: w.hi, allow_zero: w.allow_zero })
         })
         .collect();
-    let allocation = allocate(&inputs, limit.map(|g| (g - kept).max(0.0)));
-    report::plan(config, context, &prepared, &allocation, report::Limit { value: limit, names: limit_names, kept })
+    let gas = limit.map(|g| (g - kept).max(0.0));
+    let c = &context.constraints;
+    // Wells left out keep their current injection, and so their water and liquid.
+    let kept_fluids: (f64, f64) = prepared
+        .iter()
+        .filter(|w| !w.allocated())
+        .filter_map(|w| Some((w.fit.as_ref()?.curve.oil(w.current?.max(0.0)), w.wor())))
+        .fold((0.0, 0.0), |(wa, li), (q, r)| (wa + r * q, li + (1.0 + r) * q));
+    let allocation = if c.water_handling.is_some() || c.separator_liquid.is_some() {
+        let wor: Vec<f64> = prepared.iter().filter(|w| w.allocated()).map(PreparedWell::wor).collect();
+        let limits = FluidLimits {
+            water: c.water_handling.map(|w| (w - kept_fluids.0).max(0.0)),
+            liquid: c.separator_liquid.map(|l| (l - kept_fluids.1).max(0.0)),
+        };
+        allocate_fluids(&inputs, &wor, gas, limits)
+    } else {
+        allocate(&inputs, gas)
+    };
+    report::plan(
+        config,
+        context,
+        &prepared,
+        &allocation,
+        report::Limit {
+            value: limit,
+            names: limit_names,
+            kept,
+            water: c.water_handling,
+            liquid: c.separator_liquid,
+            kept_water: kept_fluids.0,
+            kept_liquid: kept_fluids.1,
+        },
+    )
 }
 
 /// The component.

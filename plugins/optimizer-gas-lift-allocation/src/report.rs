@@ -17,6 +17,14 @@ pub struct Limit {
     pub names: Vec<&'static str>,
     /// Gas kept by wells outside the allocation (their current injection), Mscf/d.
     pub kept: f64,
+    /// `water-handling`, bbl/d, as set.
+    pub water: Option<f64>,
+    /// `separator-liquid`, bbl/d, as set.
+    pub liquid: Option<f64>,
+    /// Water and liquid of the wells outside the allocation, bbl/d.
+    pub kept_water: f64,
+    /// See `kept_water`.
+    pub kept_liquid: f64,
 }
 
 /// Rounds to 0.01.
@@ -50,6 +58,8 @@ pub fn plan(
     let mut shut_in = Vec::new();
     let mut no_curve = Vec::new();
     let mut at_bounds = Vec::new();
+    let mut no_water_cut: Vec<String> = Vec::new();
+    let fluids_feasible = allocation.fluids.as_ref().is_none_or(|f| f.feasible);
     let mut k = 0;
     let lambda = allocation.lambda;
     for w in prepared {
@@ -80,12 +90,27 @@ pub fn plan(
         }
         let mut interlocks: Vec<&str> = w.interlocks.clone();
         interlocks.extend(limit.names.iter().copied());
+        if let Some(f) = &allocation.fluids {
+            interlocks.extend(fluid_names(f));
+        }
+        let r = w.wor();
+        let water_note = match w.water_cut {
+            Some((wc, ts)) => json!({ "water_cut": wc, "from_test_ts": ts }),
+            None => {
+                no_water_cut.push(w.well_id.clone());
+                json!({ "water_cut": null, "note": "no well test with oil and water rates: its water is taken as 0" })
+            }
+        };
         let bounds = json!({ "lo": w.lo, "hi": w.hi, "zero_allowed": w.allow_zero, "trusted_up_to": fit.cap() });
         rows.push(json!({
             "well_id": w.well_id, "device_id": w.device_id, "model": fit.curve.model(), "gas_mscf_d": g,
             "oil_bbl_d": oil, "marginal_bbl_per_mscf": marginal, "shut_in": is_shut_in, "no_curve_reason": null,
             "current_mscf_d": w.current, "r2": fit.r2, "tests": fit.points, "bounds": bounds,
+            "water_bbl_d": r * oil, "liquid_bbl_d": (1.0 + r) * oil, "water": water_note,
         }));
+        if !fluids_feasible {
+            continue;
+        }
         if (g - current).abs() < config.min_change_mscf_d || (g - current).abs() < 0.005 {
             continue;
         }
@@ -134,6 +159,54 @@ pub fn plan(
     if allocation.gas_binds {
         binding.extend(limit.names.iter().map(|n| n.to_string()));
     }
+    let mut fluid_details = Value::Null;
+    let mut fluid_text = String::new();
+    if let Some(f) = &allocation.fluids {
+        if f.water_binds {
+            binding.push(format!("water handling (μ = {:.4} bbl oil per bbl water)", f.mu_water));
+        }
+        if f.liquid_binds {
+            binding.push(format!("separator liquid (μ = {:.4} bbl oil per bbl liquid)", f.mu_liquid));
+        }
+        let limit_text = |v: Option<f64>| v.map_or("no limit".to_string(), |v| format!("limit {v:.1}"));
+        fluid_text = format!(
+            " Water {:.1} bbl/d ({}), liquid {:.1} bbl/d ({}).",
+            f.water + limit.kept_water,
+            limit_text(limit.water),
+            f.liquid + limit.kept_liquid,
+            limit_text(limit.liquid)
+        );
+        if !f.feasible {
+            fluid_text.push_str(&format!(
+                " Infeasible: even at each well's least-oil injection the wells make {:.1} bbl/d of water and {:.1} \
+                 bbl/d of liquid, over the limits; lift gas cannot bring them within, so no injection change is \
+                 recommended (choke back or shut in wells, or check the limits).",
+                f.least_water + limit.kept_water,
+                f.least_liquid + limit.kept_liquid
+            ));
+        }
+        if !no_water_cut.is_empty() {
+            fluid_text.push_str(&format!(" Water taken as 0 (no water cut): {}.", no_water_cut.join(", ")));
+        }
+        fluid_details = json!({
+            "water_bbl_d": f.water + limit.kept_water,
+            "liquid_bbl_d": f.liquid + limit.kept_liquid,
+            "water_limit_bbl_d": limit.water,
+            "liquid_limit_bbl_d": limit.liquid,
+            "water_binds": f.water_binds,
+            "liquid_binds": f.liquid_binds,
+            "feasible": f.feasible,
+            "least_water_bbl_d": f.least_water + limit.kept_water,
+            "least_liquid_bbl_d": f.least_liquid + limit.kept_liquid,
+            "kept_by_unallocated_wells": { "water_bbl_d": limit.kept_water, "liquid_bbl_d": limit.kept_liquid },
+            "wells_without_water_cut": no_water_cut,
+        });
+    }
+    let shadow_prices = json!({
+        "gas_bbl_per_mscf": lambda,
+        "water_bbl_oil_per_bbl": allocation.fluids.as_ref().map_or(0.0, |f| f.mu_water),
+        "liquid_bbl_oil_per_bbl": allocation.fluids.as_ref().map_or(0.0, |f| f.mu_liquid),
+    });
     binding.extend(at_bounds);
     let of = match limit.value {
         Some(g) => format!("{used:.1} of {g:.1} Mscf/d of lift gas"),
@@ -143,7 +216,7 @@ pub fn plan(
         if allocation.feasible { String::new() } else { " The wells' minimum injections exceed the gas limit.".into() };
     let rationale = format!(
         "Allocated {of} to {} wells at λ = {lambda:.4} bbl/Mscf; field oil {oil_now:.1} → {oil_planned:.1} bbl/d \
-         ({:+.1}); binding: {}; shut in: {}; without a curve: {}.{infeasible}",
+         ({:+.1}); binding: {}; shut in: {}; without a curve: {}.{infeasible}{fluid_text}",
         k,
         oil_planned - oil_now,
         list_or_none(&binding),
@@ -160,22 +233,29 @@ pub fn plan(
         "gas_kept_by_unallocated_wells_mscf_d": limit.kept,
         "binding": binding,
         "unenforced": unenforced(context),
-        "feasible": allocation.feasible,
+        "feasible": allocation.feasible && fluids_feasible,
+        "fluids": fluid_details,
+        "shadow_prices": shadow_prices,
         "method": allocation.method,
         "wells": rows,
     });
     FieldPlan { recommendations, rationale, details: details.to_string() }
 }
 
-/// The shared limits that are set but not modelled.
-fn unenforced(context: &FieldContext) -> Value {
-    let c = &context.constraints;
+/// The shared limits that are set but not modelled: none since water
+/// handling and separator liquid are enforced (kept as an empty list).
+fn unenforced(_context: &FieldContext) -> Value {
+    Value::Array(Vec::new())
+}
+
+/// The names of the fluid limits in force, as interlocks.
+fn fluid_names(f: &crate::fluids::FluidUse) -> Vec<&'static str> {
     let mut out = Vec::new();
-    for (name, v) in [("water_handling", c.water_handling), ("separator_liquid", c.separator_liquid)] {
-        if let Some(v) = v {
-            out.push(json!({ "constraint": name, "value": v,
-                             "note": "not modelled: the curves give oil only, so this limit is not checked" }));
-        }
+    if f.limits.water.is_some() {
+        out.push("water handling");
     }
-    Value::Array(out)
+    if f.limits.liquid.is_some() {
+        out.push("separator liquid");
+    }
+    out
 }

@@ -32,9 +32,18 @@ pub struct PreparedWell {
     pub allow_zero: bool,
     /// Names of the limits applied to this well.
     pub interlocks: Vec<&'static str>,
+    /// Water cut (water / liquid) of the newest test with oil, and that
+    /// test's time; `None`: no water-cut information (water taken as 0).
+    pub water_cut: Option<(f64, i64)>,
 }
 
 impl PreparedWell {
+    /// Water–oil ratio `wc/(1 − wc)`: barrels of water per barrel of oil (0
+    /// without a water cut).
+    pub fn wor(&self) -> f64 {
+        self.water_cut.map_or(0.0, |(wc, _)| wc / (1.0 - wc))
+    }
+
     /// Whether the well takes part in the allocation.
     pub fn allocated(&self) -> bool {
         self.fit.is_some() && self.excluded_reason.is_none()
@@ -52,6 +61,20 @@ pub fn test_points(context: &WellContext) -> Vec<(f64, f64)> {
             (g.is_finite() && g >= 0.0 && t.oil_bbl_d.is_finite() && t.oil_bbl_d >= 0.0).then_some((g, t.oil_bbl_d))
         })
         .collect()
+}
+
+/// The water cut `water / (oil + water)` of the newest test with a positive
+/// oil rate and a finite, non-negative water rate, with that test's time.
+/// Tests without oil are passed over: their water is not proportional to
+/// any oil. The water cut is taken to hold at every injection (lift gas
+/// lifts the well's liquid; the reservoir sets its water cut).
+pub fn water_cut(context: &WellContext) -> Option<(f64, i64)> {
+    context
+        .well_tests
+        .iter()
+        .filter(|t| t.oil_bbl_d.is_finite() && t.oil_bbl_d > 0.0 && t.water_bbl_d.is_finite() && t.water_bbl_d >= 0.0)
+        .max_by_key(|t| t.ts)
+        .map(|t| (t.water_bbl_d / (t.oil_bbl_d + t.water_bbl_d), t.ts))
 }
 
 /// The current injection: the setpoint's value, else the latest reading of
@@ -84,6 +107,7 @@ pub fn prepare(config: &Config, constraints: &FieldConstraints, context: &WellCo
         hi: 0.0,
         allow_zero: true,
         interlocks: Vec::new(),
+        water_cut: water_cut(context),
     };
     match fit(&test_points(context)) {
         Ok(f) => {

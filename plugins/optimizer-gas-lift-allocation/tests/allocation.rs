@@ -4,6 +4,7 @@
 //! missing curves and bad configuration.
 
 mod common;
+mod fluids;
 
 use common::*;
 use nexus_plugin_sdk::InjectionBounds;
@@ -246,7 +247,9 @@ fn well_without_enough_tests_gets_no_recommendation() {
     assert!(reason.contains("1 usable"), "{reason}");
     // W2 keeps its 400 Mscf/d: 300 is left for W1.
     assert!((d["wells"][0]["gas_mscf_d"].as_f64().expect("gas") - 300.0).abs() < 1e-6, "{}", plan.details);
-    assert_eq!(d["unenforced"][0]["constraint"], "water_handling");
+    assert_eq!(d["unenforced"], serde_json::json!([]), "water handling is enforced");
+    assert_eq!(d["fluids"]["water_limit_bbl_d"], 5000.0);
+    assert_eq!(d["fluids"]["water_binds"], false);
     assert!(plan.rationale.contains("without a curve: W2"), "{}", plan.rationale);
 }
 

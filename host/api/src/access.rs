@@ -94,6 +94,7 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/bindings/{id}/run", Access::Operate),
     ("PUT", "/api/bindings/{id}/plugin", Access::Manage),
     ("POST", "/api/bindings/{id}/enable", Access::Manage),
+    ("PUT", "/api/bindings/{id}/auto-approve", Access::Manage),
     ("POST", "/api/bindings/{id}/devices/{device_id}/release", Access::Manage),
     ("POST", "/api/backtests", Access::Manage),
     ("GET", "/api/backtests/{id}", Access::Read),

@@ -173,6 +173,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::run_binding))
         .routes(routes!(plugins::swap))
         .routes(routes!(plugins::enable))
+        .routes(routes!(plugins::set_auto_approve))
         .routes(routes!(plugins::release_device))
         .routes(routes!(plugins::metering))
         .routes(routes!(backtests::start))

@@ -202,6 +202,40 @@ pub(crate) async fn swap(
     Ok(JsonResponse(binding.into()))
 }
 
+/// An auto-approve policy to set, or `null` to remove it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoApproveBody {
+    /// The policy; `null`: an operator decides every recommendation.
+    #[schema(value_type = Option<schema::AutoApprove>)]
+    auto_approve: Option<nexus_model::AutoApprove>,
+}
+
+/// Sets or removes an optimizer binding's auto-approve policy.
+#[utoipa::path(put, path = "/api/bindings/{id}/auto-approve", tag = "bindings", operation_id = "set_auto_approve",
+    params(("id" = String, Path, description = "The binding's id")),
+    request_body = AutoApproveBody,
+    responses(
+        (status = 200, description = "The binding", body = BindingView),
+        (status = 400, description = "A bad policy (the reason names the field), or not an optimizer binding", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such binding in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn set_auto_approve(
+    State(state): State<AppState>,
+    principal: TenantPrincipal,
+    Path(id): Path<BindingId>,
+    Json(body): Json<AutoApproveBody>,
+) -> Result<JsonResponse<BindingView>, ApiError> {
+    let binding = state
+        .services
+        .plugins()
+        .set_auto_approve(&principal.tenant_id, &id, body.auto_approve, &principal.actor)
+        .await?;
+    Ok(JsonResponse(binding.into()))
+}
+
 /// Re-enables a quarantined binding.
 #[utoipa::path(post, path = "/api/bindings/{id}/enable", tag = "bindings", operation_id = "enable_binding",
     params(("id" = String, Path, description = "The binding's id")),

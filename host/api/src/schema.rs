@@ -173,6 +173,28 @@ pub(crate) struct PluginInfo {
     config_schema: serde_json::Value,
 }
 
+/// An optimizer binding's auto-approve policy: its recommendations inside
+/// this band are approved by the host (actor `system:auto-approve`), still
+/// through every interlock; others wait for an operator.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoApprove {
+    /// Parameters it covers (default empty: every one the binding recommends).
+    #[serde(default)]
+    parameters: Vec<String>,
+    /// Lowest proposed value it approves.
+    #[serde(default)]
+    min: Option<f64>,
+    /// Highest proposed value it approves.
+    #[serde(default)]
+    max: Option<f64>,
+    /// Largest change from the current value it approves (above 0).
+    max_step: f64,
+    /// Lowest confidence it approves (0 to 1, default 0).
+    #[serde(default)]
+    min_confidence: f32,
+}
+
 /// The bounds of one plugin call.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Limits {
@@ -430,6 +452,10 @@ pub(crate) struct BindingRequest {
     /// `America/Chicago`.
     #[serde(default)]
     schedule_tz: Option<String>,
+    /// Optimizers and field optimizers: an auto-approve policy (default
+    /// none: an operator decides every recommendation).
+    #[serde(default)]
+    auto_approve: Option<AutoApprove>,
     /// Alarm rules: show their alarms on the device's well and wellpad too.
     #[serde(default)]
     #[schema(default = true)]

@@ -144,6 +144,9 @@ pub(crate) struct BindingView {
     /// A cron schedule instead of `schedule_ms`, with its time zone.
     schedule_cron: Option<String>,
     schedule_tz: Option<String>,
+    /// The auto-approve policy, if any.
+    #[schema(value_type = Option<schema::AutoApprove>)]
+    auto_approve: Option<model::AutoApprove>,
     enabled: bool,
     propagate: bool,
     quarantine_reason: Option<String>,
@@ -165,6 +168,7 @@ impl From<model::Binding> for BindingView {
             schedule_ms: b.schedule_ms,
             schedule_cron: b.schedule_cron.as_ref().map(|c| c.expression.clone()),
             schedule_tz: b.schedule_cron.map(|c| c.time_zone),
+            auto_approve: b.auto_approve,
             enabled: b.enabled,
             propagate: b.propagate,
             quarantine_reason: b.quarantine_reason,

@@ -52,9 +52,9 @@ pub use notification::{
     NotificationRule,
 };
 pub use plugin::{
-    Binding, CronSchedule, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint, InjectionBounds,
-    OpenAlarm, OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion, Readback,
-    Recommendation, Setpoint, SetpointSource, StoredForecast, WellContext, WellTest,
+    AutoApprove, Binding, CronSchedule, FieldConstraints, FieldContext, FieldPlan, Forecast, ForecastPoint,
+    InjectionBounds, OpenAlarm, OpenRecommendation, PluginError, PluginInfo, PluginKind, PluginRef, PluginVersion,
+    Readback, Recommendation, Setpoint, SetpointSource, StoredForecast, WellContext, WellTest,
 };
 pub use profile::{
     EntityQuotas, IngestLimits, ParseRateError, QuotaKind, RateLimits, RateWindow, RateWindows, TenantProfile, Usage,

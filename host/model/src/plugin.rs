@@ -360,6 +360,85 @@ pub struct PluginVersion {
     pub contract: String,
 }
 
+/// A binding's auto-approve policy (off unless set): a recommendation of
+/// the binding inside this band — a narrower one than the setpoint's
+/// limits — is approved by the host (actor `system:auto-approve`), still
+/// through every interlock; any other waits for an operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoApprove {
+    /// Parameters it covers (empty: every parameter the binding recommends).
+    #[serde(default)]
+    pub parameters: Vec<String>,
+    /// Lowest proposed value it approves.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Highest proposed value it approves.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Largest change from the current value it approves (above 0).
+    pub max_step: f64,
+    /// Lowest confidence it approves (0 to 1; default 0).
+    #[serde(default)]
+    pub min_confidence: f32,
+}
+
+impl AutoApprove {
+    /// Whether the policy itself is sound; the problem names the field.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.max_step.is_finite() && self.max_step > 0.0) {
+            return Err(format!("auto_approve.max_step must be a number above 0, got {}", self.max_step));
+        }
+        if self.min.is_some_and(|v| !v.is_finite()) || self.max.is_some_and(|v| !v.is_finite()) {
+            return Err("auto_approve.min and max must be finite numbers".into());
+        }
+        if let (Some(lo), Some(hi)) = (self.min, self.max)
+            && lo > hi
+        {
+            return Err(format!("auto_approve.min {lo} is above max {hi}"));
+        }
+        if !(0.0..=1.0).contains(&self.min_confidence) {
+            return Err(format!("auto_approve.min_confidence must be 0 to 1, got {}", self.min_confidence));
+        }
+        if self.parameters.iter().any(|p| p.is_empty() || p.len() > 64) {
+            return Err("auto_approve.parameters must be names of 1 to 64 characters".into());
+        }
+        Ok(())
+    }
+
+    /// `Ok(why)` when the policy approves `r`, `Err(why not)` otherwise.
+    pub fn covers(&self, r: &Recommendation) -> Result<String, String> {
+        if !self.parameters.is_empty() && !self.parameters.contains(&r.parameter) {
+            return Err(format!("the policy does not cover `{}`", r.parameter));
+        }
+        if !(r.proposed_value.is_finite() && r.current_value.is_finite()) {
+            return Err("the recommendation's values are not finite".into());
+        }
+        let step = (r.proposed_value - r.current_value).abs();
+        if step > self.max_step {
+            return Err(format!("a step of {step} is over the policy's {}", self.max_step));
+        }
+        if self.min.is_some_and(|lo| r.proposed_value < lo) || self.max.is_some_and(|hi| r.proposed_value > hi) {
+            return Err(format!(
+                "{} is outside the policy's band {}..{}",
+                r.proposed_value,
+                self.min.map_or("".into(), |v| v.to_string()),
+                self.max.map_or("".into(), |v| v.to_string())
+            ));
+        }
+        if r.confidence < self.min_confidence {
+            return Err(format!("confidence {} is under the policy's {}", r.confidence, self.min_confidence));
+        }
+        Ok(format!(
+            "within the binding's auto-approve policy: a step of {step} (at most {}), {} in {}..{}",
+            self.max_step,
+            r.proposed_value,
+            self.min.map_or("".into(), |v| v.to_string()),
+            self.max.map_or("".into(), |v| v.to_string())
+        ))
+    }
+}
+
 /// A cron schedule: five fields (minute, hour, day of month, month, day of
 /// week) read in an IANA time zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -390,6 +469,9 @@ pub struct Binding {
     /// Optimizers and forecasters: a cron schedule instead of an interval.
     #[serde(default)]
     pub schedule_cron: Option<CronSchedule>,
+    /// Optimizers and field optimizers: the auto-approve policy, if any.
+    #[serde(default)]
+    pub auto_approve: Option<AutoApprove>,
     /// Whether it runs.
     pub enabled: bool,
     /// Alarm rules: whether alarms propagate to the well and wellpad.

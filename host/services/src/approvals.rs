@@ -130,6 +130,35 @@ impl ApprovalService {
         Ok(approved)
     }
 
+    /// Approves each of a run's proposed recommendations that the binding's
+    /// auto-approve policy covers, as `system:auto-approve` and through
+    /// every interlock; one the policy does not cover, or an interlock
+    /// refuses, stays proposed for an operator (the log says why).
+    pub(crate) async fn auto_approve(
+        &self,
+        binding: &nexus_model::Binding,
+        policy: &nexus_model::AutoApprove,
+        stored: &mut [StoredRecommendation],
+    ) {
+        let actor = Actor::system("auto-approve");
+        for r in stored.iter_mut().filter(|r| r.status == S::Proposed) {
+            let why = match policy.covers(&r.recommendation) {
+                Ok(why) => why,
+                Err(why_not) => {
+                    tracing::info!(binding = %binding.id, recommendation = %r.id, %why_not, "Left for an operator.");
+                    continue;
+                }
+            };
+            match self.approve(&binding.tenant_id, &r.id, &actor, Some(&why)).await {
+                Ok(approved) => *r = approved,
+                Err(error) => {
+                    tracing::info!(binding = %binding.id, recommendation = %r.id, %error,
+                        "Auto-approval refused; left for an operator.");
+                }
+            }
+        }
+    }
+
     /// Rejects a proposed recommendation, with a reason.
     pub async fn reject(
         &self,

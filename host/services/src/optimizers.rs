@@ -83,10 +83,21 @@ impl OptimizerService {
         self.run(&binding).await
     }
 
+    /// One run of a binding for each of its devices (or wellpads); then
+    /// its auto-approve policy, if any, approves what it covers.
     async fn run(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
-        if binding.kind == PluginKind::FieldOptimizer {
-            return self.run_field(binding).await;
+        let mut stored = if binding.kind == PluginKind::FieldOptimizer {
+            self.run_field(binding).await?
+        } else {
+            self.run_devices(binding).await?
+        };
+        if let Some(policy) = &binding.auto_approve {
+            crate::ApprovalService(self.0.clone()).auto_approve(binding, policy, &mut stored).await;
         }
+        Ok(stored)
+    }
+
+    async fn run_devices(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
         let inner = &self.0;
         let tenant = &binding.tenant_id;
         let mut binding = binding.clone();

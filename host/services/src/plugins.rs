@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nexus_model::{
-    Actor, Binding, BindingId, CronSchedule, DeviceId, Limits, Page, PluginKind, PluginRef, PluginVersion,
+    Actor, AutoApprove, Binding, BindingId, CronSchedule, DeviceId, Limits, Page, PluginKind, PluginRef, PluginVersion,
     PluginVersionId, QuotaKind, TenantId, Usage,
 };
 use nexus_runtime::{CallContext, NoTelemetry};
@@ -59,6 +59,10 @@ pub struct BindingRequest {
     /// The IANA time zone of `schedule_cron` (default `UTC`).
     #[serde(default)]
     pub schedule_tz: Option<String>,
+    /// Optimizers and field optimizers: recommendations inside this band
+    /// are approved by the host (default none: an operator decides).
+    #[serde(default)]
+    pub auto_approve: Option<AutoApprove>,
     /// Alarm rules: show their alarms on the device's well and wellpad too
     /// (default `true`).
     #[serde(default = "yes")]
@@ -203,6 +207,9 @@ impl PluginService {
                 Some(cron)
             }
         };
+        if let Some(policy) = &request.auto_approve {
+            check_auto_approve(plugin.kind, policy)?;
+        }
         let schedule_ms = match (scheduled, request.schedule_ms) {
             (true, None) if schedule_cron.is_some() => None,
             (true, None) => Some(crate::optimizers::default_schedule_ms(plugin.kind)),
@@ -227,6 +234,7 @@ impl PluginService {
             limits: &limits,
             schedule_ms,
             schedule_cron,
+            auto_approve: request.auto_approve.clone(),
             propagate: request.propagate,
             device_ids: &request.device_ids,
         };
@@ -287,6 +295,26 @@ impl PluginService {
         Ok(binding)
     }
 
+    /// Sets or (with `None`) removes an optimizer binding's auto-approve
+    /// policy.
+    pub async fn set_auto_approve(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        policy: Option<AutoApprove>,
+        by: &Actor,
+    ) -> Result<Binding> {
+        let binding = self.0.store.binding(tenant, id).await?;
+        if let Some(policy) = &policy {
+            check_auto_approve(binding.kind, policy)?;
+        }
+        let binding = self.0.store.set_auto_approve(tenant, id, policy.as_ref(), by, self.0.now()).await?;
+        self.0.caches.forget_bindings();
+        self.0.wake_outbox();
+        tracing::info!(%tenant, binding = %id, on = binding.auto_approve.is_some(), "Auto-approve policy set.");
+        Ok(binding)
+    }
+
     /// Lifts the quarantine of one device's input to a binding and closes
     /// its breaker.
     pub async fn release_device(
@@ -344,4 +372,15 @@ fn describe_failed(error: &nexus_runtime::CallError) -> ServiceError {
         refusal: crate::Refusal::Unprocessable,
         message: format!("the component's describe call failed: {error}"),
     }
+}
+
+/// An auto-approve policy goes only on optimizer and field-optimizer
+/// bindings, and must be sound.
+fn check_auto_approve(kind: PluginKind, policy: &AutoApprove) -> Result<()> {
+    if !matches!(kind, PluginKind::Optimizer | PluginKind::FieldOptimizer) {
+        return Err(ServiceError::Invalid(
+            "only optimizer and field-optimizer bindings take an auto_approve policy".into(),
+        ));
+    }
+    policy.check().map_err(ServiceError::Invalid)
 }

@@ -19,10 +19,10 @@ pub(crate) async fn apply(
 ) -> Result<()> {
     for write in writes {
         let f = &write.forecast;
-        let points = serde_json::to_value(&f.points).map_err(corrupt)?;
+        let points = serde_json::to_string(&f.points).map_err(corrupt)?;
         sqlx::query(
             "INSERT INTO po.forecast (tenant_id, device_id, key, binding_id, unit, points, model, issued_at)
-             SELECT $1, id, $2, $3, $4, $5, $6, $7 FROM pf.device WHERE id = $8 AND tenant_id = $1
+             SELECT $1, id, $2, $3, $4, $5::jsonb, $6, $7 FROM pf.device WHERE id = $8 AND tenant_id = $1
              ON CONFLICT (tenant_id, device_id, key) DO UPDATE SET binding_id = excluded.binding_id,
              unit = excluded.unit, points = excluded.points, model = excluded.model, issued_at = excluded.issued_at",
         )
@@ -47,7 +47,7 @@ impl ForecastStore for PostgresStore {
         if !self.has_row("pf.device", tenant, device.as_str()).await? {
             return Err(StorageError::not_found("device", device));
         }
-        let rows = sqlx::query("SELECT * FROM po.forecast WHERE tenant_id = $1 AND device_id = $2 ORDER BY key")
+        let rows = sqlx::query("SELECT *, points::text AS points_text FROM po.forecast WHERE tenant_id = $1 AND device_id = $2 ORDER BY key")
             .bind(tenant.as_str())
             .bind(device.as_str())
             .fetch_all(&self.pool)
@@ -58,7 +58,9 @@ impl ForecastStore for PostgresStore {
 }
 
 fn row(row: &PgRow) -> Result<StoredForecast> {
-    let points: serde_json::Value = get(row, "points")?;
+    // Read as text and parsed typed, as on SQLite, so every f64 comes back
+    // bit for bit.
+    let points: String = get(row, "points_text")?;
     Ok(StoredForecast {
         binding_id: get::<String>(row, "binding_id")?.into(),
         issued_at: get(row, "issued_at")?,
@@ -66,7 +68,7 @@ fn row(row: &PgRow) -> Result<StoredForecast> {
             device_id: get::<String>(row, "device_id")?.into(),
             key: get(row, "key")?,
             unit: get(row, "unit")?,
-            points: serde_json::from_value(points).map_err(corrupt)?,
+            points: serde_json::from_str(&points).map_err(corrupt)?,
             model: get(row, "model")?,
         },
     })

@@ -40,6 +40,10 @@ fn binding(row: &PgRow) -> Result<Binding> {
         limits: typed(row, "limits")?,
         schedule_ms: get(row, "schedule_ms")?,
         schedule_cron: cron(get(row, "schedule_cron")?, get(row, "schedule_tz")?),
+        auto_approve: get::<Option<serde_json::Value>>(row, "auto_approve")?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(corrupt)?,
         enabled: get(row, "enabled")?,
         propagate: get(row, "propagate")?,
         quarantine_reason: get(row, "quarantine_reason")?,
@@ -156,6 +160,7 @@ impl PluginStore for PostgresStore {
             limits: *new.limits,
             schedule_ms: new.schedule_ms,
             schedule_cron: new.schedule_cron.clone(),
+            auto_approve: new.auto_approve.clone(),
             enabled: true,
             propagate: new.propagate,
             quarantine_reason: None,
@@ -165,7 +170,8 @@ impl PluginStore for PostgresStore {
         };
         sqlx::query(
             "INSERT INTO host.binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled,
-             created_time, propagate, schedule_cron, schedule_tz) VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $9, $10, $11)",
+             created_time, propagate, schedule_cron, schedule_tz, auto_approve)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $9, $10, $11, $12)",
         )
         .bind(binding.id.as_str())
         .bind(binding.tenant_id.as_str())
@@ -178,6 +184,7 @@ impl PluginStore for PostgresStore {
         .bind(binding.propagate)
         .bind(binding.schedule_cron.as_ref().map(|c| c.expression.as_str()))
         .bind(binding.schedule_cron.as_ref().map(|c| c.time_zone.as_str()))
+        .bind(binding.auto_approve.as_ref().map(serde_json::to_value).transpose().map_err(corrupt)?)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -274,6 +281,35 @@ impl PluginStore for PostgresStore {
             .map_err(db)?;
         let summary = json!({"plugin_id": plugin.id, "plugin": plugin.name, "version": plugin.version,
                              "previous_plugin_id": binding.plugin_id});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn set_auto_approve(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        policy: Option<&nexus_model::AutoApprove>,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE host.binding SET auto_approve = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(policy.map(serde_json::to_value).transpose().map_err(corrupt)?)
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("binding", id));
+        }
+        let summary = json!({"auto_approve": policy});
         append(
             &mut tx,
             vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],

@@ -53,6 +53,10 @@ impl SqliteStore {
             limits: serde_json::from_str(&limits).map_err(corrupt)?,
             schedule_ms: get(row, "schedule_ms")?,
             schedule_cron: cron(get(row, "schedule_cron")?, get(row, "schedule_tz")?),
+            auto_approve: get::<Option<String>>(row, "auto_approve")?
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(corrupt)?,
             enabled: get::<i64>(row, "enabled")? != 0,
             propagate: get::<i64>(row, "propagate")? != 0,
             quarantine_reason: get(row, "quarantine_reason")?,
@@ -169,6 +173,7 @@ impl PluginStore for SqliteStore {
             limits: *new.limits,
             schedule_ms: new.schedule_ms,
             schedule_cron: new.schedule_cron.clone(),
+            auto_approve: new.auto_approve.clone(),
             enabled: true,
             propagate: new.propagate,
             quarantine_reason: None,
@@ -178,7 +183,7 @@ impl PluginStore for SqliteStore {
         };
         sqlx::query(
             "INSERT INTO binding (id, tenant_id, plugin_id, kind, config, limits, schedule_ms, enabled, created_time, propagate,
-             schedule_cron, schedule_tz) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+             schedule_cron, schedule_tz, auto_approve) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
         )
         .bind(binding.id.as_str())
         .bind(binding.tenant_id.as_str())
@@ -191,6 +196,7 @@ impl PluginStore for SqliteStore {
         .bind(binding.propagate)
         .bind(binding.schedule_cron.as_ref().map(|c| c.expression.as_str()))
         .bind(binding.schedule_cron.as_ref().map(|c| c.time_zone.as_str()))
+        .bind(binding.auto_approve.as_ref().map(serde_json::to_string).transpose().map_err(corrupt)?)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -282,6 +288,35 @@ impl PluginStore for SqliteStore {
             .map_err(db)?;
         let summary = json!({"plugin_id": plugin.id, "plugin": plugin.name, "version": plugin.version,
                              "previous_plugin_id": binding.plugin_id});
+        append(
+            &mut tx,
+            vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn set_auto_approve(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        policy: Option<&nexus_model::AutoApprove>,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE binding SET auto_approve = ? WHERE id = ? AND tenant_id = ?")
+            .bind(policy.map(serde_json::to_string).transpose().map_err(corrupt)?)
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::not_found("binding", id));
+        }
+        let summary = json!({"auto_approve": policy});
         append(
             &mut tx,
             vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],

@@ -238,6 +238,8 @@ pub struct NewBinding<'a> {
     pub schedule_ms: Option<i64>,
     /// Optimizers and forecasters: a cron schedule instead.
     pub schedule_cron: Option<nexus_model::CronSchedule>,
+    /// Optimizers and field optimizers: an auto-approve policy.
+    pub auto_approve: Option<nexus_model::AutoApprove>,
     /// Alarm rules: whether alarms propagate to the well and wellpad.
     pub propagate: bool,
     /// Devices it applies to.

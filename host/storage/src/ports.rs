@@ -110,6 +110,16 @@ pub trait PluginStore: Send + Sync {
         actor: &Actor,
         now: TimestampMs,
     ) -> Result<Binding>;
+    /// Sets (or, with `None`, removes) a binding's auto-approve policy.
+    async fn set_auto_approve(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        policy: Option<&nexus_model::AutoApprove>,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<Binding>;
+
     /// Re-enables a binding, clearing its quarantine and that of every
     /// device's input to it.
     async fn enable_binding(

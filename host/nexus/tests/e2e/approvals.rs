@@ -19,7 +19,7 @@ use crate::{Harness, frame, login_as};
 
 /// A steady hour at `frequency_hz`, one frame a minute ending at `end`: the
 /// same timestamps each time, so a second hour replaces the first.
-async fn steady_hour(h: &Harness, token: &str, frequency_hz: f64, end: i64) {
+pub(crate) async fn steady_hour(h: &Harness, token: &str, frequency_hz: f64, end: i64) {
     for i in 0..=60 {
         let body = json!({"ts": end - (60 - i) * 60_000,
                           "values": {"frequency": frequency_hz, "intake_pressure": 700.0, "motor_current": 30.0, "flow_rate": 1300.0}});
@@ -29,13 +29,13 @@ async fn steady_hour(h: &Harness, token: &str, frequency_hz: f64, end: i64) {
 }
 
 /// A reading now: the device is online.
-async fn touch(h: &Harness, token: &str) {
+pub(crate) async fn touch(h: &Harness, token: &str) {
     assert_eq!(h.telemetry(token, frame(json!({"heartbeat": 1.0}))).await.0, StatusCode::OK);
 }
 
 /// A simulated HTTP device: long-polls its RPC, applies each frequency,
 /// answers with the value (unless told to stay silent) and reports it.
-fn device(
+pub(crate) fn device(
     h: &Harness,
     token: &str,
     answer: Arc<AtomicBool>,
@@ -75,7 +75,7 @@ fn device(
 
 /// An ESP optimizer binding run by hand, its open-recommendation memory
 /// off (so each run proposes again); returns its id.
-async fn by_hand(h: &Harness, plugins: &Value, device_id: &str) -> String {
+pub(crate) async fn by_hand(h: &Harness, plugins: &Value, device_id: &str) -> String {
     let optimizer_plugin = plugins
         .as_array()
         .expect("plugins")
@@ -90,12 +90,12 @@ async fn by_hand(h: &Harness, plugins: &Value, device_id: &str) -> String {
     binding["id"].as_str().expect("id").to_string()
 }
 
-async fn run(h: &Harness, optimizer: &str) -> Value {
+pub(crate) async fn run(h: &Harness, optimizer: &str) -> Value {
     let made = h.post(&format!("/api/bindings/{optimizer}/run"), json!({})).await;
     made.as_array().and_then(|r| r.first()).cloned().unwrap_or_else(|| panic!("no recommendation: {made}"))
 }
 
-async fn until_status(h: &Harness, id: &str, wanted: &str) -> Value {
+pub(crate) async fn until_status(h: &Harness, id: &str, wanted: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = h.get(&format!("/api/recommendations/{id}")).await;
@@ -107,7 +107,7 @@ async fn until_status(h: &Harness, id: &str, wanted: &str) -> Value {
     }
 }
 
-async fn steps(h: &Harness, id: &str) -> Vec<(String, String, String)> {
+pub(crate) async fn steps(h: &Harness, id: &str) -> Vec<(String, String, String)> {
     let t = h.get(&format!("/api/recommendations/{id}/transitions")).await;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     t.as_array().expect("steps").iter().map(|s| (text(&s["from"]), text(&s["to"]), text(&s["actor"]))).collect()

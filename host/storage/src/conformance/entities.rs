@@ -78,6 +78,7 @@ pub async fn tenants_see_nothing_of_each_other(store: &dyn Store) {
         limits: &b.binding.limits,
         schedule_ms: None,
         schedule_cron: None,
+        auto_approve: None,
         propagate: true,
         device_ids: std::slice::from_ref(&a.device.id),
     };

@@ -74,6 +74,7 @@ pub(crate) async fn field(store: &dyn Store, tenant: &str) -> Field {
                 limits: &Limits::for_kind(PluginKind::AlarmRule),
                 schedule_ms: None,
                 schedule_cron: None,
+                auto_approve: None,
                 propagate: true,
                 device_ids: std::slice::from_ref(&device.id),
             },

@@ -36,7 +36,9 @@ pub use entities::{
     device_tokens_are_stored_hashed_and_rotate, entity_lists_page_after_a_cursor, profiles_are_stored_whole_per_tenant,
     tenants_see_nothing_of_each_other, wellpad_constraints_are_kept_whole_per_tenant,
 };
-pub use forecasts::forecasts_keep_the_newest_per_device_and_key;
+pub use forecasts::{
+    bindings_keep_their_cron_schedule_and_auto_approve_policy, forecasts_keep_the_newest_per_device_and_key,
+};
 pub use hygiene::{dead_letter_retention_by_age_and_size, latest_pages_and_samples_ahead_of_the_clock};
 pub use identity::users_sessions_keys_and_audit_stay_in_their_scope;
 pub use lifecycle::recommendations_move_one_checked_step_at_a_time;
@@ -80,7 +82,8 @@ macro_rules! conformance_suite {
             setpoints_are_data_moved_only_by_confirmed_writes,
             recommendations_move_one_checked_step_at_a_time,
             wellpad_constraints_are_kept_whole_per_tenant,
-            forecasts_keep_the_newest_per_device_and_key
+            forecasts_keep_the_newest_per_device_and_key,
+            bindings_keep_their_cron_schedule_and_auto_approve_policy
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

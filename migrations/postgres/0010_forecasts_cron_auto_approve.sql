@@ -18,3 +18,6 @@ CREATE TABLE po.forecast (
 -- interval, as on SQLite: five fields read in an IANA time zone.
 ALTER TABLE host.binding ADD COLUMN schedule_cron text;
 ALTER TABLE host.binding ADD COLUMN schedule_tz text;
+
+-- A binding's auto-approve policy (none: an operator decides).
+ALTER TABLE host.binding ADD COLUMN auto_approve jsonb;

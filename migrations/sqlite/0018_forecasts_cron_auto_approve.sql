@@ -17,3 +17,6 @@ CREATE TABLE forecast (
 -- interval: five fields read in an IANA time zone.
 ALTER TABLE binding ADD COLUMN schedule_cron TEXT;
 ALTER TABLE binding ADD COLUMN schedule_tz TEXT;
+
+-- A binding's auto-approve policy (JSON; none: an operator decides).
+ALTER TABLE binding ADD COLUMN auto_approve TEXT;

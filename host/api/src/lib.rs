@@ -52,6 +52,7 @@ mod profiles;
 mod ready;
 mod records;
 mod rpc;
+mod runs;
 mod schema;
 mod serve;
 mod setpoints;
@@ -178,6 +179,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::metering))
         .routes(routes!(backtests::start))
         .routes(routes!(backtests::get))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::get))
+        .routes(routes!(runs::cancel))
         .routes(routes!(metrics::prometheus))
         .routes(routes!(profiles::get_own))
         .routes(routes!(profiles::put))

@@ -160,6 +160,11 @@ string_id!(
     /// A backtest: a rule version run over stored data in virtual time.
     BacktestId
 );
+string_id!(
+    /// One run of a scheduled binding (optimizer, field optimizer,
+    /// forecaster) over its devices.
+    RunId
+);
 
 /// The position of an event in the outbox: strictly increasing in commit
 /// order, so a subscriber's cursor is one number.

@@ -42,8 +42,8 @@ pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event
 pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
     AlarmId, ApiKeyId, BacktestId, BindingId, ConnectorId, DeviceId, EventSeq, NotificationDeliveryId,
-    NotificationRuleId, PluginVersionId, RecommendationId, SessionId, TenantId, UserId, VendorId, WellId, WellTestId,
-    WellpadId,
+    NotificationRuleId, PluginVersionId, RecommendationId, RunId, SessionId, TenantId, UserId, VendorId, WellId,
+    WellTestId, WellpadId,
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;

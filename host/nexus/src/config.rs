@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Distinct telemetry keys one device may have unless its tenant's profile says otherwise.
     #[arg(long, env = "NEXUS_MAX_KEYS_PER_DEVICE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_keys_per_device: u32,
+    /// Seconds one run of an optimizer, field optimizer or forecaster binding may take; it stops before its next device past it.
+    #[arg(long, env = "NEXUS_RUN_BUDGET_S", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub run_budget_s: u64,
     /// Days dead letters are kept.
     #[arg(long, env = "NEXUS_DEAD_LETTER_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub dead_letter_days: u32,
@@ -128,6 +131,7 @@ impl ServeArgs {
             dead_letter_max_age: Duration::from_secs(u64::from(self.dead_letter_days) * 24 * 3600),
             dead_letter_max_bytes: self.dead_letter_mib << 20,
             notifications: self.notify.services(),
+            run_budget: Duration::from_secs(self.run_budget_s),
             ..nexus_services::ServicesConfig::default()
         };
         if let Some(workers) = self.compile_workers {

@@ -14,6 +14,7 @@ use nexus_storage::{Effects, NewRecommendation, StateWrite};
 use serde_json::json;
 
 use crate::calls::{Call, refused_letter};
+use crate::runs::RunEntry;
 use crate::{OptimizerService, Result};
 
 /// How many of each well's newest tests a field optimizer sees (a
@@ -28,7 +29,7 @@ impl OptimizerService {
     /// Runs a field optimizer binding once per wellpad of its devices'
     /// wells (devices on no wellpad form one group without shared limits);
     /// returns the recommendations stored.
-    pub(crate) async fn run_field(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
+    pub(crate) async fn run_field(&self, binding: &Binding, entry: &RunEntry) -> Result<Vec<StoredRecommendation>> {
         let inner = &self.0;
         let tenant = &binding.tenant_id;
         let mut binding = binding.clone();
@@ -41,7 +42,12 @@ impl OptimizerService {
             groups.entry(pad).or_default().push((device, context, recent));
         }
         let mut stored = Vec::new();
+        entry.set_total(groups.len());
         for (pad, members) in groups {
+            if let Some((status, why)) = entry.stop(inner.now()) {
+                entry.finish(status, inner.now(), Some(why));
+                break;
+            }
             let Some(first) = members.first().map(|m| m.0.id.clone()) else { continue };
             let constraints = match &pad {
                 Some(id) => inner.store.wellpad(tenant, id).await?.constraints,
@@ -72,6 +78,7 @@ impl OptimizerService {
                 );
                 effects.dead_letters.push(letter);
                 inner.commit(effects).await?;
+                entry.advance(0);
                 continue;
             }
             // The group's state is kept with its first device.
@@ -107,7 +114,9 @@ impl OptimizerService {
                     });
                 }
             }
-            stored.extend(inner.commit(effects).await?.recommendations);
+            let committed = inner.commit(effects).await?;
+            entry.advance(committed.recommendations.len());
+            stored.extend(committed.recommendations);
         }
         Ok(stored)
     }

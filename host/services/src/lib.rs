@@ -67,6 +67,7 @@ mod reader;
 mod records;
 mod rpc;
 mod rules;
+mod runs;
 mod schedule;
 mod setpoints;
 mod subscribers;
@@ -116,6 +117,7 @@ pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
 pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
 pub use rpc::{DeviceRpc, RpcRequest, rpc_answer};
+pub use runs::{Run, RunStatus};
 pub use setpoints::{check_change, check_setpoint};
 pub use tap::{TappedTelemetry, TelemetryTap};
 pub use well_tests::{WELL_TEST_CONDITIONS, WELL_TESTS_FOR_FORECASTS, WELL_TESTS_IN_CONTEXT, check_well_test};
@@ -173,6 +175,9 @@ pub struct ServicesConfig {
     pub notifications: NotificationConfig,
     /// The recommendation loop: time to live, interlocks, write-back.
     pub approvals: ApprovalConfig,
+    /// How long one run of a scheduled binding may take: it stops before
+    /// its next device (or wellpad) past this (status `over_budget`).
+    pub run_budget: std::time::Duration,
 }
 
 impl Default for ServicesConfig {
@@ -193,6 +198,7 @@ impl Default for ServicesConfig {
             identity: IdentityConfig::default(),
             notifications: NotificationConfig::default(),
             approvals: ApprovalConfig::default(),
+            run_budget: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -259,6 +265,8 @@ pub(crate) struct Inner {
     pub(crate) rpc: rpc::DeviceRpc,
     /// The backtests started on this host.
     pub(crate) backtests: backtests::Backtests,
+    /// The runs of scheduled bindings on this host.
+    pub(crate) runs: runs::Runs,
 }
 
 impl Inner {
@@ -436,6 +444,7 @@ impl Services {
             setpoint_turns: Mutex::default(),
             rpc: rpc::DeviceRpc::default(),
             backtests: backtests::Backtests::default(),
+            runs: runs::Runs::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),

@@ -13,6 +13,7 @@ use nexus_model::{
 use nexus_storage::{Effects, ForecastWrite, NewRecommendation, StateWrite};
 
 use crate::calls::{Call, refused_letter};
+use crate::runs::{RunEntry, RunStatus};
 use crate::schedule::Schedule;
 use crate::{Inner, Result, ServiceError};
 
@@ -56,7 +57,7 @@ impl OptimizerService {
                 }
                 entry.1 = Some(now);
                 entry.2 = schedule.next(Some(now), now + 1);
-                if let Err(error) = self.run(&binding).await {
+                if let Err(error) = self.run(&binding, "schedule").await {
                     tracing::warn!(binding = %binding.id, %error, "Scheduled run failed.");
                 }
             }
@@ -80,16 +81,30 @@ impl OptimizerService {
         if !binding.enabled {
             return Err(ServiceError::Conflict(format!("binding `{id}` is disabled")));
         }
-        self.run(&binding).await
+        self.run(&binding, "manual").await
     }
 
     /// One run of a binding for each of its devices (or wellpads); then
     /// its auto-approve policy, if any, approves what it covers.
-    async fn run(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
-        let mut stored = if binding.kind == PluginKind::FieldOptimizer {
-            self.run_field(binding).await?
+    /// The run is kept with its progress ([`crate::runs`]) and stops
+    /// between devices when cancelled or over its budget.
+    async fn run(&self, binding: &Binding, trigger: &'static str) -> Result<Vec<StoredRecommendation>> {
+        let budget_ms = i64::try_from(self.0.config.run_budget.as_millis()).unwrap_or(i64::MAX);
+        let entry = self.0.runs.start(&binding.tenant_id, &binding.id, trigger, self.0.now(), budget_ms);
+        let result = if binding.kind == PluginKind::FieldOptimizer {
+            self.run_field(binding, &entry).await
         } else {
-            self.run_devices(binding).await?
+            self.run_devices(binding, &entry).await
+        };
+        let mut stored = match result {
+            Ok(stored) => {
+                entry.finish(RunStatus::Done, self.0.now(), None);
+                stored
+            }
+            Err(error) => {
+                entry.finish(RunStatus::Failed, self.0.now(), Some(error.to_string()));
+                return Err(error);
+            }
         };
         if let Some(policy) = &binding.auto_approve {
             crate::ApprovalService(self.0.clone()).auto_approve(binding, policy, &mut stored).await;
@@ -97,7 +112,7 @@ impl OptimizerService {
         Ok(stored)
     }
 
-    async fn run_devices(&self, binding: &Binding) -> Result<Vec<StoredRecommendation>> {
+    async fn run_devices(&self, binding: &Binding, entry: &RunEntry) -> Result<Vec<StoredRecommendation>> {
         let inner = &self.0;
         let tenant = &binding.tenant_id;
         let mut binding = binding.clone();
@@ -105,8 +120,13 @@ impl OptimizerService {
         let binding = &binding;
         let loaded = inner.loaded(tenant, &binding.plugin_id).await?;
         let mut stored = Vec::new();
+        entry.set_total(binding.device_ids.len());
         for device_id in &binding.device_ids {
             let now = inner.now();
+            if let Some((status, why)) = entry.stop(now) {
+                entry.finish(status, now, Some(why));
+                break;
+            }
             let mut effects = Effects::new(tenant, now);
             let (device, _, context, recent) =
                 self.well_context(binding, device_id, well_tests_seen(binding.kind)).await?;
@@ -123,6 +143,7 @@ impl OptimizerService {
                 );
                 effects.dead_letters.push(letter);
                 inner.commit(effects).await?;
+                entry.advance(0);
                 continue;
             }
             let ctx = inner.call_context(&loaded, binding, &device.id, now, &effects).await?;
@@ -163,7 +184,10 @@ impl OptimizerService {
                     }
                 }
             }
-            stored.extend(inner.commit(effects).await?.recommendations);
+            let forecasts = effects.forecasts.len();
+            let committed = inner.commit(effects).await?;
+            entry.advance(committed.recommendations.len() + forecasts);
+            stored.extend(committed.recommendations);
         }
         Ok(stored)
     }

@@ -36,6 +36,7 @@ mod outbox;
 mod postgres;
 mod redis;
 mod retention;
+mod runs;
 mod tenancy;
 mod tokens;
 mod transform;

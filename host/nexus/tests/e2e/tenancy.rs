@@ -57,6 +57,9 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
     // (one is open) and the scheduled run's recommendation is B's.
     let made = if made[0]["id"].is_string() { made } else { h.get_as("/api/recommendations", tenant).await };
     let recommendation = made[0]["id"].as_str().unwrap_or_else(|| panic!("a recommendation: {made}")).to_string();
+    // That run of B's (ended: it stays still).
+    let runs = h.get_as("/api/runs", tenant).await;
+    let run = runs[0]["id"].as_str().unwrap_or_else(|| panic!("a run: {runs}")).to_string();
     // A notification rule whose receiver (this host, on no route) refuses
     // it: the alarm's delivery is dead after one attempt, and stays so.
     let refused = format!("{}/no-such-receiver", h.base);
@@ -145,6 +148,7 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("setpoint", "frequency_hz".to_string()),
         ("recommendation", recommendation),
         ("backtest", backtest),
+        ("run", run),
     ])
 }
 
@@ -168,6 +172,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "connectors" => "connector",
                 "recommendations" => "recommendation",
                 "backtests" => "backtest",
+                "runs" => "run",
                 _ => return None,
             }
         }

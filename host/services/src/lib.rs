@@ -87,8 +87,8 @@ pub use alarms::{AlarmChange, AlarmService, MAX_COMMENT_LEN};
 pub use approvals::{ApprovalConfig, ApprovalService, MAX_REASON_CHARS, SWEEP_EVERY as APPROVAL_SWEEP};
 pub use assets::{AssetService, IssuedToken, MAX_NAME_CHARS};
 pub use backtests::{
-    Backtest, BacktestAlarm, BacktestRequest, MAX_BACKTEST_DEVICES, MAX_BACKTEST_SPAN_MS, RUNNING_PER_TENANT,
-    VersionRun,
+    Backtest, BacktestAlarm, BacktestRecommendation, BacktestRequest, MAX_BACKTEST_DEVICES, MAX_BACKTEST_SPAN_MS,
+    MAX_OPTIMIZER_CALLS, MIN_EVERY_MS, RUNNING_PER_TENANT, RecommendationDifference, VersionRun,
 };
 pub use connectors::{
     ConnectorRequest, ConnectorRuntime, ConnectorService, MAX_MODBUS_DEVICES, MAX_OPCUA_DEVICES, MAX_OPCUA_NODES,

@@ -18,7 +18,7 @@ use crate::schedule::Schedule;
 use crate::{Inner, Result, ServiceError};
 
 /// Readings of the device an optimizer sees.
-const CONTEXT_READINGS: u32 = 500;
+pub(crate) const CONTEXT_READINGS: u32 = 500;
 
 /// Optimizer runs. Cheap to clone.
 #[derive(Clone)]

@@ -62,3 +62,50 @@ impl TelemetryReader for StoreReader {
             .map_err(|e| TelemetryError::Unavailable(e.to_string()))
     }
 }
+
+/// A [`StoreReader`] as of a moment of virtual time (a backtest's call):
+/// nothing stamped after `now` is visible — no later reading, no forecast
+/// issued later.
+pub(crate) struct AsOf {
+    reader: Arc<StoreReader>,
+    now: TimestampMs,
+}
+
+impl AsOf {
+    pub(crate) fn new(reader: Arc<StoreReader>, now: TimestampMs) -> Self {
+        Self { reader, now }
+    }
+}
+
+impl TelemetryReader for AsOf {
+    fn latest(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Reading>, TelemetryError> {
+        let r = &self.reader;
+        r.visible(tenant, device)?;
+        let end = self.now.saturating_add(1);
+        r.handle
+            .block_on(r.store.history_newest(tenant, device, Some(key), TimestampMs::MIN, end, 1))
+            .map(|mut readings| readings.pop())
+            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+    }
+
+    fn history(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: &str,
+        start: TimestampMs,
+        end: TimestampMs,
+        limit: u32,
+    ) -> Result<Vec<Reading>, TelemetryError> {
+        self.reader.history(tenant, device, key, start, end.min(self.now.saturating_add(1)), limit)
+    }
+
+    fn forecast(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Forecast>, TelemetryError> {
+        let r = &self.reader;
+        r.visible(tenant, device)?;
+        r.handle
+            .block_on(r.store.forecasts(tenant, device))
+            .map(|all| all.into_iter().find(|f| f.forecast.key == key && f.issued_at <= self.now).map(|f| f.forecast))
+            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+    }
+}

@@ -6,7 +6,8 @@
 //! shaped, within the skew bound, and committed with the rules' effects. A
 //! tap is a copy, not a log: the commit path only queues (a bounded queue to
 //! one writer task per tap, so ingest never waits for a tap), a full queue
-//! or a failed delivery skips that telemetry (counted, with a warning at
+//! or a delivery that fails (after the tap's own retries, if it makes any)
+//! skips that telemetry (counted, with a warning at
 //! most every 10 s), and a crash between a commit and its delivery loses the
 //! copy — storage keeps the readings, and `GET /api/devices/{id}/telemetry`
 //! reads them back. Events that must never be missed go through the outbox.
@@ -46,7 +47,8 @@ pub trait TelemetryTap: Send + Sync + 'static {
     /// The tap's name (in warnings).
     fn name(&self) -> &str;
 
-    /// Delivers device commits, in commit order; an error skips them.
+    /// Delivers device commits, in commit order (retrying as it sees fit);
+    /// an error skips them.
     async fn deliver(&self, batch: &[TappedTelemetry]) -> Result<(), String>;
 }
 

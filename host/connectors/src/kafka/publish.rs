@@ -127,31 +127,44 @@ impl KafkaPublisher {
     /// Produces `(topic, key, payload)` records and waits until the brokers
     /// acknowledged every one of them.
     pub(super) async fn send_all(&self, records: &[(&str, &str, Vec<u8>)]) -> Result<(), String> {
-        let mut pending: VecDeque<DeliveryFuture> = VecDeque::with_capacity(records.len());
-        for (topic, key, payload) in records {
+        match self.send_each(records).await.into_iter().find_map(|(_, outcome)| outcome.err()) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Produces `(topic, key, payload)` records and waits for each one's
+    /// acknowledgement; returns each record's index and outcome.
+    pub(super) async fn send_each(&self, records: &[(&str, &str, Vec<u8>)]) -> Vec<(usize, Result<(), String>)> {
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut pending: VecDeque<(usize, DeliveryFuture)> = VecDeque::with_capacity(records.len());
+        for (index, (topic, key, payload)) in records.iter().enumerate() {
             let mut record = FutureRecord::to(topic).key(*key).payload(payload.as_slice());
             loop {
                 match self.producer.send_result(record) {
                     Ok(delivery) => {
-                        pending.push_back(delivery);
+                        pending.push_back((index, delivery));
                         break;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         record = back;
                         // Wait for the oldest record to make room.
                         match pending.pop_front() {
-                            Some(oldest) => acknowledged(oldest).await?,
+                            Some((oldest, delivery)) => outcomes.push((oldest, acknowledged(delivery).await)),
                             None => tokio::time::sleep(Duration::from_millis(10)).await,
                         }
                     }
-                    Err((error, _)) => return Err(format!("a record for {topic}: {error}")),
+                    Err((error, _)) => {
+                        outcomes.push((index, Err(format!("a record for {topic}: {error}"))));
+                        break;
+                    }
                 }
             }
         }
-        for delivery in pending {
-            acknowledged(delivery).await?;
+        for (index, delivery) in pending {
+            outcomes.push((index, acknowledged(delivery).await));
         }
-        Ok(())
+        outcomes
     }
 }
 

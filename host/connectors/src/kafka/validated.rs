@@ -12,7 +12,9 @@
 //!
 //! `quality` lists only the values whose quality is below 1 (good), and is
 //! left out when there are none. A copy after the commit (see
-//! `nexus_services::TelemetryTap`): at most once.
+//! `nexus_services::TelemetryTap`): at most once. The records the brokers
+//! did not take are sent again, at most [`ATTEMPTS`] times in all (the
+//! ones they took are not: no copy twice), before the rest are skipped.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,11 @@ use nexus_services::{TappedTelemetry, TelemetryTap};
 use serde_json::{Map, Value, json};
 
 use super::KafkaPublisher;
+
+/// Sends of one record at most.
+const ATTEMPTS: usize = 3;
+/// The pause before the second send, doubled before each later one.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[async_trait]
 impl TelemetryTap for KafkaPublisher {
@@ -35,7 +42,31 @@ impl TelemetryTap for KafkaPublisher {
             let json = serde_json::to_vec(&record(telemetry)).map_err(|e| e.to_string())?;
             records.push((self.topics.validated.as_str(), telemetry.device_id.as_str(), json));
         }
-        self.send_all(&records).await
+        let mut failed: Vec<usize> = (0..records.len()).collect();
+        let mut pause = RETRY_AFTER;
+        let mut last_error = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tracing::debug!(records = failed.len(), error = %last_error, "Resending telemetry Kafka did not take.");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            let resend: Vec<_> = failed.iter().map(|&i| records[i].clone()).collect();
+            let outcomes = self.send_each(&resend).await;
+            let mut still = Vec::new();
+            for (index, outcome) in outcomes {
+                if let Err(error) = outcome {
+                    still.push(failed[index]);
+                    last_error = error;
+                }
+            }
+            still.sort_unstable();
+            failed = still;
+            if failed.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(format!("{} record(s) after {ATTEMPTS} sends: {last_error}", failed.len()))
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Harness, login_as, plugin_files, steady_esp_hour};
+use crate::{Harness, login_as, plugin_files};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forecaster_is_scheduled_stored_served_and_is_the_optimizers_baseline() {
@@ -81,27 +81,8 @@ async fn a_forecaster_is_scheduled_stored_served_and_is_the_optimizers_baseline(
     );
 
     // The ESP optimizer states its gain on that forecast.
-    for body in steady_esp_hour() {
-        let (status, body, _) = h.telemetry(&token, body).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    let plugins = h.get("/api/plugins").await;
-    let optimizer = plugins
-        .as_array()
-        .expect("plugins")
-        .iter()
-        .find(|p| p["info"]["name"] == "optimizer-esp-frequency")
-        .expect("optimizer uploaded")["id"]
-        .clone();
-    h.post("/api/bindings", json!({"plugin_id": optimizer, "device_ids": [device_id], "schedule_ms": 300})).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let recommendation = loop {
-        if let Some(r) = h.get("/api/recommendations").await.as_array().and_then(|r| r.first()).cloned() {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "no recommendation within 15 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    h.store_steady_esp_hour(&token).await;
+    let (_, recommendation) = h.esp_recommendation(&device_id, 300).await;
     let details: &Value = &recommendation["details"];
     let baseline = &details["baseline"];
     assert_eq!(baseline["source"], "forecast", "{details}");

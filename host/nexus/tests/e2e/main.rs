@@ -398,6 +398,46 @@ impl Harness {
         (device_id, token, optimizer["id"].as_str().expect("id").to_string())
     }
 
+    /// Stores [`steady_esp_hour`] through the device's token; returns its
+    /// first frame's time.
+    pub(crate) async fn store_steady_esp_hour(&self, token: &str) -> i64 {
+        let frames = steady_esp_hour();
+        let first: Value = serde_json::from_str(&frames[0]).expect("frame");
+        for body in frames {
+            let (status, body, _) = self.telemetry(token, body).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        first["ts"].as_i64().expect("ts")
+    }
+
+    /// Binds acme's uploaded ESP optimizer to a device, run every
+    /// `schedule_ms` (and at once), and waits up to 15 s for its first
+    /// recommendation; returns the binding and the recommendation.
+    pub(crate) async fn esp_recommendation(&self, device_id: &str, schedule_ms: i64) -> (Value, Value) {
+        let plugins = self.get("/api/plugins").await;
+        let optimizer = plugins
+            .as_array()
+            .expect("plugins")
+            .iter()
+            .find(|p| p["info"]["name"] == "optimizer-esp-frequency")
+            .expect("optimizer uploaded")["id"]
+            .clone();
+        let binding = self
+            .post(
+                "/api/bindings",
+                json!({"plugin_id": optimizer, "device_ids": [device_id], "schedule_ms": schedule_ms}),
+            )
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(r) = self.get("/api/recommendations").await.as_array().and_then(|r| r.first()).cloned() {
+                return (binding, r);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no recommendation within 15 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub(crate) async fn alarms(&self, device_id: &str) -> Vec<Value> {
         self.get(&format!("/api/alarms?device_id={device_id}")).await.as_array().cloned().unwrap_or_default()
     }

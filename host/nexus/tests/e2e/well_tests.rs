@@ -3,12 +3,10 @@
 //! other tenants and to viewers' writes, and seen by the ESP optimizer,
 //! which calibrates its pump to the newest.
 
-use std::time::{Duration, Instant};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Harness, login_as, steady_esp_hour};
+use crate::{Harness, login_as};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn well_tests_are_recorded_checked_listed_and_calibrate_the_optimizer() {
@@ -85,27 +83,8 @@ async fn well_tests_are_recorded_checked_listed_and_calibrate_the_optimizer() {
     assert_eq!(recorded.len(), 2, "{events}");
 
     // The optimizer sees the newest test and calibrates its pump to it.
-    for body in steady_esp_hour() {
-        let (status, body, _) = h.telemetry(&token, body).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    let plugins = h.get("/api/plugins").await;
-    let optimizer = plugins
-        .as_array()
-        .expect("plugins")
-        .iter()
-        .find(|p| p["info"]["name"] == "optimizer-esp-frequency")
-        .expect("optimizer uploaded")["id"]
-        .clone();
-    h.post("/api/bindings", json!({"plugin_id": optimizer, "device_ids": [device_id], "schedule_ms": 300})).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let recommendation = loop {
-        if let Some(r) = h.get("/api/recommendations").await.as_array().and_then(|r| r.first()).cloned() {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "no recommendation within 15 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    h.store_steady_esp_hour(&token).await;
+    let (_, recommendation) = h.esp_recommendation(&device_id, 300).await;
     let rationale = recommendation["rationale"].as_str().expect("rationale");
     assert!(rationale.contains("pump calibrated to the well test of 2 days ago"), "{rationale}");
 }

@@ -1,7 +1,7 @@
 //! Diagnostic (ignored): per-horizon coverage of the 80 % interval on the
 //! `interval` test's synthetic wells, for the interval as built and for
 //! variants that test hypotheses about the 30-day under-coverage.
-//! `cargo test --release -p forecaster-arps-decline --test coverage_diagnostic -- --ignored --nocapture`
+//! `cargo test --release -p forecaster-arps-decline --test decline diagnostic -- --ignored --nocapture`
 //! draws the test's 1000 wells (seed 2024); `DIAG_SEEDS=1,2,3` draws 1000
 //! wells per listed seed instead and adds them up.
 //!
@@ -13,9 +13,7 @@
 //! parameter variance, and for the chosen family alone. Then the
 //! forecast's coverage by the well's true family.
 
-mod common;
-
-use common::{Rng, daily};
+use crate::common::{Rng, daily};
 use forecaster_arps_decline::arps::Curve;
 use forecaster_arps_decline::fit::Fit;
 use forecaster_arps_decline::forecast::akaike_weights;

@@ -4,6 +4,7 @@
 //! configuration's checks. Every random draw is seeded.
 
 mod common;
+mod diagnostic;
 
 use common::{DAY, HOUR, NOW, Rng, StoredHistory, context, daily, rel, well_test};
 use forecaster_arps_decline::arps::Curve;

@@ -1,5 +1,5 @@
-//! Backtests: an uploaded alarm-rule or optimizer version run over stored
-//! telemetry in virtual time beside the version bound now
+//! Backtests: an uploaded alarm-rule, optimizer or field-optimizer version
+//! run over stored telemetry in virtual time beside the version bound now
 //! (`nexus_services` backtests).
 
 use axum::Json as JsonResponse;
@@ -20,8 +20,8 @@ use crate::schema::Problem;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewBacktest {
-    /// The alarm-rule or optimizer version to try (uploaded; it need not be
-    /// bound).
+    /// The alarm-rule, optimizer or field-optimizer version to try
+    /// (uploaded; it need not be bound).
     plugin_id: String,
     /// The devices whose stored telemetry it runs on (1 to 100).
     device_ids: Vec<String>,
@@ -37,7 +37,7 @@ pub(crate) struct NewBacktest {
     /// version of the same plugin on the first device, if any.
     #[serde(default)]
     binding_id: Option<String>,
-    /// An optimizer's step of virtual time, ms (at least 1000); default:
+    /// A (field) optimizer's step of virtual time, ms (at least 1000); default:
     /// the compared binding's `schedule_ms`, else 60000. Devices × steps
     /// may be at most 100,000. Not for alarm rules (they run on every
     /// stored frame).
@@ -50,7 +50,8 @@ pub(crate) struct NewBacktest {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BacktestView {
     id: String,
-    /// The kind of version tried: `alarm-rule` or `optimizer`.
+    /// The kind of version tried: `alarm-rule`, `optimizer` or
+    /// `field-optimizer`.
     kind: String,
     /// `running`, `done` or `failed`.
     status: String,
@@ -129,19 +130,20 @@ fn json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()
 }
 
-/// Starts a backtest: runs an alarm-rule or optimizer version over the
-/// stored telemetry of devices in virtual time beside the version bound to
-/// them now. An alarm rule is called once per stored frame, its state
-/// carried, as live; an optimizer every `every_ms` with the well as it
-/// stood then (readings, setpoints, open alarms and well tests of that
-/// time; no open recommendation). A call's telemetry reads see nothing
+/// Starts a backtest: runs an alarm-rule, optimizer or field-optimizer
+/// version over the stored telemetry of devices in virtual time beside the
+/// version bound to them now. An alarm rule is called once per stored
+/// frame, its state carried, as live; an optimizer every `every_ms` with
+/// the well as it stood then (readings, setpoints, open alarms and well
+/// tests of that time; no open recommendation), a field optimizer the same
+/// way once per wellpad of the devices' wells. A call's telemetry reads see nothing
 /// stamped later. 202 with the backtest running; read its progress and
 /// result with `GET /api/backtests/{id}`. Nothing stored changes.
 #[utoipa::path(post, path = "/api/backtests", tag = "plugins", operation_id = "start_backtest",
     request_body = NewBacktest,
     responses(
         (status = 202, description = "The backtest, running", body = BacktestView),
-        (status = 400, description = "A bad body, a range over 31 days, no device or over 100, a version that is not an alarm rule's or an optimizer's, a compared binding of another kind, `every_ms` under 1000 or making over 100,000 calls, `every_ms` for an alarm rule", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad body, a range over 31 days, no device or over 100, a version that is not an alarm rule's or a (field) optimizer's, a compared binding of another kind, `every_ms` under 1000 or making over 100,000 calls, `every_ms` for an alarm rule", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such plugin version, device or binding in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Two backtests of this tenant are running", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),

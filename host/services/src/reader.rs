@@ -27,16 +27,36 @@ impl StoreReader {
             Err(e) => Err(TelemetryError::Unavailable(e.to_string())),
         }
     }
+
+    /// A read of one of the tenant's devices: refused unless the device is
+    /// the tenant's, storage failures as `Unavailable`.
+    fn read<T>(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        read: impl std::future::Future<Output = nexus_storage::Result<T>>,
+    ) -> Result<T, TelemetryError> {
+        self.visible(tenant, device)?;
+        self.handle.block_on(read).map_err(|e| TelemetryError::Unavailable(e.to_string()))
+    }
+
+    /// The newest forecast of a device's key issued by `by` (ms).
+    fn forecast_by(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        key: &str,
+        by: TimestampMs,
+    ) -> Result<Option<Forecast>, TelemetryError> {
+        let all = self.read(tenant, device, self.store.forecasts(tenant, device))?;
+        Ok(all.into_iter().find(|f| f.forecast.key == key && f.issued_at <= by).map(|f| f.forecast))
+    }
 }
 
 impl TelemetryReader for StoreReader {
     fn latest(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Reading>, TelemetryError> {
-        self.visible(tenant, device)?;
         let keys = [key.to_string()];
-        self.handle
-            .block_on(self.store.latest(tenant, device, &keys))
-            .map(|mut readings| readings.pop())
-            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+        Ok(self.read(tenant, device, self.store.latest(tenant, device, &keys))?.pop())
     }
 
     fn history(
@@ -48,18 +68,11 @@ impl TelemetryReader for StoreReader {
         end: TimestampMs,
         limit: u32,
     ) -> Result<Vec<Reading>, TelemetryError> {
-        self.visible(tenant, device)?;
-        self.handle
-            .block_on(self.store.history(tenant, device, Some(key), start, end, limit))
-            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+        self.read(tenant, device, self.store.history(tenant, device, Some(key), start, end, limit))
     }
 
     fn forecast(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Forecast>, TelemetryError> {
-        self.visible(tenant, device)?;
-        self.handle
-            .block_on(self.store.forecasts(tenant, device))
-            .map(|all| all.into_iter().find(|f| f.forecast.key == key).map(|f| f.forecast))
-            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+        self.forecast_by(tenant, device, key, TimestampMs::MAX)
     }
 }
 
@@ -79,13 +92,8 @@ impl AsOf {
 
 impl TelemetryReader for AsOf {
     fn latest(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Reading>, TelemetryError> {
-        let r = &self.reader;
-        r.visible(tenant, device)?;
-        let end = self.now.saturating_add(1);
-        r.handle
-            .block_on(r.store.history_newest(tenant, device, Some(key), TimestampMs::MIN, end, 1))
-            .map(|mut readings| readings.pop())
-            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+        let (r, end) = (&self.reader, self.now.saturating_add(1));
+        Ok(r.read(tenant, device, r.store.history_newest(tenant, device, Some(key), TimestampMs::MIN, end, 1))?.pop())
     }
 
     fn history(
@@ -101,11 +109,6 @@ impl TelemetryReader for AsOf {
     }
 
     fn forecast(&self, tenant: &TenantId, device: &DeviceId, key: &str) -> Result<Option<Forecast>, TelemetryError> {
-        let r = &self.reader;
-        r.visible(tenant, device)?;
-        r.handle
-            .block_on(r.store.forecasts(tenant, device))
-            .map(|all| all.into_iter().find(|f| f.forecast.key == key && f.issued_at <= self.now).map(|f| f.forecast))
-            .map_err(|e| TelemetryError::Unavailable(e.to_string()))
+        self.reader.forecast_by(tenant, device, key, self.now)
     }
 }

@@ -6,7 +6,7 @@
 mod common;
 mod diagnostic;
 
-use common::{DAY, HOUR, NOW, Rng, StoredHistory, context, daily, rel, well_test};
+use common::{DAY, HOUR, NOW, Rng, StoredHistory, context, daily, generated_well, rel, well_test};
 use forecaster_arps_decline::arps::Curve;
 use forecaster_arps_decline::config::{self, Config, Source};
 use forecaster_arps_decline::{Family, FitError, fit, forecast, run};
@@ -172,14 +172,8 @@ fn the_80_percent_interval_covers_fresh_observations_80_percent_of_the_time() {
     let mut true_rate_inside = 0;
     let mut rng = Rng::new(2024);
     for _ in 0..wells {
-        let b = match rng.uniform() {
-            u if u < 0.25 => 0.0,
-            u if u < 0.5 => 1.0,
-            _ => rng.range(0.1, 0.9),
-        };
-        let truth = Curve { qi: rng.range(200.0, 2000.0), di: (rng.range(0.002f64.ln(), 0.01f64.ln())).exp(), b };
-        let sigma = rng.range(0.02, 0.08);
-        let fit = fit(&daily(&truth, 365, sigma, &mut rng)).expect("fits");
+        let (truth, sigma, history) = generated_well(&mut rng);
+        let fit = fit(&history).expect("fits");
         let times: Vec<f64> = horizons.iter().map(|h| 364.0 + h).collect();
         let mut here = 0;
         for (i, band) in forecast(&fit, &times, level).iter().enumerate() {

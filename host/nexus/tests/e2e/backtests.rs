@@ -19,7 +19,7 @@ const TEMPERATURES: [f64; 7] = [80.0, 97.0, 80.0, 110.0, 80.0, 97.0, 80.0];
 
 /// Polls a backtest until it is done (60 s at most), checking its progress
 /// on the way.
-async fn finished(h: &Harness, id: &str) -> Value {
+pub(crate) async fn finished(h: &Harness, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let backtest = h.get(&format!("/api/backtests/{id}")).await;

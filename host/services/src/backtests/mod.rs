@@ -1,16 +1,17 @@
-//! Backtests: an alarm-rule or optimizer version (uploaded, not yet bound)
-//! run over a stored time range of devices in virtual time — the same
-//! runtime calls the live host makes — beside the version bound to those
-//! devices now, run the same way. The answer is both versions' output and
-//! the difference.
+//! Backtests: an alarm-rule, optimizer or field-optimizer version
+//! (uploaded, not yet bound) run over a stored time range of devices in
+//! virtual time — the same runtime calls the live host makes — beside the
+//! version bound to those devices now, run the same way. The answer is both
+//! versions' output and the difference.
 //!
 //! - An **alarm rule** is called once per stored frame, its state carried
 //!   from call to call ([`rules`]); the answer is the alarms each version
 //!   raised and those only one of them raised.
 //! - An **optimizer** is called every `every_ms` of virtual time with the
-//!   well as it stood then ([`optimizers`]); the answer is the
-//!   recommendations each version made, the steps where they differ, and
-//!   what the bound version actually recommended in the range.
+//!   well as it stood then, a **field optimizer** with each wellpad's wells
+//!   ([`optimizers`], [`well`]); the answer is the recommendations each
+//!   version made, the steps where they differ, and what the bound version
+//!   actually recommended in the range.
 //!
 //! A call's telemetry reads (`host.latest`, `host.history`,
 //! `host.latest-forecast`) see nothing stamped after its virtual time.
@@ -20,6 +21,7 @@
 
 mod optimizers;
 mod rules;
+mod well;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,10 @@ use nexus_model::{
 };
 use serde::Serialize;
 
+use nexus_runtime::CallContext;
+
 use crate::calls::Loaded;
+use crate::reader::{AsOf, StoreReader};
 use crate::{Inner, PluginService, Result, ServiceError};
 
 /// Devices one backtest may cover.
@@ -49,13 +54,11 @@ pub const KEPT_RECOMMENDATIONS: usize = 1_000;
 pub const KEPT: usize = 100;
 /// Backtests one tenant may run at once.
 pub const RUNNING_PER_TENANT: usize = 2;
-/// Readings read from storage at a time.
-const PAGE: u32 = 10_000;
 
 /// What to backtest.
 #[derive(Debug, Clone)]
 pub struct BacktestRequest {
-    /// The alarm-rule or optimizer version to try.
+    /// The alarm-rule, optimizer or field-optimizer version to try.
     pub plugin_id: PluginVersionId,
     /// The devices whose stored telemetry it runs on.
     pub device_ids: Vec<DeviceId>,
@@ -173,7 +176,8 @@ pub struct Backtest {
     /// Its tenant.
     #[serde(skip)]
     pub tenant_id: TenantId,
-    /// The kind of version tried: `alarm-rule` or `optimizer`.
+    /// The kind of version tried: `alarm-rule`, `optimizer` or
+    /// `field-optimizer`.
     pub kind: PluginKind,
     /// `running`, `done` or `failed`.
     pub status: &'static str,
@@ -272,6 +276,29 @@ impl Version {
     }
 }
 
+impl Version {
+    /// The context of this version's call about `device` at `now`, with its
+    /// state then; its telemetry reads see nothing stamped later.
+    fn context(
+        &self,
+        device: &DeviceId,
+        state: Option<&std::collections::BTreeMap<String, Vec<u8>>>,
+        reader: &Arc<StoreReader>,
+        now: TimestampMs,
+    ) -> CallContext {
+        CallContext {
+            plugin: self.run.plugin.clone(),
+            binding_id: self.binding_id.clone(),
+            device_id: device.clone(),
+            now,
+            config: self.config.clone(),
+            state: state.cloned().unwrap_or_default(),
+            limits: self.limits,
+            telemetry: Arc::new(AsOf::new(reader.clone(), now)),
+        }
+    }
+}
+
 /// Where a running backtest reports to.
 struct Progress {
     entry: Arc<Mutex<Backtest>>,
@@ -307,10 +334,11 @@ async fn next_page(
     device: &DeviceId,
     from: TimestampMs,
     end: TimestampMs,
+    limit: u32,
 ) -> Result<(Vec<Reading>, TimestampMs)> {
-    let mut page = inner.store.history(tenant, device, None, from, end, PAGE).await?;
+    let mut page = inner.store.history(tenant, device, None, from, end, limit).await?;
     let (first, last) = (page.first().map(|r| r.ts), page.last().map(|r| r.ts));
-    let next = match (page.len() == PAGE as usize, first, last) {
+    let next = match (page.len() == limit as usize, first, last) {
         (true, Some(first), Some(last)) if first < last => {
             page.retain(|r| r.ts < last);
             last
@@ -350,9 +378,9 @@ impl PluginService {
             )));
         }
         let kind = candidate.meta.kind;
-        if !matches!(kind, PluginKind::AlarmRule | PluginKind::Optimizer) {
+        if !matches!(kind, PluginKind::AlarmRule | PluginKind::Optimizer | PluginKind::FieldOptimizer) {
             return Err(ServiceError::Invalid(format!(
-                "only alarm-rule and optimizer versions can be backtested; {} is a {}",
+                "only alarm-rule, optimizer and field-optimizer versions can be backtested; {} is a {}",
                 candidate.meta.name,
                 kind.as_str()
             )));
@@ -376,8 +404,8 @@ impl PluginService {
             None => self.same_plugin_binding(tenant, &device_ids[0], kind, &candidate.meta.name).await?,
         };
         let every = match kind {
-            PluginKind::Optimizer => Some(optimizers::step(every_ms, compared.as_ref(), start, end, device_ids.len())?),
-            _ => None,
+            PluginKind::AlarmRule => None,
+            _ => Some(optimizers::step(every_ms, compared.as_ref(), start, end, device_ids.len())?),
         };
         let compared = match compared {
             Some(binding) => Some((inner.loaded(tenant, &binding.plugin_id).await?, binding)),

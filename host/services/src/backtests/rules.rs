@@ -5,11 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use nexus_model::{AlarmAction, AlarmSignal, DeviceId, Reading, Series, TenantId, TimestampMs, series_of};
-use nexus_runtime::{CallContext, Runtime};
+use nexus_runtime::Runtime;
 
 use super::{BacktestAlarm, Progress, Version, next_page};
-use crate::reader::{AsOf, StoreReader};
+use crate::reader::StoreReader;
 use crate::{Inner, Result, blocking};
+
+/// Readings read from storage at a time.
+const PAGE: u32 = 10_000;
 
 /// An alarm-rule version being replayed: its per-device state and open
 /// alarms.
@@ -33,17 +36,8 @@ impl Rule {
         now: TimestampMs,
         batch: &[Series],
     ) {
+        let ctx = self.version.context(device, self.state.get(device), reader, now);
         let v = &mut self.version;
-        let ctx = CallContext {
-            plugin: v.run.plugin.clone(),
-            binding_id: v.binding_id.clone(),
-            device_id: device.clone(),
-            now,
-            config: v.config.clone(),
-            state: self.state.get(device).cloned().unwrap_or_default(),
-            limits: v.limits,
-            telemetry: Arc::new(AsOf::new(reader.clone(), now)),
-        };
         v.run.calls += 1;
         match runtime.evaluate(&v.loaded.plugin, ctx, batch) {
             Ok(outcome) => {
@@ -103,7 +97,7 @@ pub(super) async fn replay(
     for (index, device) in devices.iter().enumerate() {
         let mut from = start;
         while from < end {
-            let (page, next) = next_page(inner, tenant, device, from, end).await?;
+            let (page, next) = next_page(inner, tenant, device, from, end, PAGE).await?;
             from = next;
             let (runtime, reader, device) = (inner.runtime.clone(), reader.clone(), device.clone());
             let (frames, readings, back) = blocking(move || {

@@ -48,6 +48,23 @@ pub fn daily(curve: &Curve, days: usize, sigma: f64, rng: &mut Rng) -> Vec<(f64,
 }
 
 /// A well context of device `dev-1` with these tests (given newest first).
+/// One generated well of the coverage checks: a random family (25 %
+/// exponential, 25 % harmonic, 50 % hyperbolic with `b` 0.1–0.9), `qi`
+/// 200–2000, `Di` 0.002–0.01/day log-uniform, and noise 2–8 %; returns the
+/// true curve, the noise's log-sd and its first year of noisy daily rates
+/// (drawn in that order).
+pub fn generated_well(rng: &mut Rng) -> (Curve, f64, Vec<(f64, f64)>) {
+    let b = match rng.uniform() {
+        u if u < 0.25 => 0.0,
+        u if u < 0.5 => 1.0,
+        _ => rng.range(0.1, 0.9),
+    };
+    let truth = Curve { qi: rng.range(200.0, 2000.0), di: (rng.range(0.002f64.ln(), 0.01f64.ln())).exp(), b };
+    let sigma = rng.range(0.02, 0.08);
+    let history = daily(&truth, 365, sigma, rng);
+    (truth, sigma, history)
+}
+
 pub fn context(well_tests: Vec<WellTest>) -> WellContext {
     WellContext {
         well_id: "well-1".into(),

@@ -13,8 +13,7 @@
 //! parameter variance, and for the chosen family alone. Then the
 //! forecast's coverage by the well's true family.
 
-use crate::common::{Rng, daily};
-use forecaster_arps_decline::arps::Curve;
+use crate::common::{Rng, generated_well};
 use forecaster_arps_decline::fit::Fit;
 use forecaster_arps_decline::forecast::akaike_weights;
 use forecaster_arps_decline::stats::{normal_cdf, normal_quantile, t_quantile};
@@ -89,17 +88,11 @@ fn run_seed(seed: u64, wells: usize, tally: &mut Tally, by_family: &mut [[usize;
     let vs = variants();
     let mut rng = Rng::new(seed);
     for _ in 0..wells {
-        let b = match rng.uniform() {
-            u if u < 0.25 => 0.0,
-            u if u < 0.5 => 1.0,
-            _ => rng.range(0.1, 0.9),
-        };
-        let truth = Curve { qi: rng.range(200.0, 2000.0), di: (rng.range(0.002f64.ln(), 0.01f64.ln())).exp(), b };
-        let sigma = rng.range(0.02, 0.08);
-        let fit = fit(&daily(&truth, 365, sigma, &mut rng)).expect("fits");
+        let (truth, sigma, history) = generated_well(&mut rng);
+        let fit = fit(&history).expect("fits");
         let times: Vec<f64> = HORIZONS.iter().map(|h| 364.0 + h).collect();
         let bands = forecast(&fit, &times, LEVEL);
-        let fam = match b {
+        let fam = match truth.b {
             0.0 => 0,
             1.0 => 2,
             _ => 4,

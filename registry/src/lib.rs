@@ -6,9 +6,17 @@
 //! Whether it implements the declared world is checked by the runtime, which
 //! type-checks it against the linker.
 //!
-//! Signed vendor components and a shared catalogue build on this crate.
+//! Vendors' releases build on it: [`signing`] defines what a vendor signs
+//! and checks it, [`blobs`] is the content-addressed store their bytes live
+//! in.
 
 use sha2::{Digest, Sha256};
+
+pub mod blobs;
+pub mod signing;
+
+pub use blobs::{BlobError, Blobs};
+pub use signing::{ReleaseClaims, SignatureError};
 
 /// Largest component accepted by default (10 MiB).
 pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 10 << 20;
@@ -98,6 +106,27 @@ pub fn validate_component(bytes: &[u8], max_bytes: usize) -> Result<Validated, R
     let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
     validator.validate_all(bytes).map_err(|e| RegistryError::Invalid(e.to_string()))?;
     Ok(Validated { hash: content_hash(bytes), size: bytes.len() })
+}
+
+/// The names a component imports at its top level (e.g.
+/// `nexus:plugin/host@0.2.0`, `wasi:io/streams@0.2.6`), in order — what a
+/// tenant reviews before approving it. Bytes that do not parse give what
+/// was read before the fault (validation refuses them anyway).
+pub fn imports(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let Ok(payload) = payload else { break };
+        match payload {
+            wasmparser::Payload::Version { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(reader) if depth == 1 => {
+                names.extend(reader.into_iter().flatten().map(|import| import.name.name.to_string()));
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 #[cfg(test)]

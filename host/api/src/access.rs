@@ -29,6 +29,8 @@ pub enum Access {
     Credentials,
     /// The installation: tenants, vendors, profiles: system administrator.
     System,
+    /// A vendor's signing keys and releases: vendor developer.
+    Publish,
     /// Monitoring (`/metrics`): a tenant's admin, operator or viewer sees
     /// its tenant; the system administrator the whole host, or the tenant
     /// `X-Nexus-Tenant` names.
@@ -46,6 +48,7 @@ impl Access {
             Access::Manage => matches!(role, SysAdmin | TenantAdmin),
             Access::Credentials => matches!(role, SysAdmin | TenantAdmin | VendorDeveloper),
             Access::System => matches!(role, SysAdmin),
+            Access::Publish => matches!(role, VendorDeveloper),
         }
     }
 
@@ -96,6 +99,17 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/bindings/{id}/enable", Access::Manage),
     ("PUT", "/api/bindings/{id}/auto-approve", Access::Manage),
     ("POST", "/api/bindings/{id}/devices/{device_id}/release", Access::Manage),
+    ("POST", "/api/vendor-keys", Access::Publish),
+    ("GET", "/api/vendor-keys", Access::Publish),
+    ("POST", "/api/vendor-keys/{id}/revoke", Access::Publish),
+    ("POST", "/api/vendor-releases", Access::Publish),
+    ("GET", "/api/vendor-releases", Access::Publish),
+    ("GET", "/api/releases", Access::Read),
+    ("GET", "/api/releases/{id}", Access::Read),
+    ("POST", "/api/releases/{id}/approve", Access::Manage),
+    ("GET", "/api/trusted-vendors", Access::Read),
+    ("PUT", "/api/trusted-vendors/{vendor_id}", Access::Manage),
+    ("DELETE", "/api/trusted-vendors/{vendor_id}", Access::Manage),
     ("POST", "/api/backtests", Access::Manage),
     ("GET", "/api/backtests/{id}", Access::Read),
     ("GET", "/api/runs", Access::Read),

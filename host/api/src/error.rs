@@ -107,6 +107,7 @@ impl From<ServiceError> for ApiError {
                     Refusal::BadRequest => StatusCode::BAD_REQUEST,
                     Refusal::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
                     Refusal::Conflict => StatusCode::CONFLICT,
+                    Refusal::Forbidden => StatusCode::FORBIDDEN,
                 };
                 Self::new(status, code, message)
             }

@@ -51,6 +51,7 @@ mod plugins;
 mod profiles;
 mod ready;
 mod records;
+mod releases;
 mod rpc;
 mod runs;
 mod schema;
@@ -161,6 +162,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
     let upload_limit = nexus_services::MAX_COMPONENT_BYTES;
     let (schemas, paths, upload): UtoipaMethodRouter<AppState> = routes!(plugins::upload);
     let upload = (schemas, paths, upload.layer(DefaultBodyLimit::max(upload_limit)));
+    let (schemas, paths, publish): UtoipaMethodRouter<AppState> = routes!(releases::publish, releases::vendor_releases);
+    let publish = (schemas, paths, publish.layer(DefaultBodyLimit::max(upload_limit)));
     let (schemas, paths, telemetry): UtoipaMethodRouter<AppState> = routes!(device::post_telemetry);
     let telemetry = (schemas, paths, telemetry.layer(DefaultBodyLimit::max(MAX_TELEMETRY_BYTES)));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -177,6 +180,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::set_auto_approve))
         .routes(routes!(plugins::release_device))
         .routes(routes!(plugins::metering))
+        .routes(publish)
+        .routes(routes!(releases::register_key, releases::keys))
+        .routes(routes!(releases::revoke_key))
+        .routes(routes!(releases::catalogue))
+        .routes(routes!(releases::get_release))
+        .routes(routes!(releases::approve))
+        .routes(routes!(releases::trusted))
+        .routes(routes!(releases::trust, releases::distrust))
         .routes(routes!(backtests::start))
         .routes(routes!(backtests::get))
         .routes(routes!(runs::list))

@@ -47,6 +47,7 @@ pub(crate) const ADMIN_ERRORS: [(&str, &str, &str); 5] = [
         (name = "device", description = "The ThingsBoard device API (authenticated by the access token in the path)"),
         (name = "plugins", description = "Plugin versions (WebAssembly components)"),
         (name = "bindings", description = "Plugin versions bound to devices"),
+        (name = "catalogue", description = "Vendors' signing keys and signed releases; the vendors a tenant trusts and its approvals"),
         (name = "assets", description = "Wellpads, wells and devices"),
         (name = "telemetry", description = "Readings"),
         (name = "alarms", description = "Alarms and what people do with them"),

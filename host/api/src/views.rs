@@ -110,6 +110,9 @@ pub(crate) struct PluginView {
     created_time: i64,
     /// The contract version the component targets (`0.1.0` runs through the adapter).
     contract: String,
+    /// The vendor release it was approved from (signed); absent for the tenant's own upload (unsigned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release_id: Option<String>,
 }
 
 impl From<model::PluginVersion> for PluginView {
@@ -125,6 +128,7 @@ impl From<model::PluginVersion> for PluginView {
             info: p.info,
             created_time: p.created_time,
             contract: p.contract,
+            release_id: p.release_id.map(Into::into),
         }
     }
 }

@@ -114,6 +114,8 @@ pub enum EntityKind {
     WellTest,
     /// A device's setpoint (its limits, or a value set by hand).
     Setpoint,
+    /// A vendor the tenant trusts (its id is the vendor's).
+    TrustedVendor,
 }
 
 /// What was done to an entity.

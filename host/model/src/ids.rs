@@ -137,6 +137,14 @@ string_id!(
     VendorId
 );
 string_id!(
+    /// A vendor's signing key.
+    VendorKeyId
+);
+string_id!(
+    /// One published version of a vendor's package in the catalogue.
+    ReleaseId
+);
+string_id!(
     /// A machine credential of a tenant or a vendor.
     ApiKeyId
 );

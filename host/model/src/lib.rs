@@ -24,6 +24,7 @@ mod plugin;
 mod profile;
 mod query;
 mod records;
+mod release;
 mod series;
 mod telemetry;
 mod token;
@@ -42,8 +43,8 @@ pub use event::{DeadLetterSummary, EntityAction, EntityChange, EntityKind, Event
 pub use identity::{ApiKey, AuditEntry, Credential, ParseRoleError, Principal, Role, Scope, Session, User, Vendor};
 pub use ids::{
     AlarmId, ApiKeyId, BacktestId, BindingId, ConnectorId, DeviceId, EventSeq, NotificationDeliveryId,
-    NotificationRuleId, PluginVersionId, RecommendationId, RunId, SessionId, TenantId, UserId, VendorId, WellId,
-    WellTestId, WellpadId,
+    NotificationRuleId, PluginVersionId, RecommendationId, ReleaseId, RunId, SessionId, TenantId, UserId, VendorId,
+    VendorKeyId, WellId, WellTestId, WellpadId,
 };
 pub use lifecycle::{AlarmComment, AlarmEvent, AlarmTransition, OperatorAction, TransitionKind};
 pub use limits::Limits;
@@ -62,6 +63,7 @@ pub use profile::{
 };
 pub use query::{Aggregation, AlarmFilter, Bucket, Page, SortOrder};
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, RecommendationTransition, Stage, StoredRecommendation};
+pub use release::{Release, VendorKey};
 pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
 pub use token::{check_chosen_token, estimated_bits, is_token_hash, new_access_token, token_hash};

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BindingId, DeviceId, Limits, PluginVersionId, TenantId, TimestampMs, WellId};
+use crate::{BindingId, DeviceId, Limits, PluginVersionId, ReleaseId, TenantId, TimestampMs, WellId};
 
 /// The three kinds of plugin; each is a WIT world of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -358,6 +358,11 @@ pub struct PluginVersion {
     /// The contract version it was built against, e.g. `0.2.0` (`0.1.0`
     /// components run through the host's adapter).
     pub contract: String,
+    /// The vendor release it was approved from; none for a tenant's own
+    /// upload (unsigned). Its bytes are then the release's blob, verified
+    /// with its signature whenever it is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_id: Option<ReleaseId>,
 }
 
 /// A binding's auto-approve policy (off unless set): a recommendation of

@@ -34,7 +34,7 @@ pub struct ServeArgs {
     /// A TOML file of settings; its keys are these flags' names with `_` for `-`. Flags and environment variables override it.
     #[arg(long, env = "NEXUS_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Where the database and compiled plugins live (default: a new temporary directory with --demo, else ./nexus-data).
+    /// Where the database, compiled plugins and the component store of vendors' releases (`components/`) live (default: a new temporary directory with --demo, else ./nexus-data).
     #[arg(long, env = "NEXUS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// The store: unset for the embedded SQLite database in the data directory, or a `postgres://USER:PASSWORD@HOST:5432/DB` URL (migrated on start). A secret: it holds the password.
@@ -132,6 +132,7 @@ impl ServeArgs {
             dead_letter_max_bytes: self.dead_letter_mib << 20,
             notifications: self.notify.services(),
             run_budget: Duration::from_secs(self.run_budget_s),
+            component_store: Some(self.data_dir().join("components")),
             ..nexus_services::ServicesConfig::default()
         };
         if let Some(workers) = self.compile_workers {

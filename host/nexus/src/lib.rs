@@ -6,6 +6,7 @@
 //! `--demo`) sets up and feeds a simulated field. `main.rs` is only the
 //! command line.
 
+pub mod author;
 pub mod config;
 pub mod demo;
 pub mod eval;
@@ -108,6 +109,9 @@ impl Server {
             ..RuntimeConfig::default()
         })
         .context("starting the plugin runtime")?;
+        if config.services.component_store.is_none() {
+            config.services.component_store = Some(config.data_dir.join("components"));
+        }
         let clock = config.services.clock.clone();
         config.services.notifications.email = config.notifier.smtp_url.is_some();
         let senders = notifiers::Senders::new(&config.notifier, config.services.notifications.send_timeout)

@@ -46,6 +46,51 @@ enum Command {
         #[command(subcommand)]
         mode: EvalMode,
     },
+    /// A vendor's side of publishing: a signing key and a release's signature.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Makes an ed25519 signing key (a file, mode 0600) and prints its public key for POST /api/vendor-keys.
+    Keygen {
+        /// The key file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Prints the detached signature of a release (JSON: digest, signature, public_key) for POST /api/vendor-releases.
+    Sign {
+        /// The key file (from `nexus plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The component (.wasm).
+        #[arg(long)]
+        component: PathBuf,
+        /// `vendor/name`.
+        #[arg(long)]
+        package: String,
+        /// Semantic version.
+        #[arg(long)]
+        version: String,
+        /// The world: decoder, alarm-rule, optimizer, transform, field-optimizer, forecaster.
+        #[arg(long)]
+        kind: String,
+        /// One paragraph for the tenant.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// SPDX licence expression.
+        #[arg(long, default_value = "")]
+        licence: String,
+        /// Where the source is.
+        #[arg(long, default_value = "")]
+        source_url: String,
+        /// What changed in this version.
+        #[arg(long, default_value = "")]
+        changelog: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +172,9 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(config_check(args, &loaded));
     }
     let cli = loaded.cli;
+    if let Command::Plugin { command } = cli.command {
+        return run_plugin(command);
+    }
     if let Command::CompileWorker { settings, out } = &cli.command {
         // No runtime, no logging: a small, single-threaded child.
         if let Err(error) = nexus_runtime::compile_worker(settings, out) {
@@ -154,7 +202,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Eval { mode } => return run_eval(mode),
-        Command::Config { .. } | Command::CompileWorker { .. } => anyhow::bail!("handled before the runtime starts"),
+        Command::Config { .. } | Command::CompileWorker { .. } | Command::Plugin { .. } => {
+            anyhow::bail!("handled before the runtime starts")
+        }
     };
     let demo = args.demo;
     let admin_token = match (args.admin_token.clone(), demo) {
@@ -277,4 +327,32 @@ fn run_eval(mode: EvalMode) -> anyhow::Result<()> {
             nexus::eval::specificity(&common.plugin, &config, &data, common.deadline_ms)
         }
     }
+}
+
+/// `nexus plugin …`: no server, no runtime.
+fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::Keygen { out } => {
+            let public = nexus::author::keygen(&out)?;
+            eprintln!("wrote {}; register its public key with POST /api/vendor-keys:", out.display());
+            println!("{public}");
+        }
+        PluginCommand::Sign { key, component, package, version, kind, description, licence, source_url, changelog } => {
+            let claims = nexus_registry::ReleaseClaims {
+                digest: String::new(),
+                package,
+                version,
+                kind,
+                description,
+                licence,
+                source_url,
+                changelog,
+            };
+            let claims = nexus::author::claims_for(&component, claims)?;
+            let (signature, public_key) = nexus::author::sign_release(&key, &claims)?;
+            let answer = serde_json::json!({"digest": claims.digest, "signature": signature, "public_key": public_key});
+            println!("{answer}");
+        }
+    }
+    Ok(())
 }

@@ -55,7 +55,11 @@ impl Inner {
         }
         let meta = self.store.plugin(tenant, id).await?;
         let runtime = self.runtime.clone();
-        let bytes = if runtime.is_cached_on_disk(tenant, &meta.hash) {
+        // A vendor's release is read from the component store and checked
+        // (digest, key, signature) on every load, compiled or not.
+        let bytes = if let Some(release) = &meta.release_id {
+            crate::releases::verified_bytes(self, &self.store.release(release).await?).await?
+        } else if runtime.is_cached_on_disk(tenant, &meta.hash) {
             Vec::new()
         } else {
             self.store.plugin_bytes(tenant, id).await?

@@ -17,6 +17,8 @@ pub enum Refusal {
     Unprocessable,
     /// The thing is not in a state that allows it (409).
     Conflict,
+    /// The principal may not do this to that thing (403).
+    Forbidden,
 }
 
 /// Why a service call failed.

@@ -13,6 +13,10 @@
 //! - [`PluginService`]: uploads (validated, compiled one per tenant at a
 //!   time on shared slots, in a child process killed at its deadline),
 //!   bindings, hot swap, re-enabling and metering.
+//! - [`ReleaseService`]: vendors' signing keys and signed releases (bytes in
+//!   the content-addressed component store), the vendors a tenant trusts,
+//!   and a tenant admin's approval of one exact release; signatures are
+//!   checked on publish, on approval and on every load.
 //! - [`LimitService`]: tenant profiles — REST API rate limits, ingest
 //!   limits on the device API, entity quotas (with the monthly caps and
 //!   limits of plugin calls).
@@ -65,6 +69,7 @@ mod plugins;
 mod quota;
 mod reader;
 mod records;
+mod releases;
 mod rpc;
 mod rules;
 mod runs;
@@ -116,6 +121,7 @@ pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
 pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
+pub use releases::{Publish, ReleaseService};
 pub use rpc::{DeviceRpc, RpcRequest, rpc_answer};
 pub use runs::{Run, RunStatus};
 pub use setpoints::{check_change, check_setpoint};
@@ -178,6 +184,11 @@ pub struct ServicesConfig {
     /// How long one run of a scheduled binding may take: it stops before
     /// its next device (or wellpad) past this (status `over_budget`).
     pub run_budget: std::time::Duration,
+    /// The directory of the content-addressed component store, where
+    /// vendors' releases are kept (`None`: one under the temporary
+    /// directory, for this process; the server gives its data directory's
+    /// `components`).
+    pub component_store: Option<std::path::PathBuf>,
 }
 
 impl Default for ServicesConfig {
@@ -199,7 +210,17 @@ impl Default for ServicesConfig {
             notifications: NotificationConfig::default(),
             approvals: ApprovalConfig::default(),
             run_budget: std::time::Duration::from_secs(300),
+            component_store: None,
         }
+    }
+}
+
+impl ServicesConfig {
+    /// The component store's directory.
+    pub fn component_store(&self) -> std::path::PathBuf {
+        self.component_store
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("nexus-components-{}", std::process::id())))
     }
 }
 
@@ -412,6 +433,7 @@ pub struct Services {
     notifications: NotificationService,
     connectors: ConnectorService,
     approvals: ApprovalService,
+    releases: ReleaseService,
 }
 
 impl Services {
@@ -461,6 +483,7 @@ impl Services {
             notifications: NotificationService(inner.clone()),
             connectors: ConnectorService(inner.clone()),
             approvals: ApprovalService(inner.clone()),
+            releases: ReleaseService(inner.clone()),
             inner,
         }
     }
@@ -533,6 +556,11 @@ impl Services {
     /// Recommendations' lives: approve, reject, send, confirm.
     pub fn approvals(&self) -> &ApprovalService {
         &self.approvals
+    }
+
+    /// Vendors' keys and releases, tenants' trust and approvals.
+    pub fn releases(&self) -> &ReleaseService {
+        &self.releases
     }
 
     /// The device API's RPC: requests waiting for HTTP devices and their

@@ -98,7 +98,6 @@ impl PluginService {
         nexus_registry::validate_name(&upload.name)?;
         nexus_registry::validate_version(&upload.version)?;
         let validated = nexus_registry::validate_component(&upload.bytes, MAX_COMPONENT_BYTES)?;
-        let runtime = inner.runtime.clone();
         let plugin_ref = PluginRef {
             tenant_id: upload.tenant_id.clone(),
             name: upload.name.clone(),
@@ -109,41 +108,8 @@ impl PluginService {
         // quota's lock, before the insert).
         drop(inner.quota_turn(&upload.tenant_id, QuotaKind::Plugins).await?);
         let bytes = Arc::new(upload.bytes);
-        let component = bytes.clone();
-        let tenant = upload.tenant_id.clone();
-        // Held until the compile really ends (a compiler process is killed
-        // at the timeout; an in-process compile runs on).
-        let turn = inner.compiles.turn(&tenant).await?;
-        let timeout = inner.config.compile_timeout;
+        let (staged, info) = compile_and_describe(inner, &upload.tenant_id, kind, bytes.clone(), plugin_ref).await?;
         let now = inner.now();
-        let work = blocking(move || -> Result<_> {
-            let _turn = turn;
-            let staged = runtime.stage(&tenant, kind, &component, timeout)?;
-            let ctx = CallContext {
-                plugin: plugin_ref,
-                binding_id: BindingId::default(),
-                device_id: DeviceId::default(),
-                now,
-                config: "{}".into(),
-                state: BTreeMap::new(),
-                limits: Limits::for_kind(kind),
-                telemetry: Arc::new(NoTelemetry),
-            };
-            let info = runtime.describe(staged.plugin(), ctx).map_err(|f| describe_failed(&f.error))?.output;
-            Ok((staged, info))
-        });
-        // A compiler process is killed at the timeout and reaped before the
-        // work ends, so the answer waits for that (a little past the
-        // timeout) and nothing of the compile is left when it comes. An
-        // in-process compile runs on: the wait ends a grace after the
-        // timeout, and the work's result (the staged plugin) is dropped with
-        // it, leaving nothing behind.
-        let outcome =
-            tokio::time::timeout(timeout + KILL_GRACE, work).await.map_err(|_| compile_timeout(timeout))??;
-        let (staged, info): (nexus_runtime::Staged, _) = outcome.map_err(|e| match e {
-            ServiceError::Refused { code: "compile-timeout", .. } => compile_timeout(timeout),
-            e => e,
-        })?;
         let new = NewPlugin {
             tenant_id: &upload.tenant_id,
             kind,
@@ -352,6 +318,57 @@ impl PluginService {
     pub fn metering(&self, tenant: &TenantId) -> Vec<BindingMetrics> {
         self.0.meters.of_tenant(tenant)
     }
+}
+
+/// Compiles a component in `scope`'s turn (a tenant, or a vendor's
+/// publishing scope), type-checks it against `kind`'s world and calls its
+/// `describe`. Nothing enters the runtime's caches until the caller keeps
+/// the staged plugin.
+///
+/// The compile waits (bounded by `compile_wait`, else `compile-busy`)
+/// for the scope's turn and a shared slot, and is refused with
+/// `compile-timeout` after `compile_timeout`.
+pub(crate) async fn compile_and_describe(
+    inner: &Inner,
+    scope: &TenantId,
+    kind: PluginKind,
+    component: Arc<Vec<u8>>,
+    plugin_ref: PluginRef,
+) -> Result<(nexus_runtime::Staged, nexus_model::PluginInfo)> {
+    let runtime = inner.runtime.clone();
+    let tenant = scope.clone();
+    // Held until the compile really ends (a compiler process is killed
+    // at the timeout; an in-process compile runs on).
+    let turn = inner.compiles.turn(&tenant).await?;
+    let timeout = inner.config.compile_timeout;
+    let now = inner.now();
+    let work = blocking(move || -> Result<_> {
+        let _turn = turn;
+        let staged = runtime.stage(&tenant, kind, &component, timeout)?;
+        let ctx = CallContext {
+            plugin: plugin_ref,
+            binding_id: BindingId::default(),
+            device_id: DeviceId::default(),
+            now,
+            config: "{}".into(),
+            state: BTreeMap::new(),
+            limits: Limits::for_kind(kind),
+            telemetry: Arc::new(NoTelemetry),
+        };
+        let info = runtime.describe(staged.plugin(), ctx).map_err(|f| describe_failed(&f.error))?.output;
+        Ok((staged, info))
+    });
+    // A compiler process is killed at the timeout and reaped before the
+    // work ends, so the answer waits for that (a little past the
+    // timeout) and nothing of the compile is left when it comes. An
+    // in-process compile runs on: the wait ends a grace after the
+    // timeout, and the work's result (the staged plugin) is dropped with
+    // it, leaving nothing behind.
+    let outcome = tokio::time::timeout(timeout + KILL_GRACE, work).await.map_err(|_| compile_timeout(timeout))??;
+    outcome.map_err(|e| match e {
+        ServiceError::Refused { code: "compile-timeout", .. } => compile_timeout(timeout),
+        e => e,
+    })
 }
 
 /// How long past the compile timeout an upload waits for its compiler

@@ -45,6 +45,7 @@ mod outbox;
 mod partitions;
 mod plugins;
 mod records;
+mod releases;
 mod rows;
 mod setpoints;
 mod telemetry;

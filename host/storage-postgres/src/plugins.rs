@@ -15,7 +15,8 @@ use crate::outbox::append;
 use crate::rows::{self, get, typed};
 use crate::{PostgresStore, conflict_or, corrupt, db, page_limit, page_sql};
 
-const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract";
+const PLUGIN_COLUMNS: &str =
+    "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract, release_id";
 
 /// A binding's columns with its devices and quarantined devices, in device
 /// order: one round trip per list of bindings.
@@ -67,6 +68,7 @@ impl PluginStore for PostgresStore {
             info: new.info.clone(),
             created_time: now,
             contract: new.contract.into(),
+            release_id: None,
         };
         let mut tx = self.write_tx().await?;
         sqlx::query(

@@ -89,6 +89,7 @@ pub(crate) fn plugin(row: &PgRow) -> Result<PluginVersion> {
         info: typed(row, "info")?,
         created_time: get(row, "created_time")?,
         contract: get(row, "contract")?,
+        release_id: get::<Option<String>>(row, "release_id")?.map(Into::into),
     })
 }
 

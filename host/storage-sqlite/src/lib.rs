@@ -18,6 +18,7 @@ mod notifications;
 mod outbox;
 mod plugins;
 mod records;
+mod releases;
 mod rows;
 mod setpoints;
 mod telemetry;

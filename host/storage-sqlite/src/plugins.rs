@@ -15,7 +15,8 @@ use crate::outbox::append;
 use crate::rows::{self, get};
 use crate::{SqliteStore, conflict_or, corrupt, db, page_limit, page_sql};
 
-const PLUGIN_COLUMNS: &str = "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract";
+pub(crate) const PLUGIN_COLUMNS: &str =
+    "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract, release_id";
 
 impl SqliteStore {
     async fn bindings_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Binding>> {
@@ -81,6 +82,7 @@ impl PluginStore for SqliteStore {
             info: new.info.clone(),
             created_time: now,
             contract: new.contract.into(),
+            release_id: None,
         };
         let mut tx = self.write_tx().await?;
         sqlx::query(

@@ -91,6 +91,7 @@ pub(crate) fn plugin(row: &SqliteRow) -> Result<PluginVersion> {
         info: serde_json::from_str(&info).map_err(corrupt)?,
         created_time: get(row, "created_time")?,
         contract: get(row, "contract")?,
+        release_id: get::<Option<String>>(row, "release_id")?.map(Into::into),
     })
 }
 

@@ -3,7 +3,8 @@
 //! The storage ports, and nothing that knows SQL: narrow async traits per
 //! aggregate ([`EntityStore`], [`PluginStore`], [`StateStore`],
 //! [`TelemetryStore`], [`AlarmStore`], [`RecordStore`], [`OutboxStore`],
-//! [`IdentityStore`], [`MonitorStore`], [`NotificationStore`]),
+//! [`IdentityStore`], [`MonitorStore`], [`NotificationStore`],
+//! [`ReleaseStore`]),
 //! the one write path of the telemetry plane ([`UnitOfWork::commit`] of
 //! [`Effects`]), and [`Store`], all of them, which the services are given.
 //!
@@ -22,6 +23,7 @@ mod identity;
 mod monitor;
 mod notifications;
 mod ports;
+mod releases;
 
 pub use connectors::{ConnectorStore, connector_event, connector_settings};
 pub use effects::{
@@ -36,6 +38,7 @@ pub use ports::{
     AlarmStore, EntityStore, ForecastStore, OutboxStore, PluginStore, RecommendationStore, RecordStore, SetpointStore,
     StateStore, Store, TelemetryStore, UnitOfWork, WellTestStore,
 };
+pub use releases::ReleaseStore;
 
 /// Storage results.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

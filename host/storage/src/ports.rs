@@ -393,6 +393,7 @@ pub trait Store:
     + SetpointStore
     + RecommendationStore
     + ForecastStore
+    + crate::ReleaseStore
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;

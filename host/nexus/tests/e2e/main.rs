@@ -35,6 +35,7 @@ mod openapi;
 mod outbox;
 mod postgres;
 mod redis;
+mod releases;
 mod retention;
 mod runs;
 mod tenancy;

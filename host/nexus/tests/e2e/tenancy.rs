@@ -123,13 +123,21 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         .client
         .post(format!("{}/api/vendors", h.base))
         .bearer_auth(TOKEN)
-        .json(&json!({"name": format!("vendor of {tenant}")}))
+        .json(&json!({"name": format!("vendor-of-{tenant}")}))
         .send()
         .await
         .expect("vendor")
         .json()
         .await
         .expect("json");
+    // Its signed release, which B trusts and approves.
+    let (vendor_key, release) = crate::releases::signed_release(h, &vendor, &format!("vendor-of-{tenant}")).await;
+    let trust = format!("/api/trusted-vendors/{}", vendor["id"].as_str().expect("vendor id"));
+    let (status, body, _) = h.send(h.admin(Method::PUT, &trust, tenant).await).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let approve = format!("/api/releases/{release}/approve");
+    let (status, body, _) = h.send(h.admin(Method::POST, &approve, tenant).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     BTreeMap::from([
         ("alarm", alarm),
         ("binding", decoder["id"].as_str().expect("id").to_string()),
@@ -149,6 +157,8 @@ async fn victim(h: &Harness, tenant: &str) -> BTreeMap<&'static str, String> {
         ("recommendation", recommendation),
         ("backtest", backtest),
         ("run", run),
+        ("release", release),
+        ("vendor_key", vendor_key),
     ])
 }
 
@@ -173,6 +183,8 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "recommendations" => "recommendation",
                 "backtests" => "backtest",
                 "runs" => "run",
+                "releases" => "release",
+                "vendor-keys" => "vendor_key",
                 _ => return None,
             }
         }
@@ -305,6 +317,11 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
             if matches!(access, Some(nexus_api::access::Access::Public | nexus_api::access::Access::Authenticated)) {
                 continue;
             }
+            // Trusting a vendor names no tenant's object (vendors are
+            // shared); A trusting B's vendor would only change what A sees.
+            if method == Method::PUT && path == "/api/trusted-vendors/{vendor_id}" {
+                continue;
+            }
             let mut concrete = path.clone();
             let mut names_b = false;
             let mut query = Vec::new();
@@ -354,7 +371,10 @@ async fn tenant_a_reaches_nothing_of_tenant_b_through_any_operation_of_the_serve
             }
             on_b += 1;
             let listed_nothing = status == StatusCode::OK && answer.as_array().is_some_and(Vec::is_empty);
-            let system_only = access == Some(nexus_api::access::Access::System);
+            // Operations of the installation or of vendors are refused to a
+            // tenant admin before any id is looked at.
+            let system_only =
+                matches!(access, Some(nexus_api::access::Access::System | nexus_api::access::Access::Publish));
             assert!(
                 status == StatusCode::NOT_FOUND || listed_nothing || (system_only && status == StatusCode::FORBIDDEN),
                 "{method} {concrete} {query:?} as tenant A on B's ids: {status} {answer}"

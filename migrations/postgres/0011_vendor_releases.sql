@@ -31,6 +31,10 @@ CREATE TABLE host.vendor_release (
     signature      text NOT NULL,
     published_by   text NOT NULL,
     published_time bigint NOT NULL,
+    -- published, yanked (no new use) or revoked (no use at all; final)
+    status         text NOT NULL DEFAULT 'published' CHECK (status IN ('published', 'yanked', 'revoked')),
+    status_reason  text,
+    status_time    bigint,
     UNIQUE (package, version)
 );
 CREATE INDEX vendor_release_order ON host.vendor_release (vendor_id, published_time, id);
@@ -39,6 +43,8 @@ CREATE INDEX vendor_release_order ON host.vendor_release (vendor_id, published_t
 CREATE TABLE host.trusted_vendor (
     tenant_id    text COLLATE "C" NOT NULL REFERENCES pf.tenant (id),
     vendor_id    text COLLATE "C" NOT NULL REFERENCES host.vendor (id),
+    -- on a revocation, move the tenant's bindings to the previous approved version
+    fallback     boolean NOT NULL DEFAULT false,
     created_time bigint NOT NULL,
     PRIMARY KEY (tenant_id, vendor_id)
 );
@@ -46,3 +52,6 @@ CREATE TABLE host.trusted_vendor (
 -- A plugin version approved from a vendor's release (its bytes stay in the
 -- component store; the row's bytes are empty).
 ALTER TABLE host.plugin ADD COLUMN release_id text COLLATE "C" REFERENCES host.vendor_release (id);
+
+-- The version a binding ran before its last switch: what a rollback returns to.
+ALTER TABLE host.binding ADD COLUMN previous_plugin_id text COLLATE "C" REFERENCES host.plugin (id);

@@ -30,6 +30,10 @@ CREATE TABLE vendor_release (
     signature      TEXT NOT NULL,
     published_by   TEXT NOT NULL,
     published_time INTEGER NOT NULL,
+    -- published, yanked (no new use) or revoked (no use at all; final)
+    status         TEXT NOT NULL DEFAULT 'published',
+    status_reason  TEXT,
+    status_time    INTEGER,
     UNIQUE (package, version)
 );
 CREATE INDEX vendor_release_order ON vendor_release (vendor_id, published_time, id);
@@ -38,6 +42,8 @@ CREATE INDEX vendor_release_order ON vendor_release (vendor_id, published_time, 
 CREATE TABLE trusted_vendor (
     tenant_id    TEXT NOT NULL REFERENCES tenant(id),
     vendor_id    TEXT NOT NULL REFERENCES vendor(id),
+    -- on a revocation, move the tenant's bindings to the previous approved version
+    fallback     INTEGER NOT NULL DEFAULT 0,
     created_time INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, vendor_id)
 );
@@ -45,3 +51,6 @@ CREATE TABLE trusted_vendor (
 -- A plugin version approved from a vendor's release (its bytes stay in the
 -- component store; the row's bytes are empty).
 ALTER TABLE plugin ADD COLUMN release_id TEXT REFERENCES vendor_release(id);
+
+-- The version a binding ran before its last switch: what a rollback returns to.
+ALTER TABLE binding ADD COLUMN previous_plugin_id TEXT REFERENCES plugin(id);

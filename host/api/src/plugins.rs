@@ -160,6 +160,7 @@ pub(crate) async fn get_binding(
         (status = 400, description = "Not an optimizer binding", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such binding in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The binding is disabled or quarantined", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "It runs a vendor's release that was revoked (`release-revoked`), whose key was revoked (`key-revoked`), or whose stored bytes or signature no longer verify (`digest-mismatch`, `signature-invalid`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn run_binding(
@@ -189,7 +190,8 @@ pub(crate) struct Swap {
         (status = 400, description = "A bad body: malformed JSON, an unknown field, a bad value", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such binding or plugin version in this tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The plugin version is of another kind", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The plugin version is of another kind, or a vendor's release that was yanked (`release-yanked`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A vendor's release that was revoked (`release-revoked`), or whose key was revoked (`key-revoked`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn swap(
@@ -199,6 +201,26 @@ pub(crate) async fn swap(
     Json(body): Json<Swap>,
 ) -> Result<JsonResponse<BindingView>, ApiError> {
     let binding = state.services.plugins().swap(&principal.tenant_id, &id, &body.plugin_id, &principal.actor).await?;
+    Ok(JsonResponse(binding.into()))
+}
+
+/// Points a binding back at the version it ran before its last switch
+/// (one call, like a hot swap: nothing is lost or run twice).
+#[utoipa::path(post, path = "/api/bindings/{id}/rollback", tag = "bindings", operation_id = "rollback_binding",
+    params(("id" = String, Path, description = "The binding's id")),
+    responses(
+        (status = 200, description = "The binding, on its previous version", body = BindingView),
+        (status = 404, description = "No such binding in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It never switched versions (`no-previous-version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The previous version is a vendor's release that was revoked (`release-revoked`), or whose key was revoked (`key-revoked`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    principal: TenantPrincipal,
+    Path(id): Path<BindingId>,
+) -> Result<JsonResponse<BindingView>, ApiError> {
+    let binding = state.services.plugins().rollback(&principal.tenant_id, &id, &principal.actor).await?;
     Ok(JsonResponse(binding.into()))
 }
 

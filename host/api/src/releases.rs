@@ -74,6 +74,14 @@ pub(crate) struct ReleaseView {
     signature: String,
     published_by: String,
     published_time: i64,
+    /// `published`, `yanked` (no new approval or binding) or `revoked`
+    /// (runs nowhere).
+    #[schema(value_type = String, example = "published")]
+    status: model::ReleaseStatus,
+    /// Why it was yanked or revoked.
+    status_reason: Option<String>,
+    /// When it was yanked or revoked.
+    status_time: Option<i64>,
 }
 
 impl From<model::Release> for ReleaseView {
@@ -97,6 +105,9 @@ impl From<model::Release> for ReleaseView {
             signature: r.signature,
             published_by: r.published_by,
             published_time: r.published_time,
+            status: r.status,
+            status_reason: r.status_reason,
+            status_time: r.status_time,
         }
     }
 }
@@ -256,6 +267,43 @@ pub(crate) async fn vendor_releases(
     Ok(JsonResponse(all(state.services.releases().vendor_releases(&vendor, &page.page()?).await?)))
 }
 
+/// `POST /api/vendor-releases/{id}/yank`: no tenant can approve or bind
+/// the release any more; bindings running it keep running, and each tenant
+/// that approved it gets an event naming them.
+#[utoipa::path(post, path = "/api/vendor-releases/{id}/yank", tag = "catalogue", operation_id = "yank_release",
+    params(("id" = String, Path, description = "The release")),
+    request_body = Revocation,
+    responses((status = 200, description = "The yanked release", body = ReleaseView), (status = 400, description = "No reason, or a bad body", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such release of the caller's vendor", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Yanked or revoked already", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn yank(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<Revocation>,
+) -> Result<JsonResponse<ReleaseView>, ApiError> {
+    let (vendor, id) = (vendor_of(&principal)?, ReleaseId::new(id));
+    Ok(JsonResponse(state.services.releases().yank(&vendor, &id, &body.reason, &principal.actor()).await?.into()))
+}
+
+/// `POST /api/vendor-releases/{id}/revoke`: the release runs nowhere from
+/// now on; each binding running it moves to its tenant's previous approved
+/// version (tenants that trust the vendor with fallback) or stops, each
+/// with an event.
+#[utoipa::path(post, path = "/api/vendor-releases/{id}/revoke", tag = "catalogue", operation_id = "revoke_release",
+    params(("id" = String, Path, description = "The release")),
+    request_body = Revocation,
+    responses((status = 200, description = "The revoked release", body = ReleaseView), (status = 400, description = "No reason, or a bad body", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such release of the caller's vendor", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Revoked already", body = Problem, content_type = "application/problem+json"), (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<Revocation>,
+) -> Result<JsonResponse<ReleaseView>, ApiError> {
+    let (vendor, id) = (vendor_of(&principal)?, ReleaseId::new(id));
+    Ok(JsonResponse(state.services.releases().revoke(&vendor, &id, &body.reason, &principal.actor()).await?.into()))
+}
+
 /// `GET /api/releases`
 #[utoipa::path(get, path = "/api/releases", tag = "catalogue", operation_id = "list_releases",
     params(crate::json::PageQuery),
@@ -289,8 +337,8 @@ pub(crate) async fn get_release(
     responses(
         (status = 201, description = "The installed plugin version (bind it like an upload)", body = PluginView),
         (status = 404, description = "No such release of a vendor the tenant trusts", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Approved already", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The stored bytes no longer match the digest (`digest-mismatch`), the key was revoked (`key-revoked`), or the signature does not verify (`signature-invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Approved already, or yanked by its vendor (`release-yanked`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The stored bytes no longer match the digest (`digest-mismatch`), the key was revoked (`key-revoked`), the release was revoked (`release-revoked`), or the signature does not verify (`signature-invalid`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn approve(
@@ -302,30 +350,63 @@ pub(crate) async fn approve(
     Ok((StatusCode::CREATED, JsonResponse(plugin.into())))
 }
 
+/// A vendor the tenant trusts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TrustedVendorView {
+    vendor_id: String,
+    /// When one of its releases is revoked, the tenant's bindings running it
+    /// move to the previous approved version of the package (else they stop).
+    fallback: bool,
+    created_time: i64,
+}
+
 /// `GET /api/trusted-vendors`
 #[utoipa::path(get, path = "/api/trusted-vendors", tag = "catalogue", operation_id = "list_trusted_vendors",
-    responses((status = 200, description = "The ids of the vendors the tenant trusts", body = Vec<String>)),
+    responses((status = 200, description = "The vendors the tenant trusts, by vendor id", body = Vec<TrustedVendorView>)),
     security(("bearer" = [])))]
 pub(crate) async fn trusted(
     State(state): State<AppState>,
     principal: TenantPrincipal,
-) -> Result<JsonResponse<Vec<String>>, ApiError> {
+) -> Result<JsonResponse<Vec<TrustedVendorView>>, ApiError> {
     let vendors = state.services.releases().trusted(&principal.tenant_id).await?;
-    Ok(JsonResponse(vendors.into_iter().map(Into::into).collect()))
+    Ok(JsonResponse(
+        vendors
+            .into_iter()
+            .map(|t| TrustedVendorView {
+                vendor_id: t.vendor_id.into(),
+                fallback: t.fallback,
+                created_time: t.created_time,
+            })
+            .collect(),
+    ))
+}
+
+/// `PUT /api/trusted-vendors/{vendor_id}` query.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TrustQuery {
+    /// When one of the vendor's releases is revoked, move the tenant's
+    /// bindings running it to the previous approved version of the package
+    /// instead of stopping them. Default false.
+    #[serde(default)]
+    fallback: bool,
 }
 
 /// `PUT /api/trusted-vendors/{vendor_id}`: the vendor's releases become
 /// visible to the tenant (each still needs an approval).
 #[utoipa::path(put, path = "/api/trusted-vendors/{vendor_id}", tag = "catalogue", operation_id = "trust_vendor",
-    params(("vendor_id" = String, Path, description = "The vendor")),
-    responses((status = 204, description = "Trusted (trusting again changes nothing)"), (status = 404, description = "No such vendor", body = Problem, content_type = "application/problem+json")),
+    params(("vendor_id" = String, Path, description = "The vendor"), TrustQuery),
+    responses((status = 204, description = "Trusted (trusting again sets `fallback`)"), (status = 400, description = "A bad query", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such vendor", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn trust(
     State(state): State<AppState>,
     principal: TenantPrincipal,
     Path(vendor_id): Path<String>,
+    Query(query): Query<TrustQuery>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.releases().trust(&principal.tenant_id, &VendorId::new(vendor_id), &principal.actor).await?;
+    let vendor = VendorId::new(vendor_id);
+    state.services.releases().trust(&principal.tenant_id, &vendor, query.fallback, &principal.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -139,6 +139,8 @@ pub(crate) struct BindingView {
     id: String,
     tenant_id: String,
     plugin_id: String,
+    /// The version it ran before its last switch: what `rollback` returns to.
+    previous_plugin_id: Option<String>,
     #[schema(value_type = schema::PluginKind)]
     kind: model::PluginKind,
     config: serde_json::Value,
@@ -166,6 +168,7 @@ impl From<model::Binding> for BindingView {
             id: b.id.into(),
             tenant_id: b.tenant_id.into(),
             plugin_id: b.plugin_id.into(),
+            previous_plugin_id: b.previous_plugin_id.map(Into::into),
             kind: b.kind,
             config: b.config,
             limits: b.limits,

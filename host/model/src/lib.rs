@@ -63,7 +63,7 @@ pub use profile::{
 };
 pub use query::{Aggregation, AlarmFilter, Bucket, Page, SortOrder};
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, RecommendationTransition, Stage, StoredRecommendation};
-pub use release::{Release, VendorKey};
+pub use release::{Release, ReleaseStatus, TrustedVendor, VendorKey};
 pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
 pub use token::{check_chosen_token, estimated_bits, is_token_hash, new_access_token, token_hash};

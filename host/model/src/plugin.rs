@@ -463,6 +463,10 @@ pub struct Binding {
     pub tenant_id: TenantId,
     /// The plugin version it runs.
     pub plugin_id: PluginVersionId,
+    /// The version it ran before its last switch (what a rollback returns
+    /// to).
+    #[serde(default)]
+    pub previous_plugin_id: Option<PluginVersionId>,
     /// Kind of the plugin.
     pub kind: PluginKind,
     /// Configuration JSON.

@@ -5,6 +5,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::{PluginInfo, PluginKind, ReleaseId, TimestampMs, VendorId, VendorKeyId};
 
+/// Where a release stands in its vendor's hands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseStatus {
+    /// Usable: tenants that trust the vendor may approve and bind it.
+    #[default]
+    Published,
+    /// Withdrawn for new use: no new approval or binding; bindings running
+    /// it keep running (each tenant got a warning event).
+    Yanked,
+    /// Withdrawn for every use: it loads nowhere, and the bindings running
+    /// it moved to the tenant's previous approved version (fallback) or
+    /// stopped. Final.
+    Revoked,
+}
+
+impl ReleaseStatus {
+    /// Its name in storage and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Yanked => "yanked",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// The status named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Published, Self::Yanked, Self::Revoked].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A vendor a tenant trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedVendor {
+    /// The vendor.
+    pub vendor_id: VendorId,
+    /// When one of its releases is revoked, the tenant's bindings running it
+    /// move to the previous approved version of the package (else they stop).
+    pub fallback: bool,
+    /// Trusted since, ms.
+    pub created_time: TimestampMs,
+}
+
 /// A vendor's ed25519 public key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VendorKey {
@@ -62,4 +106,10 @@ pub struct Release {
     pub published_by: String,
     /// Published, ms.
     pub published_time: TimestampMs,
+    /// Published, yanked or revoked.
+    pub status: ReleaseStatus,
+    /// Why it was yanked or revoked.
+    pub status_reason: Option<String>,
+    /// When it was yanked or revoked, ms.
+    pub status_time: Option<TimestampMs>,
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::calls::Loaded;
 use crate::health::BindingMetrics;
 use crate::quota::merge_limits;
-use crate::{Inner, Result, ServiceError, blocking};
+use crate::{Inner, Refusal, Result, ServiceError, blocking};
 
 /// Largest component accepted (10 MiB).
 pub const MAX_COMPONENT_BYTES: usize = nexus_registry::DEFAULT_MAX_COMPONENT_BYTES;
@@ -146,6 +146,9 @@ impl PluginService {
     pub async fn bind(&self, tenant: &TenantId, request: BindingRequest, by: &Actor) -> Result<Binding> {
         let inner = &self.0;
         let plugin = inner.store.plugin(tenant, &request.plugin_id).await?;
+        if let Some(release) = &plugin.release_id {
+            crate::releases::usable(&inner.store.release(release).await?)?;
+        }
         if !request.config.is_object() {
             return Err(ServiceError::Invalid("config must be a JSON object".into()));
         }
@@ -225,6 +228,7 @@ impl PluginService {
 
     /// Points a binding at another version of its plugin (hot swap): the
     /// batch in flight finishes on the old version, the next runs the new.
+    /// A vendor's release that was yanked or revoked is refused.
     pub async fn swap(
         &self,
         tenant: &TenantId,
@@ -232,13 +236,44 @@ impl PluginService {
         plugin: &PluginVersionId,
         by: &Actor,
     ) -> Result<Binding> {
+        self.switch(tenant, id, plugin, false, by).await
+    }
+
+    /// Points a binding back at the version it ran before its last switch,
+    /// like a swap (no input is lost or run twice). A yanked release may be
+    /// rolled back to; a revoked one may not.
+    pub async fn rollback(&self, tenant: &TenantId, id: &BindingId, by: &Actor) -> Result<Binding> {
+        let binding = self.0.store.binding(tenant, id).await?;
+        let previous = binding.previous_plugin_id.ok_or_else(|| ServiceError::Refused {
+            code: "no-previous-version",
+            refusal: Refusal::Conflict,
+            message: format!("binding `{id}` has not switched versions: there is nothing to roll back to"),
+        })?;
+        self.switch(tenant, id, &previous, true, by).await
+    }
+
+    async fn switch(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        plugin: &PluginVersionId,
+        rollback: bool,
+        by: &Actor,
+    ) -> Result<Binding> {
+        let version = self.0.store.plugin(tenant, plugin).await?;
+        if let Some(release) = &version.release_id {
+            let release = self.0.store.release(release).await?;
+            if !(rollback && release.status == nexus_model::ReleaseStatus::Yanked) {
+                crate::releases::usable(&release)?;
+            }
+        }
         // Load (compile) the new version before the switch, so the next
         // batch does not wait for it.
         self.0.loaded(tenant, plugin).await?;
         let binding = self.0.store.swap_binding_plugin(tenant, id, plugin, by, self.0.now()).await?;
         self.0.caches.forget_bindings();
         self.0.wake_outbox();
-        tracing::info!(%tenant, binding = %id, %plugin, "Binding switched to another plugin version.");
+        tracing::info!(%tenant, binding = %id, %plugin, rollback, "Binding switched to another plugin version.");
         Ok(binding)
     }
 

@@ -9,14 +9,21 @@
 //! is loaded: a blob whose bytes changed (`digest-mismatch`), a key revoked
 //! since (`key-revoked`) or a signature that no longer verifies
 //! (`signature-invalid`) is refused, and nothing of it runs.
+//!
+//! A vendor withdraws a release by yanking it (no new approval or binding;
+//! the bindings running it keep running, and each tenant that approved it
+//! gets a warning event) or revoking it (it loads nowhere any more; each
+//! binding running it moves to the tenant's previous approved version of
+//! the package if the tenant trusts the vendor with fallback, or stops).
 
 use std::sync::Arc;
 
 use nexus_model::{
-    Actor, Page, PluginKind, PluginRef, PluginVersion, QuotaKind, Release, ReleaseId, TenantId, VendorId, VendorKey,
-    VendorKeyId,
+    Actor, Binding, Page, PluginKind, PluginRef, PluginVersion, PluginVersionId, QuotaKind, Release, ReleaseId,
+    ReleaseStatus, TenantId, TrustedVendor, VendorId, VendorKey, VendorKeyId,
 };
 use nexus_registry::{BlobError, ReleaseClaims, SignatureError};
+use nexus_storage::{BindingMove, Retirement};
 
 use crate::plugins::{MAX_COMPONENT_BYTES, compile_and_describe};
 use crate::{Inner, Refusal, Result, ServiceError, blocking};
@@ -72,10 +79,7 @@ impl ReleaseService {
     /// now on, so versions of it that are loaded are dropped and checked
     /// again (and refused) on their next call.
     pub async fn revoke_key(&self, vendor: &VendorId, id: &VendorKeyId, reason: &str) -> Result<VendorKey> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.len() > MAX_TEXT {
-            return Err(ServiceError::Invalid("give a reason for the revocation (1 to 16384 bytes)".into()));
-        }
+        let reason = reason_of(reason)?;
         let key = self.0.store.revoke_vendor_key(vendor, id, reason, self.0.now()).await?;
         self.0.loaded.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, loaded| loaded.meta.release_id.is_none());
         tracing::warn!(%vendor, key = %id, reason, "Vendor key revoked.");
@@ -157,6 +161,9 @@ impl ReleaseService {
             signature: publish.signature.trim().to_string(),
             published_by: by.to_string(),
             published_time: inner.now(),
+            status: ReleaseStatus::Published,
+            status_reason: None,
+            status_time: None,
         };
         let release = inner.store.insert_release(&release).await?;
         tracing::info!(%vendor, release = %release.id, package = %release.package, version = %release.version, digest = %release.digest, "Release published.");
@@ -178,16 +185,17 @@ impl ReleaseService {
     /// untrusted vendor's catalogue is not the tenant's to see).
     pub async fn release(&self, tenant: &TenantId, id: &ReleaseId) -> Result<Release> {
         let release = self.0.store.release(id).await?;
-        if !self.0.store.trusted_vendors(tenant).await?.contains(&release.vendor_id) {
+        if !self.0.store.trusted_vendors(tenant).await?.iter().any(|t| t.vendor_id == release.vendor_id) {
             return Err(ServiceError::NotFound { what: "release", id: id.to_string() });
         }
         Ok(release)
     }
 
     /// Trusts a vendor: its releases become visible to the tenant (each
-    /// still needs an approval before it runs).
-    pub async fn trust(&self, tenant: &TenantId, vendor: &VendorId, by: &Actor) -> Result<()> {
-        self.0.store.trust_vendor(tenant, vendor, by, self.0.now()).await?;
+    /// still needs an approval before it runs). With `fallback`, a revoked
+    /// release's bindings move to the previous approved version.
+    pub async fn trust(&self, tenant: &TenantId, vendor: &VendorId, fallback: bool, by: &Actor) -> Result<()> {
+        self.0.store.trust_vendor(tenant, vendor, fallback, by, self.0.now()).await?;
         self.0.wake_outbox();
         Ok(())
     }
@@ -200,7 +208,7 @@ impl ReleaseService {
     }
 
     /// The vendors the tenant trusts.
-    pub async fn trusted(&self, tenant: &TenantId) -> Result<Vec<VendorId>> {
+    pub async fn trusted(&self, tenant: &TenantId) -> Result<Vec<TrustedVendor>> {
         Ok(self.0.store.trusted_vendors(tenant).await?)
     }
 
@@ -210,6 +218,7 @@ impl ReleaseService {
     pub async fn approve(&self, tenant: &TenantId, id: &ReleaseId, by: &Actor) -> Result<PluginVersion> {
         let inner = &self.0;
         let release = self.release(tenant, id).await?;
+        usable(&release)?;
         verified_bytes(inner, &release).await?;
         let turn = inner.quota_turn(tenant, QuotaKind::Plugins).await?;
         let plugin = inner.store.install_release(tenant, &release, by, inner.now()).await?;
@@ -220,10 +229,137 @@ impl ReleaseService {
     }
 }
 
+impl ReleaseService {
+    /// Yanks a release of the vendor: no tenant can approve or bind it any
+    /// more; bindings running it keep running, and each tenant that
+    /// approved it gets an event naming them.
+    pub async fn yank(&self, vendor: &VendorId, id: &ReleaseId, reason: &str, by: &Actor) -> Result<Release> {
+        let reason = reason_of(reason)?;
+        let retirement = Retirement {
+            vendor,
+            release: id,
+            status: ReleaseStatus::Yanked,
+            reason,
+            moves: Vec::new(),
+            actor: by,
+            now: self.0.now(),
+        };
+        let release = self.0.store.retire_release(&retirement).await?;
+        self.0.wake_outbox();
+        tracing::warn!(%vendor, release = %id, package = %release.package, version = %release.version, reason, "Release yanked.");
+        Ok(release)
+    }
+
+    /// Revokes a release of the vendor: it loads nowhere from now on, and
+    /// in the same transaction every binding running it moves to its
+    /// tenant's previous approved version of the package (when the tenant
+    /// trusts the vendor with fallback and has one) or stops, quarantined
+    /// with the reason; each an event.
+    pub async fn revoke(&self, vendor: &VendorId, id: &ReleaseId, reason: &str, by: &Actor) -> Result<Release> {
+        let inner = &self.0;
+        let reason = reason_of(reason)?;
+        let release = inner.store.release(id).await?;
+        if &release.vendor_id != vendor {
+            return Err(ServiceError::NotFound { what: "release", id: id.to_string() });
+        }
+        let mut moves = Vec::new();
+        for binding in inner.store.release_bindings(id).await? {
+            let to = fallback(inner, &binding, &release).await?;
+            moves.push(BindingMove { tenant_id: binding.tenant_id, binding_id: binding.id, to });
+        }
+        let retirement = Retirement {
+            vendor,
+            release: id,
+            status: ReleaseStatus::Revoked,
+            reason,
+            moves,
+            actor: by,
+            now: inner.now(),
+        };
+        let release = inner.store.retire_release(&retirement).await?;
+        inner
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, loaded| loaded.meta.release_id.as_ref() != Some(id));
+        inner.caches.forget_bindings();
+        inner.wake_outbox();
+        let moved = retirement.moves.iter().filter(|m| m.to.is_some()).count();
+        tracing::warn!(%vendor, release = %id, package = %release.package, version = %release.version, reason,
+            moved, stopped = retirement.moves.len() - moved, "Release revoked.");
+        Ok(release)
+    }
+}
+
+/// The version a binding of a revoked release moves to: none unless its
+/// tenant trusts the vendor with fallback; then the version it ran before
+/// if that is an approved, usable version of the same package, else the
+/// newest such version the tenant approved.
+async fn fallback(inner: &Inner, binding: &Binding, revoked: &Release) -> Result<Option<PluginVersionId>> {
+    let tenant = &binding.tenant_id;
+    let trusts = inner.store.trusted_vendors(tenant).await?;
+    if !trusts.iter().any(|t| t.vendor_id == revoked.vendor_id && t.fallback) {
+        return Ok(None);
+    }
+    let mut best: Option<(bool, i64, PluginVersionId)> = None;
+    for version in inner.store.plugins(tenant, &Page::all()).await? {
+        let Some(release_id) = &version.release_id else { continue };
+        if version.name != revoked.package || version.kind != binding.kind || release_id == &revoked.id {
+            continue;
+        }
+        if inner.store.release(release_id).await?.status != ReleaseStatus::Published {
+            continue;
+        }
+        let rank = (binding.previous_plugin_id.as_ref() == Some(&version.id), version.created_time, version.id);
+        if best.as_ref().is_none_or(|b| rank > *b) {
+            best = Some(rank);
+        }
+    }
+    Ok(best.map(|(_, _, id)| id))
+}
+
+/// A release that may be approved or bound: neither yanked nor revoked.
+pub(crate) fn usable(release: &Release) -> Result<()> {
+    let why = release.status_reason.as_deref().unwrap_or("no reason given");
+    let name = format!("{}@{}", release.package, release.version);
+    match release.status {
+        ReleaseStatus::Published => Ok(()),
+        ReleaseStatus::Yanked => Err(refused(
+            "release-yanked",
+            Refusal::Conflict,
+            format!(
+                "{name} was yanked by its vendor ({why}): bindings running it keep running, but it cannot be approved or bound"
+            ),
+        )),
+        ReleaseStatus::Revoked => Err(revoked(release)),
+    }
+}
+
+fn revoked(release: &Release) -> ServiceError {
+    let why = release.status_reason.as_deref().unwrap_or("no reason given");
+    refused(
+        "release-revoked",
+        Refusal::Unprocessable,
+        format!("{}@{} was revoked by its vendor ({why}): it runs nowhere", release.package, release.version),
+    )
+}
+
+/// A reason for a yank or revocation, trimmed.
+fn reason_of(reason: &str) -> Result<&str> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > MAX_TEXT {
+        return Err(ServiceError::Invalid("give a reason (1 to 16384 bytes)".into()));
+    }
+    Ok(reason)
+}
+
 /// The bytes of an approved release, read from the component store and
-/// checked: they hash to the digest, the key is not revoked, the signature
+/// checked: the release is not revoked, its bytes hash to the digest, the key is not revoked, the signature
 /// verifies over the stored metadata.
 pub(crate) async fn verified_bytes(inner: &Inner, release: &Release) -> Result<Vec<u8>> {
+    if release.status == ReleaseStatus::Revoked {
+        return Err(revoked(release));
+    }
     let key = inner.store.vendor_key(&release.key_id).await?;
     if let Some(at) = key.revoked_time {
         return Err(key_revoked(&key, at));

@@ -20,14 +20,14 @@ const PLUGIN_COLUMNS: &str =
 
 /// A binding's columns with its devices and quarantined devices, in device
 /// order: one round trip per list of bindings.
-const BINDING_COLUMNS: &str = "b.*,
+pub(crate) const BINDING_COLUMNS: &str = "b.*,
     ARRAY(SELECT device_id FROM host.binding_device d WHERE d.binding_id = b.id ORDER BY device_id) AS devices,
     ARRAY(SELECT device_id FROM host.binding_device_quarantine q WHERE q.binding_id = b.id ORDER BY device_id)
         AS quarantined,
     ARRAY(SELECT reason FROM host.binding_device_quarantine q WHERE q.binding_id = b.id ORDER BY device_id)
         AS quarantine_reasons";
 
-fn binding(row: &PgRow) -> Result<Binding> {
+pub(crate) fn binding(row: &PgRow) -> Result<Binding> {
     let kind: String = get(row, "kind")?;
     let devices: Vec<String> = get(row, "devices")?;
     let quarantined: Vec<String> = get(row, "quarantined")?;
@@ -36,6 +36,7 @@ fn binding(row: &PgRow) -> Result<Binding> {
         id: get::<String>(row, "id")?.into(),
         tenant_id: get::<String>(row, "tenant_id")?.into(),
         plugin_id: get::<String>(row, "plugin_id")?.into(),
+        previous_plugin_id: get::<Option<String>>(row, "previous_plugin_id")?.map(Into::into),
         kind: PluginKind::parse(&kind).ok_or_else(|| corrupt(format!("binding kind {kind}")))?,
         config: get(row, "config")?,
         limits: typed(row, "limits")?,
@@ -157,6 +158,7 @@ impl PluginStore for PostgresStore {
             id: BindingId::random(),
             tenant_id: new.tenant_id.clone(),
             plugin_id: plugin.id.clone(),
+            previous_plugin_id: None,
             kind: plugin.kind,
             config: new.config.clone(),
             limits: *new.limits,
@@ -274,13 +276,15 @@ impl PluginStore for PostgresStore {
             )));
         }
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE host.binding SET plugin_id = $1 WHERE id = $2 AND tenant_id = $3")
-            .bind(plugin_id.as_str())
-            .bind(id.as_str())
-            .bind(tenant.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "UPDATE host.binding SET previous_plugin_id = plugin_id, plugin_id = $1 WHERE id = $2 AND tenant_id = $3",
+        )
+        .bind(plugin_id.as_str())
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         let summary = json!({"plugin_id": plugin.id, "plugin": plugin.name, "version": plugin.version,
                              "previous_plugin_id": binding.plugin_id});
         append(

@@ -2,21 +2,24 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, EntityAction, EntityKind, Page, PluginKind, PluginVersion, PluginVersionId, Release, ReleaseId, TenantId,
-    TimestampMs, VendorId, VendorKey, VendorKeyId,
+    Actor, Binding, BindingId, EntityAction, EntityKind, Page, PluginKind, PluginVersion, PluginVersionId, Release,
+    ReleaseId, ReleaseStatus, TenantId, TimestampMs, TrustedVendor, VendorId, VendorKey, VendorKeyId,
 };
-use nexus_storage::{ReleaseStore, Result, StorageError, entity_event};
+use nexus_storage::{
+    Installed, ReleaseStore, Result, Retirement, StorageError, entity_event, retirement_events, revoked_reason,
+};
 use serde_json::json;
 use sqlx::postgres::PgRow;
 
 use crate::outbox::append;
+use crate::plugins::{BINDING_COLUMNS, binding};
 use crate::rows::{get, typed};
 use crate::{PostgresStore, conflict_or, corrupt, db, page_limit};
 
 const KEY_COLUMNS: &str = "id, vendor_id, public_key, created_time, revoked_time, revoked_reason";
 const RELEASE_COLUMNS: &str = "r.id, r.vendor_id, r.package, r.version, r.kind, r.digest, r.size_bytes, r.contract, \
      r.info, r.imports, r.description, r.licence, r.source_url, r.changelog, r.key_id, r.signature, r.published_by, \
-     r.published_time";
+     r.published_time, r.status, r.status_reason, r.status_time";
 
 fn key(row: &PgRow) -> Result<VendorKey> {
     Ok(VendorKey {
@@ -31,6 +34,7 @@ fn key(row: &PgRow) -> Result<VendorKey> {
 
 fn release(row: &PgRow) -> Result<Release> {
     let kind: String = get(row, "kind")?;
+    let status: String = get(row, "status")?;
     Ok(Release {
         id: get::<String>(row, "id")?.into(),
         vendor_id: get::<String>(row, "vendor_id")?.into(),
@@ -50,6 +54,9 @@ fn release(row: &PgRow) -> Result<Release> {
         signature: get(row, "signature")?,
         published_by: get(row, "published_by")?,
         published_time: get(row, "published_time")?,
+        status: ReleaseStatus::parse(&status).ok_or_else(|| corrupt(format!("release status {status}")))?,
+        status_reason: get(row, "status_reason")?,
+        status_time: get(row, "status_time")?,
     })
 }
 
@@ -203,7 +210,14 @@ impl ReleaseStore for PostgresStore {
         rows.iter().map(release).collect()
     }
 
-    async fn trust_vendor(&self, tenant: &TenantId, vendor: &VendorId, actor: &Actor, now: TimestampMs) -> Result<()> {
+    async fn trust_vendor(
+        &self,
+        tenant: &TenantId,
+        vendor: &VendorId,
+        fallback: bool,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let known: Option<i64> = sqlx::query_scalar("SELECT 1::bigint FROM host.vendor WHERE id = $1")
             .bind(vendor.as_str())
@@ -211,22 +225,33 @@ impl ReleaseStore for PostgresStore {
             .await
             .map_err(db)?;
         known.ok_or_else(|| StorageError::not_found("vendor", vendor))?;
-        let added = sqlx::query(
-            "INSERT INTO host.trusted_vendor (tenant_id, vendor_id, created_time) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        let before: Option<bool> = sqlx::query_scalar(
+            "SELECT fallback FROM host.trusted_vendor WHERE tenant_id = $1 AND vendor_id = $2 FOR UPDATE",
         )
         .bind(tenant.as_str())
         .bind(vendor.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let action = match before {
+            Some(was) if was == fallback => return tx.commit().await.map_err(db),
+            Some(_) => EntityAction::Updated,
+            None => EntityAction::Created,
+        };
+        sqlx::query(
+            "INSERT INTO host.trusted_vendor (tenant_id, vendor_id, fallback, created_time) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, vendor_id) DO UPDATE SET fallback = excluded.fallback",
+        )
+        .bind(tenant.as_str())
+        .bind(vendor.as_str())
+        .bind(fallback)
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(db)?
-        .rows_affected();
-        if added > 0 {
-            let summary = json!({"vendor_id": vendor, "trusted": true});
-            let event =
-                entity_event(tenant, now, EntityKind::TrustedVendor, vendor, EntityAction::Created, actor, summary);
-            append(&mut tx, vec![event]).await?;
-        }
+        .map_err(db)?;
+        let summary = json!({"vendor_id": vendor, "trusted": true, "fallback": fallback});
+        let event = entity_event(tenant, now, EntityKind::TrustedVendor, vendor, action, actor, summary);
+        append(&mut tx, vec![event]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -254,14 +279,104 @@ impl ReleaseStore for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn trusted_vendors(&self, tenant: &TenantId) -> Result<Vec<VendorId>> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT vendor_id FROM host.trusted_vendor WHERE tenant_id = $1 ORDER BY vendor_id")
-                .bind(tenant.as_str())
-                .fetch_all(&self.pool)
+    async fn trusted_vendors(&self, tenant: &TenantId) -> Result<Vec<TrustedVendor>> {
+        let rows: Vec<(String, bool, i64)> = sqlx::query_as(
+            "SELECT vendor_id, fallback, created_time FROM host.trusted_vendor WHERE tenant_id = $1 ORDER BY vendor_id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(vendor_id, fallback, created_time)| TrustedVendor {
+                vendor_id: vendor_id.into(),
+                fallback,
+                created_time,
+            })
+            .collect())
+    }
+
+    async fn release_bindings(&self, id: &ReleaseId) -> Result<Vec<Binding>> {
+        let sql = format!(
+            "SELECT {BINDING_COLUMNS} FROM host.binding b JOIN host.plugin p ON p.id = b.plugin_id \
+             WHERE p.release_id = $1 ORDER BY b.created_time, b.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(binding).collect()
+    }
+
+    async fn retire_release(&self, retirement: &Retirement<'_>) -> Result<Release> {
+        let id = retirement.release;
+        let mut tx = self.write_tx().await?;
+        let sql = format!(
+            "SELECT {RELEASE_COLUMNS} FROM host.vendor_release r WHERE r.id = $1 AND r.vendor_id = $2 FOR UPDATE"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(retirement.vendor.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut found = row.as_ref().map(release).transpose()?.ok_or_else(|| StorageError::not_found("release", id))?;
+        if found.status == ReleaseStatus::Revoked || found.status == retirement.status {
+            return Err(StorageError::Conflict(format!(
+                "{}@{} is {} already",
+                found.package,
+                found.version,
+                found.status.as_str()
+            )));
+        }
+        sqlx::query("UPDATE host.vendor_release SET status = $1, status_reason = $2, status_time = $3 WHERE id = $4")
+            .bind(retirement.status.as_str())
+            .bind(retirement.reason)
+            .bind(retirement.now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let plugins: Vec<(String, String)> =
+            sqlx::query_as("SELECT tenant_id, id FROM host.plugin WHERE release_id = $1 ORDER BY tenant_id, id")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
-        Ok(ids.into_iter().map(Into::into).collect())
+        let mut installed = Vec::with_capacity(plugins.len());
+        for (tenant_id, plugin_id) in plugins {
+            let bindings: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM host.binding WHERE plugin_id = $1 ORDER BY created_time, id")
+                    .bind(&plugin_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            installed.push(Installed {
+                tenant_id: tenant_id.into(),
+                plugin_id: plugin_id.into(),
+                bindings: bindings.into_iter().map(BindingId::from).collect(),
+            });
+        }
+        found.status = retirement.status;
+        found.status_reason = Some(retirement.reason.to_string());
+        found.status_time = Some(retirement.now);
+        for moved in &retirement.moves {
+            let query = match &moved.to {
+                Some(to) => sqlx::query(
+                    "UPDATE host.binding SET previous_plugin_id = plugin_id, plugin_id = $1 \
+                     WHERE id = $2 AND tenant_id = $3",
+                )
+                .bind(to.as_str()),
+                None => sqlx::query(
+                    "UPDATE host.binding SET enabled = false, quarantine_reason = $1, quarantined_time = $2 \
+                     WHERE id = $3 AND tenant_id = $4",
+                )
+                .bind(revoked_reason(&found, retirement.reason))
+                .bind(retirement.now),
+            };
+            query.bind(moved.binding_id.as_str()).bind(moved.tenant_id.as_str()).execute(&mut *tx).await.map_err(db)?;
+        }
+        append(&mut tx, retirement_events(retirement, &found, &installed)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(found)
     }
 
     async fn install_release(

@@ -19,7 +19,7 @@ pub(crate) const PLUGIN_COLUMNS: &str =
     "id, tenant_id, kind, name, version, hash, size_bytes, info, created_time, contract, release_id";
 
 impl SqliteStore {
-    async fn bindings_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Binding>> {
+    pub(crate) async fn bindings_from_rows(&self, rows: &[SqliteRow]) -> Result<Vec<Binding>> {
         let mut bindings = Vec::with_capacity(rows.len());
         for row in rows {
             bindings.push(self.binding_from_row(row).await?);
@@ -49,6 +49,7 @@ impl SqliteStore {
             id: id.into(),
             tenant_id: get::<String>(row, "tenant_id")?.into(),
             plugin_id: get::<String>(row, "plugin_id")?.into(),
+            previous_plugin_id: get::<Option<String>>(row, "previous_plugin_id")?.map(Into::into),
             kind: PluginKind::parse(&kind).ok_or_else(|| corrupt(format!("binding kind {kind}")))?,
             config: serde_json::from_str(&config).map_err(corrupt)?,
             limits: serde_json::from_str(&limits).map_err(corrupt)?,
@@ -170,6 +171,7 @@ impl PluginStore for SqliteStore {
             id: BindingId::random(),
             tenant_id: new.tenant_id.clone(),
             plugin_id: plugin.id.clone(),
+            previous_plugin_id: None,
             kind: plugin.kind,
             config: new.config.clone(),
             limits: *new.limits,
@@ -281,7 +283,7 @@ impl PluginStore for SqliteStore {
             )));
         }
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE binding SET plugin_id = ? WHERE id = ? AND tenant_id = ?")
+        sqlx::query("UPDATE binding SET previous_plugin_id = plugin_id, plugin_id = ? WHERE id = ? AND tenant_id = ?")
             .bind(plugin_id.as_str())
             .bind(id.as_str())
             .bind(tenant.as_str())

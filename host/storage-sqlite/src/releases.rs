@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use nexus_model::{
-    Actor, EntityAction, EntityKind, Page, PluginKind, PluginVersion, PluginVersionId, Release, ReleaseId, TenantId,
-    TimestampMs, VendorId, VendorKey, VendorKeyId,
+    Actor, Binding, BindingId, EntityAction, EntityKind, Page, PluginKind, PluginVersion, PluginVersionId, Release,
+    ReleaseId, ReleaseStatus, TenantId, TimestampMs, TrustedVendor, VendorId, VendorKey, VendorKeyId,
 };
-use nexus_storage::{ReleaseStore, Result, StorageError, entity_event};
+use nexus_storage::{
+    Installed, ReleaseStore, Result, Retirement, StorageError, entity_event, retirement_events, revoked_reason,
+};
 use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 
@@ -16,7 +18,7 @@ use crate::{SqliteStore, conflict_or, corrupt, db, page_limit};
 const KEY_COLUMNS: &str = "id, vendor_id, public_key, created_time, revoked_time, revoked_reason";
 const RELEASE_COLUMNS: &str = "r.id, r.vendor_id, r.package, r.version, r.kind, r.digest, r.size_bytes, r.contract, \
      r.info, r.imports, r.description, r.licence, r.source_url, r.changelog, r.key_id, r.signature, r.published_by, \
-     r.published_time";
+     r.published_time, r.status, r.status_reason, r.status_time";
 
 fn key(row: &SqliteRow) -> Result<VendorKey> {
     Ok(VendorKey {
@@ -31,6 +33,7 @@ fn key(row: &SqliteRow) -> Result<VendorKey> {
 
 fn release(row: &SqliteRow) -> Result<Release> {
     let kind: String = get(row, "kind")?;
+    let status: String = get(row, "status")?;
     Ok(Release {
         id: get::<String>(row, "id")?.into(),
         vendor_id: get::<String>(row, "vendor_id")?.into(),
@@ -50,6 +53,9 @@ fn release(row: &SqliteRow) -> Result<Release> {
         signature: get(row, "signature")?,
         published_by: get(row, "published_by")?,
         published_time: get(row, "published_time")?,
+        status: ReleaseStatus::parse(&status).ok_or_else(|| corrupt(format!("release status {status}")))?,
+        status_reason: get(row, "status_reason")?,
+        status_time: get(row, "status_time")?,
     })
 }
 
@@ -203,7 +209,14 @@ impl ReleaseStore for SqliteStore {
         rows.iter().map(release).collect()
     }
 
-    async fn trust_vendor(&self, tenant: &TenantId, vendor: &VendorId, actor: &Actor, now: TimestampMs) -> Result<()> {
+    async fn trust_vendor(
+        &self,
+        tenant: &TenantId,
+        vendor: &VendorId,
+        fallback: bool,
+        actor: &Actor,
+        now: TimestampMs,
+    ) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM vendor WHERE id = ?")
             .bind(vendor.as_str())
@@ -211,22 +224,32 @@ impl ReleaseStore for SqliteStore {
             .await
             .map_err(db)?;
         known.ok_or_else(|| StorageError::not_found("vendor", vendor))?;
-        let added = sqlx::query(
-            "INSERT INTO trusted_vendor (tenant_id, vendor_id, created_time) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT fallback FROM trusted_vendor WHERE tenant_id = ? AND vendor_id = ?")
+                .bind(tenant.as_str())
+                .bind(vendor.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let action = match before {
+            Some(was) if (was != 0) == fallback => return tx.commit().await.map_err(db),
+            Some(_) => EntityAction::Updated,
+            None => EntityAction::Created,
+        };
+        sqlx::query(
+            "INSERT INTO trusted_vendor (tenant_id, vendor_id, fallback, created_time) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (tenant_id, vendor_id) DO UPDATE SET fallback = excluded.fallback",
         )
         .bind(tenant.as_str())
         .bind(vendor.as_str())
+        .bind(i64::from(fallback))
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(db)?
-        .rows_affected();
-        if added > 0 {
-            let summary = json!({"vendor_id": vendor, "trusted": true});
-            let event =
-                entity_event(tenant, now, EntityKind::TrustedVendor, vendor, EntityAction::Created, actor, summary);
-            append(&mut tx, vec![event]).await?;
-        }
+        .map_err(db)?;
+        let summary = json!({"vendor_id": vendor, "trusted": true, "fallback": fallback});
+        let event = entity_event(tenant, now, EntityKind::TrustedVendor, vendor, action, actor, summary);
+        append(&mut tx, vec![event]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -254,14 +277,104 @@ impl ReleaseStore for SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn trusted_vendors(&self, tenant: &TenantId) -> Result<Vec<VendorId>> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT vendor_id FROM trusted_vendor WHERE tenant_id = ? ORDER BY vendor_id")
-                .bind(tenant.as_str())
-                .fetch_all(&self.pool)
+    async fn trusted_vendors(&self, tenant: &TenantId) -> Result<Vec<TrustedVendor>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT vendor_id, fallback, created_time FROM trusted_vendor WHERE tenant_id = ? ORDER BY vendor_id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(vendor_id, fallback, created_time)| TrustedVendor {
+                vendor_id: vendor_id.into(),
+                fallback: fallback != 0,
+                created_time,
+            })
+            .collect())
+    }
+
+    async fn release_bindings(&self, id: &ReleaseId) -> Result<Vec<Binding>> {
+        let rows = sqlx::query(
+            "SELECT b.* FROM binding b JOIN plugin p ON p.id = b.plugin_id WHERE p.release_id = ? \
+             ORDER BY b.created_time, b.id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        self.bindings_from_rows(&rows).await
+    }
+
+    async fn retire_release(&self, retirement: &Retirement<'_>) -> Result<Release> {
+        let id = retirement.release;
+        let mut tx = self.write_tx().await?;
+        let sql = format!("SELECT {RELEASE_COLUMNS} FROM vendor_release r WHERE r.id = ? AND r.vendor_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(retirement.vendor.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut found = row.as_ref().map(release).transpose()?.ok_or_else(|| StorageError::not_found("release", id))?;
+        if found.status == ReleaseStatus::Revoked || found.status == retirement.status {
+            return Err(StorageError::Conflict(format!(
+                "{}@{} is {} already",
+                found.package,
+                found.version,
+                found.status.as_str()
+            )));
+        }
+        sqlx::query("UPDATE vendor_release SET status = ?, status_reason = ?, status_time = ? WHERE id = ?")
+            .bind(retirement.status.as_str())
+            .bind(retirement.reason)
+            .bind(retirement.now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let plugins: Vec<(String, String)> =
+            sqlx::query_as("SELECT tenant_id, id FROM plugin WHERE release_id = ? ORDER BY tenant_id, id")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?;
-        Ok(ids.into_iter().map(Into::into).collect())
+        let mut installed = Vec::with_capacity(plugins.len());
+        for (tenant_id, plugin_id) in plugins {
+            let bindings: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM binding WHERE plugin_id = ? ORDER BY created_time, id")
+                    .bind(&plugin_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            installed.push(Installed {
+                tenant_id: tenant_id.into(),
+                plugin_id: plugin_id.into(),
+                bindings: bindings.into_iter().map(BindingId::from).collect(),
+            });
+        }
+        found.status = retirement.status;
+        found.status_reason = Some(retirement.reason.to_string());
+        found.status_time = Some(retirement.now);
+        for moved in &retirement.moves {
+            let query = match &moved.to {
+                Some(to) => sqlx::query(
+                    "UPDATE binding SET previous_plugin_id = plugin_id, plugin_id = ? WHERE id = ? AND tenant_id = ?",
+                )
+                .bind(to.as_str()),
+                None => sqlx::query(
+                    "UPDATE binding SET enabled = 0, quarantine_reason = ?, quarantined_time = ? \
+                     WHERE id = ? AND tenant_id = ?",
+                )
+                .bind(revoked_reason(&found, retirement.reason))
+                .bind(retirement.now),
+            };
+            query.bind(moved.binding_id.as_str()).bind(moved.tenant_id.as_str()).execute(&mut *tx).await.map_err(db)?;
+        }
+        append(&mut tx, retirement_events(retirement, &found, &installed)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(found)
     }
 
     async fn install_release(

@@ -38,7 +38,7 @@ pub use ports::{
     AlarmStore, EntityStore, ForecastStore, OutboxStore, PluginStore, RecommendationStore, RecordStore, SetpointStore,
     StateStore, Store, TelemetryStore, UnitOfWork, WellTestStore,
 };
-pub use releases::ReleaseStore;
+pub use releases::{BindingMove, Installed, ReleaseStore, Retirement, retirement_events, revoked_reason};
 
 /// Storage results.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

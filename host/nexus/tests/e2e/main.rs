@@ -37,6 +37,7 @@ mod postgres;
 mod redis;
 mod releases;
 mod retention;
+mod retirements;
 mod runs;
 mod tenancy;
 mod tokens;

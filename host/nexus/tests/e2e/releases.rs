@@ -15,7 +15,7 @@ use nexus_registry::signing::{ReleaseClaims, public_key_of, sign};
 
 /// A vendor named `name` and a developer of it; returns (vendor id, the
 /// developer's access token).
-async fn vendor(h: &Harness, name: &str) -> (String, String) {
+pub(crate) async fn vendor(h: &Harness, name: &str) -> (String, String) {
     let (status, vendor, _) = h.send(h.system(Method::POST, "/api/vendors").await.json(&json!({"name": name}))).await;
     assert_eq!(status, StatusCode::CREATED, "{vendor}");
     let id = vendor["id"].as_str().expect("vendor id").to_string();
@@ -28,19 +28,19 @@ async fn vendor(h: &Harness, name: &str) -> (String, String) {
 }
 
 /// A request as a vendor's developer.
-fn as_dev(h: &Harness, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
+pub(crate) fn as_dev(h: &Harness, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
     h.client.request(method, format!("{}{path}", h.base)).bearer_auth(token)
 }
 
 /// Registers the public key of `seed`; returns its id.
-async fn register(h: &Harness, token: &str, seed: &[u8; 32]) -> String {
+pub(crate) async fn register(h: &Harness, token: &str, seed: &[u8; 32]) -> String {
     let body = json!({"public_key": public_key_of(seed)});
     let (status, key, _) = h.send(as_dev(h, token, Method::POST, "/api/vendor-keys").json(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
     key["id"].as_str().expect("key id").to_string()
 }
 
-fn claims(bytes: &[u8], package: &str, version: &str, changelog: &str) -> ReleaseClaims {
+pub(crate) fn claims(bytes: &[u8], package: &str, version: &str, changelog: &str) -> ReleaseClaims {
     ReleaseClaims {
         digest: format!("sha256:{}", nexus_registry::content_hash(bytes)),
         package: package.into(),
@@ -54,7 +54,7 @@ fn claims(bytes: &[u8], package: &str, version: &str, changelog: &str) -> Releas
 }
 
 /// Publishes `bytes` with the metadata of `claims` and `signature`.
-async fn publish(
+pub(crate) async fn publish(
     h: &Harness,
     token: &str,
     claims: &ReleaseClaims,
@@ -104,7 +104,7 @@ fn cli(args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-fn code(body: &Value) -> &str {
+pub(crate) fn code(body: &Value) -> &str {
     body["code"].as_str().unwrap_or_default()
 }
 

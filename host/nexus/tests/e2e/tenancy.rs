@@ -183,7 +183,7 @@ fn id_for(ids: &BTreeMap<&'static str, String>, path: &str, param: &str) -> Opti
                 "recommendations" => "recommendation",
                 "backtests" => "backtest",
                 "runs" => "run",
-                "releases" => "release",
+                "releases" | "vendor-releases" => "release",
                 "vendor-keys" => "vendor_key",
                 _ => return None,
             }

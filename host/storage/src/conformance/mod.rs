@@ -47,7 +47,10 @@ pub use monitor::monitoring_reads_pools_wells_alarms_and_the_outbox_head;
 pub use notifications::notification_rules_and_deliveries_stay_in_their_tenant_and_enqueue_once;
 pub use outbox::outbox_is_in_commit_order_and_cursors_only_move_forward;
 pub use plugins::bindings_swap_quarantine_and_enable;
-pub use releases::releases_are_signed_once_seen_by_trust_and_installed_per_tenant;
+pub use releases::{
+    releases_are_signed_once_seen_by_trust_and_installed_per_tenant,
+    retiring_a_release_warns_its_tenants_and_moves_or_stops_their_bindings,
+};
 pub use setpoints::setpoints_are_data_moved_only_by_confirmed_writes;
 pub use telemetry::telemetry_latest_history_and_redelivery;
 pub use well_tests::well_tests_are_kept_per_well_newest_first_once_per_start;
@@ -86,7 +89,8 @@ macro_rules! conformance_suite {
             wellpad_constraints_are_kept_whole_per_tenant,
             forecasts_keep_the_newest_per_device_and_key,
             bindings_keep_their_cron_schedule_and_auto_approve_policy,
-            releases_are_signed_once_seen_by_trust_and_installed_per_tenant
+            releases_are_signed_once_seen_by_trust_and_installed_per_tenant,
+            retiring_a_release_warns_its_tenants_and_moves_or_stops_their_bindings
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -52,6 +52,7 @@ mod profiles;
 mod ready;
 mod records;
 mod releases;
+mod rollouts;
 mod rpc;
 mod runs;
 mod schema;
@@ -177,6 +178,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::run_binding))
         .routes(routes!(plugins::swap))
         .routes(routes!(plugins::rollback))
+        .routes(routes!(rollouts::start, rollouts::get))
+        .routes(routes!(rollouts::promote))
+        .routes(routes!(rollouts::abort))
         .routes(routes!(plugins::enable))
         .routes(routes!(plugins::set_auto_approve))
         .routes(routes!(plugins::release_device))

@@ -159,6 +159,10 @@ pub(crate) struct BindingView {
     device_ids: Vec<String>,
     /// Devices whose input the breaker stopped, with why.
     quarantined_devices: std::collections::BTreeMap<String, String>,
+    /// The rollout of another version in progress, if any (its tally:
+    /// `GET /api/bindings/{id}/rollout`).
+    #[schema(value_type = Option<Object>)]
+    rollout: Option<model::Rollout>,
     created_time: i64,
 }
 
@@ -181,6 +185,7 @@ impl From<model::Binding> for BindingView {
             quarantine_reason: b.quarantine_reason,
             device_ids: b.device_ids.into_iter().map(Into::into).collect(),
             quarantined_devices: b.quarantined_devices.into_iter().map(|(d, r)| (d.into(), r)).collect(),
+            rollout: b.rollout,
             created_time: b.created_time,
         }
     }

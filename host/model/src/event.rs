@@ -58,6 +58,9 @@ pub enum EventBody {
     SetpointWrite(SetpointWriteRecord),
     /// A forecaster issued a forecast (the newest of its device and key).
     Forecast(crate::StoredForecast),
+    /// A binding's rollout took a step (started, a shadow disagreement,
+    /// promoted, rolled back, aborted).
+    Rollout(crate::RolloutEvent),
 }
 
 /// A dead letter without its payload.
@@ -174,6 +177,7 @@ impl EventBody {
             EventBody::NotificationDead(dead) => dead.rule_id.to_string(),
             EventBody::SetpointWrite(record) => record.write.device_id.to_string(),
             EventBody::Forecast(f) => f.forecast.device_id.to_string(),
+            EventBody::Rollout(r) => r.binding_id.to_string(),
         }
     }
 
@@ -190,6 +194,7 @@ impl EventBody {
             EventBody::NotificationDead(_) => "notification_dead",
             EventBody::SetpointWrite(_) => "setpoint_write",
             EventBody::Forecast(_) => "forecast",
+            EventBody::Rollout(_) => "rollout",
         }
     }
 }

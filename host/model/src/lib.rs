@@ -25,6 +25,7 @@ mod profile;
 mod query;
 mod records;
 mod release;
+mod rollout;
 mod series;
 mod telemetry;
 mod token;
@@ -64,6 +65,9 @@ pub use profile::{
 pub use query::{Aggregation, AlarmFilter, Bucket, Page, SortOrder};
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, RecommendationTransition, Stage, StoredRecommendation};
 pub use release::{Release, ReleaseStatus, TrustedVendor, VendorKey};
+pub use rollout::{
+    MAX_ROLLOUT_WINDOW_MS, Rollout, RolloutEvent, RolloutMode, RolloutStep, RolloutTally, Verdict, canary_bucket,
+};
 pub use series::{Column, Series, ShapeError, merge_series, series_of, sort_by_time};
 pub use telemetry::{Frame, Reading, SourceKind, Value};
 pub use token::{check_chosen_token, estimated_bits, is_token_hash, new_access_token, token_hash};

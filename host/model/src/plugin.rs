@@ -493,6 +493,9 @@ pub struct Binding {
     /// kept failing it), with why; the binding runs for the others.
     #[serde(default)]
     pub quarantined_devices: std::collections::BTreeMap<DeviceId, String>,
+    /// The rollout of a new version in progress, if any.
+    #[serde(default)]
+    pub rollout: Option<crate::Rollout>,
     /// Creation time, ms.
     pub created_time: TimestampMs,
 }

@@ -161,21 +161,17 @@ impl Inner {
 
     /// Runs a plugin call on a blocking thread, within its tenant's share
     /// of concurrent calls (a share still in use after the bounded wait
-    /// fails the call with a host condition, `capacity-exhausted`). Its use
-    /// is metered into `effects`; a failure also adds a failed-run record
-    /// (for a fault), a dead letter holding `payload()`, and a quarantine if
-    /// a breaker trips, before the error is handed back.
-    pub(crate) async fn run_call<T: Send + 'static>(
+    /// fails the call with a host condition, `capacity-exhausted`), and
+    /// meters its fuel into `effects`. A failure is handed back as it is:
+    /// [`Inner::run_call`] records it, a rollout's candidate call counts it.
+    pub(crate) async fn invoke<T: Send + 'static>(
         &self,
         effects: &mut Effects,
-        call: Call<'_>,
+        call: &Call<'_>,
         run: impl FnOnce() -> std::result::Result<CallOutcome<T>, CallFailure> + Send + 'static,
-        payload: impl FnOnce() -> Vec<u8>,
-    ) -> Result<std::result::Result<CallOutcome<T>, CallError>> {
-        let now = self.now();
-        let month = month_of(now);
+    ) -> Result<std::result::Result<CallOutcome<T>, CallFailure>> {
         let binding = call.binding;
-        let span = call_span(&call);
+        let span = call_span(call);
         let result = match self.call_permit(&binding.tenant_id).await {
             Ok(permit) => {
                 let result = if INLINE.with(std::cell::Cell::get) {
@@ -196,34 +192,45 @@ impl Inner {
                 reason,
             })),
         };
+        let month = month_of(self.now());
         match &result {
-            Ok(outcome) => span.record("outcome", "ok").record("fuel", outcome.fuel_used),
-            Err(failure) => span.record("outcome", failure.error.code()).record("fuel", failure.fuel_used),
+            Ok(outcome) => {
+                span.record("outcome", "ok").record("fuel", outcome.fuel_used);
+                effects.meter(&month, outcome.fuel_used);
+            }
+            Err(failure) => {
+                span.record("outcome", failure.error.code()).record("fuel", failure.fuel_used);
+                effects.meter(&month, failure.fuel_used);
+            }
         };
+        Ok(result)
+    }
+
+    /// Runs a plugin call as [`Inner::invoke`] does. A failure also adds a
+    /// failed-run record (for a fault), a dead letter holding `payload()`,
+    /// and a quarantine if a breaker trips, before the error is handed back.
+    pub(crate) async fn run_call<T: Send + 'static>(
+        &self,
+        effects: &mut Effects,
+        call: Call<'_>,
+        run: impl FnOnce() -> std::result::Result<CallOutcome<T>, CallFailure> + Send + 'static,
+        payload: impl FnOnce() -> Vec<u8>,
+    ) -> Result<std::result::Result<CallOutcome<T>, CallError>> {
+        let now = self.now();
+        let binding = call.binding;
+        let result = self.invoke(effects, &call, run).await?;
         match result {
             Ok(outcome) => {
-                effects.meter(&month, outcome.fuel_used);
                 self.meters.observe(binding, call.device, now, outcome.duration, outcome.fuel_used, None);
                 Ok(Ok(outcome))
             }
             Err(failure) => {
-                effects.meter(&month, failure.fuel_used);
-                let error = *failure.error;
+                let error = &*failure.error;
                 if error.is_fault() {
                     tracing::warn!(tenant = %binding.tenant_id, binding = %binding.id, code = error.code(), %error, "Plugin call failed.");
-                    effects.plugin_runs.push(PluginRun {
-                        tenant_id: binding.tenant_id.clone(),
-                        binding_id: Some(binding.id.clone()),
-                        device_id: Some(call.device.clone()),
-                        plugin: call.loaded.meta.name.clone(),
-                        version: call.loaded.meta.version.clone(),
-                        error_code: error.code().into(),
-                        error: error.to_string(),
-                        duration_us: i64::try_from(failure.duration.as_micros()).unwrap_or(i64::MAX),
-                        fuel_used: i64::try_from(failure.fuel_used).unwrap_or(i64::MAX),
-                        ts: now,
-                    });
+                    effects.plugin_runs.push(failed_run(&call, &failure, now));
                 }
+                let error = *failure.error;
                 effects.dead_letters.push(DeadLetter {
                     tenant_id: binding.tenant_id.clone(),
                     binding_id: Some(binding.id.clone()),
@@ -268,6 +275,23 @@ fn call_span(call: &Call<'_>) -> tracing::Span {
         outcome = tracing::field::Empty,
         fuel = tracing::field::Empty,
     )
+}
+
+/// The record of a call that faulted.
+pub(crate) fn failed_run(call: &Call<'_>, failure: &CallFailure, now: TimestampMs) -> PluginRun {
+    let error = &failure.error;
+    PluginRun {
+        tenant_id: call.binding.tenant_id.clone(),
+        binding_id: Some(call.binding.id.clone()),
+        device_id: Some(call.device.clone()),
+        plugin: call.loaded.meta.name.clone(),
+        version: call.loaded.meta.version.clone(),
+        error_code: error.code().into(),
+        error: error.to_string(),
+        duration_us: i64::try_from(failure.duration.as_micros()).unwrap_or(i64::MAX),
+        fuel_used: i64::try_from(failure.fuel_used).unwrap_or(i64::MAX),
+        ts: now,
+    }
 }
 
 /// Who caused an alarm transition: the binding and its plugin version.

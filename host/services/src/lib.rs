@@ -70,6 +70,7 @@ mod quota;
 mod reader;
 mod records;
 mod releases;
+mod rollouts;
 mod rpc;
 mod rules;
 mod runs;
@@ -122,6 +123,7 @@ pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, PluginService, Upload};
 pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
 pub use releases::{Publish, ReleaseService};
+pub use rollouts::{REPORTED_DISAGREEMENTS, RolloutRequest, RolloutStatus};
 pub use rpc::{DeviceRpc, RpcRequest, rpc_answer};
 pub use runs::{Run, RunStatus};
 pub use setpoints::{check_change, check_setpoint};
@@ -288,6 +290,8 @@ pub(crate) struct Inner {
     pub(crate) backtests: backtests::Backtests,
     /// The runs of scheduled bindings on this host.
     pub(crate) runs: runs::Runs,
+    /// The rollouts running on this host and their tallies.
+    pub(crate) rollouts: rollouts::Rollouts,
 }
 
 impl Inner {
@@ -371,6 +375,9 @@ impl Inner {
             if let (Some(cache), Some(latest)) = (self.hot.get(), hot) {
                 cache.offer(latest);
             }
+        }
+        if self.rollout_endings_pending() {
+            self.write_rollout_endings().await;
         }
         Ok(result?)
     }
@@ -467,6 +474,7 @@ impl Services {
             rpc: rpc::DeviceRpc::default(),
             backtests: backtests::Backtests::default(),
             runs: runs::Runs::default(),
+            rollouts: rollouts::Rollouts::default(),
         });
         Self {
             ingest: IngestService(inner.clone()),

@@ -87,6 +87,7 @@ fn event_device(event: &Event) -> Option<&DeviceId> {
         EventBody::BindingQuarantined { device_id, .. } => device_id.as_ref(),
         EventBody::SetpointWrite(record) => Some(&record.write.device_id),
         EventBody::Forecast(f) => Some(&f.forecast.device_id),
+        EventBody::Rollout(r) => r.device_id.as_ref(),
         EventBody::Entity(_) | EventBody::NotificationDead(_) => None,
     }
 }

@@ -290,6 +290,11 @@ impl Subscriber for LogSubscriber {
                     tracing::debug!(seq = event.seq.0, %tenant, device = %f.forecast.device_id, key = %f.forecast.key,
                         points = f.forecast.points.len(), "Forecast stored.")
                 }
+                EventBody::Rollout(r) => {
+                    tracing::info!(seq = event.seq.0, %tenant, binding = %r.binding_id, step = r.step.as_str(),
+                        mode = r.mode.as_str(), candidate = %r.candidate_plugin_id, reason = r.reason.as_deref().unwrap_or(""),
+                        "Rollout step.")
+                }
                 EventBody::NotificationDead(dead) => {
                     tracing::warn!(seq = event.seq.0, %tenant, delivery = %dead.delivery_id, rule = %dead.rule_id,
                         attempts = dead.attempts, error = %dead.error, "Notification dead.")

@@ -260,6 +260,9 @@ impl PluginService {
         rollback: bool,
         by: &Actor,
     ) -> Result<Binding> {
+        if self.0.store.binding(tenant, id).await?.rollout.is_some() {
+            return Err(crate::rollouts::rollout_in_progress(id));
+        }
         let version = self.0.store.plugin(tenant, plugin).await?;
         if let Some(release) = &version.release_id {
             let release = self.0.store.release(release).await?;

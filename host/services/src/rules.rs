@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use nexus_model::{DeviceId, PluginKind, Series, Stage, TenantId};
-use nexus_storage::{Effects, SignalWrite, StateWrite};
+use nexus_model::{DeviceId, PluginKind, RolloutMode, Series, Stage, TenantId};
+use nexus_storage::{Effects, StateWrite};
 
-use crate::calls::{Call, actor, refused_letter};
-use crate::validate::signal_is_valid;
+use crate::calls::{Call, refused_letter};
 use crate::{Inner, Result};
 
 impl Inner {
@@ -56,7 +55,8 @@ impl Inner {
     /// Runs every enabled alarm rule bound to a device on a batch of its
     /// readings, adding their state and signals to `effects`. A failing rule
     /// is recorded and its batch kept as a dead letter; the other rules
-    /// still run.
+    /// still run. A binding's rollout decides which version evaluates the
+    /// batch (see [`crate::rollouts`]).
     pub(crate) async fn evaluate_rules(
         &self,
         effects: &mut Effects,
@@ -76,8 +76,16 @@ impl Inner {
                 effects.dead_letters.push(letter);
                 continue;
             }
+            let rollout = self.rollout_of(binding, device);
+            if let Some((rollout, true)) = rollout
+                && self.canary_evaluate(effects, binding, rollout, device, &batch).await?
+            {
+                continue;
+            }
             let loaded = self.loaded(tenant, &binding.plugin_id).await?;
             let ctx = self.call_context(&loaded, binding, device, self.now(), effects).await?;
+            // A shadow starts from the state this batch starts from.
+            let shadow = rollout.filter(|(r, _)| r.mode == RolloutMode::Shadow).map(|(r, _)| (r, ctx.state.clone()));
             let runtime = self.runtime.clone();
             let plugin = loaded.plugin.clone();
             let call_batch = batch.clone();
@@ -90,21 +98,9 @@ impl Inner {
             if let Some(state) = outcome.state {
                 effects.states.push(StateWrite { binding_id: binding.id.clone(), device_id: device.clone(), state });
             }
-            let actor = actor(binding, &loaded);
-            for mut signal in outcome.output {
-                if signal.device_id.is_empty() {
-                    signal.device_id = device.clone();
-                }
-                if !signal_is_valid(&signal, device) {
-                    tracing::warn!(binding = %binding.id, %device, signal_device = %signal.device_id, alarm_type = %signal.alarm_type, "Ignoring an alarm signal for another device or without a type.");
-                    continue;
-                }
-                effects.signals.push(SignalWrite {
-                    binding_id: binding.id.clone(),
-                    actor: actor.clone(),
-                    propagate: binding.propagate,
-                    signal,
-                });
+            let applied = self.add_signals(effects, binding, &loaded, device, outcome.output);
+            if let Some((rollout, seed)) = shadow {
+                self.shadow_evaluate(effects, binding, rollout, device, &batch, &applied, seed).await?;
             }
         }
         Ok(())

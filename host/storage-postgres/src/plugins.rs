@@ -51,6 +51,10 @@ pub(crate) fn binding(row: &PgRow) -> Result<Binding> {
         quarantine_reason: get(row, "quarantine_reason")?,
         device_ids: devices.into_iter().map(Into::into).collect(),
         quarantined_devices: quarantined.into_iter().map(Into::into).zip(reasons).collect(),
+        rollout: get::<Option<serde_json::Value>>(row, "rollout")?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(corrupt)?,
         created_time: get(row, "created_time")?,
     })
 }
@@ -170,6 +174,7 @@ impl PluginStore for PostgresStore {
             quarantine_reason: None,
             device_ids: device_ids.clone(),
             quarantined_devices: Default::default(),
+            rollout: None,
             created_time: now,
         };
         sqlx::query(
@@ -292,6 +297,48 @@ impl PluginStore for PostgresStore {
             vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],
         )
         .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn change_rollout(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        change: &nexus_storage::RolloutChange<'_>,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<Option<serde_json::Value>> =
+            sqlx::query_scalar("SELECT rollout FROM host.binding WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+                .bind(id.as_str())
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let current = current.ok_or_else(|| StorageError::not_found("binding", id))?;
+        let current: Option<nexus_model::Rollout> = current.map(serde_json::from_value).transpose().map_err(corrupt)?;
+        change.check(id, current.as_ref())?;
+        let rollout = change.rollout.map(serde_json::to_value).transpose().map_err(corrupt)?;
+        let sql = match change.promote_to {
+            Some(_) => {
+                "UPDATE host.binding SET rollout = $1, previous_plugin_id = plugin_id, plugin_id = $2 \
+                        WHERE id = $3 AND tenant_id = $4"
+            }
+            None => {
+                "UPDATE host.binding SET rollout = $1, plugin_id = COALESCE($2, plugin_id) \
+                     WHERE id = $3 AND tenant_id = $4"
+            }
+        };
+        sqlx::query(sql)
+            .bind(rollout)
+            .bind(change.promote_to.map(PluginVersionId::as_str))
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, vec![change.new_event(tenant, now)]).await?;
         tx.commit().await.map_err(db)?;
         self.binding(tenant, id).await
     }

@@ -64,6 +64,10 @@ impl SqliteStore {
             quarantine_reason: get(row, "quarantine_reason")?,
             device_ids: devices.into_iter().map(Into::into).collect(),
             quarantined_devices: quarantined.into_iter().map(|(d, r)| (d.into(), r)).collect(),
+            rollout: get::<Option<String>>(row, "rollout")?
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(corrupt)?,
             created_time: get(row, "created_time")?,
         })
     }
@@ -183,6 +187,7 @@ impl PluginStore for SqliteStore {
             quarantine_reason: None,
             device_ids,
             quarantined_devices: Default::default(),
+            rollout: None,
             created_time: now,
         };
         sqlx::query(
@@ -297,6 +302,45 @@ impl PluginStore for SqliteStore {
             vec![entity_event(tenant, now, EntityKind::Binding, id, EntityAction::Updated, actor, summary)],
         )
         .await?;
+        tx.commit().await.map_err(db)?;
+        self.binding(tenant, id).await
+    }
+
+    async fn change_rollout(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        change: &nexus_storage::RolloutChange<'_>,
+        now: TimestampMs,
+    ) -> Result<Binding> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rollout FROM binding WHERE id = ? AND tenant_id = ?")
+                .bind(id.as_str())
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let current = current.ok_or_else(|| StorageError::not_found("binding", id))?;
+        let current: Option<nexus_model::Rollout> =
+            current.map(|text| serde_json::from_str(&text)).transpose().map_err(corrupt)?;
+        change.check(id, current.as_ref())?;
+        let rollout = change.rollout.map(serde_json::to_string).transpose().map_err(corrupt)?;
+        let sql = match change.promote_to {
+            Some(_) => {
+                "UPDATE binding SET rollout = ?, previous_plugin_id = plugin_id, plugin_id = ? WHERE id = ? AND tenant_id = ?"
+            }
+            None => "UPDATE binding SET rollout = ?, plugin_id = COALESCE(?, plugin_id) WHERE id = ? AND tenant_id = ?",
+        };
+        sqlx::query(sql)
+            .bind(rollout)
+            .bind(change.promote_to.map(PluginVersionId::as_str))
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, vec![change.new_event(tenant, now)]).await?;
         tx.commit().await.map_err(db)?;
         self.binding(tenant, id).await
     }

@@ -40,6 +40,9 @@ pub struct Effects {
     pub setpoint_writes: Vec<SetpointWriteRecord>,
     /// Forecasts of forecasters, each replacing its (device, key)'s last.
     pub forecasts: Vec<ForecastWrite>,
+    /// Steps of rollouts seen while doing the work (a shadow candidate's
+    /// disagreements), events only.
+    pub rollout_events: Vec<nexus_model::RolloutEvent>,
 }
 
 impl Effects {
@@ -60,6 +63,7 @@ impl Effects {
             && self.usage.is_none()
             && self.setpoint_writes.is_empty()
             && self.forecasts.is_empty()
+            && self.rollout_events.is_empty()
     }
 
     /// Adds readings (rows), grouped into each device's series.
@@ -270,8 +274,8 @@ pub struct NewDevice {
 
 /// The events a commit appends, in this order: alarm transitions that are
 /// events, recommendations (each after the proposed ones it superseded),
-/// plugin faults, dead letters, quarantines, setpoint writes. The one
-/// definition every backend uses.
+/// plugin faults, dead letters, quarantines, setpoint writes, forecasts,
+/// rollout steps. The one definition every backend uses.
 pub fn outbox_events(
     effects: &Effects,
     transitions: &[AlarmTransition],
@@ -308,6 +312,9 @@ pub fn outbox_events(
     }
     for write in &effects.forecasts {
         events.push(NewEvent::new(tenant, effects.now, EventBody::Forecast(write.stored(effects.now))));
+    }
+    for step in &effects.rollout_events {
+        events.push(NewEvent::new(tenant, effects.now, EventBody::Rollout(step.clone())));
     }
     events
 }

@@ -24,6 +24,7 @@ mod monitor;
 mod notifications;
 mod ports;
 mod releases;
+mod rollouts;
 
 pub use connectors::{ConnectorStore, connector_event, connector_settings};
 pub use effects::{
@@ -39,6 +40,7 @@ pub use ports::{
     StateStore, Store, TelemetryStore, UnitOfWork, WellTestStore,
 };
 pub use releases::{BindingMove, Installed, ReleaseStore, Retirement, retirement_events, revoked_reason};
+pub use rollouts::RolloutChange;
 
 /// Storage results.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -110,6 +110,16 @@ pub trait PluginStore: Send + Sync {
         actor: &Actor,
         now: TimestampMs,
     ) -> Result<Binding>;
+    /// Takes a step of a binding's rollout with its event, in one
+    /// transaction: a [`StorageError::Conflict`] unless the binding's
+    /// rollout is still the expected one.
+    async fn change_rollout(
+        &self,
+        tenant: &TenantId,
+        id: &BindingId,
+        change: &crate::RolloutChange<'_>,
+        now: TimestampMs,
+    ) -> Result<Binding>;
     /// Sets (or, with `None`, removes) a binding's auto-approve policy.
     async fn set_auto_approve(
         &self,

@@ -38,6 +38,7 @@ mod redis;
 mod releases;
 mod retention;
 mod retirements;
+mod rollouts;
 mod runs;
 mod tenancy;
 mod tokens;

@@ -22,6 +22,7 @@ mod notifications;
 mod outbox;
 mod plugins;
 mod releases;
+mod rollouts;
 mod setpoints;
 mod telemetry;
 mod well_tests;
@@ -51,6 +52,7 @@ pub use releases::{
     releases_are_signed_once_seen_by_trust_and_installed_per_tenant,
     retiring_a_release_warns_its_tenants_and_moves_or_stops_their_bindings,
 };
+pub use rollouts::a_rollout_starts_once_and_ends_once_with_its_events;
 pub use setpoints::setpoints_are_data_moved_only_by_confirmed_writes;
 pub use telemetry::telemetry_latest_history_and_redelivery;
 pub use well_tests::well_tests_are_kept_per_well_newest_first_once_per_start;
@@ -90,7 +92,8 @@ macro_rules! conformance_suite {
             forecasts_keep_the_newest_per_device_and_key,
             bindings_keep_their_cron_schedule_and_auto_approve_policy,
             releases_are_signed_once_seen_by_trust_and_installed_per_tenant,
-            retiring_a_release_warns_its_tenants_and_moves_or_stops_their_bindings
+            retiring_a_release_warns_its_tenants_and_moves_or_stops_their_bindings,
+            a_rollout_starts_once_and_ends_once_with_its_events
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

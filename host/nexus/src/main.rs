@@ -1,5 +1,7 @@
 //! `nexus`: the Nexus server.
 
+mod plugin_cli;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,50 +48,10 @@ enum Command {
         #[command(subcommand)]
         mode: EvalMode,
     },
-    /// A vendor's side of publishing: a signing key and a release's signature.
+    /// The author's loop: new, build, test, keygen, sign, publish, approve, bind.
     Plugin {
         #[command(subcommand)]
-        command: PluginCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// Makes an ed25519 signing key (a file, mode 0600) and prints its public key for POST /api/vendor-keys.
-    Keygen {
-        /// The key file to create (never overwritten).
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Prints the detached signature of a release (JSON: digest, signature, public_key) for POST /api/vendor-releases.
-    Sign {
-        /// The key file (from `nexus plugin keygen`).
-        #[arg(long)]
-        key: PathBuf,
-        /// The component (.wasm).
-        #[arg(long)]
-        component: PathBuf,
-        /// `vendor/name`.
-        #[arg(long)]
-        package: String,
-        /// Semantic version.
-        #[arg(long)]
-        version: String,
-        /// The world: decoder, alarm-rule, optimizer, transform, field-optimizer, forecaster.
-        #[arg(long)]
-        kind: String,
-        /// One paragraph for the tenant.
-        #[arg(long, default_value = "")]
-        description: String,
-        /// SPDX licence expression.
-        #[arg(long, default_value = "")]
-        licence: String,
-        /// Where the source is.
-        #[arg(long, default_value = "")]
-        source_url: String,
-        /// What changed in this version.
-        #[arg(long, default_value = "")]
-        changelog: String,
+        command: plugin_cli::PluginCommand,
     },
 }
 
@@ -173,7 +135,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = loaded.cli;
     if let Command::Plugin { command } = cli.command {
-        return run_plugin(command);
+        return plugin_cli::run(command);
     }
     if let Command::CompileWorker { settings, out } = &cli.command {
         // No runtime, no logging: a small, single-threaded child.
@@ -327,32 +289,4 @@ fn run_eval(mode: EvalMode) -> anyhow::Result<()> {
             nexus::eval::specificity(&common.plugin, &config, &data, common.deadline_ms)
         }
     }
-}
-
-/// `nexus plugin …`: no server, no runtime.
-fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
-    match command {
-        PluginCommand::Keygen { out } => {
-            let public = nexus::author::keygen(&out)?;
-            eprintln!("wrote {}; register its public key with POST /api/vendor-keys:", out.display());
-            println!("{public}");
-        }
-        PluginCommand::Sign { key, component, package, version, kind, description, licence, source_url, changelog } => {
-            let claims = nexus_registry::ReleaseClaims {
-                digest: String::new(),
-                package,
-                version,
-                kind,
-                description,
-                licence,
-                source_url,
-                changelog,
-            };
-            let claims = nexus::author::claims_for(&component, claims)?;
-            let (signature, public_key) = nexus::author::sign_release(&key, &claims)?;
-            let answer = serde_json::json!({"digest": claims.digest, "signature": signature, "public_key": public_key});
-            println!("{answer}");
-        }
-    }
-    Ok(())
 }

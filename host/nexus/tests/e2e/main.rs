@@ -4,6 +4,7 @@
 //! a fresh data directory.
 
 mod approvals;
+mod author;
 mod auto_approve;
 mod backtests;
 mod bad_input;

@@ -1,8 +1,18 @@
-//! `nexus plugin keygen` and `nexus plugin sign`: a vendor's signing key
-//! and the detached signature of a release, made where the vendor builds,
-//! never on the host. The key file holds the 32-byte ed25519 seed, base64,
-//! on one line (mode 0600); the signature covers what
-//! [`nexus_registry::ReleaseClaims`] lists.
+//! The author's loop, `nexus plugin …`: `new` scaffolds a plugin crate
+//! ([`scaffold`]), `build` builds and checks it as the host would
+//! ([`build`]), `test` runs it on recorded readings ([`trial`]), `keygen`
+//! and `sign` make a vendor's key and a release's detached signature
+//! (here: made where the vendor builds, never on the host; the key file
+//! holds the 32-byte ed25519 seed, base64, on one line, mode 0600; the
+//! signature covers what [`nexus_registry::ReleaseClaims`] lists), and
+//! `publish`, `approve` and `bind` call a server ([`remote`]); `push` and
+//! `pull` move a component to and from an OCI registry ([`oci`]).
+
+pub mod build;
+pub mod oci;
+pub mod remote;
+pub mod scaffold;
+pub mod trial;
 
 use std::path::Path;
 
@@ -28,12 +38,24 @@ pub enum AuthorError {
     /// The system has no randomness to give.
     #[error("no randomness for a key: {0}")]
     Random(String),
-    /// The key file exists already.
-    #[error("{0} exists; keys are not overwritten")]
+    /// The key file (or the new crate's directory) exists already.
+    #[error("{0} exists; it is not overwritten")]
     Exists(String),
+    /// An argument or an input file is not what it must be.
+    #[error("{0}")]
+    Invalid(String),
+    /// `cargo build` failed or did not run.
+    #[error("build: {0}")]
+    Build(String),
+    /// The component fails a check the host makes.
+    #[error("check: {0}")]
+    Check(String),
+    /// The server refused or could not be reached.
+    #[error("{0}")]
+    Http(String),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthorError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthorError + '_ {
     move |source| AuthorError::Io { path: path.display().to_string(), source }
 }
 

@@ -46,6 +46,13 @@
 //! cargo bench -p nexus --bench ingest -- --devices 100 --kafka 20000
 //! ```
 //!
+//! `--publish R` times publish → live of a 1 MiB signed component R times,
+//! then its cached reload after a restart (see `ingest/publish.rs`):
+//!
+//! ```sh
+//! cargo bench -p nexus --bench ingest -- --publish 5
+//! ```
+//!
 //! Every request is answered only after its readings and the rule's effects
 //! are committed, so "accepted" means durable and evaluated. `NEXUS_BIN`
 //! points the same load at another build of the server.
@@ -71,6 +78,8 @@ mod modbus;
 mod mqtt;
 #[path = "ingest/opcua.rs"]
 mod opcua;
+#[path = "ingest/publish.rs"]
+mod publish;
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const KEYS: usize = 10;
@@ -106,6 +115,8 @@ struct Options {
     postgres: Option<String>,
     /// Records through Kafka (0: the HTTP rows instead).
     kafka: usize,
+    /// Rounds of publish → live of a 1 MiB signed component (0: skip).
+    publish: usize,
 }
 
 /// The PostgreSQL server of `--postgres`, set once in `main`.
@@ -144,6 +155,7 @@ fn options() -> Options {
         publishers: 4,
         postgres: None,
         kafka: 0,
+        publish: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
@@ -164,6 +176,7 @@ fn options() -> Options {
             "--opcua-mode" => o.opcua_mode = pair[1].clone(),
             "--mqtt" => o.mqtt = pair[1].parse().unwrap_or(0),
             "--kafka" => o.kafka = pair[1].parse().unwrap_or(0),
+            "--publish" => o.publish = pair[1].parse().unwrap_or(0),
             "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
             "--postgres" => o.postgres = Some(pair[1].trim_end_matches('/').to_string()),
             _ => {}
@@ -192,6 +205,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 struct Server {
     child: Child,
+    /// How it was started, for [`Server::restart`].
+    command: (String, Vec<String>),
     base: String,
     data_dir: PathBuf,
     /// (server, database) made for this run on PostgreSQL.
@@ -225,8 +240,16 @@ async fn start_server() -> Server {
         args.extend(["--database".to_string(), format!("{server}/{name}")]);
         (server, name)
     });
-    let child = Command::new(binary)
-        .args(&args)
+    let command = (binary, args);
+    let child = spawn(&command);
+    let server = Server { child, command, base: format!("http://{addr}"), data_dir, database };
+    server.ready().await;
+    server
+}
+
+fn spawn((binary, args): &(String, Vec<String>)) -> Child {
+    Command::new(binary)
+        .args(args)
         .env("NEXUS_ADMIN_TOKEN", TOKEN)
         // The bench's broker and slaves are on loopback.
         .env("NEXUS_CONNECTOR_NETWORKS", "any")
@@ -234,15 +257,27 @@ async fn start_server() -> Server {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("nexus starts");
-    let server = Server { child, base: format!("http://{addr}"), data_dir, database };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{}/healthz", server.base)).send().await.is_err() {
-        assert!(Instant::now() < deadline, "nexus did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        .expect("nexus starts")
+}
+
+impl Server {
+    /// Waits up to 60 s for `/healthz`.
+    async fn ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{}/healthz", self.base)).send().await.is_err() {
+            assert!(Instant::now() < deadline, "nexus did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
-    server
+
+    /// Stops the process (SIGKILL) and starts it again on the same data.
+    async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.command);
+        self.ready().await;
+    }
 }
 
 async fn admin(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
@@ -432,7 +467,10 @@ async fn main() {
     if o.opcua > 0 {
         return opcua::run(o.opcua, o.nodes, &o.opcua_mode, o.poll_ms, o.seconds).await;
     }
-    let server = start_server().await;
+    let mut server = start_server().await;
+    if o.publish > 0 {
+        return publish::run(&mut server, o.publish).await;
+    }
     let tokens = Arc::new(field(&server.base, o.devices).await);
     if o.backtest > 0 {
         backtest::run(&server, &tokens[0], o.backtest).await;

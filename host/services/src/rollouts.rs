@@ -139,6 +139,7 @@ impl Rollouts {
             }
             let verdict = rollout.verdict(&w.tally, now)?;
             w.ending = Some(verdict.clone());
+            w.states.clear();
             Some(Ending {
                 tenant: binding.tenant_id.clone(),
                 binding: binding.id.clone(),
@@ -161,7 +162,10 @@ impl Rollouts {
     /// Ends the rollout on this host (its watch stays, so a copy of the
     /// binding cached before the end cannot start it again).
     fn close(&self, binding: &BindingId, rollout: &Rollout) {
-        self.with(binding, rollout, |w| w.closed = true);
+        self.with(binding, rollout, |w| {
+            w.closed = true;
+            w.states.clear();
+        });
     }
 }
 

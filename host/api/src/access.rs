@@ -113,6 +113,7 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/vendor-releases/{id}/revoke", Access::Publish),
     ("GET", "/api/releases", Access::Read),
     ("GET", "/api/releases/{id}", Access::Read),
+    ("GET", "/api/releases/{id}/review", Access::Read),
     ("POST", "/api/releases/{id}/approve", Access::Manage),
     ("GET", "/api/trusted-vendors", Access::Read),
     ("PUT", "/api/trusted-vendors/{vendor_id}", Access::Manage),

@@ -52,6 +52,7 @@ mod profiles;
 mod ready;
 mod records;
 mod releases;
+mod review;
 mod rollouts;
 mod rpc;
 mod runs;
@@ -131,9 +132,10 @@ impl AppState {
 /// token).
 ///
 /// Admin JSON bodies are limited to [`MAX_JSON_BYTES`], telemetry to
-/// [`MAX_TELEMETRY_BYTES`] and plugin uploads to
-/// [`nexus_services::MAX_COMPONENT_BYTES`]; over it the answer is 413
-/// `payload-too-large`.
+/// [`MAX_TELEMETRY_BYTES`], plugin uploads to the tenant profile's
+/// `max_component_bytes` (default [`nexus_services::MAX_COMPONENT_BYTES`])
+/// and vendors' releases to [`nexus_services::MAX_COMPONENT_BYTES_CEILING`];
+/// over it the answer is 413 `payload-too-large`.
 pub fn router(state: AppState) -> Router {
     let (router, _) = api_routes().split_for_parts();
     // Authentication, authorization, the acting tenant, rate limits and the
@@ -160,7 +162,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every route, each with its OpenAPI operation.
 fn api_routes() -> OpenApiRouter<AppState> {
-    let upload_limit = nexus_services::MAX_COMPONENT_BYTES;
+    // The system ceiling; each tenant's own limit is checked in the handler.
+    let upload_limit = nexus_services::MAX_COMPONENT_BYTES_CEILING;
     let (schemas, paths, upload): UtoipaMethodRouter<AppState> = routes!(plugins::upload);
     let upload = (schemas, paths, upload.layer(DefaultBodyLimit::max(upload_limit)));
     let (schemas, paths, publish): UtoipaMethodRouter<AppState> = routes!(releases::publish, releases::vendor_releases);
@@ -192,6 +195,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(releases::revoke))
         .routes(routes!(releases::catalogue))
         .routes(routes!(releases::get_release))
+        .routes(routes!(review::review))
         .routes(routes!(releases::approve))
         .routes(routes!(releases::trusted))
         .routes(routes!(releases::trust, releases::distrust))

@@ -32,7 +32,8 @@ pub(crate) struct UploadQuery {
 }
 
 /// Uploads a plugin version: the component's bytes as the body. 201 with
-/// the stored plugin; 413 over 10 MiB; 422 when the bytes are not a
+/// the stored plugin; 413 over the tenant's limit (10 MiB unless its
+/// profile's `max_component_bytes` says otherwise); 422 when the bytes are not a
 /// component of the declared world.
 #[utoipa::path(post, path = "/api/plugins", tag = "plugins", operation_id = "upload_plugin",
     params(UploadQuery),
@@ -41,7 +42,7 @@ pub(crate) struct UploadQuery {
         (status = 201, description = "The stored plugin version", body = PluginView),
         (status = 400, description = "A bad kind, name or version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "This name and version is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The component is over 10 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The component is over the tenant's limit: 10 MiB, or its profile's `max_component_bytes`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid component of the declared world", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -56,7 +57,8 @@ pub(crate) async fn upload(
         ApiError::bad_request(format!("unknown kind `{}`: use one of {}", query.kind, allowed.join(", ")))
             .with("allowed", serde_json::json!(allowed))
     })?;
-    crate::json::check_declared_length(request.headers(), nexus_services::MAX_COMPONENT_BYTES)?;
+    let limit = state.services.plugins().upload_limit(&principal.tenant_id).await?;
+    crate::json::check_declared_length(request.headers(), limit)?;
     let bytes = body_bytes(request, &()).await?;
     let upload = Upload {
         tenant_id: principal.tenant_id,

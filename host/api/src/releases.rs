@@ -218,7 +218,7 @@ pub(crate) struct PublishQuery {
         (status = 400, description = "A bad package, version or kind; a malformed signature (`signature-malformed`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The package is not under the caller's vendor (`vendor-mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "This package version is published already", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The component is over 10 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The component is over 64 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A key the vendor does not have (`unknown-key`) or revoked (`key-revoked`), a signature that does not verify (`signature-invalid`), or not a valid component of the world", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The compile slots stayed busy (`compile-busy`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -235,7 +235,7 @@ pub(crate) async fn publish(
         ApiError::bad_request(format!("unknown kind `{}`: use one of {}", query.kind, allowed.join(", ")))
             .with("allowed", serde_json::json!(allowed))
     })?;
-    crate::json::check_declared_length(request.headers(), nexus_services::MAX_COMPONENT_BYTES)?;
+    crate::json::check_declared_length(request.headers(), nexus_services::MAX_COMPONENT_BYTES_CEILING)?;
     let bytes = body_bytes(request, &()).await?;
     let publish = Publish {
         package: query.package,

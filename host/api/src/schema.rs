@@ -359,6 +359,9 @@ pub(crate) struct TenantProfile {
     /// until deleted. Latest values stay.
     #[serde(default)]
     telemetry_retention_days: Option<u32>,
+    /// Largest component the tenant may upload, bytes (1 to 67 108 864); `null`: 10 MiB.
+    #[serde(default)]
+    max_component_bytes: Option<u64>,
     /// REST API rate limits.
     #[serde(default)]
     rate_limits: RateLimits,

@@ -64,7 +64,7 @@ pub use profile::{
 };
 pub use query::{Aggregation, AlarmFilter, Bucket, Page, SortOrder};
 pub use records::{DeadLetter, PluginRun, RecommendationStatus, RecommendationTransition, Stage, StoredRecommendation};
-pub use release::{Release, ReleaseStatus, TrustedVendor, VendorKey};
+pub use release::{Release, ReleaseStatus, TrustedVendor, VendorKey, schema_changes};
 pub use rollout::{
     MAX_ROLLOUT_WINDOW_MS, Rollout, RolloutEvent, RolloutMode, RolloutStep, RolloutTally, Verdict, canary_bucket,
 };

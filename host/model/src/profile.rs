@@ -35,6 +35,9 @@ pub struct TenantProfile {
     /// stay). `None`: kept until deleted (the seed's 30 days is
     /// `Some(30)`).
     pub telemetry_retention_days: Option<u32>,
+    /// Largest component the tenant may upload, bytes. `None`: the host's
+    /// default (10 MiB); at most the system ceiling (64 MiB).
+    pub max_component_bytes: Option<u64>,
     /// Requests to the REST API, per user (or API key) and per tenant.
     pub rate_limits: RateLimits,
     /// Telemetry on the device API, per device and per tenant.

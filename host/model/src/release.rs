@@ -113,3 +113,66 @@ pub struct Release {
     /// When it was yanked or revoked, ms.
     pub status_time: Option<TimestampMs>,
 }
+
+/// What changed between two configuration schemas (JSON Schema objects),
+/// as a tenant admin reads it before approving: properties added, removed
+/// or retyped, and properties that became required or optional. Empty when
+/// nothing a configuration depends on changed.
+pub fn schema_changes(in_use: &serde_json::Value, candidate: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    let properties = |schema: &Value| schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let required = |schema: &Value| -> std::collections::BTreeSet<String> {
+        schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (old, new) = (properties(in_use), properties(candidate));
+    let mut changes = Vec::new();
+    let mut names: Vec<&String> = new.keys().collect();
+    names.sort();
+    for name in names {
+        let schema = &new[name];
+        match old.get(name) {
+            None => changes.push(format!("`{name}` added")),
+            Some(before) if before.get("type") != schema.get("type") => changes.push(format!(
+                "`{name}` type {} → {}",
+                before.get("type").unwrap_or(&Value::Null),
+                schema.get("type").unwrap_or(&Value::Null)
+            )),
+            Some(before) if before != schema => changes.push(format!("`{name}` changed")),
+            Some(_) => {}
+        }
+    }
+    let mut removed: Vec<&String> = old.keys().filter(|name| !new.contains_key(*name)).collect();
+    removed.sort();
+    changes.extend(removed.into_iter().map(|name| format!("`{name}` removed")));
+    let (was, now) = (required(in_use), required(candidate));
+    changes.extend(now.difference(&was).map(|name| format!("`{name}` now required")));
+    changes.extend(was.difference(&now).map(|name| format!("`{name}` no longer required")));
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::schema_changes;
+
+    #[test]
+    fn a_schema_diff_names_each_property_that_changed() {
+        let old = json!({"type": "object", "required": ["key"],
+                         "properties": {"key": {"type": "string"}, "high": {"type": "number"}, "mode": {"type": "string"}}});
+        let new = json!({"type": "object", "required": ["key", "high"],
+                         "properties": {"key": {"type": "string"}, "high": {"type": "integer"},
+                                        "mode": {"type": "string", "enum": ["a"]}, "deadband": {"type": "number"}}});
+        assert_eq!(
+            schema_changes(&old, &new),
+            ["`deadband` added", "`high` type \"number\" → \"integer\"", "`mode` changed", "`high` now required"]
+        );
+        assert!(schema_changes(&new, &new).is_empty());
+        assert_eq!(schema_changes(&json!({}), &json!({"properties": {"k": {}}})), ["`k` added"]);
+        assert_eq!(schema_changes(&new, &json!({})).len(), 6, "four removed, two no longer required");
+    }
+}

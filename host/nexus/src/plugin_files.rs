@@ -30,3 +30,25 @@ pub fn read(dir: &Path, plugin: &str) -> anyhow::Result<Vec<u8>> {
         anyhow::anyhow!("cannot read {}: {e}; build the plugins first with `.ci/build-plugins`", path.display())
     })
 }
+
+/// `component` with a custom section (`nexus-padding`, filled with `fill`)
+/// appended so the whole is exactly `size` bytes: the same code at any
+/// size, for size caps and publish benchmarks. Panics when `size` leaves
+/// no room for the section.
+pub fn padded(mut component: Vec<u8>, size: usize, fill: u8) -> Vec<u8> {
+    const NAME: &[u8] = b"nexus-padding";
+    // Section id 0, its size as a 5-byte LEB128, the name's length and the
+    // name, then the fill.
+    let room = size - component.len() - 1 - 5 - 1 - NAME.len();
+    let content = 1 + NAME.len() + room;
+    component.push(0);
+    for i in 0..5 {
+        let byte = ((content >> (7 * i)) & 0x7f) as u8;
+        component.push(if i < 4 { byte | 0x80 } else { byte });
+    }
+    component.push(NAME.len() as u8);
+    component.extend(NAME);
+    component.extend(std::iter::repeat_n(fill, room));
+    debug_assert_eq!(component.len(), size);
+    component
+}

@@ -17,8 +17,13 @@ use crate::health::BindingMetrics;
 use crate::quota::merge_limits;
 use crate::{Inner, Refusal, Result, ServiceError, blocking};
 
-/// Largest component accepted (10 MiB).
+/// Largest component a tenant uploads unless its profile says otherwise
+/// (10 MiB).
 pub const MAX_COMPONENT_BYTES: usize = nexus_registry::DEFAULT_MAX_COMPONENT_BYTES;
+/// The system ceiling of components (64 MiB): the most a tenant profile
+/// may allow, and the cap of vendors' releases (a JavaScript component
+/// built with componentize-js is about 12 MB).
+pub const MAX_COMPONENT_BYTES_CEILING: usize = 64 << 20;
 
 /// A component upload.
 pub struct Upload {
@@ -97,7 +102,8 @@ impl PluginService {
         let inner = &self.0;
         nexus_registry::validate_name(&upload.name)?;
         nexus_registry::validate_version(&upload.version)?;
-        let validated = nexus_registry::validate_component(&upload.bytes, MAX_COMPONENT_BYTES)?;
+        let limit = self.upload_limit(&upload.tenant_id).await?;
+        let validated = nexus_registry::validate_component(&upload.bytes, limit)?;
         let plugin_ref = PluginRef {
             tenant_id: upload.tenant_id.clone(),
             name: upload.name.clone(),
@@ -214,6 +220,13 @@ impl PluginService {
         inner.wake_outbox();
         tracing::info!(%tenant, binding = %binding.id, plugin = %plugin.name, version = %plugin.version, devices = binding.device_ids.len(), "Binding created.");
         Ok(binding)
+    }
+
+    /// The largest component the tenant may upload: its profile's
+    /// `max_component_bytes`, else [`MAX_COMPONENT_BYTES`].
+    pub async fn upload_limit(&self, tenant: &TenantId) -> Result<usize> {
+        let profile = self.0.profile(tenant).await?;
+        Ok(profile.max_component_bytes.map_or(MAX_COMPONENT_BYTES, |n| usize::try_from(n).unwrap_or(usize::MAX)))
     }
 
     /// A page of the tenant's bindings, oldest first.

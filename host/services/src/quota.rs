@@ -92,6 +92,19 @@ impl Inner {
                 _ => {}
             }
         }
+        match profile.max_component_bytes {
+            Some(0) => return Err(ServiceError::Invalid("max_component_bytes must be positive".into())),
+            Some(n) if n > crate::plugins::MAX_COMPONENT_BYTES_CEILING as u64 => {
+                let (asked, cap) = (Some(n), Some(crate::plugins::MAX_COMPONENT_BYTES_CEILING as u64));
+                return Err(ServiceError::AboveCeiling {
+                    limit: "max_component_bytes",
+                    asked,
+                    cap,
+                    of: "the system ceiling",
+                });
+            }
+            _ => {}
+        }
         self.store.set_tenant_profile(tenant, &profile, actor, self.now()).await?;
         self.accounts.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
         self.shares.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);

@@ -25,7 +25,7 @@ use nexus_model::{
 use nexus_registry::{BlobError, ReleaseClaims, SignatureError};
 use nexus_storage::{BindingMove, Retirement};
 
-use crate::plugins::{MAX_COMPONENT_BYTES, compile_and_describe};
+use crate::plugins::{MAX_COMPONENT_BYTES_CEILING, compile_and_describe};
 use crate::{Inner, Refusal, Result, ServiceError, blocking};
 
 /// What a vendor publishes: the component and the signed metadata.
@@ -116,7 +116,7 @@ impl ReleaseService {
                 return Err(ServiceError::Invalid(format!("{field} is over {MAX_TEXT} bytes")));
             }
         }
-        let validated = nexus_registry::validate_component(&publish.bytes, MAX_COMPONENT_BYTES)?;
+        let validated = nexus_registry::validate_component(&publish.bytes, MAX_COMPONENT_BYTES_CEILING)?;
         let key = usable_key(inner, vendor, &publish.key_id).await?;
         let claims = ReleaseClaims {
             digest: format!("sha256:{}", validated.hash),

@@ -2,7 +2,7 @@
 //! rounds (each a new version), then a cached reload after a restart.
 //!
 //! The component is the threshold rule (its code) padded to exactly 1 MiB
-//! with a custom section `nexus-bench-padding` (its bytes differ by round,
+//! with a custom section (`nexus::plugin_files::padded`; its bytes differ by round,
 //! so every round is a new digest), so hashing, signing,
 //! storing, reading and verifying see 1 MiB while the compiler sees the
 //! rule's code. Each round times, from this process: signing; publishing
@@ -24,38 +24,6 @@ use super::{Server, TOKEN, ensure_tenant, plugin_dir, upload};
 
 const PASSWORD: &str = "bench-password-0123456789";
 const SIZE: usize = 1 << 20;
-
-/// `bytes` with a custom section appended so the whole is `size` bytes.
-fn padded(mut bytes: Vec<u8>, size: usize, fill: u8) -> Vec<u8> {
-    let name = b"nexus-bench-padding";
-    let leb = |mut n: usize| {
-        let mut out = Vec::new();
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            out.push(if n == 0 { byte } else { byte | 0x80 });
-            if n == 0 {
-                return out;
-            }
-        }
-    };
-    // Section: id 0, size (5-byte LEB, padded), name length, name, payload.
-    let room = size - bytes.len() - 1 - 5 - 1 - name.len();
-    let content = 1 + name.len() + room;
-    let mut size_leb = leb(content);
-    while size_leb.len() < 5 {
-        let last = size_leb.len() - 1;
-        size_leb[last] |= 0x80;
-        size_leb.push(0);
-    }
-    bytes.push(0);
-    bytes.extend(size_leb);
-    bytes.push(name.len() as u8);
-    bytes.extend(name);
-    bytes.extend(std::iter::repeat_n(fill, room));
-    assert_eq!(bytes.len(), size);
-    bytes
-}
 
 async fn call(request: reqwest::RequestBuilder, what: &str) -> (Value, Duration) {
     let began = Instant::now();
@@ -114,7 +82,7 @@ pub(crate) async fn run(server: &mut Server, rounds: usize) {
     for round in 0..rounds {
         let version = format!("1.{round}.0");
         // Another digest each round: nothing is compiled already.
-        let component = padded(code.clone(), SIZE, round as u8);
+        let component = nexus::plugin_files::padded(code.clone(), SIZE, round as u8);
         let began = Instant::now();
         let claims = ReleaseClaims {
             digest: format!("sha256:{}", nexus_registry::content_hash(&component)),

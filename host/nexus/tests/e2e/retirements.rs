@@ -4,7 +4,8 @@
 //! revoked one runs nowhere: a tenant that trusts the vendor with fallback
 //! moves to its previous approved version, another tenant's binding stops.
 //! A rollback is one call, and a numbered sender across two switches loses
-//! no reading and has each evaluated by exactly one version.
+//! no reading and has each evaluated by exactly one version. A review of a
+//! new release lists the package's versions in use and what changes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -263,4 +264,59 @@ async fn a_rollback_is_one_call_and_a_numbered_sender_across_it_loses_nothing() 
     let mut runs = crate::faults::versions_per_frame(&h, &device_id, FRAMES).await;
     runs.dedup();
     assert_eq!(runs, ["1.0.0", "2.0.0", "1.0.0"], "the versions in the order they ran");
+}
+
+#[tokio::test]
+async fn a_review_shows_the_versions_in_use_and_what_approving_would_change() {
+    let h = &Harness::start().await;
+    let dir = plugin_files::default_dir();
+    let (acme, dev) = vendor(h, "acme").await;
+    let seed = [33u8; 32];
+    let key = register(h, &dev, &seed).await;
+    let package = ("acme/rule", "alarm-rule");
+    let threshold = plugin_files::read(&dir, "alarm-rule-threshold").expect("built");
+    let conditions = plugin_files::read(&dir, "alarm-rule-conditions").expect("built");
+    let old = publish_versions(h, &dev, (&seed, &key), &threshold, package, &["1.0.0"]).await;
+    let new = publish_versions(h, &dev, (&seed, &key), &conditions, package, &["2.0.0"]).await;
+    let installed = trust_and_approve(h, "acme", &acme, false, &[&old[0]]).await;
+
+    // Nothing of the package runs yet: nothing to compare with.
+    let review = h.get(&format!("/api/releases/{}/review", new[0])).await;
+    assert_eq!(
+        (review["release"]["version"].as_str(), review["in_use"].as_array().map(Vec::len)),
+        (Some("2.0.0"), Some(0))
+    );
+    assert_eq!(review["config_changes"], json!([]), "{review}");
+
+    let (device_id, _, _) = h.field_with(false).await;
+    let binding = h
+        .post(
+            "/api/bindings",
+            json!({"plugin_id": installed[0], "device_ids": [device_id], "config": {"key": "p", "high": 1.0}}),
+        )
+        .await;
+    let review = h.get(&format!("/api/releases/{}/review", new[0])).await;
+    let in_use = &review["in_use"][0];
+    assert_eq!(
+        (in_use["plugin_id"].as_str(), in_use["version"].as_str()),
+        (Some(&*installed[0]), Some("1.0.0")),
+        "{review}"
+    );
+    assert_eq!(in_use["release_id"].as_str(), Some(&*old[0]));
+    assert_eq!(in_use["binding_ids"], json!([binding["id"]]), "{review}");
+    // The two rules' schemas differ: the review lists it as the model
+    // computes it from the two `describe`s, and it is not empty.
+    let schema =
+        async |release: &str| h.get(&format!("/api/releases/{release}")).await["info"]["config_schema"].clone();
+    let expected = nexus_model::schema_changes(&schema(&old[0]).await, &schema(&new[0]).await);
+    assert!(!expected.is_empty());
+    assert_eq!(review["config_changes"], json!(expected), "{review}");
+    assert_eq!(
+        (review["imports_added"].clone(), review["imports_removed"].clone()),
+        (json!([]), json!([])),
+        "{review}"
+    );
+    // Another tenant that does not trust acme cannot review it.
+    let (status, _, _) = h.send(h.admin(Method::GET, &format!("/api/releases/{}/review", new[0]), "other").await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

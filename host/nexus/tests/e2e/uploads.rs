@@ -2,7 +2,8 @@
 //! compiled in a child process that is killed at the compile timeout,
 //! holds no slot another tenant needs, and leaves nothing behind; a
 //! tenant's second upload waits its turn and is refused with `compile-busy`
-//! past the bound; the compile cache is per tenant.
+//! past the bound; the compile cache is per tenant. A tenant's upload cap
+//! is its profile's, up to the system ceiling that also caps vendors.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -184,4 +185,43 @@ async fn the_same_bytes_cost_another_tenant_a_full_compile() {
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(h.server().services.runtime_stats().compiled, after.compiled);
     assert_eq!(cache_files(&h.data_dir).len(), 2);
+}
+
+#[tokio::test]
+async fn a_profile_raises_a_tenants_upload_cap_up_to_the_ceiling_and_vendors_publish_up_to_it() {
+    use crate::releases::{claims, publish, register, vendor};
+    let h = &Harness::start().await;
+    let code = plugin_files::read(&plugin_files::default_dir(), "alarm-rule-threshold").expect("built");
+    // 12 MiB: about what componentize-js makes of a small rule.
+    let big = plugin_files::padded(code, 12 << 20, 7);
+    let upload = |name: &'static str| {
+        let big = big.clone();
+        async move { h.upload("alarm-rule", name, big).await }
+    };
+    let (status, body, _) = upload("big-rule").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "the default cap is 10 MiB: {body}");
+
+    let set = |profile: Value| async move {
+        let path = "/api/tenants/acme/profile";
+        h.send(h.system(reqwest::Method::PUT, path).await.json(&profile)).await
+    };
+    let (status, body, _) = set(serde_json::json!({"max_component_bytes": 100u64 << 20})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("limit-above-ceiling")), "{body}");
+    let (status, body, _) = set(serde_json::json!({"max_component_bytes": 0})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body, _) = set(serde_json::json!({"max_component_bytes": 16u64 << 20})).await;
+    assert!(status.is_success(), "{body}");
+    let (status, body, _) = upload("big-rule").await;
+    assert_eq!(status, StatusCode::CREATED, "16 MiB allowed by the profile: {body}");
+    assert_eq!(body["size_bytes"].as_u64(), Some(12 << 20), "{body}");
+
+    // A vendor's release may be as large as the ceiling.
+    let (_, dev) = vendor(h, "acme").await;
+    let seed = [41u8; 32];
+    let key = register(h, &dev, &seed).await;
+    let mut signed = claims(&big, "acme/big-rule", "1.0.0", "large");
+    signed.kind = "alarm-rule".into();
+    let (status, release) = publish(h, &dev, &signed, &key, &nexus_registry::signing::sign(&seed, &signed), &big).await;
+    assert_eq!(status, StatusCode::CREATED, "{release}");
+    assert_eq!(release["size_bytes"].as_u64(), Some(12 << 20), "{release}");
 }

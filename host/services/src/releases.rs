@@ -224,6 +224,12 @@ impl ReleaseService {
         let plugin = inner.store.install_release(tenant, &release, by, inner.now()).await?;
         drop(turn);
         inner.wake_outbox();
+        // Compiled for the tenant now (its compile cache is its own), so a
+        // binding's first batch does not wait for it; if this fails, the
+        // first use compiles it.
+        if let Err(error) = inner.loaded(tenant, &plugin.id).await {
+            tracing::warn!(%tenant, plugin = %plugin.id, %error, "An approved release was not compiled ahead.");
+        }
         tracing::info!(%tenant, release = %release.id, package = %release.package, version = %release.version, plugin = %plugin.id, "Release approved.");
         Ok(plugin)
     }

@@ -112,13 +112,58 @@ impl Series {
 
     /// `(ts, value)` of every numeric sample, without allocating: the fast
     /// path for rules on numbers (booleans count as 0/1; text is skipped).
-    pub fn numbers(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
-        self.ts.iter().enumerate().filter_map(|(i, &ts)| Some((ts, self.values.number(i)?)))
+    pub fn numbers(&self) -> Numbers<'_> {
+        let values = match &self.values {
+            Column::Number(v) => NumberColumn::Number(v.iter()),
+            Column::Integer(v) => NumberColumn::Integer(v.iter()),
+            Column::Boolean(v) => NumberColumn::Boolean(v.iter()),
+            Column::Text(_) => NumberColumn::None,
+        };
+        Numbers { ts: self.ts.iter(), values }
     }
 
     /// `(ts, value, quality)` of every numeric sample, as [`Series::numbers`].
     pub fn numbers_with_quality(&self) -> impl Iterator<Item = (i64, f64, f32)> + '_ {
         self.ts.iter().enumerate().filter_map(|(i, &ts)| Some((ts, self.values.number(i)?, self.quality_at(i))))
+    }
+}
+
+/// The numeric samples of a series as `(ts, value)`: [`Series::numbers`].
+/// Walks the timestamp and value columns side by side, with no bounds
+/// check or value conversion per sample beyond the column's own.
+#[derive(Debug, Clone)]
+pub struct Numbers<'a> {
+    ts: std::slice::Iter<'a, i64>,
+    values: NumberColumn<'a>,
+}
+
+#[derive(Debug, Clone)]
+enum NumberColumn<'a> {
+    Number(std::slice::Iter<'a, f64>),
+    Integer(std::slice::Iter<'a, i64>),
+    Boolean(std::slice::Iter<'a, bool>),
+    None,
+}
+
+impl Iterator for Numbers<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let value = match &mut self.values {
+            NumberColumn::Number(v) => *v.next()?,
+            NumberColumn::Integer(v) => *v.next()? as f64,
+            NumberColumn::Boolean(v) => f64::from(u8::from(*v.next()?)),
+            NumberColumn::None => return None,
+        };
+        Some((*self.ts.next()?, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self.values {
+            NumberColumn::None => (0, Some(0)),
+            _ => (0, Some(self.ts.len())),
+        }
     }
 }
 
@@ -292,6 +337,21 @@ mod tests {
         assert!(samples(&batch, "q").is_none());
         let rows = readings("dev", &batch);
         assert_eq!(rows.iter().map(|r| r.ts).collect::<Vec<_>>(), [1, 1, 2, 3]);
+    }
+
+    #[test]
+    fn numbers_walk_every_numeric_column_and_skip_text() {
+        let of = |values: Column| Series { key: "k".into(), ts: vec![1, 2, 3], values, quality: Vec::new() };
+        let numbers = |s: &Series| s.numbers().collect::<Vec<_>>();
+        assert_eq!(numbers(&of(Column::Number(vec![1.5, 2.5, 3.5]))), vec![(1, 1.5), (2, 2.5), (3, 3.5)]);
+        assert_eq!(numbers(&of(Column::Integer(vec![7, 8, 9]))), vec![(1, 7.0), (2, 8.0), (3, 9.0)]);
+        assert_eq!(numbers(&of(Column::Boolean(vec![true, false, true]))), vec![(1, 1.0), (2, 0.0), (3, 1.0)]);
+        assert!(numbers(&of(Column::Text(vec!["a".into(), "b".into(), "c".into()]))).is_empty());
+        // A value column shorter than the timestamps ends the walk, as
+        // `number(i)` would.
+        assert_eq!(numbers(&of(Column::Number(vec![1.0]))), vec![(1, 1.0)]);
+        let short_ts = Series { key: "k".into(), ts: vec![1], values: Column::Number(vec![1.0, 2.0]), quality: vec![] };
+        assert_eq!(numbers(&short_ts), vec![(1, 1.0)]);
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub use config::{ThresholdConfig, config_schema, parse_config};
 
 use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Sample, Series, StatefulAlarmRule};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// The host-state key under which [`ThresholdState`] is kept.
 pub const STATE_KEY: &str = "threshold";
@@ -120,7 +119,10 @@ fn evaluate_points(
     signals
 }
 
-/// Applies one numeric sample to `state`, pushing the signal it causes, if any.
+/// Applies one numeric sample to `state`, pushing the signal it causes, if
+/// any. Inlined into the loop over a batch; the signals, which are rare, are
+/// built out of line.
+#[inline(always)]
 fn step(
     config: &ThresholdConfig,
     state: &mut ThresholdState,
@@ -131,18 +133,7 @@ fn step(
 ) {
     if state.active {
         if config.clears(value) {
-            signals.push(AlarmSignal::clear_at(
-                device_id,
-                ts,
-                &config.alarm_type,
-                json!({
-                    "key": config.key,
-                    "value": value,
-                    "high": config.high,
-                    "low": config.low,
-                    "deadband": config.deadband,
-                }),
-            ));
+            signals.push(clear_signal(config, device_id, ts, value));
             *state = ThresholdState::default();
         }
         return;
@@ -155,26 +146,55 @@ fn step(
     let lasted = ts.saturating_sub(since);
     let min_duration = i64::try_from(config.min_duration_ms).unwrap_or(i64::MAX);
     if lasted >= min_duration {
-        let (direction, limit) = match crossed {
-            Crossed::High(limit) => ("high", limit),
-            Crossed::Low(limit) => ("low", limit),
-        };
-        signals.push(AlarmSignal::raise_at(
-            device_id,
-            ts,
-            &config.alarm_type,
-            config.severity,
-            json!({
-                "key": config.key,
-                "value": value,
-                "limit": limit,
-                "crossed": direction,
-                "since": since,
-                "duration_ms": lasted,
-            }),
-        ));
+        signals.push(raise_signal(config, device_id, ts, value, crossed, since, lasted));
         state.active = true;
     }
+}
+
+/// A clear signal's details.
+#[derive(Serialize)]
+struct ClearDetails<'a> {
+    key: &'a str,
+    value: f64,
+    high: Option<f64>,
+    low: Option<f64>,
+    deadband: f64,
+}
+
+/// A raise signal's details.
+#[derive(Serialize)]
+struct RaiseDetails<'a> {
+    key: &'a str,
+    value: f64,
+    limit: f64,
+    crossed: &'static str,
+    since: i64,
+    duration_ms: i64,
+}
+
+#[inline(never)]
+fn clear_signal(config: &ThresholdConfig, device_id: &str, ts: i64, value: f64) -> AlarmSignal {
+    let details =
+        ClearDetails { key: &config.key, value, high: config.high, low: config.low, deadband: config.deadband };
+    AlarmSignal::clear_at(device_id, ts, &config.alarm_type, details)
+}
+
+#[inline(never)]
+fn raise_signal(
+    config: &ThresholdConfig,
+    device_id: &str,
+    ts: i64,
+    value: f64,
+    crossed: Crossed,
+    since: i64,
+    lasted: i64,
+) -> AlarmSignal {
+    let (crossed, limit) = match crossed {
+        Crossed::High(limit) => ("high", limit),
+        Crossed::Low(limit) => ("low", limit),
+    };
+    let details = RaiseDetails { key: &config.key, value, limit, crossed, since, duration_ms: lasted };
+    AlarmSignal::raise_at(device_id, ts, &config.alarm_type, config.severity, details)
 }
 
 /// The samples of `config.key` in a batch, if there are any.

@@ -4,7 +4,7 @@
 //! depend on the plugin. [`check_against`] runs it beside the component and
 //! panics if they disagree, so the two cannot drift apart unnoticed.
 
-use nexus_model::{AlarmAction, AlarmSignal, Reading, Severity, Value};
+use nexus_model::{AlarmAction, AlarmSignal, Reading, Severity};
 use serde_json::json;
 
 /// The rule's configuration: the fields the benchmark's configuration sets.
@@ -64,25 +64,39 @@ pub struct State {
     pending_since: Option<i64>,
 }
 
-/// The samples of the watched key, `(ts, value)` in `ts` order: the column
-/// the component's series holds.
-pub fn column(config: &Config, readings: &[Reading]) -> Vec<(i64, Value)> {
-    let mut column: Vec<(i64, Value)> =
-        readings.iter().filter(|r| r.key == config.key).map(|r| (r.ts, r.value.clone())).collect();
-    column.sort_by_key(|&(ts, _)| ts);
-    column
+/// The watched key's columns as the component's series holds them:
+/// timestamps and numbers side by side, in `ts` order.
+#[derive(Debug, Clone, Default)]
+pub struct Column {
+    ts: Vec<i64>,
+    values: Vec<f64>,
+}
+
+/// The numeric samples of the watched key, as [`Column`]s.
+pub fn column(config: &Config, readings: &[Reading]) -> Column {
+    let mut rows: Vec<(i64, f64)> =
+        readings.iter().filter(|r| r.key == config.key).filter_map(|r| Some((r.ts, r.value.as_f64()?))).collect();
+    rows.sort_by_key(|&(ts, _)| ts);
+    Column { ts: rows.iter().map(|r| r.0).collect(), values: rows.iter().map(|r| r.1).collect() }
 }
 
 /// The rule over one device's column: raises once a violation has lasted
 /// `min_duration_ms`, clears once back inside the deadband.
-pub fn evaluate(config: &Config, state: &mut State, device_id: &str, column: &[(i64, Value)]) -> Vec<AlarmSignal> {
+pub fn evaluate(config: &Config, state: &mut State, device_id: &str, column: &Column) -> Vec<AlarmSignal> {
     let mut signals = Vec::new();
-    for (ts, value) in column {
-        let (ts, Some(value)) = (*ts, value.as_f64().filter(|v| v.is_finite())) else { continue };
+    for (&ts, &value) in column.ts.iter().zip(&column.values) {
+        if !value.is_finite() {
+            continue;
+        }
         if state.active {
             if config.clears(value) {
-                let details = json!({ "key": config.key, "value": value, "high": config.high, "low": config.low,
-                                      "deadband": config.deadband });
+                let details = ClearDetails {
+                    key: &config.key,
+                    value,
+                    high: config.high,
+                    low: config.low,
+                    deadband: config.deadband,
+                };
                 signals.push(signal(config, AlarmAction::Clear, Severity::Indeterminate, device_id, ts, details));
                 *state = State::default();
             }
@@ -95,13 +109,33 @@ pub fn evaluate(config: &Config, state: &mut State, device_id: &str, column: &[(
         let since = *state.pending_since.get_or_insert(ts);
         let lasted = ts.saturating_sub(since);
         if lasted >= config.min_duration_ms {
-            let details = json!({ "key": config.key, "value": value, "limit": limit, "crossed": crossed,
-                                  "since": since, "duration_ms": lasted });
+            let details = RaiseDetails { key: &config.key, value, limit, crossed, since, duration_ms: lasted };
             signals.push(signal(config, AlarmAction::Raise, config.severity, device_id, ts, details));
             state.active = true;
         }
     }
     signals
+}
+
+/// A clear signal's details, as the component builds them.
+#[derive(serde::Serialize)]
+struct ClearDetails<'a> {
+    key: &'a str,
+    value: f64,
+    high: Option<f64>,
+    low: Option<f64>,
+    deadband: f64,
+}
+
+/// A raise signal's details, as the component builds them.
+#[derive(serde::Serialize)]
+struct RaiseDetails<'a> {
+    key: &'a str,
+    value: f64,
+    limit: f64,
+    crossed: &'static str,
+    since: i64,
+    duration_ms: i64,
 }
 
 fn signal(
@@ -110,7 +144,7 @@ fn signal(
     severity: Severity,
     device_id: &str,
     ts: i64,
-    details: serde_json::Value,
+    details: impl serde::Serialize,
 ) -> AlarmSignal {
     AlarmSignal {
         action,
@@ -118,7 +152,8 @@ fn signal(
         alarm_type: config.alarm_type.clone(),
         severity,
         ts,
-        details: details.to_string(),
+        // As the SDK writes it (`serde_json::to_string`, not `Display`).
+        details: serde_json::to_string(&details).expect("details serialize"),
     }
 }
 

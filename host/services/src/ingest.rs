@@ -183,7 +183,18 @@ async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>, counters
     tokio::spawn(committer(inner.clone(), commits, settled_tx, failures.clone(), counters));
     let mut seq = 0u64;
     let mut failures_seen = 0u64;
-    while let Some(first) = queue.recv().await {
+    loop {
+        // Wait until the committer has taken the batch before (the slot of
+        // `to_commit` is free) before taking frames from the queue: so one
+        // batch commits while the next is processed, and every frame that
+        // arrived meanwhile joins the next — not a third batch held back
+        // while it waits for the slot, which splits the same frames into
+        // more, smaller commits and adds a commit's time to their latency.
+        let Ok(slot) = to_commit.reserve().await else {
+            tracing::error!("The ingest committer stopped.");
+            return;
+        };
+        let Some(first) = queue.recv().await else { return };
         let mut samples = first.frame.payload.len() / 16;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_FRAMES && samples < MAX_BATCH_SAMPLES {
@@ -204,10 +215,7 @@ async fn batcher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Pending>, counters
         let started = std::time::Instant::now();
         let processed = process_batch(&inner, seq, failures_seen, batch).await;
         inner.ingest_counters.process_us.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-        if to_commit.send(processed).await.is_err() {
-            tracing::error!("The ingest committer stopped.");
-            return;
-        }
+        slot.send(processed);
     }
 }
 

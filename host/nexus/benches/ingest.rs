@@ -46,6 +46,14 @@
 //! cargo bench -p nexus --bench ingest -- --devices 100 --kafka 20000
 //! ```
 //!
+//! `--storage B` commits B batches straight into each backend's unit of
+//! work, with no server (see `ingest/storage.rs`):
+//!
+//! ```sh
+//! cargo bench -p nexus --bench ingest -- --storage 200 --samples 100 \
+//!     --postgres postgres://postgres@127.0.0.1:5432
+//! ```
+//!
 //! `--publish R` times publish → live of a 1 MiB signed component R times,
 //! then its cached reload after a restart (see `ingest/publish.rs`):
 //!
@@ -80,6 +88,8 @@ mod mqtt;
 mod opcua;
 #[path = "ingest/publish.rs"]
 mod publish;
+#[path = "ingest/storage.rs"]
+mod storage;
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const KEYS: usize = 10;
@@ -117,6 +127,12 @@ struct Options {
     kafka: usize,
     /// Rounds of publish → live of a 1 MiB signed component (0: skip).
     publish: usize,
+    /// Storage-only mode: batches committed per backend (0: not this mode).
+    storage: usize,
+    /// Storage-only mode: frames per batch.
+    frames: usize,
+    /// Storage-only mode: committers side by side.
+    committers: usize,
 }
 
 /// The PostgreSQL server of `--postgres`, set once in `main`.
@@ -156,6 +172,9 @@ fn options() -> Options {
         postgres: None,
         kafka: 0,
         publish: 0,
+        storage: 0,
+        frames: 8,
+        committers: 1,
     };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
@@ -177,6 +196,9 @@ fn options() -> Options {
             "--mqtt" => o.mqtt = pair[1].parse().unwrap_or(0),
             "--kafka" => o.kafka = pair[1].parse().unwrap_or(0),
             "--publish" => o.publish = pair[1].parse().unwrap_or(0),
+            "--storage" => o.storage = pair[1].parse().unwrap_or(0),
+            "--frames" => o.frames = pair[1].parse().unwrap_or(o.frames).max(1),
+            "--committers" => o.committers = pair[1].parse().unwrap_or(o.committers).max(1),
             "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
             "--postgres" => o.postgres = Some(pair[1].trim_end_matches('/').to_string()),
             _ => {}
@@ -466,6 +488,17 @@ async fn main() {
     }
     if o.opcua > 0 {
         return opcua::run(o.opcua, o.nodes, &o.opcua_mode, o.poll_ms, o.seconds).await;
+    }
+    if o.storage > 0 {
+        let samples = o.samples.last().copied().unwrap_or(100).max(1);
+        let shape = storage::Shape {
+            batches: o.storage,
+            frames: o.frames,
+            samples,
+            devices: o.devices.max(1),
+            committers: o.committers,
+        };
+        return storage::run(shape, o.postgres.as_deref()).await;
     }
     let mut server = start_server().await;
     if o.publish > 0 {

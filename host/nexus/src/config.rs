@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Frames that may wait in one tenant's ingest queue; past it new frames get 503 `overloaded`.
     #[arg(long, env = "NEXUS_INGEST_QUEUE_FRAMES", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub ingest_queue_frames: u32,
+    /// Group commits one tenant's ingest runs at once, its devices split between them (default: 1 on SQLite, whose single writer serializes them; 2 on PostgreSQL).
+    #[arg(long, env = "NEXUS_INGEST_COMMITTERS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub ingest_committers: Option<u16>,
     /// Plugin calls one tenant may run at once unless its profile says otherwise (default: half the cores, at least 1).
     #[arg(long, env = "NEXUS_TENANT_CALL_SHARE", value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub tenant_call_share: Option<u16>,
@@ -127,6 +130,7 @@ impl ServeArgs {
         let mut services = nexus_services::ServicesConfig {
             compile_timeout: Duration::from_millis(self.compile_timeout_ms),
             ingest_queue_frames: self.ingest_queue_frames as usize,
+            ingest_committers: self.ingest_committers.map(usize::from),
             max_keys_per_device: self.max_keys_per_device,
             dead_letter_max_age: Duration::from_secs(u64::from(self.dead_letter_days) * 24 * 3600),
             dead_letter_max_bytes: self.dead_letter_mib << 20,

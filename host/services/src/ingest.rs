@@ -3,7 +3,11 @@
 //! backpressure, not unbounded latency); the lane's batcher takes
 //! everything queued, processes each device's frames in order — devices in
 //! parallel — and commits the whole batch in **one** transaction; only then
-//! is each frame answered.
+//! is each frame answered. Where the store can run several writing
+//! transactions at once (PostgreSQL; not SQLite's single writer), a lane
+//! has several queues, each with its own batcher and committer, and a
+//! device always goes to the same one: its frames keep their order while
+//! the tenant's commits run side by side.
 //!
 //! Readings, rule state, alarm transitions and their events of a batch
 //! commit together, so a crash leaves all of a batch or none of it: no
@@ -54,10 +58,10 @@ pub struct IngestReport {
 /// Where a frame's answer goes.
 type Reply = oneshot::Sender<Result<IngestReport>>;
 
-/// A tenant's ingest lane: its queue (drained by its batcher) and its
-/// counters.
+/// A tenant's ingest lane: its queues (each drained by its own batcher and
+/// committer; a device always uses the same one) and its counters.
 pub(crate) struct Lane {
-    queue: mpsc::Sender<Pending>,
+    queues: Vec<mpsc::Sender<Pending>>,
     counters: Arc<TenantCounters>,
 }
 
@@ -106,7 +110,7 @@ impl IngestService {
     /// alarm transitions, dead letters. A full queue is refused at once with
     /// [`ServiceError::Overloaded`].
     pub async fn ingest_frame(&self, device: &Device, frame: Frame) -> Result<IngestReport> {
-        let (queue, counters) = self.0.lane(&device.tenant_id);
+        let (queue, counters) = self.0.lane(&device.tenant_id, &device.id);
         let (reply, answer) = oneshot::channel();
         let pending = Pending { device: device.clone(), frame, reply };
         queue
@@ -138,7 +142,7 @@ impl IngestService {
     /// Frames waiting for the batchers now, over every tenant's lane.
     pub fn queued(&self) -> usize {
         let lanes = self.0.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
-        lanes.values().map(|lane| lane.queue.max_capacity() - lane.queue.capacity()).sum()
+        lanes.values().flat_map(|lane| &lane.queues).map(|queue| queue.max_capacity() - queue.capacity()).sum()
     }
 
     /// A tenant's counters since the host started (zeros before its first
@@ -153,18 +157,28 @@ impl IngestService {
 }
 
 impl Inner {
-    /// The tenant's ingest lane — its own queue, batcher and committer,
-    /// started on first use — so one tenant's slow components or full queue
-    /// never hold another's frames.
-    fn lane(self: &Arc<Self>, tenant: &TenantId) -> (mpsc::Sender<Pending>, Arc<TenantCounters>) {
+    /// The queue of the device in its tenant's ingest lane — the tenant's
+    /// own queues, batchers and committers, started on first use — so one
+    /// tenant's slow components or full queue never hold another's frames.
+    fn lane(self: &Arc<Self>, tenant: &TenantId, device: &DeviceId) -> (mpsc::Sender<Pending>, Arc<TenantCounters>) {
         let mut lanes = self.ingest_lanes.lock().unwrap_or_else(|e| e.into_inner());
         let lane = lanes.entry(tenant.clone()).or_insert_with(|| {
-            let (queue, rx) = mpsc::channel(self.config.ingest_queue_frames.max(1));
             let counters = Arc::new(TenantCounters::default());
-            tokio::spawn(batcher(self.clone(), rx, counters.clone()));
-            Lane { queue, counters }
+            let committers = self.config.ingest_committers.unwrap_or_else(|| self.store.concurrent_writers()).max(1);
+            let queues = (0..committers)
+                .map(|_| {
+                    let (queue, rx) = mpsc::channel(self.config.ingest_queue_frames.max(1));
+                    tokio::spawn(batcher(self.clone(), rx, counters.clone()));
+                    queue
+                })
+                .collect();
+            Lane { queues, counters }
         });
-        (lane.queue.clone(), lane.counters.clone())
+        // A fixed hash: a device's queue stays the same while the host runs.
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(device.as_str(), &mut hasher);
+        let queue = &lane.queues[(std::hash::Hasher::finish(&hasher) % lane.queues.len() as u64) as usize];
+        (queue.clone(), lane.counters.clone())
     }
 }
 

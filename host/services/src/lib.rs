@@ -156,6 +156,10 @@ pub struct ServicesConfig {
     /// tenant's new frames are refused with `overloaded` (503 +
     /// `Retry-After`).
     pub ingest_queue_frames: usize,
+    /// Group commits one tenant's ingest may run at once, its devices split
+    /// between them; `None`: what the store can use
+    /// ([`nexus_storage::Store::concurrent_writers`]).
+    pub ingest_committers: Option<usize>,
     /// The system maxima of every limit: profiles are capped by them, and a
     /// stored binding above them is clamped at load.
     pub limit_ceilings: nexus_model::Limits,
@@ -203,6 +207,7 @@ impl Default for ServicesConfig {
             compile_workers: default_compile_workers(),
             compile_wait: std::time::Duration::from_secs(2),
             ingest_queue_frames: 1024,
+            ingest_committers: None,
             limit_ceilings: nexus_model::Limits::system_ceilings(),
             tenant_call_share: default_call_share(),
             capacity_wait: std::time::Duration::from_secs(5),

@@ -3,70 +3,16 @@
 //! so a rule's signal and a person's action on it take turns.
 
 use async_trait::async_trait;
-use nexus_model::lifecycle::{self, NewAlarm};
+use nexus_model::lifecycle;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, AlarmStatus, AlarmTransition, EventBody, NewEvent,
     OperatorAction, Severity, TenantId, TimestampMs, TransitionKind,
 };
-use nexus_storage::{AlarmStore, OperatorOutcome, Result, SignalWrite, StorageError};
+use nexus_storage::{AlarmStore, OperatorOutcome, Result, StorageError};
 
 use crate::outbox::append;
 use crate::rows::{self, get};
 use crate::{PostgresStore, corrupt, db};
-
-/// Applies a rule's signal inside a transaction: reads the open alarm,
-/// asks the lifecycle for the transition and persists it.
-pub(crate) async fn apply_signal(
-    tx: &mut sqlx::PgConnection,
-    tenant: &TenantId,
-    write: &SignalWrite,
-) -> Result<Option<AlarmTransition>> {
-    let signal = &write.signal;
-    let open = sqlx::query(
-        "SELECT * FROM pf.alarm WHERE tenant_id = $1 AND device_id = $2 AND alarm_type = $3
-         AND status IN ('ACTIVE_UNACK', 'ACTIVE_ACK') FOR UPDATE",
-    )
-    .bind(tenant.as_str())
-    .bind(signal.device_id.as_str())
-    .bind(&signal.alarm_type)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    let open = open.as_ref().map(rows::alarm).transpose()?;
-    // Where a new alarm propagates, looked up only if one is raised.
-    let (well_id, wellpad_id) = if write.propagate && open.is_none() {
-        let row = sqlx::query(
-            "SELECT d.well_id, w.wellpad_id FROM pf.device d LEFT JOIN pf.well w ON w.id = d.well_id
-             WHERE d.id = $1 AND d.tenant_id = $2",
-        )
-        .bind(signal.device_id.as_str())
-        .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        match row {
-            Some(row) => (
-                get::<Option<String>>(&row, "well_id")?.map(Into::into),
-                get::<Option<String>>(&row, "wellpad_id")?.map(Into::into),
-            ),
-            None => (None, None),
-        }
-    } else {
-        (None, None)
-    };
-    let new = || NewAlarm {
-        id: AlarmId::random(),
-        tenant_id: tenant.clone(),
-        binding_id: write.binding_id.clone(),
-        well_id,
-        wellpad_id,
-    };
-    let Some(transition) = lifecycle::apply_signal(open.as_ref(), signal, &write.actor, new) else {
-        return Ok(None);
-    };
-    persist(tx, &transition).await?;
-    Ok(Some(transition))
-}
 
 /// Writes a transition: the alarm row, its history and, for a comment, the comment.
 async fn persist(tx: &mut sqlx::PgConnection, t: &AlarmTransition) -> Result<()> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use nexus_model::{AlarmTransition, DeviceId, NewEvent, StoredRecommendation, TenantId};
 use nexus_storage::{Committed, DeviceSeries, Effects, Result, StorageError, UnitOfWork, UsageDelta, outbox_events};
 
-use crate::{PostgresStore, alarms, db, outbox, records, telemetry};
+use crate::{PostgresStore, db, outbox, records, series, signals};
 
 #[async_trait]
 impl UnitOfWork for PostgresStore {
@@ -34,7 +34,7 @@ impl UnitOfWork for PostgresStore {
                 sum.fuel = sum.fuel.saturating_add(delta.fuel);
             }
         }
-        telemetry::insert(&mut tx, &telemetry).await?;
+        let created = series::insert(&mut tx, &self.series, &telemetry).await?;
         for ((tenant, _), delta) in usage {
             records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
         }
@@ -47,6 +47,7 @@ impl UnitOfWork for PostgresStore {
         let events: Vec<NewEvent> = applied.iter_mut().flat_map(|a| std::mem::take(&mut a.events)).collect();
         let mut events = outbox::append(&mut tx, events).await?.into_iter();
         tx.commit().await.map_err(db)?;
+        self.series.remember(created);
         Ok(applied
             .into_iter()
             .map(|a| Committed {
@@ -107,12 +108,7 @@ async fn apply(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<Applied
         .await
         .map_err(db)?;
     }
-    let mut transitions = Vec::new();
-    for write in &effects.signals {
-        if let Some(transition) = alarms::apply_signal(&mut *tx, tenant, write).await? {
-            transitions.push(transition);
-        }
-    }
+    let transitions = signals::apply(&mut *tx, tenant, &effects.signals).await?;
     let mut recommendations = Vec::with_capacity(effects.recommendations.len());
     let mut superseded = Vec::new();
     for new in &effects.recommendations {

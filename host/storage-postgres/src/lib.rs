@@ -47,7 +47,9 @@ mod plugins;
 mod records;
 mod releases;
 mod rows;
+mod series;
 mod setpoints;
+mod signals;
 mod telemetry;
 mod well_tests;
 
@@ -78,6 +80,8 @@ const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
 pub struct PostgresStore {
     pool: PgPool,
     layout: TelemetryLayout,
+    /// Series numbers committed, shared by the clones.
+    series: std::sync::Arc<series::SeriesIds>,
     /// The background partition maintainer runs while a clone lives.
     _alive: std::sync::Arc<()>,
 }
@@ -120,7 +124,7 @@ impl PostgresStore {
         if layout == TelemetryLayout::Partitioned {
             partitions::spawn_maintainer(pool.clone(), std::sync::Arc::downgrade(&alive));
         }
-        Ok(Self { pool, layout, _alive: alive })
+        Ok(Self { pool, layout, series: Default::default(), _alive: alive })
     }
 
     /// How telemetry is stored in this database.
@@ -153,6 +157,13 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    /// Two: a commit's time is mostly the server writing rows, so a second
+    /// one keeps the server busy while the first waits on its round trips
+    /// and flush (see README, "Performance").
+    fn concurrent_writers(&self) -> usize {
+        2
     }
 }
 

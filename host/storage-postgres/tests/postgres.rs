@@ -128,6 +128,87 @@ async fn a_fresh_database_migrates_to_the_latest_version_with_its_telemetry_layo
     pool.close().await;
 }
 
+/// A database holding telemetry keyed by (tenant, device, key, ts), as
+/// before migration 0013, keeps every sample and latest value when the
+/// store migrates it to series numbers, and takes new samples after.
+#[tokio::test]
+async fn telemetry_stored_before_series_numbers_survives_the_upgrade() {
+    let options = fresh_database().await;
+    let pool = sqlx::PgPool::connect_with(options.clone()).await.expect("connect");
+    // The migrations before 0013, from a directory of their own.
+    let dir = std::env::temp_dir().join(format!("nexus-migrations-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres");
+    for file in std::fs::read_dir(source).expect("migrations").flatten() {
+        let name = file.file_name().to_string_lossy().to_string();
+        if name.ends_with(".sql") && name.as_str() < "0013" {
+            std::fs::copy(file.path(), dir.join(&name)).expect("copy");
+        }
+    }
+    sqlx::migrate::Migrator::new(dir.as_path()).await.expect("migrator").run(&pool).await.expect("to 0012");
+    std::fs::remove_dir_all(&dir).ok();
+    let now = now_ms();
+    let old = 1_600_000_000_000;
+    for (tenant, device, key, ts, v) in [
+        ("t", "d1", "p", old, 1.0),
+        ("t", "d1", "p", now - 1000, 2.0),
+        ("t", "d1", "q", now - 500, 3.0),
+        ("u", "d2", "p", now - 200, 4.0),
+    ] {
+        sqlx::query(
+            "INSERT INTO pf.telemetry (tenant_id, device_id, key, ts, value_numeric, quality) VALUES ($1, $2, $3, $4, $5, 1)",
+        )
+        .bind(tenant)
+        .bind(device)
+        .bind(key)
+        .bind(ts)
+        .bind(v)
+        .execute(&pool)
+        .await
+        .expect("old row");
+    }
+    // One series has its latest row, the others (as if lost) have none.
+    sqlx::query(
+        "INSERT INTO pf.telemetry_latest (tenant_id, device_id, key, ts, value_numeric, quality)
+         VALUES ('t', 'd1', 'p', $1, 2, 1)",
+    )
+    .bind(now - 1000)
+    .execute(&pool)
+    .await
+    .expect("old latest");
+
+    let store = PostgresStore::connect_with(options).await.expect("migrates to series numbers");
+    let (t, u, d1, d2) = (TenantId::new("t"), TenantId::new("u"), DeviceId::new("d1"), DeviceId::new("d2"));
+    let history = store.history(&t, &d1, Some("p"), 0, i64::MAX, 10).await.expect("history");
+    assert_eq!(
+        history.iter().map(|r| (r.ts, r.value.clone())).collect::<Vec<_>>(),
+        [(old, Value::Number(1.0)), (now - 1000, Value::Number(2.0))]
+    );
+    assert_eq!(store.count_readings(&t, &d1).await.expect("count"), 3);
+    assert_eq!(store.count_readings(&u, &d2).await.expect("count"), 1);
+    assert_eq!(store.count_readings(&t, &d2).await.expect("count"), 0, "series stay in their tenant");
+    let latest = store.latest(&t, &d1, &[]).await.expect("latest");
+    assert_eq!(latest.iter().map(|r| (r.key.as_str(), r.ts)).collect::<Vec<_>>(), [("p", now - 1000)]);
+    let mut keys = store.device_keys(&t, &d1).await.expect("keys");
+    keys.sort();
+    assert_eq!(keys, ["p", "q"], "a series without a latest row is listed after the upgrade");
+
+    // New samples land on the old series and on new ones.
+    commit(&store, &t, &readings(&d1, "p", &[(now, 5.0)])).await;
+    commit(&store, &t, &readings(&d1, "r", &[(now, 6.0)])).await;
+    assert_eq!(store.count_readings(&t, &d1).await.expect("count"), 5);
+    let latest = store.latest(&t, &d1, &[]).await.expect("latest");
+    assert_eq!(latest.iter().map(|r| (r.key.as_str(), r.ts)).collect::<Vec<_>>(), [("p", now), ("r", now)]);
+    let series = query_i64(&pool, "SELECT count(DISTINCT series_id) FROM pf.telemetry_latest").await;
+    assert_eq!(series, 4, "(t, d1, p|q|r) and (u, d2, p)");
+    pool.close().await;
+}
+
+/// A name no other run's directory has.
+fn uuid_like() -> String {
+    format!("{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], "")
+}
+
 /// `pf.telemetry_1min` (the continuous aggregate, or its view twin) gives
 /// per minute the average, minimum, maximum, sum and count of a key's
 /// numbers, integers included.

@@ -407,4 +407,11 @@ pub trait Store:
 {
     /// The backend's name, e.g. `sqlite`.
     fn backend(&self) -> &'static str;
+
+    /// How many writing transactions may usefully run at once: 1 where
+    /// writes are serialized anyway (SQLite's single writer), more where
+    /// the database runs them side by side.
+    fn concurrent_writers(&self) -> usize {
+        1
+    }
 }

@@ -2,7 +2,7 @@
 //! actions through `apply_operator`.
 
 use nexus_model::{
-    Actor, AlarmAction, AlarmFilter, AlarmSignal, AlarmStatus, EventBody, EventSeq, OperatorAction, Severity,
+    Actor, AlarmAction, AlarmFilter, AlarmId, AlarmSignal, AlarmStatus, EventBody, EventSeq, OperatorAction, Severity,
     TransitionKind,
 };
 
@@ -15,7 +15,12 @@ fn rule(f: &Field) -> Actor {
 
 async fn signal(store: &dyn Store, f: &Field, action: AlarmAction, severity: Severity, ts: i64) -> Vec<TransitionKind> {
     let mut effects = Effects::new(&f.tenant, ts);
-    effects.signals.push(SignalWrite {
+    effects.signals.push(write(f, action, severity, ts));
+    store.commit(effects).await.expect("commit").transitions.iter().map(|t| t.action).collect()
+}
+
+fn write(f: &Field, action: AlarmAction, severity: Severity, ts: i64) -> SignalWrite {
+    SignalWrite {
         binding_id: f.binding.id.clone(),
         actor: rule(f),
         propagate: true,
@@ -27,8 +32,7 @@ async fn signal(store: &dyn Store, f: &Field, action: AlarmAction, severity: Sev
             ts,
             details: format!("{{\"ts\": {ts}}}"),
         },
-    });
-    store.commit(effects).await.expect("commit").transitions.iter().map(|t| t.action).collect()
+    }
 }
 
 /// Raise, escalate, de-escalate, update, clear; one open alarm per
@@ -87,6 +91,72 @@ pub async fn signals_follow_the_lifecycle(store: &dyn Store) {
     for (filter, expected) in filters {
         assert_eq!(store.alarms(&f.tenant, &filter).await.expect("alarms").len(), expected, "{filter:?}");
     }
+}
+
+/// The same signals in one unit of work (as a rule's call on a batch gives
+/// them) leave the same alarms, history and outbox as one commit each.
+pub async fn signals_in_one_unit_of_work_apply_in_order(store: &dyn Store) {
+    use AlarmAction::{Clear, Raise};
+    use TransitionKind::*;
+    let f = field(store, "tenant-a").await;
+    let sequence = [
+        (Raise, Severity::Major, T0 + 1000),
+        (Raise, Severity::Critical, T0 + 2000),
+        (Raise, Severity::Minor, T0 + 3000),
+        (Raise, Severity::Minor, T0 + 3500),
+        (Clear, Severity::Indeterminate, T0 + 4000),
+        (Clear, Severity::Indeterminate, T0 + 4500),
+        (Raise, Severity::Warning, T0 + 5000),
+        (Raise, Severity::Major, T0 + 6000),
+    ];
+    let mut effects = Effects::new(&f.tenant, T0 + 6000);
+    effects.signals.extend(sequence.iter().map(|&(action, severity, ts)| write(&f, action, severity, ts)));
+    let committed = store.commit(effects).await.expect("commit");
+    let actions: Vec<TransitionKind> = committed.transitions.iter().map(|t| t.action).collect();
+    assert_eq!(actions, [Raised, Escalated, DeEscalated, Updated, Cleared, Raised, Escalated]);
+
+    let alarms = store.alarms(&f.tenant, &AlarmFilter::default()).await.expect("alarms");
+    assert_eq!(alarms.len(), 2);
+    let (new, old) = (&alarms[0], &alarms[1]);
+    assert_eq!(
+        (new.status, new.severity, new.start_ts, new.end_ts),
+        (AlarmStatus::ActiveUnack, Severity::Major, T0 + 5000, T0 + 6000)
+    );
+    assert_eq!(
+        (old.status, old.severity, old.clear_ts, old.end_ts),
+        (AlarmStatus::ClearedUnack, Severity::Minor, Some(T0 + 4000), T0 + 3500)
+    );
+    assert_eq!(old.details, serde_json::json!({"ts": T0 + 4000}), "the last transition's details");
+    assert_eq!((new.well_id.as_ref(), new.wellpad_id.as_ref()), (Some(&f.well.id), Some(&f.pad.id)));
+    assert_eq!(
+        history(store, &f, &old.id).await,
+        [
+            (Raised, Severity::Major, T0 + 1000),
+            (Escalated, Severity::Critical, T0 + 2000),
+            (DeEscalated, Severity::Minor, T0 + 3000),
+            (Cleared, Severity::Minor, T0 + 4000)
+        ]
+    );
+    assert_eq!(
+        history(store, &f, &new.id).await,
+        [(Raised, Severity::Warning, T0 + 5000), (Escalated, Severity::Major, T0 + 6000)]
+    );
+    let events = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events");
+    let outbox: Vec<TransitionKind> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Alarm(t) => Some(t.action),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outbox, [Raised, Escalated, DeEscalated, Cleared, Raised, Escalated]);
+    // The next commit finds the open alarm the batch left.
+    assert_eq!(signal(store, &f, Clear, Severity::Indeterminate, T0 + 7000).await, [Cleared]);
+}
+
+/// An alarm's stored history: (action, severity, ts) per event.
+async fn history(store: &dyn Store, f: &Field, id: &AlarmId) -> Vec<(TransitionKind, Severity, i64)> {
+    store.alarm_events(&f.tenant, id).await.expect("events").iter().map(|e| (e.action, e.severity, e.ts)).collect()
 }
 
 /// People's actions are recorded with their actor and published; an action

@@ -31,7 +31,10 @@ pub use aggregate::{
     a_day_at_one_hertz_aggregates_the_same_everywhere, history_aggregates_into_buckets_from_the_start,
     telemetry_retention_deletes_one_tenants_old_readings,
 };
-pub use alarms::{operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle};
+pub use alarms::{
+    operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle,
+    signals_in_one_unit_of_work_apply_in_order,
+};
 pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
 pub use connectors::connectors_stay_in_their_tenant_and_their_events_carry_no_secret;
 pub use entities::{
@@ -72,6 +75,7 @@ macro_rules! conformance_suite {
             group_commit_is_all_or_nothing,
             records_and_usage_accumulate,
             signals_follow_the_lifecycle,
+            signals_in_one_unit_of_work_apply_in_order,
             operator_actions_are_events_and_doing_it_twice_changes_nothing,
             outbox_is_in_commit_order_and_cursors_only_move_forward,
             bindings_swap_quarantine_and_enable,

@@ -426,8 +426,16 @@ async fn run(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connect
                             points.fetch_add(report["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
                             latencies.push(sent.elapsed().as_micros() as u64);
                         }
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
+                        other => {
+                            // The first few say why.
+                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                match other {
+                                    Ok(r) => {
+                                        eprintln!("  error: {} {}", r.status(), r.text().await.unwrap_or_default())
+                                    }
+                                    Err(e) => eprintln!("  error: {e}"),
+                                }
+                            }
                         }
                     }
                 }

@@ -14,6 +14,22 @@ use crate::outbox::append;
 use crate::rows::{self, get};
 use crate::{PostgresStore, corrupt, db};
 
+/// Writes a transition's comment, if it has one.
+pub(crate) async fn insert_comment(tx: &mut sqlx::PgConnection, t: &AlarmTransition) -> Result<()> {
+    if let Some(text) = &t.comment {
+        sqlx::query("INSERT INTO pf.alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES ($1, $2, $3, $4, $5)")
+            .bind(t.alarm.id.as_str())
+            .bind(t.alarm.tenant_id.as_str())
+            .bind(t.ts)
+            .bind(t.actor.to_string())
+            .bind(text)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Writes a transition: the alarm row, its history and, for a comment, the comment.
 async fn persist(tx: &mut sqlx::PgConnection, t: &AlarmTransition) -> Result<()> {
     let alarm = &t.alarm;
@@ -60,17 +76,7 @@ async fn persist(tx: &mut sqlx::PgConnection, t: &AlarmTransition) -> Result<()>
         .await
         .map_err(db)?;
     }
-    if let Some(text) = &t.comment {
-        sqlx::query("INSERT INTO pf.alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES ($1, $2, $3, $4, $5)")
-            .bind(alarm.id.as_str())
-            .bind(alarm.tenant_id.as_str())
-            .bind(t.ts)
-            .bind(t.actor.to_string())
-            .bind(text)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
+    insert_comment(tx, t).await?;
     if t.action.is_event() {
         sqlx::query(
             "INSERT INTO pf.alarm_event (alarm_id, tenant_id, ts, action, status, severity, actor, details)

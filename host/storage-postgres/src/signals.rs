@@ -126,7 +126,7 @@ async fn homes(
 }
 
 /// Writes the transitions: each alarm's row as its last transition left it
-/// (inserted if it was raised here), then every transition's history row in
+/// (updated, then inserted if it was raised here), then every transition's history row in
 /// order, then any comments.
 async fn persist(tx: &mut sqlx::PgConnection, tenant: &TenantId, transitions: &[AlarmTransition]) -> Result<()> {
     // Per alarm, in first-seen order: its last state, and when it was raised
@@ -145,6 +145,25 @@ async fn persist(tx: &mut sqlx::PgConnection, tenant: &TenantId, transitions: &[
     }
     let details = |a: &Alarm| a.details.to_string();
     let (new, known): (Vec<_>, Vec<_>) = alarms.into_iter().partition(|(_, raised)| raised.is_some());
+    // Known alarms first: one a clear closed must be closed before a new
+    // one of its (device, type) is inserted (one open alarm per pair).
+    if !known.is_empty() {
+        let text = |f: fn(&Alarm) -> Option<String>| known.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
+        let int = |f: fn(&Alarm) -> Option<i64>| known.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
+        sqlx::query(UPDATE)
+            .bind(tenant.as_str())
+            .bind(text(|a| Some(a.id.as_str().to_string())))
+            .bind(text(|a| Some(a.severity.as_str().to_string())))
+            .bind(text(|a| Some(a.status.as_str().to_string())))
+            .bind(int(|a| Some(a.end_ts)))
+            .bind(int(|a| a.ack_ts))
+            .bind(int(|a| a.clear_ts))
+            .bind(known.iter().map(|(a, _)| details(a)).collect::<Vec<_>>())
+            .bind(text(|a| a.assignee.clone()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
     if !new.is_empty() {
         let text = |f: fn(&Alarm) -> Option<String>| new.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
         let int = |f: fn(&Alarm) -> Option<i64>| new.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
@@ -169,23 +188,6 @@ async fn persist(tx: &mut sqlx::PgConnection, tenant: &TenantId, transitions: &[
             .await
             .map_err(db)?;
     }
-    if !known.is_empty() {
-        let text = |f: fn(&Alarm) -> Option<String>| known.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
-        let int = |f: fn(&Alarm) -> Option<i64>| known.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
-        sqlx::query(UPDATE)
-            .bind(tenant.as_str())
-            .bind(text(|a| Some(a.id.as_str().to_string())))
-            .bind(text(|a| Some(a.severity.as_str().to_string())))
-            .bind(text(|a| Some(a.status.as_str().to_string())))
-            .bind(int(|a| Some(a.end_ts)))
-            .bind(int(|a| a.ack_ts))
-            .bind(int(|a| a.clear_ts))
-            .bind(known.iter().map(|(a, _)| details(a)).collect::<Vec<_>>())
-            .bind(text(|a| a.assignee.clone()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
     let events: Vec<&AlarmTransition> = transitions.iter().filter(|t| t.action.is_event()).collect();
     if !events.is_empty() {
         let text = |f: fn(&AlarmTransition) -> String| events.iter().map(|t| f(t)).collect::<Vec<_>>();
@@ -203,19 +205,7 @@ async fn persist(tx: &mut sqlx::PgConnection, tenant: &TenantId, transitions: &[
             .map_err(db)?;
     }
     for t in transitions {
-        if let Some(text) = &t.comment {
-            sqlx::query(
-                "INSERT INTO pf.alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(t.alarm.id.as_str())
-            .bind(tenant.as_str())
-            .bind(t.ts)
-            .bind(t.actor.to_string())
-            .bind(text)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        crate::alarms::insert_comment(tx, t).await?;
     }
     Ok(())
 }

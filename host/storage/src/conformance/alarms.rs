@@ -69,14 +69,7 @@ pub async fn signals_follow_the_lifecycle(store: &dyn Store) {
         ]
     );
     // The outbox holds the same transitions (not the update), in order.
-    let events = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events");
-    let outbox: Vec<TransitionKind> = events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Alarm(t) => Some(t.action),
-            _ => None,
-        })
-        .collect();
+    let outbox = outbox_actions(store, &f).await;
     assert_eq!(outbox, [Raised, Escalated, DeEscalated, Cleared, Raised]);
     let filters = [
         (AlarmFilter { active: Some(true), ..Default::default() }, 1),
@@ -141,17 +134,37 @@ pub async fn signals_in_one_unit_of_work_apply_in_order(store: &dyn Store) {
         history(store, &f, &new.id).await,
         [(Raised, Severity::Warning, T0 + 5000), (Escalated, Severity::Major, T0 + 6000)]
     );
+    let outbox = outbox_actions(store, &f).await;
+    assert_eq!(outbox, [Raised, Escalated, DeEscalated, Cleared, Raised, Escalated]);
+    // The next unit of work finds the open alarm the batch left, clears it
+    // and raises a new one of the same type.
+    let mut effects = Effects::new(&f.tenant, T0 + 8000);
+    effects.signals.push(write(&f, Clear, Severity::Indeterminate, T0 + 7000));
+    effects.signals.push(write(&f, Raise, Severity::Minor, T0 + 8000));
+    let committed = store.commit(effects).await.expect("a clear and a raise of the same type in one commit");
+    assert_eq!(committed.transitions.iter().map(|t| t.action).collect::<Vec<_>>(), [Cleared, Raised]);
+    let alarms = store.alarms(&f.tenant, &AlarmFilter::default()).await.expect("alarms");
+    let states: Vec<_> = alarms.iter().map(|a| (a.status, a.start_ts)).collect();
+    assert_eq!(
+        states,
+        [
+            (AlarmStatus::ActiveUnack, T0 + 8000),
+            (AlarmStatus::ClearedUnack, T0 + 5000),
+            (AlarmStatus::ClearedUnack, T0 + 1000)
+        ]
+    );
+}
+
+/// The actions of the tenant's alarm events in the outbox, in order.
+async fn outbox_actions(store: &dyn Store, f: &Field) -> Vec<TransitionKind> {
     let events = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events");
-    let outbox: Vec<TransitionKind> = events
+    events
         .iter()
         .filter_map(|e| match &e.body {
             EventBody::Alarm(t) => Some(t.action),
             _ => None,
         })
-        .collect();
-    assert_eq!(outbox, [Raised, Escalated, DeEscalated, Cleared, Raised, Escalated]);
-    // The next commit finds the open alarm the batch left.
-    assert_eq!(signal(store, &f, Clear, Severity::Indeterminate, T0 + 7000).await, [Cleared]);
+        .collect()
 }
 
 /// An alarm's stored history: (action, severity, ts) per event.

@@ -47,12 +47,7 @@
 //! ```
 //!
 //! `--storage B` commits B batches straight into each backend's unit of
-//! work, with no server (see `ingest/storage.rs`):
-//!
-//! ```sh
-//! cargo bench -p nexus --bench ingest -- --storage 200 --samples 100 \
-//!     --postgres postgres://postgres@127.0.0.1:5432
-//! ```
+//! work, with no server (see `ingest/storage.rs`).
 //!
 //! `--publish R` times publish → live of a 1 MiB signed component R times,
 //! then its cached reload after a restart (see `ingest/publish.rs`):
@@ -385,6 +380,16 @@ fn body(samples: usize, ts: &AtomicI64) -> String {
     Value::Array(rows).to_string()
 }
 
+/// Counts a failed request; the first few say why.
+async fn count_error(response: reqwest::Result<reqwest::Response>, errors: &AtomicU64) {
+    if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+        match response {
+            Ok(r) => eprintln!("  error: {} {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => eprintln!("  error: {e}"),
+        }
+    }
+}
+
 struct Run {
     requests: u64,
     points: u64,
@@ -426,17 +431,7 @@ async fn run(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connect
                             points.fetch_add(report["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
                             latencies.push(sent.elapsed().as_micros() as u64);
                         }
-                        other => {
-                            // The first few say why.
-                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                                match other {
-                                    Ok(r) => {
-                                        eprintln!("  error: {} {}", r.status(), r.text().await.unwrap_or_default())
-                                    }
-                                    Err(e) => eprintln!("  error: {e}"),
-                                }
-                            }
-                        }
+                        other => count_error(other, &errors).await,
                     }
                 }
                 latencies

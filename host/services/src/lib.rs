@@ -157,8 +157,7 @@ pub struct ServicesConfig {
     /// `Retry-After`).
     pub ingest_queue_frames: usize,
     /// Group commits one tenant's ingest may run at once, its devices split
-    /// between them; `None`: what the store can use
-    /// ([`nexus_storage::Store::concurrent_writers`]).
+    /// between them; `None`: [`nexus_storage::Store::concurrent_writers`].
     pub ingest_committers: Option<usize>,
     /// The system maxima of every limit: profiles are capped by them, and a
     /// stored binding above them is clamped at load.

@@ -3,9 +3,9 @@
 -- already holds one row per key a device ever sent), and `pf.telemetry`'s
 -- rows carry that number instead of the three strings. A row and its
 -- primary-key entry shrink from three strings (about 100 bytes with uuid
--- ids) plus the stamp to 16 bytes, which halves the cost of writing a
--- sample (`cargo bench -p nexus --bench ingest -- --storage …`, README
--- "Performance").
+-- ids) plus the stamp to 16 bytes, which cut the CPU a written sample
+-- costs by about a third (`cargo bench -p nexus --bench ingest --
+-- --storage …`, README "Performance").
 --
 -- Upgrading keeps every row: the old table's rows are copied into the new
 -- one under their series' numbers. The layout (hypertable or partitions)

@@ -24,6 +24,8 @@
 //! `--fairness S` then measures tenant B's throughput and p99 for S seconds
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
 //! `--overload S` sheds load at twice the sustainable rate for S seconds.
+//! `--half-load S` sends S seconds of open-loop load at half of it and
+//! reports request → committed alarm percentiles (`ingest/latency.rs`).
 //!
 //! `--mqtt M [--publishers P]` measures the MQTT connector instead: M
 //! messages of one 10-reading sample each, published QoS 1 by P clients
@@ -69,18 +71,24 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use options::options;
+
 #[path = "ingest/backtest.rs"]
 mod backtest;
 #[path = "ingest/fairness.rs"]
 mod fairness;
 #[path = "ingest/kafka.rs"]
 mod kafka;
+#[path = "ingest/latency.rs"]
+mod latency;
 #[path = "ingest/modbus.rs"]
 mod modbus;
 #[path = "ingest/mqtt.rs"]
 mod mqtt;
 #[path = "ingest/opcua.rs"]
 mod opcua;
+#[path = "ingest/options.rs"]
+mod options;
 #[path = "ingest/publish.rs"]
 mod publish;
 #[path = "ingest/storage.rs"]
@@ -88,47 +96,6 @@ mod storage;
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const KEYS: usize = 10;
-
-struct Options {
-    devices: usize,
-    samples: Vec<usize>,
-    connections: Vec<usize>,
-    seconds: u64,
-    /// Seconds of open-loop load at twice the sustainable rate (0: skip).
-    overload: u64,
-    /// Days of one device's 1 Hz telemetry to backtest over (0: skip).
-    backtest: u64,
-    /// Seconds per side of the fairness run (0: skip).
-    fairness: u64,
-    /// Modbus mode: slaves polled (0: the HTTP benchmark).
-    modbus: usize,
-    /// Modbus mode: registers per slave (one block).
-    registers: u16,
-    /// Modbus mode: poll period, ms.
-    poll_ms: u32,
-    /// OPC UA mode: devices on the in-process server (0: not this mode).
-    opcua: usize,
-    /// OPC UA mode: nodes per device.
-    nodes: usize,
-    /// OPC UA mode: `subscribe` or `poll`.
-    opcua_mode: String,
-    /// Messages through MQTT (0: the HTTP rows instead).
-    mqtt: usize,
-    /// MQTT publishers.
-    publishers: usize,
-    /// PostgreSQL server to run on (none: SQLite).
-    postgres: Option<String>,
-    /// Records through Kafka (0: the HTTP rows instead).
-    kafka: usize,
-    /// Rounds of publish → live of a 1 MiB signed component (0: skip).
-    publish: usize,
-    /// Storage-only mode: batches committed per backend (0: not this mode).
-    storage: usize,
-    /// Storage-only mode: frames per batch.
-    frames: usize,
-    /// Storage-only mode: committers side by side.
-    committers: usize,
-}
 
 /// The PostgreSQL server of `--postgres`, set once in `main`.
 static POSTGRES: OnceLock<Option<String>> = OnceLock::new();
@@ -145,61 +112,6 @@ fn psql(server: &str, sql: &str) {
         .output()
         .expect("psql (installed with PostgreSQL)");
     assert!(output.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-fn options() -> Options {
-    let mut o = Options {
-        devices: 100,
-        samples: vec![1, 100],
-        connections: vec![1, 32],
-        seconds: 10,
-        overload: 0,
-        backtest: 0,
-        fairness: 0,
-        modbus: 0,
-        registers: 125,
-        poll_ms: 100,
-        opcua: 0,
-        nodes: 10,
-        opcua_mode: "subscribe".into(),
-        mqtt: 0,
-        publishers: 4,
-        postgres: None,
-        kafka: 0,
-        publish: 0,
-        storage: 0,
-        frames: 8,
-        committers: 1,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
-    for pair in args.windows(2) {
-        match pair[0].as_str() {
-            "--devices" => o.devices = pair[1].parse().unwrap_or(o.devices),
-            "--samples" => o.samples = list(&pair[1]),
-            "--connections" => o.connections = list(&pair[1]),
-            "--seconds" => o.seconds = pair[1].parse().unwrap_or(o.seconds),
-            "--overload" => o.overload = pair[1].parse().unwrap_or(0),
-            "--backtest" => o.backtest = pair[1].parse().unwrap_or(0),
-            "--fairness" => o.fairness = pair[1].parse().unwrap_or(0),
-            "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
-            "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),
-            "--poll-ms" => o.poll_ms = pair[1].parse().unwrap_or(o.poll_ms),
-            "--opcua" => o.opcua = pair[1].parse().unwrap_or(0),
-            "--nodes" => o.nodes = pair[1].parse().unwrap_or(o.nodes).max(1),
-            "--opcua-mode" => o.opcua_mode = pair[1].clone(),
-            "--mqtt" => o.mqtt = pair[1].parse().unwrap_or(0),
-            "--kafka" => o.kafka = pair[1].parse().unwrap_or(0),
-            "--publish" => o.publish = pair[1].parse().unwrap_or(0),
-            "--storage" => o.storage = pair[1].parse().unwrap_or(0),
-            "--frames" => o.frames = pair[1].parse().unwrap_or(o.frames).max(1),
-            "--committers" => o.committers = pair[1].parse().unwrap_or(o.committers).max(1),
-            "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
-            "--postgres" => o.postgres = Some(pair[1].trim_end_matches('/').to_string()),
-            _ => {}
-        }
-    }
-    o
 }
 
 fn plugin_dir() -> PathBuf {
@@ -580,6 +492,9 @@ async fn main() {
     if o.fairness > 0 {
         let connections = *o.connections.last().unwrap_or(&32);
         fairness::fairness(&server, &tokens, o.samples[0], connections, o.fairness).await;
+    }
+    if let Some((samples, rate)) = sustainable.filter(|_| o.half_load > 0) {
+        latency::half_load(&server, &tokens, samples, rate / 2.0, o.half_load).await;
     }
     if let Some((samples, rate)) = sustainable.filter(|_| o.overload > 0) {
         fairness::overload(&server, &tokens, samples, 2.0 * rate, o.overload).await;

@@ -1,70 +1,33 @@
-//! Alarms: persisting what `nexus_model::lifecycle` decides, and reading
+//! Alarms: persisting what `nexus_model::lifecycle` decides for operators
+//! (rules' signals are `signals.rs`), and reading
 //! alarms, their history and comments.
 
 use async_trait::async_trait;
-use nexus_model::lifecycle::{self, NewAlarm};
+use nexus_model::lifecycle;
 use nexus_model::{
     Actor, Alarm, AlarmComment, AlarmEvent, AlarmFilter, AlarmId, AlarmStatus, AlarmTransition, EventBody, NewEvent,
     OperatorAction, Severity, TenantId, TimestampMs, TransitionKind,
 };
-use nexus_storage::{AlarmStore, OperatorOutcome, Result, SignalWrite, StorageError};
+use nexus_storage::{AlarmStore, OperatorOutcome, Result, StorageError};
 
 use crate::outbox::append;
 use crate::rows::{self, get};
 use crate::{SqliteStore, corrupt, db};
 
-/// Applies a rule's signal inside a transaction: reads the open alarm,
-/// asks the lifecycle for the transition and persists it.
-pub(crate) async fn apply_signal(
-    tx: &mut sqlx::SqliteConnection,
-    tenant: &TenantId,
-    write: &SignalWrite,
-) -> Result<Option<AlarmTransition>> {
-    let signal = &write.signal;
-    let open = sqlx::query(
-        "SELECT * FROM alarm WHERE tenant_id = ? AND device_id = ? AND alarm_type = ?
-         AND status IN ('ACTIVE_UNACK', 'ACTIVE_ACK')",
-    )
-    .bind(tenant.as_str())
-    .bind(signal.device_id.as_str())
-    .bind(&signal.alarm_type)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    let open = open.as_ref().map(rows::alarm).transpose()?;
-    // Where a new alarm propagates, looked up only if one is raised.
-    let (well_id, wellpad_id) = if write.propagate && open.is_none() {
-        let row = sqlx::query(
-            "SELECT d.well_id, w.wellpad_id FROM device d LEFT JOIN well w ON w.id = d.well_id
-             WHERE d.id = ? AND d.tenant_id = ?",
-        )
-        .bind(signal.device_id.as_str())
-        .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        match row {
-            Some(row) => (
-                get::<Option<String>>(&row, "well_id")?.map(Into::into),
-                get::<Option<String>>(&row, "wellpad_id")?.map(Into::into),
-            ),
-            None => (None, None),
-        }
-    } else {
-        (None, None)
-    };
-    let new = || NewAlarm {
-        id: AlarmId::random(),
-        tenant_id: tenant.clone(),
-        binding_id: write.binding_id.clone(),
-        well_id,
-        wellpad_id,
-    };
-    let Some(transition) = lifecycle::apply_signal(open.as_ref(), signal, &write.actor, new) else {
-        return Ok(None);
-    };
-    persist(tx, &transition).await?;
-    Ok(Some(transition))
+/// Writes a transition's comment, if it has one.
+pub(crate) async fn insert_comment(tx: &mut sqlx::SqliteConnection, t: &AlarmTransition) -> Result<()> {
+    if let Some(text) = &t.comment {
+        sqlx::query("INSERT INTO alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES (?, ?, ?, ?, ?)")
+            .bind(t.alarm.id.as_str())
+            .bind(t.alarm.tenant_id.as_str())
+            .bind(t.ts)
+            .bind(t.actor.to_string())
+            .bind(text)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 /// Writes a transition: the alarm row, its history and, for a comment, the comment.
@@ -113,17 +76,7 @@ async fn persist(tx: &mut sqlx::SqliteConnection, t: &AlarmTransition) -> Result
         .await
         .map_err(db)?;
     }
-    if let Some(text) = &t.comment {
-        sqlx::query("INSERT INTO alarm_comment (alarm_id, tenant_id, ts, actor, text) VALUES (?, ?, ?, ?, ?)")
-            .bind(alarm.id.as_str())
-            .bind(alarm.tenant_id.as_str())
-            .bind(t.ts)
-            .bind(t.actor.to_string())
-            .bind(text)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
+    insert_comment(tx, t).await?;
     if t.action.is_event() {
         sqlx::query(
             "INSERT INTO alarm_event (alarm_id, tenant_id, ts, action, status, severity, actor, details)

@@ -4,9 +4,12 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use nexus_model::{DeviceId, TenantId};
-use nexus_storage::{Committed, DeviceSeries, Effects, Result, StorageError, UnitOfWork, UsageDelta, outbox_events};
+use nexus_storage::{
+    Committed, DeviceSeries, Effects, Result, StateWrite, StorageError, UnitOfWork, UsageDelta, outbox_events,
+};
+use serde_json::{Value, json};
 
-use crate::{SqliteStore, alarms, db, outbox, records, telemetry};
+use crate::{SqliteStore, db, outbox, records, telemetry};
 
 #[async_trait]
 impl UnitOfWork for SqliteStore {
@@ -41,6 +44,7 @@ impl UnitOfWork for SqliteStore {
         for ((tenant, _), delta) in usage {
             records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
         }
+        write_states(&mut tx, &batch).await?;
         let mut committed = Vec::with_capacity(batch.len());
         for effects in &batch {
             committed.push(apply(&mut tx, effects).await?);
@@ -51,53 +55,16 @@ impl UnitOfWork for SqliteStore {
     }
 }
 
-/// Writes one unit of work's effects but its telemetry and usage (which
-/// [`UnitOfWork::commit_all`] writes for the whole batch), and their events,
-/// inside `tx`.
+/// Writes one unit of work's effects but its telemetry, usage and plugin
+/// states (which [`UnitOfWork::commit_all`] writes for the whole batch), and
+/// their events, inside `tx`.
 async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Committed> {
     if effects.is_empty() {
         return Ok(Committed::default());
     }
     {
         let tenant = &effects.tenant_id;
-        for write in &effects.states {
-            // The binding must be the tenant's: state never crosses tenants.
-            let owned = sqlx::query("SELECT 1 FROM binding WHERE id = ? AND tenant_id = ?")
-                .bind(write.binding_id.as_str())
-                .bind(tenant.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-            if owned.is_none() {
-                return Err(StorageError::not_found("binding", &write.binding_id));
-            }
-            sqlx::query("DELETE FROM plugin_state WHERE tenant_id = ? AND binding_id = ? AND device_id = ?")
-                .bind(tenant.as_str())
-                .bind(write.binding_id.as_str())
-                .bind(write.device_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            for (key, value) in &write.state {
-                sqlx::query(
-                    "INSERT INTO plugin_state (tenant_id, binding_id, device_id, key, value) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(tenant.as_str())
-                .bind(write.binding_id.as_str())
-                .bind(write.device_id.as_str())
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
-        }
-        let mut transitions = Vec::new();
-        for write in &effects.signals {
-            if let Some(transition) = alarms::apply_signal(&mut *tx, tenant, write).await? {
-                transitions.push(transition);
-            }
-        }
+        let transitions = crate::signals::apply(&mut *tx, tenant, &effects.signals).await?;
         let mut recommendations = Vec::with_capacity(effects.recommendations.len());
         let mut superseded = Vec::new();
         for new in &effects.recommendations {
@@ -145,4 +112,72 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
             outbox::append(&mut *tx, outbox_events(effects, &transitions, &recommendations, &superseded)).await?;
         Ok(Committed { transitions, recommendations, events })
     }
+}
+
+/// The batch's plugin states, in three statements however many: their
+/// bindings checked to be their tenants' (state never crosses tenants), the
+/// old states of each (binding, device) deleted, the new ones inserted. A
+/// later write of a (binding, device) in the batch replaces an earlier one.
+async fn write_states(tx: &mut sqlx::SqliteConnection, batch: &[Effects]) -> Result<()> {
+    let mut last: BTreeMap<(&str, &str), (&str, &StateWrite)> = BTreeMap::new();
+    for effects in batch {
+        for write in &effects.states {
+            last.insert((write.binding_id.as_str(), write.device_id.as_str()), (effects.tenant_id.as_str(), write));
+        }
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let mut bindings: Vec<&str> = last.keys().map(|(binding, _)| *binding).collect();
+    bindings.dedup();
+    let owners: BTreeMap<String, String> =
+        sqlx::query_as("SELECT id, tenant_id FROM binding WHERE id IN (SELECT value FROM json_each(?1))")
+            .bind(json!(bindings).to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect();
+    for (tenant, write) in last.values() {
+        if owners.get(write.binding_id.as_str()).map(String::as_str) != Some(*tenant) {
+            return Err(StorageError::not_found("binding", &write.binding_id));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = last.keys().copied().collect();
+    sqlx::query(
+        "DELETE FROM plugin_state WHERE (binding_id, device_id) IN
+         (SELECT value ->> 0, value ->> 1 FROM json_each(?1))",
+    )
+    .bind(json!(pairs).to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let rows: Vec<Value> = last
+        .values()
+        .flat_map(|(tenant, write)| {
+            write.state.iter().map(move |(key, value)| {
+                json!([tenant, write.binding_id.as_str(), write.device_id.as_str(), key, hex(value)])
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        sqlx::query(
+            "INSERT INTO plugin_state (tenant_id, binding_id, device_id, key, value)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, unhex(value ->> 4) FROM json_each(?1)",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// `bytes` as hexadecimal digits, for `unhex` in SQL.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

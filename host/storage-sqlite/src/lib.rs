@@ -21,6 +21,7 @@ mod records;
 mod releases;
 mod rows;
 mod setpoints;
+mod signals;
 mod telemetry;
 mod well_tests;
 

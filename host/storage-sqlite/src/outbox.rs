@@ -9,26 +9,53 @@ use sqlx::sqlite::SqliteRow;
 use crate::rows::get;
 use crate::{SqliteStore, corrupt, db};
 
-/// Appends events inside a transaction; returns them with their `seq`.
+/// Appends events inside a transaction; returns them with their `seq`, in
+/// order. One statement for all of them, their rows passed as one JSON
+/// array: they are inserted, and numbered, in array order.
 pub(crate) async fn append(tx: &mut sqlx::SqliteConnection, events: Vec<NewEvent>) -> Result<Vec<Event>> {
-    let mut appended = Vec::with_capacity(events.len());
-    for event in events {
-        let key = event.body.key();
-        let body = serde_json::to_string(&event.body).map_err(corrupt)?;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO outbox (tenant_id, ts, key, type, body) VALUES (?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(event.tenant_id.as_str())
-        .bind(event.ts)
-        .bind(&key)
-        .bind(event.body.type_name())
-        .bind(body)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        appended.push(Event { seq: EventSeq(seq), tenant_id: event.tenant_id, ts: event.ts, key, body: event.body });
+    if events.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(appended)
+    let mut keys = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
+    for event in &events {
+        let key = event.body.key();
+        rows.push(serde_json::json!({
+            "tenant_id": event.tenant_id.as_str(),
+            "ts": event.ts,
+            "key": key,
+            "type": event.body.type_name(),
+            "body": serde_json::to_string(&event.body).map_err(corrupt)?,
+        }));
+        keys.push(key);
+    }
+    let mut seqs: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO outbox (tenant_id, ts, key, type, body)
+         SELECT e.value ->> 'tenant_id', e.value ->> 'ts', e.value ->> 'key', e.value ->> 'type', e.value ->> 'body'
+         FROM json_each(?1) AS e ORDER BY e.key
+         RETURNING seq",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    // RETURNING's order is unspecified; the numbers were handed out in order.
+    seqs.sort_unstable();
+    if seqs.len() != events.len() {
+        return Err(corrupt(format!("{} events appended as {} rows", events.len(), seqs.len())));
+    }
+    Ok(events
+        .into_iter()
+        .zip(keys)
+        .zip(seqs)
+        .map(|((event, key), seq)| Event {
+            seq: EventSeq(seq),
+            tenant_id: event.tenant_id,
+            ts: event.ts,
+            key,
+            body: event.body,
+        })
+        .collect())
 }
 
 fn event(row: &SqliteRow) -> Result<Event> {

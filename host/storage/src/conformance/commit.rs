@@ -160,3 +160,29 @@ pub async fn group_commit_is_all_or_nothing(store: &dyn Store) {
     assert_eq!((latest.len(), latest[0].ts), (1, T0 + 299), "the newest of the batch is the latest");
     assert_eq!(store.commit_all(Vec::new()).await.expect("empty").len(), 0);
 }
+
+/// Plugin states written by several units of work of one group commit end
+/// as the last write of each (binding, device) left them; any bytes, the
+/// empty value among them, come back as written, and an empty state
+/// deletes what was there.
+pub async fn plugin_states_of_a_batch_end_as_their_last_write(store: &dyn Store) {
+    let a = field(store, "tenant-a").await;
+    let write = |pairs: &[(&str, &[u8])]| {
+        let mut effects = Effects::new(&a.tenant, T0);
+        effects.states.push(StateWrite {
+            binding_id: a.binding.id.clone(),
+            device_id: a.device.id.clone(),
+            state: pairs.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect(),
+        });
+        effects
+    };
+    let bytes: &[u8] = &[0, 1, 0x7f, 0x80, 0xff, b'"', b'\\'];
+    let batch = vec![write(&[("old", b"x"), ("k", b"1")]), write(&[("k", bytes), ("empty", b"")])];
+    store.commit_all(batch).await.expect("commit");
+    let state = store.plugin_state(&a.tenant, &a.binding.id, &a.device.id).await.expect("state");
+    let expected: std::collections::BTreeMap<String, Vec<u8>> =
+        [("k".to_string(), bytes.to_vec()), ("empty".to_string(), Vec::new())].into();
+    assert_eq!(state, expected, "the batch's last write, bytes intact");
+    store.commit_all(vec![write(&[("k", b"2")]), write(&[])]).await.expect("commit");
+    assert!(store.plugin_state(&a.tenant, &a.binding.id, &a.device.id).await.expect("state").is_empty());
+}

@@ -35,7 +35,10 @@ pub use alarms::{
     operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle,
     signals_in_one_unit_of_work_apply_in_order,
 };
-pub use commit::{a_commit_is_atomic, group_commit_is_all_or_nothing, records_and_usage_accumulate};
+pub use commit::{
+    a_commit_is_atomic, group_commit_is_all_or_nothing, plugin_states_of_a_batch_end_as_their_last_write,
+    records_and_usage_accumulate,
+};
 pub use connectors::connectors_stay_in_their_tenant_and_their_events_carry_no_secret;
 pub use entities::{
     device_tokens_are_stored_hashed_and_rotate, entity_lists_page_after_a_cursor, profiles_are_stored_whole_per_tenant,
@@ -73,6 +76,7 @@ macro_rules! conformance_suite {
             profiles_are_stored_whole_per_tenant,
             a_commit_is_atomic,
             group_commit_is_all_or_nothing,
+            plugin_states_of_a_batch_end_as_their_last_write,
             records_and_usage_accumulate,
             signals_follow_the_lifecycle,
             signals_in_one_unit_of_work_apply_in_order,

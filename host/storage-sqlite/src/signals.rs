@@ -9,11 +9,8 @@
 //! about 14 times per 100-sample frame). The write transaction is SQLite's
 //! only writer, so what was read stays true until the commit.
 
-use std::collections::HashMap;
-
-use nexus_model::lifecycle::{self, NewAlarm};
-use nexus_model::{Alarm, AlarmId, AlarmTransition, TenantId, TimestampMs, TransitionKind, WellId, WellpadId};
-use nexus_storage::{Result, SignalWrite};
+use nexus_model::{Alarm, AlarmTransition, TenantId, TimestampMs};
+use nexus_storage::{AlarmRows, Homes, Result, SignalWrite, apply_signals, propagating_devices, signalled_pairs};
 use serde_json::{Value, json};
 
 use crate::db;
@@ -62,69 +59,32 @@ pub(crate) async fn apply(
     if writes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut pairs: Vec<(&str, &str)> =
-        writes.iter().map(|w| (w.signal.device_id.as_str(), w.signal.alarm_type.as_str())).collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let rows =
-        sqlx::query(OPEN).bind(tenant.as_str()).bind(json!(pairs).to_string()).fetch_all(&mut *tx).await.map_err(db)?;
-    let mut open: HashMap<(String, String), Alarm> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let alarm = rows::alarm(row)?;
-        open.insert((alarm.device_id.as_str().to_string(), alarm.alarm_type.clone()), alarm);
-    }
+    let rows = sqlx::query(OPEN)
+        .bind(tenant.as_str())
+        .bind(json!(signalled_pairs(writes)).to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    let open = rows.iter().map(rows::alarm).collect::<Result<Vec<_>>>()?;
     let homes = homes(tx, tenant, writes).await?;
-    let mut transitions = Vec::new();
-    for write in writes {
-        let signal = &write.signal;
-        let key = (signal.device_id.as_str().to_string(), signal.alarm_type.clone());
-        let new = || {
-            let (well_id, wellpad_id) = if write.propagate {
-                homes.get(signal.device_id.as_str()).cloned().unwrap_or_default()
-            } else {
-                (None, None)
-            };
-            NewAlarm {
-                id: AlarmId::random(),
-                tenant_id: tenant.clone(),
-                binding_id: write.binding_id.clone(),
-                well_id,
-                wellpad_id,
-            }
-        };
-        let Some(transition) = lifecycle::apply_signal(open.get(&key), signal, &write.actor, new) else {
-            continue;
-        };
-        if transition.alarm.status.is_active() {
-            open.insert(key, transition.alarm.clone());
-        } else {
-            open.remove(&key);
-        }
-        transitions.push(transition);
-    }
+    let transitions = apply_signals(tenant, writes, open, &homes);
     persist(tx, tenant, &transitions).await?;
     Ok(transitions)
 }
 
 /// The well and wellpad of each device with a signal that propagates.
-async fn homes(
-    tx: &mut sqlx::SqliteConnection,
-    tenant: &TenantId,
-    writes: &[SignalWrite],
-) -> Result<HashMap<String, (Option<WellId>, Option<WellpadId>)>> {
-    let mut devices: Vec<&str> = writes.iter().filter(|w| w.propagate).map(|w| w.signal.device_id.as_str()).collect();
+async fn homes(tx: &mut sqlx::SqliteConnection, tenant: &TenantId, writes: &[SignalWrite]) -> Result<Homes> {
+    let devices = propagating_devices(writes);
     if devices.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Homes::new());
     }
-    devices.sort_unstable();
-    devices.dedup();
     let rows = sqlx::query(HOMES)
         .bind(tenant.as_str())
         .bind(json!(devices).to_string())
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-    let mut homes = HashMap::with_capacity(rows.len());
+    let mut homes = Homes::with_capacity(rows.len());
     for row in &rows {
         let well: Option<String> = get(row, "well_id")?;
         let wellpad: Option<String> = get(row, "wellpad_id")?;
@@ -155,29 +115,15 @@ fn row(alarm: &Alarm, raised: Option<TimestampMs>) -> Value {
 }
 
 /// Writes the transitions: each alarm's row as its last transition left it
-/// (updated, then inserted if it was raised here), then every transition's
-/// history row in order, then any comments.
+/// ([`AlarmRows`]), then every transition's history row in order, then any
+/// comments.
 async fn persist(tx: &mut sqlx::SqliteConnection, tenant: &TenantId, transitions: &[AlarmTransition]) -> Result<()> {
-    // Per alarm, in first-seen order: its last state, and when it was raised
-    // if that happened here.
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut alarms: Vec<(&Alarm, Option<TimestampMs>)> = Vec::new();
-    for t in transitions {
-        let raised = (t.action == TransitionKind::Raised).then_some(t.ts);
-        match index.get(t.alarm.id.as_str()) {
-            Some(&i) => alarms[i] = (&t.alarm, alarms[i].1.or(raised)),
-            None => {
-                index.insert(t.alarm.id.as_str(), alarms.len());
-                alarms.push((&t.alarm, raised));
-            }
-        }
-    }
-    let (new, known): (Vec<_>, Vec<_>) = alarms.into_iter().partition(|(_, raised)| raised.is_some());
-    // Known alarms first: one a clear closed must be closed before a new
-    // one of its (device, type) is inserted (one open alarm per pair).
-    for (statement, alarms) in [(UPDATE, known), (INSERT, new)] {
-        if !alarms.is_empty() {
-            let rows: Vec<Value> = alarms.iter().map(|(a, raised)| row(a, *raised)).collect();
+    let rows = AlarmRows::of(transitions);
+    let known: Vec<Value> = rows.known.iter().map(|a| row(a, None)).collect();
+    let new: Vec<Value> = rows.new.iter().map(|(a, raised)| row(a, Some(*raised))).collect();
+    // Known alarms first (see [`AlarmRows::known`]).
+    for (statement, rows) in [(UPDATE, known), (INSERT, new)] {
+        if !rows.is_empty() {
             sqlx::query(statement)
                 .bind(tenant.as_str())
                 .bind(Value::Array(rows).to_string())

@@ -25,6 +25,7 @@ mod notifications;
 mod ports;
 mod releases;
 mod rollouts;
+mod signals;
 
 pub use connectors::{ConnectorStore, connector_event, connector_settings};
 pub use effects::{
@@ -41,6 +42,7 @@ pub use ports::{
 };
 pub use releases::{BindingMove, Installed, ReleaseStore, Retirement, retirement_events, revoked_reason};
 pub use rollouts::RolloutChange;
+pub use signals::{AlarmRows, Homes, apply_signals, propagating_devices, signalled_pairs};
 
 /// Storage results.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

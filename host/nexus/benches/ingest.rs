@@ -25,7 +25,8 @@
 //! alone and S seconds beside a tenant A whose guests spin at full rate;
 //! `--overload S` sheds load at twice the sustainable rate for S seconds.
 //! `--half-load S` sends S seconds of open-loop load at half of it and
-//! reports request → committed alarm percentiles (`ingest/latency.rs`).
+//! reports request → committed alarm percentiles (`ingest/latency.rs`;
+//! `--half-load-rate R` sends R requests/s instead).
 //!
 //! `--mqtt M [--publishers P]` measures the MQTT connector instead: M
 //! messages of one 10-reading sample each, published QoS 1 by P clients
@@ -494,7 +495,7 @@ async fn main() {
         fairness::fairness(&server, &tokens, o.samples[0], connections, o.fairness).await;
     }
     if let Some((samples, rate)) = sustainable.filter(|_| o.half_load > 0) {
-        latency::half_load(&server, &tokens, samples, rate / 2.0, o.half_load).await;
+        latency::half_load(&server, &tokens, samples, o.half_load_rate.unwrap_or(rate / 2.0), o.half_load).await;
     }
     if let Some((samples, rate)) = sustainable.filter(|_| o.overload > 0) {
         fairness::overload(&server, &tokens, samples, 2.0 * rate, o.overload).await;

@@ -23,6 +23,7 @@ pub(crate) async fn half_load(server: &Server, tokens: &Arc<Vec<String>>, sample
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let counters_before = super::ingest_counters(&server.base).await;
     let until = Instant::now() + Duration::from_secs(seconds);
     let mut sent = 0usize;
     let mut inflight = tokio::task::JoinSet::new();
@@ -60,6 +61,7 @@ pub(crate) async fn half_load(server: &Server, tokens: &Arc<Vec<String>>, sample
             None => failed += 1,
         }
     }
+    let counters_after = super::ingest_counters(&server.base).await;
     all.sort_unstable();
     alarms.sort_unstable();
     let line = |v: &[u64]| {
@@ -77,4 +79,15 @@ pub(crate) async fn half_load(server: &Server, tokens: &Arc<Vec<String>>, sample
     );
     println!("  every answer ({}): {}", all.len(), line(&all));
     println!("  request → committed alarm ({} answers with an alarm transition): {}", alarms.len(), line(&alarms));
+    if let (Some(a), Some(b)) = (counters_before, counters_after)
+        && b[0] > a[0]
+    {
+        let n = b[0] - a[0];
+        println!(
+            "  {n:.0} group commits of {:.1} frames: {:.2} ms processing, {:.2} ms committing each (mean)",
+            (b[1] - a[1]) / n,
+            (b[2] - a[2]) * 1e3 / n,
+            (b[3] - a[3]) * 1e3 / n
+        );
+    }
 }

@@ -12,6 +12,8 @@ pub(crate) struct Options {
     pub(crate) backtest: u64,
     /// Seconds of open-loop load at half the sustainable rate (0: skip).
     pub(crate) half_load: u64,
+    /// `--half-load-rate R`: the open loop's rate, requests/s, instead of half the sweep's best.
+    pub(crate) half_load_rate: Option<f64>,
     /// Seconds per side of the fairness run (0: skip).
     pub(crate) fairness: u64,
     /// Modbus mode: slaves polled (0: the HTTP benchmark).
@@ -53,6 +55,7 @@ pub(crate) fn options() -> Options {
         overload: 0,
         backtest: 0,
         half_load: 0,
+        half_load_rate: None,
         fairness: 0,
         modbus: 0,
         registers: 125,
@@ -80,6 +83,7 @@ pub(crate) fn options() -> Options {
             "--overload" => o.overload = pair[1].parse().unwrap_or(0),
             "--backtest" => o.backtest = pair[1].parse().unwrap_or(0),
             "--half-load" => o.half_load = pair[1].parse().unwrap_or(0),
+            "--half-load-rate" => o.half_load_rate = pair[1].parse().ok(),
             "--fairness" => o.fairness = pair[1].parse().unwrap_or(0),
             "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
             "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),

@@ -387,6 +387,14 @@ async fn ingest_counters(base: &str) -> Option<[f64; 4]> {
     ])
 }
 
+/// Between two readings of [`ingest_counters`]: the group commits, and per
+/// commit its frames and its processing and commit times, ms.
+fn batch_means(before: Option<[f64; 4]>, after: Option<[f64; 4]>) -> Option<[f64; 4]> {
+    let (a, b) = (before?, after?);
+    let n = b[0] - a[0];
+    if n > 0.0 { Some([n, (b[1] - a[1]) / n, (b[2] - a[2]) * 1e3 / n, (b[3] - a[3]) * 1e3 / n]) } else { None }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -460,17 +468,11 @@ async fn main() {
             let before = ingest_counters(&server.base).await;
             let r = run(&server, &tokens, samples, connections, o.seconds).await;
             // Per group commit: frames, and the time processing and committing it.
-            let batches = match (before, ingest_counters(&server.base).await) {
-                (Some(a), Some(b)) if b[0] > a[0] => {
-                    let n = b[0] - a[0];
-                    format!(
-                        "{:>13.1} {:>10.2} {:>10.2}",
-                        (b[1] - a[1]) / n,
-                        (b[2] - a[2]) * 1e3 / n,
-                        (b[3] - a[3]) * 1e3 / n
-                    )
+            let batches = match batch_means(before, ingest_counters(&server.base).await) {
+                Some([_, frames, process_ms, commit_ms]) => {
+                    format!("{frames:>13.1} {process_ms:>10.2} {commit_ms:>10.2}")
                 }
-                _ => format!("{:>13} {:>10} {:>10}", "-", "-", "-"),
+                None => format!("{:>13} {:>10} {:>10}", "-", "-", "-"),
             };
             let rate = r.requests as f64 / r.seconds;
             if sustainable.is_none_or(|(_, best): (usize, f64)| samples == o.samples[0] && rate > best) {

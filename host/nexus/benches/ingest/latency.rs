@@ -79,15 +79,9 @@ pub(crate) async fn half_load(server: &Server, tokens: &Arc<Vec<String>>, sample
     );
     println!("  every answer ({}): {}", all.len(), line(&all));
     println!("  request → committed alarm ({} answers with an alarm transition): {}", alarms.len(), line(&alarms));
-    if let (Some(a), Some(b)) = (counters_before, counters_after)
-        && b[0] > a[0]
-    {
-        let n = b[0] - a[0];
+    if let Some([n, frames, process_ms, commit_ms]) = super::batch_means(counters_before, counters_after) {
         println!(
-            "  {n:.0} group commits of {:.1} frames: {:.2} ms processing, {:.2} ms committing each (mean)",
-            (b[1] - a[1]) / n,
-            (b[2] - a[2]) * 1e3 / n,
-            (b[3] - a[3]) * 1e3 / n
+            "  {n:.0} group commits of {frames:.1} frames: {process_ms:.2} ms processing, {commit_ms:.2} ms committing each (mean)"
         );
     }
 }

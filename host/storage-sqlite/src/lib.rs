@@ -10,6 +10,7 @@ mod alarms;
 mod commit;
 mod connectors;
 mod entities;
+mod fold;
 mod forecasts;
 mod identity;
 mod lifecycle;
@@ -101,7 +102,7 @@ impl SqliteStore {
                 .map_err(db)?
         };
         let alive = std::sync::Arc::new(());
-        telemetry::spawn_folder(writer.clone(), std::sync::Arc::downgrade(&alive));
+        fold::spawn_folder(writer.clone(), std::sync::Arc::downgrade(&alive));
         let store = Self { pool, writer, series: Default::default(), file: None, _alive: alive };
         store.hash_legacy_tokens().await?;
         Ok(store)
@@ -110,14 +111,14 @@ impl SqliteStore {
     /// Folds every recent telemetry row into the clustered table now (the
     /// background folder does it on its own); returns how many it moved.
     pub async fn fold_recent(&self) -> Result<u64> {
-        let mut total = 0;
-        loop {
-            let n = telemetry::fold(&self.writer, telemetry::FOLD_ROWS).await?;
-            total += n;
-            if n == 0 {
-                return Ok(total);
-            }
-        }
+        fold::fold(&self.writer).await
+    }
+
+    /// How SQLite plans the fold's copy of recent rows, one line per step
+    /// of `EXPLAIN QUERY PLAN` (diagnostics: it must read a range of the
+    /// recent table's index, in order, not scan or sort the backlog).
+    pub async fn fold_plan(&self) -> Result<Vec<String>> {
+        fold::fold_plan(&self.writer).await
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front,

@@ -4,7 +4,7 @@
 //! rows carry the id, not the tenant, device and key text. New rows are
 //! appended to `telemetry_recent` in arrival order, so a group commit of
 //! frames from many devices dirties a few pages, not one leaf per series;
-//! [`fold`] moves them in sorted runs into `telemetry`, clustered by
+//! [`crate::fold`] moves them, a piece at a time, into `telemetry`, clustered by
 //! (series, ts), in the background. A read sees both inside one snapshot; a
 //! recent row replaces a folded one with the same (series, ts), and among
 //! recent rows the last written wins — so re-delivery stores nothing twice.
@@ -24,9 +24,9 @@ use crate::{SqliteStore, db};
 /// and cached by the connection).
 const CHUNKS: [usize; 6] = [1024, 256, 64, 16, 4, 1];
 /// Columns of a row of `telemetry`, `telemetry_recent` and `telemetry_latest`.
-const COLUMNS: &str = "(series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)";
+pub(crate) const COLUMNS: &str = "(series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)";
 /// The value columns, for selects.
-const VALUES: &str = "ts, value_numeric, value_long, value_boolean, value_string, quality";
+pub(crate) const VALUES: &str = "ts, value_numeric, value_long, value_boolean, value_string, quality";
 
 /// Series ids by (device, key), as committed. Shared by the store's clones.
 pub(crate) type SeriesIds = std::sync::Arc<std::sync::Mutex<HashMap<(String, String), i64>>>;
@@ -199,85 +199,6 @@ pub(crate) fn remember(known: &SeriesIds, created: Vec<((String, String), i64)>)
     if !created.is_empty() {
         known.lock().unwrap_or_else(|e| e.into_inner()).extend(created);
     }
-}
-
-/// Folds up to `max_rows` of the oldest recent rows into `telemetry`, sorted
-/// by (series, ts) — a re-delivered sample replacing the stored one, the
-/// last written winning — and deletes them. Returns how many rows it folded.
-///
-/// A fold dirties about one leaf of `telemetry` per series it touches, and
-/// holds the write lock while it runs: folding 8 192 rows of a thousand
-/// series at once held every commit behind it for a hundred milliseconds
-/// and more. So the rows are folded in [`FOLD_PIECES`] transactions, each
-/// taking the series of one residue (`series_id % FOLD_PIECES`): all of a
-/// series' rows move in one of them, in order, and a commit waiting for the
-/// writer waits for one piece, not the whole fold.
-pub(crate) async fn fold(writer: &sqlx::SqlitePool, max_rows: i64) -> Result<u64> {
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT max(rowid) FROM (SELECT rowid FROM telemetry_recent ORDER BY rowid LIMIT ?)")
-            .bind(max_rows)
-            .fetch_one(writer)
-            .await
-            .map_err(db)?;
-    let Some(last) = last else {
-        return Ok(0);
-    };
-    let mut folded = 0;
-    for piece in 0..FOLD_PIECES {
-        folded += fold_piece(writer, last, piece).await?;
-    }
-    Ok(folded)
-}
-
-/// Folds the recent rows up to `last` of the series in residue `piece`, in
-/// one transaction.
-async fn fold_piece(writer: &sqlx::SqlitePool, last: i64, piece: i64) -> Result<u64> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT OR REPLACE INTO telemetry {COLUMNS}
-         SELECT series_id, {VALUES} FROM telemetry_recent NOT INDEXED
-         WHERE rowid <= ?1 AND series_id % ?2 = ?3 ORDER BY series_id, ts, rowid"
-    )))
-    .bind(last)
-    .bind(FOLD_PIECES)
-    .bind(piece)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
-    let folded = sqlx::query("DELETE FROM telemetry_recent WHERE rowid <= ?1 AND series_id % ?2 = ?3")
-        .bind(last)
-        .bind(FOLD_PIECES)
-        .bind(piece)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-    tx.commit().await.map_err(db)?;
-    Ok(folded)
-}
-
-/// Transactions one fold is split into, by series.
-const FOLD_PIECES: i64 = 8;
-
-/// Most rows one fold moves (its pieces hold the write lock while they run).
-pub(crate) const FOLD_ROWS: i64 = 8192;
-
-/// Folds recent rows in the background while any store clone lives: in
-/// runs of [`FOLD_ROWS`] back to back while there is a backlog, else every
-/// quarter second.
-pub(crate) fn spawn_folder(writer: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
-    tokio::spawn(async move {
-        while alive.strong_count() > 0 {
-            match fold(&writer, FOLD_ROWS).await {
-                Ok(n) if n as i64 >= FOLD_ROWS => tokio::task::yield_now().await,
-                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
-                Err(error) => {
-                    tracing::warn!(%error, "Folding recent telemetry failed; retrying in a second.");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            }
-        }
-    });
 }
 
 fn value(row: &SqliteRow) -> Result<Value> {

@@ -1,0 +1,128 @@
+//! Folding recent telemetry into the clustered table, in the background.
+//!
+//! Commits append rows to `telemetry_recent` in arrival order (see
+//! [`crate::telemetry`]); the folder moves them into `telemetry`, clustered
+//! by (series, ts) for reads, a piece at a time.
+
+use nexus_storage::Result;
+
+use crate::db;
+use crate::telemetry::{COLUMNS, VALUES};
+
+/// Folds every recent row into `telemetry`, in the order of the recent
+/// table's `(series_id, ts)` index — a re-delivered sample replacing the
+/// stored one, the last written winning — and deletes them. Returns how many
+/// rows it folded.
+///
+/// A fold dirties about one leaf of `telemetry` per series it touches and
+/// holds the write lock while it runs. So it runs in pieces, each one
+/// transaction moving the next [`PIECE_ROWS`] rows of the index (and any
+/// more with the last one's series and timestamp): a commit waiting for the
+/// writer waits for one piece, not the whole fold, however many series or
+/// rows of one series there are. A piece reads its rows along the index, in
+/// the order it writes them, and deletes that index range, so its cost is
+/// its own rows: not a scan of the backlog, nor a sort. Folds are paced
+/// ([`FOLD_EVERY`]) so that a series gathers rows between them, and the
+/// leaf a fold dirties takes many at once.
+pub(crate) async fn fold(writer: &sqlx::SqlitePool) -> Result<u64> {
+    let mut after = (i64::MIN, i64::MIN);
+    let mut folded = 0;
+    loop {
+        let (moved, last) = fold_piece(writer, after).await?;
+        folded += moved;
+        match last {
+            Some(last) => after = last,
+            None => return Ok(folded),
+        }
+    }
+}
+
+/// Folds the next rows after the (series, ts) `after` in the index, about
+/// [`PIECE_ROWS`] of them, in one transaction. Returns the rows moved and
+/// the (series, ts) the piece ended at, `None` when it took all the rest.
+async fn fold_piece(writer: &sqlx::SqlitePool, after: (i64, i64)) -> Result<(u64, Option<(i64, i64)>)> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+    // The key PIECE_ROWS rows on ends the piece; past the end of the index,
+    // the piece takes the rest.
+    let last: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT series_id, ts FROM telemetry_recent WHERE (series_id, ts) > (?1, ?2)
+         ORDER BY series_id, ts LIMIT 1 OFFSET ?3",
+    )
+    .bind(after.0)
+    .bind(after.1)
+    .bind(PIECE_ROWS - 1)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    let end = last.unwrap_or((i64::MAX, i64::MAX));
+    sqlx::query(sqlx::AssertSqlSafe(fold_piece_sql()))
+        .bind(after.0)
+        .bind(after.1)
+        .bind(end.0)
+        .bind(end.1)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    let folded =
+        sqlx::query("DELETE FROM telemetry_recent WHERE (series_id, ts) > (?1, ?2) AND (series_id, ts) <= (?3, ?4)")
+            .bind(after.0)
+            .bind(after.1)
+            .bind(end.0)
+            .bind(end.1)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+    tx.commit().await.map_err(db)?;
+    Ok((folded, last))
+}
+
+/// A fold piece's copy: the rows between two keys of the recent table's
+/// `(series_id, ts)` index, along it — in its order (series, ts, then
+/// rowid), which is the order they are written in, so the last written of
+/// a (series, ts) wins and nothing is sorted.
+fn fold_piece_sql() -> String {
+    format!(
+        "INSERT OR REPLACE INTO telemetry {COLUMNS}
+         SELECT series_id, {VALUES} FROM telemetry_recent INDEXED BY telemetry_recent_series
+         WHERE (series_id, ts) > (?1, ?2) AND (series_id, ts) <= (?3, ?4) ORDER BY series_id, ts, rowid"
+    )
+}
+
+/// How SQLite plans a fold piece's copy (`EXPLAIN QUERY PLAN`, one line per
+/// step).
+pub(crate) async fn fold_plan(writer: &sqlx::SqlitePool) -> Result<Vec<String>> {
+    let rows: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", fold_piece_sql())))
+            .bind(0i64)
+            .bind(0i64)
+            .bind(1i64)
+            .bind(0i64)
+            .fetch_all(writer)
+            .await
+            .map_err(db)?;
+    Ok(rows.into_iter().map(|(.., detail)| detail).collect())
+}
+
+/// Rows a fold piece moves (it holds the write lock while it runs), and
+/// any more of the same series and timestamp as its last.
+const PIECE_ROWS: i64 = 1024;
+
+/// How long the folder waits after a fold.
+const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Folds recent rows in the background while any store clone lives, a fold
+/// every [`FOLD_EVERY`].
+pub(crate) fn spawn_folder(writer: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
+    tokio::spawn(async move {
+        while alive.strong_count() > 0 {
+            match fold(&writer).await {
+                Ok(_) => tokio::time::sleep(FOLD_EVERY).await,
+                Err(error) => {
+                    tracing::warn!(%error, "Folding recent telemetry failed; retrying in a second.");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}

@@ -494,7 +494,7 @@ async fn main() {
     }
     if o.fairness > 0 {
         let connections = *o.connections.last().unwrap_or(&32);
-        fairness::fairness(&server, &tokens, o.samples[0], connections, o.fairness).await;
+        fairness::fairness(&server, &tokens, o.samples[0], connections, o.fairness, o.fairness_limit.as_deref()).await;
     }
     if let Some((samples, rate)) = sustainable.filter(|_| o.half_load > 0) {
         latency::half_load(&server, &tokens, samples, o.half_load_rate.unwrap_or(rate / 2.0), o.half_load).await;

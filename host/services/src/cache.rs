@@ -1,7 +1,9 @@
 //! What the hot path keeps in memory instead of asking storage per frame:
 //! devices by token hash, bindings per (device, kind) and plugin state per
 //! (binding, device). The services are the only writers, so they keep these
-//! true: every change of a binding clears the bindings, a rotated token
+//! true: every change of a binding clears its tenant's bindings (never
+//! another tenant's: one tenant's admin calls must not cost another's
+//! devices a storage read per frame), a rotated token
 //! drops its device, and state enters the committed cache only after its
 //! commit. State a group commit has written but not yet committed (the
 //! ingest pipeline processes the next batch while one commits) is *held*:
@@ -11,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use nexus_model::{Binding, BindingId, Device, DeviceId, PluginKind};
+use nexus_model::{Binding, BindingId, Device, DeviceId, PluginKind, TenantId};
 
 /// Plugin state of one (binding, device).
 pub(crate) type State = BTreeMap<String, Vec<u8>>;
@@ -20,13 +22,19 @@ pub(crate) type State = BTreeMap<String, Vec<u8>>;
 /// and refills from storage (state is a cache, storage the truth).
 const STATE_BUDGET_BYTES: usize = 256 << 20;
 
-/// The bindings of one kind of each device.
-type BindingsByDevice = HashMap<(DeviceId, PluginKind), Arc<Vec<Binding>>>;
+/// A tenant's bindings of one kind of each device, and how many times they
+/// were forgotten: bindings read from storage before a change are not
+/// remembered after it.
+#[derive(Default)]
+struct TenantBindings {
+    generation: u64,
+    by_device: HashMap<(DeviceId, PluginKind), Arc<Vec<Binding>>>,
+}
 
 #[derive(Default)]
 pub(crate) struct Caches {
     devices: Mutex<HashMap<String, Device>>,
-    bindings: Mutex<BindingsByDevice>,
+    bindings: Mutex<HashMap<TenantId, TenantBindings>>,
     states: Mutex<StateCache>,
 }
 
@@ -57,17 +65,44 @@ impl Caches {
         self.devices.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, d| &d.id != device);
     }
 
-    pub(crate) fn bindings(&self, device: &DeviceId, kind: PluginKind) -> Option<Arc<Vec<Binding>>> {
-        self.bindings.lock().unwrap_or_else(|e| e.into_inner()).get(&(device.clone(), kind)).cloned()
+    /// A device's cached bindings of one kind, and the generation of its
+    /// tenant's bindings to hand back to [`Caches::remember_bindings`].
+    pub(crate) fn bindings(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        kind: PluginKind,
+    ) -> (Option<Arc<Vec<Binding>>>, u64) {
+        let all = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+        match all.get(tenant) {
+            Some(t) => (t.by_device.get(&(device.clone(), kind)).cloned(), t.generation),
+            None => (None, 0),
+        }
     }
 
-    pub(crate) fn remember_bindings(&self, device: &DeviceId, kind: PluginKind, bindings: Arc<Vec<Binding>>) {
-        self.bindings.lock().unwrap_or_else(|e| e.into_inner()).insert((device.clone(), kind), bindings);
+    /// Remembers bindings read from storage, unless the tenant's bindings
+    /// changed since `generation` (read before the change, they may be stale).
+    pub(crate) fn remember_bindings(
+        &self,
+        tenant: &TenantId,
+        device: &DeviceId,
+        kind: PluginKind,
+        bindings: Arc<Vec<Binding>>,
+        generation: u64,
+    ) {
+        let mut all = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+        let t = all.entry(tenant.clone()).or_default();
+        if t.generation == generation {
+            t.by_device.insert((device.clone(), kind), bindings);
+        }
     }
 
-    /// Any binding changed: forget them all.
-    pub(crate) fn forget_bindings(&self) {
-        self.bindings.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    /// A binding of `tenant` changed: forget the tenant's bindings.
+    pub(crate) fn forget_bindings(&self, tenant: &TenantId) {
+        let mut all = self.bindings.lock().unwrap_or_else(|e| e.into_inner());
+        let t = all.entry(tenant.clone()).or_default();
+        t.generation += 1;
+        t.by_device.clear();
     }
 
     pub(crate) fn state(&self, binding: &BindingId, device: &DeviceId) -> Option<State> {
@@ -128,5 +163,45 @@ impl Caches {
         if let Some(old) = states.entries.remove(&(binding.clone(), device.clone())) {
             states.bytes -= size(&old);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(caches: &Caches, tenant: &TenantId, device: &DeviceId) -> bool {
+        caches.bindings(tenant, device, PluginKind::Decoder).0.is_some()
+    }
+
+    /// Tenant A changing its bindings (say, re-enabling one fifty times a
+    /// second) leaves tenant B's cached bindings where they are.
+    #[test]
+    fn forgetting_one_tenants_bindings_keeps_the_others() {
+        let caches = Caches::default();
+        let (a, b) = (TenantId::new("a"), TenantId::new("b"));
+        let (da, db) = (DeviceId::new("da"), DeviceId::new("db"));
+        for (tenant, device) in [(&a, &da), (&b, &db)] {
+            let (_, generation) = caches.bindings(tenant, device, PluginKind::Decoder);
+            caches.remember_bindings(tenant, device, PluginKind::Decoder, Arc::new(Vec::new()), generation);
+        }
+        caches.forget_bindings(&a);
+        assert!(!cached(&caches, &a, &da), "A's own bindings are forgotten");
+        assert!(cached(&caches, &b, &db), "B's bindings were forgotten for A's change");
+    }
+
+    /// Bindings read before a change of the tenant's bindings are stale:
+    /// they are not remembered after it.
+    #[test]
+    fn bindings_read_before_a_change_are_not_remembered() {
+        let caches = Caches::default();
+        let (tenant, device) = (TenantId::new("t"), DeviceId::new("d"));
+        let (_, generation) = caches.bindings(&tenant, &device, PluginKind::AlarmRule);
+        caches.forget_bindings(&tenant);
+        caches.remember_bindings(&tenant, &device, PluginKind::AlarmRule, Arc::new(Vec::new()), generation);
+        assert!(caches.bindings(&tenant, &device, PluginKind::AlarmRule).0.is_none());
+        let (_, generation) = caches.bindings(&tenant, &device, PluginKind::AlarmRule);
+        caches.remember_bindings(&tenant, &device, PluginKind::AlarmRule, Arc::new(Vec::new()), generation);
+        assert!(caches.bindings(&tenant, &device, PluginKind::AlarmRule).0.is_some());
     }
 }

@@ -365,8 +365,8 @@ impl Inner {
             for effects in &kept {
                 self.metered(&effects.tenant_id, effects);
             }
-            if kept.iter().any(|e| !e.quarantines.is_empty()) {
-                self.caches.forget_bindings();
+            for effects in kept.iter().filter(|e| !e.quarantines.is_empty()) {
+                self.caches.forget_bindings(&effects.tenant_id);
             }
             if committed.iter().any(|c| !c.events.is_empty()) {
                 self.wake_outbox();
@@ -395,7 +395,8 @@ impl Inner {
         device: &DeviceId,
         kind: nexus_model::PluginKind,
     ) -> Result<std::sync::Arc<Vec<nexus_model::Binding>>> {
-        if let Some(bindings) = self.caches.bindings(device, kind) {
+        let (cached, generation) = self.caches.bindings(tenant, device, kind);
+        if let Some(bindings) = cached {
             return Ok(bindings);
         }
         let mut bindings = self.store.device_bindings(tenant, device, kind).await?;
@@ -404,7 +405,7 @@ impl Inner {
             self.clamp_limits(binding, &profile);
         }
         let bindings = std::sync::Arc::new(bindings);
-        self.caches.remember_bindings(device, kind, bindings.clone());
+        self.caches.remember_bindings(tenant, device, kind, bindings.clone(), generation);
         Ok(bindings)
     }
 

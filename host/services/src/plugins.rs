@@ -216,7 +216,7 @@ impl PluginService {
         let turn = inner.quota_turn(tenant, QuotaKind::Bindings).await?;
         let binding = inner.store.insert_binding(&new, by, inner.now()).await?;
         drop(turn);
-        inner.caches.forget_bindings();
+        inner.caches.forget_bindings(tenant);
         inner.wake_outbox();
         tracing::info!(%tenant, binding = %binding.id, plugin = %plugin.name, version = %plugin.version, devices = binding.device_ids.len(), "Binding created.");
         Ok(binding)
@@ -287,7 +287,7 @@ impl PluginService {
         // batch does not wait for it.
         self.0.loaded(tenant, plugin).await?;
         let binding = self.0.store.swap_binding_plugin(tenant, id, plugin, by, self.0.now()).await?;
-        self.0.caches.forget_bindings();
+        self.0.caches.forget_bindings(tenant);
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, %plugin, rollback, "Binding switched to another plugin version.");
         Ok(binding)
@@ -305,7 +305,7 @@ impl PluginService {
             });
         }
         let binding = self.0.store.enable_binding(tenant, id, by, self.0.now()).await?;
-        self.0.caches.forget_bindings();
+        self.0.caches.forget_bindings(tenant);
         self.0.meters.reset(id);
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, "Binding re-enabled.");
@@ -326,7 +326,7 @@ impl PluginService {
             check_auto_approve(binding.kind, policy)?;
         }
         let binding = self.0.store.set_auto_approve(tenant, id, policy.as_ref(), by, self.0.now()).await?;
-        self.0.caches.forget_bindings();
+        self.0.caches.forget_bindings(tenant);
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, on = binding.auto_approve.is_some(), "Auto-approve policy set.");
         Ok(binding)
@@ -342,7 +342,7 @@ impl PluginService {
         by: &Actor,
     ) -> Result<Binding> {
         let binding = self.0.store.release_device(tenant, id, device, by, self.0.now()).await?;
-        self.0.caches.forget_bindings();
+        self.0.caches.forget_bindings(tenant);
         self.0.meters.reset_device(id, device);
         self.0.wake_outbox();
         tracing::info!(%tenant, binding = %id, %device, "A device's input to a binding released.");

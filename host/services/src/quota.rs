@@ -108,7 +108,7 @@ impl Inner {
         self.store.set_tenant_profile(tenant, &profile, actor, self.now()).await?;
         self.accounts.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
         self.shares.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
-        self.caches.forget_bindings();
+        self.caches.forget_bindings(tenant);
         Ok(profile)
     }
 }

@@ -288,7 +288,9 @@ impl ReleaseService {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, loaded| loaded.meta.release_id.as_ref() != Some(id));
-        inner.caches.forget_bindings();
+        for tenant in retirement.moves.iter().map(|m| &m.tenant_id) {
+            inner.caches.forget_bindings(tenant);
+        }
         inner.wake_outbox();
         let moved = retirement.moves.iter().filter(|m| m.to.is_some()).count();
         tracing::warn!(%vendor, release = %id, package = %release.package, version = %release.version, reason,

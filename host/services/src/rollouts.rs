@@ -387,7 +387,7 @@ impl Inner {
                     tracing::warn!(tenant = %ending.tenant, binding = %ending.binding, %error, "A rollout's end was not written.")
                 }
             }
-            self.caches.forget_bindings();
+            self.caches.forget_bindings(&ending.tenant);
             self.wake_outbox();
         }
     }
@@ -466,7 +466,7 @@ impl PluginService {
         let change = RolloutChange { expected: None, rollout: Some(&rollout), promote_to: None, event: &event };
         let binding = inner.store.change_rollout(tenant, id, &change, inner.now()).await?;
         inner.rollouts.forget(id);
-        inner.caches.forget_bindings();
+        inner.caches.forget_bindings(tenant);
         inner.wake_outbox();
         tracing::info!(%tenant, binding = %id, candidate = %candidate.id, mode = rollout.mode.as_str(), "Rollout started.");
         Ok(binding)
@@ -510,7 +510,7 @@ impl PluginService {
             other => other.into(),
         })?;
         inner.rollouts.close(id, &rollout);
-        inner.caches.forget_bindings();
+        inner.caches.forget_bindings(tenant);
         inner.wake_outbox();
         tracing::info!(%tenant, binding = %id, step = step.as_str(), "Rollout ended by hand.");
         Ok(binding)

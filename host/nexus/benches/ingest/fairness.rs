@@ -21,9 +21,13 @@ pub(crate) async fn fairness(
     samples: usize,
     connections: usize,
     seconds: u64,
+    limit: Option<&str>,
 ) {
     let client = reqwest::Client::new();
     let base = server.base.clone();
+    if let Some(limit) = limit {
+        limit_messages(&client, &base, "attacker", limit).await;
+    }
     let decoder = upload_of(&client, &base, "attacker", "decoder", "decoder-thingsboard-json").await;
     let spin = upload_of(&client, &base, "attacker", "alarm-rule", "test-infinite-loop").await;
     let mut ids = Vec::new();
@@ -85,6 +89,9 @@ pub(crate) async fn fairness(
         "fairness: tenant B ({samples} samples x {KEYS} keys, {connections} connections) alone, then beside tenant A"
     );
     println!("  (8 devices posting at full rate to a rule that spins to its 50 ms deadline, re-enabled every 20 ms)");
+    if let Some(limit) = limit {
+        println!("  (A's profile limits its devices' messages together to {limit})");
+    }
     println!("{:>10} {:>12} {:>9} {:>9} {:>7}", "B", "points/s", "p50 ms", "p99 ms", "errors");
     for (name, r) in [("alone", &solo), ("beside A", &shared)] {
         println!(
@@ -103,6 +110,31 @@ pub(crate) async fn fairness(
         a_frames.load(Ordering::Relaxed),
         cpu
     );
+}
+
+/// Sets `tenant`'s profile to its current one with its devices' messages
+/// limited together to `windows`.
+async fn limit_messages(client: &reqwest::Client, base: &str, tenant: &str, windows: &str) {
+    super::ensure_tenant(client, base, tenant).await;
+    let mut profile: serde_json::Value = client
+        .get(format!("{base}/api/tenant/profile"))
+        .bearer_auth(TOKEN)
+        .header("x-nexus-tenant", tenant)
+        .send()
+        .await
+        .expect("profile")
+        .json()
+        .await
+        .expect("json");
+    profile["ingest_limits"]["tenant_messages"] = json!(windows);
+    let r = client
+        .put(format!("{base}/api/tenants/{tenant}/profile"))
+        .bearer_auth(TOKEN)
+        .json(&profile)
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_success(), "profile: {} {}", r.status(), r.text().await.unwrap_or_default());
 }
 
 /// Open-loop load at `rate` requests/s for `seconds` (requests are sent on

@@ -16,6 +16,9 @@ pub(crate) struct Options {
     pub(crate) half_load_rate: Option<f64>,
     /// Seconds per side of the fairness run (0: skip).
     pub(crate) fairness: u64,
+    /// `--fairness-limit W`: tenant A's profile limits its devices' messages
+    /// together to the rate windows `W` (`N:seconds,…`); none by default.
+    pub(crate) fairness_limit: Option<String>,
     /// Modbus mode: slaves polled (0: the HTTP benchmark).
     pub(crate) modbus: usize,
     /// Modbus mode: registers per slave (one block).
@@ -57,6 +60,7 @@ pub(crate) fn options() -> Options {
         half_load: 0,
         half_load_rate: None,
         fairness: 0,
+        fairness_limit: None,
         modbus: 0,
         registers: 125,
         poll_ms: 100,
@@ -85,6 +89,7 @@ pub(crate) fn options() -> Options {
             "--half-load" => o.half_load = pair[1].parse().unwrap_or(0),
             "--half-load-rate" => o.half_load_rate = pair[1].parse().ok(),
             "--fairness" => o.fairness = pair[1].parse().unwrap_or(0),
+            "--fairness-limit" => o.fairness_limit = Some(pair[1].clone()),
             "--modbus" => o.modbus = pair[1].parse().unwrap_or(0),
             "--registers" => o.registers = pair[1].parse().unwrap_or(o.registers),
             "--poll-ms" => o.poll_ms = pair[1].parse().unwrap_or(o.poll_ms),

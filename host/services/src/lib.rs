@@ -401,9 +401,7 @@ impl Inner {
         }
         let mut bindings = self.store.device_bindings(tenant, device, kind).await?;
         let profile = self.profile(tenant).await?;
-        for binding in &mut bindings {
-            self.clamp_limits(binding, &profile);
-        }
+        bindings.iter_mut().for_each(|binding| self.clamp_limits(binding, &profile));
         let bindings = std::sync::Arc::new(bindings);
         self.caches.remember_bindings(tenant, device, kind, bindings.clone(), generation);
         Ok(bindings)

@@ -55,26 +55,20 @@ async fn fold_piece(writer: &sqlx::SqlitePool, after: (i64, i64)) -> Result<(u64
     .await
     .map_err(db)?;
     let end = last.unwrap_or((i64::MAX, i64::MAX));
-    sqlx::query(sqlx::AssertSqlSafe(fold_piece_sql()))
-        .bind(after.0)
-        .bind(after.1)
-        .bind(end.0)
-        .bind(end.1)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    let folded =
-        sqlx::query("DELETE FROM telemetry_recent WHERE (series_id, ts) > (?1, ?2) AND (series_id, ts) <= (?3, ?4)")
-            .bind(after.0)
-            .bind(after.1)
-            .bind(end.0)
-            .bind(end.1)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+    between(fold_piece_sql(), after, end).execute(&mut *tx).await.map_err(db)?;
+    let delete = "DELETE FROM telemetry_recent WHERE (series_id, ts) > (?1, ?2) AND (series_id, ts) <= (?3, ?4)";
+    let folded = between(delete.into(), after, end).execute(&mut *tx).await.map_err(db)?.rows_affected();
     tx.commit().await.map_err(db)?;
     Ok((folded, last))
+}
+
+/// `sql` over the index keys after `after` up to `end` (its `?1`–`?4`).
+fn between(
+    sql: String,
+    after: (i64, i64),
+    end: (i64, i64),
+) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.0).bind(after.1).bind(end.0).bind(end.1)
 }
 
 /// A fold piece's copy: the rows between two keys of the recent table's

@@ -17,7 +17,9 @@ use crate::schema::{IngestReport as IngestReportSchema, Problem};
 /// `too-many-failed-tokens` (with `Retry-After`) to an address that sent
 /// too many unknown tokens lately ([`crate::TokenThrottle`]), and 429
 /// `rate-limited` (with `Retry-After`, nothing of the frame stored) to a
-/// device over its tenant profile's ingest limits.
+/// device over its tenant profile's ingest limits, held until the limit
+/// admits again (at most a second) so that a client ignoring `Retry-After`
+/// is paced at its limit ([`crate::RefusalPacing`]).
 #[utoipa::path(post, path = "/api/v1/{token}/telemetry", tag = "device", operation_id = "post_telemetry",
     params(("token" = String, Path, description = "The device's access token")),
     request_body(content = Object, description = "A ThingsBoard telemetry frame (`{\"ts\": ..., \"values\": {...}}`, or what the device's decoder reads; at most 1 MiB)", content_type = "application/json"),
@@ -49,7 +51,7 @@ pub(crate) async fn post_telemetry(
     // The profile's message windows, before the body is read; its data
     // point windows are checked once the decoder has counted them. Refused:
     // 429 `rate-limited` with `Retry-After`, nothing of the frame stored.
-    state.services.limits().check_ingest_message(&device.tenant_id, &device.id).await?;
+    paced(&state, state.services.limits().check_ingest_message(&device.tenant_id, &device.id).await).await?;
     crate::json::check_declared_length(request.headers(), crate::MAX_TELEMETRY_BYTES)?;
     let payload = body_bytes(request, &()).await?;
     let frame = Frame {
@@ -62,7 +64,16 @@ pub(crate) async fn post_telemetry(
         received_at: state.clock.now(),
         metadata: Vec::new(),
     };
-    Ok(JsonResponse(state.services.ingest().ingest_frame(&device, frame).await?))
+    Ok(JsonResponse(paced(&state, state.services.ingest().ingest_frame(&device, frame).await).await?))
+}
+
+/// `result`, a rate-limit refusal held first until its window admits again
+/// (at most the pacing's cap).
+async fn paced<T>(state: &AppState, result: Result<T, ServiceError>) -> Result<T, ServiceError> {
+    if let Err(ServiceError::RateLimited { retry_after, .. }) = &result {
+        state.pacing.hold(*retry_after).await;
+    }
+    result
 }
 
 /// The device of an access token, throttling an address that sends too

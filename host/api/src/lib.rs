@@ -47,6 +47,7 @@ mod metrics;
 mod notifications;
 mod observe;
 mod openapi;
+mod pacing;
 mod plugins;
 mod profiles;
 mod ready;
@@ -78,6 +79,7 @@ pub use auth::{TENANT_HEADER, TenantPrincipal};
 pub use error::ApiError;
 pub use json::MAX_JSON_BYTES;
 pub use observe::{BUCKETS, MAX_REQUEST_ID, REQUEST_ID_HEADER, UNMATCHED};
+pub use pacing::RefusalPacing;
 pub use serve::{HttpTimeouts, serve};
 pub use throttle::TokenThrottle;
 
@@ -96,6 +98,8 @@ pub struct AppState {
     http: Arc<observe::HttpMetrics>,
     /// How long one request may take before it is answered 408.
     request_timeout: std::time::Duration,
+    /// Holds refusals of rate-limited device requests.
+    pacing: RefusalPacing,
 }
 
 impl AppState {
@@ -108,6 +112,7 @@ impl AppState {
             failed_logins: Arc::default(),
             http: Arc::default(),
             request_timeout: HttpTimeouts::default().request,
+            pacing: RefusalPacing::default(),
         }
     }
 
@@ -115,6 +120,12 @@ impl AppState {
     /// response head); past it the answer is 408 `request-timeout`.
     pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// The same state with other pacing of rate-limited device requests.
+    pub fn with_refusal_pacing(mut self, pacing: RefusalPacing) -> Self {
+        self.pacing = pacing;
         self
     }
 

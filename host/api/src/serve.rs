@@ -21,7 +21,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Deadlines of the HTTP server.
+use crate::RefusalPacing;
+
+/// Deadlines of the HTTP server, and how long it holds a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpTimeouts {
     /// How long a client has to send a whole request head (request line and
@@ -33,11 +35,19 @@ pub struct HttpTimeouts {
     /// response head (reading the body included); past it the answer is 408
     /// `request-timeout` (the router's: [`crate::AppState::with_request_timeout`]).
     pub request: Duration,
+    /// The longest a rate-limited device request is held before its 429
+    /// is sent (until its window admits again, at most this; zero: answered
+    /// at once). See [`crate::RefusalPacing`].
+    pub rate_limit_hold: Duration,
 }
 
 impl Default for HttpTimeouts {
     fn default() -> Self {
-        Self { header_read: Duration::from_secs(10), request: Duration::from_secs(30) }
+        Self {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            rate_limit_hold: RefusalPacing::default().max_hold(),
+        }
     }
 }
 

@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// How long one request may take, ms; past it the answer is 408 `request-timeout`.
     #[arg(long, env = "NEXUS_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
+    /// The longest a device request over its tenant's ingest limits is held before its 429 is sent, ms (until the limit admits again; 0: at once), so a client that ignores Retry-After is paced at its limit.
+    #[arg(long, env = "NEXUS_RATE_LIMIT_HOLD_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=30_000))]
+    pub rate_limit_hold_ms: u64,
     /// How long compiling an uploaded component may take, ms; past it the compile is killed and the upload refused (`compile-timeout`).
     #[arg(long, env = "NEXUS_COMPILE_TIMEOUT_MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub compile_timeout_ms: u64,
@@ -153,6 +156,7 @@ impl ServeArgs {
         nexus_api::HttpTimeouts {
             header_read: Duration::from_millis(self.header_read_timeout_ms),
             request: Duration::from_millis(self.request_timeout_ms),
+            rate_limit_hold: Duration::from_millis(self.rate_limit_hold_ms),
         }
     }
 }

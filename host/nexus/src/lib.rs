@@ -160,7 +160,11 @@ impl Server {
         if started > 0 {
             tracing::info!(connectors = started, "Connectors started.");
         }
-        let state = AppState::new(services.clone(), clock).with_request_timeout(config.http.request);
+        let pacing =
+            nexus_api::RefusalPacing::new(config.http.rate_limit_hold, nexus_api::RefusalPacing::default().max_held());
+        let state = AppState::new(services.clone(), clock)
+            .with_request_timeout(config.http.request)
+            .with_refusal_pacing(pacing);
         let app = nexus_api::router(state);
         let listener =
             tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;

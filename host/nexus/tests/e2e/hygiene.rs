@@ -21,7 +21,11 @@ fn data_dir() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dribbled_request_head_is_dropped_within_the_header_timeout() {
-    let http = HttpTimeouts { header_read: Duration::from_secs(2), request: Duration::from_secs(2) };
+    let http = HttpTimeouts {
+        header_read: Duration::from_secs(2),
+        request: Duration::from_secs(2),
+        ..HttpTimeouts::default()
+    };
     let h = Harness::start_http(data_dir(), ServicesConfig::default(), http).await;
     let mut stream = tokio::net::TcpStream::connect(h.server().addr).await.expect("connect");
     let started = Instant::now();

@@ -201,3 +201,55 @@ async fn the_profile_is_read_by_its_tenant_and_validated_whole() {
     let (status, _, _) = h.send(h.admin(Method::PUT, "/api/tenant/profile", "acme").await.json(&json!({}))).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// A flooder: clients on `connections` connections of one device, each
+/// sending again the moment it is answered, ignoring `Retry-After`, for
+/// `seconds`. Returns (admitted, refused with `rate-limited`).
+async fn flood(h: &Harness, token: &str, connections: usize, seconds: f64) -> (u64, u64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let url = format!("{}/api/v1/{token}/telemetry", h.base);
+    let clients = (0..connections).map(|c| {
+        let (client, url) = (h.client.clone(), url.clone());
+        tokio::spawn(async move {
+            let (mut admitted, mut refused, mut i) = (0u64, 0u64, 0i64);
+            while std::time::Instant::now() < until {
+                i += 1;
+                let body = json!({"ts": 1_000_000 * (c as i64 + 1) + i, "values": {"x": i}});
+                let response = client.post(&url).json(&body).send().await.expect("request");
+                match response.status() {
+                    StatusCode::OK => admitted += 1,
+                    StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                    other => panic!("{other}: {}", response.text().await.unwrap_or_default()),
+                }
+            }
+            (admitted, refused)
+        })
+    });
+    let mut total = (0, 0);
+    for client in clients.collect::<Vec<_>>() {
+        let (admitted, refused) = client.await.expect("client");
+        total = (total.0 + admitted, total.1 + refused);
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_ignores_retry_after_is_paced_at_its_limit() {
+    let h = Harness::start().await;
+    let devices = decoded_devices(&h, 2).await;
+    let ((_, flooder), (_, neighbour)) = (&devices[0], &devices[1]);
+    let (status, body) = put_profile(&h, json!({"ingest_limits": {"device_messages": "5:1"}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Four connections sending back to back for 2 s. Unpaced, each refusal
+    // would come back in well under a millisecond: thousands of them. Held
+    // until the device's window admits again, a connection sends about as
+    // often as the limit lets one through.
+    let (admitted, refused) = flood(&h, flooder, 4, 2.0).await;
+    assert!((5..=5 + 2 * 5 + 2).contains(&admitted), "the limit holds: {admitted} admitted");
+    assert!(refused <= 4 * (admitted + 2) * 2, "{refused} refusals for {admitted} admitted: refusals are not paced");
+    // The neighbour, under the same profile, is neither limited nor held.
+    let start = std::time::Instant::now();
+    let (status, body, _) = send(&h, neighbour, json!({"ts": 1, "values": {"x": 1}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(start.elapsed() < std::time::Duration::from_millis(500), "{:?}", start.elapsed());
+}

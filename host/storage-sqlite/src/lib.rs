@@ -7,6 +7,7 @@
 //! (`tests/conformance.rs`).
 
 mod alarms;
+mod checkpoint;
 mod commit;
 mod connectors;
 mod entities;
@@ -39,7 +40,9 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migratio
 /// Reads go through a pool of connections; every write goes through one
 /// writer connection (SQLite has one writer at a time anyway), so its large
 /// page cache stays warm with the pages the write path touches: the newest
-/// leaves of `telemetry`, `telemetry_latest`, the alarm tables.
+/// leaves of `telemetry`, `telemetry_latest`, the alarm tables. A file's
+/// log is copied into it by a background checkpointer on a connection of
+/// its own, not inside the writer's commits.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -89,8 +92,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
         let cache = |kib: i64| options.clone().pragma("cache_size", format!("-{kib}"));
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).connect_with(cache(WRITER_CACHE_KIB)).await.map_err(db)?;
+        // The background checkpointer copies the log; the writer's own
+        // automatic checkpoint only starts it over (see `checkpoint`).
+        let writer_options =
+            cache(WRITER_CACHE_KIB).pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT.to_string());
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await.map_err(db)?;
         SQLITE_MIGRATOR.run(&writer).await.map_err(|e| StorageError::Migration(e.to_string()))?;
         let pool = if shared {
             writer.clone()
@@ -103,6 +109,9 @@ impl SqliteStore {
         };
         let alive = std::sync::Arc::new(());
         fold::spawn_folder(writer.clone(), std::sync::Arc::downgrade(&alive));
+        if !shared {
+            checkpoint::spawn_checkpointer(options.clone(), std::sync::Arc::downgrade(&alive));
+        }
         let store = Self { pool, writer, series: Default::default(), file: None, _alive: alive };
         store.hash_legacy_tokens().await?;
         Ok(store)

@@ -233,3 +233,44 @@ async fn a_fold_piece_reads_its_series_range_in_index_order() {
     );
     assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "the fold sorts its rows: {plan:?}");
 }
+
+/// The background checkpointer copies committed pages from the log into the
+/// database file on its own: a commit far below the writer's automatic
+/// checkpoint (thousands of pages) is in a copy of the database file alone,
+/// without its log, within a few seconds. (Without the checkpointer this
+/// fails: the commit stays in the log.)
+#[tokio::test]
+async fn commits_reach_the_database_file_without_a_commit_checkpointing() {
+    use nexus_storage::{Effects, UnitOfWork};
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir).await.expect("opens");
+    let tenant = TenantId::new("t");
+    store.ensure_tenant(&tenant, "t", 1).await.expect("tenant");
+    let device = nexus_model::DeviceId::new("checkpointed-device");
+    let mut effects = Effects::new(&tenant, 0);
+    effects.add_readings(&readings(&device, "p", &[(1, 1.0), (2, 2.0)]));
+    store.commit(effects).await.expect("commit");
+    // A copy taken while a checkpoint writes may be torn: it counts as not
+    // there yet.
+    let in_file_alone = || async {
+        let copy = temp_dir();
+        std::fs::create_dir_all(&copy).expect("dir");
+        std::fs::copy(dir.join("nexus.db"), copy.join("nexus.db")).expect("copy the database file, not its log");
+        let url = format!("sqlite://{}", copy.join("nexus.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+        let series: Result<i64, _> =
+            sqlx::query_scalar("SELECT count(*) FROM series WHERE device_id = 'checkpointed-device'")
+                .fetch_one(&pool)
+                .await;
+        pool.close().await;
+        let _ = std::fs::remove_dir_all(&copy);
+        series.is_ok_and(|n| n == 1)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !in_file_alone().await {
+        assert!(std::time::Instant::now() < deadline, "the commit is still only in the log after 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

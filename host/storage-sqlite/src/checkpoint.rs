@@ -38,12 +38,37 @@ pub(crate) fn spawn_checkpointer(options: SqliteConnectOptions, alive: std::sync
         let mut connection = None;
         let mut pause = BUSY_EVERY;
         let mut copied_before = -1;
+        // Failed connects since the last good one: the first is logged, and
+        // the recovery, so a checkpointer that cannot open the database is
+        // seen without a line every retry.
+        let mut failed_connects = 0u64;
         while alive.strong_count() > 0 {
             tokio::time::sleep(pause).await;
             if connection.is_none() {
                 // Never creates a file: a database moved away is not
                 // replaced by an empty one.
-                connection = options.clone().create_if_missing(false).disable_statement_logging().connect().await.ok();
+                match options.clone().create_if_missing(false).disable_statement_logging().connect().await {
+                    Ok(conn) => {
+                        if failed_connects > 0 {
+                            tracing::info!(
+                                failed_connects,
+                                "The background checkpointer opened the SQLite database again."
+                            );
+                        }
+                        (connection, failed_connects) = (Some(conn), 0);
+                    }
+                    Err(error) => {
+                        if failed_connects == 0 {
+                            tracing::warn!(
+                                %error,
+                                retry_every_ms = IDLE_EVERY.as_millis() as u64,
+                                "The background checkpointer cannot open the SQLite database; retrying (until it \
+                                 can, only the writer's own checkpoint copies the log)."
+                            );
+                        }
+                        failed_connects += 1;
+                    }
+                }
             }
             let Some(conn) = connection.as_mut() else {
                 pause = IDLE_EVERY;

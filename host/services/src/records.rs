@@ -212,18 +212,42 @@ impl RecordService {
 
     /// Telemetry retention, once: for every tenant whose profile sets
     /// `telemetry_retention_days`, deletes its readings stamped before now
-    /// minus that many days (latest values stay). A tenant whose sweep
-    /// fails is logged and skipped. Returns how many stored rows went.
+    /// minus that many days (latest values stay). When every tenant sets
+    /// one, what all of them have let go — readings before the earliest
+    /// cut-off — goes first, wholesale
+    /// ([`nexus_storage::TelemetryStore::expire_telemetry_before`]: on PostgreSQL whole day
+    /// partitions are dropped); then each tenant's own rest, row by row. A
+    /// tenant whose sweep fails is logged and skipped. Returns how many
+    /// stored rows went one by one (a dropped partition's rows are not
+    /// counted; the log says how many partitions went).
     pub async fn sweep_telemetry(&self) -> Result<u64> {
-        let mut deleted = 0;
+        let now = self.0.now();
+        let mut cutoffs = Vec::new();
         for tenant in self.0.store.tenants(&Page::all()).await? {
-            let Some(days) = self.0.store.tenant_profile(&tenant.id).await?.telemetry_retention_days else {
-                continue;
-            };
-            let before = self.0.now().saturating_sub(i64::from(days) * DAY_MS);
-            match self.0.store.delete_telemetry_before(&tenant.id, before).await {
+            let days = self.0.store.tenant_profile(&tenant.id).await?.telemetry_retention_days;
+            cutoffs.push((tenant.id, days.map(|days| now.saturating_sub(i64::from(days) * DAY_MS))));
+        }
+        let mut deleted = 0;
+        if let Some(shared) = shared_cutoff(cutoffs.iter().map(|(_, before)| *before)) {
+            match self.0.store.expire_telemetry_before(shared).await {
+                Ok(expired) => {
+                    if expired.partitions > 0 {
+                        tracing::info!(
+                            partitions = expired.partitions,
+                            "Telemetry retention dropped whole partitions."
+                        );
+                    }
+                    deleted += expired.rows;
+                }
+                // Each tenant's own sweep below still deletes its rows.
+                Err(error) => tracing::warn!(%error, "Telemetry retention shared by every tenant failed."),
+            }
+        }
+        for (tenant, before) in cutoffs {
+            let Some(before) = before else { continue };
+            match self.0.store.delete_telemetry_before(&tenant, before).await {
                 Ok(n) => deleted += n,
-                Err(error) => tracing::warn!(%error, tenant = %tenant.id, "Telemetry retention of a tenant failed."),
+                Err(error) => tracing::warn!(%error, %tenant, "Telemetry retention of a tenant failed."),
             }
         }
         if deleted > 0 {
@@ -252,5 +276,28 @@ impl RecordService {
                 tracing::warn!(%error, "Telemetry retention failed; trying again later.");
             }
         }
+    }
+}
+
+/// The cut-off every tenant's retention has passed — the earliest of them —
+/// or none when some tenant keeps its telemetry for ever (or there is no
+/// tenant).
+fn shared_cutoff(cutoffs: impl IntoIterator<Item = Option<TimestampMs>>) -> Option<TimestampMs> {
+    cutoffs.into_iter().try_fold(None, |earliest: Option<TimestampMs>, before| {
+        let before = before?;
+        Some(Some(earliest.map_or(before, |e| e.min(before))))
+    })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_cutoff;
+
+    #[test]
+    fn the_shared_cutoff_is_the_earliest_and_only_when_every_tenant_has_one() {
+        assert_eq!(shared_cutoff([Some(30), Some(10), Some(20)]), Some(10));
+        assert_eq!(shared_cutoff([Some(30), None, Some(20)]), None, "a tenant keeping everything");
+        assert_eq!(shared_cutoff([]), None, "no tenant");
+        assert_eq!(shared_cutoff([Some(5)]), Some(5));
     }
 }

@@ -4,11 +4,11 @@
 
 use async_trait::async_trait;
 use nexus_model::{Bucket, DeviceId, Reading, TenantId, TimestampMs, Value};
-use nexus_storage::{Result, StorageError, TelemetryStore};
+use nexus_storage::{Expired, Result, StorageError, TelemetryStore};
 use sqlx::postgres::PgRow;
 
 use crate::rows::get;
-use crate::{PostgresStore, db};
+use crate::{PostgresStore, TelemetryLayout, db};
 
 fn value(row: &PgRow) -> Result<Value> {
     Ok(if let Some(n) = get::<Option<f64>>(row, "value_numeric")? {
@@ -209,6 +209,26 @@ impl TelemetryStore for PostgresStore {
         .map_err(db)?
         .rows_affected();
         Ok(deleted)
+    }
+
+    /// The day partitions that end by `before` are dropped whole; the rest
+    /// before it — the default partition's rows and those of `before`'s
+    /// own day, or all of them on a hypertable — are deleted row by row.
+    /// One transaction.
+    async fn expire_telemetry_before(&self, before: TimestampMs) -> Result<Expired> {
+        let mut tx = self.write_tx().await?;
+        let delete = |table: &'static str| {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE ts < $1"))).bind(before)
+        };
+        let mut expired = Expired::default();
+        if self.telemetry_layout() == TelemetryLayout::Partitioned {
+            // Counted here: the drop below also clears the default partition.
+            expired.rows += delete("pf.telemetry_default").execute(&mut *tx).await.map_err(db)?.rows_affected();
+            expired.partitions = crate::partitions::drop_before(&mut tx, before).await?;
+        }
+        expired.rows += delete("pf.telemetry").execute(&mut *tx).await.map_err(db)?.rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(expired)
     }
 
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>> {

@@ -128,6 +128,53 @@ async fn a_fresh_database_migrates_to_the_latest_version_with_its_telemetry_layo
     pool.close().await;
 }
 
+/// Retention shared by every tenant drops the day partitions that end by
+/// the cut-off whole, and deletes the rest before it row by row: the
+/// default partition's rows and those of the cut-off's own day.
+#[tokio::test]
+async fn expiring_telemetry_drops_whole_day_partitions() {
+    let options = fresh_database().await;
+    let store = PostgresStore::connect_with(options.clone()).await.expect("migrates");
+    if store.telemetry_layout() == TelemetryLayout::Hypertable {
+        println!("a hypertable: Timescale's chunks are not the store's partitions");
+        return;
+    }
+    let pool = sqlx::PgPool::connect_with(options).await.expect("connect");
+    const DAY: i64 = 86_400_000;
+    let d0 = 1_599_955_200_000; // 2020-09-13T00:00Z
+    assert_eq!(store.ensure_partitions(d0, d0 + 2 * DAY).await.expect("ensure"), 3);
+    let hour = 3_600_000;
+    let stamps = [d0 - 5 * DAY, d0 + hour, d0 + DAY + hour, d0 + 2 * DAY + hour, d0 + 2 * DAY + 13 * hour];
+    let devices = [DeviceId::new("d1"), DeviceId::new("d2")];
+    let tenants = [TenantId::new("t1"), TenantId::new("t2")];
+    for (tenant, device) in tenants.iter().zip(&devices) {
+        store.ensure_tenant(tenant, tenant.as_str(), 0).await.expect("tenant");
+        let points: Vec<(i64, f64)> = stamps.iter().map(|&ts| (ts, ts as f64)).collect();
+        commit(&store, tenant, &readings(device, "p", &points)).await;
+    }
+    let parts = || {
+        query_strings(
+            &pool,
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'pf.telemetry'::regclass AND c.relname LIKE 'telemetry_p2020%' ORDER BY 1",
+        )
+    };
+    assert_eq!(parts().await, ["telemetry_p20200913", "telemetry_p20200914", "telemetry_p20200915"]);
+
+    let expired = store.expire_telemetry_before(d0 + 2 * DAY + 12 * hour).await.expect("expire");
+    assert_eq!(expired.partitions, 2, "the 13th and 14th: {expired:?}");
+    assert_eq!(expired.rows, 4, "per tenant, the default partition's row and the 15th's first: {expired:?}");
+    assert_eq!(parts().await, ["telemetry_p20200915"]);
+    for (tenant, device) in tenants.iter().zip(&devices) {
+        let left = store.history(tenant, device, None, 0, i64::MAX, 10).await.expect("history");
+        assert_eq!(left.iter().map(|r| r.ts).collect::<Vec<_>>(), [d0 + 2 * DAY + 13 * hour], "{tenant}");
+        assert_eq!(store.latest(tenant, device, &[]).await.expect("latest").len(), 1, "the latest value stays");
+    }
+    let again = store.expire_telemetry_before(d0 + 2 * DAY + 12 * hour).await.expect("again");
+    assert_eq!((again.partitions, again.rows), (0, 0));
+    pool.close().await;
+}
+
 /// A database holding telemetry keyed by (tenant, device, key, ts), as
 /// before migration 0013, keeps every sample and latest value when the
 /// store migrates it to series numbers, and takes new samples after.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use nexus_model::{Bucket, Column, DeviceId, Reading, TenantId, TimestampMs, Value};
-use nexus_storage::{DeviceSeries, Result, StorageError, TelemetryStore};
+use nexus_storage::{DeviceSeries, Expired, Result, StorageError, TelemetryStore};
 use sqlx::sqlite::SqliteRow;
 
 use crate::rows::get;
@@ -482,6 +482,23 @@ impl TelemetryStore for SqliteStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(deleted)
+    }
+
+    /// Row by row: SQLite keeps every time in one table (and the recent
+    /// rows not yet folded in another).
+    async fn expire_telemetry_before(&self, before: TimestampMs) -> Result<Expired> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut rows = 0;
+        for table in ["telemetry", "telemetry_recent"] {
+            rows += sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE ts < ?")))
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Expired { partitions: 0, rows })
     }
 
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>> {

@@ -37,8 +37,8 @@ pub use identity::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser,
 pub use monitor::{MonitorStore, PoolStats};
 pub use notifications::{NewDelivery, NotificationStore};
 pub use ports::{
-    AlarmStore, EntityStore, ForecastStore, OutboxStore, PluginStore, RecommendationStore, RecordStore, SetpointStore,
-    StateStore, Store, TelemetryStore, UnitOfWork, WellTestStore,
+    AlarmStore, EntityStore, Expired, ForecastStore, OutboxStore, PluginStore, RecommendationStore, RecordStore,
+    SetpointStore, StateStore, Store, TelemetryStore, UnitOfWork, WellTestStore,
 };
 pub use releases::{BindingMove, Installed, ReleaseStore, Retirement, retirement_events, revoked_reason};
 pub use rollouts::RolloutChange;

@@ -221,10 +221,24 @@ pub trait TelemetryStore: Send + Sync {
     /// Deletes the tenant's readings stamped before `before` (retention);
     /// latest values stay. Returns how many stored rows went.
     async fn delete_telemetry_before(&self, tenant: &TenantId, before: TimestampMs) -> Result<u64>;
+    /// Deletes **every** tenant's readings stamped before `before` — the
+    /// part of retention that all tenants share — dropping what the backend
+    /// stores by time wholesale (PostgreSQL: the day partitions that end by
+    /// then) instead of row by row. Latest values stay.
+    async fn expire_telemetry_before(&self, before: TimestampMs) -> Result<Expired>;
     /// The newest readings of a device (all keys), oldest first.
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>>;
     /// Number of stored readings of a device.
     async fn count_readings(&self, tenant: &TenantId, device: &DeviceId) -> Result<i64>;
+}
+
+/// What [`TelemetryStore::expire_telemetry_before`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Whole partitions dropped (their rows are not counted in `rows`).
+    pub partitions: u32,
+    /// Rows deleted one by one.
+    pub rows: u64,
 }
 
 /// Alarm reads, and people's actions on alarms.

@@ -133,3 +133,43 @@ async fn retention_deletes_a_tenants_old_telemetry_only() {
     assert_eq!(latest[0]["value"], json!(1.0), "the latest value stays");
     assert_eq!(records.sweep_now().await.expect("sweep"), 0, "a second sweep found more");
 }
+
+/// When every tenant's profile keeps telemetry for a while, the days all of
+/// them have let go are expired at once and each tenant's own rest after:
+/// 30 days for acme and 40 for the other leave each exactly its own span.
+#[tokio::test]
+async fn retention_every_tenant_sets_leaves_each_its_own_span() {
+    let h = Harness::start().await;
+    let (acme_device, acme_token, _) = h.field_with(false).await;
+    let (other_device, other_token, _) = h.field_in("other").await;
+    let now = now_ms();
+    for token in [&acme_token, &other_token] {
+        for age_days in [45, 35, 31, 29, 1] {
+            post(&h, token, now - age_days * DAY, json!({"pressure": age_days as f64})).await;
+        }
+    }
+    let (status, tenants, _) = h.send(h.system(Method::GET, "/api/tenants").await).await;
+    assert_eq!(status, StatusCode::OK, "{tenants}");
+    let mut names: Vec<&str> =
+        tenants.as_array().expect("tenants").iter().map(|t| t["id"].as_str().expect("id")).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["acme", "other"], "a tenant without retention would keep the shared expiry from running");
+    for (tenant, days) in [("acme", 30), ("other", 40)] {
+        let (_, mut profile, _) =
+            h.send(h.system(Method::GET, "/api/tenant/profile").await.header("x-nexus-tenant", tenant)).await;
+        profile["telemetry_retention_days"] = json!(days);
+        let (status, body, _) =
+            h.send(h.system(Method::PUT, &format!("/api/tenants/{tenant}/profile")).await.json(&profile)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let records = h.server().services.records().clone();
+    // 45 days of both (the shared part), then 35 and 31 of acme's.
+    assert_eq!(records.sweep_telemetry().await.expect("sweep"), 4);
+    for (tenant, device, kept) in [("acme", &acme_device, vec![29, 1]), ("other", &other_device, vec![35, 31, 29, 1])] {
+        let all = h.get_as(&format!("/api/devices/{device}/telemetry?start_ts=0&end_ts={}", i64::MAX), tenant).await;
+        let ages: Vec<i64> = rows(&all).into_iter().map(|(_, _, v)| v.as_f64().expect("number") as i64).collect();
+        assert_eq!(ages, kept, "{tenant}");
+    }
+    assert_eq!(records.sweep_telemetry().await.expect("again"), 0, "a second sweep found more");
+}

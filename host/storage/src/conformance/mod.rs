@@ -28,8 +28,8 @@ mod telemetry;
 mod well_tests;
 
 pub use aggregate::{
-    a_day_at_one_hertz_aggregates_the_same_everywhere, history_aggregates_into_buckets_from_the_start,
-    telemetry_retention_deletes_one_tenants_old_readings,
+    a_day_at_one_hertz_aggregates_the_same_everywhere, expiring_telemetry_deletes_every_tenants_older_readings,
+    history_aggregates_into_buckets_from_the_start, telemetry_retention_deletes_one_tenants_old_readings,
 };
 pub use alarms::{
     operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle,
@@ -92,6 +92,7 @@ macro_rules! conformance_suite {
             history_aggregates_into_buckets_from_the_start,
             a_day_at_one_hertz_aggregates_the_same_everywhere,
             telemetry_retention_deletes_one_tenants_old_readings,
+            expiring_telemetry_deletes_every_tenants_older_readings,
             connectors_stay_in_their_tenant_and_their_events_carry_no_secret,
             well_tests_are_kept_per_well_newest_first_once_per_start,
             setpoints_are_data_moved_only_by_confirmed_writes,

@@ -128,6 +128,7 @@ pub const OPERATIONS: &[(&str, &str, Access)] = &[
     ("PUT", "/api/wellpads/{id}/constraints", Access::Manage),
     ("POST", "/api/wells", Access::Manage),
     ("GET", "/api/wells", Access::Read),
+    ("GET", "/api/wells/{id}/status", Access::Read),
     ("POST", "/api/wells/{id}/well-tests", Access::Operate),
     ("GET", "/api/wells/{id}/well-tests", Access::Read),
     ("POST", "/api/devices", Access::Manage),

@@ -12,7 +12,7 @@ use crate::auth::TenantPrincipal;
 use crate::error::ApiError;
 use crate::json::{Json, Path, Query};
 use crate::schema::Problem;
-use crate::views::{DeviceView, IssuedTokenView, WellView, WellpadView, all};
+use crate::views::{DeviceView, IssuedTokenView, WellStatusView, WellView, WellpadView, all};
 
 /// A new wellpad.
 #[derive(Deserialize, ToSchema)]
@@ -112,6 +112,24 @@ pub(crate) async fn list_wells(
 ) -> Result<JsonResponse<Vec<WellView>>, ApiError> {
     let page = page.page()?;
     Ok(JsonResponse(all(state.services.assets().wells(&principal.tenant_id, &page).await?)))
+}
+
+/// A well's status: when one of its devices last reported, and whether
+/// that was within the last 15 minutes — from the hot cache when one is
+/// configured and holds it (`well:{id}:status`, 5 min), else from storage.
+#[utoipa::path(get, path = "/api/wells/{id}/status", tag = "assets", operation_id = "well_status",
+    params(("id" = String, Path, description = "The well's id")),
+    responses(
+        (status = 200, description = "The well's status", body = WellStatusView),
+        (status = 404, description = "No such well in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn well_status(
+    State(state): State<AppState>,
+    principal: TenantPrincipal,
+    Path(id): Path<WellId>,
+) -> Result<JsonResponse<WellStatusView>, ApiError> {
+    Ok(JsonResponse(state.services.records().well_status(&principal.tenant_id, &id).await?.into()))
 }
 
 /// Creates a device: 201 with the device and its access token, shown

@@ -236,6 +236,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(wellpads::get))
         .routes(routes!(wellpads::put_constraints))
         .routes(routes!(entities::create_well, entities::list_wells))
+        .routes(routes!(entities::well_status))
         .routes(routes!(well_tests::record, well_tests::list))
         .routes(routes!(setpoints::put))
         .routes(routes!(setpoints::list))

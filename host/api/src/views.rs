@@ -30,6 +30,39 @@ impl From<model::Wellpad> for WellpadView {
     }
 }
 
+/// A well's status (`GET /api/wells/{id}/status`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WellStatusView {
+    well_id: String,
+    /// The newest latest value of any of the well's devices, ms; null
+    /// before the first.
+    last_report_ts: Option<i64>,
+    /// The device that reported it.
+    last_device: Option<String>,
+    /// Whether it reported within the last 15 minutes (the wells
+    /// `/metrics` counts as monitored).
+    monitored: bool,
+    /// `cache` (the hot cache's `well:{id}:status`) or `store`.
+    #[schema(example = "store")]
+    source: String,
+}
+
+impl From<nexus_services::WellStatus> for WellStatusView {
+    fn from(s: nexus_services::WellStatus) -> Self {
+        Self {
+            well_id: s.well_id.into(),
+            last_report_ts: s.last_report_ts,
+            last_device: s.last_device.map(Into::into),
+            monitored: s.monitored,
+            source: match s.source {
+                nexus_services::StatusSource::Cache => "cache",
+                nexus_services::StatusSource::Store => "store",
+            }
+            .into(),
+        }
+    }
+}
+
 /// A well.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WellView {

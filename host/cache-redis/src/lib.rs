@@ -24,7 +24,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nexus_model::{DeviceId, Reading, TenantId, WellId};
+use nexus_model::{DeviceId, Reading, TenantId, TimestampMs, WellId};
 use nexus_services::{AlarmUpdate, CacheError, HotCache, LatestUpdate};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -189,9 +189,31 @@ impl HotCache for RedisCache {
             pipe.cmd("DEL").arg(self.keys.device_latest(tenant, device)).ignore();
             if let Some(well) = well {
                 pipe.cmd("DEL").arg(self.keys.well_latest(tenant, well)).ignore();
+                pipe.cmd("DEL").arg(self.keys.well_status(tenant, well)).ignore();
             }
         }
         pipe.exec_async(&mut self.connection.clone()).await.map_err(failed)
+    }
+
+    async fn well_status(
+        &self,
+        tenant: &TenantId,
+        well: &WellId,
+    ) -> Result<Option<(TimestampMs, DeviceId)>, CacheError> {
+        let (ts, device): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.well_status(tenant, well))
+            .arg("last_report_ts")
+            .arg("last_device")
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(failed)?;
+        match (ts, device) {
+            (Some(ts), Some(device)) => {
+                let ts = ts.parse().map_err(|_| CacheError(format!("malformed last_report_ts {ts:?}")))?;
+                Ok(Some((ts, DeviceId::from(device))))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn update_alarms(&self, updates: &[AlarmUpdate]) -> Result<(), CacheError> {

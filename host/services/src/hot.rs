@@ -84,14 +84,23 @@ pub trait HotCache: Send + Sync + 'static {
     /// the cache does not hold are missing.
     async fn latest(&self, tenant: &TenantId, device: &DeviceId, keys: &[String]) -> Result<Vec<Reading>, CacheError>;
 
-    /// Deletes the cached latest values of devices (and of their wells),
-    /// whose writes were skipped, so the cache holds no value older than
-    /// storage's.
+    /// Deletes the cached latest values of devices (and of their wells,
+    /// and the wells' status) whose writes were skipped, so the cache holds
+    /// no value older than storage's.
     async fn forget_latest(&self, devices: &[(TenantId, DeviceId, Option<WellId>)]) -> Result<(), CacheError>;
 
     /// Adds alarms to or removes them from their tenant's active set, in
     /// order.
     async fn update_alarms(&self, updates: &[AlarmUpdate]) -> Result<(), CacheError>;
+
+    /// A well's cached status: its last report's time and device (the
+    /// newest latest value written for any of its devices); `None` when
+    /// the cache holds none.
+    async fn well_status(
+        &self,
+        tenant: &TenantId,
+        well: &WellId,
+    ) -> Result<Option<(TimestampMs, DeviceId)>, CacheError>;
 }
 
 /// The attached cache and its writer's queue.
@@ -350,6 +359,20 @@ impl Inner {
         let mut by_key: HashMap<String, Reading> = found.into_iter().map(|r| (r.key.clone(), r)).collect();
         let readings: Option<Vec<Reading>> = wanted.into_iter().map(|k| by_key.remove(k.as_str())).collect();
         readings.filter(|r| r.iter().all(|r| &r.device_id == device))
+    }
+
+    /// A well's last report from the hot cache; `None` when there is no
+    /// cache, it holds none, or it does not answer in time.
+    pub(crate) async fn cached_well_status(&self, tenant: &TenantId, well: &WellId) -> Option<(TimestampMs, DeviceId)> {
+        let hot = self.hot.get()?;
+        match tokio::time::timeout(READ_TIMEOUT, hot.cache.well_status(tenant, well)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "Hot-cache read failed; asking storage.");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// Fills the hot cache with latest values read from storage.

@@ -122,7 +122,7 @@ pub use notifications::{
 pub use optimizers::OptimizerService;
 pub use outbox::{OutboxService, StartFrom, Subscriber, Subscription};
 pub use plugins::{BindingRequest, MAX_COMPONENT_BYTES, MAX_COMPONENT_BYTES_CEILING, PluginService, Upload};
-pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, TelemetryQuery};
+pub use records::{MAX_BUCKETS, MAX_PAGE, MIN_INTERVAL_MS, RecordService, StatusSource, TelemetryQuery, WellStatus};
 pub use releases::{Publish, ReleaseService};
 pub use review::{InUse, Review};
 pub use rollouts::{REPORTED_DISAGREEMENTS, RolloutRequest, RolloutStatus};

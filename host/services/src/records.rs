@@ -1,11 +1,13 @@
-//! Reads: telemetry of a device, recommendations, failed runs and dead letters.
+//! Reads: telemetry of a device, a well's status, recommendations, failed
+//! runs and dead letters.
 
 use std::sync::Arc;
 
 use nexus_model::{
     Aggregation, DeadLetter, DeviceId, Page, PluginRun, Reading, SortOrder, StoredRecommendation, TenantId,
-    TimestampMs, Value,
+    TimestampMs, Value, WellId,
 };
+use serde::Serialize;
 
 use crate::{Inner, Result, ServiceError};
 
@@ -48,6 +50,33 @@ pub struct TelemetryQuery {
     pub limit: u32,
 }
 
+/// A well's status: when it last reported, and whether that is recent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WellStatus {
+    /// The well.
+    pub well_id: WellId,
+    /// The newest latest value of any of its devices; `None` before the
+    /// first.
+    pub last_report_ts: Option<TimestampMs>,
+    /// The device that reported it.
+    pub last_device: Option<DeviceId>,
+    /// Whether it reported within [`crate::MONITORED_WINDOW`] of now (the
+    /// wells `/metrics` counts as monitored).
+    pub monitored: bool,
+    /// Where the answer came from.
+    pub source: StatusSource,
+}
+
+/// Where a [`WellStatus`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusSource {
+    /// The hot cache (`well:{id}:status`, kept 5 min after a report).
+    Cache,
+    /// Storage: no cache, or it held nothing, or it did not answer.
+    Store,
+}
+
 /// Reads of telemetry and records. Cheap to clone.
 #[derive(Clone)]
 pub struct RecordService(pub(crate) Arc<Inner>);
@@ -66,6 +95,25 @@ impl RecordService {
         let readings = self.0.store.latest(tenant, device, keys).await?;
         self.0.fill_latest(tenant, device, &readings);
         Ok(readings)
+    }
+
+    /// A well's status: from the hot cache when it holds the well's, else
+    /// from storage (the newest latest value over the well's devices).
+    pub async fn well_status(&self, tenant: &TenantId, well: &WellId) -> Result<WellStatus> {
+        self.0.store.well(tenant, well).await?;
+        let (last, source) = match self.0.cached_well_status(tenant, well).await {
+            Some(last) => (Some(last), StatusSource::Cache),
+            None => (self.0.store.well_last_report(tenant, well).await?, StatusSource::Store),
+        };
+        let window = i64::try_from(crate::MONITORED_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let since = self.0.now().saturating_sub(window);
+        Ok(WellStatus {
+            well_id: well.clone(),
+            monitored: last.as_ref().is_some_and(|(ts, _)| *ts >= since),
+            last_report_ts: last.as_ref().map(|(ts, _)| *ts),
+            last_device: last.map(|(_, device)| device),
+            source,
+        })
     }
 
     /// A page of a device's latest values: at most `limit` (1 to

@@ -2,7 +2,7 @@
 //! the pool's size, and the tenant gauges.
 
 use async_trait::async_trait;
-use nexus_model::{Severity, TenantId, TimestampMs};
+use nexus_model::{DeviceId, Severity, TenantId, TimestampMs, WellId};
 use nexus_storage::{MonitorStore, PoolStats, Result, StorageError};
 
 use crate::{PostgresStore, db};
@@ -46,6 +46,20 @@ impl MonitorStore for PostgresStore {
         .await
         .map_err(db)?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn well_last_report(&self, tenant: &TenantId, well: &WellId) -> Result<Option<(TimestampMs, DeviceId)>> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT l.ts, l.device_id FROM pf.telemetry_latest l
+             JOIN pf.device d ON d.id = l.device_id AND d.tenant_id = l.tenant_id
+             WHERE l.tenant_id = $1 AND d.well_id = $2 ORDER BY l.ts DESC, l.device_id LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(well.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(|(ts, device)| (ts, DeviceId::from(device))))
     }
 
     async fn open_alarms_by_severity(&self, tenant: &TenantId) -> Result<Vec<(Severity, u64)>> {

@@ -2,7 +2,7 @@
 //! a fresh connection to the file, the pools' sizes, and the tenant gauges.
 
 use async_trait::async_trait;
-use nexus_model::{Severity, TenantId, TimestampMs};
+use nexus_model::{DeviceId, Severity, TenantId, TimestampMs, WellId};
 use nexus_storage::{MonitorStore, PoolStats, Result, StorageError};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
@@ -66,6 +66,21 @@ impl MonitorStore for SqliteStore {
         .await
         .map_err(db)?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn well_last_report(&self, tenant: &TenantId, well: &WellId) -> Result<Option<(TimestampMs, DeviceId)>> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT l.ts, s.device_id FROM series s
+             JOIN telemetry_latest l ON l.series_id = s.id
+             JOIN device d ON d.id = s.device_id AND d.tenant_id = s.tenant_id
+             WHERE s.tenant_id = ? AND d.well_id = ? ORDER BY l.ts DESC, s.device_id LIMIT 1",
+        )
+        .bind(tenant.as_str())
+        .bind(well.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.map(|(ts, device)| (ts, DeviceId::from(device))))
     }
 
     async fn open_alarms_by_severity(&self, tenant: &TenantId) -> Result<Vec<(Severity, u64)>> {

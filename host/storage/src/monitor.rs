@@ -1,10 +1,10 @@
 //! What the host observes of its store: whether the database answers, its
 //! connection pools, and the tenant gauges `/metrics` reports (wells that
-//! report, open alarms by severity). Reads only; every tenant gauge takes
-//! the tenant.
+//! report, open alarms by severity) and a well's last report. Reads only;
+//! every tenant read takes the tenant.
 
 use async_trait::async_trait;
-use nexus_model::{Severity, TenantId, TimestampMs};
+use nexus_model::{DeviceId, Severity, TenantId, TimestampMs, WellId};
 
 use crate::Result;
 
@@ -37,6 +37,11 @@ pub trait MonitorStore: Send + Sync {
     /// How many of the tenant's wells have a device whose newest stored
     /// reading of some key is stamped at or after `since`.
     async fn wells_reporting(&self, tenant: &TenantId, since: TimestampMs) -> Result<u64>;
+
+    /// A well's last report: the newest latest value of any of its devices
+    /// (when, and which device; the lowest device id on a tie), `None`
+    /// before the first, or when the well is not the tenant's.
+    async fn well_last_report(&self, tenant: &TenantId, well: &WellId) -> Result<Option<(TimestampMs, DeviceId)>>;
 
     /// The tenant's open alarms (`ACTIVE_UNACK`, `ACTIVE_ACK`) per severity;
     /// severities without one are left out.

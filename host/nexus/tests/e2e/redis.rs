@@ -2,8 +2,9 @@
 //! port, nothing saved): the seed's keys appear, under the prefix and the
 //! tenant, with their TTLs; latest-value reads use the cache, which never
 //! goes back in time nor takes a reading ahead of the clock; the active
-//! alarms follow the outbox; and with Redis killed, ingest still answers
-//! 200 and latest values come from the database.
+//! alarms follow the outbox; a well's status is read from its hash; and
+//! with Redis killed, ingest still answers 200 and latest values and the
+//! well's status come from the database.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -138,6 +139,20 @@ async fn the_seed_keys_appear_with_their_ttls_and_reads_fall_back_to_the_databas
     assert_eq!(redis.cli(&["HGET", &status_key, "last_report_ts"]), t0.to_string());
     assert_eq!(redis.cli(&["HGET", &status_key, "last_device"]), device);
 
+    // The well's status endpoint reads the hash: a report put there (only
+    // by this test) is what it answers; another tenant's admin gets 404.
+    let status_path = format!("/api/wells/{well}/status");
+    let status = h.get(&status_path).await;
+    assert_eq!((status["last_report_ts"].as_i64(), status["source"].as_str()), (Some(t0), Some("cache")), "{status}");
+    assert_eq!((status["last_device"].as_str(), status["monitored"].as_bool()), (Some(device.as_str()), Some(true)));
+    redis.cli(&["HSET", &status_key, "last_report_ts", &(t0 - 1).to_string(), "last_device", "planted"]);
+    let status = h.get(&status_path).await;
+    assert_eq!((status["last_report_ts"].as_i64(), status["last_device"].as_str()), (Some(t0 - 1), Some("planted")));
+    redis.cli(&["HSET", &status_key, "last_report_ts", &t0.to_string(), "last_device", &device]);
+    h.field_in("other").await;
+    let (code, body, _) = h.send(h.admin(Method::GET, &status_path, "other").await).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "another tenant's well: {body}");
+
     // The alarm joins the tenant's active set, scored by its start.
     let alarms = h.alarms(&device).await;
     let alarm = alarms.first().expect("an alarm was raised");
@@ -185,4 +200,13 @@ async fn the_seed_keys_appear_with_their_ttls_and_reads_fall_back_to_the_databas
     assert_eq!(keys, ["flow", "motor_temperature"], "{page}");
     assert_eq!((page[0]["value"].as_f64(), page[0]["ts"].as_i64()), (Some(3.0), Some(t0 + 1)), "{page}");
     assert_eq!(page[1]["value"], 132.0, "{page}");
+    // The well's status too, from the database: the newest latest value
+    // (not the reading an hour ahead of the clock, which is never latest).
+    let status = h.get(&status_path).await;
+    assert_eq!(
+        (status["last_report_ts"].as_i64(), status["source"].as_str()),
+        (Some(t0 + 3), Some("store")),
+        "{status}"
+    );
+    assert_eq!((status["last_device"].as_str(), status["monitored"].as_bool()), (Some(device.as_str()), Some(true)));
 }

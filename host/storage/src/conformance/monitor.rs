@@ -1,5 +1,5 @@
-//! What the host observes of a store: ping, pools, wells that report, open
-//! alarms by severity, the outbox head.
+//! What the host observes of a store: ping, pools, wells that report and a
+//! well's last report, open alarms by severity, the outbox head.
 
 use nexus_model::{Actor, AlarmAction, AlarmSignal, EventSeq, OperatorAction, Reading, Severity, TenantId, Value};
 
@@ -58,6 +58,7 @@ pub async fn monitoring_reads_pools_wells_alarms_and_the_outbox_head(store: &dyn
     let late = NewDevice { name: "ESP-3".into(), well_id: Some(other.id.clone()), token_hash: "sha256:late".into() };
     let late = store.create_device(&a.tenant, &late, &admin(), T0).await.expect("device");
     assert_eq!(store.wells_reporting(&a.tenant, T0).await.expect("wells"), 0, "nothing reported yet");
+    assert_eq!(store.well_last_report(&a.tenant, &a.well.id).await.expect("last"), None, "nothing reported yet");
     report(store, &a.tenant, &a.device.id, T0 + 10_000).await;
     report(store, &a.tenant, &twin.id, T0 + 20_000).await;
     report(store, &a.tenant, &late.id, T0 + 1_000).await;
@@ -65,6 +66,16 @@ pub async fn monitoring_reads_pools_wells_alarms_and_the_outbox_head(store: &dyn
     assert_eq!(store.wells_reporting(&a.tenant, T0).await.expect("wells"), 2);
     assert_eq!(store.wells_reporting(&a.tenant, T0 + 30_000).await.expect("wells"), 0);
     assert_eq!(store.wells_reporting(&b.tenant, T0).await.expect("wells"), 0, "B's wells did not report");
+    // A well's last report is its newest device's, whatever the key.
+    let last = store.well_last_report(&a.tenant, &a.well.id).await.expect("last");
+    assert_eq!(last, Some((T0 + 20_000, twin.id.clone())), "W-1's newest device");
+    let last = store.well_last_report(&a.tenant, &other.id).await.expect("last");
+    assert_eq!(last, Some((T0 + 1_000, late.id.clone())));
+    assert_eq!(store.well_last_report(&b.tenant, &b.well.id).await.expect("last"), None, "B's well did not report");
+    assert_eq!(store.well_last_report(&b.tenant, &a.well.id).await.expect("last"), None, "A's well seen from B");
+    report(store, &a.tenant, &a.device.id, T0 + 5_000).await;
+    let last = store.well_last_report(&a.tenant, &a.well.id).await.expect("last");
+    assert_eq!(last.map(|l| l.0), Some(T0 + 20_000), "an older sample changes nothing");
 
     raise(store, &a, "High", Severity::Major).await;
     raise(store, &a, "Low", Severity::Major).await;

@@ -466,39 +466,13 @@ impl TelemetryStore for SqliteStore {
     }
 
     async fn delete_telemetry_before(&self, tenant: &TenantId, before: TimestampMs) -> Result<u64> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let mut deleted = 0;
-        for table in ["telemetry", "telemetry_recent"] {
-            deleted += sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE ts < ?2
-                   AND series_id IN (SELECT id FROM series WHERE tenant_id = ?1)"
-            )))
-            .bind(tenant.as_str())
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(deleted)
+        delete_before(self, before, Some(tenant)).await
     }
 
     /// Row by row: SQLite keeps every time in one table (and the recent
     /// rows not yet folded in another).
     async fn expire_telemetry_before(&self, before: TimestampMs) -> Result<Expired> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let mut rows = 0;
-        for table in ["telemetry", "telemetry_recent"] {
-            rows += sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE ts < ?")))
-                .bind(before)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(Expired { partitions: 0, rows })
+        Ok(Expired { partitions: 0, rows: delete_before(self, before, None).await? })
     }
 
     async fn recent(&self, tenant: &TenantId, device: &DeviceId, limit: u32) -> Result<Vec<Reading>> {
@@ -518,4 +492,25 @@ impl TelemetryStore for SqliteStore {
         .await
         .map_err(db)
     }
+}
+
+/// Deletes the readings stamped before `before` — of one tenant, or of
+/// every one — from both tables, in one transaction; returns how many rows
+/// went.
+async fn delete_before(store: &SqliteStore, before: TimestampMs, tenant: Option<&TenantId>) -> Result<u64> {
+    let mut tx = store.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+    let mut deleted = 0;
+    // Two statements, not one with an `OR`: the tenant's series stay an
+    // index look-up.
+    let of_tenant = if tenant.is_some() { "AND series_id IN (SELECT id FROM series WHERE tenant_id = ?2)" } else { "" };
+    for table in ["telemetry", "telemetry_recent"] {
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE ts < ?1 {of_tenant}")));
+        let query = match tenant {
+            Some(tenant) => query.bind(before).bind(tenant.as_str()),
+            None => query.bind(before),
+        };
+        deleted += query.execute(&mut *tx).await.map_err(db)?.rows_affected();
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(deleted)
 }

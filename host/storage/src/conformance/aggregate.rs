@@ -159,29 +159,32 @@ pub async fn a_day_at_one_hertz_aggregates_the_same_everywhere(store: &dyn Store
     compare(&hours, &expected("flow", &values, 3600), "1-hour");
 }
 
+/// Keys `p` and `q` of the field's device once a day for ten days from
+/// [`T0`], valued by the day.
+fn ten_days(field: &super::fixture::Field) -> Vec<Reading> {
+    (0..10)
+        .flat_map(|i| {
+            ["p", "q"].map(|key| Reading {
+                device_id: field.device.id.clone(),
+                key: key.into(),
+                ts: T0 + i * DAY,
+                value: Value::Number(i as f64),
+                quality: 1.0,
+            })
+        })
+        .collect()
+}
+
 /// Retention deletes the tenant's readings stamped before the cutoff, of
 /// every device and key, keeps the rest and the latest values, and leaves
 /// another tenant's old readings alone.
 pub async fn telemetry_retention_deletes_one_tenants_old_readings(store: &dyn Store) {
     let a = field(store, "tenant-a").await;
     let b = field(store, "tenant-b").await;
-    let readings = |field: &super::fixture::Field| -> Vec<Reading> {
-        (0..10)
-            .flat_map(|i| {
-                ["p", "q"].map(|key| Reading {
-                    device_id: field.device.id.clone(),
-                    key: key.into(),
-                    ts: T0 + i * DAY,
-                    value: Value::Number(i as f64),
-                    quality: 1.0,
-                })
-            })
-            .collect()
-    };
-    commit(store, &a.tenant, &readings(&a)).await;
-    commit(store, &b.tenant, &readings(&b)).await;
+    commit(store, &a.tenant, &ten_days(&a)).await;
+    commit(store, &b.tenant, &ten_days(&b)).await;
     // Re-delivered old sample (SQLite keeps it apart until folded).
-    commit(store, &a.tenant, &readings(&a)[..2]).await;
+    commit(store, &a.tenant, &ten_days(&a)[..2]).await;
 
     let deleted = store.delete_telemetry_before(&a.tenant, T0 + 6 * DAY).await.expect("delete");
     assert!(deleted >= 12, "deleted {deleted} rows, expected at least 12");
@@ -201,17 +204,7 @@ pub async fn telemetry_retention_deletes_one_tenants_old_readings(store: &dyn St
 pub async fn expiring_telemetry_deletes_every_tenants_older_readings(store: &dyn Store) {
     let fields = [field(store, "tenant-a").await, field(store, "tenant-b").await];
     for f in &fields {
-        let readings: Vec<Reading> = (0..10)
-            .flat_map(|i| {
-                ["p", "q"].map(|key| Reading {
-                    device_id: f.device.id.clone(),
-                    key: key.into(),
-                    ts: T0 + i * DAY,
-                    value: Value::Number(i as f64),
-                    quality: 1.0,
-                })
-            })
-            .collect();
+        let readings = ten_days(f);
         commit(store, &f.tenant, &readings).await;
         // Re-delivered old samples (SQLite keeps them apart until folded).
         commit(store, &f.tenant, &readings[..2]).await;

@@ -214,20 +214,22 @@ impl TelemetryStore for PostgresStore {
     /// The day partitions that end by `before` are dropped whole; the rest
     /// before it — the default partition's rows and those of `before`'s
     /// own day, or all of them on a hypertable — are deleted row by row.
-    /// One transaction.
+    /// Each step is its own transaction: dropping a partition locks out
+    /// every writer of `pf.telemetry`, so that lock is held for the drop
+    /// alone, never for a delete.
     async fn expire_telemetry_before(&self, before: TimestampMs) -> Result<Expired> {
-        let mut tx = self.write_tx().await?;
-        let delete = |table: &'static str| {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE ts < $1"))).bind(before)
+        let delete = |table: &'static str| async move {
+            let query = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE ts < $1")));
+            Ok::<_, StorageError>(query.bind(before).execute(&self.pool).await.map_err(db)?.rows_affected())
         };
         let mut expired = Expired::default();
         if self.telemetry_layout() == TelemetryLayout::Partitioned {
-            // Counted here: the drop below also clears the default partition.
-            expired.rows += delete("pf.telemetry_default").execute(&mut *tx).await.map_err(db)?.rows_affected();
-            expired.partitions = crate::partitions::drop_before(&mut tx, before).await?;
+            // First, so the drop's own clearing of the default partition
+            // finds nothing left to delete under its lock.
+            expired.rows += delete("pf.telemetry_default").await?;
+            expired.partitions = self.drop_partitions_before(before).await?;
         }
-        expired.rows += delete("pf.telemetry").execute(&mut *tx).await.map_err(db)?.rows_affected();
-        tx.commit().await.map_err(db)?;
+        expired.rows += delete("pf.telemetry").await?;
         Ok(expired)
     }
 

@@ -58,8 +58,15 @@ pub struct SqliteStore {
     _alive: std::sync::Arc<()>,
 }
 
-/// Page cache of the writer connection, KiB.
-const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// Page cache of the writer connection, KiB. Not larger: SQLite ends every
+/// transaction that split a b-tree page with a walk of the whole cache
+/// (`balance_nonroot` renumbers pages through the pending-byte page, which
+/// leaves the cache believing it holds a page past the end of the
+/// database, and `pcache1Truncate` then visits every cached page). With
+/// 64 MiB that walk cost a 1 000-reading commit about a millisecond; pages
+/// the writer misses come from the operating system's cache (README,
+/// "Performance").
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// Page cache of each reader connection, KiB.
 const READER_CACHE_KIB: i64 = 8 * 1024;
 

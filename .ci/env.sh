@@ -7,3 +7,5 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 step() { printf '\n==> %s\n' "$*"; }
+# Runs a command as root (directly when already root, else with sudo).
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }

@@ -1,30 +1,28 @@
 //! Folding recent telemetry into the clustered table, in the background.
 //!
-//! Commits append rows to `telemetry_recent` in arrival order (see
-//! [`crate::telemetry`]); the folder moves them into `telemetry`, clustered
-//! by (series, ts) for reads, a piece at a time.
+//! Commits write rows to `telemetry_recent`, a small table keyed by
+//! (series, ts) (see [`crate::telemetry`]); the folder moves them into
+//! `telemetry`, the large one clustered the same way, a piece at a time.
 
 use nexus_storage::Result;
 
 use crate::db;
 use crate::telemetry::{COLUMNS, VALUES};
 
-/// Folds every recent row into `telemetry`, in the order of the recent
-/// table's `(series_id, ts)` index — a re-delivered sample replacing the
-/// stored one, the last written winning — and deletes them. Returns how many
-/// rows it folded.
+/// Folds every recent row into `telemetry`, in the recent table's
+/// `(series_id, ts)` order — a re-delivered sample replacing the stored
+/// one — and deletes them. Returns how many rows it folded.
 ///
 /// A fold dirties about one leaf of `telemetry` per series it touches and
 /// holds the write lock while it runs. So it runs in pieces, each one
-/// transaction moving the next [`PIECE_ROWS`] rows of the index (and any
-/// more with the last one's series and timestamp), or fewer when those
-/// rows span more than [`PIECE_SERIES`] series: a commit waiting for the
-/// writer waits for one piece, not the whole fold, however many series or
-/// rows of one series there are. A piece reads its rows along the index, in
-/// the order it writes them, and deletes that index range, so its cost is
-/// its own rows: not a scan of the backlog, nor a sort. Folds are paced
-/// ([`FOLD_EVERY`]) so that a series gathers rows between them, and the
-/// leaf a fold dirties takes many at once.
+/// transaction moving the next [`PIECE_ROWS`] rows of the recent table, or
+/// fewer when those rows span more than [`PIECE_SERIES`] series: a commit
+/// waiting for the writer waits for one piece, not the whole fold, however
+/// many series or rows of one series there are. A piece reads its rows as a
+/// range of the table's key, in the order it writes them, and deletes that
+/// range, so its cost is its own rows: not a scan of the backlog, nor a
+/// sort. Folds are paced ([`FOLD_EVERY`]) so that a series gathers rows
+/// between them, and the leaf a fold dirties takes many at once.
 pub(crate) async fn fold(writer: &sqlx::SqlitePool) -> Result<u64> {
     let mut after = (i64::MIN, i64::MIN);
     let mut folded = 0;
@@ -38,37 +36,37 @@ pub(crate) async fn fold(writer: &sqlx::SqlitePool) -> Result<u64> {
     }
 }
 
-/// Folds the next rows after the (series, ts) `after` in the index, about
+/// Folds the next rows after the (series, ts) `after` in the table, about
 /// [`PIECE_ROWS`] of them or those of the next [`PIECE_SERIES`] series if
 /// fewer, in one transaction. Returns the rows moved and
 /// the (series, ts) the piece ended at, `None` when it took all the rest.
 async fn fold_piece(writer: &sqlx::SqlitePool, after: (i64, i64)) -> Result<(u64, Option<(i64, i64)>)> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
     // The piece ends before the first series past PIECE_SERIES among the
-    // next PIECE_ROWS rows, if there is one;
-    let next_series: Option<i64> = sqlx::query_scalar(
+    // next PIECE_ROWS rows, if there is one; (The counts are literals, not
+    // parameters: SQLite compiles a statement again at every run when a
+    // parameter bound anew is its LIMIT or OFFSET, which its planner uses.)
+    let next_series: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT series_id FROM (SELECT series_id FROM telemetry_recent WHERE (series_id, ts) > (?1, ?2)
-                                ORDER BY series_id, ts LIMIT ?3)
-         GROUP BY series_id ORDER BY series_id LIMIT 1 OFFSET ?4",
-    )
+                                ORDER BY series_id, ts LIMIT {PIECE_ROWS})
+         GROUP BY series_id ORDER BY series_id LIMIT 1 OFFSET {PIECE_SERIES}"
+    )))
     .bind(after.0)
     .bind(after.1)
-    .bind(PIECE_ROWS)
-    .bind(PIECE_SERIES)
     .fetch_optional(&mut *tx)
     .await
     .map_err(db)?;
-    // else the key PIECE_ROWS rows on ends it; past the end of the index, it
+    // else the key PIECE_ROWS rows on ends it; past the end of the table, it
     // takes the rest.
     let last: Option<(i64, i64)> = match next_series {
         Some(series) => Some((series, i64::MIN)),
-        None => sqlx::query_as(
+        None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT series_id, ts FROM telemetry_recent WHERE (series_id, ts) > (?1, ?2)
-             ORDER BY series_id, ts LIMIT 1 OFFSET ?3",
-        )
+             ORDER BY series_id, ts LIMIT 1 OFFSET {}",
+            PIECE_ROWS - 1
+        )))
         .bind(after.0)
         .bind(after.1)
-        .bind(PIECE_ROWS - 1)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?,
@@ -81,7 +79,8 @@ async fn fold_piece(writer: &sqlx::SqlitePool, after: (i64, i64)) -> Result<(u64
     Ok((folded, last))
 }
 
-/// `sql` over the index keys after `after` up to `end` (its `?1`–`?4`).
+/// `sql` over the recent table's keys after `after` up to `end` (its
+/// `?1`–`?4`).
 fn between(
     sql: String,
     after: (i64, i64),
@@ -90,15 +89,14 @@ fn between(
     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.0).bind(after.1).bind(end.0).bind(end.1)
 }
 
-/// A fold piece's copy: the rows between two keys of the recent table's
-/// `(series_id, ts)` index, along it — in its order (series, ts, then
-/// rowid), which is the order they are written in, so the last written of
-/// a (series, ts) wins and nothing is sorted.
+/// A fold piece's copy: the rows between two keys of the recent table,
+/// along its `(series_id, ts)` key — the order they are written in, so
+/// nothing is sorted.
 fn fold_piece_sql() -> String {
     format!(
         "INSERT OR REPLACE INTO telemetry {COLUMNS}
-         SELECT series_id, {VALUES} FROM telemetry_recent INDEXED BY telemetry_recent_series
-         WHERE (series_id, ts) > (?1, ?2) AND (series_id, ts) <= (?3, ?4) ORDER BY series_id, ts, rowid"
+         SELECT series_id, {VALUES} FROM telemetry_recent
+         WHERE (series_id, ts) > (?1, ?2) AND (series_id, ts) <= (?3, ?4) ORDER BY series_id, ts"
     )
 }
 
@@ -117,8 +115,7 @@ pub(crate) async fn fold_plan(writer: &sqlx::SqlitePool) -> Result<Vec<String>> 
     Ok(rows.into_iter().map(|(.., detail)| detail).collect())
 }
 
-/// Rows a fold piece moves (it holds the write lock while it runs), and
-/// any more of the same series and timestamp as its last.
+/// Rows a fold piece moves (it holds the write lock while it runs).
 const PIECE_ROWS: i64 = 1024;
 
 /// Series a fold piece moves at most. A piece dirties about one leaf of

@@ -1,13 +1,14 @@
 //! Telemetry (pf.telemetry) and the latest value per key.
 //!
 //! A **series** is one (device, key), named by an integer id (`series`);
-//! rows carry the id, not the tenant, device and key text. New rows are
-//! appended to `telemetry_recent` in arrival order, so a group commit of
-//! frames from many devices dirties a few pages, not one leaf per series;
-//! [`crate::fold`] moves them, a piece at a time, into `telemetry`, clustered by
-//! (series, ts), in the background. A read sees both inside one snapshot; a
-//! recent row replaces a folded one with the same (series, ts), and among
-//! recent rows the last written wins — so re-delivery stores nothing twice.
+//! rows carry the id, not the tenant, device and key text. New rows go to
+//! `telemetry_recent`, a small table keyed by (series, ts) — one B-tree
+//! insert per row, a re-delivered sample replacing the recent one (the last
+//! written wins) — and [`crate::fold`] moves them, a piece at a time, into
+//! `telemetry`, the large table clustered the same way, in the background:
+//! a commit's inserts land in the few hot pages of the small table. A read
+//! sees both inside one snapshot, a recent row replacing a folded one with
+//! the same (series, ts) — so re-delivery stores nothing twice.
 
 use std::collections::HashMap;
 
@@ -142,8 +143,9 @@ async fn series_ids(
     Ok((ids, created))
 }
 
-/// Stores telemetry inside a transaction: appended to `telemetry_recent` in
-/// multi-row statements, and one upsert per series into `telemetry_latest`
+/// Stores telemetry inside a transaction: into `telemetry_recent` in
+/// multi-row statements (a sample of a (series, ts) already there replacing
+/// it), and one upsert per series into `telemetry_latest`
 /// (the newest sample of the batch not stamped past its device's
 /// `latest_until`, kept only if it is not older than what is stored). Returns the series it created, for [`remember`].
 pub(crate) async fn insert(
@@ -175,7 +177,7 @@ pub(crate) async fn insert(
             }
         }
     }
-    write_rows(tx, &format!("INSERT INTO telemetry_recent {COLUMNS} VALUES "), "", &rows).await?;
+    write_rows(tx, &format!("INSERT OR REPLACE INTO telemetry_recent {COLUMNS} VALUES "), "", &rows).await?;
     let mut latest: Vec<usize> = newest.into_values().collect();
     latest.sort_unstable();
     let latest: Vec<Row<'_>> = latest
@@ -239,8 +241,8 @@ enum From {
 }
 
 /// Up to `limit` samples of one series in `[start, end)` from the given
-/// end, folded and recent together (a recent row replacing a folded one;
-/// the last written recent row winning), in time order.
+/// end, folded and recent together (a recent row replacing a folded one),
+/// in time order.
 async fn read_series(
     conn: &mut sqlx::SqliteConnection,
     id: i64,
@@ -261,7 +263,7 @@ async fn read_series(
     .await
     .map_err(db)?;
     let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {VALUES} FROM telemetry_recent WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts {order}, rowid"
+        "SELECT {VALUES} FROM telemetry_recent WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts {order}"
     )))
     .bind(id)
     .bind(start)
@@ -320,9 +322,8 @@ async fn read_device(
 
 /// Time buckets of a device's series (`?3`: a JSON array of keys, or NULL
 /// for all) in `[?4, ?5)`, `?6` ms wide from `?4`. The samples are the
-/// folded rows not replaced by a recent one, and of the recent rows the last
-/// written per (series, ts) (SQLite takes the bare columns of a `max()`
-/// group from the row holding the maximum). Integers count as numbers.
+/// folded rows not replaced by a recent one, and the recent rows. Integers
+/// count as numbers.
 const AGGREGATE: &str = "WITH s AS (
         SELECT id, key FROM series WHERE tenant_id = ?1 AND device_id = ?2
           AND (?3 IS NULL OR key IN (SELECT value FROM json_each(?3)))),
@@ -331,10 +332,8 @@ const AGGREGATE: &str = "WITH s AS (
         WHERE series_id IN (SELECT id FROM s) AND ts >= ?4 AND ts < ?5
           AND NOT EXISTS (SELECT 1 FROM telemetry_recent n WHERE n.series_id = t.series_id AND n.ts = t.ts)
         UNION ALL
-        SELECT series_id, ts, v FROM (
-            SELECT series_id, ts, coalesce(value_numeric, CAST(value_long AS REAL)) AS v, max(rowid)
-            FROM telemetry_recent WHERE series_id IN (SELECT id FROM s) AND ts >= ?4 AND ts < ?5
-            GROUP BY series_id, ts))
+        SELECT series_id, ts, coalesce(value_numeric, CAST(value_long AS REAL)) AS v
+        FROM telemetry_recent WHERE series_id IN (SELECT id FROM s) AND ts >= ?4 AND ts < ?5)
     SELECT s.key AS key, (samples.ts - ?4) / ?6 AS bucket, avg(v) AS avg_value, min(v) AS min_value,
            max(v) AS max_value, sum(v) AS sum_value, count(*) AS samples
     FROM samples JOIN s ON s.id = samples.series_id
@@ -483,8 +482,8 @@ impl TelemetryStore for SqliteStore {
         sqlx::query_scalar(
             "WITH s AS (SELECT id FROM series WHERE tenant_id = ? AND device_id = ?)
              SELECT (SELECT count(*) FROM telemetry WHERE series_id IN s)
-                  + (SELECT count(*) FROM (SELECT DISTINCT series_id, ts FROM telemetry_recent n WHERE series_id IN s
-                       AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = n.series_id AND t.ts = n.ts)))",
+                  + (SELECT count(*) FROM telemetry_recent n WHERE series_id IN s
+                       AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = n.series_id AND t.ts = n.ts))",
         )
         .bind(tenant.as_str())
         .bind(device.as_str())

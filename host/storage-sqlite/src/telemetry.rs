@@ -6,7 +6,7 @@
 //! insert per row, a re-delivered sample replacing the recent one (the last
 //! written wins) — and [`crate::fold`] moves them, a piece at a time, into
 //! `telemetry`, the large table clustered the same way, in the background:
-//! a commit's inserts land in the few hot pages of the small table. A read
+//! a commit's inserts land in a table small enough to stay cached. A read
 //! sees both inside one snapshot, a recent row replacing a folded one with
 //! the same (series, ts) — so re-delivery stores nothing twice.
 

@@ -94,6 +94,20 @@ async fn a_redelivered_sample_replaces_the_stored_one_across_folds() {
     assert!(store.latest(&other, &device, &[]).await.expect("latest").is_empty());
 }
 
+/// A database file in `dir` migrated up to `version` and no further, as an
+/// older release left it.
+async fn migrated_up_to(dir: &std::path::Path, version: i64) -> sqlx::SqlitePool {
+    std::fs::create_dir_all(dir).expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("nexus.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
+    let mut before = sqlx::migrate::Migrator::new(migrations).await.expect("migrations");
+    let upto: Vec<_> = before.migrations.iter().filter(|m| m.version <= version).cloned().collect();
+    before.migrations = upto.into();
+    before.run(&pool).await.unwrap_or_else(|e| panic!("migrates to {version}: {e}"));
+    pool
+}
+
 /// A database from before the compact telemetry schema (migrations up to
 /// 0006, rows keyed by tenant, device and key text) keeps every reading and
 /// latest value through migration 0007.
@@ -101,14 +115,7 @@ async fn a_redelivered_sample_replaces_the_stored_one_across_folds() {
 async fn telemetry_stored_before_the_compact_schema_survives_its_migration() {
     use nexus_storage::TelemetryStore;
     let dir = temp_dir();
-    std::fs::create_dir_all(&dir).expect("dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("nexus.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
-    let mut before = sqlx::migrate::Migrator::new(migrations).await.expect("migrations");
-    let upto: Vec<_> = before.migrations.iter().filter(|m| m.version <= 6).cloned().collect();
-    before.migrations = upto.into();
-    before.run(&pool).await.expect("migrates to 0006");
+    let pool = migrated_up_to(&dir, 6).await;
     for (key, ts, v) in [("p", 1, 1.0), ("p", 2, 2.0), ("q", 1, 7.0)] {
         sqlx::query("INSERT INTO telemetry (tenant_id, device_id, key, ts, value_numeric, quality) VALUES ('t', 'd1', ?, ?, ?, 1)")
             .bind(key)
@@ -147,14 +154,7 @@ async fn telemetry_stored_before_the_compact_schema_survives_its_migration() {
 async fn recent_telemetry_survives_keying_by_series_and_time() {
     use nexus_storage::TelemetryStore;
     let dir = temp_dir();
-    std::fs::create_dir_all(&dir).expect("dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("nexus.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
-    let mut before = sqlx::migrate::Migrator::new(migrations).await.expect("migrations");
-    let upto: Vec<_> = before.migrations.iter().filter(|m| m.version <= 20).cloned().collect();
-    before.migrations = upto.into();
-    before.run(&pool).await.expect("migrates to 0020");
+    let pool = migrated_up_to(&dir, 20).await;
     sqlx::query("INSERT INTO series (id, tenant_id, device_id, key) VALUES (1, 't', 'd1', 'p'), (2, 't', 'd1', 'q')")
         .execute(&pool)
         .await

@@ -421,6 +421,7 @@ async fn main() {
             samples,
             devices: o.devices.max(1),
             committers: o.committers,
+            signals: o.signals,
         };
         return storage::run(shape, o.postgres.as_deref()).await;
     }

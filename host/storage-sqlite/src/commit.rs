@@ -7,9 +7,9 @@ use nexus_model::{DeviceId, TenantId};
 use nexus_storage::{
     Committed, DeviceSeries, Effects, Result, StateWrite, StorageError, UnitOfWork, UsageDelta, outbox_events,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{SqliteStore, db, outbox, records, telemetry};
+use crate::{SqliteStore, db, outbox, records, telemetry, values};
 
 #[async_trait]
 impl UnitOfWork for SqliteStore {
@@ -114,9 +114,16 @@ async fn apply(tx: &mut sqlx::SqliteConnection, effects: &Effects) -> Result<Com
     }
 }
 
-/// The batch's plugin states, in three statements however many: their
-/// bindings checked to be their tenants' (state never crosses tenants), the
-/// old states of each (binding, device) deleted, the new ones inserted. A
+/// Plugin states' rows, bound as a `VALUES` list ([`values`]).
+const STATES: (&str, &str) = (
+    "INSERT INTO plugin_state (tenant_id, binding_id, device_id, key, value)
+     SELECT column2, column3, column4, column5, column6 FROM ",
+    " WHERE column1 IS NOT NULL",
+);
+
+/// The batch's plugin states, in two round trips however many: their
+/// bindings checked to be their tenants' (state never crosses tenants), then
+/// the old states of each (binding, device) deleted and the new inserted. A
 /// later write of a (binding, device) in the batch replaces an earlier one.
 async fn write_states(tx: &mut sqlx::SqliteConnection, batch: &[Effects]) -> Result<()> {
     let mut last: BTreeMap<(&str, &str), (&str, &StateWrite)> = BTreeMap::new();
@@ -143,41 +150,25 @@ async fn write_states(tx: &mut sqlx::SqliteConnection, batch: &[Effects]) -> Res
             return Err(StorageError::not_found("binding", &write.binding_id));
         }
     }
-    let pairs: Vec<(&str, &str)> = last.keys().copied().collect();
-    sqlx::query(
-        "DELETE FROM plugin_state WHERE (binding_id, device_id) IN
-         (SELECT value ->> 0, value ->> 1 FROM json_each(?1))",
-    )
-    .bind(json!(pairs).to_string())
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
-    let rows: Vec<Value> = last
+    let pairs = json!(last.keys().collect::<Vec<_>>()).to_string();
+    let rows: Vec<(&str, &StateWrite, &String, &Vec<u8>)> = last
         .values()
-        .flat_map(|(tenant, write)| {
-            write.state.iter().map(move |(key, value)| {
-                json!([tenant, write.binding_id.as_str(), write.device_id.as_str(), key, hex(value)])
-            })
-        })
+        .flat_map(|&(tenant, write)| write.state.iter().map(move |(key, value)| (tenant, write, key, value)))
         .collect();
-    if !rows.is_empty() {
-        sqlx::query(
-            "INSERT INTO plugin_state (tenant_id, binding_id, device_id, key, value)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, unhex(value ->> 4) FROM json_each(?1)",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    }
-    Ok(())
-}
-
-/// `bytes` as hexadecimal digits, for `unhex` in SQL.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    // The old states deleted and the new inserted in one round trip.
+    let mut statements = values::Statements::default();
+    statements.push(
+        "DELETE FROM plugin_state WHERE (binding_id, device_id) IN
+         (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
+        move |q| q.bind(pairs),
+    );
+    statements.rows(STATES, 6, &rows, |q, n, (tenant, write, key, value)| {
+        q.bind(n as i64)
+            .bind(*tenant)
+            .bind(write.binding_id.as_str())
+            .bind(write.device_id.as_str())
+            .bind(key.as_str())
+            .bind(value.as_slice())
+    });
+    statements.execute(tx).await
 }

@@ -25,6 +25,7 @@ mod rows;
 mod setpoints;
 mod signals;
 mod telemetry;
+mod values;
 mod well_tests;
 
 use std::path::Path;

@@ -7,43 +7,41 @@ use nexus_storage::{OutboxStore, Result};
 use sqlx::sqlite::SqliteRow;
 
 use crate::rows::get;
-use crate::{SqliteStore, corrupt, db};
+use crate::{SqliteStore, corrupt, db, values};
+
+/// Appends events, their rows bound as a `VALUES` list ([`values`]):
+/// inserted, and numbered, in order.
+const APPEND: (&str, &str) = (
+    "INSERT INTO outbox (tenant_id, ts, key, type, body) SELECT column2, column3, column4, column5, column6 FROM ",
+    " WHERE column1 IS NOT NULL ORDER BY column1 RETURNING seq",
+);
 
 /// Appends events inside a transaction; returns them with their `seq`, in
-/// order. One statement for all of them, their rows passed as one JSON
-/// array: they are inserted, and numbered, in array order.
+/// order. One statement for up to 1 024 of them.
 pub(crate) async fn append(tx: &mut sqlx::SqliteConnection, events: Vec<NewEvent>) -> Result<Vec<Event>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let mut keys = Vec::with_capacity(events.len());
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
-        let key = event.body.key();
-        rows.push(serde_json::json!({
-            "tenant_id": event.tenant_id.as_str(),
-            "ts": event.ts,
-            "key": key,
-            "type": event.body.type_name(),
-            "body": serde_json::to_string(&event.body).map_err(corrupt)?,
-        }));
-        keys.push(key);
+        rows.push((event, event.body.key(), serde_json::to_string(&event.body).map_err(corrupt)?));
     }
-    let mut seqs: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO outbox (tenant_id, ts, key, type, body)
-         SELECT e.value ->> 'tenant_id', e.value ->> 'ts', e.value ->> 'key', e.value ->> 'type', e.value ->> 'body'
-         FROM json_each(?1) AS e ORDER BY e.key
-         RETURNING seq",
-    )
-    .bind(serde_json::Value::Array(rows).to_string())
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db)?;
+    let mut statements = values::Statements::default();
+    statements.rows(APPEND, 6, &rows, |q, n, (event, key, body)| {
+        q.bind(n as i64)
+            .bind(event.tenant_id.as_str())
+            .bind(event.ts)
+            .bind(key.as_str())
+            .bind(event.body.type_name())
+            .bind(body.as_str())
+    });
+    let mut seqs = statements.returning(tx).await?;
     // RETURNING's order is unspecified; the numbers were handed out in order.
     seqs.sort_unstable();
     if seqs.len() != events.len() {
         return Err(corrupt(format!("{} events appended as {} rows", events.len(), seqs.len())));
     }
+    let keys: Vec<String> = rows.into_iter().map(|(_, key, _)| key).collect();
     Ok(events
         .into_iter()
         .zip(keys)

@@ -2,8 +2,8 @@
 //! statements whatever their number: the open alarms of every (device,
 //! type) signalled are read in one query, the lifecycle applies the signals
 //! in order in memory, and the alarms' final rows and every transition's
-//! history row are written with one statement each, their rows passed as
-//! one JSON array (`json_each`). Each statement is a hand-off to the
+//! history row are written with one statement each, their rows bound as
+//! one `VALUES` list ([`crate::values`]). Each statement is a hand-off to the
 //! connection's worker thread; three or four per signal were a large part
 //! of a commit end to end (a threshold rule on a sawtooth raises and clears
 //! about 14 times per 100-sample frame). The write transaction is SQLite's
@@ -11,10 +11,11 @@
 
 use nexus_model::{Alarm, AlarmTransition, TenantId, TimestampMs};
 use nexus_storage::{AlarmRows, Homes, Result, SignalWrite, apply_signals, propagating_devices, signalled_pairs};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::db;
 use crate::rows::{self, get};
+use crate::values::{Query, Statements};
 
 /// The open alarms of the signalled (device, type) pairs (`?2`: `[[device, type], …]`).
 const OPEN: &str = "SELECT a.* FROM json_each(?2) AS p CROSS JOIN alarm a
@@ -25,29 +26,38 @@ const OPEN: &str = "SELECT a.* FROM json_each(?2) AS p CROSS JOIN alarm a
 const HOMES: &str = "SELECT d.id, d.well_id, w.wellpad_id FROM device d LEFT JOIN well w ON w.id = d.well_id
     WHERE d.tenant_id = ?1 AND d.id IN (SELECT value FROM json_each(?2))";
 
-/// The rows of [`INSERT`], [`UPDATE`] and [`EVENTS`] are the objects of a
-/// JSON array (`?2`, see [`row`]); `n.value ->> 'f'` is a row's field `f`.
+/// [`INSERT`], [`UPDATE`] and [`EVENTS`] read their rows from a `VALUES`
+/// list of bound parameters ([`values`]): `column1` is a row's number in
+/// the batch, then its fields in the order of [`ALARM`] and [`EVENT`].
 /// In [`UPDATE`] the unary `+` keeps the planner off the tenant's index:
 /// with it, SQLite scanned every alarm of the tenant for each commit (the
 /// table grows with every raise); without, each row is one primary-key
 /// look-up.
-const INSERT: &str = "INSERT INTO alarm (id, tenant_id, device_id, alarm_type, severity, status, start_ts, end_ts,
+const INSERT: (&str, &str) = (
+    "INSERT INTO alarm (id, tenant_id, device_id, alarm_type, severity, status, start_ts, end_ts,
         ack_ts, clear_ts, binding_id, details, created_time, well_id, wellpad_id, assignee)
-    SELECT n.value ->> 'id', ?1, n.value ->> 'device_id', n.value ->> 'alarm_type', n.value ->> 'severity',
-        n.value ->> 'status', n.value ->> 'start_ts', n.value ->> 'end_ts', n.value ->> 'ack_ts',
-        n.value ->> 'clear_ts', n.value ->> 'binding_id', n.value ->> 'details', n.value ->> 'created_time',
-        n.value ->> 'well_id', n.value ->> 'wellpad_id', n.value ->> 'assignee'
-    FROM json_each(?2) AS n ORDER BY n.key";
+    SELECT column2, column3, column4, column5, column6, column7, column8, column9, column10, column11,
+        column12, column13, column14, column15, column16, column17 FROM ",
+    " WHERE column1 IS NOT NULL ORDER BY column1",
+);
 
-const UPDATE: &str = "UPDATE alarm SET severity = n.value ->> 'severity', status = n.value ->> 'status',
-        end_ts = n.value ->> 'end_ts', ack_ts = n.value ->> 'ack_ts', clear_ts = n.value ->> 'clear_ts',
-        details = n.value ->> 'details', assignee = n.value ->> 'assignee'
-    FROM json_each(?2) AS n WHERE alarm.id = n.value ->> 'id' AND +alarm.tenant_id = ?1";
+const UPDATE: (&str, &str) = (
+    "UPDATE alarm SET severity = n.column6, status = n.column7, end_ts = n.column9, ack_ts = n.column10,
+        clear_ts = n.column11, details = n.column13, assignee = n.column17 FROM ",
+    " AS n WHERE n.column1 IS NOT NULL AND alarm.id = n.column2 AND +alarm.tenant_id = n.column3",
+);
 
-const EVENTS: &str = "INSERT INTO alarm_event (alarm_id, tenant_id, ts, action, status, severity, actor, details)
-    SELECT n.value ->> 'alarm_id', ?1, n.value ->> 'ts', n.value ->> 'action', n.value ->> 'status',
-        n.value ->> 'severity', n.value ->> 'actor', n.value ->> 'details'
-    FROM json_each(?2) AS n ORDER BY n.key";
+/// Parameters of an alarm's row: its number, then its columns.
+const ALARM: usize = 17;
+
+const EVENTS: (&str, &str) = (
+    "INSERT INTO alarm_event (alarm_id, tenant_id, ts, action, status, severity, actor, details)
+    SELECT column2, column3, column4, column5, column6, column7, column8, column9 FROM ",
+    " WHERE column1 IS NOT NULL ORDER BY column1",
+);
+
+/// Parameters of a history row: its number, then its columns.
+const EVENT: usize = 9;
 
 /// Applies a unit of work's signals in order inside `tx` and returns the
 /// transitions they caused.
@@ -93,68 +103,57 @@ async fn homes(tx: &mut sqlx::SqliteConnection, tenant: &TenantId, writes: &[Sig
     Ok(homes)
 }
 
-/// An alarm's row as JSON, for [`INSERT`] and [`UPDATE`].
-fn row(alarm: &Alarm, raised: Option<TimestampMs>) -> Value {
-    json!({
-        "id": alarm.id.as_str(),
-        "device_id": alarm.device_id.as_str(),
-        "alarm_type": alarm.alarm_type,
-        "severity": alarm.severity.as_str(),
-        "status": alarm.status.as_str(),
-        "start_ts": alarm.start_ts,
-        "end_ts": alarm.end_ts,
-        "ack_ts": alarm.ack_ts,
-        "clear_ts": alarm.clear_ts,
-        "binding_id": alarm.binding_id.as_ref().map(|b| b.as_str()),
-        "details": alarm.details.to_string(),
-        "created_time": raised,
-        "well_id": alarm.well_id.as_ref().map(|w| w.as_str()),
-        "wellpad_id": alarm.wellpad_id.as_ref().map(|w| w.as_str()),
-        "assignee": alarm.assignee,
-    })
+/// Binds an alarm's row: its number `n`, then the columns of [`INSERT`]
+/// (the tenant the unit of work's, whose alarms alone it read).
+fn bind_alarm<'q>(
+    query: Query<'q>,
+    n: usize,
+    tenant: &'q TenantId,
+    alarm: &'q Alarm,
+    raised: Option<TimestampMs>,
+) -> Query<'q> {
+    query
+        .bind(n as i64)
+        .bind(alarm.id.as_str())
+        .bind(tenant.as_str())
+        .bind(alarm.device_id.as_str())
+        .bind(alarm.alarm_type.as_str())
+        .bind(alarm.severity.as_str())
+        .bind(alarm.status.as_str())
+        .bind(alarm.start_ts)
+        .bind(alarm.end_ts)
+        .bind(alarm.ack_ts)
+        .bind(alarm.clear_ts)
+        .bind(alarm.binding_id.as_ref().map(|b| b.as_str()))
+        .bind(alarm.details.to_string())
+        .bind(raised)
+        .bind(alarm.well_id.as_ref().map(|w| w.as_str()))
+        .bind(alarm.wellpad_id.as_ref().map(|w| w.as_str()))
+        .bind(alarm.assignee.as_deref())
 }
 
-/// Writes the transitions: each alarm's row as its last transition left it
-/// ([`AlarmRows`]), then every transition's history row in order, then any
-/// comments.
+/// Writes the transitions in one round trip: each alarm's row as its last
+/// transition left it ([`AlarmRows`]), then every transition's history row
+/// in order; then any comments.
 async fn persist(tx: &mut sqlx::SqliteConnection, tenant: &TenantId, transitions: &[AlarmTransition]) -> Result<()> {
     let rows = AlarmRows::of(transitions);
-    let known: Vec<Value> = rows.known.iter().map(|a| row(a, None)).collect();
-    let new: Vec<Value> = rows.new.iter().map(|(a, raised)| row(a, Some(*raised))).collect();
+    let events: Vec<&AlarmTransition> = transitions.iter().filter(|t| t.action.is_event()).collect();
+    let mut statements = Statements::default();
     // Known alarms first (see [`AlarmRows::known`]).
-    for (statement, rows) in [(UPDATE, known), (INSERT, new)] {
-        if !rows.is_empty() {
-            sqlx::query(statement)
-                .bind(tenant.as_str())
-                .bind(Value::Array(rows).to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-    }
-    let events: Vec<Value> = transitions
-        .iter()
-        .filter(|t| t.action.is_event())
-        .map(|t| {
-            json!({
-                "alarm_id": t.alarm.id.as_str(),
-                "ts": t.ts,
-                "action": t.action.as_str(),
-                "status": t.alarm.status.as_str(),
-                "severity": t.alarm.severity.as_str(),
-                "actor": t.actor.to_string(),
-                "details": t.alarm.details.to_string(),
-            })
-        })
-        .collect();
-    if !events.is_empty() {
-        sqlx::query(EVENTS)
+    statements.rows(UPDATE, ALARM, &rows.known, move |q, n, a| bind_alarm(q, n, tenant, a, None));
+    statements.rows(INSERT, ALARM, &rows.new, move |q, n, (a, raised)| bind_alarm(q, n, tenant, a, Some(*raised)));
+    statements.rows(EVENTS, EVENT, &events, move |q, n, t| {
+        q.bind(n as i64)
+            .bind(t.alarm.id.as_str())
             .bind(tenant.as_str())
-            .bind(Value::Array(events).to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
+            .bind(t.ts)
+            .bind(t.action.as_str())
+            .bind(t.alarm.status.as_str())
+            .bind(t.alarm.severity.as_str())
+            .bind(t.actor.to_string())
+            .bind(t.alarm.details.to_string())
+    });
+    statements.execute(tx).await?;
     for t in transitions {
         crate::alarms::insert_comment(tx, t).await?;
     }

@@ -18,12 +18,9 @@ use nexus_storage::{DeviceSeries, Expired, Result, StorageError, TelemetryStore}
 use sqlx::sqlite::SqliteRow;
 
 use crate::rows::get;
+use crate::values::{self, Statements};
 use crate::{SqliteStore, db};
 
-/// Rows per multi-row statement: chunks of these sizes, largest first, so
-/// a handful of statement shapes serve every batch (each one prepared once
-/// and cached by the connection).
-const CHUNKS: [usize; 6] = [1024, 256, 64, 16, 4, 1];
 /// Columns of a row of `telemetry`, `telemetry_recent` and `telemetry_latest`.
 pub(crate) const COLUMNS: &str = "(series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)";
 /// The value columns, for selects.
@@ -42,10 +39,7 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    fn bind<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>
+    fn bind<'q>(&self, query: values::Query<'q>) -> values::Query<'q>
     where
         Self: 'q,
     {
@@ -66,34 +60,31 @@ impl Row<'_> {
     }
 }
 
-fn statement(head: &str, rows: usize, tail: &str) -> String {
-    let one = "(?, ?, ?, ?, ?, ?, ?)";
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (one.len() + 2));
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(one);
-    }
-    sql.push_str(tail);
-    sql
-}
+/// A commit's recent rows: `column1` is a row's series, never `NULL` but
+/// in the padding ([`crate::values`]).
+const RECENT: (&str, &str) = (
+    "INSERT OR REPLACE INTO telemetry_recent (series_id, ts, value_numeric, value_long, value_boolean, value_string,
+        quality) SELECT column1, column2, column3, column4, column5, column6, column7 FROM ",
+    " WHERE column1 IS NOT NULL",
+);
 
-async fn write_rows(tx: &mut sqlx::SqliteConnection, head: &str, tail: &str, rows: &[Row<'_>]) -> Result<()> {
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let size = CHUNKS.into_iter().find(|&c| c <= rest.len()).unwrap_or(1);
-        let (chunk, after) = rest.split_at(size);
-        let sql = statement(head, size, tail);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            query = row.bind(query);
-        }
-        query.execute(&mut *tx).await.map_err(db)?;
-        rest = after;
-    }
-    Ok(())
+/// A commit's latest value per series, kept only if not older than what is
+/// stored.
+const LATEST: (&str, &str) = (
+    "INSERT INTO telemetry_latest (series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)
+        SELECT column1, column2, column3, column4, column5, column6, column7 FROM ",
+    " WHERE column1 IS NOT NULL ON CONFLICT(series_id) DO UPDATE SET
+        ts = excluded.ts, value_numeric = excluded.value_numeric, value_long = excluded.value_long,
+        value_boolean = excluded.value_boolean, value_string = excluded.value_string, quality = excluded.quality
+     WHERE excluded.ts >= telemetry_latest.ts",
+);
+
+/// Parameters of a row of [`RECENT`] and [`LATEST`].
+const WIDTH: usize = 7;
+
+/// Binds a row of [`RECENT`] or [`LATEST`].
+fn bind_row<'q, 'a: 'q>(query: values::Query<'q>, _: usize, row: &'q Row<'a>) -> values::Query<'q> {
+    row.bind(query)
 }
 
 /// The id of every series of `telemetry`, creating the missing ones inside
@@ -143,9 +134,9 @@ async fn series_ids(
     Ok((ids, created))
 }
 
-/// Stores telemetry inside a transaction: into `telemetry_recent` in
-/// multi-row statements (a sample of a (series, ts) already there replacing
-/// it), and one upsert per series into `telemetry_latest`
+/// Stores telemetry inside a transaction: into `telemetry_recent` (a sample
+/// of a (series, ts) already there replacing it), and one upsert per series
+/// into `telemetry_latest`, in as few round trips as [`Statements`] allow
 /// (the newest sample of the batch not stamped past its device's
 /// `latest_until`, kept only if it is not older than what is stored). Returns the series it created, for [`remember`].
 pub(crate) async fn insert(
@@ -177,7 +168,6 @@ pub(crate) async fn insert(
             }
         }
     }
-    write_rows(tx, &format!("INSERT OR REPLACE INTO telemetry_recent {COLUMNS} VALUES "), "", &rows).await?;
     let mut latest: Vec<usize> = newest.into_values().collect();
     latest.sort_unstable();
     let latest: Vec<Row<'_>> = latest
@@ -187,12 +177,18 @@ pub(crate) async fn insert(
             Row { series: r.series, ts: r.ts, column: r.column, i: r.i, quality: r.quality }
         })
         .collect();
-    let tail = " ON CONFLICT(series_id) DO UPDATE SET
-               ts = excluded.ts, value_numeric = excluded.value_numeric, value_long = excluded.value_long,
-               value_boolean = excluded.value_boolean, value_string = excluded.value_string,
-               quality = excluded.quality
-             WHERE excluded.ts >= telemetry_latest.ts";
-    write_rows(tx, &format!("INSERT INTO telemetry_latest {COLUMNS} VALUES "), tail, &latest).await?;
+    // Whole lists of recent rows one round trip each (one statement text
+    // however many), the rest with the latest values in one more.
+    let whole = rows.len() / values::LARGEST * values::LARGEST;
+    for list in rows[..whole].chunks(values::LARGEST) {
+        let mut statements = Statements::default();
+        statements.rows(RECENT, WIDTH, list, bind_row);
+        statements.execute(tx).await?;
+    }
+    let mut statements = Statements::default();
+    statements.rows(RECENT, WIDTH, &rows[whole..], bind_row);
+    statements.rows(LATEST, WIDTH, &latest, bind_row);
+    statements.execute(tx).await?;
     Ok(created)
 }
 

@@ -47,6 +47,8 @@ pub(crate) struct Options {
     pub(crate) frames: usize,
     /// Storage-only mode: committers side by side.
     pub(crate) committers: usize,
+    /// Storage-only mode: alarm signals per frame (raise and clear in turn).
+    pub(crate) signals: usize,
 }
 
 pub(crate) fn options() -> Options {
@@ -75,6 +77,7 @@ pub(crate) fn options() -> Options {
         storage: 0,
         frames: 8,
         committers: 1,
+        signals: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     let list = |v: &str| v.split(',').filter_map(|x| x.parse().ok()).collect::<Vec<usize>>();
@@ -102,6 +105,7 @@ pub(crate) fn options() -> Options {
             "--storage" => o.storage = pair[1].parse().unwrap_or(0),
             "--frames" => o.frames = pair[1].parse().unwrap_or(o.frames).max(1),
             "--committers" => o.committers = pair[1].parse().unwrap_or(o.committers).max(1),
+            "--signals" => o.signals = pair[1].parse().unwrap_or(0),
             "--publishers" => o.publishers = pair[1].parse().unwrap_or(o.publishers).max(1),
             "--postgres" => o.postgres = Some(pair[1].trim_end_matches('/').to_string()),
             _ => {}

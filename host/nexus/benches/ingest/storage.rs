@@ -5,7 +5,11 @@
 //! device's `--samples S` samples × 10 keys of numbers (the last of
 //! `--samples`; 100 by default), over `--devices N` devices in turn, every
 //! sample new. `--committers K` (default 1) tasks commit side by side, each its own
-//! devices, as a tenant's lane does with K committers.
+//! devices, as a tenant's lane does with K committers. `--signals K` (0 by
+//! default) adds K alarm signals to each frame, raising and clearing one
+//! alarm of its device in turn, as the end-to-end bench's threshold rule on
+//! its sawtooth does (about 14 per 100-sample frame): each a transition,
+//! with its history row and outbox event.
 //!
 //! Reports readings/s, commit time per batch (p50/p99), and CPU per reading
 //! of this process (the store's client side; all of SQLite) and of the whole
@@ -21,8 +25,8 @@
 
 use std::time::{Duration, Instant};
 
-use nexus_model::{Clock, DeviceId, Series, TenantId};
-use nexus_storage::{DeviceSeries, Effects, UnitOfWork};
+use nexus_model::{Actor, AlarmAction, AlarmSignal, Clock, DeviceId, Series, Severity, TenantId};
+use nexus_storage::{DeviceSeries, Effects, SignalWrite, UnitOfWork};
 
 use super::{KEYS, cpu_seconds, psql};
 
@@ -49,6 +53,8 @@ pub(crate) struct Shape {
     pub devices: usize,
     /// Committers side by side (the server's committers per tenant).
     pub committers: usize,
+    /// Alarm signals per frame.
+    pub signals: usize,
 }
 
 /// Makes committer `c`'s `index`th batch: frames of its devices (those
@@ -70,12 +76,26 @@ fn batch(tenant: &TenantId, shape: Shape, c: usize, index: usize, t0: i64) -> Ve
                     Series::numbers(format!("k{k}"), ts.clone(), values)
                 })
                 .collect();
+            let device_id = DeviceId::from(format!("bench-device-{device}"));
             let mut effects = Effects::new(tenant, t0);
-            effects.telemetry.push(DeviceSeries {
-                device_id: DeviceId::from(format!("bench-device-{device}")),
-                series,
-                latest_until: None,
-            });
+            // An even number of signals a frame leaves the alarm cleared,
+            // so every frame's first signal raises it anew.
+            effects.signals = (0..shape.signals)
+                .map(|s| SignalWrite {
+                    binding_id: "bench-rule".into(),
+                    actor: Actor::system("bench"),
+                    propagate: false,
+                    signal: AlarmSignal {
+                        action: if s % 2 == 0 { AlarmAction::Raise } else { AlarmAction::Clear },
+                        device_id: device_id.clone(),
+                        alarm_type: "bench-threshold".into(),
+                        severity: Severity::Major,
+                        ts: ts[(s * shape.samples / shape.signals).min(shape.samples - 1)],
+                        details: format!(r#"{{"key":"k0","value":{s}.5,"threshold":50.0}}"#),
+                    },
+                })
+                .collect();
+            effects.telemetry.push(DeviceSeries { device_id, series, latest_until: None });
             effects
         })
         .collect()
@@ -137,11 +157,12 @@ async fn measure(name: &str, shape: Shape, run: impl AsyncFnOnce() -> (f64, Vec<
 
 pub(crate) async fn run(shape: Shape, postgres: Option<&str>) {
     println!(
-        "storage only: {} batches of {} frames × {} samples × {KEYS} keys ({} readings a batch), {} devices, {} committer(s)",
+        "storage only: {} batches of {} frames × {} samples × {KEYS} keys ({} readings a batch) and {} alarm signals, {} devices, {} committer(s)",
         shape.batches,
         shape.frames,
         shape.samples,
         shape.frames * shape.samples * KEYS,
+        shape.frames * shape.signals,
         shape.devices,
         shape.committers
     );

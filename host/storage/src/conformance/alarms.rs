@@ -155,6 +155,76 @@ pub async fn signals_in_one_unit_of_work_apply_in_order(store: &dyn Store) {
     );
 }
 
+/// A unit of work as large as a rule's call may make — more alarm rows,
+/// history rows and events than one statement of a backend takes — keeps
+/// every one and its order: alarms of many types closed and a long run of
+/// raises and clears, in the transitions, the history and the outbox, with
+/// the readings that caused them.
+pub async fn a_long_run_of_signals_keeps_every_row_in_order(store: &dyn Store) {
+    use AlarmAction::{Clear, Raise};
+    let f = field(store, "tenant-a").await;
+    let typed = |action, ty: String, ts| {
+        let mut w = write(&f, action, Severity::Major, ts);
+        w.signal.alarm_type = ty;
+        w
+    };
+    let types: Vec<String> = (0..20).map(|i| format!("T{i:02}")).collect();
+    let mut effects = Effects::new(&f.tenant, T0);
+    effects.signals.extend(types.iter().map(|ty| typed(Raise, ty.clone(), T0)));
+    store.commit(effects).await.expect("the types raised");
+    let head = store.tenant_events(&f.tenant, EventSeq(0), 10_000).await.expect("events").len();
+
+    // The 20 open alarms cleared, then 540 raises and clears of one type.
+    let mut effects = Effects::new(&f.tenant, T0 + 10_000);
+    effects.signals.extend(types.iter().map(|ty| typed(Clear, ty.clone(), T0 + 1)));
+    for i in 0..1080 {
+        let action = if i % 2 == 0 { Raise } else { Clear };
+        effects.signals.push(write(&f, action, Severity::Major, T0 + 2 + i));
+    }
+    let readings: Vec<nexus_model::Reading> = (0..2500)
+        .map(|i| nexus_model::Reading {
+            device_id: f.device.id.clone(),
+            key: "casing_pressure".into(),
+            ts: T0 + i,
+            value: nexus_model::Value::Number(i as f64),
+            quality: 1.0,
+        })
+        .collect();
+    effects.add_readings(&readings);
+    let committed = store.commit(effects).await.expect("a long run of signals");
+    let actions: Vec<TransitionKind> = committed.transitions.iter().map(|t| t.action).collect();
+    let mut expected = vec![TransitionKind::Cleared; 20];
+    expected.extend((0..1080).map(|i| if i % 2 == 0 { TransitionKind::Raised } else { TransitionKind::Cleared }));
+    assert_eq!(actions, expected);
+    let events = store.tenant_events(&f.tenant, EventSeq(0), 10_000).await.expect("events");
+    let published: Vec<(TransitionKind, i64)> = events[head..]
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Alarm(t) => Some((t.action, t.ts)),
+            _ => None,
+        })
+        .collect();
+    let made: Vec<(TransitionKind, i64)> = committed.transitions.iter().map(|t| (t.action, t.ts)).collect();
+    assert_eq!(published, made, "the outbox holds every transition, in order");
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(store.count_readings(&f.tenant, &f.device.id).await.expect("count"), 2500);
+    let latest = store.latest(&f.tenant, &f.device.id, &[]).await.expect("latest");
+    assert_eq!(latest.iter().map(|r| (r.ts, r.value.as_f64())).collect::<Vec<_>>(), [(T0 + 2499, Some(2499.0))]);
+
+    let all = AlarmFilter { limit: Some(1000), ..Default::default() };
+    let alarms = store.alarms(&f.tenant, &all).await.expect("alarms");
+    assert_eq!(alarms.len(), 20 + 540);
+    assert!(alarms.iter().all(|a| a.status == AlarmStatus::ClearedUnack), "every alarm closed");
+    let typed_ones: Vec<&nexus_model::Alarm> = alarms.iter().filter(|a| a.alarm_type.starts_with('T')).collect();
+    assert_eq!(typed_ones.len(), 20);
+    assert!(typed_ones.iter().all(|a| a.clear_ts == Some(T0 + 1)), "the known alarms updated");
+    let middle = alarms.iter().find(|a| a.start_ts == T0 + 2 + 600).expect("the 301st raise's alarm");
+    assert_eq!(
+        history(store, &f, &middle.id).await,
+        [(TransitionKind::Raised, Severity::Major, T0 + 602), (TransitionKind::Cleared, Severity::Major, T0 + 603)]
+    );
+}
+
 /// The actions of the tenant's alarm events in the outbox, in order.
 async fn outbox_actions(store: &dyn Store, f: &Field) -> Vec<TransitionKind> {
     let events = store.tenant_events(&f.tenant, EventSeq(0), 1000).await.expect("events");

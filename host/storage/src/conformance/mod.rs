@@ -32,8 +32,8 @@ pub use aggregate::{
     history_aggregates_into_buckets_from_the_start, telemetry_retention_deletes_one_tenants_old_readings,
 };
 pub use alarms::{
-    operator_actions_are_events_and_doing_it_twice_changes_nothing, signals_follow_the_lifecycle,
-    signals_in_one_unit_of_work_apply_in_order,
+    a_long_run_of_signals_keeps_every_row_in_order, operator_actions_are_events_and_doing_it_twice_changes_nothing,
+    signals_follow_the_lifecycle, signals_in_one_unit_of_work_apply_in_order,
 };
 pub use commit::{
     a_commit_is_atomic, group_commit_is_all_or_nothing, plugin_states_of_a_batch_end_as_their_last_write,
@@ -80,6 +80,7 @@ macro_rules! conformance_suite {
             records_and_usage_accumulate,
             signals_follow_the_lifecycle,
             signals_in_one_unit_of_work_apply_in_order,
+            a_long_run_of_signals_keeps_every_row_in_order,
             operator_actions_are_events_and_doing_it_twice_changes_nothing,
             outbox_is_in_commit_order_and_cursors_only_move_forward,
             bindings_swap_quarantine_and_enable,

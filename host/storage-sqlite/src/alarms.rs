@@ -30,73 +30,6 @@ pub(crate) async fn insert_comment(tx: &mut sqlx::SqliteConnection, t: &AlarmTra
     Ok(())
 }
 
-/// Writes a transition: the alarm row, its history and, for a comment, the comment.
-async fn persist(tx: &mut sqlx::SqliteConnection, t: &AlarmTransition) -> Result<()> {
-    let alarm = &t.alarm;
-    if t.action == TransitionKind::Raised {
-        sqlx::query(
-            "INSERT INTO alarm (id, tenant_id, device_id, alarm_type, severity, status, start_ts, end_ts, ack_ts,
-             clear_ts, binding_id, details, created_time, well_id, wellpad_id, assignee)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(alarm.id.as_str())
-        .bind(alarm.tenant_id.as_str())
-        .bind(alarm.device_id.as_str())
-        .bind(&alarm.alarm_type)
-        .bind(alarm.severity.as_str())
-        .bind(alarm.status.as_str())
-        .bind(alarm.start_ts)
-        .bind(alarm.end_ts)
-        .bind(alarm.ack_ts)
-        .bind(alarm.clear_ts)
-        .bind(alarm.binding_id.as_ref().map(|b| b.as_str()))
-        .bind(alarm.details.to_string())
-        .bind(t.ts)
-        .bind(alarm.well_id.as_ref().map(|w| w.as_str()))
-        .bind(alarm.wellpad_id.as_ref().map(|w| w.as_str()))
-        .bind(&alarm.assignee)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    } else {
-        sqlx::query(
-            "UPDATE alarm SET severity = ?, status = ?, end_ts = ?, ack_ts = ?, clear_ts = ?, details = ?, assignee = ?
-             WHERE id = ? AND tenant_id = ?",
-        )
-        .bind(alarm.severity.as_str())
-        .bind(alarm.status.as_str())
-        .bind(alarm.end_ts)
-        .bind(alarm.ack_ts)
-        .bind(alarm.clear_ts)
-        .bind(alarm.details.to_string())
-        .bind(&alarm.assignee)
-        .bind(alarm.id.as_str())
-        .bind(alarm.tenant_id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    }
-    insert_comment(tx, t).await?;
-    if t.action.is_event() {
-        sqlx::query(
-            "INSERT INTO alarm_event (alarm_id, tenant_id, ts, action, status, severity, actor, details)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(alarm.id.as_str())
-        .bind(alarm.tenant_id.as_str())
-        .bind(t.ts)
-        .bind(t.action.as_str())
-        .bind(alarm.status.as_str())
-        .bind(alarm.severity.as_str())
-        .bind(t.actor.to_string())
-        .bind(alarm.details.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    }
-    Ok(())
-}
-
 fn actor(text: &str) -> Result<Actor> {
     text.parse().map_err(corrupt)
 }
@@ -210,7 +143,7 @@ impl AlarmStore for SqliteStore {
         let Some(transition) = lifecycle::apply_operator(&alarm, action, by, now) else {
             return Ok(OperatorOutcome { transition: None, alarm });
         };
-        persist(&mut tx, &transition).await?;
+        crate::signals::persist(&mut tx, tenant, std::slice::from_ref(&transition)).await?;
         append(&mut tx, vec![NewEvent::new(tenant, now, EventBody::Alarm(transition.clone()))]).await?;
         tx.commit().await.map_err(db)?;
         Ok(OperatorOutcome { alarm: transition.alarm.clone(), transition: Some(transition) })

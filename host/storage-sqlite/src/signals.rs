@@ -135,7 +135,11 @@ fn bind_alarm<'q>(
 /// Writes the transitions in one round trip: each alarm's row as its last
 /// transition left it ([`AlarmRows`]), then every transition's history row
 /// in order; then any comments.
-async fn persist(tx: &mut sqlx::SqliteConnection, tenant: &TenantId, transitions: &[AlarmTransition]) -> Result<()> {
+pub(crate) async fn persist(
+    tx: &mut sqlx::SqliteConnection,
+    tenant: &TenantId,
+    transitions: &[AlarmTransition],
+) -> Result<()> {
     let rows = AlarmRows::of(transitions);
     let events: Vec<&AlarmTransition> = transitions.iter().filter(|t| t.action.is_event()).collect();
     let mut statements = Statements::default();

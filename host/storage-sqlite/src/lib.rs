@@ -138,6 +138,13 @@ impl SqliteStore {
         fold::fold_plan(&self.writer).await
     }
 
+    /// How SQLite plans a commit's update of known alarms, one line per step
+    /// of `EXPLAIN QUERY PLAN` (diagnostics: every row a primary-key
+    /// look-up, never a scan of the tenant's alarms).
+    pub async fn alarm_update_plan(&self) -> Result<Vec<String>> {
+        signals::update_plan(&self.writer).await
+    }
+
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front,
     /// so a transaction that reads before it writes waits for other writers
     /// (busy timeout) instead of failing with `SQLITE_BUSY_SNAPSHOT`.

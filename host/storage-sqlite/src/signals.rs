@@ -59,6 +59,18 @@ const EVENTS: (&str, &str) = (
 /// Parameters of a history row: its number, then its columns.
 const EVENT: usize = 9;
 
+/// How SQLite plans [`UPDATE`] of a list of 16 rows, one line per step of
+/// `EXPLAIN QUERY PLAN` (diagnostics: each row must be one primary-key
+/// look-up of `alarm`, not a scan of the tenant's alarms).
+pub(crate) async fn update_plan(writer: &sqlx::SqlitePool) -> Result<Vec<String>> {
+    let mut sql = String::from("EXPLAIN QUERY PLAN ");
+    crate::values::statement(&mut sql, UPDATE.0, ALARM, 16, UPDATE.1);
+    let sql = sql.trim_end().trim_end_matches(';').to_string();
+    let rows: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(writer).await.map_err(db)?;
+    Ok(rows.into_iter().map(|(.., detail)| detail).collect())
+}
+
 /// Applies a unit of work's signals in order inside `tx` and returns the
 /// transitions they caused.
 pub(crate) async fn apply(

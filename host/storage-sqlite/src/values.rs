@@ -41,8 +41,8 @@ pub(crate) const LARGEST: usize = 1024;
 /// A statement over a `VALUES` list of `rows` rows of `width` parameters:
 /// `{head}(VALUES (?, …), …){tail}`. The head ends where the list goes, as
 /// in `INSERT INTO t (a, b) SELECT column2, column3 FROM `, and the tail
-/// drops the padding, as in ` WHERE column1 IS NOT NULL`.
-fn statement(sql: &mut String, head: &str, width: usize, rows: usize, tail: &str) {
+/// drops the padding, as in ` WHERE column1 IS NOT NULL`. It ends with `;`.
+pub(crate) fn statement(sql: &mut String, head: &str, width: usize, rows: usize, tail: &str) {
     sql.reserve(head.len() + tail.len() + 12 + rows * (width * 3 + 2));
     sql.push_str(head);
     sql.push_str("(VALUES ");

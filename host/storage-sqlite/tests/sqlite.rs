@@ -281,6 +281,20 @@ async fn a_fold_piece_reads_its_series_range_in_index_order() {
     assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "the fold sorts its rows: {plan:?}");
 }
 
+/// A commit's update of the alarms it knows reads its rows' list and looks
+/// each alarm up by its key: a scan of the alarm table (which grows with
+/// every raise) would make every commit slower than the last.
+#[tokio::test]
+async fn known_alarms_are_updated_by_key_not_by_scanning() {
+    let store = SqliteStore::in_memory().await.expect("store");
+    let plan = store.alarm_update_plan().await.expect("plan");
+    assert!(
+        plan.iter().any(|step| step.starts_with("SEARCH alarm USING INDEX sqlite_autoindex_alarm_1 (id=?)")),
+        "known alarms are not looked up by key: {plan:?}"
+    );
+    assert!(!plan.iter().any(|step| step.starts_with("SCAN alarm")), "the update scans the alarms: {plan:?}");
+}
+
 /// The background checkpointer copies committed pages from the log into the
 /// database file on its own: a commit far below the writer's automatic
 /// checkpoint (thousands of pages) is in a copy of the database file alone,

@@ -61,7 +61,9 @@ impl Row<'_> {
 }
 
 /// A commit's recent rows: `column1` is a row's series, never `NULL` but
-/// in the padding ([`crate::values`]).
+/// in the padding ([`crate::values`]). SQLite reads a `VALUES` list in
+/// order, so of two samples of a (series, ts) in one batch the later
+/// replaces the earlier, as a later commit's would.
 const RECENT: (&str, &str) = (
     "INSERT OR REPLACE INTO telemetry_recent (series_id, ts, value_numeric, value_long, value_boolean, value_string,
         quality) SELECT column1, column2, column3, column4, column5, column6, column7 FROM ",
@@ -134,11 +136,12 @@ async fn series_ids(
     Ok((ids, created))
 }
 
-/// Stores telemetry inside a transaction: into `telemetry_recent` (a sample
-/// of a (series, ts) already there replacing it), and one upsert per series
-/// into `telemetry_latest`, in as few round trips as [`Statements`] allow
-/// (the newest sample of the batch not stamped past its device's
-/// `latest_until`, kept only if it is not older than what is stored). Returns the series it created, for [`remember`].
+/// Stores telemetry inside a transaction: every sample into
+/// `telemetry_recent` (replacing one of the same (series, ts) already
+/// there), and per series its newest sample not stamped past its device's
+/// `latest_until` into `telemetry_latest` (kept only if it is not older than
+/// what is stored) — up to 1 024 samples in one round trip ([`Statements`]).
+/// Returns the series it created, for [`remember`].
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,
     known: &SeriesIds,

@@ -32,8 +32,8 @@ use crate::db;
 pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Lengths of the `VALUES` list: a batch of rows takes the shortest that
-/// holds it, and batches longer than the last take several of it. At 16
-/// columns the last is 16 384 parameters, under SQLite's 32 766.
+/// holds it, and batches longer than the last take several of it. At an
+/// alarm's 17 parameters a row the last is 17 408, under SQLite's 32 766.
 pub(crate) const SHAPES: [usize; 4] = [16, 64, 256, LARGEST];
 /// The longest list.
 pub(crate) const LARGEST: usize = 1024;

@@ -247,11 +247,26 @@ async fn a_fold_in_pieces_keeps_every_series_whole() {
     let points: Vec<(i64, f64)> = (0..5000).map(|ts| (ts, ts as f64)).collect();
     let mut effects = Effects::new(&tenant, 0);
     effects.add_readings(&readings(&long, "k", &points));
-    effects.add_readings(&readings(&long, "k", &[(1500, -1.0)]));
+    // 1500 is re-delivered in a later statement of the commit, 4500 in the
+    // same list of rows as its first delivery: the later wins either way.
+    effects.add_readings(&readings(&long, "k", &[(1500, -1.0), (4500, -2.0)]));
     store.commit(effects).await.expect("commit");
     store.fold_recent().await.expect("fold");
     let history = store.history(&tenant, &long, Some("k"), 0, i64::MAX, 10_000).await.expect("history");
-    let expected: Vec<(i64, f64)> = (0..5000).map(|ts| (ts, if ts == 1500 { -1.0 } else { ts as f64 })).collect();
+    let expected: Vec<(i64, f64)> = (0..5000)
+        .map(|ts| {
+            (
+                ts,
+                if ts == 1500 {
+                    -1.0
+                } else if ts == 4500 {
+                    -2.0
+                } else {
+                    ts as f64
+                },
+            )
+        })
+        .collect();
     assert_eq!(history.iter().map(|r| (r.ts, r.value.as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>(), expected);
     for device in &devices {
         assert_eq!(store.count_readings(&tenant, device).await.expect("count"), 8 * keys.len() as i64);

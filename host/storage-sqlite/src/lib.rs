@@ -138,11 +138,13 @@ impl SqliteStore {
         fold::fold_plan(&self.writer).await
     }
 
-    /// How SQLite plans a commit's update of known alarms, one line per step
-    /// of `EXPLAIN QUERY PLAN` (diagnostics: every row a primary-key
-    /// look-up, never a scan of the tenant's alarms).
-    pub async fn alarm_update_plan(&self) -> Result<Vec<String>> {
-        signals::update_plan(&self.writer).await
+    /// How SQLite plans the statements of a commit's signals that look rows
+    /// up by key — the update of known alarms (`"update"`) and the devices'
+    /// wells (`"homes"`) — one line per step of `EXPLAIN QUERY PLAN`
+    /// (diagnostics: primary-key look-ups, never a scan of the tenant's
+    /// alarms or devices).
+    pub async fn signal_plans(&self) -> Result<Vec<(&'static str, Vec<String>)>> {
+        signals::plans(&self.writer).await
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front,

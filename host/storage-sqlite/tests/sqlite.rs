@@ -296,18 +296,26 @@ async fn a_fold_piece_reads_its_series_range_in_index_order() {
     assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "the fold sorts its rows: {plan:?}");
 }
 
-/// A commit's update of the alarms it knows reads its rows' list and looks
-/// each alarm up by its key: a scan of the alarm table (which grows with
-/// every raise) would make every commit slower than the last.
+/// A commit's signals look up the alarms they know and their devices' wells
+/// by key: a scan of the alarms (which grow with every raise) or of the
+/// tenant's devices would make every commit slower than the last, or slower
+/// the larger the fleet.
 #[tokio::test]
-async fn known_alarms_are_updated_by_key_not_by_scanning() {
+async fn a_commits_signals_look_alarms_and_devices_up_by_key() {
     let store = SqliteStore::in_memory().await.expect("store");
-    let plan = store.alarm_update_plan().await.expect("plan");
+    let plans = store.signal_plans().await.expect("plans");
+    let plan = |name: &str| plans.iter().find(|(n, _)| *n == name).map(|(_, p)| p.clone()).expect(name);
+    let update = plan("update");
     assert!(
-        plan.iter().any(|step| step.starts_with("SEARCH alarm USING INDEX sqlite_autoindex_alarm_1 (id=?)")),
-        "known alarms are not looked up by key: {plan:?}"
+        update.iter().any(|step| step.starts_with("SEARCH alarm USING INDEX sqlite_autoindex_alarm_1 (id=?)")),
+        "known alarms are not looked up by key: {update:?}"
     );
-    assert!(!plan.iter().any(|step| step.starts_with("SCAN alarm")), "the update scans the alarms: {plan:?}");
+    assert!(!update.iter().any(|step| step.starts_with("SCAN alarm")), "the update scans the alarms: {update:?}");
+    let homes = plan("homes");
+    assert!(
+        homes.iter().any(|step| step.starts_with("SEARCH d USING INDEX sqlite_autoindex_device_1 (id=?)")),
+        "devices are not looked up by key: {homes:?}"
+    );
 }
 
 /// The background checkpointer copies committed pages from the log into the

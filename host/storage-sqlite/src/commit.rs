@@ -50,6 +50,8 @@ impl UnitOfWork for SqliteStore {
             committed.push(apply(&mut tx, effects).await?);
         }
         tx.commit().await.map_err(db)?;
+        let readings = batch.iter().flat_map(|e| &e.telemetry).flat_map(|d| &d.series).map(|s| s.len() as u64).sum();
+        self.pace.committed(readings);
         telemetry::remember(&self.series, created);
         Ok(committed)
     }

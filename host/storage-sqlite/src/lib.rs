@@ -57,6 +57,8 @@ pub struct SqliteStore {
     file: Option<std::path::PathBuf>,
     /// The background folder of recent telemetry runs while a clone lives.
     _alive: std::sync::Arc<()>,
+    /// Tells the background folder when commits end (see [`fold::Pace`]).
+    pace: std::sync::Arc<fold::Pace>,
 }
 
 /// Page cache of the writer connection, KiB. Not larger: SQLite ends every
@@ -116,11 +118,12 @@ impl SqliteStore {
                 .map_err(db)?
         };
         let alive = std::sync::Arc::new(());
-        fold::spawn_folder(writer.clone(), std::sync::Arc::downgrade(&alive));
+        let pace = std::sync::Arc::new(fold::Pace::default());
+        fold::spawn_folder(writer.clone(), pace.clone(), std::sync::Arc::downgrade(&alive));
         if !shared {
             checkpoint::spawn_checkpointer(options.clone(), std::sync::Arc::downgrade(&alive));
         }
-        let store = Self { pool, writer, series: Default::default(), file: None, _alive: alive };
+        let store = Self { pool, writer, series: Default::default(), file: None, _alive: alive, pace };
         store.hash_legacy_tokens().await?;
         Ok(store)
     }
@@ -129,6 +132,13 @@ impl SqliteStore {
     /// background folder does it on its own); returns how many it moved.
     pub async fn fold_recent(&self) -> Result<u64> {
         fold::fold(&self.writer).await
+    }
+
+    /// Rows in the recent telemetry table, not yet folded (diagnostics).
+    pub async fn recent_rows(&self) -> Result<u64> {
+        let rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM telemetry_recent").fetch_one(&self.pool).await.map_err(db)?;
+        Ok(rows as u64)
     }
 
     /// How SQLite plans the fold's copy of recent rows, one line per step

@@ -282,6 +282,52 @@ async fn a_fold_in_pieces_keeps_every_series_whole() {
     assert_eq!(store.fold_recent().await.expect("fold"), 0, "rows were left in the recent table");
 }
 
+/// The background folder keeps pace with a steady stream of commits, its
+/// pieces taken in their wake (commits 5 ms apart: never quiet long enough
+/// for its quiet path), and folds the rest once the writer is quiet: the
+/// recent table never holds more than about a fold's worth of readings,
+/// ends empty, and every reading is read back once.
+#[tokio::test]
+async fn the_background_folder_keeps_pace_with_commits_and_empties_the_table_when_quiet() {
+    use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
+    use std::time::{Duration, Instant};
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir).await.expect("store");
+    let tenant = TenantId::new("t");
+    let devices: Vec<_> = (0..10).map(|d| nexus_model::DeviceId::new(format!("d{d}"))).collect();
+    let (mut commits, mut most, mut ts) = (0u64, 0u64, 0i64);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let mut effects = Effects::new(&tenant, 0);
+        let points: Vec<(i64, f64)> = (ts..ts + 10).map(|t| (t, t as f64)).collect();
+        for device in &devices {
+            effects.add_readings(&readings(device, "k", &points));
+        }
+        ts += 10;
+        store.commit(effects).await.expect("commit");
+        commits += 1;
+        if commits.is_multiple_of(25) {
+            most = most.max(store.recent_rows().await.expect("count"));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let written = commits * 100;
+    // A fold starts every second and ends within about one more: without
+    // folding in the wake of commits the table would hold every reading.
+    assert!(most > 0 && most < written / 2, "the recent table held up to {most} of {written} readings");
+    let quiet = Instant::now();
+    while store.recent_rows().await.expect("count") > 0 {
+        assert!(quiet.elapsed() < Duration::from_secs(15), "the folder left rows in the recent table");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for device in &devices {
+        let history = store.history(&tenant, device, Some("k"), 0, i64::MAX, 100_000).await.expect("history");
+        assert_eq!(history.len() as i64, ts, "{device}: readings lost or doubled");
+        assert!(history.iter().enumerate().all(|(i, r)| r.ts == i as i64), "{device}: readings out of order");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A fold piece reads the rows it moves as a range of the recent table's
 /// `(series_id, ts)` key, in the order it writes them: its cost is its own
 /// rows — not a scan of the backlog, nor a sort.

@@ -168,7 +168,7 @@ impl Store for PostgresStore {
 }
 
 /// SQLSTATE of a unique-constraint violation.
-const UNIQUE_VIOLATION: &str = "23505";
+pub(crate) const UNIQUE_VIOLATION: &str = "23505";
 
 /// A database error as a storage error: a unique-constraint violation is a
 /// conflict; an unreachable, restarting, overloaded or deadlocked database,

@@ -160,6 +160,9 @@ async fn deliver_from(
     let mut woken = inner.outbox_head.subscribe();
     let mut backoff = Duration::from_millis(50);
     loop {
+        // Whatever commits from here on wakes the wait below: its events are
+        // either in this read or announced after it.
+        woken.borrow_and_update();
         let events = match inner.store.events_after(cursor, BATCH).await {
             Ok(events) => events,
             Err(error) => {
@@ -174,6 +177,9 @@ async fn deliver_from(
             let _ = tokio::time::timeout(POLL, woken.changed()).await;
             continue;
         };
+        // Fewer than a batch: that was all there was when it was read, so
+        // the next read waits for a commit (one read per wake, not two).
+        let caught_up = events.len() < BATCH as usize;
         match subscriber.deliver(&events).await {
             Ok(()) => {
                 backoff = Duration::from_millis(50);
@@ -185,6 +191,9 @@ async fn deliver_from(
                     tracing::warn!(subscriber = %name, %error, "Cannot store the outbox cursor; retrying.");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                if caught_up {
+                    let _ = tokio::time::timeout(POLL, woken.changed()).await;
                 }
             }
             Err(error) => {

@@ -176,27 +176,32 @@ async fn expiring_telemetry_drops_whole_day_partitions() {
 }
 
 /// Samples are inserted plainly and upserted only when one is already
-/// stored: a commit of more samples than one statement writes, whose last
-/// sample re-delivers a stored one, stores every sample once, the
-/// re-delivered one with its new value, and its other effects with them.
+/// stored: a commit of more samples than one statement writes, whose
+/// re-delivered sample is in its last statement (samples are written in
+/// (series, ts) order), stores every sample once, the re-delivered one with
+/// its new value, and its other effects with them.
 #[tokio::test]
 async fn a_redelivery_in_a_large_commit_falls_back_to_upserting_every_sample() {
     let store = PostgresStore::connect_with(fresh_database().await).await.expect("migrates");
     let (tenant, device) = (TenantId::new("t1"), DeviceId::new("d1"));
     store.ensure_tenant(&tenant, "t1", 0).await.expect("tenant");
     let t0 = now_ms() - 3_600_000;
-    commit(&store, &tenant, &readings(&device, "p", &[(t0, 1.0), (t0 + 1, 2.0)])).await;
-    // 20 000 new samples in two statements' worth, then t0 again.
-    let mut points: Vec<(i64, f64)> = (0..20_000).map(|i| (t0 + 10 + i, i as f64)).collect();
-    points.push((t0, -1.0));
+    let end = t0 + 20_000;
+    commit(&store, &tenant, &readings(&device, "p", &[(end, 1.0), (end + 1, 2.0)])).await;
+    // 20 000 new samples before those (three statements' worth), then `end`
+    // again: the 20 001st row in key order, in the third statement.
+    let mut points: Vec<(i64, f64)> = (0..20_000).map(|i| (t0 + i, i as f64)).collect();
+    points.push((end, -1.0));
     let mut effects = Effects::new(&tenant, 0);
     effects.add_readings(&readings(&device, "p", &points));
     effects.add_readings(&readings(&device, "q", &[(t0, 7.0)]));
     store.commit(effects).await.expect("a re-delivery is not a conflict");
     assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 20_003);
-    let first = store.history(&tenant, &device, Some("p"), t0, t0 + 11, 10).await.expect("history");
-    let values: Vec<(i64, Option<f64>)> = first.iter().map(|r| (r.ts, r.value.as_f64())).collect();
-    assert_eq!(values, [(t0, Some(-1.0)), (t0 + 1, Some(2.0)), (t0 + 10, Some(0.0))]);
+    let first = store.history(&tenant, &device, Some("p"), t0, t0 + 2, 10).await.expect("history");
+    assert_eq!(first.iter().map(|r| r.value.as_f64()).collect::<Vec<_>>(), [Some(0.0), Some(1.0)]);
+    let last = store.history(&tenant, &device, Some("p"), end - 1, end + 2, 10).await.expect("history");
+    let values: Vec<(i64, Option<f64>)> = last.iter().map(|r| (r.ts, r.value.as_f64())).collect();
+    assert_eq!(values, [(end - 1, Some(19_999.0)), (end, Some(-1.0)), (end + 1, Some(2.0))]);
     let q = store.latest(&tenant, &device, &["q".to_string()]).await.expect("latest");
     assert_eq!(q.iter().map(|r| r.value.as_f64()).collect::<Vec<_>>(), [Some(7.0)]);
 }

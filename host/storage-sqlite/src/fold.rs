@@ -1,8 +1,10 @@
 //! Folding recent telemetry into the clustered table, in the background.
 //!
 //! Commits write rows to `telemetry_recent`, a small table keyed by
-//! (series, ts) (see [`crate::telemetry`]); the folder moves them into
-//! `telemetry`, the large one clustered the same way, a piece at a time.
+//! (series, ts) (see [`crate::telemetry`]), and chunks to
+//! `telemetry_chunk` (see [`crate::chunks`]); the folder moves both into
+//! `telemetry`, the large table clustered by (series, ts), a piece at a
+//! time: the rows first, then the chunks.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -31,15 +33,41 @@ use crate::telemetry::{COLUMNS, VALUES};
 /// a series gathers rows between them and the leaf a fold dirties takes
 /// many at once, and takes its pieces in the wake of commits ([`Pace`]).
 pub(crate) async fn fold(writer: &sqlx::SqlitePool) -> Result<u64> {
-    let mut after = (i64::MIN, i64::MIN);
+    let mut cursor = Some(Cursor::START);
     let mut folded = 0;
-    loop {
-        let (moved, last) = fold_piece(writer, after).await?;
+    while let Some(at) = cursor {
+        let (moved, next) = at.piece(writer).await?;
         folded += moved;
-        match last {
-            Some(last) => after = last,
-            None => return Ok(folded),
-        }
+        cursor = next;
+    }
+    Ok(folded)
+}
+
+/// Where a fold is: the key its last piece ended at, in the recent rows
+/// and then in the chunks ([`crate::chunks`]).
+#[derive(Clone, Copy)]
+enum Cursor {
+    Rows((i64, i64)),
+    Chunks((i64, i64)),
+}
+
+impl Cursor {
+    /// A fold's start.
+    const START: Self = Self::Rows((i64::MIN, i64::MIN));
+
+    /// Folds the next piece; returns the readings moved and where the fold
+    /// goes on, `None` when it is done.
+    async fn piece(self, writer: &sqlx::SqlitePool) -> Result<(u64, Option<Self>)> {
+        Ok(match self {
+            Self::Rows(after) => {
+                let (moved, last) = fold_piece(writer, after).await?;
+                (moved, Some(last.map_or(Self::Chunks((i64::MIN, i64::MIN)), Self::Rows)))
+            }
+            Self::Chunks(after) => {
+                let (moved, last) = crate::chunks::fold_piece(writer, after, PIECE_ROWS).await?;
+                (moved, last.map(Self::Chunks))
+            }
+        })
     }
 }
 
@@ -204,7 +232,7 @@ pub(crate) fn spawn_folder(writer: sqlx::SqlitePool, pace: Arc<Pace>, alive: std
 async fn paced_fold(writer: &sqlx::SqlitePool, pace: &Pace, alive: &std::sync::Weak<()>) -> Result<()> {
     // What was committed before the fold starts is in it.
     pace.readings.store(0, Relaxed);
-    let mut after = (i64::MIN, i64::MIN);
+    let mut cursor = Cursor::START;
     let mut owed = 0i64;
     while alive.strong_count() > 0 {
         let commits = pace.commits.load(Relaxed);
@@ -213,10 +241,10 @@ async fn paced_fold(writer: &sqlx::SqlitePool, pace: &Pace, alive: &std::sync::W
             owed += CATCH_UP * pace.readings.swap(0, Relaxed) as i64;
         }
         while (quiet && pace.commits.load(Relaxed) == commits) || (!quiet && owed > 0) {
-            let (moved, last) = fold_piece(writer, after).await?;
+            let (moved, next) = cursor.piece(writer).await?;
             owed -= moved as i64;
-            match last {
-                Some(last) => after = last,
+            match next {
+                Some(next) => cursor = next,
                 None => return Ok(()),
             }
         }

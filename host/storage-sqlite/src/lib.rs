@@ -8,6 +8,7 @@
 
 mod alarms;
 mod checkpoint;
+mod chunks;
 mod commit;
 mod connectors;
 mod entities;
@@ -79,19 +80,26 @@ impl SqliteStore {
         std::fs::create_dir_all(data_dir).map_err(|e| StorageError::Backend(format!("{}: {e}", data_dir.display())))?;
         let file = data_dir.join("nexus.db");
         let url = format!("sqlite://{}", file.display());
-        let mut store = Self::connect(&url, 8, false).await?;
+        let mut store = Self::connect(&url, 8, false, true).await?;
         store.file = Some(file);
         Ok(store)
     }
 
     /// A private in-memory database (tests).
     pub async fn in_memory() -> Result<Self> {
-        Self::connect("sqlite::memory:", 1, true).await
+        Self::connect("sqlite::memory:", 1, true, true).await
+    }
+
+    /// A private in-memory database whose recent telemetry only
+    /// [`SqliteStore::fold_recent`] folds (tests of what the fold finds).
+    pub async fn in_memory_unfolded() -> Result<Self> {
+        Self::connect("sqlite::memory:", 1, true, false).await
     }
 
     /// `shared`: one connection serves reads and writes (an in-memory
     /// database exists only in its connection).
-    async fn connect(url: &str, max_connections: u32, shared: bool) -> Result<Self> {
+    /// `folder`: whether recent telemetry is folded in the background.
+    async fn connect(url: &str, max_connections: u32, shared: bool, folder: bool) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(db)?
             .create_if_missing(true)
@@ -119,7 +127,9 @@ impl SqliteStore {
         };
         let alive = std::sync::Arc::new(());
         let pace = std::sync::Arc::new(fold::Pace::default());
-        fold::spawn_folder(writer.clone(), pace.clone(), std::sync::Arc::downgrade(&alive));
+        if folder {
+            fold::spawn_folder(writer.clone(), pace.clone(), std::sync::Arc::downgrade(&alive));
+        }
         if !shared {
             checkpoint::spawn_checkpointer(options.clone(), std::sync::Arc::downgrade(&alive));
         }
@@ -134,11 +144,25 @@ impl SqliteStore {
         fold::fold(&self.writer).await
     }
 
-    /// Rows in the recent telemetry table, not yet folded (diagnostics).
+    /// Readings not yet folded into the clustered telemetry table, in
+    /// recent rows and chunks (diagnostics).
     pub async fn recent_rows(&self) -> Result<u64> {
-        let rows: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM telemetry_recent").fetch_one(&self.pool).await.map_err(db)?;
+        let rows: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM telemetry_recent)
+                  + (SELECT coalesce(sum(samples), 0) FROM telemetry_chunk)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(rows as u64)
+    }
+
+    /// Chunks not yet folded into the clustered telemetry table
+    /// (diagnostics; see `chunks.rs`).
+    pub async fn telemetry_chunks(&self) -> Result<u64> {
+        let chunks: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM telemetry_chunk").fetch_one(&self.pool).await.map_err(db)?;
+        Ok(chunks as u64)
     }
 
     /// How SQLite plans the fold's copy of recent rows, one line per step

@@ -1,14 +1,15 @@
 //! Telemetry (pf.telemetry) and the latest value per key.
 //!
 //! A **series** is one (device, key), named by an integer id (`series`);
-//! rows carry the id, not the tenant, device and key text. New rows go to
-//! `telemetry_recent`, a small table keyed by (series, ts) — one B-tree
+//! rows carry the id, not the tenant, device and key text. A commit's new
+//! samples of a series go as one chunk (see [`crate::chunks`]); others go
+//! to `telemetry_recent`, a small table keyed by (series, ts) — one B-tree
 //! insert per row, a re-delivered sample replacing the recent one (the last
-//! written wins) — and [`crate::fold`] moves them, a piece at a time, into
+//! written wins). [`crate::fold`] moves both, a piece at a time, into
 //! `telemetry`, the large table clustered the same way, in the background:
-//! a commit's inserts land in a table small enough to stay cached. A read
-//! sees both inside one snapshot, a recent row replacing a folded one with
-//! the same (series, ts) — so re-delivery stores nothing twice.
+//! a commit's inserts land in tables small enough to stay cached. A read
+//! sees all three inside one snapshot, a recent row replacing a folded one
+//! with the same (series, ts) — so re-delivery stores nothing twice.
 
 use std::collections::HashMap;
 
@@ -19,7 +20,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::rows::get;
 use crate::values::{self, Statements};
-use crate::{SqliteStore, db};
+use crate::{SqliteStore, chunks, db};
 
 /// Columns of a row of `telemetry`, `telemetry_recent` and `telemetry_latest`.
 pub(crate) const COLUMNS: &str = "(series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)";
@@ -30,6 +31,7 @@ pub(crate) const VALUES: &str = "ts, value_numeric, value_long, value_boolean, v
 pub(crate) type SeriesIds = std::sync::Arc<std::sync::Mutex<HashMap<(String, String), i64>>>;
 
 /// One row to write: a sample of a series.
+#[derive(Clone, Copy)]
 struct Row<'a> {
     series: i64,
     ts: i64,
@@ -136,12 +138,16 @@ async fn series_ids(
     Ok((ids, created))
 }
 
-/// Stores telemetry inside a transaction: every sample into
-/// `telemetry_recent` (replacing one of the same (series, ts) already
-/// there), and per series its newest sample not stamped past its device's
-/// `latest_until` into `telemetry_latest` (kept only if it is not older than
-/// what is stored) — up to 1 024 samples in one round trip ([`Statements`]).
-/// Returns the series it created, for [`remember`].
+/// Stores telemetry inside a transaction. Per series, the samples of the
+/// batch in time order (of equal stamps the last written): as one chunk
+/// when there are [`chunks::MIN_CHUNK`] or more and nothing stored of the
+/// series falls within their span, else as rows of `telemetry_recent`
+/// (replacing one of the same (series, ts) already there), after the
+/// chunks whose spans overlap them are unpacked (see [`crate::chunks`]). And per series its newest sample not stamped past
+/// its device's `latest_until` into `telemetry_latest` (kept only if it is
+/// not older than what is stored). Two round trips, and one more per
+/// [`values::LARGEST`] rows. Returns the series it created, for
+/// [`remember`].
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,
     known: &SeriesIds,
@@ -173,23 +179,57 @@ pub(crate) async fn insert(
     }
     let mut latest: Vec<usize> = newest.into_values().collect();
     latest.sort_unstable();
-    let latest: Vec<Row<'_>> = latest
-        .into_iter()
-        .map(|i| {
-            let r = &rows[i];
-            Row { series: r.series, ts: r.ts, column: r.column, i: r.i, quality: r.quality }
-        })
+    let latest: Vec<Row<'_>> = latest.into_iter().map(|i| rows[i]).collect();
+    // Each series' samples in time order, of equal stamps the last written
+    // (the sort is stable).
+    rows.sort_by_key(|r| (r.series, r.ts));
+    let mut sorted: Vec<Row<'_>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match sorted.last_mut() {
+            Some(last) if last.series == row.series && last.ts == row.ts => *last = row,
+            _ => sorted.push(row),
+        }
+    }
+    let runs: Vec<&[Row<'_>]> = sorted.chunk_by(|a, b| a.series == b.series).collect();
+    let planned: Vec<chunks::Planned> = runs
+        .iter()
+        .map(|run| (run[0].series, run[0].ts, run[run.len() - 1].ts, run.len() >= chunks::MIN_CHUNK))
         .collect();
+    let blocked = chunks::not_addable(tx, &planned).await?;
+    if !blocked.is_empty() {
+        let spans: Vec<(i64, i64, i64)> = planned
+            .iter()
+            .filter(|(series, ..)| blocked.contains(series))
+            .map(|&(series, first, last, _)| (series, first, last))
+            .collect();
+        chunks::unpack(tx, &spans).await?;
+    }
+    let mut new_chunks = Vec::new();
+    let mut recent: Vec<Row<'_>> = Vec::new();
+    for (run, &(series, .., chunk)) in runs.iter().zip(&planned) {
+        if chunk && !blocked.contains(&series) {
+            let mut encoder = chunks::Encoder::with_capacity(run.len());
+            for r in *run {
+                encoder.push(r.ts, r.quality, chunks::ValueRef::of(r.column, r.i));
+            }
+            let last = run[run.len() - 1].ts;
+            let data = encoder.finish();
+            new_chunks.push(chunks::NewChunk { series, first: run[0].ts, last, samples: run.len() as i64, data });
+        } else {
+            recent.extend_from_slice(run);
+        }
+    }
     // Whole lists of recent rows one round trip each (one statement text
-    // however many), the rest with the latest values in one more.
-    let whole = rows.len() / values::LARGEST * values::LARGEST;
-    for list in rows[..whole].chunks(values::LARGEST) {
+    // however many), the rest with the chunks and latest values in one more.
+    let whole = recent.len() / values::LARGEST * values::LARGEST;
+    for list in recent[..whole].chunks(values::LARGEST) {
         let mut statements = Statements::default();
         statements.rows(RECENT, WIDTH, list, bind_row);
         statements.execute(tx).await?;
     }
     let mut statements = Statements::default();
-    statements.rows(RECENT, WIDTH, &rows[whole..], bind_row);
+    statements.rows(chunks::INSERT, chunks::WIDTH, &new_chunks, chunks::bind_chunk);
+    statements.rows(RECENT, WIDTH, &recent[whole..], bind_row);
     statements.rows(LATEST, WIDTH, &latest, bind_row);
     statements.execute(tx).await?;
     Ok(created)
@@ -240,8 +280,8 @@ enum From {
 }
 
 /// Up to `limit` samples of one series in `[start, end)` from the given
-/// end, folded and recent together (a recent row replacing a folded one),
-/// in time order.
+/// end, folded, recent and chunked together (a recent row replacing a
+/// folded one), in time order.
 async fn read_series(
     conn: &mut sqlx::SqliteConnection,
     id: i64,
@@ -274,6 +314,10 @@ async fn read_series(
     for row in folded.iter().chain(&recent) {
         let quality = get::<f64>(row, "quality")? as f32;
         samples.insert(get(row, "ts")?, (value(row)?, quality));
+    }
+    // Chunks hold no (series, ts) that a row holds.
+    for (ts, value, quality) in chunks::read(conn, id, start, end).await? {
+        samples.insert(ts, (value, quality));
     }
     let all = samples.into_iter().map(|(ts, (v, q))| (ts, v, q));
     Ok(match from {
@@ -320,9 +364,10 @@ async fn read_device(
 }
 
 /// Time buckets of a device's series (`?3`: a JSON array of keys, or NULL
-/// for all) in `[?4, ?5)`, `?6` ms wide from `?4`. The samples are the
-/// folded rows not replaced by a recent one, and the recent rows. Integers
-/// count as numbers.
+/// for all) in `[?4, ?5)`, `?6` ms wide from `?4`, of its rows: the folded
+/// rows not replaced by a recent one, and the recent rows (the chunks'
+/// samples are added in [`TelemetryStore::aggregate`]). Integers count as
+/// numbers.
 const AGGREGATE: &str = "WITH s AS (
         SELECT id, key FROM series WHERE tenant_id = ?1 AND device_id = ?2
           AND (?3 IS NULL OR key IN (SELECT value FROM json_each(?3)))),
@@ -334,7 +379,7 @@ const AGGREGATE: &str = "WITH s AS (
         SELECT series_id, ts, coalesce(value_numeric, CAST(value_long AS REAL)) AS v
         FROM telemetry_recent WHERE series_id IN (SELECT id FROM s) AND ts >= ?4 AND ts < ?5)
     SELECT s.key AS key, (samples.ts - ?4) / ?6 AS bucket, avg(v) AS avg_value, min(v) AS min_value,
-           max(v) AS max_value, sum(v) AS sum_value, count(*) AS samples
+           max(v) AS max_value, sum(v) AS sum_value, count(*) AS samples, count(v) AS numbers
     FROM samples JOIN s ON s.id = samples.series_id
     GROUP BY s.key, bucket ORDER BY s.key, bucket";
 
@@ -438,29 +483,62 @@ impl TelemetryStore for SqliteStore {
         interval: i64,
     ) -> Result<Vec<Bucket>> {
         let wanted = (!keys.is_empty()).then(|| serde_json::Value::from(keys.to_vec()).to_string());
+        let interval = interval.max(1);
+        // One snapshot: a fold between the two reads neither hides nor
+        // doubles samples.
+        let mut tx = self.pool.begin().await.map_err(db)?;
         let rows = sqlx::query(AGGREGATE)
             .bind(tenant.as_str())
             .bind(device.as_str())
-            .bind(wanted)
+            .bind(wanted.as_deref())
             .bind(start)
             .bind(end)
-            .bind(interval.max(1))
-            .fetch_all(&self.pool)
+            .bind(interval)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Bucket {
-                    key: get(row, "key")?,
-                    index: get(row, "bucket")?,
-                    avg: get(row, "avg_value")?,
-                    min: get(row, "min_value")?,
-                    max: get(row, "max_value")?,
-                    sum: get(row, "sum_value")?,
-                    count: get(row, "samples")?,
-                })
+        let chunked =
+            chunks::read_keys(&mut tx, (tenant.as_str(), device.as_str()), wanted.as_deref(), (start, end)).await?;
+        tx.rollback().await.map_err(db)?;
+        let mut buckets = std::collections::BTreeMap::new();
+        for row in &rows {
+            let bucket = Bucket {
+                key: get(row, "key")?,
+                index: get(row, "bucket")?,
+                avg: get(row, "avg_value")?,
+                min: get(row, "min_value")?,
+                max: get(row, "max_value")?,
+                sum: get(row, "sum_value")?,
+                count: get(row, "samples")?,
+            };
+            buckets.insert((bucket.key.clone(), bucket.index), (bucket, get::<i64>(row, "numbers")?, false));
+        }
+        for (key, (ts, value, _)) in chunked {
+            let index = (ts - start) / interval;
+            let (bucket, numbers, changed) = buckets.entry((key.clone(), index)).or_insert_with(|| {
+                (Bucket { key, index, avg: None, min: None, max: None, sum: None, count: 0 }, 0, false)
+            });
+            bucket.count += 1;
+            let v = match value {
+                Value::Number(n) => n,
+                Value::Integer(i) => i as f64,
+                _ => continue,
+            };
+            *numbers += 1;
+            *changed = true;
+            bucket.sum = Some(bucket.sum.unwrap_or(0.0) + v);
+            bucket.min = Some(bucket.min.map_or(v, |m| m.min(v)));
+            bucket.max = Some(bucket.max.map_or(v, |m| m.max(v)));
+        }
+        Ok(buckets
+            .into_values()
+            .map(|(mut bucket, numbers, changed)| {
+                if changed {
+                    bucket.avg = bucket.sum.map(|sum| sum / numbers as f64);
+                }
+                bucket
             })
-            .collect()
+            .collect())
     }
 
     async fn delete_telemetry_before(&self, tenant: &TenantId, before: TimestampMs) -> Result<u64> {
@@ -482,7 +560,8 @@ impl TelemetryStore for SqliteStore {
             "WITH s AS (SELECT id FROM series WHERE tenant_id = ? AND device_id = ?)
              SELECT (SELECT count(*) FROM telemetry WHERE series_id IN s)
                   + (SELECT count(*) FROM telemetry_recent n WHERE series_id IN s
-                       AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = n.series_id AND t.ts = n.ts))",
+                       AND NOT EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = n.series_id AND t.ts = n.ts))
+                  + (SELECT coalesce(sum(samples), 0) FROM telemetry_chunk WHERE series_id IN s)",
         )
         .bind(tenant.as_str())
         .bind(device.as_str())
@@ -493,8 +572,8 @@ impl TelemetryStore for SqliteStore {
 }
 
 /// Deletes the readings stamped before `before` — of one tenant, or of
-/// every one — from both tables, in one transaction; returns how many rows
-/// went.
+/// every one — from both tables and the chunks, in one transaction;
+/// returns how many went.
 async fn delete_before(store: &SqliteStore, before: TimestampMs, tenant: Option<&TenantId>) -> Result<u64> {
     let mut tx = store.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
     let mut deleted = 0;
@@ -509,6 +588,7 @@ async fn delete_before(store: &SqliteStore, before: TimestampMs, tenant: Option<
         };
         deleted += query.execute(&mut *tx).await.map_err(db)?.rows_affected();
     }
+    deleted += chunks::delete_before(&mut tx, before, tenant.map(TenantId::as_str), of_tenant).await?;
     tx.commit().await.map_err(db)?;
     Ok(deleted)
 }

@@ -132,6 +132,15 @@ impl<'q> Statements<'q> {
         Ok(())
     }
 
+    /// Runs the statements in one round trip and returns the rows they
+    /// return.
+    pub(crate) async fn fetch_all(self, tx: &mut sqlx::SqliteConnection) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query().fetch_all(&mut *tx).await.map_err(db)
+    }
+
     /// Runs the statements in one round trip and returns the first column
     /// of every row they return (`RETURNING`), as integers.
     pub(crate) async fn returning(self, tx: &mut sqlx::SqliteConnection) -> Result<Vec<i64>> {

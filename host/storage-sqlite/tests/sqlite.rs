@@ -404,3 +404,182 @@ async fn commits_reach_the_database_file_without_a_commit_checkpointing() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The samples of a series committed together go as one chunk when
+/// nothing stored of it falls within their span; a late or re-delivered
+/// sample unpacks the chunk it falls in into rows before it replaces the
+/// stored one; reads, counts and ranges are the same whatever holds the
+/// samples, before and after a fold.
+#[tokio::test]
+async fn new_samples_go_as_a_chunk_and_a_late_one_unpacks_its_chunk() {
+    use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
+    let store = SqliteStore::in_memory_unfolded().await.expect("store");
+    let tenant = TenantId::new("t");
+    let device = nexus_model::DeviceId::new("d1");
+    let commit = |points: Vec<(i64, f64)>| {
+        let mut effects = Effects::new(&tenant, 0);
+        effects.add_readings(&readings(&device, "p", &points));
+        let store = store.clone();
+        async move { store.commit(effects).await.expect("commit") }
+    };
+    let mut expected: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    // Notes what is written, for `check`.
+    fn noted(expected: &mut std::collections::BTreeMap<i64, f64>, points: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+        expected.extend(points.iter().copied());
+        points
+    }
+    let check = |expected: Vec<(i64, f64)>, when: &'static str| {
+        let store = store.clone();
+        let (tenant, device) = (tenant.clone(), device.clone());
+        async move {
+            let history = store.history(&tenant, &device, Some("p"), 0, i64::MAX, 10_000).await.expect("history");
+            let read: Vec<(i64, f64)> = history.iter().map(|r| (r.ts, r.value.as_f64().unwrap_or(f64::NAN))).collect();
+            assert_eq!(read, expected, "{when}");
+            assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), expected.len() as i64, "{when}");
+            let newest = store.history_newest(&tenant, &device, Some("p"), 0, i64::MAX, 5).await.expect("newest");
+            let newest: Vec<i64> = newest.iter().map(|r| r.ts).collect();
+            let last: Vec<i64> = expected.iter().rev().take(5).map(|(ts, _)| *ts).collect();
+            assert_eq!(newest, last, "{when}: the newest, newest first");
+            let inside = store.history(&tenant, &device, Some("p"), 120, 130, 100).await.expect("range");
+            let want: Vec<i64> = expected.iter().map(|(ts, _)| *ts).filter(|ts| (120..130).contains(ts)).collect();
+            assert_eq!(inside.iter().map(|r| r.ts).collect::<Vec<_>>(), want, "{when}: a range inside a chunk");
+        }
+    };
+    commit(noted(&mut expected, (0..100).map(|ts| (ts, ts as f64)).collect())).await;
+    commit(noted(&mut expected, (100..150).map(|ts| (ts, ts as f64)).collect())).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 2, "new samples did not go as chunks");
+    assert_eq!(store.recent_rows().await.expect("recent"), 150);
+    check(expected.clone().into_iter().collect(), "two chunks").await;
+    // A re-delivered sample unpacks the chunk it falls in, not the other,
+    // and replaces it.
+    commit(noted(&mut expected, vec![(10, -1.0)])).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 1, "the late sample unpacked too few or too many");
+    check(expected.clone().into_iter().collect(), "unpacked").await;
+    // Enough for a chunk, but overlapping what is stored: rows.
+    commit(noted(&mut expected, (140..160).map(|ts| (ts, -(ts as f64))).collect())).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 0, "an overlapping run went as a chunk");
+    // New again: a chunk; then fewer than a chunk's worth of new samples:
+    // rows, the chunk untouched.
+    commit(noted(&mut expected, (200..300).map(|ts| (ts, ts as f64)).collect())).await;
+    commit(noted(&mut expected, (300..305).map(|ts| (ts, ts as f64)).collect())).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 1);
+    check(expected.clone().into_iter().collect(), "rows and a chunk").await;
+    store.fold_recent().await.expect("fold");
+    assert_eq!((store.telemetry_chunks().await.expect("chunks"), store.recent_rows().await.expect("recent")), (0, 0));
+    check(expected.clone().into_iter().collect(), "folded").await;
+    // A chunk after folded rows, then a re-delivery of a folded sample.
+    commit(noted(&mut expected, (400..500).map(|ts| (ts, ts as f64)).collect())).await;
+    commit(noted(&mut expected, vec![(250, 2.5)])).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 1, "a late sample outside the chunk unpacked it");
+    commit(noted(&mut expected, vec![(450, 4.5)])).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 0, "a late sample inside the chunk left it");
+    // Older samples that overlap nothing stored go as a chunk too.
+    commit(noted(&mut expected, (600..700).map(|ts| (ts, ts as f64)).collect())).await;
+    commit(noted(&mut expected, (520..560).map(|ts| (ts, ts as f64)).collect())).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 2, "a backfill between stored samples went as rows");
+    check(expected.clone().into_iter().collect(), "a backfill chunk").await;
+    check(expected.clone().into_iter().collect(), "a chunk after folded rows").await;
+    let latest = store.latest(&tenant, &device, &[]).await.expect("latest");
+    assert_eq!((latest[0].ts, latest[0].value.as_f64()), (699, Some(699.0)), "the backfill took the latest value back");
+}
+
+/// Buckets add the chunks' samples to the rows', folded or recent, of every
+/// type (integers count as numbers; booleans and text only in the count),
+/// and give the same figures before and after a fold.
+#[tokio::test]
+async fn aggregates_add_chunked_samples_to_the_rows() {
+    use nexus_model::{Reading, Value};
+    use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
+    let store = SqliteStore::in_memory_unfolded().await.expect("store");
+    let tenant = TenantId::new("t");
+    let device = nexus_model::DeviceId::new("d1");
+    let value = |key: &str, ts: i64| match key {
+        "n" => Value::Number(ts as f64 * 0.5 - 40.0),
+        "i" => Value::Integer(ts % 17 - 8),
+        "b" => Value::Boolean(ts % 2 == 0),
+        _ => Value::Text(format!("s{ts}")),
+    };
+    let mut all: Vec<(String, i64, Value)> = Vec::new();
+    // Folded rows (small frames, folded), chunks, then recent rows.
+    let runs: [(i64, i64); 4] = [(0, 5), (5, 10), (10, 130), (130, 134)];
+    for (n, (from, to)) in runs.into_iter().enumerate() {
+        for key in ["n", "i", "b", "s"] {
+            let points: Vec<Reading> = (from..to)
+                .map(|ts| Reading {
+                    device_id: device.clone(),
+                    key: key.into(),
+                    ts,
+                    value: value(key, ts),
+                    quality: 1.0,
+                })
+                .collect();
+            let mut effects = Effects::new(&tenant, 0);
+            effects.add_readings(&points);
+            store.commit(effects).await.expect("commit");
+            all.extend(points.into_iter().map(|r| (r.key, r.ts, r.value)));
+        }
+        if n == 1 {
+            store.fold_recent().await.expect("fold");
+        }
+    }
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 4, "the middle run did not go as chunks");
+    let (start, end, width) = (3, 131, 20);
+    let mut want: std::collections::BTreeMap<(String, i64), (i64, Vec<f64>)> = std::collections::BTreeMap::new();
+    for (key, ts, value) in &all {
+        if (start..end).contains(ts) {
+            let bucket = want.entry((key.clone(), (ts - start) / width)).or_default();
+            bucket.0 += 1;
+            match value {
+                Value::Number(v) => bucket.1.push(*v),
+                Value::Integer(v) => bucket.1.push(*v as f64),
+                _ => {}
+            }
+        }
+    }
+    for when in ["chunks and rows", "folded"] {
+        let buckets = store.aggregate(&tenant, &device, &[], start, end, width).await.expect("aggregate");
+        assert_eq!(buckets.len(), want.len(), "{when}");
+        for (bucket, ((key, index), (count, numbers))) in buckets.iter().zip(&want) {
+            assert_eq!((&bucket.key, bucket.index, bucket.count), (key, *index, *count), "{when}");
+            let sum: f64 = numbers.iter().sum();
+            let close = |got: Option<f64>, want: Option<f64>| match (got, want) {
+                (Some(g), Some(w)) => (g - w).abs() < 1e-9,
+                (g, w) => g == w,
+            };
+            let min = numbers.iter().copied().reduce(f64::min);
+            let max = numbers.iter().copied().reduce(f64::max);
+            let (sum, avg) =
+                if numbers.is_empty() { (None, None) } else { (Some(sum), Some(sum / numbers.len() as f64)) };
+            assert!(
+                close(bucket.sum, sum) && close(bucket.avg, avg) && bucket.min == min && bucket.max == max,
+                "{when}: {bucket:?} against sum {sum:?} avg {avg:?} min {min:?} max {max:?}"
+            );
+        }
+        store.fold_recent().await.expect("fold");
+    }
+}
+
+/// Deleting telemetry before a time takes whole chunks before it and cuts
+/// the one that straddles it, counting samples, not chunks.
+#[tokio::test]
+async fn deleting_before_a_time_cuts_the_chunk_that_straddles_it() {
+    use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
+    let store = SqliteStore::in_memory_unfolded().await.expect("store");
+    let tenant = TenantId::new("t");
+    let device = nexus_model::DeviceId::new("d1");
+    for (from, to) in [(0, 100), (100, 200)] {
+        let mut effects = Effects::new(&tenant, 0);
+        effects.add_readings(&readings(&device, "p", &(from..to).map(|ts| (ts, ts as f64)).collect::<Vec<_>>()));
+        store.commit(effects).await.expect("commit");
+    }
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 2);
+    assert_eq!(store.delete_telemetry_before(&TenantId::new("u"), 150).await.expect("delete"), 0, "another tenant's");
+    assert_eq!(store.delete_telemetry_before(&tenant, 150).await.expect("delete"), 150);
+    let history = store.history(&tenant, &device, Some("p"), 0, i64::MAX, 1000).await.expect("history");
+    assert_eq!(history.iter().map(|r| r.ts).collect::<Vec<_>>(), (150..200).collect::<Vec<_>>());
+    assert_eq!(store.expire_telemetry_before(175).await.expect("expire").rows, 25);
+    store.fold_recent().await.expect("fold");
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 25);
+    let history = store.history(&tenant, &device, Some("p"), 0, i64::MAX, 1000).await.expect("history");
+    assert_eq!(history.iter().map(|r| r.ts).collect::<Vec<_>>(), (175..200).collect::<Vec<_>>());
+}

@@ -1,0 +1,429 @@
+//! Chunks: a commit's new samples of one series as one row of
+//! `telemetry_chunk` (migration 0022), instead of one row each.
+//!
+//! A commit writes a series' samples as a chunk when there are at least
+//! [`MIN_CHUNK`] of them and nothing stored of the series falls within
+//! their span (no row of `telemetry` or `telemetry_recent`, no other
+//! chunk's span) — devices report forward in time, so that is the normal
+//! case. Any other sample goes to `telemetry_recent` as a row; the chunks
+//! whose spans overlap those rows' (a re-delivery, a late sample) are first
+//! unpacked there too ([`unpack`]). So a (series, ts) is never
+//! both in a chunk and in a row, and reads add the chunks' samples to the
+//! rows without any precedence between them. The fold unpacks chunks into
+//! `telemetry` in the background ([`fold_piece`]).
+//!
+//! A chunk's blob: a version byte, the sample count (`u32`), then per
+//! sample in time order its stamp (`i64`), quality (`f32`), a type byte and
+//! the value (`f64`, `i64`, one byte, or a `u32` length and UTF-8), all
+//! little-endian.
+
+use std::collections::HashSet;
+
+use nexus_model::{Column, Value};
+use nexus_storage::{Result, StorageError};
+use sqlx::Row;
+
+use crate::db;
+use crate::values::{Query, Statements};
+
+/// Fewest samples of a series a commit writes as a chunk: below that a row
+/// each costs about as little, and tiny chunks would only make the fold
+/// take more of them per piece.
+pub(crate) const MIN_CHUNK: usize = 16;
+
+/// The encoding's version byte.
+const VERSION: u8 = 1;
+
+/// A value to encode, borrowed.
+#[derive(Clone, Copy)]
+pub(crate) enum ValueRef<'a> {
+    Number(f64),
+    Integer(i64),
+    Boolean(bool),
+    Text(&'a str),
+}
+
+impl<'a> ValueRef<'a> {
+    /// Sample `i` of a column.
+    pub(crate) fn of(column: &'a Column, i: usize) -> Self {
+        match column {
+            Column::Number(v) => Self::Number(v[i]),
+            Column::Integer(v) => Self::Integer(v[i]),
+            Column::Boolean(v) => Self::Boolean(v[i]),
+            Column::Text(v) => Self::Text(&v[i]),
+        }
+    }
+
+    fn from_value(value: &'a Value) -> Self {
+        match value {
+            Value::Number(n) => Self::Number(*n),
+            Value::Integer(i) => Self::Integer(*i),
+            Value::Boolean(b) => Self::Boolean(*b),
+            Value::Text(t) => Self::Text(t),
+        }
+    }
+}
+
+/// A chunk being encoded.
+pub(crate) struct Encoder {
+    data: Vec<u8>,
+    count: u32,
+}
+
+impl Encoder {
+    pub(crate) fn with_capacity(samples: usize) -> Self {
+        let mut data = Vec::with_capacity(5 + samples * 21);
+        data.push(VERSION);
+        data.extend_from_slice(&0u32.to_le_bytes());
+        Self { data, count: 0 }
+    }
+
+    /// Adds a sample; samples come in time order.
+    pub(crate) fn push(&mut self, ts: i64, quality: f32, value: ValueRef<'_>) {
+        self.data.extend_from_slice(&ts.to_le_bytes());
+        self.data.extend_from_slice(&quality.to_le_bytes());
+        match value {
+            ValueRef::Number(n) => {
+                self.data.push(0);
+                self.data.extend_from_slice(&n.to_le_bytes());
+            }
+            ValueRef::Integer(i) => {
+                self.data.push(1);
+                self.data.extend_from_slice(&i.to_le_bytes());
+            }
+            ValueRef::Boolean(b) => self.data.extend_from_slice(&[2, u8::from(b)]),
+            ValueRef::Text(t) => {
+                self.data.push(3);
+                self.data.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                self.data.extend_from_slice(t.as_bytes());
+            }
+        }
+        self.count += 1;
+    }
+
+    /// The blob.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.data[1..5].copy_from_slice(&self.count.to_le_bytes());
+        self.data
+    }
+}
+
+/// A stored sample: stamp, value, quality.
+pub(crate) type Sample = (i64, Value, f32);
+
+/// Reads `N` bytes at `at`, advancing it.
+fn take<const N: usize>(data: &[u8], at: &mut usize) -> Result<[u8; N]> {
+    let bytes = data.get(*at..*at + N).ok_or_else(|| StorageError::Corrupt("telemetry chunk cut short".into()))?;
+    *at += N;
+    Ok(bytes.try_into().unwrap_or([0; N]))
+}
+
+/// The samples of a chunk's blob, in time order.
+pub(crate) fn decode(data: &[u8]) -> Result<Vec<Sample>> {
+    if data.first() != Some(&VERSION) {
+        return Err(StorageError::Corrupt(format!("telemetry chunk of version {:?}", data.first())));
+    }
+    let mut at = 1;
+    let count = u32::from_le_bytes(take(data, &mut at)?) as usize;
+    let mut samples = Vec::with_capacity(count.min(data.len() / 13));
+    for _ in 0..count {
+        let ts = i64::from_le_bytes(take(data, &mut at)?);
+        let quality = f32::from_le_bytes(take(data, &mut at)?);
+        let value = match take::<1>(data, &mut at)?[0] {
+            0 => Value::Number(f64::from_le_bytes(take(data, &mut at)?)),
+            1 => Value::Integer(i64::from_le_bytes(take(data, &mut at)?)),
+            2 => Value::Boolean(take::<1>(data, &mut at)?[0] != 0),
+            3 => {
+                let len = u32::from_le_bytes(take(data, &mut at)?) as usize;
+                let bytes =
+                    data.get(at..at + len).ok_or_else(|| StorageError::Corrupt("telemetry chunk cut short".into()))?;
+                at += len;
+                Value::Text(String::from_utf8(bytes.to_vec()).map_err(|e| StorageError::Corrupt(e.to_string()))?)
+            }
+            other => return Err(StorageError::Corrupt(format!("telemetry chunk value of type {other}"))),
+        };
+        samples.push((ts, value, quality));
+    }
+    Ok(samples)
+}
+
+/// A chunk to insert.
+pub(crate) struct NewChunk {
+    pub(crate) series: i64,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+    pub(crate) samples: i64,
+    pub(crate) data: Vec<u8>,
+}
+
+/// A commit's chunks (`column1` is never `NULL` but in the padding).
+pub(crate) const INSERT: (&str, &str) = (
+    "INSERT INTO telemetry_chunk (series_id, first_ts, last_ts, samples, data)
+        SELECT column1, column2, column3, column4, column5 FROM ",
+    " WHERE column1 IS NOT NULL",
+);
+/// Parameters of a row of [`INSERT`].
+pub(crate) const WIDTH: usize = 5;
+
+/// Binds a row of [`INSERT`].
+pub(crate) fn bind_chunk<'q>(query: Query<'q>, _: usize, chunk: &'q NewChunk) -> Query<'q> {
+    query.bind(chunk.series).bind(chunk.first).bind(chunk.last).bind(chunk.samples).bind(chunk.data.as_slice())
+}
+
+/// What a commit is about to write of a series: its number, its earliest
+/// and latest new stamps, and whether it would go as a chunk.
+pub(crate) type Planned = (i64, i64, i64, bool);
+
+/// Of the series a commit is about to write, those whose samples cannot
+/// simply be added: a chunk candidate with a stored sample (a row) within
+/// its new samples' span, or any series with a chunk whose span overlaps
+/// it. Their samples go as rows, after the chunks that overlap them are
+/// unpacked ([`unpack`]). One round trip.
+pub(crate) async fn not_addable(tx: &mut sqlx::SqliteConnection, planned: &[Planned]) -> Result<HashSet<i64>> {
+    const CHECK: (&str, &str) = (
+        "SELECT column1 FROM ",
+        " WHERE column1 IS NOT NULL AND (
+            EXISTS (SELECT 1 FROM telemetry_chunk c
+                    WHERE c.series_id = column1 AND c.last_ts >= column2 AND c.first_ts <= column3)
+            OR (column4 AND (
+                EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = column1 AND t.ts >= column2 AND t.ts <= column3)
+                OR EXISTS (SELECT 1 FROM telemetry_recent r
+                           WHERE r.series_id = column1 AND r.ts >= column2 AND r.ts <= column3))))",
+    );
+    let mut statements = Statements::default();
+    statements.rows(CHECK, 4, planned, |query, _, &(series, first, last, chunk)| {
+        query.bind(series).bind(first).bind(last).bind(chunk)
+    });
+    Ok(statements.returning(tx).await?.into_iter().collect())
+}
+
+/// A decoded sample of a series, to write as a row.
+pub(crate) struct SeriesSample {
+    series: i64,
+    ts: i64,
+    value: Value,
+    quality: f32,
+}
+
+/// Binds a [`SeriesSample`] as a row of `(series_id, ts, value_numeric,
+/// value_long, value_boolean, value_string, quality)`.
+pub(crate) fn bind_sample<'q>(query: Query<'q>, _: usize, s: &'q SeriesSample) -> Query<'q> {
+    let (numeric, long, boolean, text) = match &s.value {
+        Value::Number(n) => (Some(*n), None, None, None),
+        Value::Integer(i) => (None, Some(*i), None, None),
+        Value::Boolean(b) => (None, None, Some(*b), None),
+        Value::Text(t) => (None, None, None, Some(t.as_str())),
+    };
+    query.bind(s.series).bind(s.ts).bind(numeric).bind(long).bind(boolean).bind(text).bind(f64::from(s.quality))
+}
+
+/// Rows into `table` from a `VALUES` list of [`bind_sample`]'s rows.
+fn into(table: &str) -> String {
+    format!(
+        "INSERT OR REPLACE INTO {table} (series_id, ts, value_numeric, value_long, value_boolean, value_string,
+            quality) SELECT column1, column2, column3, column4, column5, column6, column7 FROM "
+    )
+}
+
+/// The samples of chunk rows `(series, blob)`, in the rows' order.
+fn samples_of(rows: &[(i64, Vec<u8>)]) -> Result<Vec<SeriesSample>> {
+    let mut out = Vec::new();
+    for (series, data) in rows {
+        for (ts, value, quality) in decode(data)? {
+            out.push(SeriesSample { series: *series, ts, value, quality });
+        }
+    }
+    Ok(out)
+}
+
+/// Unpacks the chunks that overlap the spans `(series, first, last)` into
+/// `telemetry_recent` and deletes them, inside the commit's transaction:
+/// the series' new rows in those spans may then replace any of their
+/// samples. Chunks outside the spans stay: they hold none of those times.
+pub(crate) async fn unpack(tx: &mut sqlx::SqliteConnection, spans: &[(i64, i64, i64)]) -> Result<()> {
+    const OVERLAPPING: (&str, &str) = (
+        "SELECT c.rowid, c.series_id, c.data FROM ",
+        " AS v JOIN telemetry_chunk c
+            ON v.column1 IS NOT NULL AND c.series_id = v.column1 AND c.last_ts >= v.column2 AND c.first_ts <= v.column3",
+    );
+    let mut statements = Statements::default();
+    statements
+        .rows(OVERLAPPING, 3, spans, |query, _, &(series, first, last)| query.bind(series).bind(first).bind(last));
+    let rows = statements.fetch_all(tx).await?;
+    let mut found: Vec<(i64, (i64, Vec<u8>))> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        found.push((row.try_get(0).map_err(db)?, (row.try_get(1).map_err(db)?, row.try_get(2).map_err(db)?)));
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    // A chunk overlapping two spans is found twice.
+    found.sort_by_key(|(rowid, _)| *rowid);
+    found.dedup_by_key(|(rowid, _)| *rowid);
+    let ids = serde_json::Value::from(found.iter().map(|(rowid, _)| *rowid).collect::<Vec<i64>>()).to_string();
+    let blobs: Vec<(i64, Vec<u8>)> = found.into_iter().map(|(_, blob)| blob).collect();
+    let samples = samples_of(&blobs)?;
+    let head = into("telemetry_recent");
+    let mut statements = Statements::default();
+    statements.rows((&head, " WHERE column1 IS NOT NULL"), 7, &samples, bind_sample);
+    statements.push("DELETE FROM telemetry_chunk WHERE rowid IN (SELECT value FROM json_each(?))", |q| q.bind(ids));
+    statements.execute(tx).await
+}
+
+/// The samples of series `id` in `[start, end)` held in chunks, in time
+/// order.
+pub(crate) async fn read(conn: &mut sqlx::SqliteConnection, id: i64, start: i64, end: i64) -> Result<Vec<Sample>> {
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT data FROM telemetry_chunk WHERE series_id = ? AND last_ts >= ? AND first_ts < ? ORDER BY last_ts",
+    )
+    .bind(id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut samples = Vec::new();
+    for blob in blobs {
+        samples.extend(decode(&blob)?.into_iter().filter(|(ts, ..)| (start..end).contains(ts)));
+    }
+    Ok(samples)
+}
+
+/// The samples held in chunks of a device's series (`keys`: a JSON array,
+/// or `None` for all) in `[start, end)`, with their keys.
+pub(crate) async fn read_keys(
+    conn: &mut sqlx::SqliteConnection,
+    (tenant, device): (&str, &str),
+    keys: Option<&str>,
+    (start, end): (i64, i64),
+) -> Result<Vec<(String, Sample)>> {
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT s.key, c.data FROM series s JOIN telemetry_chunk c ON c.series_id = s.id
+         WHERE s.tenant_id = ?1 AND s.device_id = ?2 AND (?3 IS NULL OR s.key IN (SELECT value FROM json_each(?3)))
+           AND c.last_ts >= ?4 AND c.first_ts < ?5",
+    )
+    .bind(tenant)
+    .bind(device)
+    .bind(keys)
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut samples = Vec::new();
+    for (key, blob) in rows {
+        for sample in decode(&blob)?.into_iter().filter(|(ts, ..)| (start..end).contains(ts)) {
+            samples.push((key.clone(), sample));
+        }
+    }
+    Ok(samples)
+}
+
+/// Deletes the samples stamped before `before` from chunks (of one
+/// tenant's series, when `of_tenant` holds its filter on `?2`), inside
+/// `tx`; returns how many went. A chunk that straddles `before` keeps its
+/// later samples.
+pub(crate) async fn delete_before(
+    tx: &mut sqlx::SqliteConnection,
+    before: i64,
+    tenant: Option<&str>,
+    of_tenant: &str,
+) -> Result<u64> {
+    let bind = |sql: String| {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before);
+        match tenant {
+            Some(tenant) => query.bind(tenant.to_string()),
+            None => query,
+        }
+    };
+    let whole: Vec<i64> = {
+        let rows = bind(format!("DELETE FROM telemetry_chunk WHERE last_ts < ?1 {of_tenant} RETURNING samples"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        rows.iter().map(|row| row.try_get(0).map_err(db)).collect::<Result<_>>()?
+    };
+    let mut deleted: u64 = whole.iter().map(|&n| n as u64).sum();
+    let straddling: Vec<(i64, Vec<u8>)> = {
+        let rows =
+            bind(format!("SELECT rowid, data FROM telemetry_chunk WHERE first_ts < ?1 AND last_ts >= ?1 {of_tenant}"))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        rows.iter().map(|row| Ok((row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?))).collect::<Result<_>>()?
+    };
+    for (rowid, data) in straddling {
+        let samples = decode(&data)?;
+        let kept: Vec<&Sample> = samples.iter().filter(|(ts, ..)| *ts >= before).collect();
+        deleted += (samples.len() - kept.len()) as u64;
+        let mut encoder = Encoder::with_capacity(kept.len());
+        for (ts, value, quality) in &kept {
+            encoder.push(*ts, *quality, ValueRef::from_value(value));
+        }
+        let first = kept.first().map_or(before, |(ts, ..)| *ts);
+        sqlx::query("UPDATE telemetry_chunk SET first_ts = ?, samples = ?, data = ? WHERE rowid = ?")
+            .bind(first)
+            .bind(kept.len() as i64)
+            .bind(encoder.finish())
+            .bind(rowid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(deleted)
+}
+
+/// Most chunks a fold piece moves: as `crate::fold`'s `PIECE_SERIES`, a piece
+/// dirties about one leaf of `telemetry` per series, and a series' chunks
+/// lie together.
+const PIECE_CHUNKS: i64 = 16;
+
+/// Folds the next chunks after the (series, last stamp) `after` into
+/// `telemetry` and deletes them, in one transaction: whole chunks in
+/// (series, time) order, at least one, until they hold `rows` samples (or
+/// [`PIECE_CHUNKS`] chunks). Returns the samples moved and the key the
+/// piece ended at, `None` when it took all the rest. Chunks hold nothing
+/// stored elsewhere, so their samples replace nothing.
+pub(crate) async fn fold_piece(
+    writer: &sqlx::SqlitePool,
+    after: (i64, i64),
+    rows: i64,
+) -> Result<(u64, Option<(i64, i64)>)> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+    // (The count is a literal: see `crate::fold`.)
+    let next: Vec<(i64, i64, i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT series_id, last_ts, samples, data FROM telemetry_chunk WHERE (series_id, last_ts) > (?1, ?2)
+         ORDER BY series_id, last_ts LIMIT {PIECE_CHUNKS}"
+    )))
+    .bind(after.0)
+    .bind(after.1)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    let fetched = next.len();
+    let mut taken = 0;
+    let mut total = 0;
+    while taken < next.len() && (taken == 0 || total < rows) {
+        total += next[taken].2;
+        taken += 1;
+    }
+    if taken == 0 {
+        tx.commit().await.map_err(db)?;
+        return Ok((0, None));
+    }
+    let end = (next[taken - 1].0, next[taken - 1].1);
+    let blobs: Vec<(i64, Vec<u8>)> = next.into_iter().take(taken).map(|(series, _, _, data)| (series, data)).collect();
+    let samples = samples_of(&blobs)?;
+    let head = into("telemetry");
+    let mut statements = Statements::default();
+    statements.rows((&head, " WHERE column1 IS NOT NULL"), 7, &samples, bind_sample);
+    statements.push(
+        "DELETE FROM telemetry_chunk WHERE (series_id, last_ts) > (?, ?) AND (series_id, last_ts) <= (?, ?)",
+        move |q| q.bind(after.0).bind(after.1).bind(end.0).bind(end.1),
+    );
+    statements.execute(&mut tx).await?;
+    tx.commit().await.map_err(db)?;
+    // Past the end of the table when it gave fewer than asked and all were taken.
+    let rest = taken == fetched && fetched < PIECE_CHUNKS as usize;
+    Ok((samples.len() as u64, (!rest).then_some(end)))
+}

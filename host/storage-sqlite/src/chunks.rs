@@ -284,9 +284,14 @@ pub(crate) async fn read(conn: &mut sqlx::SqliteConnection, id: i64, start: i64,
     .map_err(db)?;
     let mut samples = Vec::new();
     for blob in blobs {
-        samples.extend(decode(&blob)?.into_iter().filter(|(ts, ..)| (start..end).contains(ts)));
+        samples.extend(decode_in(&blob, (start, end))?);
     }
     Ok(samples)
+}
+
+/// The samples of a chunk's blob stamped in `[start, end)`.
+fn decode_in(data: &[u8], (start, end): (i64, i64)) -> Result<impl Iterator<Item = Sample>> {
+    Ok(decode(data)?.into_iter().filter(move |(ts, ..)| (start..end).contains(ts)))
 }
 
 /// The samples held in chunks of a device's series (`keys`: a JSON array,
@@ -312,9 +317,7 @@ pub(crate) async fn read_keys(
     .map_err(db)?;
     let mut samples = Vec::new();
     for (key, blob) in rows {
-        for sample in decode(&blob)?.into_iter().filter(|(ts, ..)| (start..end).contains(ts)) {
-            samples.push((key.clone(), sample));
-        }
+        samples.extend(decode_in(&blob, (start, end))?.map(|sample| (key.clone(), sample)));
     }
     Ok(samples)
 }

@@ -143,10 +143,12 @@ async fn series_ids(
 /// when there are [`chunks::MIN_CHUNK`] or more and nothing stored of the
 /// series falls within their span, else as rows of `telemetry_recent`
 /// (replacing one of the same (series, ts) already there), after the
-/// chunks whose spans overlap them are unpacked (see [`crate::chunks`]). And per series its newest sample not stamped past
-/// its device's `latest_until` into `telemetry_latest` (kept only if it is
-/// not older than what is stored). Two round trips, and one more per
-/// [`values::LARGEST`] rows. Returns the series it created, for
+/// chunks whose spans overlap them are unpacked (see [`crate::chunks`]).
+/// And per series its newest sample not stamped past its device's
+/// `latest_until` into `telemetry_latest` (kept only if it is not older
+/// than what is stored). Two round trips — the check of what the samples
+/// overlap, then the writes — a third when chunks are unpacked, and one
+/// more per [`values::LARGEST`] rows. Returns the series it created, for
 /// [`remember`].
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,

@@ -312,8 +312,17 @@ struct Run {
     cpu: f64,
 }
 
+/// The clock every phase's frames take their stamps from: one for the whole
+/// run, starting 30 days back, so each phase goes on where the one before
+/// ended, as devices do. (Phases that each started over re-delivered the
+/// samples of the phases before them: a workload of its own.)
+fn stamps() -> Arc<AtomicI64> {
+    static STAMPS: std::sync::OnceLock<Arc<AtomicI64>> = std::sync::OnceLock::new();
+    STAMPS.get_or_init(|| Arc::new(AtomicI64::new(nexus_model::Clock::system().now() - 30 * 86_400_000))).clone()
+}
+
 async fn run(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, connections: usize, seconds: u64) -> Run {
-    let ts = Arc::new(AtomicI64::new(nexus_model::Clock::system().now() - 30 * 86_400_000));
+    let ts = stamps();
     let points = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);

@@ -4,7 +4,7 @@
 //! sustains, with `/healthz` probed throughout).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -141,7 +141,7 @@ async fn limit_messages(client: &reqwest::Client, base: &str, tenant: &str, wind
 /// schedule whether or not earlier ones were answered), with `/healthz`
 /// probed every 50 ms. Prints what was answered how, and health latency.
 pub(crate) async fn overload(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, rate: f64, seconds: u64) {
-    let ts = Arc::new(AtomicI64::new(nexus_model::Clock::system().now() - 20 * 86_400_000));
+    let ts = super::stamps();
     let counts = Arc::new([(); 5].map(|_| AtomicU64::new(0))); // ok, 503 + Retry-After, 503 without, other, timeout
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let health = {

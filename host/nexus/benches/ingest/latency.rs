@@ -8,7 +8,6 @@
 //! reports one bounds the time from request to committed alarm from above.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
 use super::{Server, body, percentile};
@@ -19,7 +18,7 @@ type Answer = Option<(u64, bool)>;
 /// Runs the open-loop load and prints latency percentiles of every answer
 /// and of the answers that committed an alarm transition.
 pub(crate) async fn half_load(server: &Server, tokens: &Arc<Vec<String>>, samples: usize, rate: f64, seconds: u64) {
-    let ts = Arc::new(AtomicI64::new(nexus_model::Clock::system().now() - 30 * 86_400_000));
+    let ts = super::stamps();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

@@ -9,8 +9,13 @@
 //! whose spans overlap those rows' (a re-delivery, a late sample) are first
 //! unpacked there too ([`unpack`]). So a (series, ts) is never
 //! both in a chunk and in a row, and reads add the chunks' samples to the
-//! rows without any precedence between them. The fold unpacks chunks into
-//! `telemetry` in the background ([`fold_piece`]).
+//! rows without any precedence between them. Chunks are not folded into
+//! `telemetry`: like a compressed chunk of a hypertable, a chunk is the
+//! samples' stored form, read in place ([`read`] fetches only as many
+//! chunks as a limited read needs), cut by retention
+//! ([`delete_before`]) and unpacked only when a late sample lands in its
+//! span. So a sample that arrives in time is written once, in its chunk,
+//! and never copied again.
 //!
 //! A chunk's blob: a version byte, the sample count (`u32`), then per
 //! sample in time order its stamp (`i64`), quality (`f32`), a type byte and
@@ -27,8 +32,7 @@ use crate::db;
 use crate::values::{Query, Statements};
 
 /// Fewest samples of a series a commit writes as a chunk: below that a row
-/// each costs about as little, and tiny chunks would only make the fold
-/// take more of them per piece.
+/// each costs about as little, and a read would decode many tiny chunks.
 pub(crate) const MIN_CHUNK: usize = 16;
 
 /// The encoding's version byte.
@@ -270,23 +274,80 @@ pub(crate) async fn unpack(tx: &mut sqlx::SqliteConnection, spans: &[(i64, i64, 
     statements.execute(tx).await
 }
 
-/// The samples of series `id` in `[start, end)` held in chunks, in time
-/// order.
-pub(crate) async fn read(conn: &mut sqlx::SqliteConnection, id: i64, start: i64, end: i64) -> Result<Vec<Sample>> {
-    let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT data FROM telemetry_chunk WHERE series_id = ? AND last_ts >= ? AND first_ts < ? ORDER BY last_ts",
-    )
-    .bind(id)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+/// Which end of a range a limited read starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum From {
+    /// The oldest samples first.
+    Oldest,
+    /// The newest samples first.
+    Newest,
+}
+
+/// Chunks a read fetches in its first round trip; each further one fetches
+/// four times as many, up to [`READ_PAGE_MAX`].
+const READ_PAGE_MIN: usize = 8;
+const READ_PAGE_MAX: usize = 512;
+
+/// At least the `limit` oldest (or newest) samples of series `id` in
+/// `[start, end)` held in chunks, or all of them if there are fewer, in
+/// time order. A series' chunks have disjoint spans, so read from one end
+/// they come in time order, and the read stops at the chunk that brings
+/// it to `limit`: a read of the newest samples of a long history decodes
+/// its last chunks, not all of them.
+pub(crate) async fn read(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    (start, end): (i64, i64),
+    from: From,
+    limit: usize,
+) -> Result<Vec<Sample>> {
+    // (The page size is a literal: see `crate::fold`.) `?4` bounds the
+    // chunks' last stamps from the side the read starts at.
+    let sql = |page: usize| match from {
+        From::Oldest => format!(
+            "SELECT last_ts, data FROM telemetry_chunk WHERE series_id = ?1 AND last_ts >= max(?2, ?4)
+               AND first_ts < ?3 ORDER BY last_ts LIMIT {page}"
+        ),
+        From::Newest => format!(
+            "SELECT last_ts, data FROM telemetry_chunk WHERE series_id = ?1 AND last_ts >= ?2
+               AND last_ts <= ?4 AND first_ts < ?3 ORDER BY last_ts DESC LIMIT {page}"
+        ),
+    };
+    let mut bound = if from == From::Oldest { i64::MIN } else { i64::MAX };
+    let mut page = READ_PAGE_MIN;
     let mut samples = Vec::new();
-    for blob in blobs {
-        samples.extend(decode_in(&blob, (start, end))?);
+    loop {
+        let chunks: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql(page)))
+            .bind(id)
+            .bind(start)
+            .bind(end)
+            .bind(bound)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        let more = chunks.len() == page;
+        for (last, blob) in chunks {
+            samples.extend(decode_in(&blob, (start, end))?);
+            let next = match from {
+                From::Oldest => last.checked_add(1),
+                From::Newest => last.checked_sub(1),
+            };
+            match next {
+                Some(next) if samples.len() < limit => bound = next,
+                _ => return Ok(in_time_order(samples)),
+            }
+        }
+        if !more {
+            return Ok(in_time_order(samples));
+        }
+        page = (page * 4).min(READ_PAGE_MAX);
     }
-    Ok(samples)
+}
+
+/// Samples of disjoint chunks, sorted by stamp.
+fn in_time_order(mut samples: Vec<Sample>) -> Vec<Sample> {
+    samples.sort_unstable_by_key(|(ts, ..)| *ts);
+    samples
 }
 
 /// The samples of a chunk's blob stamped in `[start, end)`.
@@ -374,59 +435,4 @@ pub(crate) async fn delete_before(
             .map_err(db)?;
     }
     Ok(deleted)
-}
-
-/// Most chunks a fold piece moves: as `crate::fold`'s `PIECE_SERIES`, a piece
-/// dirties about one leaf of `telemetry` per series, and a series' chunks
-/// lie together.
-const PIECE_CHUNKS: i64 = 16;
-
-/// Folds the next chunks after the (series, last stamp) `after` into
-/// `telemetry` and deletes them, in one transaction: whole chunks in
-/// (series, time) order, at least one, until they hold `rows` samples (or
-/// [`PIECE_CHUNKS`] chunks). Returns the samples moved and the key the
-/// piece ended at, `None` when it took all the rest. Chunks hold nothing
-/// stored elsewhere, so their samples replace nothing.
-pub(crate) async fn fold_piece(
-    writer: &sqlx::SqlitePool,
-    after: (i64, i64),
-    rows: i64,
-) -> Result<(u64, Option<(i64, i64)>)> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-    // (The count is a literal: see `crate::fold`.)
-    let next: Vec<(i64, i64, i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT series_id, last_ts, samples, data FROM telemetry_chunk WHERE (series_id, last_ts) > (?1, ?2)
-         ORDER BY series_id, last_ts LIMIT {PIECE_CHUNKS}"
-    )))
-    .bind(after.0)
-    .bind(after.1)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db)?;
-    let fetched = next.len();
-    let mut taken = 0;
-    let mut total = 0;
-    while taken < next.len() && (taken == 0 || total < rows) {
-        total += next[taken].2;
-        taken += 1;
-    }
-    if taken == 0 {
-        tx.commit().await.map_err(db)?;
-        return Ok((0, None));
-    }
-    let end = (next[taken - 1].0, next[taken - 1].1);
-    let blobs: Vec<(i64, Vec<u8>)> = next.into_iter().take(taken).map(|(series, _, _, data)| (series, data)).collect();
-    let samples = samples_of(&blobs)?;
-    let head = into("telemetry");
-    let mut statements = Statements::default();
-    statements.rows((&head, " WHERE column1 IS NOT NULL"), 7, &samples, bind_sample);
-    statements.push(
-        "DELETE FROM telemetry_chunk WHERE (series_id, last_ts) > (?, ?) AND (series_id, last_ts) <= (?, ?)",
-        move |q| q.bind(after.0).bind(after.1).bind(end.0).bind(end.1),
-    );
-    statements.execute(&mut tx).await?;
-    tx.commit().await.map_err(db)?;
-    // Past the end of the table when it gave fewer than asked and all were taken.
-    let rest = taken == fetched && fetched < PIECE_CHUNKS as usize;
-    Ok((samples.len() as u64, (!rest).then_some(end)))
 }

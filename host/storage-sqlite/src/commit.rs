@@ -37,9 +37,11 @@ impl UnitOfWork for SqliteStore {
                 sum.fuel = sum.fuel.saturating_add(delta.fuel);
             }
         }
-        let mut created = Vec::new();
+        let (mut created, mut rows) = (Vec::new(), 0);
         for (tenant, series) in telemetry {
-            created.extend(telemetry::insert(&mut tx, &self.series, &TenantId::from(tenant), &series).await?);
+            let (new, written) = telemetry::insert(&mut tx, &self.series, &TenantId::from(tenant), &series).await?;
+            created.extend(new);
+            rows += written;
         }
         for ((tenant, _), delta) in usage {
             records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
@@ -50,8 +52,7 @@ impl UnitOfWork for SqliteStore {
             committed.push(apply(&mut tx, effects).await?);
         }
         tx.commit().await.map_err(db)?;
-        let readings = batch.iter().flat_map(|e| &e.telemetry).flat_map(|d| &d.series).map(|s| s.len() as u64).sum();
-        self.pace.committed(readings);
+        self.pace.committed(rows);
         telemetry::remember(&self.series, created);
         Ok(committed)
     }

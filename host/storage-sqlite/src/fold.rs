@@ -1,10 +1,10 @@
 //! Folding recent telemetry into the clustered table, in the background.
 //!
 //! Commits write rows to `telemetry_recent`, a small table keyed by
-//! (series, ts) (see [`crate::telemetry`]), and chunks to
-//! `telemetry_chunk` (see [`crate::chunks`]); the folder moves both into
+//! (series, ts) (see [`crate::telemetry`]); the folder moves them into
 //! `telemetry`, the large table clustered by (series, ts), a piece at a
-//! time: the rows first, then the chunks.
+//! time. Chunks (`telemetry_chunk`, see [`crate::chunks`]) are not folded:
+//! they are the stored form of the samples they hold, read in place.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -33,43 +33,18 @@ use crate::telemetry::{COLUMNS, VALUES};
 /// a series gathers rows between them and the leaf a fold dirties takes
 /// many at once, and takes its pieces in the wake of commits ([`Pace`]).
 pub(crate) async fn fold(writer: &sqlx::SqlitePool) -> Result<u64> {
-    let mut cursor = Some(Cursor::START);
+    let mut cursor = Some(START);
     let mut folded = 0;
-    while let Some(at) = cursor {
-        let (moved, next) = at.piece(writer).await?;
+    while let Some(after) = cursor {
+        let (moved, next) = fold_piece(writer, after).await?;
         folded += moved;
         cursor = next;
     }
     Ok(folded)
 }
 
-/// Where a fold is: the key its last piece ended at, in the recent rows
-/// and then in the chunks ([`crate::chunks`]).
-#[derive(Clone, Copy)]
-enum Cursor {
-    Rows((i64, i64)),
-    Chunks((i64, i64)),
-}
-
-impl Cursor {
-    /// A fold's start.
-    const START: Self = Self::Rows((i64::MIN, i64::MIN));
-
-    /// Folds the next piece; returns the readings moved and where the fold
-    /// goes on, `None` when it is done.
-    async fn piece(self, writer: &sqlx::SqlitePool) -> Result<(u64, Option<Self>)> {
-        Ok(match self {
-            Self::Rows(after) => {
-                let (moved, last) = fold_piece(writer, after).await?;
-                (moved, Some(last.map_or(Self::Chunks((i64::MIN, i64::MIN)), Self::Rows)))
-            }
-            Self::Chunks(after) => {
-                let (moved, last) = crate::chunks::fold_piece(writer, after, PIECE_ROWS).await?;
-                (moved, last.map(Self::Chunks))
-            }
-        })
-    }
-}
+/// The key before every row: where a fold starts.
+const START: (i64, i64) = (i64::MIN, i64::MIN);
 
 /// Folds the next rows after the (series, ts) `after` in the table, about
 /// [`PIECE_ROWS`] of them or those of the next [`PIECE_SERIES`] series if
@@ -174,7 +149,7 @@ const FOLD_EVERY: Duration = Duration::from_secs(1);
 /// the wake of commits.
 const QUIET: Duration = Duration::from_millis(50);
 
-/// After a commit of n readings, the folder owes `CATCH_UP × n` rows:
+/// After a commit of n recent rows, the folder owes `CATCH_UP × n` rows:
 /// folding faster than commits write ends a fold before the next is due,
 /// so the recent table holds about a [`FOLD_EVERY`] of readings.
 const CATCH_UP: i64 = 2;
@@ -186,15 +161,15 @@ const CATCH_UP: i64 = 2;
 /// a fold's pieces ran back to back for a tenth of every second at
 /// 75 000 readings a second, and about one commit in ten waited for a
 /// piece: that was most of the p99's distance from the p50. So a commit
-/// tells the folder when it ends and how many readings it wrote, and the
+/// tells the folder when it ends and how many recent rows it wrote, and the
 /// folder takes its pieces right then, as many as it owes (see
 /// [`CATCH_UP`]): the next commit of a steady load is most likely still
 /// being processed, and finds the writer free. When no commit comes for
 /// [`QUIET`], pieces run one after another.
 #[derive(Debug, Default)]
 pub(crate) struct Pace {
-    /// Readings committed since the folder last took them into account.
-    readings: AtomicU64,
+    /// Recent rows committed since the folder last took them into account.
+    rows: AtomicU64,
     /// Commits so far.
     commits: AtomicU64,
     /// Wakes the folder when a commit ends.
@@ -202,9 +177,9 @@ pub(crate) struct Pace {
 }
 
 impl Pace {
-    /// A commit of `readings` readings ended.
-    pub(crate) fn committed(&self, readings: u64) {
-        self.readings.fetch_add(readings, Relaxed);
+    /// A commit that wrote `rows` recent rows ended.
+    pub(crate) fn committed(&self, rows: u64) {
+        self.rows.fetch_add(rows, Relaxed);
         self.commits.fetch_add(1, Relaxed);
         self.committed.notify_one();
     }
@@ -231,17 +206,17 @@ pub(crate) fn spawn_folder(writer: sqlx::SqlitePool, pace: Arc<Pace>, alive: std
 /// or while the writer is quiet (see [`Pace`]).
 async fn paced_fold(writer: &sqlx::SqlitePool, pace: &Pace, alive: &std::sync::Weak<()>) -> Result<()> {
     // What was committed before the fold starts is in it.
-    pace.readings.store(0, Relaxed);
-    let mut cursor = Cursor::START;
+    pace.rows.store(0, Relaxed);
+    let mut cursor = START;
     let mut owed = 0i64;
     while alive.strong_count() > 0 {
         let commits = pace.commits.load(Relaxed);
         let quiet = tokio::time::timeout(QUIET, pace.committed.notified()).await.is_err();
         if !quiet {
-            owed += CATCH_UP * pace.readings.swap(0, Relaxed) as i64;
+            owed += CATCH_UP * pace.rows.swap(0, Relaxed) as i64;
         }
         while (quiet && pace.commits.load(Relaxed) == commits) || (!quiet && owed > 0) {
-            let (moved, next) = cursor.piece(writer).await?;
+            let (moved, next) = fold_piece(writer, cursor).await?;
             owed -= moved as i64;
             match next {
                 Some(next) => cursor = next,

@@ -144,21 +144,15 @@ impl SqliteStore {
         fold::fold(&self.writer).await
     }
 
-    /// Readings not yet folded into the clustered telemetry table, in
-    /// recent rows and chunks (diagnostics).
+    /// Recent rows not yet folded into the clustered telemetry table
+    /// (diagnostics; chunks are never folded).
     pub async fn recent_rows(&self) -> Result<u64> {
-        let rows: i64 = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM telemetry_recent)
-                  + (SELECT coalesce(sum(samples), 0) FROM telemetry_chunk)",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM telemetry_recent").fetch_one(&self.pool).await.map_err(db)?;
         Ok(rows as u64)
     }
 
-    /// Chunks not yet folded into the clustered telemetry table
-    /// (diagnostics; see `chunks.rs`).
+    /// Chunks stored (diagnostics; see `chunks.rs`).
     pub async fn telemetry_chunks(&self) -> Result<u64> {
         let chunks: i64 =
             sqlx::query_scalar("SELECT count(*) FROM telemetry_chunk").fetch_one(&self.pool).await.map_err(db)?;

@@ -5,9 +5,10 @@
 //! samples of a series go as one chunk (see [`crate::chunks`]); others go
 //! to `telemetry_recent`, a small table keyed by (series, ts) — one B-tree
 //! insert per row, a re-delivered sample replacing the recent one (the last
-//! written wins). [`crate::fold`] moves both, a piece at a time, into
+//! written wins). [`crate::fold`] moves the rows, a piece at a time, into
 //! `telemetry`, the large table clustered the same way, in the background:
-//! a commit's inserts land in tables small enough to stay cached. A read
+//! a commit's inserts land in tables small enough to stay cached. Chunks
+//! stay as they are: they are the samples' stored form. A read
 //! sees all three inside one snapshot, a recent row replacing a folded one
 //! with the same (series, ts) — so re-delivery stores nothing twice.
 
@@ -18,6 +19,7 @@ use nexus_model::{Bucket, Column, DeviceId, Reading, TenantId, TimestampMs, Valu
 use nexus_storage::{DeviceSeries, Expired, Result, StorageError, TelemetryStore};
 use sqlx::sqlite::SqliteRow;
 
+use crate::chunks::From;
 use crate::rows::get;
 use crate::values::{self, Statements};
 use crate::{SqliteStore, chunks, db};
@@ -149,15 +151,15 @@ async fn series_ids(
 /// than what is stored). Two round trips — the check of what the samples
 /// overlap, then the writes — a third when chunks are unpacked, and one
 /// more per [`values::LARGEST`] rows. Returns the series it created, for
-/// [`remember`].
+/// [`remember`], and the rows it wrote (what the fold has to move).
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,
     known: &SeriesIds,
     tenant: &TenantId,
     telemetry: &[&DeviceSeries],
-) -> Result<Vec<((String, String), i64)>> {
+) -> Result<(Vec<((String, String), i64)>, u64)> {
     if telemetry.iter().all(|d| d.series.iter().all(|s| s.is_empty())) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     let (ids, created) = series_ids(tx, known, tenant, telemetry).await?;
     let total = telemetry.iter().flat_map(|t| &t.series).map(|s| s.len()).sum();
@@ -234,7 +236,7 @@ pub(crate) async fn insert(
     statements.rows(RECENT, WIDTH, &recent[whole..], bind_row);
     statements.rows(LATEST, WIDTH, &latest, bind_row);
     statements.execute(tx).await?;
-    Ok(created)
+    Ok((created, recent.len() as u64))
 }
 
 /// Remembers committed series ids.
@@ -274,13 +276,6 @@ async fn device_series(
         .map_err(db)
 }
 
-/// Which end of a range a read starts from.
-#[derive(Clone, Copy, PartialEq)]
-enum From {
-    Oldest,
-    Newest,
-}
-
 /// Up to `limit` samples of one series in `[start, end)` from the given
 /// end, folded, recent and chunked together (a recent row replacing a
 /// folded one), in time order.
@@ -318,7 +313,7 @@ async fn read_series(
         samples.insert(get(row, "ts")?, (value(row)?, quality));
     }
     // Chunks hold no (series, ts) that a row holds.
-    for (ts, value, quality) in chunks::read(conn, id, start, end).await? {
+    for (ts, value, quality) in chunks::read(conn, id, (start, end), from, limit as usize).await? {
         samples.insert(ts, (value, quality));
     }
     let all = samples.into_iter().map(|(ts, (v, q))| (ts, v, q));

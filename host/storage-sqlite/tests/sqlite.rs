@@ -409,7 +409,8 @@ async fn commits_reach_the_database_file_without_a_commit_checkpointing() {
 /// nothing stored of it falls within their span; a late or re-delivered
 /// sample unpacks the chunk it falls in into rows before it replaces the
 /// stored one; reads, counts and ranges are the same whatever holds the
-/// samples, before and after a fold.
+/// samples, before and after a fold, which moves the rows and leaves the
+/// chunks where they are.
 #[tokio::test]
 async fn new_samples_go_as_a_chunk_and_a_late_one_unpacks_its_chunk() {
     use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
@@ -448,7 +449,7 @@ async fn new_samples_go_as_a_chunk_and_a_late_one_unpacks_its_chunk() {
     commit(noted(&mut expected, (0..100).map(|ts| (ts, ts as f64)).collect())).await;
     commit(noted(&mut expected, (100..150).map(|ts| (ts, ts as f64)).collect())).await;
     assert_eq!(store.telemetry_chunks().await.expect("chunks"), 2, "new samples did not go as chunks");
-    assert_eq!(store.recent_rows().await.expect("recent"), 150);
+    assert_eq!(store.recent_rows().await.expect("recent"), 0, "chunked samples were written as rows too");
     check(expected.clone().into_iter().collect(), "two chunks").await;
     // A re-delivered sample unpacks the chunk it falls in, not the other,
     // and replaces it.
@@ -464,12 +465,14 @@ async fn new_samples_go_as_a_chunk_and_a_late_one_unpacks_its_chunk() {
     commit(noted(&mut expected, (300..305).map(|ts| (ts, ts as f64)).collect())).await;
     assert_eq!(store.telemetry_chunks().await.expect("chunks"), 1);
     check(expected.clone().into_iter().collect(), "rows and a chunk").await;
-    store.fold_recent().await.expect("fold");
-    assert_eq!((store.telemetry_chunks().await.expect("chunks"), store.recent_rows().await.expect("recent")), (0, 0));
+    assert_eq!(store.fold_recent().await.expect("fold"), 165, "the fold moved other than the recent rows");
+    let left = (store.telemetry_chunks().await.expect("chunks"), store.recent_rows().await.expect("recent"));
+    assert_eq!(left, (1, 0), "the fold moved the chunk, or left rows");
     check(expected.clone().into_iter().collect(), "folded").await;
-    // A chunk after folded rows, then a re-delivery of a folded sample.
+    // A chunk after folded rows, then a late sample in the chunk that was
+    // left (which unpacks it) and a re-delivery of a folded sample.
     commit(noted(&mut expected, (400..500).map(|ts| (ts, ts as f64)).collect())).await;
-    commit(noted(&mut expected, vec![(250, 2.5)])).await;
+    commit(noted(&mut expected, vec![(250, 2.5), (120, 1.5)])).await;
     assert_eq!(store.telemetry_chunks().await.expect("chunks"), 1, "a late sample outside the chunk unpacked it");
     commit(noted(&mut expected, vec![(450, 4.5)])).await;
     assert_eq!(store.telemetry_chunks().await.expect("chunks"), 0, "a late sample inside the chunk left it");
@@ -481,6 +484,51 @@ async fn new_samples_go_as_a_chunk_and_a_late_one_unpacks_its_chunk() {
     check(expected.clone().into_iter().collect(), "a chunk after folded rows").await;
     let latest = store.latest(&tenant, &device, &[]).await.expect("latest");
     assert_eq!((latest[0].ts, latest[0].value.as_f64()), (699, Some(699.0)), "the backfill took the latest value back");
+}
+
+/// Chunks stay as they are, so a limited read of a long history must take
+/// exactly the oldest or newest samples from chunks and the rows between
+/// them: 40 chunks of 20 samples with a few rows between some of them,
+/// read from both ends with limits that end inside a chunk, between
+/// chunks and past the end, over ranges that cut chunks.
+#[tokio::test]
+async fn limited_reads_take_the_right_samples_from_many_chunks_and_the_rows_between() {
+    use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
+    let store = SqliteStore::in_memory().await.expect("store");
+    let tenant = TenantId::new("t");
+    let device = nexus_model::DeviceId::new("d1");
+    let mut expected = std::collections::BTreeMap::new();
+    for k in 0..40i64 {
+        let mut effects = Effects::new(&tenant, 0);
+        let mut points: Vec<(i64, f64)> = (k * 100..k * 100 + 20).map(|ts| (ts, ts as f64)).collect();
+        effects.add_readings(&readings(&device, "p", &points));
+        store.commit(effects).await.expect("commit");
+        if k % 3 == 1 {
+            // Fewer than a chunk's worth, between chunks: rows.
+            let rows: Vec<(i64, f64)> = (k * 100 + 50..k * 100 + 53).map(|ts| (ts, -(ts as f64))).collect();
+            let mut effects = Effects::new(&tenant, 0);
+            effects.add_readings(&readings(&device, "p", &rows));
+            store.commit(effects).await.expect("commit");
+            points.extend(rows);
+        }
+        expected.extend(points);
+    }
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 40, "a chunk was unpacked or not written");
+    store.fold_recent().await.expect("fold");
+    let ts = |readings: Vec<nexus_model::Reading>| -> Vec<(i64, Option<f64>)> {
+        readings.into_iter().map(|r| (r.ts, r.value.as_f64())).collect()
+    };
+    for (start, end) in [(0, i64::MAX), (1_010, 2_755), (3_951, 3_960), (4_000, 5_000)] {
+        let inside: Vec<(i64, Option<f64>)> = expected.range(start..end).map(|(&ts, &v)| (ts, Some(v))).collect();
+        for limit in [1usize, 5, 19, 20, 21, 25, 100, 10_000] {
+            let read = store.history(&tenant, &device, Some("p"), start, end, limit as u32).await.expect("history");
+            let oldest: Vec<_> = inside.iter().take(limit).copied().collect();
+            assert_eq!(ts(read), oldest, "the oldest {limit} in [{start}, {end})");
+            let read = store.history_newest(&tenant, &device, Some("p"), start, end, limit as u32).await;
+            let newest: Vec<_> = inside.iter().rev().take(limit).copied().collect();
+            assert_eq!(ts(read.expect("newest")), newest, "the newest {limit} in [{start}, {end})");
+        }
+    }
 }
 
 /// Buckets add the chunks' samples to the rows', folded or recent, of every

@@ -14,8 +14,8 @@
 //! Reports readings/s, commit time per batch (p50/p99), and CPU per reading
 //! of this process (the store's client side; all of SQLite) and of the whole
 //! machine (`/proc/stat`, so PostgreSQL's server processes too). On SQLite
-//! the time includes folding every committed row and chunk into the
-//! clustered table (`fold_recent` after the last commit), since the
+//! the time includes folding every committed row into the clustered table
+//! (`fold_recent` after the last commit; chunks are not folded), since the
 //! background folder's work is part of what each reading costs.
 //!
 //! ```sh

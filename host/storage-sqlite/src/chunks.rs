@@ -1,8 +1,8 @@
 //! Chunks: a commit's new samples of one series as one row of
 //! `telemetry_chunk` (migration 0022), instead of one row each.
 //!
-//! A commit writes a series' samples as a chunk when there are at least
-//! [`MIN_CHUNK`] of them and nothing stored of the series falls within
+//! A commit writes a series' samples as a chunk (one per [`MAX_CHUNK`]
+//! samples) when there are at least [`MIN_CHUNK`] of them and nothing stored of the series falls within
 //! their span (no row of `telemetry` or `telemetry_recent`, no other
 //! chunk's span) — devices report forward in time, so that is the normal
 //! case. Any other sample goes to `telemetry_recent` as a row; the chunks
@@ -22,9 +22,9 @@
 //! the value (`f64`, `i64`, one byte, or a `u32` length and UTF-8), all
 //! little-endian.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use nexus_model::{Column, Value};
+use nexus_model::{Bucket, Column, Value};
 use nexus_storage::{Result, StorageError};
 use sqlx::Row;
 
@@ -34,6 +34,11 @@ use crate::values::{Query, Statements};
 /// Fewest samples of a series a commit writes as a chunk: below that a row
 /// each costs about as little, and a read would decode many tiny chunks.
 pub(crate) const MIN_CHUNK: usize = 16;
+
+/// Most samples in one chunk: a commit cuts a longer run (a backfill) into
+/// chunks of this many, so a page of chunks a read holds stays a few MiB
+/// (text values aside), and a late sample unpacks at most this many.
+pub(crate) const MAX_CHUNK: usize = 1024;
 
 /// The encoding's version byte.
 const VERSION: u8 = 1;
@@ -290,17 +295,40 @@ const READ_PAGE_MAX: usize = 512;
 
 /// At least the `limit` oldest (or newest) samples of series `id` in
 /// `[start, end)` held in chunks, or all of them if there are fewer, in
-/// time order. A series' chunks have disjoint spans, so read from one end
-/// they come in time order, and the read stops at the chunk that brings
-/// it to `limit`: a read of the newest samples of a long history decodes
-/// its last chunks, not all of them.
+/// time order: the read stops at the chunk that brings it to `limit`, so a
+/// read of the newest samples of a long history decodes its last chunks,
+/// not all of them (see [`pages`]).
 pub(crate) async fn read(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    range: (i64, i64),
+    from: From,
+    limit: usize,
+) -> Result<Vec<Sample>> {
+    let mut samples = Vec::new();
+    pages(conn, id, range, from, |chunk| {
+        samples.extend(chunk);
+        samples.len() < limit
+    })
+    .await?;
+    samples.sort_unstable_by_key(|(ts, ..)| *ts);
+    Ok(samples)
+}
+
+/// Hands `each` the samples in `[start, end)` of each chunk of series `id`
+/// that overlaps the range, chunk by chunk from the end `from`, until it
+/// returns `false` or the chunks run out. A series' chunks have disjoint
+/// spans, so from one end they come in time order. They are fetched a page
+/// at a time — [`READ_PAGE_MIN`] chunks first, four times as many each
+/// time after, up to [`READ_PAGE_MAX`] — so a short read costs one small
+/// round trip and a long one holds a page in memory, whatever the range.
+async fn pages(
     conn: &mut sqlx::SqliteConnection,
     id: i64,
     (start, end): (i64, i64),
     from: From,
-    limit: usize,
-) -> Result<Vec<Sample>> {
+    mut each: impl FnMut(Vec<Sample>) -> bool,
+) -> Result<()> {
     // (The page size is a literal: see `crate::fold`.) `?4` bounds the
     // chunks' last stamps from the side the read starts at.
     let sql = |page: usize| match from {
@@ -315,7 +343,6 @@ pub(crate) async fn read(
     };
     let mut bound = if from == From::Oldest { i64::MIN } else { i64::MAX };
     let mut page = READ_PAGE_MIN;
-    let mut samples = Vec::new();
     loop {
         let chunks: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql(page)))
             .bind(id)
@@ -327,27 +354,21 @@ pub(crate) async fn read(
             .map_err(db)?;
         let more = chunks.len() == page;
         for (last, blob) in chunks {
-            samples.extend(decode_in(&blob, (start, end))?);
+            let go_on = each(decode_in(&blob, (start, end))?.collect());
             let next = match from {
                 From::Oldest => last.checked_add(1),
                 From::Newest => last.checked_sub(1),
             };
             match next {
-                Some(next) if samples.len() < limit => bound = next,
-                _ => return Ok(in_time_order(samples)),
+                Some(next) if go_on => bound = next,
+                _ => return Ok(()),
             }
         }
         if !more {
-            return Ok(in_time_order(samples));
+            return Ok(());
         }
         page = (page * 4).min(READ_PAGE_MAX);
     }
-}
-
-/// Samples of disjoint chunks, sorted by stamp.
-fn in_time_order(mut samples: Vec<Sample>) -> Vec<Sample> {
-    samples.sort_unstable_by_key(|(ts, ..)| *ts);
-    samples
 }
 
 /// The samples of a chunk's blob stamped in `[start, end)`.
@@ -355,32 +376,75 @@ fn decode_in(data: &[u8], (start, end): (i64, i64)) -> Result<impl Iterator<Item
     Ok(decode(data)?.into_iter().filter(move |(ts, ..)| (start..end).contains(ts)))
 }
 
-/// The samples held in chunks of a device's series (`keys`: a JSON array,
-/// or `None` for all) in `[start, end)`, with their keys.
-pub(crate) async fn read_keys(
+/// Per key, per bucket index: the bucket, its numeric samples, and whether
+/// chunks added to it (its average is then computed again).
+pub(crate) type Buckets = BTreeMap<String, BTreeMap<i64, (Bucket, i64, bool)>>;
+
+/// Adds the samples in `[start, end)` held in chunks of a device's series
+/// (`keys`: a JSON array, or `None` for all) to `buckets`, `interval` ms
+/// wide from `start` (integers count as numbers; other values only in the
+/// count), a page of chunks at a time: memory holds the buckets and one
+/// page, whatever the range.
+pub(crate) async fn add_to_buckets(
+    conn: &mut sqlx::SqliteConnection,
+    device: (&str, &str),
+    keys: Option<&str>,
+    (start, end): (i64, i64),
+    interval: i64,
+    buckets: &mut Buckets,
+) -> Result<()> {
+    each_of_keys(conn, device, keys, (start, end), |key, (ts, value, _)| {
+        let index = (ts - start) / interval;
+        if !buckets.contains_key(key) {
+            buckets.insert(key.to_string(), BTreeMap::new());
+        }
+        let Some(of_key) = buckets.get_mut(key) else { return };
+        let (bucket, numbers, changed) = of_key.entry(index).or_insert_with(|| {
+            (Bucket { key: key.to_string(), index, avg: None, min: None, max: None, sum: None, count: 0 }, 0, false)
+        });
+        bucket.count += 1;
+        let v = match value {
+            Value::Number(n) => n,
+            Value::Integer(i) => i as f64,
+            _ => return,
+        };
+        *numbers += 1;
+        *changed = true;
+        bucket.sum = Some(bucket.sum.unwrap_or(0.0) + v);
+        bucket.min = Some(bucket.min.map_or(v, |m| m.min(v)));
+        bucket.max = Some(bucket.max.map_or(v, |m| m.max(v)));
+    })
+    .await
+}
+
+/// Hands `each` every sample in `[start, end)` held in chunks of a device's
+/// series (`keys`: a JSON array, or `None` for all), with its key: series by
+/// series, each in time order, a page of chunks at a time (see [`pages`]).
+async fn each_of_keys(
     conn: &mut sqlx::SqliteConnection,
     (tenant, device): (&str, &str),
     keys: Option<&str>,
-    (start, end): (i64, i64),
-) -> Result<Vec<(String, Sample)>> {
-    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT s.key, c.data FROM series s JOIN telemetry_chunk c ON c.series_id = s.id
-         WHERE s.tenant_id = ?1 AND s.device_id = ?2 AND (?3 IS NULL OR s.key IN (SELECT value FROM json_each(?3)))
-           AND c.last_ts >= ?4 AND c.first_ts < ?5",
+    range: (i64, i64),
+    mut each: impl FnMut(&str, Sample),
+) -> Result<()> {
+    let series: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, key FROM series WHERE tenant_id = ?1 AND device_id = ?2
+           AND (?3 IS NULL OR key IN (SELECT value FROM json_each(?3)))",
     )
     .bind(tenant)
     .bind(device)
     .bind(keys)
-    .bind(start)
-    .bind(end)
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    let mut samples = Vec::new();
-    for (key, blob) in rows {
-        samples.extend(decode_in(&blob, (start, end))?.map(|sample| (key.clone(), sample)));
+    for (id, key) in &series {
+        pages(conn, *id, range, From::Oldest, |samples| {
+            samples.into_iter().for_each(|sample| each(key, sample));
+            true
+        })
+        .await?;
     }
-    Ok(samples)
+    Ok(())
 }
 
 /// Deletes the samples stamped before `before` from chunks (of one

@@ -142,7 +142,8 @@ async fn series_ids(
 
 /// Stores telemetry inside a transaction. Per series, the samples of the
 /// batch in time order (of equal stamps the last written): as one chunk
-/// when there are [`chunks::MIN_CHUNK`] or more and nothing stored of the
+/// (one per [`chunks::MAX_CHUNK`] samples) when there are
+/// [`chunks::MIN_CHUNK`] or more and nothing stored of the
 /// series falls within their span, else as rows of `telemetry_recent`
 /// (replacing one of the same (series, ts) already there), after the
 /// chunks whose spans overlap them are unpacked (see [`crate::chunks`]).
@@ -212,13 +213,14 @@ pub(crate) async fn insert(
     let mut recent: Vec<Row<'_>> = Vec::new();
     for (run, &(series, .., chunk)) in runs.iter().zip(&planned) {
         if chunk && !blocked.contains(&series) {
-            let mut encoder = chunks::Encoder::with_capacity(run.len());
-            for r in *run {
-                encoder.push(r.ts, r.quality, chunks::ValueRef::of(r.column, r.i));
+            for piece in run.chunks(chunks::MAX_CHUNK) {
+                let mut encoder = chunks::Encoder::with_capacity(piece.len());
+                for r in piece {
+                    encoder.push(r.ts, r.quality, chunks::ValueRef::of(r.column, r.i));
+                }
+                let (first, last, samples) = (piece[0].ts, piece[piece.len() - 1].ts, piece.len() as i64);
+                new_chunks.push(chunks::NewChunk { series, first, last, samples, data: encoder.finish() });
             }
-            let last = run[run.len() - 1].ts;
-            let data = encoder.finish();
-            new_chunks.push(chunks::NewChunk { series, first: run[0].ts, last, samples: run.len() as i64, data });
         } else {
             recent.extend_from_slice(run);
         }
@@ -494,10 +496,7 @@ impl TelemetryStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-        let chunked =
-            chunks::read_keys(&mut tx, (tenant.as_str(), device.as_str()), wanted.as_deref(), (start, end)).await?;
-        tx.rollback().await.map_err(db)?;
-        let mut buckets = std::collections::BTreeMap::new();
+        let mut buckets = chunks::Buckets::new();
         for row in &rows {
             let bucket = Bucket {
                 key: get(row, "key")?,
@@ -508,27 +507,15 @@ impl TelemetryStore for SqliteStore {
                 sum: get(row, "sum_value")?,
                 count: get(row, "samples")?,
             };
-            buckets.insert((bucket.key.clone(), bucket.index), (bucket, get::<i64>(row, "numbers")?, false));
+            let numbers = get::<i64>(row, "numbers")?;
+            buckets.entry(bucket.key.clone()).or_default().insert(bucket.index, (bucket, numbers, false));
         }
-        for (key, (ts, value, _)) in chunked {
-            let index = (ts - start) / interval;
-            let (bucket, numbers, changed) = buckets.entry((key.clone(), index)).or_insert_with(|| {
-                (Bucket { key, index, avg: None, min: None, max: None, sum: None, count: 0 }, 0, false)
-            });
-            bucket.count += 1;
-            let v = match value {
-                Value::Number(n) => n,
-                Value::Integer(i) => i as f64,
-                _ => continue,
-            };
-            *numbers += 1;
-            *changed = true;
-            bucket.sum = Some(bucket.sum.unwrap_or(0.0) + v);
-            bucket.min = Some(bucket.min.map_or(v, |m| m.min(v)));
-            bucket.max = Some(bucket.max.map_or(v, |m| m.max(v)));
-        }
+        let device_key = (tenant.as_str(), device.as_str());
+        chunks::add_to_buckets(&mut tx, device_key, wanted.as_deref(), (start, end), interval, &mut buckets).await?;
+        tx.rollback().await.map_err(db)?;
         Ok(buckets
             .into_values()
+            .flat_map(std::collections::BTreeMap::into_values)
             .map(|(mut bucket, numbers, changed)| {
                 if changed {
                     bucket.avg = bucket.sum.map(|sum| sum / numbers as f64);

@@ -484,13 +484,18 @@ async fn new_samples_go_as_a_chunk_and_a_late_one_unpacks_its_chunk() {
     check(expected.clone().into_iter().collect(), "a chunk after folded rows").await;
     let latest = store.latest(&tenant, &device, &[]).await.expect("latest");
     assert_eq!((latest[0].ts, latest[0].value.as_f64()), (699, Some(699.0)), "the backfill took the latest value back");
+    // A long run goes as chunks of at most 1 024 samples.
+    commit(noted(&mut expected, (1_000..3_500).map(|ts| (ts, ts as f64)).collect())).await;
+    assert_eq!(store.telemetry_chunks().await.expect("chunks"), 5, "2 500 samples are not three chunks");
+    check(expected.clone().into_iter().collect(), "a long run").await;
 }
 
 /// Chunks stay as they are, so a limited read of a long history must take
 /// exactly the oldest or newest samples from chunks and the rows between
 /// them: 40 chunks of 20 samples with a few rows between some of them,
 /// read from both ends with limits that end inside a chunk, between
-/// chunks and past the end, over ranges that cut chunks.
+/// chunks and past the end, over ranges that cut chunks; and buckets over
+/// all of them.
 #[tokio::test]
 async fn limited_reads_take_the_right_samples_from_many_chunks_and_the_rows_between() {
     use nexus_storage::{Effects, TelemetryStore, UnitOfWork};
@@ -528,6 +533,20 @@ async fn limited_reads_take_the_right_samples_from_many_chunks_and_the_rows_betw
             let newest: Vec<_> = inside.iter().rev().take(limit).copied().collect();
             assert_eq!(ts(read.expect("newest")), newest, "the newest {limit} in [{start}, {end})");
         }
+    }
+    // Buckets over every chunk (more than one page of them) and the rows.
+    let buckets = store.aggregate(&tenant, &device, &[], 30, 3_900, 250).await.expect("aggregate");
+    let mut want: std::collections::BTreeMap<i64, Vec<f64>> = std::collections::BTreeMap::new();
+    for (&ts, &v) in expected.range(30..3_900) {
+        want.entry((ts - 30) / 250).or_default().push(v);
+    }
+    assert_eq!(buckets.iter().map(|b| b.index).collect::<Vec<_>>(), want.keys().copied().collect::<Vec<_>>());
+    for (bucket, values) in buckets.iter().zip(want.values()) {
+        let sum: f64 = values.iter().sum();
+        assert_eq!(bucket.count, values.len() as i64, "bucket {}", bucket.index);
+        assert!((bucket.sum.expect("sum") - sum).abs() <= 1e-9 * sum.abs().max(1.0), "bucket {}", bucket.index);
+        assert_eq!(bucket.min, values.iter().copied().reduce(f64::min), "bucket {}", bucket.index);
+        assert_eq!(bucket.max, values.iter().copied().reduce(f64::max), "bucket {}", bucket.index);
     }
 }
 

@@ -22,7 +22,7 @@
 //! the value (`f64`, `i64`, one byte, or a `u32` length and UTF-8), all
 //! little-endian.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use nexus_model::{Bucket, Column, Value};
 use nexus_storage::{Result, StorageError};
@@ -183,27 +183,81 @@ pub(crate) fn bind_chunk<'q>(query: Query<'q>, _: usize, chunk: &'q NewChunk) ->
 /// and latest new stamps, and whether it would go as a chunk.
 pub(crate) type Planned = (i64, i64, i64, bool);
 
+/// Per series, a stamp no stored sample of it is newer than, for the series
+/// this store has written or checked since it opened: an upper bound
+/// (deletes leave it as it is). [`not_addable`] skips the check for a series
+/// whose new samples are all newer than it — nothing stored can fall
+/// within their span — and raises it inside the commit's transaction,
+/// before the commit ends: so the next commit, which can only begin once
+/// this one let go of the single writer, never finds it below what this one
+/// stored, and a commit rolled back leaves it too high, which costs only a
+/// check. (It assumes this store is the database's only writer of
+/// telemetry, as [`crate::telemetry::SeriesIds`] does.)
+#[derive(Debug, Default)]
+pub(crate) struct Newest(std::sync::Mutex<HashMap<i64, i64>>);
+
+impl Newest {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Of the series a commit is about to write, those whose samples cannot
 /// simply be added: a chunk candidate with a stored sample (a row) within
 /// its new samples' span, or any series with a chunk whose span overlaps
 /// it. Their samples go as rows, after the chunks that overlap them are
-/// unpacked ([`unpack`]). One round trip.
-pub(crate) async fn not_addable(tx: &mut sqlx::SqliteConnection, planned: &[Planned]) -> Result<HashSet<i64>> {
+/// unpacked ([`unpack`]). One round trip, for the series whose samples are
+/// not all newer than what [`Newest`] knows of them (none when they all
+/// are); it also tells [`Newest`] the newest stored stamp of each series it
+/// checks.
+pub(crate) async fn not_addable(
+    tx: &mut sqlx::SqliteConnection,
+    planned: &[Planned],
+    newest: &Newest,
+) -> Result<HashSet<i64>> {
     const CHECK: (&str, &str) = (
-        "SELECT column1 FROM ",
-        " WHERE column1 IS NOT NULL AND (
+        "SELECT column1,
             EXISTS (SELECT 1 FROM telemetry_chunk c
                     WHERE c.series_id = column1 AND c.last_ts >= column2 AND c.first_ts <= column3)
             OR (column4 AND (
                 EXISTS (SELECT 1 FROM telemetry t WHERE t.series_id = column1 AND t.ts >= column2 AND t.ts <= column3)
                 OR EXISTS (SELECT 1 FROM telemetry_recent r
-                           WHERE r.series_id = column1 AND r.ts >= column2 AND r.ts <= column3))))",
+                           WHERE r.series_id = column1 AND r.ts >= column2 AND r.ts <= column3))),
+            max(coalesce((SELECT max(last_ts) FROM telemetry_chunk WHERE series_id = column1), -9223372036854775808),
+                coalesce((SELECT max(ts) FROM telemetry WHERE series_id = column1), -9223372036854775808),
+                coalesce((SELECT max(ts) FROM telemetry_recent WHERE series_id = column1), -9223372036854775808))
+         FROM ",
+        " WHERE column1 IS NOT NULL",
     );
+    let unsure: Vec<&Planned> = {
+        let known = newest.lock();
+        planned
+            .iter()
+            .filter(|&&(series, first, ..)| known.get(&series).is_none_or(|&stored| first <= stored))
+            .collect()
+    };
     let mut statements = Statements::default();
-    statements.rows(CHECK, 4, planned, |query, _, &(series, first, last, chunk)| {
+    statements.rows(CHECK, 4, &unsure, |query, _, &&(series, first, last, chunk)| {
         query.bind(series).bind(first).bind(last).bind(chunk)
     });
-    Ok(statements.returning(tx).await?.into_iter().collect())
+    let rows = statements.fetch_all(tx).await?;
+    let mut blocked = HashSet::new();
+    let mut known = newest.lock();
+    for row in &rows {
+        let series: i64 = row.try_get(0).map_err(db)?;
+        if row.try_get::<bool, _>(1).map_err(db)? {
+            blocked.insert(series);
+        }
+        let stored: i64 = row.try_get(2).map_err(db)?;
+        let at = known.entry(series).or_insert(stored);
+        *at = (*at).max(stored);
+    }
+    // What this commit is about to store.
+    for &(series, _, last, _) in planned {
+        let at = known.entry(series).or_insert(last);
+        *at = (*at).max(last);
+    }
+    Ok(blocked)
 }
 
 /// A decoded sample of a series, to write as a row.

@@ -39,7 +39,8 @@ impl UnitOfWork for SqliteStore {
         }
         let (mut created, mut rows) = (Vec::new(), 0);
         for (tenant, series) in telemetry {
-            let (new, written) = telemetry::insert(&mut tx, &self.series, &TenantId::from(tenant), &series).await?;
+            let tenant = TenantId::from(tenant);
+            let (new, written) = telemetry::insert(&mut tx, (&self.series, &self.newest), &tenant, &series).await?;
             created.extend(new);
             rows += written;
         }

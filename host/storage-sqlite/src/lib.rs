@@ -51,6 +51,9 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Committed series ids by (device, key).
     series: telemetry::SeriesIds,
+    /// Per series, a stamp nothing stored of it is newer than (see
+    /// [`chunks::Newest`]).
+    newest: std::sync::Arc<chunks::Newest>,
     /// The database file (`None` in memory), which [`MonitorStore::ping`]
     /// opens afresh.
     ///
@@ -133,7 +136,15 @@ impl SqliteStore {
         if !shared {
             checkpoint::spawn_checkpointer(options.clone(), std::sync::Arc::downgrade(&alive));
         }
-        let store = Self { pool, writer, series: Default::default(), file: None, _alive: alive, pace };
+        let store = Self {
+            pool,
+            writer,
+            series: Default::default(),
+            newest: Default::default(),
+            file: None,
+            _alive: alive,
+            pace,
+        };
         store.hash_legacy_tokens().await?;
         Ok(store)
     }

@@ -151,11 +151,15 @@ async fn series_ids(
 /// `latest_until` into `telemetry_latest` (kept only if it is not older
 /// than what is stored). Two round trips — the check of what the samples
 /// overlap, then the writes — a third when chunks are unpacked, and one
-/// more per [`values::LARGEST`] rows. Returns the series it created, for
+/// more per [`values::LARGEST`] rows; the check only for the series whose
+/// samples are not all newer than anything stored of them, which `stored`
+/// knows for the series this store wrote or checked ([`chunks::Newest`]),
+/// so a commit of samples that go on in time is one round trip. Returns
+/// the series it created, for
 /// [`remember`], and the rows it wrote (what the fold has to move).
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,
-    known: &SeriesIds,
+    (known, stored): (&SeriesIds, &chunks::Newest),
     tenant: &TenantId,
     telemetry: &[&DeviceSeries],
 ) -> Result<(Vec<((String, String), i64)>, u64)> {
@@ -200,7 +204,7 @@ pub(crate) async fn insert(
         .iter()
         .map(|run| (run[0].series, run[0].ts, run[run.len() - 1].ts, run.len() >= chunks::MIN_CHUNK))
         .collect();
-    let blocked = chunks::not_addable(tx, &planned).await?;
+    let blocked = chunks::not_addable(tx, &planned, stored).await?;
     if !blocked.is_empty() {
         let spans: Vec<(i64, i64, i64)> = planned
             .iter()

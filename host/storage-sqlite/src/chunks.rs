@@ -2,10 +2,10 @@
 //! `telemetry_chunk` (migration 0022), instead of one row each.
 //!
 //! A commit writes a series' samples as a chunk (one per [`MAX_CHUNK`]
-//! samples) when there are at least [`MIN_CHUNK`] of them and nothing stored of the series falls within
-//! their span (no row of `telemetry` or `telemetry_recent`, no other
-//! chunk's span) — devices report forward in time, so that is the normal
-//! case. Any other sample goes to `telemetry_recent` as a row; the chunks
+//! samples) when there are at least [`MIN_CHUNK`] of them and nothing
+//! stored of the series falls within their span (no row of `telemetry` or
+//! `telemetry_recent`, no other chunk's span) — devices report forward in
+//! time, so that is the normal case. Any other sample goes to `telemetry_recent` as a row; the chunks
 //! whose spans overlap those rows' (a re-delivery, a late sample) are first
 //! unpacked there too ([`unpack`]). So a (series, ts) is never
 //! both in a chunk and in a row, and reads add the chunks' samples to the

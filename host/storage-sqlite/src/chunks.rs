@@ -17,17 +17,15 @@
 //! span. So a sample that arrives in time is written once, in its chunk,
 //! and never copied again.
 //!
-//! A chunk's blob: a version byte, the sample count (`u32`), then per
-//! sample in time order its stamp (`i64`), quality (`f32`), a type byte and
-//! the value (`f64`, `i64`, one byte, or a `u32` length and UTF-8), all
-//! little-endian.
+//! A chunk's blob is encoded by [`crate::codec`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use nexus_model::{Bucket, Column, Value};
-use nexus_storage::{Result, StorageError};
+use nexus_model::{Bucket, Value};
+use nexus_storage::Result;
 use sqlx::Row;
 
+use crate::codec::{Encoder, Sample, ValueRef, decode};
 use crate::db;
 use crate::values::{Query, Statements};
 
@@ -39,122 +37,6 @@ pub(crate) const MIN_CHUNK: usize = 16;
 /// chunks of this many, so a page of chunks a read holds stays a few MiB
 /// (text values aside), and a late sample unpacks at most this many.
 pub(crate) const MAX_CHUNK: usize = 1024;
-
-/// The encoding's version byte.
-const VERSION: u8 = 1;
-
-/// A value to encode, borrowed.
-#[derive(Clone, Copy)]
-pub(crate) enum ValueRef<'a> {
-    Number(f64),
-    Integer(i64),
-    Boolean(bool),
-    Text(&'a str),
-}
-
-impl<'a> ValueRef<'a> {
-    /// Sample `i` of a column.
-    pub(crate) fn of(column: &'a Column, i: usize) -> Self {
-        match column {
-            Column::Number(v) => Self::Number(v[i]),
-            Column::Integer(v) => Self::Integer(v[i]),
-            Column::Boolean(v) => Self::Boolean(v[i]),
-            Column::Text(v) => Self::Text(&v[i]),
-        }
-    }
-
-    fn from_value(value: &'a Value) -> Self {
-        match value {
-            Value::Number(n) => Self::Number(*n),
-            Value::Integer(i) => Self::Integer(*i),
-            Value::Boolean(b) => Self::Boolean(*b),
-            Value::Text(t) => Self::Text(t),
-        }
-    }
-}
-
-/// A chunk being encoded.
-pub(crate) struct Encoder {
-    data: Vec<u8>,
-    count: u32,
-}
-
-impl Encoder {
-    pub(crate) fn with_capacity(samples: usize) -> Self {
-        let mut data = Vec::with_capacity(5 + samples * 21);
-        data.push(VERSION);
-        data.extend_from_slice(&0u32.to_le_bytes());
-        Self { data, count: 0 }
-    }
-
-    /// Adds a sample; samples come in time order.
-    pub(crate) fn push(&mut self, ts: i64, quality: f32, value: ValueRef<'_>) {
-        self.data.extend_from_slice(&ts.to_le_bytes());
-        self.data.extend_from_slice(&quality.to_le_bytes());
-        match value {
-            ValueRef::Number(n) => {
-                self.data.push(0);
-                self.data.extend_from_slice(&n.to_le_bytes());
-            }
-            ValueRef::Integer(i) => {
-                self.data.push(1);
-                self.data.extend_from_slice(&i.to_le_bytes());
-            }
-            ValueRef::Boolean(b) => self.data.extend_from_slice(&[2, u8::from(b)]),
-            ValueRef::Text(t) => {
-                self.data.push(3);
-                self.data.extend_from_slice(&(t.len() as u32).to_le_bytes());
-                self.data.extend_from_slice(t.as_bytes());
-            }
-        }
-        self.count += 1;
-    }
-
-    /// The blob.
-    pub(crate) fn finish(mut self) -> Vec<u8> {
-        self.data[1..5].copy_from_slice(&self.count.to_le_bytes());
-        self.data
-    }
-}
-
-/// A stored sample: stamp, value, quality.
-pub(crate) type Sample = (i64, Value, f32);
-
-/// Reads `N` bytes at `at`, advancing it.
-fn take<const N: usize>(data: &[u8], at: &mut usize) -> Result<[u8; N]> {
-    let bytes = data.get(*at..*at + N).ok_or_else(|| StorageError::Corrupt("telemetry chunk cut short".into()))?;
-    *at += N;
-    Ok(bytes.try_into().unwrap_or([0; N]))
-}
-
-/// The samples of a chunk's blob, in time order.
-pub(crate) fn decode(data: &[u8]) -> Result<Vec<Sample>> {
-    if data.first() != Some(&VERSION) {
-        return Err(StorageError::Corrupt(format!("telemetry chunk of version {:?}", data.first())));
-    }
-    let mut at = 1;
-    let count = u32::from_le_bytes(take(data, &mut at)?) as usize;
-    let mut samples = Vec::with_capacity(count.min(data.len() / 13));
-    for _ in 0..count {
-        let ts = i64::from_le_bytes(take(data, &mut at)?);
-        let quality = f32::from_le_bytes(take(data, &mut at)?);
-        let value = match take::<1>(data, &mut at)?[0] {
-            0 => Value::Number(f64::from_le_bytes(take(data, &mut at)?)),
-            1 => Value::Integer(i64::from_le_bytes(take(data, &mut at)?)),
-            2 => Value::Boolean(take::<1>(data, &mut at)?[0] != 0),
-            3 => {
-                let len = u32::from_le_bytes(take(data, &mut at)?) as usize;
-                let bytes =
-                    data.get(at..at + len).ok_or_else(|| StorageError::Corrupt("telemetry chunk cut short".into()))?;
-                at += len;
-                Value::Text(String::from_utf8(bytes.to_vec()).map_err(|e| StorageError::Corrupt(e.to_string()))?)
-            }
-            other => return Err(StorageError::Corrupt(format!("telemetry chunk value of type {other}"))),
-        };
-        samples.push((ts, value, quality));
-    }
-    Ok(samples)
-}
 
 /// A chunk to insert.
 pub(crate) struct NewChunk {

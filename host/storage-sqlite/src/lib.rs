@@ -9,6 +9,7 @@
 mod alarms;
 mod checkpoint;
 mod chunks;
+mod codec;
 mod commit;
 mod connectors;
 mod entities;

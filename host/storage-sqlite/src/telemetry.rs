@@ -218,9 +218,9 @@ pub(crate) async fn insert(
     for (run, &(series, .., chunk)) in runs.iter().zip(&planned) {
         if chunk && !blocked.contains(&series) {
             for piece in run.chunks(chunks::MAX_CHUNK) {
-                let mut encoder = chunks::Encoder::with_capacity(piece.len());
+                let mut encoder = crate::codec::Encoder::with_capacity(piece.len());
                 for r in piece {
-                    encoder.push(r.ts, r.quality, chunks::ValueRef::of(r.column, r.i));
+                    encoder.push(r.ts, r.quality, crate::codec::ValueRef::of(r.column, r.i));
                 }
                 let (first, last, samples) = (piece[0].ts, piece[piece.len() - 1].ts, piece.len() as i64);
                 new_chunks.push(chunks::NewChunk { series, first, last, samples, data: encoder.finish() });

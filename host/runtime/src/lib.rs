@@ -22,7 +22,6 @@
 mod bindings;
 mod calls;
 mod compiler;
-mod config;
 mod convert;
 mod engine;
 mod error;
@@ -32,7 +31,6 @@ mod warm;
 
 pub use calls::CallOutcome;
 pub use compiler::{CompilerCommand, compile_worker};
-pub use config::RuntimeConfig;
-pub use engine::{CONTRACT, Plugin, Runtime, RuntimeStats, Staged};
+pub use engine::{CONTRACT, Plugin, Runtime, RuntimeConfig, RuntimeStats, Staged};
 pub use error::{Blame, CallError, CallFailure, LoadError};
 pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

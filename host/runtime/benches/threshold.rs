@@ -1,6 +1,8 @@
 //! Benchmark: the threshold rule on a batch of 1024 readings, native Rust vs
-//! the wasm component, plus instantiation with and without the pooling
-//! allocator and the overhead of the limits (none, epoch, fuel).
+//! the wasm component — on the binding's warm instance, as the hot path runs
+//! it, and on a fresh instance per call — plus instantiation with and
+//! without the pooling allocator and the overhead of the limits (none,
+//! epoch, fuel).
 //!
 //! The native figure is [`reference`], the rule's algorithm written in the
 //! bench (the host does not depend on the plugin); before timing, the bench
@@ -94,16 +96,22 @@ fn main() {
     // The component gets the batch as the host passes it: columns.
     let series = nexus_model::series_of(&batch);
     let profiling = std::env::var("NEXUS_BENCH_PROFILE").is_ok();
-    let (pooled, plugin) = load(RuntimeConfig { perf_map: profiling, ..RuntimeConfig::default() }, &bytes);
+    // Every call on a fresh instance (no warm instances kept).
+    let fresh = RuntimeConfig { warm_instances: 0, perf_map: profiling, ..RuntimeConfig::default() };
+    let (pooled, plugin) = load(fresh.clone(), &bytes);
+    // As the host runs it: the binding's instance kept between calls.
+    let (warm, warm_plugin) = load(RuntimeConfig { perf_map: profiling, ..RuntimeConfig::default() }, &bytes);
 
-    // `NEXUS_BENCH_PROFILE=call|empty` loops one kind of call for 10 s (run
-    // it under `perf record` to see where a call's time goes).
+    // `NEXUS_BENCH_PROFILE=call|empty|warm|warm-empty` loops one kind of
+    // call for 10 s (run it under `perf record` to see where a call's time
+    // goes): on the batch or on none, on fresh instances or a warm one.
     if let Ok(what) = std::env::var("NEXUS_BENCH_PROFILE") {
-        let input: &[Series] = if what == "empty" { &[] } else { &series };
+        let input: &[Series] = if what.ends_with("empty") { &[] } else { &series };
+        let (runtime, plugin) = if what.starts_with("warm") { (&warm, &warm_plugin) } else { (&pooled, &plugin) };
         let until = Instant::now() + Duration::from_secs(10);
         let mut calls = 0u64;
         while Instant::now() < until {
-            black_box(pooled.evaluate(&plugin, ctx(), black_box(input)).expect("evaluate"));
+            black_box(runtime.evaluate(plugin, ctx(), black_box(input)).expect("evaluate"));
             calls += 1;
         }
         println!("{calls} {what} calls in 10 s");
@@ -126,7 +134,17 @@ fn main() {
         black_box(reference::evaluate(&config, &mut state, "dev-1", black_box(&native_column)));
     });
 
-    // Wasm: fresh store + instantiate + copy 1024 readings in + evaluate + copy out.
+    // Wasm as the host runs it: the binding's warm instance, copy 1024
+    // readings in + evaluate (configuration and state through the host
+    // interface) + copy out.
+    let wasm_warm = measure(15, 200, || {
+        black_box(warm.evaluate(&warm_plugin, ctx(), black_box(&series)).expect("evaluate"));
+    });
+    let empty: [Series; 0] = [];
+    let empty_warm = measure(15, 500, || {
+        black_box(warm.evaluate(&warm_plugin, ctx(), &empty).expect("evaluate"));
+    });
+    // Wasm on a fresh instance: store + instantiate + the same call.
     let wasm = measure(15, 100, || {
         black_box(pooled.evaluate(&plugin, ctx(), black_box(&series)).expect("evaluate"));
     });
@@ -136,7 +154,6 @@ fn main() {
     let copy_in = measure(15, 100, || {
         black_box(pooled.evaluate(&plugin, ctx(), black_box(&other_key)).expect("evaluate"));
     });
-    let empty: [Series; 0] = [];
     let instantiate_pooled = measure(15, 500, || {
         black_box(pooled.evaluate(&plugin, ctx(), &empty).expect("evaluate"));
     });
@@ -146,23 +163,17 @@ fn main() {
     let instantiate_noop = measure(15, 500, || {
         black_box(pooled.evaluate(&noop, ctx(), &empty).expect("evaluate"));
     });
-    let (on_demand, plugin_on_demand) = load(RuntimeConfig { pooling: false, ..RuntimeConfig::default() }, &bytes);
+    let (on_demand, plugin_on_demand) = load(RuntimeConfig { pooling: false, ..fresh.clone() }, &bytes);
     let instantiate_on_demand = measure(15, 500, || {
         black_box(on_demand.evaluate(&plugin_on_demand, ctx(), &empty).expect("evaluate"));
     });
 
     // Limits overhead on the same batch.
     let configs = [
-        (
-            "no epoch, no fuel",
-            RuntimeConfig { epoch_interruption: false, fuel_metering: false, ..RuntimeConfig::default() },
-        ),
-        (
-            "epoch deadline",
-            RuntimeConfig { epoch_interruption: true, fuel_metering: false, ..RuntimeConfig::default() },
-        ),
-        ("fuel metering", RuntimeConfig { epoch_interruption: false, fuel_metering: true, ..RuntimeConfig::default() }),
-        ("epoch + fuel (default)", RuntimeConfig::default()),
+        ("no epoch, no fuel", RuntimeConfig { epoch_interruption: false, fuel_metering: false, ..fresh.clone() }),
+        ("epoch deadline", RuntimeConfig { epoch_interruption: true, fuel_metering: false, ..fresh.clone() }),
+        ("fuel metering", RuntimeConfig { epoch_interruption: false, fuel_metering: true, ..fresh.clone() }),
+        ("epoch + fuel (default)", fresh.clone()),
     ];
     let limits: Vec<(&str, Duration)> = configs
         .into_iter()
@@ -184,17 +195,24 @@ fn main() {
         us(native_logic) * 1e3 / BATCH as f64
     );
     println!(
-        "  wasm component (instantiate+call)  {:>9.1} µs/batch  {:>7.1} ns/reading",
+        "  wasm component, warm instance      {:>9.1} µs/batch  {:>7.1} ns/reading",
+        us(wasm_warm),
+        us(wasm_warm) * 1e3 / BATCH as f64
+    );
+    println!("  ratio warm wasm / native           {:>9.2}x", wasm_warm.as_secs_f64() / native_logic.as_secs_f64());
+    println!("  of which the empty call            {:>9.1} µs", us(empty_warm));
+    println!(
+        "  wasm component, fresh instance     {:>9.1} µs/batch  {:>7.1} ns/reading",
         us(wasm),
         us(wasm) * 1e3 / BATCH as f64
     );
-    println!("  ratio wasm / native                {:>9.2}x", wasm.as_secs_f64() / native_logic.as_secs_f64());
+    println!("  ratio fresh wasm / native          {:>9.2}x", wasm.as_secs_f64() / native_logic.as_secs_f64());
     println!("  of which instantiate + copy-in     {:>9.1} µs/batch", us(copy_in));
-    println!("instantiation + empty call");
+    println!("instantiation + empty call (fresh instances)");
     println!("  pooling allocator                  {:>9.1} µs", us(instantiate_pooled));
     println!("  pooling, a rule that reads nothing {:>9.1} µs", us(instantiate_noop));
     println!("  on-demand allocator                {:>9.1} µs", us(instantiate_on_demand));
-    println!("limits overhead on the batch");
+    println!("limits overhead on the batch (fresh instances)");
     let base = limits[0].1.as_secs_f64();
     for (name, d) in &limits {
         println!("  {name:<33}  {:>9.1} µs/batch  {:>5.2}x", us(*d), d.as_secs_f64() / base);

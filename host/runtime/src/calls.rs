@@ -1,12 +1,14 @@
-//! Calls into plugins: a fresh store per call with the binding's limits,
-//! and every failure turned into a typed [`CallError`].
+//! Calls into plugins: the binding's limits set on every call, a warm
+//! instance of the binding or a fresh store, and every failure turned into
+//! a typed [`CallError`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nexus_model::{
-    AlarmSignal, FieldContext, FieldPlan, Forecast, Frame, PluginInfo, PluginKind, PluginRef, Reading, Recommendation,
-    Series, WellContext,
+    AlarmSignal, FieldContext, FieldPlan, Forecast, Frame, Limits, PluginInfo, PluginKind, PluginRef, Reading,
+    Recommendation, Series, WellContext,
 };
 use wasmtime::{Store, Trap};
 
@@ -15,6 +17,7 @@ use crate::convert::{v01, v02};
 use crate::engine::{Plugin, PluginPre, Runtime};
 use crate::error::{CallError, CallFailure};
 use crate::host_state::{CallContext, HostState};
+use crate::warm::{Warm, WarmPool};
 
 /// The result of a successful call, with what it cost.
 #[derive(Debug)]
@@ -76,7 +79,13 @@ impl Runtime {
         match &plugin.pre {
             PluginPre::Decoder(pre) => {
                 let wit_frame = v02::frame_to_wit(frame);
-                let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_decode(&mut *s, &wit_frame))?;
+                let outcome = self.call_warm(
+                    &plugin.warm.decoders,
+                    ctx,
+                    |s| pre.instantiate(s),
+                    |decoder, s| decoder.call_decode(s, &wit_frame),
+                    Result::is_ok,
+                )?;
                 let outcome = guest_result(outcome, &plugin_ref, v02::error_from_wit)?;
                 check_samples(&outcome, &plugin_ref, max, |series: &Vec<v02wit::Series>| {
                     series.iter().map(|s| s.ts.len()).sum()
@@ -123,8 +132,13 @@ impl Runtime {
         let outcome = match &plugin.pre {
             PluginPre::AlarmRule(pre) => {
                 let batch: Vec<v02wit::Series> = batch.iter().map(v02::series_to_wit).collect();
-                let outcome =
-                    self.call(ctx, |s| pre.instantiate(&mut *s)?.call_evaluate(&mut *s, &device_id, &batch))?;
+                let outcome = self.call_warm(
+                    &plugin.warm.rules,
+                    ctx,
+                    |s| pre.instantiate(s),
+                    |rule, s| rule.call_evaluate(s, &device_id, &batch),
+                    Result::is_ok,
+                )?;
                 guest_result(outcome, &plugin_ref, v02::error_from_wit)?
                     .map(|s| s.into_iter().map(v02::signal_from_wit).collect::<Vec<_>>())
             }
@@ -156,7 +170,13 @@ impl Runtime {
             return Err(wrong_kind(&plugin_ref, plugin, PluginKind::Transform).into());
         };
         let batch: Vec<v02wit::Series> = batch.iter().map(v02::series_to_wit).collect();
-        let outcome = self.call(ctx, |s| pre.instantiate(&mut *s)?.call_transform(&mut *s, &device_id, &batch))?;
+        let outcome = self.call_warm(
+            &plugin.warm.transforms,
+            ctx,
+            |s| pre.instantiate(s),
+            |transform, s| transform.call_transform(s, &device_id, &batch),
+            Result::is_ok,
+        )?;
         let outcome = guest_result(outcome, &plugin_ref, v02::error_from_wit)?;
         check_samples(&outcome, &plugin_ref, max, |series: &Vec<v02wit::Series>| {
             series.iter().map(|s| s.ts.len()).sum()
@@ -236,44 +256,111 @@ impl Runtime {
         ctx: CallContext,
         body: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<CallOutcome<T>, CallFailure> {
-        let inner = &self.inner;
         let limits = ctx.limits;
-        let mut store = Store::new(&inner.engine, HostState::new(ctx));
+        let mut store = self.fresh_store(ctx);
+        let (result, duration, fuel_used) = self.run(&mut store, limits, body);
+        match result {
+            Ok(output) => Ok(outcome(output, store.data_mut(), duration, fuel_used)),
+            Err(error) => Err(failure(error, store.data(), duration, fuel_used)),
+        }
+    }
+
+    /// Runs `body` on an instance of `ctx`'s binding kept from its last
+    /// clean call, or on one `instantiate` makes in a fresh store; keeps the
+    /// instance afterwards if the call ended cleanly, refused no host call
+    /// and `clean` says its output is no error (see `warm.rs`).
+    fn call_warm<I, T>(
+        &self,
+        pool: &WarmPool<I>,
+        ctx: CallContext,
+        instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
+        body: impl FnOnce(&I, &mut Store<HostState>) -> wasmtime::Result<T>,
+        clean: impl FnOnce(&T) -> bool,
+    ) -> Result<CallOutcome<T>, CallFailure> {
+        let limits = ctx.limits;
+        let (mut store, kept) = match pool.take(&ctx) {
+            Some(Warm { mut store, instance }) => {
+                store.data_mut().begin(ctx);
+                self.inner.reused.fetch_add(1, Ordering::Relaxed);
+                (store, Some(instance))
+            }
+            None => (self.fresh_store(ctx), None),
+        };
+        let (result, duration, fuel_used) = self.run(&mut store, limits, |store| {
+            let instance = match kept {
+                Some(instance) => instance,
+                None => instantiate(store)?,
+            };
+            let output = body(&instance, store)?;
+            Ok((instance, output))
+        });
+        match result {
+            Ok((instance, output)) => {
+                let keep = clean(&output) && store.data().host_limit_hit.is_none();
+                let outcome = outcome(output, store.data_mut(), duration, fuel_used);
+                if keep {
+                    pool.put(Warm { store, instance });
+                }
+                Ok(outcome)
+            }
+            Err(error) => Err(failure(error, store.data(), duration, fuel_used)),
+        }
+    }
+
+    /// A store for one call, with the call's context and limiter.
+    fn fresh_store(&self, ctx: CallContext) -> Store<HostState> {
+        self.inner.instantiated.fetch_add(1, Ordering::Relaxed);
+        let mut store = Store::new(&self.inner.engine, HostState::new(ctx));
         store.limiter(|state| &mut state.limiter);
+        store
+    }
+
+    /// Sets the call's limits on `store` and runs `body`: its result, wall
+    /// time and fuel used.
+    fn run<T>(
+        &self,
+        store: &mut Store<HostState>,
+        limits: Limits,
+        body: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> (wasmtime::Result<T>, Duration, u64) {
+        let config = &self.inner.config;
         // Data the host lifts out of the guest in one call (arguments of
         // host calls, results) is bounded by the guest's own memory limit.
         store.set_hostcall_fuel(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX));
-        if inner.config.epoch_interruption {
-            let tick = inner.config.epoch_tick.as_millis().max(1) as u64;
+        if config.epoch_interruption {
+            let tick = config.epoch_tick.as_millis().max(1) as u64;
             store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick).max(1));
             store.epoch_deadline_trap();
         }
         let budget = limits.fuel.unwrap_or(u64::MAX);
-        if inner.config.fuel_metering {
+        if config.fuel_metering {
             // Setting fuel on a metering engine cannot fail.
             let _ = store.set_fuel(budget);
         }
         let started = Instant::now();
-        let result = body(&mut store);
+        let result = body(store);
         let duration = started.elapsed();
-        let fuel_used = if inner.config.fuel_metering { budget - store.get_fuel().unwrap_or(budget) } else { 0 };
-        let state = store.into_data();
-        match result {
-            Ok(output) => Ok(CallOutcome {
-                output,
-                state: state.state_dirty.then_some(state.ctx.state),
-                duration,
-                fuel_used,
-                logs_dropped: state.logs_dropped,
-                host_limit: state.host_limit_hit,
-            }),
-            Err(error) => Err(CallFailure {
-                error: Box::new(classify(error, &state, limits.fuel.unwrap_or(u64::MAX))),
-                duration,
-                fuel_used,
-            }),
-        }
+        let fuel_used = if config.fuel_metering { budget - store.get_fuel().unwrap_or(budget) } else { 0 };
+        (result, duration, fuel_used)
     }
+}
+
+/// A successful call's outcome, with the state taken out of the store.
+fn outcome<T>(output: T, state: &mut HostState, duration: Duration, fuel_used: u64) -> CallOutcome<T> {
+    CallOutcome {
+        output,
+        state: state.take_state(),
+        duration,
+        fuel_used,
+        logs_dropped: state.logs_dropped,
+        host_limit: state.host_limit_hit.take(),
+    }
+}
+
+/// A failed call, classified.
+fn failure(error: wasmtime::Error, state: &HostState, duration: Duration, fuel_used: u64) -> CallFailure {
+    let fuel = state.ctx.limits.fuel.unwrap_or(u64::MAX);
+    CallFailure { error: Box::new(classify(error, state, fuel)), duration, fuel_used }
 }
 
 impl<T> CallOutcome<T> {

@@ -14,6 +14,7 @@ use crate::bindings::{v01, v02};
 use crate::compiler::{self, Artifact, CompilerCommand};
 use crate::error::LoadError;
 use crate::host_state::HostState;
+use crate::warm::WarmPool;
 
 /// How the runtime is set up; the defaults suit a production host.
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub struct RuntimeConfig {
     pub pooling: bool,
     /// Concurrent instances the pool holds.
     pub pool_instances: u32,
+    /// Idle instances kept across the runtime for their binding's next call
+    /// (see `warm.rs`); 0 runs every call in a fresh instance.
+    pub warm_instances: u32,
     /// Largest linear memory any plugin may be given.
     pub max_memory_bytes: u64,
     /// Where compiled components are cached; `None` keeps them in memory only.
@@ -48,6 +52,7 @@ impl Default for RuntimeConfig {
             epoch_interruption: true,
             pooling: true,
             pool_instances: 256,
+            warm_instances: 64,
             max_memory_bytes: 256 << 20,
             cache_dir: None,
             perf_map: false,
@@ -62,6 +67,15 @@ pub struct Plugin {
     hash: String,
     pub(crate) pre: PluginPre,
     component: Component,
+    /// Idle instances of the worlds the hot path calls (0.2.0 contract).
+    pub(crate) warm: WarmPools,
+}
+
+/// A plugin's idle instances, per world; only its own kind's is ever used.
+pub(crate) struct WarmPools {
+    pub(crate) rules: WarmPool<v02::alarm_rule::AlarmRule>,
+    pub(crate) decoders: WarmPool<v02::decoder::Decoder>,
+    pub(crate) transforms: WarmPool<v02::transform::Transform>,
 }
 
 impl Plugin {
@@ -131,12 +145,20 @@ pub struct RuntimeStats {
     pub compiled: u64,
     /// Components loaded from the on-disk compile cache.
     pub from_cache: u64,
+    /// Calls that instantiated their plugin afresh.
+    pub instantiated: u64,
+    /// Calls served by a warm instance of their binding.
+    pub reused: u64,
 }
 
 pub(crate) struct Inner {
     pub(crate) engine: Engine,
     compiled: std::sync::atomic::AtomicU64,
     from_cache: std::sync::atomic::AtomicU64,
+    pub(crate) instantiated: std::sync::atomic::AtomicU64,
+    pub(crate) reused: std::sync::atomic::AtomicU64,
+    /// Idle warm instances across every plugin.
+    warm_idle: Arc<std::sync::atomic::AtomicUsize>,
     linker: Linker<HostState>,
     /// Keyed by cache key (see [`Runtime::cache_key`]) and kind.
     cache: Mutex<HashMap<(String, PluginKind), Arc<Plugin>>>,
@@ -211,6 +233,9 @@ impl Runtime {
                 engine,
                 compiled: 0.into(),
                 from_cache: 0.into(),
+                instantiated: 0.into(),
+                reused: 0.into(),
+                warm_idle: Arc::default(),
                 linker,
                 cache: Mutex::new(HashMap::new()),
                 config,
@@ -330,10 +355,15 @@ impl Runtime {
         Ok(self.keep(Staged { plugin, key, component, artifact }))
     }
 
-    /// Counters of compilations and cache loads.
+    /// Counters of compilations, cache loads and instances.
     pub fn stats(&self) -> RuntimeStats {
         use std::sync::atomic::Ordering::Relaxed;
-        RuntimeStats { compiled: self.inner.compiled.load(Relaxed), from_cache: self.inner.from_cache.load(Relaxed) }
+        RuntimeStats {
+            compiled: self.inner.compiled.load(Relaxed),
+            from_cache: self.inner.from_cache.load(Relaxed),
+            instantiated: self.inner.instantiated.load(Relaxed),
+            reused: self.inner.reused.load(Relaxed),
+        }
     }
 
     /// The on-disk compile cache's directory, if there is one.
@@ -472,7 +502,13 @@ impl Runtime {
                 legacy.map_err(|_| wrong_world(error))?
             }
         };
-        Ok(Arc::new(Plugin { kind, hash, pre, component: component.clone() }))
+        let (count, cap) = (&self.inner.warm_idle, self.inner.config.warm_instances as usize);
+        let warm = WarmPools {
+            rules: WarmPool::new(count.clone(), cap),
+            decoders: WarmPool::new(count.clone(), cap),
+            transforms: WarmPool::new(count.clone(), cap),
+        };
+        Ok(Arc::new(Plugin { kind, hash, pre, component: component.clone(), warm }))
     }
 }
 

@@ -160,6 +160,24 @@ impl HostState {
         }
     }
 
+    /// Hands a kept store the next call's context, with every per-call
+    /// count and limit reset (WASI and the resource table stay).
+    pub(crate) fn begin(&mut self, ctx: CallContext) {
+        self.limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false };
+        self.logs_left = ctx.limits.log_lines;
+        self.ctx = ctx;
+        self.state_dirty = false;
+        self.logs_dropped = 0;
+        self.host_limit_hit = None;
+    }
+
+    /// The state after the call if the plugin changed it, taken out of the
+    /// store so a kept store holds none of it.
+    pub(crate) fn take_state(&mut self) -> Option<BTreeMap<String, Vec<u8>>> {
+        let state = std::mem::take(&mut self.ctx.state);
+        self.state_dirty.then_some(state)
+    }
+
     fn cap(&self) -> usize {
         self.ctx.limits.host_call_bytes as usize
     }

@@ -10,9 +10,12 @@
 //! Uploads compile in a child process killed at its deadline when a
 //! [`CompilerCommand`] is configured, and enter the caches only when kept
 //! ([`Runtime::stage`], [`Runtime::keep`]).
-//! Every call gets a fresh `Store` with the binding's [`Limits`]: memory,
+//! Every call runs with the binding's [`Limits`] set afresh: memory,
 //! tables, instances, a wall-clock deadline, optional fuel, host-call and
-//! output caps. A violated limit becomes a typed [`CallError`].
+//! output caps. A violated limit becomes a typed [`CallError`]. Decoders,
+//! rules and transforms run on an instance kept from their binding's last
+//! clean call when there is one (never another binding's; see `warm.rs`),
+//! other calls in a fresh `Store`.
 //!
 //! [`Limits`]: nexus_model::Limits
 
@@ -24,6 +27,7 @@ mod engine;
 mod error;
 mod host_state;
 mod readiness;
+mod warm;
 
 pub use calls::CallOutcome;
 pub use compiler::{CompilerCommand, compile_worker};

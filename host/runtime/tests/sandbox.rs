@@ -279,3 +279,99 @@ fn the_noop_rule_returns_nothing_and_keeps_no_state() {
     assert!(outcome.output.is_empty());
     assert!(outcome.state.is_none());
 }
+
+/// What `test-carryover`'s globals remembered: calls its instance served
+/// (this one included) and the devices of the ones before.
+fn carryover(
+    runtime: &Runtime,
+    plugin: &Plugin,
+    context: CallContext,
+    key: &str,
+) -> Result<(u64, Vec<String>), CallError> {
+    let outcome = runtime.evaluate(plugin, context, &[reading(key, 1.0)]).map_err(|f| *f.error)?;
+    let details: serde_json::Value = serde_json::from_str(&outcome.output[0].details).expect("json");
+    let seen = details["seen"].as_array().expect("seen").iter().map(|d| d.as_str().expect("str").to_string());
+    Ok((details["calls"].as_u64().expect("calls"), seen.collect()))
+}
+
+fn on(tenant: &str, binding: &str, device: &str) -> CallContext {
+    CallContext {
+        binding_id: binding.into(),
+        device_id: device.into(),
+        ..ctx(tenant, "test-carryover", "{}", Limits::default())
+    }
+}
+
+/// A binding's next call runs on the instance its last clean call left,
+/// and no other binding, tenant, configuration or set of limits ever gets
+/// that instance: a guest's globals reach only its own binding's calls.
+#[test]
+fn a_warm_instance_serves_only_the_binding_it_served() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, &component("test-carryover")).expect("load");
+    let call = |context| carryover(&runtime, &plugin, context, "x").expect("call");
+    assert_eq!(call(on("t1", "b1", "dev-1")), (1, vec![]));
+    // The same binding's next call, for another of its devices, is warm.
+    assert_eq!(call(on("t1", "b1", "dev-2")), (2, vec!["dev-1".to_string()]));
+    // Another binding of the same tenant, a binding of the same id in
+    // another tenant, the binding with another configuration or other
+    // limits: each a fresh instance that remembers nothing.
+    assert_eq!(call(on("t1", "b2", "dev-1")), (1, vec![]));
+    assert_eq!(call(on("t2", "b1", "dev-1")), (1, vec![]));
+    assert_eq!(call(CallContext { config: r#"{"other":1}"#.into(), ..on("t1", "b1", "dev-1") }), (1, vec![]));
+    let limits = Limits { deadline_ms: 77, ..Limits::default() };
+    assert_eq!(call(CallContext { limits, ..on("t1", "b1", "dev-1") }), (1, vec![]));
+    // b1 under its first configuration and limits still has its instance.
+    assert_eq!(call(on("t1", "b1", "dev-3")), (3, vec!["dev-1".to_string(), "dev-2".to_string()]));
+    let stats = runtime.stats();
+    assert_eq!((stats.instantiated, stats.reused), (5, 2), "{stats:?}");
+}
+
+/// A call that traps or returns the guest's error leaves no instance
+/// behind: the binding's next call starts from a fresh one.
+#[test]
+fn a_failed_call_drops_its_instance() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, &component("test-carryover")).expect("load");
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 1);
+    let error = carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "trap").expect_err("traps");
+    assert!(matches!(error, CallError::Trap { .. }), "{error:?}");
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 1);
+    let error = carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "fail").expect_err("fails");
+    assert!(matches!(error, CallError::Plugin { .. }), "{error:?}");
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 1);
+}
+
+/// The deadline and the fuel budget are set again on every call of a warm
+/// instance: calls after the first deadline has passed, and more calls than
+/// one budget would pay for, still run.
+#[test]
+fn a_warm_instance_gets_every_limit_afresh() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, &component("test-carryover")).expect("load");
+    let first = runtime.evaluate(&plugin, on("t1", "b1", "dev-1"), &[reading("x", 1.0)]).expect("call");
+    // A budget for about three calls, and a deadline of 20 ms.
+    let limits = Limits { deadline_ms: 20, fuel: Some(first.fuel_used * 3), ..Limits::default() };
+    for calls in 1..=10 {
+        std::thread::sleep(Duration::from_millis(30));
+        let context = CallContext { limits, ..on("t1", "b9", "dev-1") };
+        assert_eq!(carryover(&runtime, &plugin, context, "x").expect("call").0, calls);
+    }
+}
+
+/// Idle instances are capped across the runtime, so with every binding
+/// warm, calls of other bindings still find a slot of the pool.
+#[test]
+fn warm_instances_are_capped_and_fresh_calls_still_find_a_slot() {
+    let config = RuntimeConfig { pool_instances: 8, warm_instances: 2, ..RuntimeConfig::default() };
+    let runtime = Runtime::new(config).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, &component("test-carryover")).expect("load");
+    for _ in 0..2 {
+        for binding in 0..20 {
+            carryover(&runtime, &plugin, on("t1", &format!("b{binding}"), "dev-1"), "x").expect("a slot");
+        }
+    }
+    // Only the first two bindings' instances were kept, and reused once.
+    let stats = runtime.stats();
+    assert_eq!((stats.instantiated, stats.reused), (38, 2), "{stats:?}");
+}

@@ -22,6 +22,7 @@
 mod bindings;
 mod calls;
 mod compiler;
+mod config;
 mod convert;
 mod engine;
 mod error;
@@ -31,6 +32,7 @@ mod warm;
 
 pub use calls::CallOutcome;
 pub use compiler::{CompilerCommand, compile_worker};
-pub use engine::{CONTRACT, Plugin, Runtime, RuntimeConfig, RuntimeStats, Staged};
+pub use config::RuntimeConfig;
+pub use engine::{CONTRACT, Plugin, Runtime, RuntimeStats, Staged};
 pub use error::{Blame, CallError, CallFailure, LoadError};
 pub use host_state::{CallContext, NoTelemetry, TelemetryError, TelemetryReader};

@@ -100,15 +100,22 @@ pub(crate) struct Limiter {
     pub(crate) limits: Limits,
     pub(crate) memory_exceeded: bool,
     pub(crate) table_exceeded: bool,
+    /// Bytes of linear memory the store's instances hold (their initial
+    /// sizes and every growth since).
+    pub(crate) memory_held: usize,
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired as u64 > self.limits.memory_bytes {
             self.memory_exceeded = true;
             return Ok(false);
         }
-        Ok(maximum.is_none_or(|max| desired <= max))
+        let grows = maximum.is_none_or(|max| desired <= max);
+        if grows {
+            self.memory_held += desired.saturating_sub(current);
+        }
+        Ok(grows)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
@@ -147,7 +154,7 @@ pub(crate) struct HostState {
 
 impl HostState {
     pub(crate) fn new(ctx: CallContext) -> Self {
-        let limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false };
+        let limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false, memory_held: 0 };
         Self {
             logs_left: ctx.limits.log_lines,
             ctx,
@@ -163,7 +170,9 @@ impl HostState {
     /// Hands a kept store the next call's context, with every per-call
     /// count and limit reset (WASI and the resource table stay).
     pub(crate) fn begin(&mut self, ctx: CallContext) {
-        self.limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false };
+        // The memory a kept instance holds stays held.
+        let memory_held = self.limiter.memory_held;
+        self.limiter = Limiter { limits: ctx.limits, memory_exceeded: false, table_exceeded: false, memory_held };
         self.logs_left = ctx.limits.log_lines;
         self.ctx = ctx;
         self.state_dirty = false;

@@ -12,10 +12,11 @@
 //! again on every call (deadline, fuel, bytes lifted, logs); the memory an
 //! instance already holds counts against the binding's memory limit.
 //!
-//! Idle instances hold slots of the pooling allocator: at most
-//! `RuntimeConfig::warm_instances` are kept across the runtime and at most
-//! [`PER_BINDING`] per binding, so calls that need a fresh instance still
-//! find a slot.
+//! Idle instances hold slots of the pooling allocator and memory: at most
+//! `RuntimeConfig::warm_instances` are kept across the runtime, at most
+//! [`PER_BINDING`] per binding, and none holding more than [`MAX_MEMORY`],
+//! so calls that need a fresh instance still find a slot and a tenant's
+//! idle instances cannot hoard memory.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -28,6 +29,11 @@ use crate::host_state::{CallContext, HostState};
 /// Idle instances kept per binding (about the calls of one binding that
 /// run at once on a small host).
 pub(crate) const PER_BINDING: usize = 4;
+
+/// The most linear memory an idle instance may hold (the pooling
+/// allocator's resident size): an instance that grew past it is dropped,
+/// so idle instances hold at most `warm_instances` × 4 MiB.
+pub(crate) const MAX_MEMORY: usize = 4 << 20;
 
 /// A plugin's idle instances of one world (`I`: its bindgen instance type).
 pub(crate) struct WarmPool<I> {
@@ -58,10 +64,13 @@ impl<I> WarmPool<I> {
         Some(idle.swap_remove(at))
     }
 
-    /// Keeps an instance after a clean call, unless its binding already has
-    /// [`PER_BINDING`] idle or the runtime has its cap; otherwise it is
-    /// dropped and its slot freed.
+    /// Keeps an instance after a clean call, unless it holds more than
+    /// [`MAX_MEMORY`], its binding already has [`PER_BINDING`] idle or the
+    /// runtime has its cap; otherwise it is dropped and its slot freed.
     pub(crate) fn put(&self, warm: Warm<I>) {
+        if warm.store.data().limiter.memory_held > MAX_MEMORY {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let binding = &warm.store.data().ctx.binding_id;
         if idle.iter().filter(|other| other.store.data().ctx.binding_id == *binding).count() >= PER_BINDING {

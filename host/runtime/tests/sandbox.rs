@@ -342,6 +342,57 @@ fn a_failed_call_drops_its_instance() {
     assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 1);
 }
 
+/// An instance that grew past the memory an idle instance may hold is not
+/// kept: a guest cannot park memory in the host between calls.
+#[test]
+fn an_instance_holding_much_memory_is_not_kept() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, &component("test-carryover")).expect("load");
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 1);
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "hoard").expect("call").0, 2);
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 1);
+}
+
+/// The hot path's components stay under that memory: the ThingsBoard JSON
+/// decoder on frames of 100 samples × 10 keys and the threshold rule on a
+/// batch of 1 024 readings each run warm from their second call on.
+#[test]
+fn the_hot_paths_decoder_and_rule_run_warm() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let decoder = runtime.load(PluginKind::Decoder, &component("decoder-thingsboard-json")).expect("load");
+    let samples: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let values: serde_json::Map<String, serde_json::Value> =
+                (0..10).map(|k| (format!("key_{k}"), serde_json::json!(i * k))).collect();
+            serde_json::json!({ "ts": 1_700_000_000_000_i64 + i * 1000, "values": values })
+        })
+        .collect();
+    let frame = nexus_model::Frame {
+        source: nexus_model::SourceKind::Http,
+        device_id: "dev-1".into(),
+        topic: String::new(),
+        content_type: "application/json".into(),
+        payload: serde_json::to_vec(&samples).expect("json"),
+        received_at: 1_700_000_000_000,
+        metadata: Vec::new(),
+    };
+    let limits = Limits::for_kind(PluginKind::Decoder);
+    for _ in 0..3 {
+        let context = ctx("t1", "decoder-thingsboard-json", "{}", limits);
+        let decoded = runtime.decode(&decoder, context, &frame).expect("decodes");
+        assert_eq!(decoded.output.series.iter().map(|s| s.ts.len()).sum::<usize>(), 1_000);
+    }
+    let rule = runtime.load(PluginKind::AlarmRule, &component("alarm-rule-threshold")).expect("load");
+    let batch =
+        [Series::numbers("t", (0..1024).map(|i| i * 1000).collect(), (0..1024).map(|i| f64::from(i % 50)).collect())];
+    for _ in 0..3 {
+        let context = ctx("t1", "alarm-rule-threshold", r#"{"key":"t","high":40.0}"#, Limits::default());
+        runtime.evaluate(&rule, context, &batch).expect("evaluates");
+    }
+    let stats = runtime.stats();
+    assert_eq!((stats.instantiated, stats.reused), (2, 4), "{stats:?}");
+}
+
 /// The deadline and the fuel budget are set again on every call of a warm
 /// instance: calls after the first deadline has passed, and more calls than
 /// one budget would pay for, still run.

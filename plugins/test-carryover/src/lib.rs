@@ -7,7 +7,8 @@
 //! `evaluate` counts its calls and the devices it served in globals, and
 //! returns one `carryover` signal whose details hold the count (this call
 //! included) and the devices of the calls before it. If the first series'
-//! key is `trap` it traps instead; if it is `fail` it returns its own error.
+//! key is `trap` it traps instead; if it is `fail` it returns its own error;
+//! if it is `hoard` it also keeps 6 MiB in a global.
 
 use std::sync::Mutex;
 
@@ -15,6 +16,9 @@ use nexus_plugin_sdk::{AlarmSignal, PluginError, PluginInfo, Series, Severity};
 
 /// Devices of the calls this instance served, oldest first.
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Memory kept on purpose (`hoard`).
+static HOARD: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 /// The component.
 pub struct Carryover;
@@ -33,6 +37,7 @@ impl nexus_plugin_sdk::AlarmRule for Carryover {
         match batch.first().map(|s| s.key.as_str()) {
             Some("trap") => panic!("test-carryover: asked to trap"),
             Some("fail") => return Err(PluginError::new("asked-to-fail", "the batch asked for an error")),
+            Some("hoard") => HOARD.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).resize(6 << 20, 1),
             _ => {}
         }
         let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -299,6 +299,7 @@ impl Runtime {
                 let keep = clean(&output) && store.data().host_limit_hit.is_none();
                 let outcome = outcome(output, store.data_mut(), duration, fuel_used);
                 if keep {
+                    store.data_mut().park();
                     pool.put(Warm { store, instance });
                 }
                 Ok(outcome)

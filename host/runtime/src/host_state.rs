@@ -180,6 +180,17 @@ impl HostState {
         self.host_limit_hit = None;
     }
 
+    /// Lets go of what a kept store must not hold between calls: the
+    /// telemetry reader (it reaches the services, which hold the plugin that
+    /// holds this store: a cycle that would keep a stopped host alive).
+    /// The binding, configuration and limits stay: they say whom it serves.
+    pub(crate) fn park(&mut self) {
+        static NOTHING: std::sync::LazyLock<Arc<dyn TelemetryReader>> =
+            std::sync::LazyLock::new(|| Arc::new(NoTelemetry));
+        self.ctx.telemetry = NOTHING.clone();
+        self.ctx.state = BTreeMap::new();
+    }
+
     /// The state after the call if the plugin changed it, taken out of the
     /// store so a kept store holds none of it.
     pub(crate) fn take_state(&mut self) -> Option<BTreeMap<String, Vec<u8>>> {

@@ -393,6 +393,21 @@ fn the_hot_paths_decoder_and_rule_run_warm() {
     assert_eq!((stats.instantiated, stats.reused), (2, 4), "{stats:?}");
 }
 
+/// A kept instance holds nothing of its last call's context that could
+/// keep the host alive: the telemetry reader (which reaches the services,
+/// which hold the plugin, which holds the instance) is let go.
+#[test]
+fn a_kept_instance_lets_go_of_the_calls_telemetry_reader() {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let plugin = runtime.load(PluginKind::AlarmRule, &component("test-carryover")).expect("load");
+    let reader: Arc<dyn nexus_runtime::TelemetryReader> = Arc::new(NoTelemetry);
+    let weak = Arc::downgrade(&reader);
+    let context = CallContext { telemetry: reader, ..on("t1", "b1", "dev-1") };
+    assert_eq!(carryover(&runtime, &plugin, context, "x").expect("call").0, 1);
+    assert!(weak.upgrade().is_none(), "the kept instance still holds the call's reader");
+    assert_eq!(carryover(&runtime, &plugin, on("t1", "b1", "dev-1"), "x").expect("call").0, 2, "kept");
+}
+
 /// The deadline and the fuel budget are set again on every call of a warm
 /// instance: calls after the first deadline has passed, and more calls than
 /// one budget would pay for, still run.

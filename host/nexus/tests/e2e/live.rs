@@ -114,8 +114,9 @@ async fn the_stream_shows_committed_telemetry_and_alarms_of_the_tenant_only() {
 
     // globex saw none of it: its first item is its own frame, posted after
     // acme's committed.
-    let (status, _, _) = h.telemetry(&other_token, frame(json!({"flow": 1.0}))).await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, report, _) = h.telemetry(&other_token, frame(json!({"flow": 1.0}))).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["accepted"], 1, "globex's frame is stored: {report}");
     let first = globex.next_telemetry().await;
     assert_eq!(first["device_id"], other_device.as_str(), "only globex's own telemetry: {first}");
 }

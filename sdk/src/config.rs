@@ -54,6 +54,13 @@ pub fn invalid(message: impl Into<String>) -> PluginError {
 /// Parses configuration text (empty text means `{}`: all defaults).
 pub fn parse<T: DeserializeOwned>(json: &str) -> Result<T, PluginError> {
     let json = if json.trim().is_empty() { "{}" } else { json };
+    // Straight into `T` when that works (no JSON tree built); otherwise
+    // through the tree, whose errors name no line and column.
+    if json.trim_start().starts_with('{')
+        && let Ok(config) = serde_json::from_str(json)
+    {
+        return Ok(config);
+    }
     from_value(serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?)
 }
 

@@ -2,6 +2,10 @@
 //! state and telemetry. Everything here is scoped by the host to the
 //! calling tenant, binding and device.
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::decoder::nexus::plugin::host as raw;
@@ -33,6 +37,32 @@ pub fn now() -> i64 {
 /// `PluginError` with code `invalid-config`.
 pub fn config<T: DeserializeOwned>() -> Result<T, PluginError> {
     crate::config::parse(&raw::config())
+}
+
+/// Runs `f` on the binding's configuration parsed into `T`. An instance
+/// the host keeps warm for its binding parses a configuration text once:
+/// its next calls with the same text reuse the parsed value (the host never
+/// hands one instance to another binding).
+pub fn with_config<T: DeserializeOwned + 'static, R>(
+    f: impl FnOnce(&T) -> Result<R, PluginError>,
+) -> Result<R, PluginError> {
+    thread_local! {
+        static PARSED: RefCell<Option<(String, Rc<dyn Any>)>> = const { RefCell::new(None) };
+    }
+    let text = raw::config();
+    let cached = PARSED.with_borrow(|parsed| match parsed {
+        Some((last, value)) if *last == text => value.clone().downcast::<T>().ok(),
+        _ => None,
+    });
+    let config = match cached {
+        Some(config) => config,
+        None => {
+            let config = Rc::new(crate::config::parse::<T>(&text)?);
+            PARSED.set(Some((text, config.clone())));
+            config
+        }
+    };
+    f(&config)
 }
 
 /// Reads a JSON value of this binding's state for the current device.

@@ -2,7 +2,8 @@
 //! glue generated once by [`export_stateful_alarm_rule!`](crate::export_stateful_alarm_rule).
 //!
 //! - [`StatefulAlarmRule`]: the usual shape. The state is one value under
-//!   one key; the generated component parses the binding's configuration,
+//!   one key; the generated component parses the binding's configuration
+//!   (once per configuration text on a warm instance: `host::with_config`),
 //!   loads the state, calls [`StatefulAlarmRule::evaluate`] and saves the state
 //!   only if it changed (and only because the call succeeds: a failed call's
 //!   writes are dropped by the host).
@@ -145,9 +146,11 @@ impl<R: StatefulAlarmRule> StoreAlarmRule for R {
 /// host's state and time. Called by the code
 /// [`export_stateful_alarm_rule!`](crate::export_stateful_alarm_rule) generates.
 #[doc(hidden)]
-pub fn evaluate_on_host<R: StoreAlarmRule>(device_id: &str, batch: &[Series]) -> Result<Vec<AlarmSignal>, PluginError> {
-    let config: R::Config = host::config()?;
-    R::evaluate(&config, &mut host::HostStore, device_id, host::now(), batch)
+pub fn evaluate_on_host<R: StoreAlarmRule>(device_id: &str, batch: &[Series]) -> Result<Vec<AlarmSignal>, PluginError>
+where
+    R::Config: 'static,
+{
+    host::with_config(|config: &R::Config| R::evaluate(config, &mut host::HostStore, device_id, host::now(), batch))
 }
 
 /// Makes a [`StatefulAlarmRule`] (or a [`StoreAlarmRule`]) the component's

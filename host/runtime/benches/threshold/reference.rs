@@ -81,43 +81,58 @@ pub fn column(config: &Config, readings: &[Reading]) -> Column {
 }
 
 /// The rule over one device's column: raises once a violation has lasted
-/// `min_duration_ms`, clears once back inside the deadband.
+/// `min_duration_ms`, clears once back inside the deadband. As the plugin
+/// does, it passes over the samples that change nothing (inside the limits
+/// while idle, not clearing while raised, non-finite) in one tight loop each
+/// and steps through the rest one by one.
 pub fn evaluate(config: &Config, state: &mut State, device_id: &str, column: &Column) -> Vec<AlarmSignal> {
+    let high = config.high.unwrap_or(f64::INFINITY);
+    let low = config.low.unwrap_or(f64::NEG_INFINITY);
+    let clear_high = config.high.map_or(f64::INFINITY, |h| h - config.deadband);
+    let clear_low = config.low.map_or(f64::NEG_INFINITY, |l| l + config.deadband);
     let mut signals = Vec::new();
-    for (&ts, &value) in column.ts.iter().zip(&column.values) {
-        if !value.is_finite() {
-            continue;
-        }
-        if state.active {
-            if config.clears(value) {
-                let details = ClearDetails {
-                    key: &config.key,
-                    value,
-                    high: config.high,
-                    low: config.low,
-                    deadband: config.deadband,
-                };
-                signals.push(signal(config, AlarmAction::Clear, Severity::Indeterminate, device_id, ts, details));
-                *state = State::default();
-            }
-            continue;
-        }
-        let Some((crossed, limit)) = config.violation(value) else {
-            state.pending_since = None;
-            continue;
+    let mut i = 0;
+    while i < column.values.len() {
+        let rest = &column.values[i..];
+        let next = if state.active {
+            rest.iter().position(|&v| (v <= clear_high) & (v >= clear_low) & v.is_finite())
+        } else if state.pending_since.is_none() {
+            rest.iter().position(|&v| ((v > high) | (v < low)) & v.is_finite())
+        } else {
+            rest.iter().position(|v| v.is_finite())
         };
-        let since = *state.pending_since.get_or_insert(ts);
-        let lasted = ts.saturating_sub(since);
-        if lasted >= config.min_duration_ms {
-            let details = RaiseDetails { key: &config.key, value, limit, crossed, since, duration_ms: lasted };
-            signals.push(signal(config, AlarmAction::Raise, config.severity, device_id, ts, details));
-            state.active = true;
-        }
+        let Some(at) = next else { break };
+        i += at;
+        step(config, state, device_id, column.ts[i], column.values[i], &mut signals);
+        i += 1;
     }
     signals
 }
 
-/// A clear signal's details, as the component builds them.
+/// One finite sample's effect on `state`, pushing the signal it causes.
+fn step(config: &Config, state: &mut State, device_id: &str, ts: i64, value: f64, signals: &mut Vec<AlarmSignal>) {
+    if state.active {
+        if config.clears(value) {
+            let details =
+                ClearDetails { key: &config.key, value, high: config.high, low: config.low, deadband: config.deadband };
+            signals.push(signal(config, AlarmAction::Clear, Severity::Indeterminate, device_id, ts, details));
+            *state = State::default();
+        }
+        return;
+    }
+    let Some((crossed, limit)) = config.violation(value) else {
+        state.pending_since = None;
+        return;
+    };
+    let since = *state.pending_since.get_or_insert(ts);
+    let lasted = ts.saturating_sub(since);
+    if lasted >= config.min_duration_ms {
+        let details = RaiseDetails { key: &config.key, value, limit, crossed, since, duration_ms: lasted };
+        signals.push(signal(config, AlarmAction::Raise, config.severity, device_id, ts, details));
+        state.active = true;
+    }
+}
+
 #[derive(serde::Serialize)]
 struct ClearDetails<'a> {
     key: &'a str,

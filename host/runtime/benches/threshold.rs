@@ -2,7 +2,7 @@
 //! the wasm component — on the binding's warm instance, as the hot path runs
 //! it, and on a fresh instance per call — plus instantiation with and
 //! without the pooling allocator and the overhead of the limits (none,
-//! epoch, fuel).
+//! epoch, fuel) on warm instances.
 //!
 //! The native figure is [`reference`], the rule's algorithm written in the
 //! bench (the host does not depend on the plugin); before timing, the bench
@@ -168,12 +168,14 @@ fn main() {
         black_box(on_demand.evaluate(&plugin_on_demand, ctx(), &empty).expect("evaluate"));
     });
 
-    // Limits overhead on the same batch.
+    // Limits overhead on the same batch, on warm instances as the host
+    // runs them.
+    let kept = RuntimeConfig { perf_map: profiling, ..RuntimeConfig::default() };
     let configs = [
-        ("no epoch, no fuel", RuntimeConfig { epoch_interruption: false, fuel_metering: false, ..fresh.clone() }),
-        ("epoch deadline", RuntimeConfig { epoch_interruption: true, fuel_metering: false, ..fresh.clone() }),
-        ("fuel metering", RuntimeConfig { epoch_interruption: false, fuel_metering: true, ..fresh.clone() }),
-        ("epoch + fuel (default)", fresh.clone()),
+        ("no epoch, no fuel", RuntimeConfig { epoch_interruption: false, fuel_metering: false, ..kept.clone() }),
+        ("epoch deadline", RuntimeConfig { epoch_interruption: true, fuel_metering: false, ..kept.clone() }),
+        ("fuel metering", RuntimeConfig { epoch_interruption: false, fuel_metering: true, ..kept.clone() }),
+        ("epoch + fuel (default)", kept),
     ];
     let limits: Vec<(&str, Duration)> = configs
         .into_iter()
@@ -181,7 +183,7 @@ fn main() {
             let (runtime, plugin) = load(config, &bytes);
             (
                 name,
-                measure(15, 100, || {
+                measure(15, 200, || {
                     black_box(runtime.evaluate(&plugin, ctx(), &series).expect("call"));
                 }),
             )
@@ -212,7 +214,7 @@ fn main() {
     println!("  pooling allocator                  {:>9.1} µs", us(instantiate_pooled));
     println!("  pooling, a rule that reads nothing {:>9.1} µs", us(instantiate_noop));
     println!("  on-demand allocator                {:>9.1} µs", us(instantiate_on_demand));
-    println!("limits overhead on the batch (fresh instances)");
+    println!("limits overhead on the batch (warm instances)");
     let base = limits[0].1.as_secs_f64();
     for (name, d) in &limits {
         println!("  {name:<33}  {:>9.1} µs/batch  {:>5.2}x", us(*d), d.as_secs_f64() / base);

@@ -34,7 +34,8 @@ impl UnitOfWork for PostgresStore {
                 sum.fuel = sum.fuel.saturating_add(delta.fuel);
             }
         }
-        let created = series::insert(&mut tx, &self.series, &telemetry).await?;
+        let chunked = self.layout == crate::TelemetryLayout::Partitioned;
+        let created = series::insert(&mut tx, &self.series, &telemetry, chunked).await?;
         for ((tenant, _), delta) in usage {
             records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
         }

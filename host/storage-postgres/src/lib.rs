@@ -33,6 +33,7 @@
 //! change; metered use and cursors are single upserts.
 
 mod alarms;
+mod chunks;
 mod commit;
 mod connectors;
 mod entities;

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use nexus_model::{Column, TenantId};
 use nexus_storage::{DeviceSeries, Result};
 
-use crate::{UNIQUE_VIOLATION, db};
+use crate::{UNIQUE_VIOLATION, chunks, db};
 
 /// Most rows one statement writes.
 const CHUNK: usize = 8192;
@@ -209,12 +209,14 @@ async fn numbers(
 /// Stores the telemetry of a batch (of any tenants) inside a transaction:
 /// the samples, and per series the newest sample not stamped past its
 /// device's `latest_until` as the latest value, kept only if it is not older
-/// than the stored one. Returns the series it registered, for
+/// than the stored one. With `chunked`, runs of new samples go into
+/// chunks ([`crate::chunks`]). Returns the series it registered, for
 /// [`SeriesIds::remember`] after the commit.
 pub(crate) async fn insert(
     tx: &mut sqlx::PgConnection,
     known: &SeriesIds,
     batch: &[(&TenantId, &DeviceSeries)],
+    chunked: bool,
 ) -> Result<Created> {
     let mut index: HashMap<SeriesKey<'_>, usize> = HashMap::new();
     let mut series: Vec<SeriesKey<'_>> = Vec::new();
@@ -257,6 +259,7 @@ pub(crate) async fn insert(
             _ => rows.push(sample),
         }
     }
+    let rows = if chunked { split(tx, &ids, rows).await? } else { rows };
     let chunks: Vec<Columns<'_>> = rows
         .chunks(CHUNK)
         .map(|chunk| {
@@ -267,7 +270,9 @@ pub(crate) async fn insert(
             columns
         })
         .collect();
-    write_samples(tx, &chunks).await?;
+    if !chunks.is_empty() {
+        write_samples(tx, &chunks).await?;
+    }
     let mut latest: Vec<(i64, Sample<'_>)> =
         newest.iter().enumerate().filter_map(|(i, n)| n.map(|s| (ids[i], s))).collect();
     latest.sort_unstable_by_key(|(id, _)| *id);
@@ -279,6 +284,59 @@ pub(crate) async fn insert(
         columns.execute(tx, UPDATE_LATEST).await.map_err(db)?;
     }
     Ok(created)
+}
+
+/// Writes the runs of `samples` (sorted by series number, then time) that
+/// may be chunks as chunks ([`crate::chunks`]), unpacks the chunks the
+/// others land in, and returns the others, to be written as rows.
+async fn split<'a>(tx: &mut sqlx::PgConnection, ids: &[i64], samples: Vec<Sample<'a>>) -> Result<Vec<Sample<'a>>> {
+    let runs: Vec<&[Sample<'a>]> = samples.chunk_by(|a, b| a.series == b.series).collect();
+    let series: Vec<i64> = runs.iter().map(|run| ids[run[0].series]).collect();
+    let newest: Vec<i64> = runs.iter().map(|run| run[run.len() - 1].ts).collect();
+    let before = chunks::stored_until(tx, &series, &newest).await?;
+    let mut rows = Vec::new();
+    let mut chunked = Columns::default();
+    let (mut chunk_series, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut unpack_series, mut unpack_lo, mut unpack_hi) = (Vec::new(), Vec::new(), Vec::new());
+    for ((run, id), stored) in runs.iter().zip(&series).zip(before) {
+        let (first, last) = (run[0].ts, run[run.len() - 1].ts);
+        if run.len() >= chunks::MIN_CHUNK && stored.is_none_or(|until| first > until) {
+            for piece in run.chunks(chunks::MAX_CHUNK) {
+                chunk_series.push(*id);
+                lo.push(i32::try_from(chunked.ts.len() + 1).unwrap_or(i32::MAX));
+                for sample in piece {
+                    chunked.push(*id, sample);
+                }
+                hi.push(i32::try_from(chunked.ts.len()).unwrap_or(i32::MAX));
+            }
+            continue;
+        }
+        if stored.is_some_and(|until| first <= until) {
+            unpack_series.push(*id);
+            unpack_lo.push(first);
+            unpack_hi.push(last);
+        }
+        rows.extend_from_slice(run);
+    }
+    if !unpack_series.is_empty() {
+        chunks::unpack(tx, &unpack_series, &unpack_lo, &unpack_hi).await?;
+    }
+    if !chunk_series.is_empty() {
+        sqlx::query(chunks::INSERT)
+            .bind(&chunked.ts)
+            .bind(&chunked.numeric)
+            .bind(&chunked.long)
+            .bind(&chunked.boolean)
+            .bind(&chunked.text)
+            .bind(&chunked.quality)
+            .bind(&chunk_series)
+            .bind(&lo)
+            .bind(&hi)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(rows)
 }
 
 /// Writes the samples: inserted plainly after a savepoint, and if one of

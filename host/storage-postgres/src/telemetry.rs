@@ -1,4 +1,5 @@
-//! Reading telemetry (`pf.telemetry`, keyed by series) and the latest value
+//! Reading telemetry (`pf.telemetry`'s rows and `pf.telemetry_chunk`'s
+//! chunks, keyed by series; see [`crate::chunks`]) and the latest value
 //! per key (`pf.telemetry_latest`, which also numbers the series); writing
 //! it is [`crate::series`].
 
@@ -35,37 +36,65 @@ fn reading(device: &DeviceId, row: &PgRow) -> Result<Reading> {
 }
 
 /// Samples of a device's keys (of one key, if `$3` is given) in
-/// `[$4, $5)`: per key the first (or last) `$6` in time, one index range
-/// scan each, then merged by (ts, key) and cut to `$6`.
+/// `[$4, $5)`: per key the first (or last) `$6` in time of its rows (one
+/// index range scan) and of its chunks (the first or last `$6 + 2` chunks
+/// whose spans meet the range: all but the two at its ends lie inside it,
+/// so they hold `$6` samples in it if the chunks do), then merged by
+/// (ts, key) and cut to `$6`.
 const OLDEST: &str = "SELECT k.key, t.ts, t.value_numeric, t.value_long, t.value_boolean, t.value_string, t.quality
     FROM pf.telemetry_latest k CROSS JOIN LATERAL (
-        SELECT ts, value_numeric, value_long, value_boolean, value_string, quality FROM pf.telemetry t
-        WHERE t.series_id = k.series_id
-          AND t.ts >= $4 AND t.ts < $5
-        ORDER BY t.ts LIMIT $6) t
+        SELECT * FROM (
+            (SELECT ts, value_numeric, value_long, value_boolean, value_string, quality FROM pf.telemetry t
+             WHERE t.series_id = k.series_id AND t.ts >= $4 AND t.ts < $5
+             ORDER BY t.ts LIMIT $6)
+            UNION ALL
+            SELECT u.ts, u.value_numeric, u.value_long, u.value_boolean, u.value_string, u.quality
+            FROM (SELECT * FROM pf.telemetry_chunk c
+                  WHERE c.series_id = k.series_id AND c.last_ts >= $4 AND c.first_ts < $5
+                  ORDER BY c.last_ts LIMIT $6 + 2) c
+            CROSS JOIN LATERAL unnest(c.ts, c.value_numeric, c.value_long, c.value_boolean, c.value_string, c.quality)
+                AS u(ts, value_numeric, value_long, value_boolean, value_string, quality)
+            WHERE u.ts >= $4 AND u.ts < $5) s
+        ORDER BY ts LIMIT $6) t
     WHERE k.tenant_id = $1 AND k.device_id = $2 AND ($3::text IS NULL OR k.key = $3)
     ORDER BY t.ts, k.key LIMIT $6";
 
 /// [`OLDEST`] from the newest end (newest first).
 const NEWEST: &str = "SELECT k.key, t.ts, t.value_numeric, t.value_long, t.value_boolean, t.value_string, t.quality
     FROM pf.telemetry_latest k CROSS JOIN LATERAL (
-        SELECT ts, value_numeric, value_long, value_boolean, value_string, quality FROM pf.telemetry t
-        WHERE t.series_id = k.series_id
-          AND t.ts >= $4 AND t.ts < $5
-        ORDER BY t.ts DESC LIMIT $6) t
+        SELECT * FROM (
+            (SELECT ts, value_numeric, value_long, value_boolean, value_string, quality FROM pf.telemetry t
+             WHERE t.series_id = k.series_id AND t.ts >= $4 AND t.ts < $5
+             ORDER BY t.ts DESC LIMIT $6)
+            UNION ALL
+            SELECT u.ts, u.value_numeric, u.value_long, u.value_boolean, u.value_string, u.quality
+            FROM (SELECT * FROM pf.telemetry_chunk c
+                  WHERE c.series_id = k.series_id AND c.first_ts < $5 AND c.last_ts >= $4
+                  ORDER BY c.first_ts DESC LIMIT $6 + 2) c
+            CROSS JOIN LATERAL unnest(c.ts, c.value_numeric, c.value_long, c.value_boolean, c.value_string, c.quality)
+                AS u(ts, value_numeric, value_long, value_boolean, value_string, quality)
+            WHERE u.ts >= $4 AND u.ts < $5) s
+        ORDER BY ts DESC LIMIT $6) t
     WHERE k.tenant_id = $1 AND k.device_id = $2 AND ($3::text IS NULL OR k.key = $3)
     ORDER BY t.ts DESC, k.key DESC LIMIT $6";
 
 /// Time buckets of a device's keys (`$3`, all when empty) in `[$4, $5)`,
-/// `$6` ms wide from `$4`, always from the raw samples (on a hypertable
-/// `pf.telemetry_1min_series` could serve whole-minute queries; not used yet, so
-/// both layouts answer alike). Integers count as numbers.
+/// `$6` ms wide from `$4`, always from the raw samples, rows and chunks (on
+/// a hypertable `pf.telemetry_1min_series` could serve whole-minute
+/// queries; not used yet, so both layouts answer alike). Integers count as
+/// numbers.
 const AGGREGATE: &str = "SELECT key, (ts - $4) / $6 AS bucket, avg(v) AS avg_value, min(v) AS min_value,
         max(v) AS max_value, sum(v) AS sum_value, count(*) AS samples
     FROM (SELECT k.key, t.ts, coalesce(t.value_numeric, t.value_long::float8) AS v
           FROM pf.telemetry_latest k JOIN pf.telemetry t ON t.series_id = k.series_id
           WHERE k.tenant_id = $1 AND k.device_id = $2 AND (cardinality($3::text[]) = 0 OR k.key = ANY($3))
-            AND t.ts >= $4 AND t.ts < $5) s
+            AND t.ts >= $4 AND t.ts < $5
+          UNION ALL
+          SELECT k.key, u.ts, coalesce(u.value_numeric, u.value_long::float8) AS v
+          FROM pf.telemetry_latest k JOIN pf.telemetry_chunk c ON c.series_id = k.series_id
+          CROSS JOIN LATERAL unnest(c.ts, c.value_numeric, c.value_long) AS u(ts, value_numeric, value_long)
+          WHERE k.tenant_id = $1 AND k.device_id = $2 AND (cardinality($3::text[]) = 0 OR k.key = ANY($3))
+            AND c.last_ts >= $4 AND c.first_ts < $5 AND u.ts >= $4 AND u.ts < $5) s
     GROUP BY key, bucket ORDER BY key, bucket";
 
 impl PostgresStore {
@@ -198,6 +227,7 @@ impl TelemetryStore for PostgresStore {
     }
 
     async fn delete_telemetry_before(&self, tenant: &TenantId, before: TimestampMs) -> Result<u64> {
+        let in_chunks = crate::chunks::delete_before(&self.pool, Some(tenant.as_str()), before).await?;
         let deleted = sqlx::query(
             "DELETE FROM pf.telemetry t USING pf.telemetry_latest k
              WHERE t.series_id = k.series_id AND k.tenant_id = $1 AND t.ts < $2",
@@ -208,7 +238,7 @@ impl TelemetryStore for PostgresStore {
         .await
         .map_err(db)?
         .rows_affected();
-        Ok(deleted)
+        Ok(deleted + in_chunks)
     }
 
     /// The day partitions that end by `before` are dropped whole; the rest
@@ -223,6 +253,9 @@ impl TelemetryStore for PostgresStore {
             Ok::<_, StorageError>(query.bind(before).execute(&self.pool).await.map_err(db)?.rows_affected())
         };
         let mut expired = Expired::default();
+        // Chunks first: a chunk reaching past `before` puts its later
+        // samples back as rows, which the deletes below then leave alone.
+        expired.rows += crate::chunks::delete_before(&self.pool, None, before).await?;
         if self.telemetry_layout() == TelemetryLayout::Partitioned {
             // First, so the drop's own clearing of the default partition
             // finds nothing left to delete under its lock.
@@ -241,8 +274,11 @@ impl TelemetryStore for PostgresStore {
 
     async fn count_readings(&self, tenant: &TenantId, device: &DeviceId) -> Result<i64> {
         sqlx::query_scalar(
-            "SELECT count(*) FROM pf.telemetry t JOIN pf.telemetry_latest k ON t.series_id = k.series_id
-             WHERE k.tenant_id = $1 AND k.device_id = $2",
+            "SELECT (SELECT count(*) FROM pf.telemetry t JOIN pf.telemetry_latest k ON t.series_id = k.series_id
+                     WHERE k.tenant_id = $1 AND k.device_id = $2)
+                  + (SELECT coalesce(sum(cardinality(c.ts)), 0)
+                     FROM pf.telemetry_chunk c JOIN pf.telemetry_latest k ON c.series_id = k.series_id
+                     WHERE k.tenant_id = $1 AND k.device_id = $2)::int8",
         )
         .bind(tenant.as_str())
         .bind(device.as_str())

@@ -206,6 +206,67 @@ async fn a_redelivery_in_a_large_commit_falls_back_to_upserting_every_sample() {
     assert_eq!(q.iter().map(|r| r.value.as_f64()).collect::<Vec<_>>(), [Some(7.0)]);
 }
 
+/// A commit's run of 16 or more new samples of a series is one chunk
+/// (fewer are rows); a late sample inside a chunk's span unpacks it into
+/// rows; reads, aggregates, counts and retention see every sample once
+/// either way, and retention inside a chunk keeps its later samples.
+#[tokio::test]
+async fn runs_of_new_samples_are_chunks_and_a_late_sample_unpacks_its_chunk() {
+    let options = fresh_database().await;
+    let store = PostgresStore::connect_with(options.clone()).await.expect("migrates");
+    if store.telemetry_layout() == TelemetryLayout::Hypertable {
+        println!("a hypertable: every sample is a row");
+        return;
+    }
+    let pool = sqlx::PgPool::connect_with(options).await.expect("connect");
+    let (tenant, device) = (TenantId::new("t1"), DeviceId::new("d1"));
+    store.ensure_tenant(&tenant, "t1", 0).await.expect("tenant");
+    let t0 = now_ms() - 3_600_000;
+    let at = |i: i64| t0 + i * 1000;
+    let points = |range: std::ops::Range<i64>| -> Vec<(i64, f64)> { range.map(|i| (at(i), i as f64)).collect() };
+    let stored = || async {
+        (
+            query_i64(&pool, "SELECT count(*) FROM pf.telemetry_chunk").await,
+            query_i64(&pool, "SELECT count(*) FROM pf.telemetry").await,
+        )
+    };
+    commit(&store, &tenant, &readings(&device, "p", &points(0..100))).await;
+    assert_eq!(stored().await, (1, 0), "100 new samples: one chunk");
+    commit(&store, &tenant, &readings(&device, "p", &points(100..115))).await;
+    assert_eq!(stored().await, (1, 15), "15: rows");
+    commit(&store, &tenant, &readings(&device, "p", &points(115..135))).await;
+    assert_eq!(stored().await, (2, 15), "20 newer than all: a second chunk");
+    // A re-delivery inside the first chunk, with a new value.
+    commit(&store, &tenant, &readings(&device, "p", &[(at(50), -1.0)])).await;
+    assert_eq!(stored().await, (1, 115), "the first chunk was unpacked");
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 135);
+
+    let values = |readings: Vec<Reading>| -> Vec<(i64, f64)> {
+        readings.iter().map(|r| (r.ts, r.value.as_f64().expect("number"))).collect()
+    };
+    let around = store.history(&tenant, &device, Some("p"), at(49), at(52), 10).await.expect("history");
+    assert_eq!(values(around), [(at(49), 49.0), (at(50), -1.0), (at(51), 51.0)]);
+    let across = store.history(&tenant, &device, None, at(113), i64::MAX, 4).await.expect("history");
+    assert_eq!(values(across), [(at(113), 113.0), (at(114), 114.0), (at(115), 115.0), (at(116), 116.0)]);
+    let newest = store.history_newest(&tenant, &device, None, 0, at(120), 3).await.expect("newest");
+    assert_eq!(values(newest), [(at(119), 119.0), (at(118), 118.0), (at(117), 117.0)]);
+    let inside = store.history(&tenant, &device, None, at(120) + 1, at(121), 5).await.expect("gap");
+    assert!(inside.is_empty(), "a range inside a chunk's span holding none of its samples: {inside:?}");
+    let all = store.aggregate(&tenant, &device, &[], 0, i64::MAX, i64::MAX).await.expect("aggregate");
+    assert_eq!(all.len(), 1, "{all:?}");
+    let expected: f64 = (0..135).map(|i| if i == 50 { -1.0 } else { i as f64 }).sum();
+    assert_eq!((all[0].count, all[0].sum), (135, Some(expected)), "{all:?}");
+
+    // Retention cutting into the second chunk keeps its later samples.
+    let deleted = store.delete_telemetry_before(&tenant, at(125)).await.expect("retention");
+    assert_eq!(deleted, 125);
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 10);
+    let left = store.history(&tenant, &device, None, 0, i64::MAX, 100).await.expect("history");
+    assert_eq!(left.first().map(|r| r.ts), Some(at(125)));
+    assert_eq!(left.len(), 10);
+    pool.close().await;
+}
+
 /// A database holding telemetry keyed by (tenant, device, key, ts), as
 /// before migration 0013, keeps every sample and latest value when the
 /// store migrates it to series numbers, and takes new samples after.

@@ -1,0 +1,105 @@
+//! Chunks: a commit's run of at least [`MIN_CHUNK`] new samples of one
+//! series, all newer than anything stored of it, written as one row of
+//! `pf.telemetry_chunk` (stamps and values as arrays) instead of a row of
+//! `pf.telemetry` each (migration 0014). A commit of 100-sample series then
+//! writes about a hundredth of the primary-key entries, which is most of
+//! what its samples cost.
+//!
+//! Every other sample is a row. A row stamped at or before its series'
+//! `stored_until` (a re-delivery, a late sample) may fall inside a chunk's
+//! span: such chunks are first unpacked into rows ([`unpack`]). So a
+//! (series, ts) is never both in a chunk and in a row, chunks never overlap,
+//! and reads add the chunks' samples to the rows without precedence. The
+//! series' rows of `pf.telemetry_latest` are locked while a commit decides,
+//! so concurrent commits of one series decide one after the other.
+//!
+//! Only the partitioned layout writes chunks; on a hypertable every sample
+//! stays a row, for TimescaleDB to compress.
+
+use nexus_storage::Result;
+
+use crate::db;
+
+/// Fewest samples of a series a commit writes as a chunk.
+pub(crate) const MIN_CHUNK: usize = 16;
+
+/// Most samples in one chunk; a longer run (a backfill) is cut.
+pub(crate) const MAX_CHUNK: usize = 1024;
+
+/// Locks the series' rows of `pf.telemetry_latest`, raises each one's
+/// `stored_until` to `$2` and returns what it was before (`None`: nothing
+/// stored yet).
+const STORED_UNTIL: &str = "WITH old AS (
+        SELECT series_id, stored_until FROM pf.telemetry_latest
+        WHERE series_id = ANY($1) ORDER BY series_id FOR UPDATE)
+    UPDATE pf.telemetry_latest l SET stored_until = greatest(old.stored_until, n.until)
+    FROM UNNEST($1::int8[], $2::int8[]) AS n(series_id, until) JOIN old ON old.series_id = n.series_id
+    WHERE l.series_id = n.series_id
+    RETURNING l.series_id, old.stored_until";
+
+/// Series (sorted, distinct) and the newest stamp a commit brings of each:
+/// returns, per series in that order, its `stored_until` before the commit.
+pub(crate) async fn stored_until(
+    tx: &mut sqlx::PgConnection,
+    series: &[i64],
+    newest: &[i64],
+) -> Result<Vec<Option<i64>>> {
+    let rows: Vec<(i64, Option<i64>)> =
+        sqlx::query_as(STORED_UNTIL).bind(series).bind(newest).fetch_all(&mut *tx).await.map_err(db)?;
+    let before: std::collections::HashMap<i64, Option<i64>> = rows.into_iter().collect();
+    Ok(series.iter().map(|id| before.get(id).copied().flatten()).collect())
+}
+
+/// Unpacks into rows the chunks of series `$1` whose spans meet
+/// `[$2, $3]`.
+const UNPACK: &str = "WITH gone AS (
+        DELETE FROM pf.telemetry_chunk c USING UNNEST($1::int8[], $2::int8[], $3::int8[]) AS r(series_id, lo, hi)
+        WHERE c.series_id = r.series_id AND c.first_ts <= r.hi AND c.last_ts >= r.lo
+        RETURNING c.*)
+    INSERT INTO pf.telemetry (series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)
+    SELECT g.series_id, u.ts, u.value_numeric, u.value_long, u.value_boolean, u.value_string, u.quality
+    FROM gone g CROSS JOIN LATERAL
+        unnest(g.ts, g.value_numeric, g.value_long, g.value_boolean, g.value_string, g.quality)
+        AS u(ts, value_numeric, value_long, value_boolean, value_string, quality)";
+
+/// Unpacks the chunks of each `series[i]` whose span meets
+/// `[lo[i], hi[i]]` into rows (before rows in that span are written).
+pub(crate) async fn unpack(tx: &mut sqlx::PgConnection, series: &[i64], lo: &[i64], hi: &[i64]) -> Result<()> {
+    sqlx::query(UNPACK).bind(series).bind(lo).bind(hi).execute(&mut *tx).await.map_err(db)?;
+    Ok(())
+}
+
+/// Inserts chunks: `$1`..`$6` are the samples' columns end to end (as a
+/// row insert binds them), `$7`..`$9` each chunk's series and its first
+/// and last sample's positions in them (1-based).
+pub(crate) const INSERT: &str = "INSERT INTO pf.telemetry_chunk
+        (series_id, first_ts, last_ts, ts, value_numeric, value_long, value_boolean, value_string, quality)
+    SELECT c.series_id, ($1::int8[])[c.lo], ($1::int8[])[c.hi], ($1::int8[])[c.lo:c.hi],
+           ($2::float8[])[c.lo:c.hi], ($3::int8[])[c.lo:c.hi], ($4::bool[])[c.lo:c.hi],
+           ($5::text[])[c.lo:c.hi], ($6::float4[])[c.lo:c.hi]
+    FROM UNNEST($7::int8[], $8::int4[], $9::int4[]) AS c(series_id, lo, hi)";
+
+/// Deletes the chunks of tenant `$1` (every tenant's when `NULL`) that
+/// begin before `$2`; the samples of those that reach past it are put back
+/// as rows. Returns how many samples before `$2` went.
+pub(crate) const DELETE_BEFORE: &str = "WITH gone AS (
+        DELETE FROM pf.telemetry_chunk c
+        WHERE c.first_ts < $2
+          AND ($1::text IS NULL OR c.series_id IN (SELECT series_id FROM pf.telemetry_latest WHERE tenant_id = $1))
+        RETURNING c.*),
+    kept AS (
+        INSERT INTO pf.telemetry (series_id, ts, value_numeric, value_long, value_boolean, value_string, quality)
+        SELECT g.series_id, u.ts, u.value_numeric, u.value_long, u.value_boolean, u.value_string, u.quality
+        FROM gone g CROSS JOIN LATERAL
+            unnest(g.ts, g.value_numeric, g.value_long, g.value_boolean, g.value_string, g.quality)
+            AS u(ts, value_numeric, value_long, value_boolean, value_string, quality)
+        WHERE g.last_ts >= $2 AND u.ts >= $2
+        RETURNING 1)
+    SELECT (SELECT coalesce(sum(cardinality(ts)), 0) FROM gone)::int8 - (SELECT count(*) FROM kept)";
+
+/// Deletes the chunks' samples before `before`, of one tenant or of all;
+/// returns how many.
+pub(crate) async fn delete_before(pool: impl sqlx::PgExecutor<'_>, tenant: Option<&str>, before: i64) -> Result<u64> {
+    let deleted: i64 = sqlx::query_scalar(DELETE_BEFORE).bind(tenant).bind(before).fetch_one(pool).await.map_err(db)?;
+    Ok(u64::try_from(deleted).unwrap_or(0))
+}

@@ -267,6 +267,34 @@ async fn runs_of_new_samples_are_chunks_and_a_late_sample_unpacks_its_chunk() {
     pool.close().await;
 }
 
+/// Eight writers delivering the same run of samples of one series at once
+/// (two committers or two hosts may): each sample is stored exactly once,
+/// whoever wrote it as a chunk and whoever found it stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_of_one_run_store_each_sample_once() {
+    let store = PostgresStore::connect_with(fresh_database().await).await.expect("migrates");
+    let (tenant, device) = (TenantId::new("t1"), DeviceId::new("d1"));
+    store.ensure_tenant(&tenant, "t1", 0).await.expect("tenant");
+    // The series exists before the race (a first sample), as in the field.
+    let t0 = now_ms() - 3_600_000;
+    commit(&store, &tenant, &readings(&device, "p", &[(t0, 0.0)])).await;
+    let points: Vec<(i64, f64)> = (1..=100).map(|i| (t0 + i * 1000, i as f64)).collect();
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, tenant, batch) = (store.clone(), tenant.clone(), readings(&device, "p", &points));
+            tokio::spawn(async move { commit(&store, &tenant, &batch).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    assert_eq!(store.count_readings(&tenant, &device).await.expect("count"), 101);
+    let all = store.history(&tenant, &device, None, 0, i64::MAX, 1000).await.expect("history");
+    let stamps: Vec<i64> = all.iter().map(|r| r.ts).collect();
+    let expected: Vec<i64> = (0..=100).map(|i| t0 + i * 1000).collect();
+    assert_eq!(stamps, expected);
+}
+
 /// A database holding telemetry keyed by (tenant, device, key, ts), as
 /// before migration 0013, keeps every sample and latest value when the
 /// store migrates it to series numbers, and takes new samples after.

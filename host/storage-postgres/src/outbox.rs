@@ -127,8 +127,15 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn set_cursor(&self, subscriber: &str, seq: EventSeq) -> Result<()> {
+        // Committed without waiting for its WAL flush (`synchronous_commit`
+        // off for this statement's transaction only): a cursor lost in a
+        // server crash re-delivers what came after the durable one, which
+        // at-least-once delivery allows, and no subscriber's fsync stands
+        // in line with a commit of ingest (on the machine's PostgreSQL the
+        // subscribers' cursor writes were most of the waits on the WAL).
         sqlx::query(
-            "INSERT INTO host.outbox_cursor (subscriber, seq) VALUES ($1, $2)
+            "INSERT INTO host.outbox_cursor (subscriber, seq)
+             SELECT $1, $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
              ON CONFLICT (subscriber) DO UPDATE SET seq = GREATEST(host.outbox_cursor.seq, excluded.seq)",
         )
         .bind(subscriber)

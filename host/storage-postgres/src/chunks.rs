@@ -26,28 +26,61 @@ pub(crate) const MIN_CHUNK: usize = 16;
 /// Most samples in one chunk; a longer run (a backfill) is cut.
 pub(crate) const MAX_CHUNK: usize = 1024;
 
-/// Locks the series' rows of `pf.telemetry_latest`, raises each one's
-/// `stored_until` to `$2` and returns what it was before (`None`: nothing
-/// stored yet).
-const STORED_UNTIL: &str = "WITH old AS (
+/// Locks the series' rows of `pf.telemetry_latest` (in series order),
+/// raises each one's `stored_until` to `$2`, sets its latest value to the
+/// newest sample `$3`..`$8` unless that is missing or older than the stored
+/// one (as `crate::series`' update of latest values does), and returns each
+/// series' `stored_until` from before (`None`: nothing stored yet). One
+/// statement and one new row version per series.
+const LATEST: &str = "WITH old AS (
         SELECT series_id, stored_until FROM pf.telemetry_latest
         WHERE series_id = ANY($1) ORDER BY series_id FOR UPDATE)
-    UPDATE pf.telemetry_latest l SET stored_until = greatest(old.stored_until, n.until)
-    FROM UNNEST($1::int8[], $2::int8[]) AS n(series_id, until) JOIN old ON old.series_id = n.series_id
+    UPDATE pf.telemetry_latest l SET
+        stored_until = greatest(old.stored_until, n.until),
+        ts = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.ts ELSE l.ts END,
+        value_numeric = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_numeric ELSE l.value_numeric END,
+        value_long = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_long ELSE l.value_long END,
+        value_boolean = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_boolean ELSE l.value_boolean END,
+        value_string = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_string ELSE l.value_string END,
+        quality = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.quality ELSE l.quality END
+    FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::int8[], $6::bool[], $7::text[], $8::float4[])
+        AS n(series_id, until, ts, value_numeric, value_long, value_boolean, value_string, quality)
+    JOIN old ON old.series_id = n.series_id
     WHERE l.series_id = n.series_id
     RETURNING l.series_id, old.stored_until";
 
-/// Series (sorted, distinct) and the newest stamp a commit brings of each:
-/// returns, per series in that order, its `stored_until` before the commit.
-pub(crate) async fn stored_until(
-    tx: &mut sqlx::PgConnection,
-    series: &[i64],
-    newest: &[i64],
-) -> Result<Vec<Option<i64>>> {
-    let rows: Vec<(i64, Option<i64>)> =
-        sqlx::query_as(STORED_UNTIL).bind(series).bind(newest).fetch_all(&mut *tx).await.map_err(db)?;
+/// Per series (sorted, distinct): the newest stamp a commit brings, and
+/// its newest sample that may be the latest value (all `None` when it has
+/// none).
+#[derive(Default)]
+pub(crate) struct Latest<'a> {
+    pub(crate) series: Vec<i64>,
+    pub(crate) until: Vec<i64>,
+    pub(crate) ts: Vec<Option<i64>>,
+    pub(crate) numeric: Vec<Option<f64>>,
+    pub(crate) long: Vec<Option<i64>>,
+    pub(crate) boolean: Vec<Option<bool>>,
+    pub(crate) text: Vec<Option<&'a str>>,
+    pub(crate) quality: Vec<Option<f32>>,
+}
+
+/// Writes the latest values and raises `stored_until` of `latest`'s
+/// series; returns, per series in its order, `stored_until` from before.
+pub(crate) async fn latest(tx: &mut sqlx::PgConnection, latest: &Latest<'_>) -> Result<Vec<Option<i64>>> {
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(LATEST)
+        .bind(&latest.series)
+        .bind(&latest.until)
+        .bind(&latest.ts)
+        .bind(&latest.numeric)
+        .bind(&latest.long)
+        .bind(&latest.boolean)
+        .bind(&latest.text)
+        .bind(&latest.quality)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
     let before: std::collections::HashMap<i64, Option<i64>> = rows.into_iter().collect();
-    Ok(series.iter().map(|id| before.get(id).copied().flatten()).collect())
+    Ok(latest.series.iter().map(|id| before.get(id).copied().flatten()).collect())
 }
 
 /// Unpacks into rows the chunks of series `$1` whose spans meet

@@ -66,6 +66,16 @@ struct Sample<'a> {
     quality: f32,
 }
 
+/// A sample's value as the four nullable value columns.
+fn value_of<'a>(s: &Sample<'a>) -> (Option<f64>, Option<i64>, Option<bool>, Option<&'a str>) {
+    match s.column {
+        Column::Number(v) => (Some(v[s.i]), None, None, None),
+        Column::Integer(v) => (None, Some(v[s.i]), None, None),
+        Column::Boolean(v) => (None, None, Some(v[s.i]), None),
+        Column::Text(v) => (None, None, None, Some(v[s.i].as_str())),
+    }
+}
+
 /// Columns of rows to write, bound as arrays.
 #[derive(Default)]
 struct Columns<'a> {
@@ -93,12 +103,7 @@ impl<'a> Columns<'a> {
 
     /// Adds a sample of series number `series`.
     fn push(&mut self, series: i64, s: &Sample<'a>) {
-        let (numeric, long, boolean, text) = match s.column {
-            Column::Number(v) => (Some(v[s.i]), None, None, None),
-            Column::Integer(v) => (None, Some(v[s.i]), None, None),
-            Column::Boolean(v) => (None, None, Some(v[s.i]), None),
-            Column::Text(v) => (None, None, None, Some(v[s.i].as_str())),
-        };
+        let (numeric, long, boolean, text) = value_of(s);
         self.series.push(series);
         self.ts.push(s.ts);
         self.numeric.push(numeric);
@@ -259,7 +264,8 @@ pub(crate) async fn insert(
             _ => rows.push(sample),
         }
     }
-    let rows = if chunked { split(tx, &ids, rows).await? } else { rows };
+    // Chunked, the latest values are written as the runs are split.
+    let rows = if chunked { split(tx, &ids, &newest, rows).await? } else { rows };
     let chunks: Vec<Columns<'_>> = rows
         .chunks(CHUNK)
         .map(|chunk| {
@@ -272,6 +278,9 @@ pub(crate) async fn insert(
         .collect();
     if !chunks.is_empty() {
         write_samples(tx, &chunks).await?;
+    }
+    if chunked {
+        return Ok(created);
     }
     let mut latest: Vec<(i64, Sample<'_>)> =
         newest.iter().enumerate().filter_map(|(i, n)| n.map(|s| (ids[i], s))).collect();
@@ -286,14 +295,32 @@ pub(crate) async fn insert(
     Ok(created)
 }
 
-/// Writes the runs of `samples` (sorted by series number, then time) that
-/// may be chunks as chunks ([`crate::chunks`]), unpacks the chunks the
-/// others land in, and returns the others, to be written as rows.
-async fn split<'a>(tx: &mut sqlx::PgConnection, ids: &[i64], samples: Vec<Sample<'a>>) -> Result<Vec<Sample<'a>>> {
+/// Writes the series' latest values (`newest`, by series index) and
+/// `stored_until`, then the runs of `samples` (sorted by series number,
+/// then time) that may be chunks as chunks ([`crate::chunks`]), unpacks the
+/// chunks the others land in, and returns the others, to be written as rows.
+async fn split<'a>(
+    tx: &mut sqlx::PgConnection,
+    ids: &[i64],
+    newest: &[Option<Sample<'a>>],
+    samples: Vec<Sample<'a>>,
+) -> Result<Vec<Sample<'a>>> {
     let runs: Vec<&[Sample<'a>]> = samples.chunk_by(|a, b| a.series == b.series).collect();
     let series: Vec<i64> = runs.iter().map(|run| ids[run[0].series]).collect();
-    let newest: Vec<i64> = runs.iter().map(|run| run[run.len() - 1].ts).collect();
-    let before = chunks::stored_until(tx, &series, &newest).await?;
+    let mut latest = chunks::Latest::default();
+    for (run, id) in runs.iter().zip(&series) {
+        latest.series.push(*id);
+        latest.until.push(run[run.len() - 1].ts);
+        let sample = newest[run[0].series];
+        let value = sample.map(|s| value_of(&s));
+        latest.ts.push(sample.map(|s| s.ts));
+        latest.numeric.push(value.and_then(|v| v.0));
+        latest.long.push(value.and_then(|v| v.1));
+        latest.boolean.push(value.and_then(|v| v.2));
+        latest.text.push(value.and_then(|v| v.3));
+        latest.quality.push(sample.map(|s| s.quality));
+    }
+    let before = chunks::latest(tx, &latest).await?;
     let mut rows = Vec::new();
     let mut chunked = Columns::default();
     let (mut chunk_series, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());

@@ -15,7 +15,9 @@
 //! last written wins, as on SQLite), since one statement may not update a
 //! row twice. Then one update of every series' latest value. Rows are
 //! written in series order, so concurrent commits lock shared rows in the
-//! same order.
+//! same order. In the partitioned layout the latest values come first,
+//! with each series' `stored_until`, and the runs of new samples become
+//! chunks ([`crate::chunks`]); only the other samples are rows.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -78,6 +78,9 @@ fn value_of<'a>(s: &Sample<'a>) -> (Option<f64>, Option<i64>, Option<bool>, Opti
     }
 }
 
+/// A statement with its parameters.
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 /// Columns of rows to write, bound as arrays.
 #[derive(Default)]
 struct Columns<'a> {
@@ -115,18 +118,21 @@ impl<'a> Columns<'a> {
         self.quality.push(s.quality);
     }
 
-    /// Runs `sql` with the columns bound as `$1`..`$7`.
-    async fn execute(&self, tx: &mut sqlx::PgConnection, sql: &'static str) -> sqlx::Result<()> {
-        sqlx::query(sql)
-            .bind(&self.series)
+    /// Binds the samples' columns but their series (stamps, the four value
+    /// columns, quality) as the query's next six parameters.
+    fn bind_samples<'q>(&'q self, query: Query<'q>) -> Query<'q> {
+        query
             .bind(&self.ts)
             .bind(&self.numeric)
             .bind(&self.long)
             .bind(&self.boolean)
             .bind(&self.text)
             .bind(&self.quality)
-            .execute(&mut *tx)
-            .await?;
+    }
+
+    /// Runs `sql` with the columns bound as `$1`..`$7`.
+    async fn execute(&self, tx: &mut sqlx::PgConnection, sql: &'static str) -> sqlx::Result<()> {
+        self.bind_samples(sqlx::query(sql).bind(&self.series)).execute(&mut *tx).await?;
         Ok(())
     }
 }
@@ -308,10 +314,9 @@ async fn split<'a>(
     samples: Vec<Sample<'a>>,
 ) -> Result<Vec<Sample<'a>>> {
     let runs: Vec<&[Sample<'a>]> = samples.chunk_by(|a, b| a.series == b.series).collect();
-    let series: Vec<i64> = runs.iter().map(|run| ids[run[0].series]).collect();
     let mut latest = chunks::Latest::default();
-    for (run, id) in runs.iter().zip(&series) {
-        latest.series.push(*id);
+    for run in &runs {
+        latest.series.push(ids[run[0].series]);
         latest.until.push(run[run.len() - 1].ts);
         let sample = newest[run[0].series];
         let value = sample.map(|s| value_of(&s));
@@ -327,7 +332,7 @@ async fn split<'a>(
     let mut chunked = Columns::default();
     let (mut chunk_series, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
     let (mut unpack_series, mut unpack_lo, mut unpack_hi) = (Vec::new(), Vec::new(), Vec::new());
-    for ((run, id), stored) in runs.iter().zip(&series).zip(before) {
+    for ((run, id), stored) in runs.iter().zip(&latest.series).zip(before) {
         let (first, last) = (run[0].ts, run[run.len() - 1].ts);
         if run.len() >= chunks::MIN_CHUNK && stored.is_none_or(|until| first > until) {
             for piece in run.chunks(chunks::MAX_CHUNK) {
@@ -351,13 +356,8 @@ async fn split<'a>(
         chunks::unpack(tx, &unpack_series, &unpack_lo, &unpack_hi).await?;
     }
     if !chunk_series.is_empty() {
-        sqlx::query(chunks::INSERT)
-            .bind(&chunked.ts)
-            .bind(&chunked.numeric)
-            .bind(&chunked.long)
-            .bind(&chunked.boolean)
-            .bind(&chunked.text)
-            .bind(&chunked.quality)
+        chunked
+            .bind_samples(sqlx::query(chunks::INSERT))
             .bind(&chunk_series)
             .bind(&lo)
             .bind(&hi)

@@ -245,8 +245,20 @@ async fn killed_at_random_points_the_host_loses_and_duplicates_nothing() {
         let stored_state = store.plugin_state(&tenant, &threshold_binding, &device).await.expect("state");
         assert_eq!(stored_state, replayed_state, "{device}: the rule's state ran ahead of or behind its readings");
         let mut history = Vec::new();
-        let filter = AlarmFilter { device_id: Some(device.clone()), limit: Some(1000), ..Default::default() };
-        let mut alarms = store.alarms(&tenant, &filter).await.expect("alarms");
+        // Every alarm of the device, a page of at most 1 000 at a time
+        // (newest first; each page ends before the oldest start of the one
+        // before it: a device's raises have distinct stamps).
+        let mut alarms = Vec::new();
+        let mut filter = AlarmFilter { device_id: Some(device.clone()), limit: Some(1000), ..Default::default() };
+        loop {
+            let page = store.alarms(&tenant, &filter).await.expect("alarms");
+            let full = page.len() == 1000;
+            filter.end_ts = page.last().map(|a| a.start_ts);
+            alarms.extend(page);
+            if !full {
+                break;
+            }
+        }
         alarms.reverse();
         for alarm in &alarms {
             for event in store.alarm_events(&tenant, &alarm.id).await.expect("events") {

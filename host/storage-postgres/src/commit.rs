@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use nexus_model::{AlarmTransition, DeviceId, NewEvent, StoredRecommendation, TenantId};
-use nexus_storage::{Committed, DeviceSeries, Effects, Result, StorageError, UnitOfWork, UsageDelta, outbox_events};
+use nexus_storage::{
+    Committed, DeviceSeries, Effects, Result, StateWrite, StorageError, UnitOfWork, UsageDelta, outbox_events,
+};
 
 use crate::{PostgresStore, db, outbox, records, series, signals};
 
@@ -39,6 +41,7 @@ impl UnitOfWork for PostgresStore {
         for ((tenant, _), delta) in usage {
             records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
         }
+        write_states(&mut tx, &batch).await?;
         let mut applied = Vec::with_capacity(batch.len());
         for effects in &batch {
             applied.push(apply(&mut tx, effects).await?);
@@ -60,6 +63,77 @@ impl UnitOfWork for PostgresStore {
     }
 }
 
+/// The batch's plugin states in one statement: each (binding, device)'s
+/// keys that its new state lacks deleted, the others upserted, for the
+/// bindings that are their tenants' (state never crosses tenants); a
+/// binding that is not fails the commit. A later write of a (binding,
+/// device) in the batch replaces an earlier one.
+const STATES: &str = "WITH w AS (
+        SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) AS w(tenant_id, binding_id, device_id)
+    ), n AS (
+        SELECT * FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+            AS n(tenant_id, binding_id, device_id, key, value)
+    ), owned AS (
+        SELECT w.* FROM w JOIN host.binding b ON b.id = w.binding_id COLLATE \"C\" AND b.tenant_id = w.tenant_id COLLATE \"C\"
+    ), gone AS (
+        DELETE FROM host.plugin_state s USING owned o
+        WHERE s.tenant_id = o.tenant_id COLLATE \"C\" AND s.binding_id = o.binding_id COLLATE \"C\"
+            AND s.device_id = o.device_id COLLATE \"C\"
+            AND NOT EXISTS (SELECT 1 FROM n WHERE n.tenant_id = s.tenant_id AND n.binding_id = s.binding_id
+                AND n.device_id = s.device_id AND n.key = s.key)
+    ), put AS (
+        INSERT INTO host.plugin_state (tenant_id, binding_id, device_id, key, value)
+        SELECT n.tenant_id, n.binding_id, n.device_id, n.key, n.value FROM n JOIN owned o
+            ON o.tenant_id = n.tenant_id AND o.binding_id = n.binding_id AND o.device_id = n.device_id
+        ON CONFLICT (tenant_id, binding_id, device_id, key) DO UPDATE SET value = excluded.value
+    )
+    SELECT w.binding_id FROM w WHERE NOT EXISTS
+        (SELECT 1 FROM owned o WHERE o.tenant_id = w.tenant_id AND o.binding_id = w.binding_id) LIMIT 1";
+
+/// Writes the batch's plugin states with [`STATES`].
+async fn write_states(tx: &mut sqlx::PgConnection, batch: &[Effects]) -> Result<()> {
+    let mut last: BTreeMap<(&str, &str), (&str, &StateWrite)> = BTreeMap::new();
+    for effects in batch {
+        for write in &effects.states {
+            last.insert((write.binding_id.as_str(), write.device_id.as_str()), (effects.tenant_id.as_str(), write));
+        }
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let (mut tenants, mut bindings, mut devices) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut row_tenants, mut row_bindings, mut row_devices, mut keys, mut values) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (tenant, write) in last.values() {
+        tenants.push(*tenant);
+        bindings.push(write.binding_id.as_str());
+        devices.push(write.device_id.as_str());
+        for (key, value) in &write.state {
+            row_tenants.push(*tenant);
+            row_bindings.push(write.binding_id.as_str());
+            row_devices.push(write.device_id.as_str());
+            keys.push(key.as_str());
+            values.push(value.as_slice());
+        }
+    }
+    let foreign: Option<String> = sqlx::query_scalar(STATES)
+        .bind(&tenants)
+        .bind(&bindings)
+        .bind(&devices)
+        .bind(&row_tenants)
+        .bind(&row_bindings)
+        .bind(&row_devices)
+        .bind(&keys)
+        .bind(&values)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+    match foreign {
+        Some(binding) => Err(StorageError::not_found("binding", &binding)),
+        None => Ok(()),
+    }
+}
+
 /// What one unit of work wrote, and the events it is to append.
 struct Applied {
     transitions: Vec<AlarmTransition>,
@@ -68,47 +142,11 @@ struct Applied {
     event_count: usize,
 }
 
-/// Writes one unit of work's effects but its telemetry and usage (which
-/// [`UnitOfWork::commit_all`] writes for the whole batch) inside `tx`, and
-/// returns the events they make.
+/// Writes one unit of work's effects but its telemetry, usage and plugin
+/// states (which [`UnitOfWork::commit_all`] writes for the whole batch)
+/// inside `tx`, and returns the events they make.
 async fn apply(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<Applied> {
     let tenant = &effects.tenant_id;
-    for write in &effects.states {
-        // The binding must be the tenant's: state never crosses tenants.
-        let owned = sqlx::query("SELECT 1 FROM host.binding WHERE id = $1 AND tenant_id = $2")
-            .bind(write.binding_id.as_str())
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if owned.is_none() {
-            return Err(StorageError::not_found("binding", &write.binding_id));
-        }
-        sqlx::query("DELETE FROM host.plugin_state WHERE tenant_id = $1 AND binding_id = $2 AND device_id = $3")
-            .bind(tenant.as_str())
-            .bind(write.binding_id.as_str())
-            .bind(write.device_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if write.state.is_empty() {
-            continue;
-        }
-        let keys: Vec<&str> = write.state.keys().map(String::as_str).collect();
-        let values: Vec<&[u8]> = write.state.values().map(Vec::as_slice).collect();
-        sqlx::query(
-            "INSERT INTO host.plugin_state (tenant_id, binding_id, device_id, key, value)
-             SELECT $1, $2, $3, key, value FROM UNNEST($4::text[], $5::bytea[]) AS s (key, value)",
-        )
-        .bind(tenant.as_str())
-        .bind(write.binding_id.as_str())
-        .bind(write.device_id.as_str())
-        .bind(&keys)
-        .bind(&values)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    }
     let transitions = signals::apply(&mut *tx, tenant, &effects.signals).await?;
     let mut recommendations = Vec::with_capacity(effects.recommendations.len());
     let mut superseded = Vec::new();

@@ -42,13 +42,15 @@ pub(crate) async fn append(tx: &mut sqlx::PgConnection, events: Vec<NewEvent>) -
         types.push(event.body.type_name());
         bodies.push(serde_json::to_value(&event.body).map_err(corrupt)?);
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *tx).await.map_err(db)?;
-    // Rows are inserted, and numbered, in ordinality order.
+    // Rows are inserted, and numbered, in ordinality order. The lock is the
+    // statement's one-time filter (an init plan, run before its first row),
+    // so it is held before the first number is drawn, in the same round trip.
     let mut seqs: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO host.outbox (tenant_id, ts, key, type, body)
          SELECT tenant_id, ts, key, type, body
          FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::jsonb[])
               WITH ORDINALITY AS e (tenant_id, ts, key, type, body, n)
+         WHERE (SELECT pg_advisory_xact_lock($6)) IS NOT NULL
          ORDER BY n
          RETURNING seq",
     )
@@ -57,6 +59,7 @@ pub(crate) async fn append(tx: &mut sqlx::PgConnection, events: Vec<NewEvent>) -
     .bind(&keys)
     .bind(&types)
     .bind(&bodies)
+    .bind(OUTBOX_LOCK)
     .fetch_all(&mut *tx)
     .await
     .map_err(db)?;

@@ -183,6 +183,10 @@ pub async fn plugin_states_of_a_batch_end_as_their_last_write(store: &dyn Store)
     let expected: std::collections::BTreeMap<String, Vec<u8>> =
         [("k".to_string(), bytes.to_vec()), ("empty".to_string(), Vec::new())].into();
     assert_eq!(state, expected, "the batch's last write, bytes intact");
+    // A later commit's state replaces the stored one: a key it lacks goes.
+    store.commit_all(vec![write(&[("k", b"3")])]).await.expect("commit");
+    let state = store.plugin_state(&a.tenant, &a.binding.id, &a.device.id).await.expect("state");
+    assert_eq!(state, [("k".to_string(), b"3".to_vec())].into(), "the stored state, replaced whole");
     store.commit_all(vec![write(&[("k", b"2")]), write(&[])]).await.expect("commit");
     assert!(store.plugin_state(&a.tenant, &a.binding.id, &a.device.id).await.expect("state").is_empty());
 }

@@ -30,24 +30,45 @@ pub(crate) const MAX_CHUNK: usize = 1024;
 /// raises each one's `stored_until` to `$2`, sets its latest value to the
 /// newest sample `$3`..`$8` unless that is missing or older than the stored
 /// one (as `crate::series`' update of latest values does), and returns each
-/// series' `stored_until` from before (`None`: nothing stored yet). One
-/// statement and one new row version per series.
-const LATEST: &str = "WITH old AS (
+/// series' `stored_until` from before (`None`: nothing stored yet). One new
+/// row version per series.
+///
+/// In the same statement, it inserts the candidate chunks whose run is new:
+/// `$9`..`$14` are the candidates' samples' columns end to end (as a row
+/// insert binds them), `$15`..`$18` each chunk's series, its first and last
+/// sample's positions in them (1-based) and its run's first stamp (a run
+/// longer than [`MAX_CHUNK`] is several chunks). A chunk is written when its
+/// run's first stamp is after the series' `stored_until` from before: the
+/// caller applies the same test to the returned values, and writes the
+/// other candidates' samples as rows.
+pub(crate) const LATEST: &str = "WITH old AS (
         SELECT series_id, stored_until FROM pf.telemetry_latest
-        WHERE series_id = ANY($1) ORDER BY series_id FOR UPDATE)
-    UPDATE pf.telemetry_latest l SET
-        stored_until = greatest(old.stored_until, n.until),
-        ts = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.ts ELSE l.ts END,
-        value_numeric = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_numeric ELSE l.value_numeric END,
-        value_long = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_long ELSE l.value_long END,
-        value_boolean = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_boolean ELSE l.value_boolean END,
-        value_string = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_string ELSE l.value_string END,
-        quality = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.quality ELSE l.quality END
-    FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::int8[], $6::bool[], $7::text[], $8::float4[])
-        AS n(series_id, until, ts, value_numeric, value_long, value_boolean, value_string, quality)
-    JOIN old ON old.series_id = n.series_id
-    WHERE l.series_id = n.series_id
-    RETURNING l.series_id, old.stored_until";
+        WHERE series_id = ANY($1) ORDER BY series_id FOR UPDATE
+    ), latest AS (
+        UPDATE pf.telemetry_latest l SET
+            stored_until = greatest(old.stored_until, n.until),
+            ts = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.ts ELSE l.ts END,
+            value_numeric = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_numeric ELSE l.value_numeric END,
+            value_long = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_long ELSE l.value_long END,
+            value_boolean = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_boolean ELSE l.value_boolean END,
+            value_string = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.value_string ELSE l.value_string END,
+            quality = CASE WHEN n.ts IS NOT NULL AND (l.ts IS NULL OR n.ts >= l.ts) THEN n.quality ELSE l.quality END
+        FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::float8[], $5::int8[], $6::bool[], $7::text[], $8::float4[])
+            AS n(series_id, until, ts, value_numeric, value_long, value_boolean, value_string, quality)
+        JOIN old ON old.series_id = n.series_id
+        WHERE l.series_id = n.series_id
+        RETURNING l.series_id, old.stored_until
+    ), chunks AS (
+        INSERT INTO pf.telemetry_chunk
+            (series_id, first_ts, last_ts, ts, value_numeric, value_long, value_boolean, value_string, quality)
+        SELECT c.series_id, ($9::int8[])[c.lo], ($9::int8[])[c.hi], ($9::int8[])[c.lo:c.hi],
+               ($10::float8[])[c.lo:c.hi], ($11::int8[])[c.lo:c.hi], ($12::bool[])[c.lo:c.hi],
+               ($13::text[])[c.lo:c.hi], ($14::float4[])[c.lo:c.hi]
+        FROM UNNEST($15::int8[], $16::int4[], $17::int4[], $18::int8[]) AS c(series_id, lo, hi, run_first)
+        JOIN latest ON latest.series_id = c.series_id
+        WHERE latest.stored_until IS NULL OR c.run_first > latest.stored_until
+    )
+    SELECT series_id, stored_until FROM latest";
 
 /// Per series (sorted, distinct): the newest stamp a commit brings, and
 /// its newest sample that may be the latest value (all `None` when it has
@@ -62,25 +83,6 @@ pub(crate) struct Latest<'a> {
     pub(crate) boolean: Vec<Option<bool>>,
     pub(crate) text: Vec<Option<&'a str>>,
     pub(crate) quality: Vec<Option<f32>>,
-}
-
-/// Writes the latest values and raises `stored_until` of `latest`'s
-/// series; returns, per series in its order, `stored_until` from before.
-pub(crate) async fn latest(tx: &mut sqlx::PgConnection, latest: &Latest<'_>) -> Result<Vec<Option<i64>>> {
-    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(LATEST)
-        .bind(&latest.series)
-        .bind(&latest.until)
-        .bind(&latest.ts)
-        .bind(&latest.numeric)
-        .bind(&latest.long)
-        .bind(&latest.boolean)
-        .bind(&latest.text)
-        .bind(&latest.quality)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-    let before: std::collections::HashMap<i64, Option<i64>> = rows.into_iter().collect();
-    Ok(latest.series.iter().map(|id| before.get(id).copied().flatten()).collect())
 }
 
 /// Unpacks into rows the chunks of series `$1` whose spans meet
@@ -101,16 +103,6 @@ pub(crate) async fn unpack(tx: &mut sqlx::PgConnection, series: &[i64], lo: &[i6
     sqlx::query(UNPACK).bind(series).bind(lo).bind(hi).execute(&mut *tx).await.map_err(db)?;
     Ok(())
 }
-
-/// Inserts chunks: `$1`..`$6` are the samples' columns end to end (as a
-/// row insert binds them), `$7`..`$9` each chunk's series and its first
-/// and last sample's positions in them (1-based).
-pub(crate) const INSERT: &str = "INSERT INTO pf.telemetry_chunk
-        (series_id, first_ts, last_ts, ts, value_numeric, value_long, value_boolean, value_string, quality)
-    SELECT c.series_id, ($1::int8[])[c.lo], ($1::int8[])[c.hi], ($1::int8[])[c.lo:c.hi],
-           ($2::float8[])[c.lo:c.hi], ($3::int8[])[c.lo:c.hi], ($4::bool[])[c.lo:c.hi],
-           ($5::text[])[c.lo:c.hi], ($6::float4[])[c.lo:c.hi]
-    FROM UNNEST($7::int8[], $8::int4[], $9::int4[]) AS c(series_id, lo, hi)";
 
 /// Deletes the chunks of tenant `$1` (every tenant's when `NULL`) that
 /// begin before `$2`; the samples of those that reach past it are put back

@@ -24,6 +24,7 @@ use std::sync::Mutex;
 
 use nexus_model::{Column, TenantId};
 use nexus_storage::{DeviceSeries, Result};
+use sqlx::Row;
 
 use crate::{UNIQUE_VIOLATION, chunks, db};
 
@@ -304,9 +305,10 @@ pub(crate) async fn insert(
 }
 
 /// Writes the series' latest values (`newest`, by series index) and
-/// `stored_until`, then the runs of `samples` (sorted by series number,
-/// then time) that may be chunks as chunks ([`crate::chunks`]), unpacks the
-/// chunks the others land in, and returns the others, to be written as rows.
+/// `stored_until`, and the runs of `samples` (sorted by series number, then
+/// time) that are chunks as chunks, in one statement ([`chunks::LATEST`]);
+/// then unpacks the chunks the other samples land in, and returns those
+/// samples, to be written as rows.
 async fn split<'a>(
     tx: &mut sqlx::PgConnection,
     ids: &[i64],
@@ -315,8 +317,12 @@ async fn split<'a>(
 ) -> Result<Vec<Sample<'a>>> {
     let runs: Vec<&[Sample<'a>]> = samples.chunk_by(|a, b| a.series == b.series).collect();
     let mut latest = chunks::Latest::default();
+    // Candidates: the runs long enough to be chunks, if new.
+    let mut candidates = Columns::default();
+    let (mut chunk_series, mut lo, mut hi, mut run_first) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in &runs {
-        latest.series.push(ids[run[0].series]);
+        let id = ids[run[0].series];
+        latest.series.push(id);
         latest.until.push(run[run.len() - 1].ts);
         let sample = newest[run[0].series];
         let value = sample.map(|s| value_of(&s));
@@ -326,23 +332,47 @@ async fn split<'a>(
         latest.boolean.push(value.and_then(|v| v.2));
         latest.text.push(value.and_then(|v| v.3));
         latest.quality.push(sample.map(|s| s.quality));
-    }
-    let before = chunks::latest(tx, &latest).await?;
-    let mut rows = Vec::new();
-    let mut chunked = Columns::default();
-    let (mut chunk_series, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut unpack_series, mut unpack_lo, mut unpack_hi) = (Vec::new(), Vec::new(), Vec::new());
-    for ((run, id), stored) in runs.iter().zip(&latest.series).zip(before) {
-        let (first, last) = (run[0].ts, run[run.len() - 1].ts);
-        if run.len() >= chunks::MIN_CHUNK && stored.is_none_or(|until| first > until) {
+        if run.len() >= chunks::MIN_CHUNK {
             for piece in run.chunks(chunks::MAX_CHUNK) {
-                chunk_series.push(*id);
-                lo.push(i32::try_from(chunked.ts.len() + 1).unwrap_or(i32::MAX));
+                chunk_series.push(id);
+                run_first.push(run[0].ts);
+                lo.push(i32::try_from(candidates.ts.len() + 1).unwrap_or(i32::MAX));
                 for sample in piece {
-                    chunked.push(*id, sample);
+                    candidates.push(id, sample);
                 }
-                hi.push(i32::try_from(chunked.ts.len()).unwrap_or(i32::MAX));
+                hi.push(i32::try_from(candidates.ts.len()).unwrap_or(i32::MAX));
             }
+        }
+    }
+    let query = sqlx::query(chunks::LATEST)
+        .bind(&latest.series)
+        .bind(&latest.until)
+        .bind(&latest.ts)
+        .bind(&latest.numeric)
+        .bind(&latest.long)
+        .bind(&latest.boolean)
+        .bind(&latest.text)
+        .bind(&latest.quality);
+    let stored = candidates
+        .bind_samples(query)
+        .bind(&chunk_series)
+        .bind(&lo)
+        .bind(&hi)
+        .bind(&run_first)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+    let before = stored
+        .iter()
+        .map(|row| Ok((row.try_get::<i64, _>(0).map_err(db)?, row.try_get::<Option<i64>, _>(1).map_err(db)?)))
+        .collect::<Result<HashMap<i64, Option<i64>>>>()?;
+    let mut rows = Vec::new();
+    let (mut unpack_series, mut unpack_lo, mut unpack_hi) = (Vec::new(), Vec::new(), Vec::new());
+    for (run, id) in runs.iter().zip(&latest.series) {
+        let stored = before.get(id).copied().flatten();
+        let (first, last) = (run[0].ts, run[run.len() - 1].ts);
+        // The statement's test: this run was written as chunks.
+        if run.len() >= chunks::MIN_CHUNK && stored.is_none_or(|until| first > until) {
             continue;
         }
         if stored.is_some_and(|until| first <= until) {
@@ -354,16 +384,6 @@ async fn split<'a>(
     }
     if !unpack_series.is_empty() {
         chunks::unpack(tx, &unpack_series, &unpack_lo, &unpack_hi).await?;
-    }
-    if !chunk_series.is_empty() {
-        chunked
-            .bind_samples(sqlx::query(chunks::INSERT))
-            .bind(&chunk_series)
-            .bind(&lo)
-            .bind(&hi)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
     }
     Ok(rows)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use nexus_model::{AlarmTransition, DeviceId, NewEvent, StoredRecommendation, TenantId};
 use nexus_storage::{
-    Committed, DeviceSeries, Effects, Result, StateWrite, StorageError, UnitOfWork, UsageDelta, outbox_events,
+    Committed, DeviceSeries, Effects, Result, StorageError, UnitOfWork, UsageDelta, last_state_writes, outbox_events,
 };
 
 use crate::{PostgresStore, db, outbox, records, series, signals};
@@ -92,12 +92,7 @@ const STATES: &str = "WITH w AS (
 
 /// Writes the batch's plugin states with [`STATES`].
 async fn write_states(tx: &mut sqlx::PgConnection, batch: &[Effects]) -> Result<()> {
-    let mut last: BTreeMap<(&str, &str), (&str, &StateWrite)> = BTreeMap::new();
-    for effects in batch {
-        for write in &effects.states {
-            last.insert((write.binding_id.as_str(), write.device_id.as_str()), (effects.tenant_id.as_str(), write));
-        }
-    }
+    let last = last_state_writes(batch);
     if last.is_empty() {
         return Ok(());
     }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use nexus_model::{DeviceId, TenantId};
 use nexus_storage::{
-    Committed, DeviceSeries, Effects, Result, StateWrite, StorageError, UnitOfWork, UsageDelta, outbox_events,
+    Committed, DeviceSeries, Effects, Result, StateWrite, StorageError, UnitOfWork, UsageDelta, last_state_writes,
+    outbox_events,
 };
 use serde_json::json;
 
@@ -130,12 +131,7 @@ const STATES: (&str, &str) = (
 /// the old states of each (binding, device) deleted and the new inserted. A
 /// later write of a (binding, device) in the batch replaces an earlier one.
 async fn write_states(tx: &mut sqlx::SqliteConnection, batch: &[Effects]) -> Result<()> {
-    let mut last: BTreeMap<(&str, &str), (&str, &StateWrite)> = BTreeMap::new();
-    for effects in batch {
-        for write in &effects.states {
-            last.insert((write.binding_id.as_str(), write.device_id.as_str()), (effects.tenant_id.as_str(), write));
-        }
-    }
+    let last = last_state_writes(batch);
     if last.is_empty() {
         return Ok(());
     }

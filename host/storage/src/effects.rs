@@ -122,6 +122,19 @@ pub struct StateWrite {
     pub state: BTreeMap<String, Vec<u8>>,
 }
 
+/// The plugin states a group commit writes: the last write of each
+/// (binding, device) across `batch`, with its unit of work's tenant, keyed
+/// and ordered by (binding, device). A later write replaces an earlier one.
+pub fn last_state_writes(batch: &[Effects]) -> BTreeMap<(&str, &str), (&str, &StateWrite)> {
+    let mut last = BTreeMap::new();
+    for effects in batch {
+        for write in &effects.states {
+            last.insert((write.binding_id.as_str(), write.device_id.as_str()), (effects.tenant_id.as_str(), write));
+        }
+    }
+    last
+}
+
 /// A rule's alarm signal and what its transition needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalWrite {

@@ -30,7 +30,7 @@ mod signals;
 pub use connectors::{ConnectorStore, connector_event, connector_settings};
 pub use effects::{
     Committed, DeviceSeries, Effects, ForecastWrite, NewBinding, NewDevice, NewPlugin, NewRecommendation, NewWell,
-    OperatorOutcome, Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, outbox_events,
+    OperatorOutcome, Quarantine, SignalWrite, StateWrite, UsageDelta, entity_event, last_state_writes, outbox_events,
 };
 pub use error::StorageError;
 pub use identity::{AuditQuery, IdentityStore, NewApiKey, NewAuditEntry, NewUser, Refreshed};

@@ -91,10 +91,18 @@ async fn a_fresh_database_migrates_to_the_latest_version_with_its_telemetry_layo
     assert!(brin >= 1, "no BRIN index on ts");
     // The chunks' arrays are compressed with lz4 where the server has it
     // (every array column, or none).
-    let lz4 = query_i64(&pool, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'pf.telemetry_chunk'::regclass
-         AND attcompression = 'l'").await;
-    let has_lz4 = query_i64(&pool, "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression'
-         AND 'lz4' = ANY(enumvals)").await;
+    let lz4 = query_i64(
+        &pool,
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'pf.telemetry_chunk'::regclass
+         AND attcompression = 'l'",
+    )
+    .await;
+    let has_lz4 = query_i64(
+        &pool,
+        "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression'
+         AND 'lz4' = ANY(enumvals)",
+    )
+    .await;
     assert_eq!(lz4, if has_lz4 > 0 { 6 } else { 0 }, "columns of pf.telemetry_chunk compressed with lz4");
 
     let tenant = TenantId::new("t");

@@ -22,8 +22,8 @@ impl UnitOfWork for PostgresStore {
             return Ok(batch.iter().map(|_| Committed::default()).collect());
         }
         let mut tx = self.write_tx().await?;
-        // Telemetry and usage of the whole batch first: one statement of
-        // samples and one of latest values however many devices it holds.
+        // Telemetry of the whole batch first: one statement of samples and
+        // one of latest values however many devices it holds.
         let mut telemetry: Vec<(&TenantId, &DeviceSeries)> = Vec::new();
         let mut usage: BTreeMap<(&str, &str), UsageDelta> = BTreeMap::new();
         for effects in &batch {
@@ -38,18 +38,24 @@ impl UnitOfWork for PostgresStore {
         }
         let chunked = self.layout == crate::TelemetryLayout::Partitioned;
         let created = series::insert(&mut tx, &self.series, &telemetry, chunked).await?;
-        for ((tenant, _), delta) in usage {
-            records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
-        }
         write_states(&mut tx, &batch).await?;
         let mut applied = Vec::with_capacity(batch.len());
         for effects in &batch {
             applied.push(apply(&mut tx, effects).await?);
         }
-        // The events of the whole batch in one append, the transaction's last
-        // write (it serializes appenders until the commit).
+        // The events of the whole batch in one append (it serializes
+        // appenders until the commit).
         let events: Vec<NewEvent> = applied.iter_mut().flat_map(|a| std::mem::take(&mut a.events)).collect();
         let mut events = outbox::append(&mut tx, events).await?.into_iter();
+        // The usage last. A tenant's usage is one row a month that every
+        // commit of the tenant updates, so a commit holds that row's lock
+        // from this statement to its end: written first, it made the
+        // tenant's other committer wait there for the whole rest of this
+        // transaction, its `COMMIT`'s flush included. Here its lock falls
+        // inside the window the outbox's lock serializes anyway.
+        for ((tenant, _), delta) in usage {
+            records::add_usage(&mut tx, &TenantId::from(tenant), &delta).await?;
+        }
         tx.commit().await.map_err(db)?;
         self.series.remember(created);
         Ok(applied

@@ -6,11 +6,11 @@
 //! numbers in the order transactions *ask*, not the order they commit: a
 //! reader could see 6 committed while 5 is still in flight, move its cursor
 //! past 6 and never deliver 5. So a transaction takes a transaction-scoped
-//! advisory lock right before it appends (its last write) and holds it until
-//! it commits: the next appender gets its numbers only after this one is
-//! visible, so every number a reader sees has all smaller ones committed (or
-//! rolled back) before it. Transactions without events (telemetry alone)
-//! never take the lock.
+//! advisory lock right before it appends (its last write but the usage
+//! counter) and holds it until it commits: the next appender gets its
+//! numbers only after this one is visible, so every number a reader sees
+//! has all smaller ones committed (or rolled back) before it. Transactions
+//! without events (telemetry alone) never take the lock.
 
 use async_trait::async_trait;
 use nexus_model::{Event, EventBody, EventSeq, NewEvent, TenantId};
@@ -24,7 +24,8 @@ use crate::{PostgresStore, corrupt, db};
 /// do as well; a constant is clearer in `pg_locks`).
 const OUTBOX_LOCK: i64 = 0x6e65_7875_735f_6f62; // "nexus_ob"
 
-/// Appends events inside a transaction, as its last write; returns them with
+/// Appends events inside a transaction, as one of its last writes (the
+/// lock it takes is held until the transaction ends); returns them with
 /// their `seq`, in order.
 pub(crate) async fn append(tx: &mut sqlx::PgConnection, events: Vec<NewEvent>) -> Result<Vec<Event>> {
     if events.is_empty() {
